@@ -1,0 +1,98 @@
+#pragma once
+
+#include "barge/catalog/database.hpp"
+#include "barge/util/size.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// What happens at the destination to a file deleted at the source.
+enum class OnDelete { keep, trash };
+
+// The options of `pair add`.
+struct PairSettings {
+    std::string name;
+    std::string source; // absolute path, raw bytes
+    std::string dest;   // absolute path, raw bytes
+    SizeSpec reserve{1024ull * 1024 * 1024, -1};
+    OnDelete on_delete = OnDelete::keep;
+    int retention_days = 90;
+    double mass_change_limit = 25;
+    bool source_marker = true;
+    std::vector<std::string> excludes;
+};
+
+// A pair as the catalog records it.
+struct Pair : PairSettings {
+    int64_t id = 0;
+    std::string uuid;
+    int64_t created_ns = 0;
+    std::optional<int64_t> dest_claimed_ns;
+    int64_t scan_gen = 0;
+    std::optional<int64_t> last_scan_ns;
+};
+
+// One row of the run history (`barge log`).
+struct RunRecord {
+    int64_t id = 0;
+    int64_t started_ns = 0;
+    std::optional<int64_t> ended_ns;
+    std::string host, command, side, pairs;
+    std::optional<int64_t> exit_code;
+    int64_t files = 0, bytes = 0, failed = 0;
+    std::string summary;
+};
+
+// The drive's catalog (DRIVE/barge.db): settings, pairs, entries, contents,
+// pieces and runs. See docs/catalog.md for the schema and the SQLite settings.
+class Catalog {
+public:
+    // Creates a new catalog file; throws if one exists.
+    static Catalog create(const std::string& path, uint64_t piece_size,
+                          const std::string& drive_id);
+    // Opens an existing catalog: quick integrity check, schema objects check,
+    // migration (after a backup copy) or refusal of a newer version (exit 2).
+    static Catalog open(const std::string& path);
+
+    Database& db() { return m_db; }
+
+    std::optional<std::string> meta(const std::string& key);
+    void set_meta(const std::string& key, const std::string& value);
+    uint64_t piece_size();
+    std::string drive_id();
+    // Increments and returns the drive's generation (one per run that changes state).
+    int64_t bump_generation();
+
+    // Pairs. add_pair throws Refusal when the name is taken.
+    Pair add_pair(const PairSettings& settings, const std::string& uuid);
+    std::vector<Pair> pairs();
+    std::optional<Pair> find_pair(const std::string& name);
+    void remove_pair(int64_t pair_id);
+    void set_dest_claimed(int64_t pair_id, int64_t ns);
+
+    // Runs: a row opened at the start of a command and closed at its end.
+    int64_t begin_run(const std::string& command, const std::string& side,
+                      const std::string& pair_names);
+    void end_run(int64_t run_id, int exit_code, int64_t files, int64_t bytes, int64_t failed,
+                 const std::string& summary);
+    // The newest runs first.
+    std::vector<RunRecord> runs(int limit);
+    // The newest run of command (e.g. "load"), if any.
+    std::optional<RunRecord> last_run(const std::string& command);
+
+private:
+    explicit Catalog(Database db) : m_db(std::move(db)) {}
+    void configure();
+    Pair read_pair(Statement& st);
+
+    Database m_db;
+};
+
+// The hostname, for run records and markers.
+std::string host_name();
+
+} // namespace barge

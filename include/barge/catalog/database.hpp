@@ -1,0 +1,101 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace barge {
+
+class Statement;
+
+// An open SQLite connection. Errors become CatalogError naming the database.
+class Database {
+public:
+    // Opens (creating when create == Create::yes) the database file at path.
+    enum class Create { yes, no };
+    Database(const std::string& path, Create create);
+    ~Database();
+    Database(Database&&) noexcept;
+    Database& operator=(Database&&) noexcept;
+
+    // Runs one or more statements that return no rows.
+    void exec(std::string_view sql);
+    // A prepared statement on this connection.
+    Statement prepare(std::string_view sql);
+    // The single integer the query returns (0 when no row).
+    int64_t query_int(std::string_view sql);
+    int64_t last_insert_rowid() const;
+    int changes() const;
+    const std::string& path() const { return m_path; }
+    sqlite3* handle() const { return m_db.get(); }
+    // Throws CatalogError for an SQLite result code, with the connection's message.
+    [[noreturn]] void fail(int rc, std::string_view context) const;
+
+private:
+    struct Closer {
+        void operator()(sqlite3* db) const;
+    };
+    std::unique_ptr<sqlite3, Closer> m_db;
+    std::string m_path;
+};
+
+// A prepared statement, finalized by its owner. Bind indexes start at 1.
+class Statement {
+public:
+    Statement(Database& db, sqlite3_stmt* stmt);
+    ~Statement();
+    Statement(Statement&&) noexcept;
+    Statement& operator=(Statement&&) = delete;
+    Statement(const Statement&) = delete;
+
+    Statement& bind(int index, int64_t value);
+    Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+    Statement& bind(int index, uint64_t value) { return bind(index, static_cast<int64_t>(value)); }
+    Statement& bind(int index, double value);
+    // Binds text (UTF-8 text columns such as names and settings).
+    Statement& bind_text(int index, std::string_view value);
+    // Binds raw bytes (paths, hashes).
+    Statement& bind_blob(int index, std::string_view value);
+    Statement& bind_null(int index);
+    // Binds value, or NULL when it is empty.
+    Statement& bind(int index, std::optional<int64_t> value);
+
+    // Advances; true while a row is available.
+    bool step();
+    // Steps a statement that returns no rows, then resets it for reuse.
+    void run();
+    // Clears bindings and rewinds for reuse.
+    void reset();
+
+    bool is_null(int column) const;
+    int64_t column_int(int column) const;
+    double column_double(int column) const;
+    std::string column_text(int column) const;
+    std::string column_blob(int column) const;
+    std::optional<int64_t> column_optional_int(int column) const;
+
+private:
+    Database* m_db;
+    sqlite3_stmt* m_stmt;
+};
+
+// BEGIN IMMEDIATE on construction; rolls back in the destructor unless commit() ran.
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Database& m_db;
+    bool m_done = false;
+};
+
+} // namespace barge

@@ -1,0 +1,93 @@
+#pragma once
+
+#include "barge/catalog/database.hpp"
+#include "barge/hash/blake2b.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace barge {
+
+// What an entry is. Values are stored in the catalog: never renumber.
+enum class Kind : int { file = 1, dir = 2, symlink = 3 };
+
+// The metadata barge records and carries for one source entry.
+struct FileStat {
+    Kind kind = Kind::file;
+    uint32_t mode = 0; // permission bits only (07777)
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    int64_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    uint64_t ino = 0;
+    uint64_t dev = 0;
+    std::string target; // symlink target, verbatim
+};
+
+// An entry's source side as the catalog holds it; kind is empty when the entry
+// has gone from the source (a deletion not yet applied at the destination).
+struct EntryRow {
+    int64_t id = 0;
+    std::string name;
+    std::optional<Kind> kind;
+    FileStat st;
+    std::optional<int64_t> content_id;
+    bool racy = false;
+};
+
+// A file that still needs hashing.
+struct HashJob {
+    int64_t id = 0;
+    std::string path; // relative to the source root
+    FileStat st;
+    std::optional<int64_t> content_id; // the hash on record, for racy re-checks
+};
+
+// The catalog queries of the source side (scan). Statements are prepared once.
+class EntryStore {
+public:
+    explicit EntryStore(Database& db);
+
+    // Every catalog row directly inside parent ("" = root), sorted by name bytes.
+    std::vector<EntryRow> children(int64_t pair_id, std::string_view parent);
+    // A new row; returns its id.
+    int64_t insert(int64_t pair_id, std::string_view parent, std::string_view name,
+                   const FileStat& st, int64_t gen);
+    // Records a changed source stat; the content becomes unknown when forget_content.
+    enum class ForgetContent { yes, no };
+    void update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget);
+    // The entry left the source.
+    void mark_gone(int64_t id, int64_t gen);
+    // Everything below dir left the source; returns how many non-directories.
+    int64_t mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen);
+    // Regular files and symlinks present at the source.
+    int64_t count_present(int64_t pair_id);
+    // A new or changed entry of this scan that is the same inode as an entry with
+    // known content: a rename (the other entry left the source) or a hard link.
+    struct RenameMatch {
+        int64_t new_id = 0;
+        int64_t old_id = 0;
+        bool old_gone = false;
+    };
+    // Gives such entries the known content (no re-hash) and returns the matches.
+    std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen);
+    // Drops rows gone from the source that never reached the destination.
+    void drop_undelivered_gone(int64_t pair_id);
+    // Files to hash (no content yet, or racy), in id order after after_id.
+    std::vector<HashJob> hash_jobs(int64_t pair_id, int64_t after_id, int limit);
+    // The id of content (hash, size), created when new.
+    int64_t content_id(const Digest& hash, int64_t size);
+    // Records a file's content; racy: its mtime was too recent to trust the stat.
+    void set_content(int64_t id, int64_t content_id, bool racy);
+
+private:
+    Database& m_db;
+    Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_content_insert,
+        m_content_select, m_set_content;
+};
+
+} // namespace barge

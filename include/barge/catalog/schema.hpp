@@ -1,0 +1,34 @@
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+class Database;
+
+// The schema version this barge writes (PRAGMA user_version).
+constexpr int schema_version = 1;
+
+// One step of the schema's history: the SQL that brings version `to - 1` to `to`.
+struct Migration {
+    int to;
+    std::string sql;
+};
+
+// Every step from an empty file to schema_version; step 1 creates the schema.
+const std::vector<Migration>& migrations();
+
+// Applies the steps above db's current version, each in its own transaction that
+// also sets user_version. Before touching an existing catalog (version > 0),
+// backup(from_version) is called to copy it. Throws CatalogError when the catalog
+// is newer than the last step (exit 2: a newer barge wrote it).
+void migrate(Database& db, const std::vector<Migration>& steps,
+             const std::function<void(int from_version)>& backup);
+
+// Refuses a catalog whose schema holds objects barge did not create (a trigger or
+// view planted on the drive could run SQL when barge writes): CatalogError.
+void check_schema_objects(Database& db);
+
+} // namespace barge

@@ -1,0 +1,89 @@
+#pragma once
+
+#include "barge/catalog/catalog.hpp"
+#include "barge/fs/drive.hpp"
+#include "barge/fs/lock.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/json.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace barge::cli {
+
+// Options every command accepts.
+struct Globals {
+    std::optional<std::string> drive;
+    bool json = false;
+    bool quiet = false;
+    bool verbose = false;
+    bool yes = false;
+};
+
+// What a command's callback leaves for cli::run to execute after parsing.
+using Action = std::function<ExitCode()>;
+
+// One command's open drive: the lock (taken first), the catalog, the drive log.
+class Session {
+public:
+    Session(const Globals& globals, const std::string& command, DriveLock::Mode mode);
+    // The pairs named (all pairs when none); throws Refusal for an unknown name.
+    std::vector<Pair> select_pairs(const std::vector<std::string>& names);
+
+    const DriveLayout& layout() const { return m_layout; }
+    Catalog& catalog() { return m_catalog; }
+
+private:
+    DriveLayout m_layout;
+    DriveLock m_lock;
+    Catalog m_catalog;
+};
+
+// A row in the run history: opened now, closed by finish(); a run that ends by
+// an exception is closed with exit code 1 by the destructor.
+class RunRecorder {
+public:
+    RunRecorder(Catalog& catalog, const std::string& command, const std::string& side,
+                const std::vector<Pair>& pairs);
+    ~RunRecorder();
+    RunRecorder(const RunRecorder&) = delete;
+    RunRecorder& operator=(const RunRecorder&) = delete;
+    void finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
+                const std::string& summary);
+
+private:
+    Catalog& m_catalog;
+    int64_t m_id;
+    bool m_finished = false;
+};
+
+// Prints human text to stdout unless --json or --quiet.
+void say(const Globals& g, const std::string& text);
+// Prints the JSON document (one per command) to stdout.
+void print_json(const JsonWriter& j);
+// Warnings go to stderr (and the drive log) whatever the mode.
+void warn(const std::string& text);
+
+// Sends logs to DRIVE/logs/barge.log (rotating) as well as stderr.
+void log_to_drive(const DriveLayout& layout);
+// Logging to stderr only: warnings and errors; info too with --verbose.
+void setup_logging(const Globals& g);
+
+// A comma-separated list of pair names, for run records.
+std::string pair_names(const std::vector<Pair>& pairs);
+
+// Registration of each command (one file per command).
+void add_init(CLI::App& app, Globals& g, Action& action);
+void add_pair(CLI::App& app, Globals& g, Action& action);
+void add_scan(CLI::App& app, Globals& g, Action& action);
+void add_status(CLI::App& app, Globals& g, Action& action);
+void add_log(CLI::App& app, Globals& g, Action& action);
+
+} // namespace barge::cli

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace barge {
+
+// Receives progress from long operations; the cli draws it on a terminal.
+// Calls come from the engine's main thread only.
+class Progress {
+public:
+    virtual ~Progress() = default;
+    // A new phase ("scan", "hash", "load", ...) with its totals, when known (0 = unknown).
+    virtual void phase(std::string_view name, uint64_t total_files, uint64_t total_bytes) = 0;
+    // Work done since the last call; current names the item being processed.
+    virtual void advance(uint64_t files, uint64_t bytes, std::string_view current) = 0;
+};
+
+// Stop requests (SIGINT, SIGTERM, SIGHUP): long loops poll this at safe points.
+bool stop_requested();
+void request_stop();
+
+} // namespace barge

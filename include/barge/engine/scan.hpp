@@ -1,0 +1,51 @@
+#pragma once
+
+#include "barge/catalog/catalog.hpp"
+#include "barge/engine/progress.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// A file that could not be processed, and why.
+struct FileProblem {
+    std::string path;
+    std::string reason;
+};
+
+struct ScanOptions {
+    // Hash new and modified content now (`barge scan`), or leave it to the copy
+    // that reads the bytes anyway (`barge load`: one read of the source per hop).
+    enum class Hash { yes, no };
+    Hash hash = Hash::yes;
+    // Stop (at a safe point) after this many seconds.
+    std::optional<double> max_seconds;
+    bool accept_mass_change = false;
+    // A directory never to enter (the drive itself, when it sits inside the source).
+    std::string skip_dir;
+};
+
+// What one scan found. Change counts are of files and symlinks; directories apart.
+struct ScanResult {
+    int64_t new_files = 0, modified = 0, deleted = 0, renamed = 0, unchanged = 0;
+    int64_t new_dirs = 0, deleted_dirs = 0;
+    int64_t special_skipped = 0, excluded = 0;
+    int64_t files_hashed = 0, bytes_hashed = 0, left_to_hash = 0;
+    bool stopped_early = false;
+    std::vector<FileProblem> problems;
+    std::vector<std::string> notes;
+};
+
+// Throws Refusal (exit 2) unless the pair's source is visible (SPEC §4): its marker
+// is there, or with --no-source-marker, the root is a non-empty directory.
+void check_source_visible(const Pair& pair);
+
+// Refreshes the catalog from the pair's source (SPEC §5 scan). Throws Refusal for
+// a missing marker or the mass-change brake, leaving the catalog untouched.
+ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& options,
+                     Progress* progress);
+
+} // namespace barge

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace barge {
+
+// fsync of a directory, so that entries created or renamed in it are durable.
+void fsync_dir(const std::string& dir);
+
+// Writes content to path atomically and durably: a temporary file in the same
+// directory, fsync, rename over path, fsync of the directory.
+void write_file_atomic(const std::string& path, std::string_view content, unsigned mode = 0644);
+
+// mkdir that accepts an existing directory; throws otherwise.
+void ensure_dir(const std::string& path, unsigned mode = 0755);
+
+} // namespace barge

@@ -1,0 +1,38 @@
+#pragma once
+
+#include "barge/catalog/entries.hpp"
+#include "barge/util/fd.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace barge {
+
+// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: rel (relative, may be "")
+// is resolved below dirfd without ever following a symlink or escaping through
+// "..". Returns an invalid Fd with errno set on failure.
+Fd open_beneath(int dirfd, std::string_view rel, int flags, unsigned mode = 0);
+// The same, throwing SystemError naming display_path.
+Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string_view display_path,
+                         unsigned mode = 0);
+
+// The names in an open directory (not "." or ".."), sorted bytewise.
+std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path);
+
+// What lstat found.
+enum class StatKind { file, dir, symlink, special };
+struct EntryStat {
+    StatKind type = StatKind::file;
+    FileStat st;
+};
+
+// fstatat(AT_SYMLINK_NOFOLLOW) plus readlinkat for symlinks; nullopt with errno set
+// when the entry could not be examined (ENOENT: it vanished).
+std::optional<EntryStat> stat_entry(int dirfd, const std::string& name);
+
+// The FileStat of an open file.
+FileStat stat_fd(int fd, std::string_view display_path);
+
+} // namespace barge

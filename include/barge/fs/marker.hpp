@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+
+namespace barge {
+
+// Which end of a pair a root is.
+enum class Role { source, dest };
+
+// The identity a marker records (SPEC §4): written into ROOT/.barge/<uuid>.<role>.
+struct MarkerInfo {
+    std::string pair_uuid;
+    std::string pair_name;
+    std::string drive_id;
+    Role role = Role::source;
+};
+
+// ROOT/.barge
+std::string barge_dir(const std::string& root);
+// ROOT/.barge/<uuid>.source or .dest
+std::string marker_path(const std::string& root, const std::string& pair_uuid, Role role);
+
+// Writes the marker durably (creating ROOT/.barge when needed). ROOT must exist.
+void write_marker(const std::string& root, const MarkerInfo& info);
+// True when ROOT holds this pair's marker for this role, and it parses and matches.
+bool has_marker(const std::string& root, const std::string& pair_uuid, Role role);
+// Removes the marker if present; silent when ROOT or the marker is gone.
+void remove_marker(const std::string& root, const std::string& pair_uuid, Role role);
+
+// True when the directory holds anything besides .barge/ (a --no-source-marker
+// source must not be empty: an empty mount point reads as "everything deleted").
+bool dir_has_content(const std::string& root);
+
+} // namespace barge

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace barge {
+
+// Wall-clock time in nanoseconds since the Unix epoch.
+int64_t now_ns();
+// Monotonic time in seconds, for deadlines and rates.
+double monotonic_seconds();
+// "2026-11-22T02:55:07Z" (UTC, seconds).
+std::string format_utc(int64_t ns);
+// "2026-11-22T025507.123456789Z": a UTC stamp fit for a directory name (no ':' for exFAT).
+std::string utc_stamp(int64_t ns);
+
+} // namespace barge

@@ -1,0 +1,298 @@
+#include "barge/catalog/catalog.hpp"
+
+#include "barge/catalog/schema.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/time.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+namespace {
+
+const char* on_delete_text(OnDelete d) {
+    return d == OnDelete::trash ? "trash" : "keep";
+}
+
+// Copies the live catalog with SQLite's backup API (consistent even mid-journal,
+// unlike cp) to dest_path, which must not exist.
+void backup_database(Database& db, const std::string& dest_path) {
+    Database dest(dest_path, Database::Create::yes);
+    sqlite3_backup* b = sqlite3_backup_init(dest.handle(), "main", db.handle(), "main");
+    if (!b) {
+        dest.fail(sqlite3_errcode(dest.handle()), "backup");
+    }
+    int rc = sqlite3_backup_step(b, -1);
+    sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        db.fail(rc, "backup to '" + dest_path + "'");
+    }
+}
+
+} // namespace
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0) {
+        return "unknown";
+    }
+    return buf;
+}
+
+void Catalog::configure() {
+    // The catalog lives on a removable drive that may be unplugged or lose power
+    // at any moment, and must be one self-contained file whenever it is not in use.
+    // Each choice is explained in docs/catalog.md.
+    sqlite3_db_config(m_db.handle(), SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+    sqlite3_db_config(m_db.handle(), SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+    m_db.exec("PRAGMA journal_mode = DELETE");
+    m_db.exec("PRAGMA synchronous = FULL");
+    m_db.exec("PRAGMA foreign_keys = ON");
+    m_db.exec("PRAGMA cell_size_check = ON");
+    m_db.exec("PRAGMA temp_store = MEMORY");
+    m_db.exec("PRAGMA cache_size = -65536");
+    m_db.exec("PRAGMA busy_timeout = 5000");
+}
+
+Catalog Catalog::create(const std::string& path, uint64_t piece_size,
+                        const std::string& drive_id) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) == 0) {
+        throw Refusal(fmt::format("'{}' already exists: this directory is already a drive", path));
+    }
+    Catalog cat{Database(path, Database::Create::yes)};
+    cat.configure();
+    migrate(cat.m_db, migrations(), [](int) {});
+    Transaction tx(cat.m_db);
+    cat.set_meta("drive_id", drive_id);
+    cat.set_meta("piece_size", std::to_string(piece_size));
+    cat.set_meta("created_ns", std::to_string(now_ns()));
+    cat.set_meta("created_by", std::string("barge ") + BARGE_VERSION);
+    cat.set_meta("generation", "0");
+    tx.commit();
+    return cat;
+}
+
+Catalog Catalog::open(const std::string& path) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        throw_errno("open catalog", path);
+    }
+    Catalog cat{Database(path, Database::Create::no)};
+    cat.configure();
+    // quick_check reads every page and checks the b-tree structure (not index
+    // contents): O(size) but fast enough to run on every open.
+    {
+        Statement check = cat.m_db.prepare("PRAGMA quick_check");
+        while (check.step()) {
+            std::string r = check.column_text(0);
+            if (r != "ok") {
+                throw CatalogError(fmt::format("catalog '{}' is corrupt: {}", path, r));
+            }
+        }
+    }
+    int version = static_cast<int>(cat.m_db.query_int("PRAGMA user_version"));
+    if (version > schema_version) {
+        throw CatalogError(fmt::format("catalog '{}' was written by a newer barge (schema version "
+                                       "{}; this barge knows up to {}): upgrade barge",
+                                       path, version, schema_version),
+                           ExitCode::refused);
+    }
+    if (version == 0) {
+        throw CatalogError(fmt::format("'{}' is not a barge catalog (no schema version)", path));
+    }
+    migrate(cat.m_db, migrations(), [&](int from) {
+        backup_database(cat.m_db, fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns())));
+    });
+    check_schema_objects(cat.m_db);
+    return cat;
+}
+
+std::optional<std::string> Catalog::meta(const std::string& key) {
+    Statement st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind_text(1, key);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return st.column_text(0);
+}
+
+void Catalog::set_meta(const std::string& key, const std::string& value) {
+    Statement st = m_db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) "
+                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    st.bind_text(1, key).bind_text(2, value).run();
+}
+
+uint64_t Catalog::piece_size() {
+    auto v = meta("piece_size");
+    if (!v) {
+        throw CatalogError(fmt::format("catalog '{}' has no piece size", m_db.path()));
+    }
+    uint64_t n = std::stoull(*v);
+    if (n == 0) {
+        throw CatalogError(fmt::format("catalog '{}' has a piece size of 0", m_db.path()));
+    }
+    return n;
+}
+
+std::string Catalog::drive_id() {
+    return meta("drive_id").value_or("");
+}
+
+int64_t Catalog::bump_generation() {
+    int64_t g = std::stoll(meta("generation").value_or("0")) + 1;
+    set_meta("generation", std::to_string(g));
+    return g;
+}
+
+Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
+    if (find_pair(s.name)) {
+        throw Refusal(fmt::format("a pair named '{}' already exists on this drive", s.name));
+    }
+    Transaction tx(m_db);
+    Statement st = m_db.prepare(
+        "INSERT INTO pairs(uuid, name, source, dest, reserve, on_delete, retention_days, "
+        "mass_change_limit, source_marker, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?)");
+    st.bind_text(1, uuid)
+        .bind_text(2, s.name)
+        .bind_blob(3, s.source)
+        .bind_blob(4, s.dest)
+        .bind_text(5, s.reserve.to_string())
+        .bind_text(6, on_delete_text(s.on_delete))
+        .bind(7, s.retention_days)
+        .bind(8, s.mass_change_limit)
+        .bind(9, s.source_marker ? 1 : 0)
+        .bind(10, now_ns())
+        .run();
+    int64_t id = m_db.last_insert_rowid();
+    Statement ex = m_db.prepare("INSERT INTO excludes(pair_id, position, pattern) VALUES (?,?,?)");
+    int pos = 0;
+    for (const auto& pattern : s.excludes) {
+        ex.bind(1, id).bind(2, pos++).bind_text(3, pattern).run();
+    }
+    tx.commit();
+    return *find_pair(s.name);
+}
+
+Pair Catalog::read_pair(Statement& st) {
+    Pair p;
+    p.id = st.column_int(0);
+    p.uuid = st.column_text(1);
+    p.name = st.column_text(2);
+    p.source = st.column_blob(3);
+    p.dest = st.column_blob(4);
+    p.reserve = parse_size_spec(st.column_text(5));
+    p.on_delete = st.column_text(6) == "trash" ? OnDelete::trash : OnDelete::keep;
+    p.retention_days = static_cast<int>(st.column_int(7));
+    p.mass_change_limit = st.column_double(8);
+    p.source_marker = st.column_int(9) != 0;
+    p.created_ns = st.column_int(10);
+    p.dest_claimed_ns = st.column_optional_int(11);
+    p.scan_gen = st.column_int(12);
+    p.last_scan_ns = st.column_optional_int(13);
+    Statement ex = m_db.prepare("SELECT pattern FROM excludes WHERE pair_id = ? ORDER BY position");
+    ex.bind(1, p.id);
+    while (ex.step()) {
+        p.excludes.push_back(ex.column_text(0));
+    }
+    return p;
+}
+
+namespace {
+const char* const pair_columns =
+    "SELECT id, uuid, name, source, dest, reserve, on_delete, retention_days, mass_change_limit, "
+    "source_marker, created_ns, dest_claimed_ns, scan_gen, last_scan_ns FROM pairs";
+}
+
+std::vector<Pair> Catalog::pairs() {
+    Statement st = m_db.prepare(std::string(pair_columns) + " ORDER BY name");
+    std::vector<Pair> out;
+    while (st.step()) {
+        out.push_back(read_pair(st));
+    }
+    return out;
+}
+
+std::optional<Pair> Catalog::find_pair(const std::string& name) {
+    Statement st = m_db.prepare(std::string(pair_columns) + " WHERE name = ?");
+    st.bind_text(1, name);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_pair(st);
+}
+
+void Catalog::remove_pair(int64_t pair_id) {
+    Transaction tx(m_db);
+    for (const char* sql : {"DELETE FROM staged WHERE pair_id = ?", "DELETE FROM entries WHERE pair_id = ?",
+                            "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
+        m_db.prepare(sql).bind(1, pair_id).run();
+    }
+    tx.commit();
+}
+
+void Catalog::set_dest_claimed(int64_t pair_id, int64_t ns) {
+    m_db.prepare("UPDATE pairs SET dest_claimed_ns = ? WHERE id = ?").bind(1, ns).bind(2, pair_id).run();
+}
+
+int64_t Catalog::begin_run(const std::string& command, const std::string& side,
+                           const std::string& pair_names) {
+    Statement st = m_db.prepare(
+        "INSERT INTO runs(started_ns, host, command, side, pairs) VALUES (?,?,?,?,?)");
+    st.bind(1, now_ns()).bind_text(2, host_name()).bind_text(3, command).bind_text(4, side)
+        .bind_text(5, pair_names).run();
+    return m_db.last_insert_rowid();
+}
+
+void Catalog::end_run(int64_t run_id, int exit_code, int64_t files, int64_t bytes, int64_t failed,
+                      const std::string& summary) {
+    Statement st = m_db.prepare("UPDATE runs SET ended_ns = ?, exit_code = ?, files = ?, bytes = ?, "
+                                "failed = ?, summary = ? WHERE id = ?");
+    st.bind(1, now_ns()).bind(2, exit_code).bind(3, files).bind(4, bytes).bind(5, failed)
+        .bind_text(6, summary).bind(7, run_id).run();
+}
+
+namespace {
+RunRecord read_run(Statement& st) {
+    RunRecord r;
+    r.id = st.column_int(0);
+    r.started_ns = st.column_int(1);
+    r.ended_ns = st.column_optional_int(2);
+    r.host = st.column_text(3);
+    r.command = st.column_text(4);
+    r.side = st.column_text(5);
+    r.pairs = st.column_text(6);
+    r.exit_code = st.column_optional_int(7);
+    r.files = st.column_int(8);
+    r.bytes = st.column_int(9);
+    r.failed = st.column_int(10);
+    r.summary = st.column_text(11);
+    return r;
+}
+const char* const run_columns = "SELECT id, started_ns, ended_ns, host, command, side, pairs, "
+                                "exit_code, files, bytes, failed, summary FROM runs";
+} // namespace
+
+std::vector<RunRecord> Catalog::runs(int limit) {
+    Statement st = m_db.prepare(std::string(run_columns) + " ORDER BY id DESC LIMIT ?");
+    st.bind(1, limit);
+    std::vector<RunRecord> out;
+    while (st.step()) {
+        out.push_back(read_run(st));
+    }
+    return out;
+}
+
+std::optional<RunRecord> Catalog::last_run(const std::string& command) {
+    Statement st = m_db.prepare(std::string(run_columns) + " WHERE command = ? ORDER BY id DESC LIMIT 1");
+    st.bind_text(1, command);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_run(st);
+}
+
+} // namespace barge

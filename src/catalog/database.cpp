@@ -1,0 +1,201 @@
+#include "barge/catalog/database.hpp"
+
+#include "barge/util/error.hpp"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+namespace barge {
+
+void Database::Closer::operator()(sqlite3* db) const {
+    sqlite3_close_v2(db);
+}
+
+Database::Database(const std::string& path, Create create) : m_path(path) {
+    sqlite3* db = nullptr;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    if (create == Create::yes) {
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    m_db.reset(db);
+    if (rc != SQLITE_OK) {
+        fail(rc, "open");
+    }
+    sqlite3_extended_result_codes(db, 1);
+}
+
+Database::~Database() = default;
+Database::Database(Database&&) noexcept = default;
+Database& Database::operator=(Database&&) noexcept = default;
+
+void Database::fail(int rc, std::string_view context) const {
+    const char* msg = m_db ? sqlite3_errmsg(m_db.get()) : sqlite3_errstr(rc);
+    throw CatalogError(fmt::format("catalog '{}': {}: {}", m_path, context, msg));
+}
+
+void Database::exec(std::string_view sql) {
+    std::string s(sql);
+    char* err = nullptr;
+    int rc = sqlite3_exec(m_db.get(), s.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+        std::string msg = err ? err : sqlite3_errstr(rc);
+        sqlite3_free(err);
+        throw CatalogError(fmt::format("catalog '{}': {}", m_path, msg));
+    }
+}
+
+Statement Database::prepare(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()), &stmt,
+                                nullptr);
+    if (rc != SQLITE_OK) {
+        fail(rc, fmt::format("prepare '{}'", sql.substr(0, 60)));
+    }
+    return Statement(*this, stmt);
+}
+
+int64_t Database::query_int(std::string_view sql) {
+    Statement st = prepare(sql);
+    return st.step() ? st.column_int(0) : 0;
+}
+
+int64_t Database::last_insert_rowid() const {
+    return sqlite3_last_insert_rowid(m_db.get());
+}
+
+int Database::changes() const {
+    return sqlite3_changes(m_db.get());
+}
+
+Statement::Statement(Database& db, sqlite3_stmt* stmt) : m_db(&db), m_stmt(stmt) {}
+
+Statement::~Statement() {
+    sqlite3_finalize(m_stmt);
+}
+
+Statement::Statement(Statement&& other) noexcept : m_db(other.m_db), m_stmt(other.m_stmt) {
+    other.m_stmt = nullptr;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+    int rc = sqlite3_bind_int64(m_stmt, index, value);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc, "bind");
+    }
+    return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+    int rc = sqlite3_bind_double(m_stmt, index, value);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc, "bind");
+    }
+    return *this;
+}
+
+Statement& Statement::bind_text(int index, std::string_view value) {
+    int rc = sqlite3_bind_text64(m_stmt, index, value.data(), value.size(), SQLITE_TRANSIENT,
+                                 SQLITE_UTF8);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc, "bind");
+    }
+    return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::string_view value) {
+    // A zero-length blob, not NULL: the empty path is the root.
+    int rc = sqlite3_bind_blob64(m_stmt, index, value.empty() ? "" : value.data(), value.size(),
+                                 SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc, "bind");
+    }
+    return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+    int rc = sqlite3_bind_null(m_stmt, index);
+    if (rc != SQLITE_OK) {
+        m_db->fail(rc, "bind");
+    }
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::optional<int64_t> value) {
+    return value ? bind(index, *value) : bind_null(index);
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(m_stmt);
+    if (rc == SQLITE_ROW) {
+        return true;
+    }
+    if (rc == SQLITE_DONE) {
+        return false;
+    }
+    sqlite3_reset(m_stmt);
+    m_db->fail(rc, fmt::format("step '{}'", std::string_view(sqlite3_sql(m_stmt)).substr(0, 60)));
+}
+
+void Statement::run() {
+    step();
+    reset();
+}
+
+void Statement::reset() {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+}
+
+bool Statement::is_null(int column) const {
+    return sqlite3_column_type(m_stmt, column) == SQLITE_NULL;
+}
+
+int64_t Statement::column_int(int column) const {
+    return sqlite3_column_int64(m_stmt, column);
+}
+
+double Statement::column_double(int column) const {
+    return sqlite3_column_double(m_stmt, column);
+}
+
+std::string Statement::column_text(int column) const {
+    const auto* p = sqlite3_column_text(m_stmt, column);
+    int n = sqlite3_column_bytes(m_stmt, column);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::string Statement::column_blob(int column) const {
+    const void* p = sqlite3_column_blob(m_stmt, column);
+    int n = sqlite3_column_bytes(m_stmt, column);
+    return p ? std::string(static_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+}
+
+std::optional<int64_t> Statement::column_optional_int(int column) const {
+    if (is_null(column)) {
+        return std::nullopt;
+    }
+    return column_int(column);
+}
+
+Transaction::Transaction(Database& db) : m_db(db) {
+    // IMMEDIATE: take the write lock now, so a conflict shows at BEGIN, not mid-way.
+    m_db.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+    if (!m_done) {
+        try {
+            m_db.exec("ROLLBACK");
+        } catch (const Error&) {
+            // Destructors never throw; SQLite rolls back a failed transaction itself.
+        }
+    }
+}
+
+void Transaction::commit() {
+    m_db.exec("COMMIT");
+    m_done = true;
+}
+
+} // namespace barge

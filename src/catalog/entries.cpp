@@ -1,0 +1,197 @@
+#include "barge/catalog/entries.hpp"
+
+#include "barge/util/text.hpp"
+
+namespace barge {
+
+namespace {
+
+// Binds a FileStat to ?first .. ?first+9 in the order of the stat columns.
+void bind_stat(Statement& st, int first, const FileStat& s) {
+    st.bind(first, static_cast<int>(s.kind))
+        .bind(first + 1, static_cast<int64_t>(s.mode))
+        .bind(first + 2, static_cast<int64_t>(s.uid))
+        .bind(first + 3, static_cast<int64_t>(s.gid))
+        .bind(first + 4, s.size)
+        .bind(first + 5, s.mtime_ns)
+        .bind(first + 6, s.ctime_ns)
+        .bind(first + 7, static_cast<int64_t>(s.ino))
+        .bind(first + 8, static_cast<int64_t>(s.dev));
+    if (s.kind == Kind::symlink) {
+        st.bind_blob(first + 9, s.target);
+    } else {
+        st.bind_null(first + 9);
+    }
+}
+
+// Reads the stat columns starting at column first (same order as bind_stat).
+FileStat read_stat(const Statement& st, int first) {
+    FileStat s;
+    s.kind = st.is_null(first) ? Kind::file : static_cast<Kind>(st.column_int(first));
+    s.mode = static_cast<uint32_t>(st.column_int(first + 1));
+    s.uid = static_cast<uint32_t>(st.column_int(first + 2));
+    s.gid = static_cast<uint32_t>(st.column_int(first + 3));
+    s.size = st.column_int(first + 4);
+    s.mtime_ns = st.column_int(first + 5);
+    s.ctime_ns = st.column_int(first + 6);
+    s.ino = static_cast<uint64_t>(st.column_int(first + 7));
+    s.dev = static_cast<uint64_t>(st.column_int(first + 8));
+    s.target = st.column_blob(first + 9);
+    return s;
+}
+
+const char* const stat_columns = "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target";
+
+// The smallest blob greater than every path below dir: dir + "0" ('/' + 1).
+std::string subtree_end(std::string_view dir) {
+    std::string end(dir);
+    end += static_cast<char>('/' + 1);
+    return end;
+}
+
+} // namespace
+
+EntryStore::EntryStore(Database& db)
+    : m_db(db),
+      m_children(db.prepare(std::string("SELECT id, name, ") + stat_columns +
+                            ", content_id, racy FROM entries WHERE pair_id = ? AND parent = ? "
+                            "ORDER BY name")),
+      m_insert(db.prepare(std::string("INSERT INTO entries(pair_id, parent, name, ") +
+                          stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
+      m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
+                               "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=? "
+                               "WHERE id=?")),
+      m_update_forget(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
+                                 "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=?, "
+                                 "content_id=NULL, racy=0 WHERE id=?")),
+      m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ? WHERE id = ?")),
+      m_content_insert(db.prepare("INSERT INTO contents(hash, size) VALUES (?, ?) "
+                                  "ON CONFLICT(hash) DO NOTHING")),
+      m_content_select(db.prepare("SELECT id FROM contents WHERE hash = ?")),
+      m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")) {}
+
+std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view parent) {
+    std::vector<EntryRow> out;
+    m_children.bind(1, pair_id).bind_blob(2, parent);
+    while (m_children.step()) {
+        EntryRow r;
+        r.id = m_children.column_int(0);
+        r.name = m_children.column_blob(1);
+        if (!m_children.is_null(2)) {
+            r.kind = static_cast<Kind>(m_children.column_int(2));
+        }
+        r.st = read_stat(m_children, 2);
+        r.content_id = m_children.column_optional_int(12);
+        r.racy = m_children.column_int(13) != 0;
+        out.push_back(std::move(r));
+    }
+    m_children.reset();
+    return out;
+}
+
+int64_t EntryStore::insert(int64_t pair_id, std::string_view parent, std::string_view name,
+                           const FileStat& st, int64_t gen) {
+    m_insert.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
+    bind_stat(m_insert, 4, st);
+    m_insert.bind(14, gen);
+    m_insert.run();
+    return m_db.last_insert_rowid();
+}
+
+void EntryStore::update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget) {
+    Statement& s = forget == ForgetContent::yes ? m_update_forget : m_update_keep;
+    bind_stat(s, 1, st);
+    s.bind(11, gen).bind(12, id);
+    s.run();
+}
+
+void EntryStore::mark_gone(int64_t id, int64_t gen) {
+    m_gone.bind(1, gen).bind(2, id).run();
+}
+
+int64_t EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen) {
+    // Paths below dir have parent == dir or parent in [dir + "/", dir + "0").
+    std::string lo = std::string(dir) + "/";
+    std::string hi = subtree_end(dir);
+    const char* where = " WHERE pair_id = ?1 AND kind IS NOT NULL AND (parent = ?2 OR "
+                        "(parent >= ?3 AND parent < ?4))";
+    Statement count = m_db.prepare(std::string("SELECT count(*) FROM entries") + where +
+                                   " AND kind != 2");
+    count.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi);
+    int64_t n = count.step() ? count.column_int(0) : 0;
+    Statement upd = m_db.prepare(std::string("UPDATE entries SET kind = NULL, changed_gen = ?5") +
+                                 where);
+    upd.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi).bind(5, gen).run();
+    return n;
+}
+
+int64_t EntryStore::count_present(int64_t pair_id) {
+    Statement st = m_db.prepare("SELECT count(*) FROM entries WHERE pair_id = ? AND kind IN (1, 3)");
+    st.bind(1, pair_id);
+    return st.step() ? st.column_int(0) : 0;
+}
+
+std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, int64_t gen) {
+    // The same inode with the same size and mtime is the same file under a new name
+    // (ctime is not compared: rename(2) updates it on most file systems).
+    Statement st = m_db.prepare(
+        "SELECT n.id, o.id, o.kind IS NULL, o.content_id, o.racy FROM entries AS n "
+        "JOIN entries AS o ON o.pair_id = n.pair_id AND o.ino = n.ino AND o.dev = n.dev "
+        "AND o.size = n.size AND o.mtime_ns = n.mtime_ns AND o.id != n.id "
+        "WHERE n.pair_id = ?1 AND n.changed_gen = ?2 AND n.kind = 1 AND n.content_id IS NULL "
+        "AND o.content_id IS NOT NULL AND (o.kind IS NULL OR o.kind = 1) "
+        "ORDER BY n.id, o.kind IS NULL DESC, o.id");
+    st.bind(1, pair_id).bind(2, gen);
+    std::vector<RenameMatch> out;
+    std::vector<std::pair<int64_t, bool>> contents;
+    while (st.step()) {
+        int64_t nid = st.column_int(0);
+        if (!out.empty() && out.back().new_id == nid) {
+            continue; // one match per new entry; a gone entry is preferred
+        }
+        out.push_back({nid, st.column_int(1), st.column_int(2) != 0});
+        contents.emplace_back(st.column_int(3), st.column_int(4) != 0);
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+        set_content(out[i].new_id, contents[i].first, contents[i].second);
+    }
+    return out;
+}
+
+void EntryStore::drop_undelivered_gone(int64_t pair_id) {
+    m_db.prepare("DELETE FROM entries WHERE pair_id = ? AND kind IS NULL AND d_kind IS NULL")
+        .bind(1, pair_id)
+        .run();
+}
+
+std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, int limit) {
+    Statement st = m_db.prepare(std::string("SELECT id, parent, name, ") + stat_columns +
+                                ", content_id FROM entries WHERE pair_id = ? AND id > ? AND "
+                                "kind = 1 AND (content_id IS NULL OR racy = 1) ORDER BY id LIMIT ?");
+    st.bind(1, pair_id).bind(2, after_id).bind(3, limit);
+    std::vector<HashJob> out;
+    while (st.step()) {
+        HashJob j;
+        j.id = st.column_int(0);
+        j.path = join_path(st.column_blob(1), st.column_blob(2));
+        j.st = read_stat(st, 3);
+        j.content_id = st.column_optional_int(13);
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+int64_t EntryStore::content_id(const Digest& hash, int64_t size) {
+    m_content_insert.bind_blob(1, digest_bytes(hash)).bind(2, size).run();
+    m_content_select.bind_blob(1, digest_bytes(hash));
+    m_content_select.step();
+    int64_t id = m_content_select.column_int(0);
+    m_content_select.reset();
+    return id;
+}
+
+void EntryStore::set_content(int64_t id, int64_t content_id, bool racy) {
+    m_set_content.bind(1, content_id).bind(2, racy ? 1 : 0).bind(3, id).run();
+}
+
+} // namespace barge

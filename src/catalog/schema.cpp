@@ -1,0 +1,196 @@
+#include "barge/catalog/schema.hpp"
+
+#include "barge/catalog/database.hpp"
+#include "barge/util/error.hpp"
+
+#include <fmt/format.h>
+#include <set>
+
+namespace barge {
+
+namespace {
+
+// Version 1. The design is documented in docs/catalog.md; keep the two in step.
+const char* const schema_v1 = R"sql(
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE pairs (
+    id                INTEGER PRIMARY KEY,
+    uuid              TEXT NOT NULL UNIQUE,
+    name              TEXT NOT NULL UNIQUE,
+    source            BLOB NOT NULL,
+    dest              BLOB NOT NULL,
+    reserve           TEXT NOT NULL,
+    on_delete         TEXT NOT NULL CHECK (on_delete IN ('keep', 'trash')),
+    retention_days    INTEGER NOT NULL CHECK (retention_days >= 0),
+    mass_change_limit REAL NOT NULL CHECK (mass_change_limit BETWEEN 0 AND 100),
+    source_marker     INTEGER NOT NULL CHECK (source_marker IN (0, 1)),
+    created_ns        INTEGER NOT NULL,
+    dest_claimed_ns   INTEGER,
+    scan_gen          INTEGER NOT NULL DEFAULT 0,
+    last_scan_ns      INTEGER
+) STRICT;
+
+CREATE TABLE excludes (
+    pair_id  INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    pattern  TEXT NOT NULL,
+    PRIMARY KEY (pair_id, position)
+) STRICT;
+
+CREATE TABLE contents (
+    id     INTEGER PRIMARY KEY,
+    hash   BLOB NOT NULL UNIQUE CHECK (length(hash) = 64),
+    size   INTEGER NOT NULL CHECK (size >= 0),
+    pieces INTEGER CHECK (pieces >= 0)
+) STRICT;
+
+CREATE TABLE pieces (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL UNIQUE CHECK (length(hash) = 64),
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    on_cargo    INTEGER NOT NULL DEFAULT 0 CHECK (on_cargo IN (0, 1)),
+    loaded_ns   INTEGER,
+    verified_ns INTEGER
+) STRICT;
+
+CREATE TABLE content_pieces (
+    content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+    idx        INTEGER NOT NULL CHECK (idx >= 0),
+    piece_id   INTEGER NOT NULL REFERENCES pieces(id),
+    offset     INTEGER NOT NULL CHECK (offset >= 0),
+    PRIMARY KEY (content_id, idx)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX content_pieces_piece ON content_pieces(piece_id);
+
+CREATE TABLE entries (
+    id           INTEGER PRIMARY KEY,
+    pair_id      INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    parent       BLOB NOT NULL,
+    name         BLOB NOT NULL,
+    kind         INTEGER CHECK (kind IN (1, 2, 3)),
+    mode         INTEGER NOT NULL DEFAULT 0,
+    uid          INTEGER NOT NULL DEFAULT 0,
+    gid          INTEGER NOT NULL DEFAULT 0,
+    size         INTEGER NOT NULL DEFAULT 0,
+    mtime_ns     INTEGER NOT NULL DEFAULT 0,
+    ctime_ns     INTEGER NOT NULL DEFAULT 0,
+    ino          INTEGER NOT NULL DEFAULT 0,
+    dev          INTEGER NOT NULL DEFAULT 0,
+    content_id   INTEGER REFERENCES contents(id),
+    target       BLOB,
+    racy         INTEGER NOT NULL DEFAULT 0 CHECK (racy IN (0, 1)),
+    changed_gen  INTEGER NOT NULL DEFAULT 0,
+    d_kind       INTEGER CHECK (d_kind IN (1, 2, 3)),
+    d_mode       INTEGER,
+    d_uid        INTEGER,
+    d_gid        INTEGER,
+    d_mtime_ns   INTEGER,
+    d_content_id INTEGER REFERENCES contents(id),
+    d_target     BLOB,
+    d_verified_ns INTEGER,
+    fail_count   INTEGER NOT NULL DEFAULT 0,
+    fail_reason  TEXT,
+    fail_ns      INTEGER,
+    UNIQUE (pair_id, parent, name)
+) STRICT;
+CREATE INDEX entries_content ON entries(content_id);
+CREATE INDEX entries_d_content ON entries(d_content_id);
+
+CREATE TABLE staged (
+    pair_id    INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    content_id INTEGER NOT NULL REFERENCES contents(id),
+    idx        INTEGER NOT NULL,
+    PRIMARY KEY (pair_id, content_id, idx)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE runs (
+    id         INTEGER PRIMARY KEY,
+    started_ns INTEGER NOT NULL,
+    ended_ns   INTEGER,
+    host       TEXT NOT NULL,
+    command    TEXT NOT NULL,
+    side       TEXT NOT NULL,
+    pairs      TEXT NOT NULL,
+    exit_code  INTEGER,
+    files      INTEGER NOT NULL DEFAULT 0,
+    bytes      INTEGER NOT NULL DEFAULT 0,
+    failed     INTEGER NOT NULL DEFAULT 0,
+    summary    TEXT NOT NULL DEFAULT ''
+) STRICT;
+)sql";
+
+// The objects the current schema consists of; anything else in sqlite_schema is foreign.
+std::set<std::pair<std::string, std::string>> expected_objects(Database& fresh) {
+    std::set<std::pair<std::string, std::string>> out;
+    Statement st = fresh.prepare("SELECT type, name FROM sqlite_schema");
+    while (st.step()) {
+        out.emplace(st.column_text(0), st.column_text(1));
+    }
+    return out;
+}
+
+} // namespace
+
+const std::vector<Migration>& migrations() {
+    static const std::vector<Migration> steps = {
+        {1, schema_v1},
+    };
+    return steps;
+}
+
+void migrate(Database& db, const std::vector<Migration>& steps,
+             const std::function<void(int)>& backup) {
+    int current = static_cast<int>(db.query_int("PRAGMA user_version"));
+    int latest = steps.empty() ? 0 : steps.back().to;
+    if (current > latest) {
+        throw CatalogError(fmt::format("catalog '{}' has schema version {}, newer than this "
+                                       "barge understands ({}): upgrade barge",
+                                       db.path(), current, latest),
+                           ExitCode::refused);
+    }
+    if (current == latest) {
+        return;
+    }
+    if (current > 0) {
+        backup(current);
+    }
+    for (const auto& step : steps) {
+        if (step.to <= current) {
+            continue;
+        }
+        Transaction tx(db);
+        db.exec(step.sql);
+        db.exec(fmt::format("PRAGMA user_version = {}", step.to));
+        tx.commit();
+    }
+}
+
+void check_schema_objects(Database& db) {
+    Database fresh(":memory:", Database::Create::yes);
+    migrate(fresh, migrations(), [](int) {});
+    auto expected = expected_objects(fresh);
+    Statement st = db.prepare("SELECT type, name FROM sqlite_schema");
+    std::set<std::pair<std::string, std::string>> found;
+    while (st.step()) {
+        found.emplace(st.column_text(0), st.column_text(1));
+    }
+    for (const auto& obj : found) {
+        if (!expected.contains(obj)) {
+            throw CatalogError(fmt::format("catalog '{}' holds a {} '{}' that barge did not create: "
+                                           "refusing to use a tampered catalog",
+                                           db.path(), obj.first, obj.second));
+        }
+    }
+    for (const auto& obj : expected) {
+        if (!found.contains(obj)) {
+            throw CatalogError(fmt::format("catalog '{}' lacks its {} '{}': the catalog is damaged",
+                                           db.path(), obj.first, obj.second));
+        }
+    }
+}
+
+} // namespace barge

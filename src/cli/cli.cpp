@@ -1,0 +1,96 @@
+#include "barge/cli/cli.hpp"
+
+#include "barge/cli/context.hpp"
+#include "barge/engine/progress.hpp"
+
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+namespace barge::cli {
+
+namespace {
+
+extern "C" void on_stop_signal(int sig) {
+    // First signal: stop at the next safe point. A second SIGINT kills at once
+    // (the default action), which is still safe: every step is crash-safe.
+    request_stop();
+    if (sig == SIGINT) {
+        std::signal(SIGINT, SIG_DFL);
+    }
+}
+
+void install_signal_handlers() {
+    struct sigaction sa{};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+        sigaction(sig, &sa, nullptr);
+    }
+    // A closed stdout (barge status | head) must give EPIPE, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+void print_error(const char* what) {
+    spdlog::error("{}", what);
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+    install_signal_handlers();
+    Globals g;
+    setup_logging(g);
+    CLI::App app{"barge: offsite backups by sneakernet, verified at every hop with BLAKE2b-512",
+                 "barge"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("barge ") + BARGE_VERSION);
+    app.add_option("-d,--drive", g.drive,
+                   "the drive (default: $BARGE_DRIVE, else the nearest ancestor of the working "
+                   "directory holding barge.db)")
+        ->option_text("DIR");
+    app.add_flag("--json", g.json, "print one JSON document on stdout instead of text");
+    app.add_flag("-q,--quiet", g.quiet, "print nothing but warnings and errors");
+    app.add_flag("-v,--verbose", g.verbose, "say more, on stderr");
+    app.add_flag("-y,--yes", g.yes, "answer yes to every question");
+    app.footer("Exit codes: 0 success, 1 stopped (I/O, catalog, internal), 2 usage or safety "
+               "refusal, 3 some files failed, 4 verification found missing or corrupt data, "
+               "75 another barge holds the drive.");
+
+    Action action;
+    add_init(app, g, action);
+    add_pair(app, g, action);
+    add_scan(app, g, action);
+    add_status(app, g, action);
+    add_log(app, g, action);
+    // Global options are accepted after the command too: `barge status --json`.
+    std::function<void(CLI::App&)> fall = [&](CLI::App& a) {
+        for (auto* sub : a.get_subcommands([](CLI::App*) { return true; })) {
+            sub->fallthrough();
+            fall(*sub);
+        }
+    };
+    fall(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = app.exit(e);
+        return code == 0 ? 0 : static_cast<int>(ExitCode::refused);
+    }
+    setup_logging(g);
+    try {
+        ExitCode code = action ? action() : ExitCode::refused;
+        std::fflush(stdout);
+        return static_cast<int>(code);
+    } catch (const Error& e) {
+        print_error(e.what());
+        return static_cast<int>(e.code());
+    } catch (const std::exception& e) {
+        print_error((std::string("internal error: ") + e.what()).c_str());
+        return static_cast<int>(ExitCode::stopped);
+    }
+}
+
+} // namespace barge::cli

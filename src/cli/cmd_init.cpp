@@ -1,0 +1,79 @@
+#include "barge/catalog/catalog.hpp"
+#include "barge/cli/context.hpp"
+#include "barge/fs/atomic_file.hpp"
+#include "barge/fs/path.hpp"
+#include "barge/fs/space.hpp"
+#include "barge/util/size.hpp"
+#include "barge/util/text.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+namespace barge::cli {
+
+namespace {
+
+struct InitOptions {
+    std::string dir = ".";
+    std::optional<std::string> piece_size;
+};
+
+// SPEC §3: 1 GiB (below FAT32's 4 GiB file limit), or 1/16 of the drive when smaller.
+uint64_t default_piece_size(uint64_t capacity) {
+    constexpr uint64_t gib = 1024ull * 1024 * 1024;
+    return std::max<uint64_t>(std::min(gib, capacity / 16), 64 * 1024);
+}
+
+ExitCode run_init(const Globals& g, const InitOptions& o) {
+    std::string dir = absolute_path(o.dir);
+    // Like mkdir without -p: a missing parent usually means a drive not mounted.
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw_errno("mkdir", dir);
+    }
+    Space space = fs_space(dir);
+    uint64_t piece = o.piece_size ? parse_size(*o.piece_size) : default_piece_size(space.capacity);
+    if (piece < 4096) {
+        throw Refusal(fmt::format("piece size {} is too small: at least 4096 bytes", piece));
+    }
+    DriveLayout layout{dir};
+    DriveLock lock(dir, DriveLock::Mode::exclusive, "init");
+    std::string id = new_uuid();
+    {
+        Catalog cat = Catalog::create(layout.catalog(), piece, id);
+    }
+    ensure_dir(layout.cargo());
+    ensure_dir(layout.logs());
+    fsync_dir(dir);
+    if (g.json) {
+        JsonWriter j;
+        j.begin_object();
+        j.field("drive", dir);
+        j.field("drive_id", id);
+        j.field("piece_size", piece);
+        j.field("capacity_bytes", space.capacity);
+        j.field("free_bytes", space.available);
+        j.end_object();
+        print_json(j);
+    } else {
+        say(g, fmt::format("initialized drive {} (piece size {}, {} free of {})", escape_bytes(dir),
+                           format_size(piece), format_size(space.available),
+                           format_size(space.capacity)));
+    }
+    return ExitCode::ok;
+}
+
+} // namespace
+
+void add_init(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<InitOptions>();
+    auto* sub = app.add_subcommand("init", "make DIR (default: the working directory) a drive");
+    sub->add_option("DIR", o->dir, "the directory on the external drive");
+    sub->add_option("--piece-size", o->piece_size,
+                    "largest piece on the cargo (default: 1GiB, or 1/16 of the drive if smaller)")
+        ->option_text("SIZE");
+    sub->footer("Example: barge init /media/usb/barge");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_init(g, *o); }; });
+}
+
+} // namespace barge::cli

@@ -1,0 +1,93 @@
+#include "barge/cli/context.hpp"
+#include "barge/cli/output.hpp"
+#include "barge/engine/scan.hpp"
+#include "barge/util/size.hpp"
+#include "barge/util/text.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace barge::cli {
+
+namespace {
+
+struct ScanCliOptions {
+    std::vector<std::string> pairs;
+    std::optional<std::string> max_time;
+    bool accept_mass_change = false;
+};
+
+ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
+    ScanOptions opts;
+    if (o.max_time) {
+        opts.max_seconds = parse_duration(*o.max_time);
+    }
+    opts.accept_mass_change = o.accept_mass_change;
+    Session s(g, "scan", DriveLock::Mode::exclusive);
+    opts.skip_dir = s.layout().root;
+    auto pairs = s.select_pairs(o.pairs);
+    RunRecorder run(s.catalog(), "scan", "source", pairs);
+    auto progress = make_progress(g);
+    ExitCode code = ExitCode::ok;
+    JsonWriter j;
+    j.begin_object();
+    j.key("pairs");
+    j.begin_array();
+    int64_t files = 0, bytes = 0, failed = 0;
+    for (const auto& p : pairs) {
+        j.begin_object();
+        j.field("name", p.name);
+        try {
+            ScanResult r = scan_pair(s.catalog(), p, opts, progress.get());
+            if (progress) {
+                progress->finish();
+            }
+            scan_result_json(j, r);
+            say(g, scan_result_text(p.name, r));
+            files += r.files_hashed;
+            bytes += r.bytes_hashed;
+            failed += static_cast<int64_t>(r.problems.size());
+            if (!r.problems.empty() && code == ExitCode::ok) {
+                code = ExitCode::partial;
+            }
+            spdlog::info("scan {}: {} new, {} modified, {} deleted, {} renamed, {} unchanged, "
+                         "{} hashed ({} bytes)",
+                         p.name, r.new_files, r.modified, r.deleted, r.renamed, r.unchanged,
+                         r.files_hashed, r.bytes_hashed);
+        } catch (const Refusal& e) {
+            // One pair's refusal (missing marker, mass-change brake) does not stop the others.
+            spdlog::error("{}", e.what());
+            j.field("error", e.what());
+            code = ExitCode::refused;
+        }
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    run.finish(code, files, bytes, failed, j.str());
+    if (g.json) {
+        print_json(j);
+    }
+    return code;
+}
+
+} // namespace
+
+void add_scan(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<ScanCliOptions>();
+    auto* sub = app.add_subcommand(
+        "scan", "source side: refresh the catalog (new, modified, deleted, renamed files) and "
+                "hash new content, copying nothing; meant for cron");
+    sub->add_option("PAIR", o->pairs, "pairs to scan (default: all)");
+    sub->add_option("--max-time", o->max_time,
+                    "stop hashing after this long (e.g. 30m, 2h); the next scan continues")
+        ->option_text("DUR");
+    sub->add_flag("--accept-mass-change", o->accept_mass_change,
+                  "record the scan even if more than the pair's mass-change limit changed");
+    sub->footer("Example: barge scan photos --max-time 2h");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_scan(g, *o); }; });
+}
+
+} // namespace barge::cli

@@ -1,0 +1,113 @@
+#include "barge/cli/context.hpp"
+
+#include "barge/util/text.hpp"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <spdlog/sinks/rotating_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace barge::cli {
+
+Session::Session(const Globals& globals, const std::string& command, DriveLock::Mode mode)
+    : m_layout(find_drive(globals.drive)), m_lock(m_layout.root, mode, command),
+      m_catalog(Catalog::open(m_layout.catalog())) {
+    log_to_drive(m_layout);
+}
+
+std::vector<Pair> Session::select_pairs(const std::vector<std::string>& names) {
+    if (names.empty()) {
+        return m_catalog.pairs();
+    }
+    std::vector<Pair> out;
+    for (const auto& n : names) {
+        auto p = m_catalog.find_pair(n);
+        if (!p) {
+            throw Refusal(fmt::format("unknown pair '{}' (see 'barge pair list')", n));
+        }
+        out.push_back(std::move(*p));
+    }
+    return out;
+}
+
+RunRecorder::RunRecorder(Catalog& catalog, const std::string& command, const std::string& side,
+                         const std::vector<Pair>& pairs)
+    : m_catalog(catalog), m_id(catalog.begin_run(command, side, pair_names(pairs))) {}
+
+RunRecorder::~RunRecorder() {
+    if (m_finished) {
+        return;
+    }
+    try {
+        m_catalog.end_run(m_id, static_cast<int>(ExitCode::stopped), 0, 0, 0, "");
+    } catch (const Error&) {
+        // The catalog itself failed; the error that got us here is already reported.
+    }
+}
+
+void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
+                         const std::string& summary) {
+    m_catalog.end_run(m_id, static_cast<int>(code), files, bytes, failed, summary);
+    m_finished = true;
+}
+
+void say(const Globals& g, const std::string& text) {
+    if (g.json || g.quiet) {
+        return;
+    }
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    if (text.empty() || text.back() != '\n') {
+        std::fputc('\n', stdout);
+    }
+}
+
+void print_json(const JsonWriter& j) {
+    std::fwrite(j.str().data(), 1, j.str().size(), stdout);
+    std::fputc('\n', stdout);
+}
+
+void warn(const std::string& text) {
+    spdlog::warn("{}", text);
+}
+
+namespace {
+std::shared_ptr<spdlog::logger> g_logger;
+}
+
+void setup_logging(const Globals& g) {
+    auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    err->set_pattern("barge: %l: %v");
+    err->set_level(g.verbose ? spdlog::level::info
+                             : (g.quiet ? spdlog::level::err : spdlog::level::warn));
+    g_logger = std::make_shared<spdlog::logger>("barge", spdlog::sinks_init_list{err});
+    g_logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(g_logger);
+}
+
+void log_to_drive(const DriveLayout& layout) {
+    try {
+        // 5 files of 4 MiB: months of history, bounded on a small drive.
+        auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+            layout.logs() + "/barge.log", 4 * 1024 * 1024, 5);
+        file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%P] %v");
+        file->set_level(spdlog::level::debug);
+        g_logger->sinks().push_back(file);
+        g_logger->flush_on(spdlog::level::info);
+    } catch (const spdlog::spdlog_ex& e) {
+        spdlog::warn("cannot write the drive log in '{}': {}", layout.logs(), e.what());
+    }
+}
+
+std::string pair_names(const std::vector<Pair>& pairs) {
+    std::string out;
+    for (const auto& p : pairs) {
+        if (!out.empty()) {
+            out += ",";
+        }
+        out += p.name;
+    }
+    return out;
+}
+
+} // namespace barge::cli

@@ -1,0 +1,60 @@
+#include "barge/fs/atomic_file.hpp"
+
+#include "barge/fs/path.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+void fsync_dir(const std::string& dir) {
+    Fd fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
+    if (::fsync(fd.get()) != 0) {
+        throw_errno("fsync", dir);
+    }
+}
+
+void write_file_atomic(const std::string& path, std::string_view content, unsigned mode) {
+    std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+    {
+        Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+        try {
+            write_full(fd.get(), content.data(), content.size(), tmp);
+            if (::fsync(fd.get()) != 0) {
+                throw_errno("fsync", tmp);
+            }
+            fd.close(tmp);
+        } catch (...) {
+            ::unlink(tmp.c_str());
+            throw;
+        }
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw SystemError(err, "rename", path);
+    }
+    fsync_dir(parent_path(path));
+}
+
+void ensure_dir(const std::string& path, unsigned mode) {
+    if (::mkdir(path.c_str(), mode) == 0) {
+        return;
+    }
+    if (errno != EEXIST) {
+        throw_errno("mkdir", path);
+    }
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        throw_errno("stat", path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        throw SystemError(ENOTDIR, "mkdir", path);
+    }
+}
+
+} // namespace barge

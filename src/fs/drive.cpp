@@ -1,0 +1,71 @@
+#include "barge/fs/drive.hpp"
+
+#include "barge/fs/path.hpp"
+#include "barge/util/error.hpp"
+
+#include <cstdlib>
+#include <fmt/format.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+namespace barge {
+
+namespace {
+bool holds_catalog(const std::string& dir) {
+    struct stat st{};
+    return ::stat((dir == "/" ? std::string("/barge.db") : dir + "/barge.db").c_str(), &st) == 0 &&
+           S_ISREG(st.st_mode);
+}
+} // namespace
+
+DriveLayout find_drive(const std::optional<std::string>& option) {
+    std::optional<std::string> named = option;
+    const char* how = "--drive";
+    if (!named) {
+        if (const char* env = std::getenv("BARGE_DRIVE"); env && *env) {
+            named = env;
+            how = "$BARGE_DRIVE";
+        }
+    }
+    if (named) {
+        std::string dir = absolute_path(*named);
+        if (!holds_catalog(dir)) {
+            throw Refusal(fmt::format("'{}' (from {}) is not a barge drive: no barge.db there; "
+                                      "run 'barge init' to make one",
+                                      dir, how));
+        }
+        return {dir};
+    }
+    std::string dir = absolute_path(".");
+    for (;;) {
+        if (holds_catalog(dir)) {
+            return {dir};
+        }
+        if (dir == "/") {
+            break;
+        }
+        dir = parent_path(dir);
+    }
+    throw Refusal("no barge drive found: use --drive DIR, set $BARGE_DRIVE, or run barge from "
+                  "inside the drive");
+}
+
+std::string new_uuid() {
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
+        if (n < 0) {
+            throw_errno("getrandom", "");
+        }
+        got += static_cast<size_t>(n);
+    }
+    b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40); // version 4
+    b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80); // RFC 4122 variant
+    return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"
+                       "{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
+                       b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+                       b[12], b[13], b[14], b[15]);
+}
+
+} // namespace barge

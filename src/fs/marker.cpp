@@ -1,0 +1,106 @@
+#include "barge/fs/marker.hpp"
+
+#include "barge/fs/atomic_file.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
+#include "barge/util/time.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+namespace {
+
+const char* role_text(Role r) {
+    return r == Role::source ? "source" : "dest";
+}
+
+std::string marker_text(const MarkerInfo& info) {
+    return fmt::format("barge-marker 1\nrole {}\npair {}\nname {}\ndrive {}\ncreated {}\n",
+                       role_text(info.role), info.pair_uuid, info.pair_name, info.drive_id,
+                       format_utc(now_ns()));
+}
+
+// A marker matches when it is a barge marker naming this pair and this role.
+bool starts_with_marker_header(const std::string& text, const std::string& uuid,
+                               const char* role) {
+    bool header = false, role_ok = false, pair_ok = false;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t nl = text.find('\n', start);
+        std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+        if (start == 0) {
+            header = line == "barge-marker 1";
+        } else if (line == std::string("role ") + role) {
+            role_ok = true;
+        } else if (line == "pair " + uuid) {
+            pair_ok = true;
+        }
+        if (nl == std::string::npos) {
+            break;
+        }
+        start = nl + 1;
+    }
+    return header && role_ok && pair_ok;
+}
+
+} // namespace
+
+std::string barge_dir(const std::string& root) {
+    return root == "/" ? "/.barge" : root + "/.barge";
+}
+
+std::string marker_path(const std::string& root, const std::string& pair_uuid, Role role) {
+    return barge_dir(root) + "/" + pair_uuid + "." + role_text(role);
+}
+
+void write_marker(const std::string& root, const MarkerInfo& info) {
+    ensure_dir(barge_dir(root));
+    write_file_atomic(marker_path(root, info.pair_uuid, info.role), marker_text(info));
+}
+
+bool has_marker(const std::string& root, const std::string& pair_uuid, Role role) {
+    std::string path = marker_path(root, pair_uuid, role);
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096) {
+        return false;
+    }
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const SystemError&) {
+        return false;
+    }
+    return starts_with_marker_header(text, pair_uuid, role_text(role));
+}
+
+void remove_marker(const std::string& root, const std::string& pair_uuid, Role role) {
+    std::string path = marker_path(root, pair_uuid, role);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+        throw_errno("unlink", path);
+    }
+}
+
+bool dir_has_content(const std::string& root) {
+    DIR* d = ::opendir(root.c_str());
+    if (!d) {
+        return false;
+    }
+    bool found = false;
+    while (dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 &&
+            std::strcmp(e->d_name, ".barge") != 0) {
+            found = true;
+            break;
+        }
+    }
+    ::closedir(d);
+    return found;
+}
+
+} // namespace barge

@@ -1,0 +1,168 @@
+#include "barge/util/text.hpp"
+
+namespace barge {
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is invalid.
+// Rejects overlong forms, surrogates and code points above U+10FFFF.
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+        len = 2;
+        cp = c & 0x1Fu;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        cp = c & 0x0Fu;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4;
+        cp = c & 0x07u;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size()) {
+        return 0;
+    }
+    for (size_t k = 1; k < len; ++k) {
+        auto cc = static_cast<unsigned char>(s[i + k]);
+        if ((cc & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return len;
+}
+
+const char* const hex_digits = "0123456789abcdef";
+
+void append_hex_byte(std::string& out, unsigned char c) {
+    out += hex_digits[c >> 4];
+    out += hex_digits[c & 15];
+}
+
+} // namespace
+
+std::string escape_bytes(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    for (size_t i = 0; i < bytes.size();) {
+        auto c = static_cast<unsigned char>(bytes[i]);
+        if (c == '\\') {
+            out += "\\\\";
+            ++i;
+        } else if (c == '\n') {
+            out += "\\n";
+            ++i;
+        } else if (c == '\t') {
+            out += "\\t";
+            ++i;
+        } else if (c < 0x20 || c == 0x7F) {
+            out += "\\x";
+            append_hex_byte(out, c);
+            ++i;
+        } else if (size_t len = utf8_sequence_length(bytes, i); len > 0) {
+            out.append(bytes.substr(i, len));
+            i += len;
+        } else {
+            out += "\\x";
+            append_hex_byte(out, c);
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::string json_escape(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size() + 2);
+    for (size_t i = 0; i < bytes.size();) {
+        auto c = static_cast<unsigned char>(bytes[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+            ++i;
+        } else if (c == '\n') {
+            out += "\\n";
+            ++i;
+        } else if (c == '\t') {
+            out += "\\t";
+            ++i;
+        } else if (c == '\r') {
+            out += "\\r";
+            ++i;
+        } else if (c < 0x20 || c == 0x7F) {
+            out += "\\u00";
+            append_hex_byte(out, c);
+            ++i;
+        } else if (size_t len = utf8_sequence_length(bytes, i); len > 0) {
+            out.append(bytes.substr(i, len));
+            i += len;
+        } else {
+            out += "\\udc";
+            append_hex_byte(out, c);
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::string to_hex(std::span<const uint8_t> bytes) {
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (uint8_t b : bytes) {
+        append_hex_byte(out, b);
+    }
+    return out;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+    if (hex.size() % 2 != 0) {
+        return std::nullopt;
+    }
+    auto nibble = [](char ch) -> int {
+        if (ch >= '0' && ch <= '9') {
+            return ch - '0';
+        }
+        if (ch >= 'a' && ch <= 'f') {
+            return ch - 'a' + 10;
+        }
+        if (ch >= 'A' && ch <= 'F') {
+            return ch - 'A' + 10;
+        }
+        return -1;
+    };
+    std::string out;
+    out.reserve(hex.size() / 2);
+    for (size_t i = 0; i < hex.size(); i += 2) {
+        int hi = nibble(hex[i]);
+        int lo = nibble(hex[i + 1]);
+        if (hi < 0 || lo < 0) {
+            return std::nullopt;
+        }
+        out += static_cast<char>((hi << 4) | lo);
+    }
+    return out;
+}
+
+std::string join_path(std::string_view parent, std::string_view name) {
+    if (parent.empty()) {
+        return std::string(name);
+    }
+    std::string out;
+    out.reserve(parent.size() + 1 + name.size());
+    out.append(parent);
+    out += '/';
+    out.append(name);
+    return out;
+}
+
+} // namespace barge

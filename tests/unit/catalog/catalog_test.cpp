@@ -1,0 +1,166 @@
+#include "../test_dir.hpp"
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/entries.hpp"
+#include "barge/catalog/schema.hpp"
+#include "barge/util/error.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <gtest/gtest.h>
+
+using namespace barge;
+
+TEST(Catalog, CreateThenOpenKeepsSettings) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 1 << 20, "drive-1");
+    }
+    Catalog c = Catalog::open(path);
+    EXPECT_EQ(c.piece_size(), 1u << 20);
+    EXPECT_EQ(c.drive_id(), "drive-1");
+    EXPECT_EQ(c.db().query_int("PRAGMA user_version"), schema_version);
+    EXPECT_EQ(c.bump_generation(), 1);
+    EXPECT_EQ(c.bump_generation(), 2);
+}
+
+TEST(Catalog, CreateRefusesExistingFile) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    { Catalog c = Catalog::create(path, 4096, "d"); }
+    EXPECT_THROW(Catalog::create(path, 4096, "d"), Refusal);
+}
+
+TEST(Catalog, NoJournalLeftBehindAfterWrites) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 4096, "d");
+        PairSettings s;
+        s.name = "p";
+        s.source = "/src";
+        s.dest = "/dst";
+        c.add_pair(s, "u");
+        EXPECT_EQ(c.db().prepare("PRAGMA journal_mode").step(), true);
+    }
+    // A drive unplugged between runs must carry one self-contained file.
+    for (const char* suffix : {"-journal", "-wal", "-shm"}) {
+        EXPECT_FALSE(std::filesystem::exists(path + suffix)) << suffix;
+    }
+}
+
+TEST(Catalog, RefusesNewerSchemaWithExitTwo) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 4096, "d");
+        c.db().exec("PRAGMA user_version = 999");
+    }
+    try {
+        Catalog::open(path);
+        FAIL() << "a newer catalog was accepted";
+    } catch (const CatalogError& e) {
+        EXPECT_EQ(e.code(), ExitCode::refused);
+        EXPECT_NE(std::string(e.what()).find("newer barge"), std::string::npos);
+    }
+}
+
+TEST(Catalog, RefusesForeignFile) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Database db(path, Database::Create::yes);
+        db.exec("CREATE TABLE t(x)");
+    }
+    EXPECT_THROW(Catalog::open(path), CatalogError);
+}
+
+TEST(Catalog, RefusesPlantedTrigger) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 4096, "d");
+        c.db().exec("CREATE TRIGGER evil AFTER INSERT ON runs BEGIN DELETE FROM pairs; END");
+    }
+    try {
+        Catalog::open(path);
+        FAIL() << "a tampered catalog was accepted";
+    } catch (const CatalogError& e) {
+        EXPECT_NE(std::string(e.what()).find("evil"), std::string::npos);
+    }
+}
+
+TEST(Catalog, RefusesCorruptFile) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 4096, "d");
+    }
+    // Overwrite the second page (the first table's b-tree) with garbage.
+    FILE* f = std::fopen(path.c_str(), "r+b");
+    ASSERT_NE(f, nullptr);
+    std::fseek(f, 4096 + 8, SEEK_SET);
+    std::string junk(512, '\x5a');
+    std::fwrite(junk.data(), 1, junk.size(), f);
+    std::fclose(f);
+    EXPECT_THROW(Catalog::open(path), CatalogError);
+}
+
+TEST(Migration, StepsRunInOrderAfterABackup) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    std::vector<Migration> v1 = {{1, "CREATE TABLE a(x INTEGER)"}};
+    int backups = 0;
+    migrate(db, v1, [&](int) { ++backups; });
+    EXPECT_EQ(backups, 0); // a new file needs no backup
+    db.exec("INSERT INTO a VALUES (7)");
+    std::vector<Migration> v3 = {{1, "CREATE TABLE a(x INTEGER)"},
+                                 {2, "ALTER TABLE a ADD COLUMN y INTEGER DEFAULT 2"},
+                                 {3, "UPDATE a SET y = y + x"}};
+    int from = 0;
+    migrate(db, v3, [&](int f) {
+        ++backups;
+        from = f;
+    });
+    EXPECT_EQ(backups, 1);
+    EXPECT_EQ(from, 1);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), 3);
+    EXPECT_EQ(db.query_int("SELECT y FROM a"), 9);
+    // Running again is a no-op.
+    migrate(db, v3, [&](int) { ++backups; });
+    EXPECT_EQ(backups, 1);
+}
+
+TEST(Migration, FailedStepRollsBackAndKeepsVersion) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    migrate(db, {{1, "CREATE TABLE a(x)"}}, [](int) {});
+    std::vector<Migration> bad = {{1, "CREATE TABLE a(x)"}, {2, "CREATE TABLE b(y); SELECT nope FROM nowhere"}};
+    EXPECT_THROW(migrate(db, bad, [](int) {}), CatalogError);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), 1);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'b'"), 0);
+}
+
+TEST(Entries, PathBytesRoundTrip) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    PairSettings s;
+    s.name = "p";
+    s.source = "/s\xff\n";
+    s.dest = "/d";
+    Pair p = c.add_pair(s, "u");
+    EXPECT_EQ(c.find_pair("p")->source, "/s\xff\n");
+    EntryStore store(c.db());
+    std::vector<std::string> names = {"newline\nname", "bad\xff\xfeutf8", "-leading-dash",
+                                      std::string(255, 'n'), "caf\xc3\xa9", "a:b?c*d"};
+    FileStat st;
+    for (const auto& n : names) {
+        store.insert(p.id, "dir\x01", n, st, 1);
+    }
+    auto rows = store.children(p.id, "dir\x01");
+    ASSERT_EQ(rows.size(), names.size());
+    std::sort(names.begin(), names.end());
+    for (size_t i = 0; i < names.size(); ++i) {
+        EXPECT_EQ(rows[i].name, names[i]);
+    }
+}

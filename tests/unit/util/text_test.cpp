@@ -1,0 +1,94 @@
+#include "barge/util/json.hpp"
+#include "barge/util/text.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace barge;
+
+namespace {
+
+// Decodes what json_escape wrote (the subset it produces), to prove it reversible.
+std::string json_unescape(const std::string& s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\\') {
+            out += s[i];
+            continue;
+        }
+        char c = s[++i];
+        if (c == 'n') {
+            out += '\n';
+        } else if (c == 't') {
+            out += '\t';
+        } else if (c == 'r') {
+            out += '\r';
+        } else if (c == 'u') {
+            unsigned v = static_cast<unsigned>(std::stoul(s.substr(i + 1, 4), nullptr, 16));
+            i += 4;
+            out += static_cast<char>(v >= 0xDC00 ? v - 0xDC00 : v);
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+TEST(Text, EscapeBytesForHumans) {
+    EXPECT_EQ(escape_bytes("plain name.jpg"), "plain name.jpg");
+    EXPECT_EQ(escape_bytes("caf\xc3\xa9"), "caf\xc3\xa9");
+    EXPECT_EQ(escape_bytes("a\nb"), "a\\nb");
+    EXPECT_EQ(escape_bytes("bad\xff"), "bad\\xff");
+    EXPECT_EQ(escape_bytes("back\\slash"), "back\\\\slash");
+    EXPECT_EQ(escape_bytes(std::string("nul\0x", 5)), "nul\\x00x");
+}
+
+TEST(Text, JsonEscapeIsReversibleForEveryByte) {
+    std::string all;
+    for (int b = 1; b < 256; ++b) {
+        all += static_cast<char>(b);
+    }
+    all += "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xb7"; // valid multi-byte UTF-8 too
+    std::string esc = json_escape(all);
+    for (char ch : esc) {
+        auto c = static_cast<unsigned char>(ch);
+        EXPECT_GE(c, 0x20); // no raw control characters in a JSON string
+    }
+    EXPECT_EQ(json_unescape(esc), all);
+    EXPECT_EQ(json_escape("\xff"), "\\udcff");
+    EXPECT_EQ(json_escape("\xed\xa0\x80"), "\\udced\\udca0\\udc80"); // an encoded surrogate is invalid
+    EXPECT_EQ(json_escape("\xc0\xaf"), "\\udcc0\\udcaf");             // overlong '/'
+    EXPECT_EQ(json_escape("\"q\""), "\\\"q\\\"");
+}
+
+TEST(Text, HexRoundTrip) {
+    std::string raw("\x00\x01\xab\xff", 4);
+    std::string hex = to_hex({reinterpret_cast<const uint8_t*>(raw.data()), raw.size()});
+    EXPECT_EQ(hex, "0001abff");
+    EXPECT_EQ(from_hex(hex), raw);
+    EXPECT_FALSE(from_hex("abc"));
+    EXPECT_FALSE(from_hex("zz"));
+}
+
+TEST(Text, JoinPath) {
+    EXPECT_EQ(join_path("", "a"), "a");
+    EXPECT_EQ(join_path("a/b", "c"), "a/b/c");
+}
+
+TEST(Json, WriterNestsAndSeparates) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("n", int64_t{1});
+    j.key("list");
+    j.begin_array();
+    j.value("x");
+    j.value(true);
+    j.null();
+    j.end_array();
+    j.key("o");
+    j.begin_object();
+    j.end_object();
+    j.end_object();
+    EXPECT_EQ(j.str(), R"({"n":1,"list":["x",true,null],"o":{}})");
+}
