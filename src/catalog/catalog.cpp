@@ -239,10 +239,10 @@ void Catalog::set_dest_claimed(int64_t pair_id, int64_t ns) {
 }
 
 int64_t Catalog::begin_run(const std::string& command, const std::string& side,
-                           const std::string& pair_names) {
+                           const std::string& pair_names, int64_t started_ns) {
     Statement st = m_db.prepare(
         "INSERT INTO runs(started_ns, host, command, side, pairs) VALUES (?,?,?,?,?)");
-    st.bind(1, now_ns()).bind_text(2, host_name()).bind_text(3, command).bind_text(4, side)
+    st.bind(1, started_ns).bind_text(2, host_name()).bind_text(3, command).bind_text(4, side)
         .bind_text(5, pair_names).run();
     return m_db.last_insert_rowid();
 }

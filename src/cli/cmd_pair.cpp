@@ -7,6 +7,7 @@
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -61,10 +62,10 @@ ExitCode run_add(const Globals& g, const AddOptions& o) {
     ps.excludes = o.excludes;
     struct stat st{};
     if (::stat(ps.source.c_str(), &st) != 0) {
-        throw_errno("source", ps.source);
+        throw Refusal(fmt::format("source '{}': {}", escape_bytes(ps.source), std::strerror(errno)));
     }
     if (!S_ISDIR(st.st_mode)) {
-        throw SystemError(ENOTDIR, "source", ps.source);
+        throw Refusal(fmt::format("source '{}' is not a directory", escape_bytes(ps.source)));
     }
     if (s.catalog().find_pair(o.name)) {
         throw Refusal(fmt::format("a pair named '{}' already exists on this drive", o.name));

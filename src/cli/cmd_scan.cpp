@@ -36,11 +36,13 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     j.key("pairs");
     j.begin_array();
     int64_t files = 0, bytes = 0, failed = 0;
+    bool any_scanned = false;
     for (const auto& p : pairs) {
         j.begin_object();
         j.field("name", p.name);
         try {
             ScanResult r = scan_pair(s.catalog(), p, opts, progress.get());
+            any_scanned = true;
             if (progress) {
                 progress->finish();
             }
@@ -66,7 +68,10 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     }
     j.end_array();
     j.end_object();
-    run.finish(code, files, bytes, failed, j.str());
+    // A scan refused for every pair leaves the catalog byte-identical (SPEC §4):
+    // its record is only in the drive's log file.
+    run.finish(code, files, bytes, failed, j.str(),
+               any_scanned ? RunRecorder::Record::always : RunRecorder::Record::if_started);
     if (g.json) {
         print_json(j);
     }

@@ -1,6 +1,7 @@
 #include "barge/cli/context.hpp"
 
 #include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
 
 #include <cstdio>
 #include <fmt/format.h>
@@ -31,25 +32,36 @@ std::vector<Pair> Session::select_pairs(const std::vector<std::string>& names) {
     return out;
 }
 
-RunRecorder::RunRecorder(Catalog& catalog, const std::string& command, const std::string& side,
+RunRecorder::RunRecorder(Catalog& catalog, std::string command, std::string side,
                          const std::vector<Pair>& pairs)
-    : m_catalog(catalog), m_id(catalog.begin_run(command, side, pair_names(pairs))) {}
+    : m_catalog(catalog), m_command(std::move(command)), m_side(std::move(side)),
+      m_pairs(pair_names(pairs)), m_started_ns(now_ns()) {}
+
+void RunRecorder::start() {
+    if (!m_id) {
+        m_id = m_catalog.begin_run(m_command, m_side, m_pairs, m_started_ns);
+    }
+}
 
 RunRecorder::~RunRecorder() {
     if (m_finished) {
         return;
     }
     try {
-        m_catalog.end_run(m_id, static_cast<int>(ExitCode::stopped), 0, 0, 0, "");
+        finish(ExitCode::stopped, 0, 0, 0, "");
     } catch (const Error&) {
         // The catalog itself failed; the error that got us here is already reported.
     }
 }
 
 void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
-                         const std::string& summary) {
-    m_catalog.end_run(m_id, static_cast<int>(code), files, bytes, failed, summary);
+                         const std::string& summary, Record record) {
     m_finished = true;
+    if (!m_id && record == Record::if_started) {
+        return;
+    }
+    start();
+    m_catalog.end_run(*m_id, static_cast<int>(code), files, bytes, failed, summary);
 }
 
 void say(const Globals& g, const std::string& text) {

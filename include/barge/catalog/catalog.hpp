@@ -76,7 +76,7 @@ public:
 
     // Runs: a row opened at the start of a command and closed at its end.
     int64_t begin_run(const std::string& command, const std::string& side,
-                      const std::string& pair_names);
+                      const std::string& pair_names, int64_t started_ns);
     void end_run(int64_t run_id, int exit_code, int64_t files, int64_t bytes, int64_t failed,
                  const std::string& summary);
     // The newest runs first.

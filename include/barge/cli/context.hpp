@@ -46,21 +46,28 @@ private:
     Catalog m_catalog;
 };
 
-// A row in the run history: opened now, closed by finish(); a run that ends by
-// an exception is closed with exit code 1 by the destructor.
+// A row in the run history (`barge log`). By default the row is written when the
+// run ends, so a refusal leaves the catalog byte-identical; start() writes it at
+// once, for commands that change state anyway and should show "did not finish"
+// if killed. A run ended by an exception is recorded with exit code 1.
 class RunRecorder {
 public:
-    RunRecorder(Catalog& catalog, const std::string& command, const std::string& side,
+    RunRecorder(Catalog& catalog, std::string command, std::string side,
                 const std::vector<Pair>& pairs);
     ~RunRecorder();
     RunRecorder(const RunRecorder&) = delete;
     RunRecorder& operator=(const RunRecorder&) = delete;
+    void start();
+    // Records the outcome; with Record::if_started, only when start() ran.
+    enum class Record { always, if_started };
     void finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
-                const std::string& summary);
+                const std::string& summary, Record record = Record::always);
 
 private:
     Catalog& m_catalog;
-    int64_t m_id;
+    std::string m_command, m_side, m_pairs;
+    int64_t m_started_ns;
+    std::optional<int64_t> m_id;
     bool m_finished = false;
 };
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One barge per drive (SPEC §7.10): a second process gets exit 75 while the first
+# works, and a lock left by a process killed with SIGKILL does not block the next run.
+source "$(dirname "$0")/lib.sh"
+
+setup_pair
+# A sparse file large enough that hashing it takes a while.
+truncate -s 3G "$SRC/big"
+"$BARGE" scan >/dev/null 2>&1 &
+first=$!
+on_exit "kill -9 $first 2>/dev/null"
+# Wait until the first barge holds the lock, then freeze it there.
+for _ in $(seq 1 200); do
+    flock -n "$DRIVE/barge.lock" true 2>/dev/null || break
+    sleep 0.05
+done
+kill -STOP "$first"
+flock -n "$DRIVE/barge.lock" true 2>/dev/null && fail "the first barge never took the lock"
+
+expect_exit 75 barge status
+grep -q "another barge holds the drive" "$T/err" || fail "no clear message: $(cat "$T/err")"
+grep -q "pid $first" "$T/err" || fail "the message does not name the holder: $(cat "$T/err")"
+expect_exit 75 barge scan
+
+# The holder dies without any chance to clean up.
+kill -9 "$first"
+kill -CONT "$first" 2>/dev/null || true
+wait "$first" 2>/dev/null || true
+expect_exit 0 barge scan --json
+expect_eq 1 "$(json '.pairs[0].files_hashed')" "the next run does the work"
+sqlite3 "$DRIVE/barge.db" "PRAGMA integrity_check" | grep -qx ok || fail "catalog damaged by the kill"
+echo ok
