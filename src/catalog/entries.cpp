@@ -134,23 +134,25 @@ int64_t EntryStore::count_present(int64_t pair_id) {
 std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, int64_t gen) {
     // The same inode with the same size and mtime is the same file under a new name
     // (ctime is not compared: rename(2) updates it on most file systems).
+    // Driven by the (few) files that left the source in this scan; the inode index
+    // finds their new names.
     Statement st = m_db.prepare(
-        "SELECT n.id, o.id, o.kind IS NULL, o.content_id, o.racy FROM entries AS n "
-        "JOIN entries AS o ON o.pair_id = n.pair_id AND o.ino = n.ino AND o.dev = n.dev "
-        "AND o.size = n.size AND o.mtime_ns = n.mtime_ns AND o.id != n.id "
-        "WHERE n.pair_id = ?1 AND n.changed_gen = ?2 AND n.kind = 1 AND n.content_id IS NULL "
-        "AND o.content_id IS NOT NULL AND (o.kind IS NULL OR o.kind = 1) "
-        "ORDER BY n.id, o.kind IS NULL DESC, o.id");
+        "SELECT n.id, o.id, o.content_id, o.racy FROM entries AS o "
+        "JOIN entries AS n ON n.pair_id = o.pair_id AND n.ino = o.ino AND n.dev = o.dev "
+        "AND n.size = o.size AND n.mtime_ns = o.mtime_ns AND n.id != o.id "
+        "WHERE o.pair_id = ?1 AND o.changed_gen = ?2 AND o.kind IS NULL "
+        "AND o.content_id IS NOT NULL AND n.changed_gen = ?2 AND n.kind = 1 "
+        "AND n.content_id IS NULL ORDER BY n.id, o.id");
     st.bind(1, pair_id).bind(2, gen);
     std::vector<RenameMatch> out;
     std::vector<std::pair<int64_t, bool>> contents;
     while (st.step()) {
         int64_t nid = st.column_int(0);
         if (!out.empty() && out.back().new_id == nid) {
-            continue; // one match per new entry; a gone entry is preferred
+            continue; // one match per new entry
         }
-        out.push_back({nid, st.column_int(1), st.column_int(2) != 0});
-        contents.emplace_back(st.column_int(3), st.column_int(4) != 0);
+        out.push_back({nid, st.column_int(1)});
+        contents.emplace_back(st.column_int(2), st.column_int(3) != 0);
     }
     for (size_t i = 0; i < out.size(); ++i) {
         set_content(out[i].new_id, contents[i].first, contents[i].second);

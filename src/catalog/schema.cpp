@@ -98,6 +98,7 @@ CREATE TABLE entries (
     UNIQUE (pair_id, parent, name)
 ) STRICT;
 CREATE INDEX entries_content ON entries(content_id);
+CREATE INDEX entries_inode ON entries(pair_id, ino);
 CREATE INDEX entries_d_content ON entries(d_content_id);
 
 CREATE TABLE staged (

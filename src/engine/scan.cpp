@@ -411,10 +411,9 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         Walker walker(catalog, pair, options, result, gen, deadline);
         walker.walk();
         std::set<int64_t> renamed_from;
-        for (const auto& m : store.match_renames(pair.id, gen)) {
-            if (!m.old_gone) {
-                continue; // a hard link: new, but its content is already known
-            }
+        auto matches = result.deleted > 0 ? store.match_renames(pair.id, gen)
+                                          : std::vector<EntryStore::RenameMatch>{};
+        for (const auto& m : matches) {
             if (walker.modified_ids().contains(m.new_id)) {
                 --result.modified;
             } else {

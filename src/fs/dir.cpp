@@ -50,36 +50,38 @@ Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string
 }
 
 std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path) {
-    // fdopendir takes ownership of its descriptor: give it a duplicate.
-    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (dup < 0) {
-        throw_errno("dup", display_path);
-    }
-    DIR* d = ::fdopendir(dup);
-    if (!d) {
-        int err = errno;
-        ::close(dup);
-        throw SystemError(err, "opendir", display_path);
-    }
-    ::rewinddir(d);
+    // getdents64 straight into a 64 KiB buffer: readdir(3) would need a dup,
+    // fdopendir's checks and a rewind per directory, a third of a rescan's syscalls.
+    struct linux_dirent64 {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[1];
+    };
+    alignas(linux_dirent64) static thread_local char buf[65536];
     std::vector<std::string> names;
     for (;;) {
-        errno = 0;
-        dirent* e = ::readdir(d);
-        if (!e) {
-            if (errno != 0) {
-                int err = errno;
-                ::closedir(d);
-                throw SystemError(err, "readdir", display_path);
+        long n = ::syscall(SYS_getdents64, dirfd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
             }
+            throw_errno("getdents", display_path);
+        }
+        if (n == 0) {
             break;
         }
-        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) {
-            continue;
+        for (long off = 0; off < n;) {
+            auto* e = reinterpret_cast<linux_dirent64*>(buf + off);
+            off += e->d_reclen;
+            const char* name = e->d_name;
+            if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+                continue;
+            }
+            names.emplace_back(name);
         }
-        names.emplace_back(e->d_name);
     }
-    ::closedir(d);
     std::sort(names.begin(), names.end());
     return names;
 }

@@ -66,12 +66,11 @@ public:
     int64_t mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen);
     // Regular files and symlinks present at the source.
     int64_t count_present(int64_t pair_id);
-    // A new or changed entry of this scan that is the same inode as an entry with
-    // known content: a rename (the other entry left the source) or a hard link.
+    // A new or changed file of this scan that is the same inode (same size and
+    // mtime) as a file with known content that left the source in this scan.
     struct RenameMatch {
         int64_t new_id = 0;
         int64_t old_id = 0;
-        bool old_gone = false;
     };
     // Gives such entries the known content (no re-hash) and returns the matches.
     std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen);

@@ -18,7 +18,8 @@ Fd open_beneath(int dirfd, std::string_view rel, int flags, unsigned mode = 0);
 Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string_view display_path,
                          unsigned mode = 0);
 
-// The names in an open directory (not "." or ".."), sorted bytewise.
+// The names in a freshly opened directory (not "." or ".."), sorted bytewise;
+// it reads from the descriptor's current position.
 std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path);
 
 // What lstat found.
