@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace barge {
@@ -33,6 +34,56 @@ void backup_database(Database& db, const std::string& dest_path) {
 }
 
 } // namespace
+
+// quick_check on its own connection and thread. It reads every page and checks
+// the b-tree structure (not index contents against tables): O(size).
+struct Catalog::IntegrityCheck {
+    std::string path;
+    std::thread thread;
+    std::string error; // set by the thread; read after join
+    bool joined = false;
+
+    static std::string run(const std::string& path) {
+        try {
+            Database db(path, Database::Create::no);
+            Statement check = db.prepare("PRAGMA quick_check");
+            while (check.step()) {
+                std::string r = check.column_text(0);
+                if (r != "ok") {
+                    return fmt::format("catalog '{}' is corrupt: {}", path, r);
+                }
+            }
+        } catch (const Error& e) {
+            return fmt::format("catalog '{}' is corrupt: {}", path, e.what());
+        }
+        return "";
+    }
+    void start() {
+        thread = std::thread([this] { error = run(path); });
+    }
+    void join() {
+        if (!joined) {
+            thread.join();
+            joined = true;
+        }
+        if (!error.empty()) {
+            throw CatalogError(error);
+        }
+    }
+    ~IntegrityCheck() {
+        if (!joined && thread.joinable()) {
+            thread.join();
+        }
+    }
+};
+
+Catalog::Catalog(Database db) : m_db(std::move(db)) {}
+
+void Catalog::wait_checked() {
+    if (m_check) {
+        m_check->join();
+    }
+}
 
 std::string host_name() {
     char buf[256] = {};
@@ -76,24 +127,15 @@ Catalog Catalog::create(const std::string& path, uint64_t piece_size,
     return cat;
 }
 
-Catalog Catalog::open(const std::string& path) {
+Catalog Catalog::open(const std::string& path, Check check) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         throw_errno("open catalog", path);
     }
     Catalog cat{Database(path, Database::Create::no)};
     cat.configure();
-    // quick_check reads every page and checks the b-tree structure (not index
-    // contents): O(size) but fast enough to run on every open.
-    {
-        Statement check = cat.m_db.prepare("PRAGMA quick_check");
-        while (check.step()) {
-            std::string r = check.column_text(0);
-            if (r != "ok") {
-                throw CatalogError(fmt::format("catalog '{}' is corrupt: {}", path, r));
-            }
-        }
-    }
+    // Reading the version is the first read: SQLite rolls back a hot journal left
+    // by an interrupted run here, before any other connection looks at the file.
     int version = static_cast<int>(cat.m_db.query_int("PRAGMA user_version"));
     if (version > schema_version) {
         throw CatalogError(fmt::format("catalog '{}' was written by a newer barge (schema version "
@@ -104,6 +146,18 @@ Catalog Catalog::open(const std::string& path) {
     if (version == 0) {
         throw CatalogError(fmt::format("'{}' is not a barge catalog (no schema version)", path));
     }
+    bool migrating = version < schema_version;
+    auto integrity = std::make_shared<IntegrityCheck>();
+    integrity->path = path;
+    if (check == Check::now || migrating) {
+        integrity->joined = true;
+        integrity->error = IntegrityCheck::run(path);
+        integrity->join();
+    } else {
+        integrity->start();
+        cat.m_db.set_write_guard([integrity] { integrity->join(); });
+    }
+    cat.m_check = integrity;
     migrate(cat.m_db, migrations(), [&](int from) {
         backup_database(cat.m_db, fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns())));
     });

@@ -60,6 +60,13 @@ int64_t Database::query_int(std::string_view sql) {
     return st.step() ? st.column_int(0) : 0;
 }
 
+void Database::guard_write() {
+    if (m_write_guard) {
+        m_write_guard();
+        m_write_guard = nullptr;
+    }
+}
+
 int64_t Database::last_insert_rowid() const {
     return sqlite3_last_insert_rowid(m_db.get());
 }
@@ -126,6 +133,10 @@ Statement& Statement::bind(int index, std::optional<int64_t> value) {
 }
 
 bool Statement::step() {
+    // A write outside a transaction commits at once: it must wait for the guard.
+    if (!sqlite3_stmt_readonly(m_stmt) && sqlite3_get_autocommit(m_db->handle())) {
+        m_db->guard_write();
+    }
     int rc = sqlite3_step(m_stmt);
     if (rc == SQLITE_ROW) {
         return true;
@@ -194,6 +205,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+    m_db.guard_write();
     m_db.exec("COMMIT");
     m_done = true;
 }

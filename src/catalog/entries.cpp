@@ -168,8 +168,10 @@ void EntryStore::drop_undelivered_gone(int64_t pair_id) {
 
 std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, int limit) {
     Statement st = m_db.prepare(std::string("SELECT id, parent, name, ") + stat_columns +
-                                ", content_id FROM entries WHERE pair_id = ? AND id > ? AND "
+                                ", content_id FROM entries WHERE +pair_id = ? AND id > ? AND "
                                 "kind = 1 AND (content_id IS NULL OR racy = 1) ORDER BY id LIMIT ?");
+    // "+pair_id": walk the rowid range in order; an index on pair_id would make
+    // every batch visit and sort all of the pair's rows.
     st.bind(1, pair_id).bind(2, after_id).bind(3, limit);
     std::vector<HashJob> out;
     while (st.step()) {

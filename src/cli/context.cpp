@@ -13,7 +13,11 @@ namespace barge::cli {
 
 Session::Session(const Globals& globals, const std::string& command, DriveLock::Mode mode)
     : m_layout(find_drive(globals.drive)), m_lock(m_layout.root, mode, command),
-      m_catalog(Catalog::open(m_layout.catalog())) {
+      // Commands that write overlap the integrity check with their work (it is
+      // joined before their first commit); read-only ones wait for it before printing.
+      m_catalog(Catalog::open(m_layout.catalog(), mode == DriveLock::Mode::exclusive
+                                                      ? Catalog::Check::background
+                                                      : Catalog::Check::now)) {
     log_to_drive(m_layout);
 }
 

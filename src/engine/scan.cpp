@@ -10,6 +10,9 @@
 #include "barge/util/time.hpp"
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -63,30 +66,157 @@ bool same_metadata(const FileStat& a, const FileStat& b) {
            a.ctime_ns == b.ctime_ns && a.ino == b.ino && a.dev == b.dev;
 }
 
-class Walker {
+// What the file-system side of the walk found in one directory.
+struct Listing {
+    std::string dir;
+    std::string error; // the directory could not be read: leave its rows alone
+    struct Item {
+        std::string name;
+        std::optional<EntryStat> es; // empty: could not be examined (err)
+        int err = 0;
+        bool excluded = false;
+        bool skipped_dir = false; // the drive itself
+    };
+    std::vector<Item> items;
+};
+
+// The file-system half of the walk, on its own thread: opens, lists and stats
+// directories depth first and hands complete listings to the catalog half through
+// a bounded queue, so the syscalls of one directory overlap the SQL of another.
+class Lister {
 public:
-    Walker(Catalog& catalog, const Pair& pair, const ScanOptions& options, ScanResult& result,
-           int64_t gen, double deadline)
-        : m_store(catalog.db()), m_pair(pair), m_options(options), m_result(result),
-          m_excludes(pair.excludes), m_gen(gen), m_deadline(deadline) {
+    Lister(const Pair& pair, const ScanOptions& options, double deadline)
+        : m_pair(pair), m_excludes(pair.excludes), m_deadline(deadline) {
         m_root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
         struct stat st{};
         if (!options.skip_dir.empty() && ::stat(options.skip_dir.c_str(), &st) == 0) {
             m_skip_dev = st.st_dev;
             m_skip_ino = st.st_ino;
         }
+        m_thread = std::thread([this] { run(); });
     }
 
-    void walk() {
+    ~Lister() {
+        {
+            std::lock_guard lock(m_mutex);
+            m_cancel = true;
+        }
+        m_cv.notify_all();
+        m_thread.join();
+    }
+
+    // The next listing; nullopt when the walk is over. stopped() then tells whether
+    // it ended early (deadline or stop request) rather than by reaching the end.
+    std::optional<Listing> next() {
+        std::unique_lock lock(m_mutex);
+        m_cv.wait(lock, [&] { return !m_queue.empty() || m_done; });
+        if (m_queue.empty()) {
+            return std::nullopt;
+        }
+        Listing l = std::move(m_queue.front());
+        m_queue.pop_front();
+        m_cv.notify_all();
+        return l;
+    }
+
+    bool stopped() const { return m_stopped; }
+
+private:
+    static constexpr size_t max_queued = 64;
+
+    void run() {
         std::vector<std::string> stack{""};
         while (!stack.empty()) {
             if (monotonic_seconds() > m_deadline || stop_requested()) {
-                m_result.stopped_early = true;
-                return;
+                m_stopped = true;
+                break;
             }
             std::string dir = std::move(stack.back());
             stack.pop_back();
-            process_dir(dir, stack);
+            Listing l = list(dir, stack);
+            std::unique_lock lock(m_mutex);
+            m_cv.wait(lock, [&] { return m_queue.size() < max_queued || m_cancel; });
+            if (m_cancel) {
+                break;
+            }
+            m_queue.push_back(std::move(l));
+            m_cv.notify_all();
+        }
+        std::lock_guard lock(m_mutex);
+        m_done = true;
+        m_cv.notify_all();
+    }
+
+    Listing list(const std::string& dir, std::vector<std::string>& stack) {
+        Listing l;
+        l.dir = dir;
+        Fd fd = open_beneath(m_root.get(), dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (!fd) {
+            l.error = fmt::format("cannot open directory: {}", std::strerror(errno));
+            return l;
+        }
+        std::vector<std::string> names;
+        try {
+            names = read_dir_names(fd.get(), dir);
+        } catch (const SystemError& e) {
+            l.error = e.what();
+            return l;
+        }
+        std::vector<std::string> subdirs;
+        l.items.reserve(names.size());
+        for (auto& name : names) {
+            Listing::Item item;
+            item.name = std::move(name);
+            if (item.name != ".barge") { // SPEC §3: scans never enter any .barge/ directory
+                item.es = stat_entry(fd.get(), item.name);
+                item.err = item.es ? 0 : errno;
+                if (item.es && item.es->type != StatKind::special) {
+                    bool is_dir = item.es->type == StatKind::dir;
+                    std::string rel = join_path(dir, item.name);
+                    if (is_dir && item.es->st.dev == m_skip_dev && item.es->st.ino == m_skip_ino) {
+                        item.skipped_dir = true; // never carry the cargo inside the cargo
+                    } else if (m_excludes.excluded(rel, is_dir)) {
+                        item.excluded = true;
+                    } else if (is_dir) {
+                        subdirs.push_back(std::move(rel));
+                    }
+                }
+            }
+            l.items.push_back(std::move(item));
+        }
+        // Depth first, in name order: push in reverse so the smallest pops first.
+        for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) {
+            stack.push_back(std::move(*it));
+        }
+        return l;
+    }
+
+    const Pair& m_pair;
+    ExcludeSet m_excludes;
+    double m_deadline;
+    Fd m_root;
+    dev_t m_skip_dev = 0;
+    ino_t m_skip_ino = 0;
+    std::thread m_thread;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::deque<Listing> m_queue;
+    bool m_done = false, m_cancel = false;
+    std::atomic<bool> m_stopped{false};
+};
+
+// The catalog half of the walk: merges each listing with the directory's rows.
+class Walker {
+public:
+    Walker(Catalog& catalog, const Pair& pair, ScanResult& result, int64_t gen)
+        : m_store(catalog.db()), m_pair(pair), m_result(result), m_gen(gen) {}
+
+    void walk(Lister& lister) {
+        while (auto listing = lister.next()) {
+            merge(*listing);
+        }
+        if (lister.stopped()) {
+            m_result.stopped_early = true;
         }
     }
 
@@ -101,44 +231,36 @@ private:
         m_result.problems.push_back({display(rel), reason});
     }
 
-    void process_dir(const std::string& dir, std::vector<std::string>& stack) {
-        Fd fd = open_beneath(m_root.get(), dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        if (!fd) {
+    void merge(const Listing& l) {
+        const std::string& dir = l.dir;
+        if (!l.error.empty()) {
             // The directory's catalog rows stay as they are: unreadable is not deleted.
-            problem(dir, fmt::format("cannot open directory: {}", std::strerror(errno)));
-            return;
-        }
-        std::vector<std::string> names;
-        try {
-            names = read_dir_names(fd.get(), display(dir));
-        } catch (const SystemError& e) {
-            problem(dir, e.what());
+            problem(dir, l.error);
             return;
         }
         std::vector<EntryRow> rows = m_store.children(m_pair.id, dir);
         size_t r = 0;
-        std::vector<std::string> subdirs;
-        for (const auto& name : names) {
+        for (const auto& item : l.items) {
+            const std::string& name = item.name;
             while (r < rows.size() && rows[r].name < name) {
                 gone(dir, rows[r++]);
             }
             EntryRow* row = (r < rows.size() && rows[r].name == name) ? &rows[r++] : nullptr;
-            if (name == ".barge") {
-                continue; // SPEC §3: scans never enter any .barge/ directory
+            if (name == ".barge" || item.skipped_dir) {
+                continue;
             }
             std::string rel = join_path(dir, name);
-            auto es = stat_entry(fd.get(), name);
-            if (!es) {
-                if (errno == ENOENT) {
+            if (!item.es) {
+                if (item.err == ENOENT) {
                     if (row) {
-                        gone(dir, *row);
+                        gone(dir, *row); // vanished between listing and stat
                     }
                 } else {
-                    problem(rel, fmt::format("cannot examine: {}", std::strerror(errno)));
+                    problem(rel, fmt::format("cannot examine: {}", std::strerror(item.err)));
                 }
                 continue;
             }
-            if (es->type == StatKind::special) {
+            if (item.es->type == StatKind::special) {
                 ++m_result.special_skipped;
                 m_result.notes.push_back(fmt::format("skipped '{}': not a regular file, directory "
                                                      "or symlink (device, FIFO or socket)",
@@ -148,28 +270,17 @@ private:
                 }
                 continue;
             }
-            bool is_dir = es->type == StatKind::dir;
-            if (is_dir && es->st.dev == m_skip_dev && es->st.ino == m_skip_ino) {
-                continue; // the drive itself: never carry the cargo inside the cargo
-            }
-            if (m_excludes.excluded(rel, is_dir)) {
+            if (item.excluded) {
                 ++m_result.excluded;
                 if (row) {
                     gone(dir, *row);
                 }
                 continue;
             }
-            present(dir, name, rel, es->st, row);
-            if (is_dir) {
-                subdirs.push_back(rel);
-            }
+            present(dir, name, rel, item.es->st, row);
         }
         while (r < rows.size()) {
             gone(dir, rows[r++]);
-        }
-        // Depth first, in name order: push in reverse so the smallest pops first.
-        for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) {
-            stack.push_back(std::move(*it));
         }
     }
 
@@ -248,14 +359,8 @@ private:
 
     EntryStore m_store;
     const Pair& m_pair;
-    const ScanOptions& m_options;
     ScanResult& m_result;
-    ExcludeSet m_excludes;
     int64_t m_gen;
-    double m_deadline;
-    Fd m_root;
-    dev_t m_skip_dev = 0;
-    ino_t m_skip_ino = 0;
     std::unordered_set<int64_t> m_modified_ids;
 };
 
@@ -324,14 +429,24 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
     }
     int64_t after = 0;
     constexpr int batch_size = 256;
+    // Results are committed every few seconds, not per batch: each commit costs
+    // several fsyncs (synchronous=FULL), which would dominate a tree of small files.
+    // A crash loses at most that much hashing, never correctness.
+    constexpr double commit_every_seconds = 2.0;
+    std::optional<Transaction> tx;
+    double last_commit = monotonic_seconds();
     for (;;) {
         std::vector<HashJob> jobs = store.hash_jobs(pair.id, after, batch_size);
         if (jobs.empty()) {
+            if (tx) {
+                tx->commit();
+            }
             return;
         }
         after = jobs.back().id;
         std::vector<HashOutcome> outcomes(jobs.size());
-        std::vector<bool> done(jobs.size(), false);
+        // char, not bool: vector<bool> packs bits, and two threads would race on a word.
+        std::vector<char> done(jobs.size(), 0);
         std::atomic<size_t> next{0};
         auto worker = [&] {
             std::vector<char> buf(1 << 20);
@@ -344,7 +459,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                     return;
                 }
                 outcomes[i] = hash_one(root.get(), jobs[i], join_path(pair.source, jobs[i].path), buf);
-                done[i] = true;
+                done[i] = 1;
             }
         };
         std::vector<std::thread> threads;
@@ -355,7 +470,9 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
         for (auto& t : threads) {
             t.join();
         }
-        Transaction tx(catalog.db());
+        if (!tx) {
+            tx.emplace(catalog.db());
+        }
         for (size_t i = 0; i < jobs.size(); ++i) {
             if (!done[i]) {
                 result.stopped_early = true;
@@ -380,7 +497,11 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 progress->advance(1, static_cast<uint64_t>(job.st.size), job.path);
             }
         }
-        tx.commit();
+        if (result.stopped_early || monotonic_seconds() - last_commit > commit_every_seconds) {
+            tx->commit();
+            tx.reset();
+            last_commit = monotonic_seconds();
+        }
         if (result.stopped_early) {
             // Count what is still waiting, for the summary.
             Statement st = catalog.db().prepare(
@@ -408,8 +529,11 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         EntryStore store(catalog.db());
         int64_t known = store.count_present(pair.id);
         int64_t gen = pair.scan_gen + 1;
-        Walker walker(catalog, pair, options, result, gen, deadline);
-        walker.walk();
+        Walker walker(catalog, pair, result, gen);
+        {
+            Lister lister(pair, options, deadline);
+            walker.walk(lister);
+        }
         std::set<int64_t> renamed_from;
         auto matches = result.deleted > 0 ? store.match_renames(pair.id, gen)
                                           : std::vector<EntryStore::RenameMatch>{};

@@ -4,6 +4,7 @@
 #include "barge/util/size.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,9 +55,15 @@ public:
     // Creates a new catalog file; throws if one exists.
     static Catalog create(const std::string& path, uint64_t piece_size,
                           const std::string& drive_id);
-    // Opens an existing catalog: quick integrity check, schema objects check,
-    // migration (after a backup copy) or refusal of a newer version (exit 2).
-    static Catalog open(const std::string& path);
+    // When the open-time integrity check runs: before open() returns, or on a
+    // second connection in parallel with the caller's work, joined before the
+    // first commit (or wait_checked()): nothing is written on an unchecked catalog.
+    enum class Check { now, background };
+    // Opens an existing catalog: integrity check, schema objects check, migration
+    // (after a backup copy) or refusal of a newer version (exit 2).
+    static Catalog open(const std::string& path, Check check = Check::now);
+    // Waits for the integrity check; throws CatalogError if it failed.
+    void wait_checked();
 
     Database& db() { return m_db; }
 
@@ -85,11 +92,13 @@ public:
     std::optional<RunRecord> last_run(const std::string& command);
 
 private:
-    explicit Catalog(Database db) : m_db(std::move(db)) {}
+    struct IntegrityCheck;
+    explicit Catalog(Database db);
     void configure();
     Pair read_pair(Statement& st);
 
     Database m_db;
+    std::shared_ptr<IntegrityCheck> m_check;
 };
 
 // The hostname, for run records and markers.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,12 +37,19 @@ public:
     // Throws CatalogError for an SQLite result code, with the connection's message.
     [[noreturn]] void fail(int rc, std::string_view context) const;
 
+    // A check every write must wait for (the catalog's background integrity check):
+    // run before a COMMIT and before any write outside a transaction. Once it has
+    // passed it is dropped; if it throws, the write does not happen.
+    void set_write_guard(std::function<void()> guard) { m_write_guard = std::move(guard); }
+    void guard_write();
+
 private:
     struct Closer {
         void operator()(sqlite3* db) const;
     };
     std::unique_ptr<sqlite3, Closer> m_db;
     std::string m_path;
+    std::function<void()> m_write_guard;
 };
 
 // A prepared statement, finalized by its owner. Bind indexes start at 1.
