@@ -9,13 +9,15 @@ truncate -s 3G "$SRC/big"
 "$BARGE" scan >/dev/null 2>&1 &
 first=$!
 on_exit "kill -9 $first 2>/dev/null"
-# Wait until the first barge holds the lock, then freeze it there.
-for _ in $(seq 1 200); do
-    flock -n "$DRIVE/barge.lock" true 2>/dev/null || break
-    sleep 0.05
+# Wait until the first barge holds the lock (it then writes its pid into the lock
+# file; probing with flock(1) would take the lock itself for a moment), then
+# freeze it there.
+for _ in $(seq 1 400); do
+    grep -q "pid $first " "$DRIVE/barge.lock" 2>/dev/null && break
+    sleep 0.025
 done
-kill -STOP "$first"
-flock -n "$DRIVE/barge.lock" true 2>/dev/null && fail "the first barge never took the lock"
+kill -STOP "$first" || fail "the first barge ended before it could be frozen"
+grep -q "pid $first " "$DRIVE/barge.lock" || fail "the first barge never took the lock"
 
 expect_exit 75 barge status
 grep -q "another barge holds the drive" "$T/err" || fail "no clear message: $(cat "$T/err")"
