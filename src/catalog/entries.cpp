@@ -24,8 +24,23 @@ void bind_stat(Statement& st, int first, const FileStat& s) {
     }
 }
 
-// Reads the stat columns starting at column first (same order as bind_stat).
-FileStat read_stat(const Statement& st, int first) {
+} // namespace
+
+const char* const sql_stat_columns = "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target";
+
+std::string stat_columns_of(const char* alias) {
+    std::string out;
+    for (const char* c : {"kind", "mode", "uid", "gid", "size", "mtime_ns", "ctime_ns", "ino", "dev",
+                          "target"}) {
+        if (!out.empty()) {
+            out += ", ";
+        }
+        out += std::string(alias) + "." + c;
+    }
+    return out;
+}
+
+FileStat read_stat_columns(const Statement& st, int first) {
     FileStat s;
     s.kind = st.is_null(first) ? Kind::file : static_cast<Kind>(st.column_int(first));
     s.mode = static_cast<uint32_t>(st.column_int(first + 1));
@@ -40,7 +55,7 @@ FileStat read_stat(const Statement& st, int first) {
     return s;
 }
 
-const char* const stat_columns = "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target";
+namespace {
 
 // The smallest blob greater than every path below dir: dir + "0" ('/' + 1).
 std::string subtree_end(std::string_view dir) {
@@ -53,11 +68,11 @@ std::string subtree_end(std::string_view dir) {
 
 EntryStore::EntryStore(Database& db)
     : m_db(db),
-      m_children(db.prepare(std::string("SELECT id, name, ") + stat_columns +
+      m_children(db.prepare(std::string("SELECT id, name, ") + sql_stat_columns +
                             ", content_id, racy FROM entries WHERE pair_id = ? AND parent = ? "
                             "ORDER BY name")),
       m_insert(db.prepare(std::string("INSERT INTO entries(pair_id, parent, name, ") +
-                          stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
+                          sql_stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
       m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                                "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=? "
                                "WHERE id=?")),
@@ -80,7 +95,7 @@ std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view par
         if (!m_children.is_null(2)) {
             r.kind = static_cast<Kind>(m_children.column_int(2));
         }
-        r.st = read_stat(m_children, 2);
+        r.st = read_stat_columns(m_children, 2);
         r.content_id = m_children.column_optional_int(12);
         r.racy = m_children.column_int(13) != 0;
         out.push_back(std::move(r));
@@ -167,7 +182,7 @@ void EntryStore::drop_undelivered_gone(int64_t pair_id) {
 }
 
 std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, int limit) {
-    Statement st = m_db.prepare(std::string("SELECT id, parent, name, ") + stat_columns +
+    Statement st = m_db.prepare(std::string("SELECT id, parent, name, ") + sql_stat_columns +
                                 ", content_id FROM entries WHERE +pair_id = ? AND id > ? AND "
                                 "kind = 1 AND (content_id IS NULL OR racy = 1) ORDER BY id LIMIT ?");
     // "+pair_id": walk the rowid range in order; an index on pair_id would make
@@ -178,7 +193,7 @@ std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, in
         HashJob j;
         j.id = st.column_int(0);
         j.path = join_path(st.column_blob(1), st.column_blob(2));
-        j.st = read_stat(st, 3);
+        j.st = read_stat_columns(st, 3);
         j.content_id = st.column_optional_int(13);
         out.push_back(std::move(j));
     }

@@ -1,6 +1,7 @@
 #include "barge/cli/cli.hpp"
 
 #include "barge/cli/context.hpp"
+#include "barge/cli/transfer.hpp"
 #include "barge/engine/progress.hpp"
 
 #include <CLI/CLI.hpp>
@@ -62,6 +63,10 @@ int run(int argc, char** argv) {
     add_init(app, g, action);
     add_pair(app, g, action);
     add_scan(app, g, action);
+    add_load(app, g, action);
+    add_unload(app, g, action);
+    add_run(app, g, action);
+    add_dump_cargo(app, g, action);
     add_status(app, g, action);
     add_log(app, g, action);
     // Global options are accepted after the command too: `barge status --json`.

@@ -127,3 +127,203 @@ void scan_result_json(JsonWriter& j, const ScanResult& r) {
 }
 
 } // namespace barge::cli
+
+#include "barge/engine/status.hpp"
+
+namespace barge::cli {
+
+namespace {
+
+void plan_text(std::string& text, const std::vector<PlanLine>& plan) {
+    for (const auto& l : plan) {
+        text += fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
+                            format_size(static_cast<uint64_t>(l.bytes)),
+                            l.why.empty() ? "" : ": " + l.why);
+    }
+}
+
+void plan_json(JsonWriter& j, const std::vector<PlanLine>& plan) {
+    j.key("plan");
+    j.begin_array();
+    for (const auto& l : plan) {
+        j.begin_object();
+        j.field("path", l.path);
+        j.field("bytes", l.bytes);
+        j.field("goes", l.goes);
+        j.field("why", l.why);
+        j.end_object();
+    }
+    j.end_array();
+}
+
+void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
+    j.key("notes");
+    j.begin_array();
+    for (const auto& n : notes) {
+        j.value(n);
+    }
+    j.end_array();
+}
+
+void problems_text(std::string& text, const std::vector<FileProblem>& problems,
+                   const std::vector<std::string>& notes) {
+    for (const auto& n : notes) {
+        text += "\n  note: " + n;
+    }
+    for (const auto& p : problems) {
+        text += fmt::format("\n  failed: {}: {}", escape_bytes(p.path), p.reason);
+    }
+}
+
+} // namespace
+
+std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room) {
+    std::string text;
+    if (!r.plan.empty() || r.files == 0) {
+        text = fmt::format("{}: ", pair);
+    } else {
+        text = scan_result_text(pair, r.scan) + "\n" + fmt::format("{}: ", pair);
+    }
+    if (!r.plan.empty()) {
+        int64_t go = 0, go_bytes = 0;
+        for (const auto& l : r.plan) {
+            go += l.goes;
+            go_bytes += l.goes ? l.bytes : 0;
+        }
+        text += fmt::format("plan: {} files ({}) would go, {} would stay", go,
+                            format_size(static_cast<uint64_t>(go_bytes)),
+                            static_cast<int64_t>(r.plan.size()) - go);
+        plan_text(text, r.plan);
+    } else {
+        text += fmt::format("carried {} files ({}) in {} pieces", r.files,
+                            format_size(static_cast<uint64_t>(r.bytes)), r.pieces);
+        if (r.deduplicated) {
+            text += fmt::format("; {} already on the cargo", r.deduplicated);
+        }
+    }
+    if (r.waiting_files > 0) {
+        int64_t trips = trips_needed(r.waiting_bytes, trip_room);
+        text += fmt::format("\n  {}{} files ({}) still waiting at the source", r.drive_full ? "drive full: " : "",
+                            r.waiting_files, format_size(static_cast<uint64_t>(r.waiting_bytes)));
+        if (trips > 0) {
+            text += fmt::format(", about {} more trip{}", trips, trips == 1 ? "" : "s");
+        }
+    } else if (r.plan.empty()) {
+        text += "\n  nothing else waits at the source";
+    }
+    if (r.requeued_pieces) {
+        text += fmt::format("\n  {} pieces the catalog put on the cargo were missing and are queued again",
+                            r.requeued_pieces);
+    }
+    if (r.reclaimed_pieces) {
+        text += fmt::format("\n  reclaimed {} delivered pieces ({})", r.reclaimed_pieces,
+                            format_size(static_cast<uint64_t>(r.reclaimed_bytes)));
+    }
+    std::vector<FileProblem> all = r.scan.problems;
+    all.insert(all.end(), r.failures.begin(), r.failures.end());
+    std::vector<std::string> notes = r.scan.notes;
+    notes.insert(notes.end(), r.notes.begin(), r.notes.end());
+    problems_text(text, all, notes);
+    return text;
+}
+
+void load_result_json(JsonWriter& j, const LoadResult& r) {
+    j.key("scan");
+    j.begin_object();
+    scan_result_json(j, r.scan);
+    j.end_object();
+    j.key("carried");
+    j.begin_object();
+    j.field("files", r.files);
+    j.field("bytes", r.bytes);
+    j.field("pieces", r.pieces);
+    j.end_object();
+    j.field("deduplicated", r.deduplicated);
+    j.key("waiting");
+    j.begin_object();
+    j.field("files", r.waiting_files);
+    j.field("bytes", r.waiting_bytes);
+    j.end_object();
+    j.field("drive_full", r.drive_full);
+    j.field("requeued_pieces", r.requeued_pieces);
+    j.key("reclaimed");
+    j.begin_object();
+    j.field("pieces", r.reclaimed_pieces);
+    j.field("bytes", r.reclaimed_bytes);
+    j.end_object();
+    problems_json(j, r.failures);
+    notes_json(j, r.notes);
+    plan_json(j, r.plan);
+}
+
+std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
+    std::string text = fmt::format("{}: ", pair);
+    if (r.claimed) {
+        text += "claimed the destination; ";
+    }
+    if (!r.plan.empty()) {
+        text += fmt::format("plan: {} entries to deliver", r.plan.size());
+        plan_text(text, r.plan);
+        return text;
+    }
+    text += fmt::format("delivered {} files ({}), {} symlinks, {} directories", r.files,
+                        format_size(static_cast<uint64_t>(r.bytes)), r.symlinks, r.dirs);
+    if (r.local_copies) {
+        text += fmt::format("; {} from the destination's own copy (renames, duplicates)", r.local_copies);
+    }
+    if (r.already_there) {
+        text += fmt::format("; {} already in place", r.already_there);
+    }
+    if (r.trashed || r.forgotten) {
+        text += fmt::format("\n  deletions: {} moved to trash, {} kept", r.trashed, r.forgotten);
+    }
+    if (r.versions) {
+        text += fmt::format("\n  {} replaced files kept in .barge/versions", r.versions);
+    }
+    if (r.staged_pieces) {
+        text += fmt::format("\n  {} pieces of large files assembled in .barge/staging", r.staged_pieces);
+    }
+    if (r.waiting) {
+        text += fmt::format("\n  {} files are not (all) on the cargo yet: they come with a later trip",
+                            r.waiting);
+    }
+    if (r.pruned) {
+        text += fmt::format("\n  pruned {} trash or version folders past their retention", r.pruned);
+    }
+    problems_text(text, r.failures, r.notes);
+    return text;
+}
+
+void unload_result_json(JsonWriter& j, const UnloadResult& r) {
+    j.field("claimed", r.claimed);
+    j.key("delivered");
+    j.begin_object();
+    j.field("files", r.files);
+    j.field("bytes", r.bytes);
+    j.field("symlinks", r.symlinks);
+    j.field("dirs", r.dirs);
+    j.field("local_copies", r.local_copies);
+    j.field("already_there", r.already_there);
+    j.end_object();
+    j.field("trashed", r.trashed);
+    j.field("deletions_kept", r.forgotten);
+    j.field("versions", r.versions);
+    j.field("staged_pieces", r.staged_pieces);
+    j.field("corrupt_pieces", r.corrupt_pieces);
+    j.field("waiting", r.waiting);
+    j.field("pruned", r.pruned);
+    problems_json(j, r.failures);
+    notes_json(j, r.notes);
+    plan_json(j, r.plan);
+}
+
+void cargo_json(JsonWriter& j, Catalog& catalog, const DriveLayout& layout) {
+    CargoStatus cs = cargo_status(catalog, layout);
+    j.key("cargo");
+    j.begin_object();
+    j.field("used_bytes", cs.used_bytes);
+    j.field("free_bytes", cs.free_bytes);
+    j.end_object();
+}
+
+} // namespace barge::cli

@@ -1,17 +1,12 @@
 #include "barge/engine/status.hpp"
 
+#include "barge/catalog/transit.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/util/text.hpp"
 
 namespace barge {
 
 namespace {
-
-// An entry is delivered when the destination holds exactly what the source has.
-const char* const delivered_sql =
-    "(e.d_kind = e.kind AND e.d_mode = e.mode AND e.d_mtime_ns = e.mtime_ns AND "
-    "e.d_target IS e.target AND (e.kind != 1 OR (e.content_id IS NOT NULL AND "
-    "e.d_content_id = e.content_id)))";
 
 // Everything an undelivered entry needs is on the drive: symlinks and empty files
 // travel inside the catalog; a file needs each piece on the cargo or already
@@ -28,7 +23,7 @@ const char* const on_cargo_sql =
 PairStatus pair_status(Catalog& catalog, const Pair& pair, size_t max_failures) {
     PairStatus ps;
     Database& db = catalog.db();
-    Statement st = db.prepare(std::string("SELECT CASE WHEN ") + delivered_sql +
+    Statement st = db.prepare(std::string("SELECT CASE WHEN ") + sql_delivered +
                               " THEN 'd' WHEN e.fail_reason IS NOT NULL THEN 'f' WHEN " +
                               on_cargo_sql +
                               " THEN 'c' ELSE 'p' END AS state, count(*), "
@@ -56,7 +51,7 @@ PairStatus pair_status(Catalog& catalog, const Pair& pair, size_t max_failures) 
     ps.deletions_pending = del.step() ? del.column_int(0) : 0;
     Statement fail = db.prepare(std::string("SELECT parent, name, fail_reason FROM entries e WHERE "
                                             "pair_id = ? AND fail_reason IS NOT NULL AND NOT ") +
-                                delivered_sql + " ORDER BY fail_ns DESC LIMIT ?");
+                                sql_delivered + " ORDER BY fail_ns DESC LIMIT ?");
     fail.bind(1, pair.id).bind(2, static_cast<int64_t>(max_failures));
     while (fail.step()) {
         ps.failures.push_back(

@@ -47,6 +47,13 @@ struct HashJob {
     std::optional<int64_t> content_id; // the hash on record, for racy re-checks
 };
 
+// The stat columns of entries, in the order read_stat_columns expects.
+extern const char* const sql_stat_columns;
+// The same, each qualified with a table alias ("e.kind, e.mode, ...").
+std::string stat_columns_of(const char* alias);
+// Reads the stat columns starting at column first.
+FileStat read_stat_columns(const Statement& st, int first);
+
 // The catalog queries of the source side (scan). Statements are prepared once.
 class EntryStore {
 public:

@@ -36,3 +36,18 @@ void scan_result_json(JsonWriter& j, const ScanResult& r);
 void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems);
 
 } // namespace barge::cli
+
+#include "barge/engine/load.hpp"
+#include "barge/engine/unload.hpp"
+
+namespace barge::cli {
+
+// Load and unload summaries, as text and as JSON fields (inside an open object).
+std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room);
+void load_result_json(JsonWriter& j, const LoadResult& r);
+std::string unload_result_text(const std::string& pair, const UnloadResult& r);
+void unload_result_json(JsonWriter& j, const UnloadResult& r);
+// "cargo": {"used_bytes","free_bytes"} inside an open object.
+void cargo_json(JsonWriter& j, Catalog& catalog, const DriveLayout& layout);
+
+} // namespace barge::cli

@@ -1,0 +1,104 @@
+#pragma once
+
+#include "barge/catalog/database.hpp"
+#include "barge/catalog/entries.hpp"
+#include "barge/hash/blake2b.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// SQL condition: entry e (alias "e") is delivered — the destination holds exactly
+// what the source has. Shared by status, load and unload so they cannot disagree.
+extern const char* const sql_delivered;
+
+// A piece as the catalog knows it.
+struct PieceRow {
+    int64_t id = 0;
+    Digest hash{};
+    int64_t size = 0;
+    bool on_cargo = false;
+};
+
+// One piece of a content, in order.
+struct ContentPiece {
+    int64_t idx = 0;
+    int64_t offset = 0;
+    PieceRow piece;
+};
+
+// A file that load may carry.
+struct LoadCandidate {
+    int64_t entry_id = 0;
+    std::string parent, name;
+    FileStat st;
+    std::optional<int64_t> content_id;
+    std::optional<Digest> content_hash;
+};
+
+// A file unload may deliver (its content and pieces are looked up separately).
+struct DeliveryItem {
+    int64_t entry_id = 0;
+    std::string parent, name;
+    FileStat st; // the source side: what the destination must end up with
+    std::optional<int64_t> content_id;
+    std::optional<Kind> d_kind; // what the destination had, if barge delivered it
+    std::optional<int64_t> d_content_id;
+};
+
+// The catalog queries of load, unload and the verifications.
+class TransitStore {
+public:
+    explicit TransitStore(Database& db);
+
+    // Files of the pair not delivered, in path order after (parent, name).
+    std::vector<LoadCandidate> load_candidates(int64_t pair_id, const std::string& after_parent,
+                                               const std::string& after_name, int limit);
+    // The known pieces of a content, in order (possibly only some of them).
+    std::vector<ContentPiece> content_pieces(int64_t content_id);
+    // Piece indexes of a content already staged at the pair's destination.
+    std::vector<int64_t> staged(int64_t pair_id, int64_t content_id);
+    std::optional<Digest> content_hash(int64_t content_id);
+    int64_t content_size(int64_t content_id);
+
+    // Records a verified piece on the cargo (creating or updating its row) as
+    // piece idx of content; returns the piece id.
+    int64_t record_piece(const Digest& hash, int64_t size, int64_t content_id, int64_t idx,
+                         int64_t offset, int64_t now);
+    // The content's row, created when new, with its piece count.
+    int64_t ensure_content(const Digest& hash, int64_t size, int64_t pieces);
+    void set_entry_content(int64_t entry_id, int64_t content_id, bool racy);
+    void set_failure(int64_t entry_id, const std::string& reason, int64_t now);
+    void clear_failure(int64_t entry_id);
+
+    // Every piece the catalog puts on the cargo.
+    std::vector<PieceRow> pieces_on_cargo();
+    std::optional<PieceRow> piece_by_hash(const Digest& hash);
+    void set_off_cargo(int64_t piece_id);
+    // Pieces on the cargo that no undelivered entry still needs (delivered, staged
+    // or no longer wanted): free to reclaim.
+    std::vector<PieceRow> reclaimable_pieces();
+
+    // Unload: files, symlinks and directories of the pair not yet delivered, in
+    // path order (parents before children).
+    std::vector<DeliveryItem> deliveries(int64_t pair_id, int kind, const std::string& after_parent,
+                                         const std::string& after_name, int limit);
+    // Another delivered file of the pair with this content: a local source for a
+    // rename or a duplicate (no cargo bytes needed).
+    std::optional<std::string> delivered_path_with_content(int64_t pair_id, int64_t content_id,
+                                                           int64_t not_entry);
+    void mark_delivered(int64_t entry_id, int64_t now);
+    void record_staged(int64_t pair_id, int64_t content_id, int64_t idx);
+    void clear_staged(int64_t pair_id, int64_t content_id);
+    // Entries gone from the source whose destination copy barge delivered.
+    std::vector<DeliveryItem> pending_deletions(int64_t pair_id);
+    void forget_entry(int64_t entry_id);
+
+private:
+    Database& m_db;
+};
+
+} // namespace barge

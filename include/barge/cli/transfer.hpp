@@ -1,0 +1,31 @@
+#pragma once
+
+#include "barge/cli/context.hpp"
+#include "barge/cli/output.hpp"
+#include "barge/engine/load.hpp"
+#include "barge/engine/unload.hpp"
+
+namespace barge::cli {
+
+// What one pair's load or unload amounted to, for the exit code and the run record.
+struct PairOutcome {
+    ExitCode code = ExitCode::ok;
+    int64_t files = 0, bytes = 0, failed = 0;
+};
+
+// The more serious of two outcomes: 1 > 4 > 2 > 3 > 0.
+ExitCode worst(ExitCode a, ExitCode b);
+
+// Loads one pair, printing its summary (text) or appending a pair object to the
+// open JSON array. A refusal for this pair is reported and returns exit 2.
+PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
+                     JsonWriter& j, TermProgress* progress);
+PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
+                       const UnloadOptions& options, JsonWriter& j, TermProgress* progress);
+
+void add_load(CLI::App& app, Globals& g, Action& action);
+void add_unload(CLI::App& app, Globals& g, Action& action);
+void add_run(CLI::App& app, Globals& g, Action& action);
+void add_dump_cargo(CLI::App& app, Globals& g, Action& action);
+
+} // namespace barge::cli

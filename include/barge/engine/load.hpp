@@ -1,0 +1,58 @@
+#pragma once
+
+#include "barge/catalog/catalog.hpp"
+#include "barge/engine/progress.hpp"
+#include "barge/engine/scan.hpp"
+#include "barge/fs/drive.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+struct LoadOptions {
+    std::optional<uint64_t> max_bytes; // stop after carrying this much
+    bool dry_run = false;              // print the plan, touch nothing
+    bool accept_mass_change = false;
+    int attempts = 5; // per file, for transient read errors and verify mismatches
+};
+
+// One line of a dry-run plan.
+struct PlanLine {
+    std::string path;
+    int64_t bytes = 0;
+    bool goes = false;
+    std::string why; // for what stays
+};
+
+struct LoadResult {
+    ScanResult scan;
+    int64_t files = 0, bytes = 0, pieces = 0; // carried this run
+    int64_t deduplicated = 0;                 // files whose content was already on the cargo
+    int64_t waiting_files = 0, waiting_bytes = 0; // still at the source afterwards
+    bool drive_full = false;
+    int64_t requeued_pieces = 0; // catalog said on cargo, but missing or wrong size
+    int64_t reclaimed_pieces = 0, reclaimed_bytes = 0;
+    std::vector<FileProblem> failures;
+    std::vector<std::string> notes;
+    std::vector<PlanLine> plan;
+};
+
+// Once per load: removes temporary files left by an interrupted run, queues again
+// the pieces the catalog puts on the cargo that are missing or of the wrong size,
+// and deletes files under cargo/ the catalog does not know (a piece whose catalog
+// commit never happened). Returns how many pieces were queued again.
+int64_t check_cargo(Catalog& catalog, const DriveLayout& layout);
+
+// Source side: scan (without hashing: the copy hashes), then fill the cargo with
+// what the destination still lacks, verified (SPEC §7.1) and durable before the
+// catalog says so. See docs/load.md.
+LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
+                     const LoadOptions& options, Progress* progress);
+
+// Removes pieces no undelivered file needs; returns {pieces, bytes}.
+std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& layout);
+
+} // namespace barge

@@ -1,0 +1,52 @@
+#pragma once
+
+#include "barge/catalog/catalog.hpp"
+#include "barge/engine/load.hpp"
+#include "barge/engine/progress.hpp"
+#include "barge/engine/scan.hpp"
+#include "barge/fs/drive.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// Whether a pair's destination can be written here (SPEC §4).
+enum class DestState {
+    visible,     // its marker is there
+    claimable,   // never claimed, and its parent directory exists
+    not_visible, // claimed but the marker is gone, or the parent is missing
+};
+DestState dest_state(const Pair& pair);
+
+// Claims an unclaimed destination: creates DEST (never its parent) and writes
+// its marker, then records the claim. Throws Refusal when it cannot.
+void claim_destination(Catalog& catalog, const Pair& pair);
+
+struct UnloadOptions {
+    bool dry_run = false;
+    int attempts = 5;
+};
+
+struct UnloadResult {
+    bool claimed = false;
+    int64_t files = 0, bytes = 0, symlinks = 0, dirs = 0;
+    int64_t local_copies = 0;   // delivered from the destination's own verified copy
+    int64_t already_there = 0;  // the right bytes were already in place
+    int64_t trashed = 0, forgotten = 0, versions = 0;
+    int64_t staged_pieces = 0;  // pieces of multi-trip files assembled so far
+    int64_t corrupt_pieces = 0; // found on the cargo, removed, to be carried again
+    int64_t waiting = 0;        // files whose bytes are not (all) on the cargo yet
+    int64_t pruned = 0;         // trash and version folders past their retention
+    std::vector<FileProblem> failures;
+    std::vector<std::string> notes;
+    std::vector<PlanLine> plan;
+};
+
+// Destination side: deliver everything on the cargo (docs/unload.md). Refuses
+// (exit 2) when the destination is not visible; claims it when unclaimed.
+UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
+                         const UnloadOptions& options, Progress* progress);
+
+} // namespace barge

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "barge/util/fd.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace barge {
+
+// The destination tree, written to only beneath its root (SPEC §7.4): every path
+// comes from the (untrusted) catalog, so each is validated, every directory is
+// opened with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), and entries are
+// created and renamed relative to those descriptors. A symlink found at the
+// destination is never followed.
+class DestTree {
+public:
+    explicit DestTree(const std::string& root);
+
+    const std::string& root() const { return m_root; }
+    int fd() const { return m_fd.get(); }
+    std::string display(std::string_view rel) const;
+
+    // Throws Error when rel is not a safe relative path ("", absolute, "..", NUL).
+    static void check_path(std::string_view rel);
+    // Opens directory rel ("" = the root); with Create::yes, missing directories
+    // are made one component at a time. Throws SystemError (ELOOP for a symlink in
+    // the way, ENOTDIR for a file in the way).
+    enum class Create { yes, no };
+    Fd open_dir(std::string_view rel, Create create) const;
+
+private:
+    std::string m_root;
+    Fd m_fd;
+};
+
+} // namespace barge

@@ -1,0 +1,278 @@
+#include "barge/catalog/transit.hpp"
+
+#include "barge/util/text.hpp"
+
+namespace barge {
+
+// IS, not =: a never-delivered row has NULL d_ columns, and "NOT (NULL = x)" is
+// NULL, which would drop it from every "not delivered" query.
+const char* const sql_delivered =
+    "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
+    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND (e.kind IS NOT 1 OR "
+    "(e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
+
+namespace {
+
+PieceRow read_piece(const Statement& st, int first) {
+    PieceRow p;
+    p.id = st.column_int(first);
+    p.hash = digest_from_bytes(st.column_blob(first + 1));
+    p.size = st.column_int(first + 2);
+    p.on_cargo = st.column_int(first + 3) != 0;
+    return p;
+}
+
+} // namespace
+
+TransitStore::TransitStore(Database& db) : m_db(db) {}
+
+std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
+                                                         const std::string& after_parent,
+                                                         const std::string& after_name, int limit) {
+    Statement st = m_db.prepare(
+        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
+        ", e.content_id, c.hash FROM entries e LEFT JOIN contents c ON c.id = e.content_id "
+        "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND NOT " +
+        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
+    st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
+    std::vector<LoadCandidate> out;
+    while (st.step()) {
+        LoadCandidate c;
+        c.entry_id = st.column_int(0);
+        c.parent = st.column_blob(1);
+        c.name = st.column_blob(2);
+        c.st = read_stat_columns(st, 3);
+        c.content_id = st.column_optional_int(13);
+        if (!st.is_null(14)) {
+            c.content_hash = digest_from_bytes(st.column_blob(14));
+        }
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+std::vector<ContentPiece> TransitStore::content_pieces(int64_t content_id) {
+    Statement st = m_db.prepare(
+        "SELECT cp.idx, cp.offset, p.id, p.hash, p.size, p.on_cargo FROM content_pieces cp "
+        "JOIN pieces p ON p.id = cp.piece_id WHERE cp.content_id = ? ORDER BY cp.idx");
+    st.bind(1, content_id);
+    std::vector<ContentPiece> out;
+    while (st.step()) {
+        out.push_back({st.column_int(0), st.column_int(1), read_piece(st, 2)});
+    }
+    return out;
+}
+
+std::vector<int64_t> TransitStore::staged(int64_t pair_id, int64_t content_id) {
+    Statement st = m_db.prepare(
+        "SELECT idx FROM staged WHERE pair_id = ? AND content_id = ? ORDER BY idx");
+    st.bind(1, pair_id).bind(2, content_id);
+    std::vector<int64_t> out;
+    while (st.step()) {
+        out.push_back(st.column_int(0));
+    }
+    return out;
+}
+
+std::optional<Digest> TransitStore::content_hash(int64_t content_id) {
+    Statement st = m_db.prepare("SELECT hash FROM contents WHERE id = ?");
+    st.bind(1, content_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return digest_from_bytes(st.column_blob(0));
+}
+
+int64_t TransitStore::content_size(int64_t content_id) {
+    Statement st = m_db.prepare("SELECT size FROM contents WHERE id = ?");
+    st.bind(1, content_id);
+    return st.step() ? st.column_int(0) : 0;
+}
+
+int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t content_id,
+                                   int64_t idx, int64_t offset, int64_t now) {
+    m_db.prepare("INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) "
+                 "ON CONFLICT(hash) DO UPDATE SET on_cargo = 1, loaded_ns = excluded.loaded_ns")
+        .bind_blob(1, digest_bytes(hash))
+        .bind(2, size)
+        .bind(3, now)
+        .run();
+    Statement sel = m_db.prepare("SELECT id FROM pieces WHERE hash = ?");
+    sel.bind_blob(1, digest_bytes(hash));
+    sel.step();
+    int64_t id = sel.column_int(0);
+    m_db.prepare("INSERT OR REPLACE INTO content_pieces(content_id, idx, piece_id, offset) "
+                 "VALUES (?, ?, ?, ?)")
+        .bind(1, content_id)
+        .bind(2, idx)
+        .bind(3, id)
+        .bind(4, offset)
+        .run();
+    return id;
+}
+
+int64_t TransitStore::ensure_content(const Digest& hash, int64_t size, int64_t pieces) {
+    m_db.prepare("INSERT INTO contents(hash, size, pieces) VALUES (?, ?, ?) "
+                 "ON CONFLICT(hash) DO UPDATE SET pieces = excluded.pieces")
+        .bind_blob(1, digest_bytes(hash))
+        .bind(2, size)
+        .bind(3, pieces)
+        .run();
+    Statement sel = m_db.prepare("SELECT id FROM contents WHERE hash = ?");
+    sel.bind_blob(1, digest_bytes(hash));
+    sel.step();
+    return sel.column_int(0);
+}
+
+void TransitStore::set_entry_content(int64_t entry_id, int64_t content_id, bool racy) {
+    m_db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")
+        .bind(1, content_id)
+        .bind(2, racy ? 1 : 0)
+        .bind(3, entry_id)
+        .run();
+}
+
+void TransitStore::set_failure(int64_t entry_id, const std::string& reason, int64_t now) {
+    m_db.prepare("UPDATE entries SET fail_count = fail_count + 1, fail_reason = ?, fail_ns = ? "
+                 "WHERE id = ?")
+        .bind_text(1, reason)
+        .bind(2, now)
+        .bind(3, entry_id)
+        .run();
+}
+
+void TransitStore::clear_failure(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET fail_count = 0, fail_reason = NULL, fail_ns = NULL "
+                 "WHERE id = ? AND fail_reason IS NOT NULL")
+        .bind(1, entry_id)
+        .run();
+}
+
+std::vector<PieceRow> TransitStore::pieces_on_cargo() {
+    Statement st = m_db.prepare("SELECT id, hash, size, on_cargo FROM pieces WHERE on_cargo = 1");
+    std::vector<PieceRow> out;
+    while (st.step()) {
+        out.push_back(read_piece(st, 0));
+    }
+    return out;
+}
+
+std::optional<PieceRow> TransitStore::piece_by_hash(const Digest& hash) {
+    Statement st = m_db.prepare("SELECT id, hash, size, on_cargo FROM pieces WHERE hash = ?");
+    st.bind_blob(1, digest_bytes(hash));
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_piece(st, 0);
+}
+
+void TransitStore::set_off_cargo(int64_t piece_id) {
+    m_db.prepare("UPDATE pieces SET on_cargo = 0 WHERE id = ?").bind(1, piece_id).run();
+}
+
+std::vector<PieceRow> TransitStore::reclaimable_pieces() {
+    Statement st = m_db.prepare(
+        std::string("SELECT p.id, p.hash, p.size, p.on_cargo FROM pieces p WHERE p.on_cargo = 1 "
+                    "AND NOT EXISTS (SELECT 1 FROM content_pieces cp JOIN entries e ON "
+                    "e.content_id = cp.content_id WHERE cp.piece_id = p.id AND e.kind = 1 AND "
+                    "NOT ") +
+        sql_delivered +
+        " AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
+        "s.content_id = cp.content_id AND s.idx = cp.idx))");
+    std::vector<PieceRow> out;
+    while (st.step()) {
+        out.push_back(read_piece(st, 0));
+    }
+    return out;
+}
+
+namespace {
+
+DeliveryItem read_delivery(const Statement& st) {
+    DeliveryItem d;
+    d.entry_id = st.column_int(0);
+    d.parent = st.column_blob(1);
+    d.name = st.column_blob(2);
+    d.st = read_stat_columns(st, 3);
+    d.content_id = st.column_optional_int(13);
+    if (!st.is_null(14)) {
+        d.d_kind = static_cast<Kind>(st.column_int(14));
+    }
+    d.d_content_id = st.column_optional_int(15);
+    return d;
+}
+
+} // namespace
+
+std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, int kind,
+                                                   const std::string& after_parent,
+                                                   const std::string& after_name, int limit) {
+    Statement st = m_db.prepare(
+        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
+        ", e.content_id, e.d_kind, e.d_content_id FROM entries e WHERE e.pair_id = ? AND "
+        "e.kind = ? AND (e.parent, e.name) > (?, ?) AND NOT " +
+        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
+    st.bind(1, pair_id).bind(2, kind).bind_blob(3, after_parent).bind_blob(4, after_name).bind(5, limit);
+    std::vector<DeliveryItem> out;
+    while (st.step()) {
+        out.push_back(read_delivery(st));
+    }
+    return out;
+}
+
+std::optional<std::string> TransitStore::delivered_path_with_content(int64_t pair_id,
+                                                                     int64_t content_id,
+                                                                     int64_t not_entry) {
+    Statement st = m_db.prepare("SELECT parent, name FROM entries WHERE d_content_id = ? AND "
+                                "pair_id = ? AND d_kind = 1 AND id != ? LIMIT 1");
+    st.bind(1, content_id).bind(2, pair_id).bind(3, not_entry);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return join_path(st.column_blob(0), st.column_blob(1));
+}
+
+void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
+    m_db.prepare("UPDATE entries SET d_kind = kind, d_mode = mode, d_uid = uid, d_gid = gid, "
+                 "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, "
+                 "d_verified_ns = ?, fail_count = 0, fail_reason = NULL, fail_ns = NULL "
+                 "WHERE id = ?")
+        .bind(1, now)
+        .bind(2, entry_id)
+        .run();
+}
+
+void TransitStore::record_staged(int64_t pair_id, int64_t content_id, int64_t idx) {
+    m_db.prepare("INSERT OR IGNORE INTO staged(pair_id, content_id, idx) VALUES (?, ?, ?)")
+        .bind(1, pair_id)
+        .bind(2, content_id)
+        .bind(3, idx)
+        .run();
+}
+
+void TransitStore::clear_staged(int64_t pair_id, int64_t content_id) {
+    m_db.prepare("DELETE FROM staged WHERE pair_id = ? AND content_id = ?")
+        .bind(1, pair_id)
+        .bind(2, content_id)
+        .run();
+}
+
+std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
+    // Children before their directories: reverse path order.
+    Statement st = m_db.prepare(
+        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
+        ", e.content_id, e.d_kind, e.d_content_id FROM entries e WHERE e.pair_id = ? AND "
+        "e.kind IS NULL AND e.d_kind IS NOT NULL ORDER BY e.parent DESC, e.name DESC");
+    st.bind(1, pair_id);
+    std::vector<DeliveryItem> out;
+    while (st.step()) {
+        out.push_back(read_delivery(st));
+    }
+    return out;
+}
+
+void TransitStore::forget_entry(int64_t entry_id) {
+    m_db.prepare("DELETE FROM entries WHERE id = ?").bind(1, entry_id).run();
+}
+
+} // namespace barge

@@ -1,0 +1,81 @@
+#include "barge/cli/transfer.hpp"
+#include "barge/util/size.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+namespace barge::cli {
+
+namespace {
+
+struct LoadCliOptions {
+    std::vector<std::string> pairs;
+    std::optional<std::string> max_bytes;
+    bool dry_run = false;
+    bool accept_mass_change = false;
+};
+
+ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
+    LoadOptions opts;
+    if (o.max_bytes) {
+        opts.max_bytes = parse_size(*o.max_bytes);
+    }
+    opts.dry_run = o.dry_run;
+    opts.accept_mass_change = o.accept_mass_change;
+    Session s(g, "load", DriveLock::Mode::exclusive);
+    auto pairs = s.select_pairs(o.pairs);
+    RunRecorder run(s.catalog(), o.dry_run ? "load --dry-run" : "load", "source", pairs);
+    int64_t requeued = 0;
+    if (!o.dry_run) {
+        run.start();
+        requeued = check_cargo(s.catalog(), s.layout());
+    }
+    auto progress = make_progress(g);
+    JsonWriter j;
+    j.begin_object();
+    j.key("pairs");
+    j.begin_array();
+    PairOutcome total;
+    for (const auto& p : pairs) {
+        PairOutcome po = load_one(s, g, p, opts, j, progress.get());
+        total.code = worst(total.code, po.code);
+        total.files += po.files;
+        total.bytes += po.bytes;
+        total.failed += po.failed;
+    }
+    j.end_array();
+    j.field("requeued_pieces", requeued);
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    if (requeued) {
+        say(g, fmt::format("{} pieces the catalog put on the cargo were missing or damaged: queued "
+                           "again",
+                           requeued));
+    }
+    run.finish(total.code, total.files, total.bytes, total.failed, j.str(),
+               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    if (g.json) {
+        print_json(j);
+    }
+    return total.code;
+}
+
+} // namespace
+
+void add_load(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<LoadCliOptions>();
+    auto* sub = app.add_subcommand(
+        "load", "source side: scan, then fill the drive with what the destination lacks, every "
+                "piece verified by reading it back from the drive");
+    sub->add_option("PAIR", o->pairs, "pairs to load (default: all)");
+    sub->add_option("--max-bytes", o->max_bytes, "carry at most this much this time (e.g. 200G)")
+        ->option_text("SIZE");
+    sub->add_flag("--dry-run", o->dry_run,
+                  "print the plan (what goes, what stays) from the last scan; touch nothing");
+    sub->add_flag("--accept-mass-change", o->accept_mass_change,
+                  "record the scan even if more than the pair's mass-change limit changed");
+    sub->footer("Example: barge load photos --max-bytes 500G");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_load(g, *o); }; });
+}
+
+} // namespace barge::cli

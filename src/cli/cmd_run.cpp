@@ -1,0 +1,163 @@
+#include "barge/cli/transfer.hpp"
+#include "barge/util/text.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fmt/format.h>
+#include "barge/util/size.hpp"
+#include <iostream>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+namespace barge::cli {
+
+namespace {
+
+bool source_visible(const Pair& p) {
+    try {
+        check_source_visible(p);
+        return true;
+    } catch (const Refusal&) {
+        return false;
+    }
+}
+
+// Asks on the terminal; false without one.
+bool confirm(const std::string& question) {
+    if (!::isatty(STDIN_FILENO)) {
+        return false;
+    }
+    std::fprintf(stderr, "%s [y/N] ", question.c_str());
+    std::fflush(stderr);
+    std::string answer;
+    std::getline(std::cin, answer);
+    return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
+    Session s(g, "run", DriveLock::Mode::exclusive);
+    auto pairs = s.select_pairs(names);
+    RunRecorder run(s.catalog(), "run", "auto", pairs);
+    run.start();
+    auto progress = make_progress(g);
+    JsonWriter j;
+    j.begin_object();
+    j.key("pairs");
+    j.begin_array();
+    PairOutcome total;
+    bool cargo_checked = false;
+    auto add = [&](const PairOutcome& po) {
+        total.code = worst(total.code, po.code);
+        total.files += po.files;
+        total.bytes += po.bytes;
+        total.failed += po.failed;
+    };
+    auto skip = [&](const Pair& p, const std::string& why) {
+        say(g, fmt::format("{}: skipped: {}", p.name, why));
+        j.begin_object();
+        j.field("name", p.name);
+        j.field("side", "none");
+        j.field("skipped", why);
+        j.end_object();
+    };
+    for (const auto& p : pairs) {
+        bool src = source_visible(p);
+        DestState dst = dest_state(p);
+        if (src && dst == DestState::visible) {
+            std::string why = fmt::format(
+                "pair '{}': both its source and its destination are visible here, so barge cannot "
+                "tell which side this is; run 'barge load {}' or 'barge unload {}'",
+                p.name, p.name, p.name);
+            spdlog::error("{}", why);
+            j.begin_object();
+            j.field("name", p.name);
+            j.field("error", why);
+            j.end_object();
+            total.code = worst(total.code, ExitCode::refused);
+        } else if (src) {
+            if (!cargo_checked) {
+                check_cargo(s.catalog(), s.layout());
+                cargo_checked = true;
+            }
+            add(load_one(s, g, p, LoadOptions{}, j, progress.get()));
+        } else if (dst == DestState::visible) {
+            add(unload_one(s, g, p, UnloadOptions{}, j, progress.get()));
+        } else if (dst == DestState::claimable) {
+            std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver the "
+                                        "cargo there?",
+                                        p.name, escape_bytes(p.dest));
+            if (g.yes || confirm(q)) {
+                add(unload_one(s, g, p, UnloadOptions{}, j, progress.get()));
+            } else {
+                skip(p, fmt::format("its destination '{}' is not claimed yet; run with --yes (or "
+                                    "'barge unload {}') to claim it",
+                                    escape_bytes(p.dest), p.name));
+            }
+        } else {
+            skip(p, "neither its source nor its destination is visible here");
+        }
+    }
+    j.end_array();
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    run.finish(total.code, total.files, total.bytes, total.failed, j.str());
+    if (g.json) {
+        print_json(j);
+    }
+    return total.code;
+}
+
+ExitCode run_dump(const Globals& g) {
+    Session s(g, "dump-cargo", DriveLock::Mode::exclusive);
+    if (!g.yes) {
+        if (!::isatty(STDIN_FILENO)) {
+            throw Refusal("dump-cargo removes delivered pieces from the cargo: confirm with --yes "
+                          "when not running from a terminal");
+        }
+        std::fprintf(stderr, "Remove every delivered piece from the cargo now? Type Yes: ");
+        std::fflush(stderr);
+        std::string answer;
+        std::getline(std::cin, answer);
+        if (answer != "Yes") {
+            say(g, "nothing removed");
+            return ExitCode::ok;
+        }
+    }
+    RunRecorder run(s.catalog(), "dump-cargo", "drive", s.catalog().pairs());
+    auto [n, bytes] = reclaim_pieces(s.catalog(), s.layout());
+    JsonWriter j;
+    j.begin_object();
+    j.field("removed_pieces", n);
+    j.field("removed_bytes", bytes);
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    run.finish(ExitCode::ok, n, bytes, 0, j.str());
+    if (g.json) {
+        print_json(j);
+    } else {
+        say(g, fmt::format("removed {} delivered pieces ({})", n, format_size(static_cast<uint64_t>(bytes))));
+    }
+    return ExitCode::ok;
+}
+
+} // namespace
+
+void add_run(CLI::App& app, Globals& g, Action& action) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* sub = app.add_subcommand(
+        "run", "detect the side per pair and load (source visible) or unload (destination "
+               "visible): the one command most users type");
+    sub->add_option("PAIR", *names, "pairs (default: all)");
+    sub->footer("Example: barge run --yes   (e.g. from a udev rule when the drive is plugged in)");
+    sub->callback([&g, &action, names] { action = [&g, names] { return run_run(g, *names); }; });
+}
+
+void add_dump_cargo(CLI::App& app, Globals& g, Action& action) {
+    auto* sub = app.add_subcommand(
+        "dump-cargo", "remove delivered pieces from the cargo now (asks you to type Yes; --yes "
+                      "skips); load also does this by itself when it needs room");
+    sub->footer("Example: barge dump-cargo --yes");
+    sub->callback([&g, &action] { action = [&g] { return run_dump(g); }; });
+}
+
+} // namespace barge::cli

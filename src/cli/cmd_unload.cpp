@@ -1,0 +1,60 @@
+#include "barge/cli/transfer.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace barge::cli {
+
+namespace {
+
+struct UnloadCliOptions {
+    std::vector<std::string> pairs;
+    bool dry_run = false;
+};
+
+ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
+    UnloadOptions opts;
+    opts.dry_run = o.dry_run;
+    Session s(g, "unload", DriveLock::Mode::exclusive);
+    auto pairs = s.select_pairs(o.pairs);
+    RunRecorder run(s.catalog(), o.dry_run ? "unload --dry-run" : "unload", "destination", pairs);
+    if (!o.dry_run) {
+        run.start();
+    }
+    auto progress = make_progress(g);
+    JsonWriter j;
+    j.begin_object();
+    j.key("pairs");
+    j.begin_array();
+    PairOutcome total;
+    for (const auto& p : pairs) {
+        PairOutcome po = unload_one(s, g, p, opts, j, progress.get());
+        total.code = worst(total.code, po.code);
+        total.files += po.files;
+        total.bytes += po.bytes;
+        total.failed += po.failed;
+    }
+    j.end_array();
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    run.finish(total.code, total.files, total.bytes, total.failed, j.str(),
+               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    if (g.json) {
+        print_json(j);
+    }
+    return total.code;
+}
+
+} // namespace
+
+void add_unload(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<UnloadCliOptions>();
+    auto* sub = app.add_subcommand(
+        "unload", "destination side: deliver everything on the cargo, each piece re-hashed "
+                  "before it is written and each file verified before it takes its name");
+    sub->add_option("PAIR", o->pairs, "pairs to unload (default: all)");
+    sub->add_flag("--dry-run", o->dry_run, "print what would be delivered; touch nothing");
+    sub->footer("Example: barge unload photos");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_unload(g, *o); }; });
+}
+
+} // namespace barge::cli

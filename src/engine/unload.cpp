@@ -1,0 +1,748 @@
+#include "barge/engine/unload.hpp"
+
+#include "barge/catalog/transit.hpp"
+#include "barge/engine/cargo.hpp"
+#include "barge/fs/atomic_file.hpp"
+#include "barge/fs/dest_tree.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/fs/durable.hpp"
+#include "barge/fs/marker.hpp"
+#include "barge/fs/path.hpp"
+#include "barge/fs/space.hpp"
+#include "barge/hash/hash_file.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <map>
+#include <set>
+#include <spdlog/spdlog.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+DestState dest_state(const Pair& pair) {
+    if (has_marker(pair.dest, pair.uuid, Role::dest)) {
+        return DestState::visible;
+    }
+    struct stat st{};
+    if (!pair.dest_claimed_ns && ::stat(parent_path(pair.dest).c_str(), &st) == 0 &&
+        S_ISDIR(st.st_mode)) {
+        return DestState::claimable;
+    }
+    return DestState::not_visible;
+}
+
+void claim_destination(Catalog& catalog, const Pair& pair) {
+    std::string parent = parent_path(pair.dest);
+    struct stat st{};
+    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        throw Refusal(fmt::format("cannot claim destination '{}' of pair '{}': its parent '{}' "
+                                  "does not exist (a missing parent usually means a disk that is "
+                                  "not mounted)",
+                                  escape_bytes(pair.dest), pair.name, escape_bytes(parent)));
+    }
+    if (::mkdir(pair.dest.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw_errno("mkdir", pair.dest);
+    }
+    write_marker(pair.dest, {pair.uuid, pair.name, catalog.drive_id(), Role::dest});
+    catalog.set_dest_claimed(pair.id, now_ns());
+}
+
+namespace {
+
+constexpr size_t read_block = 1 << 20;
+constexpr size_t batch_max_files = 256;
+constexpr int64_t batch_max_bytes = 512ll << 20;
+
+// A piece on the cargo whose bytes do not match its name.
+struct CorruptPiece {
+    PieceRow piece;
+};
+
+// A file written to the staging area, waiting for the barrier, verify and rename.
+struct Staged {
+    DeliveryItem item;
+    Digest hash{};
+    std::string tmp; // name inside DEST/.barge/staging
+    bool local = false;
+    int attempt = 1;
+};
+
+std::string random_name(const char* prefix) {
+    unsigned char r[8];
+    if (::getrandom(r, sizeof r, 0) != static_cast<ssize_t>(sizeof r)) {
+        throw_errno("getrandom", prefix);
+    }
+    return prefix + to_hex(r);
+}
+
+// Removes a tree barge owns (trash or versions past retention) without following
+// symlinks: each level is opened beneath its parent with O_NOFOLLOW.
+void remove_tree(int parent_fd, const std::string& name, const std::string& display) {
+    Fd dir = open_beneath(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dir) {
+        for (const auto& child : read_dir_names(dir.get(), display)) {
+            if (::unlinkat(dir.get(), child.c_str(), 0) != 0) {
+                remove_tree(dir.get(), child, display + "/" + child);
+            }
+        }
+    }
+    if (::unlinkat(parent_fd, name.c_str(), dir ? AT_REMOVEDIR : 0) != 0 && errno != ENOENT) {
+        throw_errno("remove", display);
+    }
+}
+
+// "2026-11-22T025507.123456789Z" back to seconds since the epoch; -1 if malformed.
+int64_t parse_stamp(const std::string& s) {
+    tm t{};
+    int ns = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d%2d%2d.%9dZ", &t.tm_year, &t.tm_mon, &t.tm_mday,
+                    &t.tm_hour, &t.tm_min, &t.tm_sec, &ns) != 7) {
+        return -1;
+    }
+    t.tm_year -= 1900;
+    t.tm_mon -= 1;
+    return static_cast<int64_t>(timegm(&t));
+}
+
+class Unloader {
+public:
+    Unloader(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
+             const UnloadOptions& options, UnloadResult& result, Progress* progress)
+        : m_catalog(catalog), m_store(catalog.db()), m_cargo(layout), m_pair(pair),
+          m_options(options), m_result(result), m_progress(progress), m_tree(pair.dest),
+          m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_buf(read_block),
+          m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
+        m_staging = m_tree.open_dir(".barge/staging", DestTree::Create::yes);
+        // Temporary files of an interrupted run; assembly files (.part) are kept:
+        // the catalog's staged rows say which of their pieces are complete.
+        for (const auto& name : read_dir_names(m_staging.get(), m_tree.display(".barge/staging"))) {
+            if (starts_with(name, "tmp-")) {
+                ::unlinkat(m_staging.get(), name.c_str(), 0);
+            }
+        }
+    }
+
+    void run() {
+        if (m_progress) {
+            m_progress->phase("unload", 0, 0);
+        }
+        deliver_dirs();
+        deliver_files();
+        deliver_symlinks();
+        apply_deletions();
+        dir_metadata();
+        prune();
+    }
+
+private:
+    std::string rel(const DeliveryItem& d) const { return join_path(d.parent, d.name); }
+    std::string display(const DeliveryItem& d) const { return m_tree.display(rel(d)); }
+
+    void fail(const DeliveryItem& d, const std::string& reason) {
+        m_result.failures.push_back({display(d), reason});
+        spdlog::error("unload {}: '{}': {}", m_pair.name, escape_bytes(display(d)), reason);
+        m_store.set_failure(d.entry_id, reason, now_ns());
+    }
+
+    // Pages through the pair's undelivered entries of one kind, in path order.
+    template <typename F> void each_delivery(Kind kind, F&& f) {
+        std::string after_parent, after_name;
+        for (;;) {
+            auto page = m_store.deliveries(m_pair.id, static_cast<int>(kind), after_parent,
+                                           after_name, 256);
+            if (page.empty() || stop_requested()) {
+                return;
+            }
+            after_parent = page.back().parent;
+            after_name = page.back().name;
+            for (auto& d : page) {
+                if (stop_requested()) {
+                    return;
+                }
+                try {
+                    DestTree::check_path(rel(d));
+                    f(d);
+                } catch (const SystemError& e) {
+                    fail(d, e.what());
+                } catch (const CatalogError&) {
+                    throw;
+                } catch (const VerifyError& e) {
+                    fail(d, e.what());
+                } catch (const Refusal&) {
+                    throw;
+                } catch (const Error& e) {
+                    fail(d, e.what());
+                }
+            }
+        }
+    }
+
+    void deliver_dirs() {
+        each_delivery(Kind::dir, [&](const DeliveryItem& d) {
+            m_tree.open_dir(rel(d), DestTree::Create::yes);
+            m_dirs.push_back(d);
+        });
+    }
+
+    // Sets mode, owner (as root) and mtime on an open file.
+    void apply_metadata(int fd, const FileStat& st, const std::string& where) {
+        if (m_root && ::fchown(fd, st.uid, st.gid) != 0) {
+            throw_errno("chown", where);
+        }
+        if (::fchmod(fd, st.mode & 07777) != 0) {
+            throw_errno("chmod", where);
+        }
+        timespec times[2] = {{0, UTIME_OMIT}, {st.mtime_ns / 1'000'000'000, st.mtime_ns % 1'000'000'000}};
+        if (::futimens(fd, times) != 0) {
+            throw_errno("set mtime", where);
+        }
+    }
+
+    bool room_for(int64_t bytes) {
+        Space sp = fs_space(m_tree.root());
+        int64_t reserve = static_cast<int64_t>(m_pair.reserve.resolve(sp.capacity));
+        return static_cast<int64_t>(sp.available) - reserve - m_pending_bytes >= bytes;
+    }
+
+    // Copies from an open source into fd, hashing what is read; returns the digest.
+    Digest copy_hashing(int from, int to, int64_t size, int64_t to_offset,
+                        const std::string& from_display, const std::string& to_display) {
+        Blake2b h;
+        int64_t pos = 0;
+        while (pos < size) {
+            size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(m_buf.size())));
+            size_t n = pread_full(from, m_buf.data(), want, pos, from_display);
+            if (n < want) {
+                throw VerifyError(fmt::format("'{}' is shorter than recorded", escape_bytes(from_display)));
+            }
+            h.update(m_buf.data(), n);
+            ssize_t w = ::pwrite(to, m_buf.data(), n, static_cast<off_t>(to_offset + pos));
+            if (w < 0 || static_cast<size_t>(w) != n) {
+                throw_errno("write", to_display);
+            }
+            pos += static_cast<int64_t>(n);
+        }
+        return h.final();
+    }
+
+    // Copies one cargo piece into fd at offset, re-hashing it on the way (the
+    // drive is untrusted: a corrupt piece is never written). Throws CorruptPiece.
+    void copy_piece(const PieceRow& piece, int fd, int64_t offset, const std::string& to_display) {
+        std::string from = m_cargo.path(piece.hash);
+        Fd in = m_cargo.open_piece(piece.hash);
+        if (!in) {
+            throw CorruptPiece{piece};
+        }
+        struct stat st{};
+        if (::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != piece.size) {
+            throw CorruptPiece{piece};
+        }
+        ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        Digest d;
+        try {
+            d = copy_hashing(in.get(), fd, piece.size, offset, from, to_display);
+        } catch (const VerifyError&) {
+            throw CorruptPiece{piece};
+        }
+        if (d != piece.hash) {
+            throw CorruptPiece{piece};
+        }
+    }
+
+    void corrupt(const DeliveryItem& d, const PieceRow& piece) {
+        // Removed and queued again: the next load carries it from the source.
+        m_cargo.remove(piece.hash);
+        m_store.set_off_cargo(piece.id);
+        ++m_result.corrupt_pieces;
+        fail(d, fmt::format("piece {} on the cargo is corrupt or missing (its bytes do not match "
+                            "its hash); it was removed and will be carried again on the next load",
+                            digest_hex(piece.hash).substr(0, 16)));
+    }
+
+    // Is the right content already at the final path (an interrupted run renamed
+    // it into place, or the destination was seeded by hand)? Then only metadata.
+    bool already_there(const DeliveryItem& d, const Digest& hash) {
+        Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+        struct stat st{};
+        if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || st.st_size != d.st.size) {
+            return false;
+        }
+        Fd fd = open_beneath(parent.get(), d.name, O_RDONLY | O_NOFOLLOW);
+        if (!fd) {
+            return false;
+        }
+        uint64_t n = 0;
+        if (hash_fd(fd.get(), m_buf, n, display(d)) != hash) {
+            return false;
+        }
+        Fd rw = open_beneath_or_throw(parent.get(), d.name, O_WRONLY | O_NOFOLLOW, display(d));
+        apply_metadata(rw.get(), d.st, display(d));
+        full_sync(rw.get(), display(d));
+        return true;
+    }
+
+    void deliver_files() {
+        each_delivery(Kind::file, [&](const DeliveryItem& d) {
+            if (!d.content_id) {
+                ++m_result.waiting; // not loaded (or hashed) yet
+                return;
+            }
+            auto hash = m_store.content_hash(*d.content_id);
+            if (!hash) {
+                throw CatalogError(fmt::format("catalog names content {} that it does not hold",
+                                               *d.content_id));
+            }
+            int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + m_piece_size - 1) / m_piece_size;
+            if (pieces > 1 && !m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id)) {
+                if (already_there(d, *hash)) {
+                    done_in_place(d);
+                    return;
+                }
+                deliver_multi(d, *hash, pieces);
+                return;
+            }
+            if (already_there(d, *hash)) {
+                done_in_place(d);
+                return;
+            }
+            stage_small(d, *hash, 1);
+            if (m_batch.size() >= batch_max_files || m_pending_bytes >= batch_max_bytes) {
+                finish_batch();
+            }
+        });
+        finish_batch();
+        while (!m_retry.empty() && !stop_requested()) {
+            auto retry = std::move(m_retry);
+            m_retry.clear();
+            for (auto& s : retry) {
+                try {
+                    stage_small(s.item, s.hash, s.attempt);
+                } catch (const Error& e) {
+                    fail(s.item, e.what());
+                }
+            }
+            finish_batch();
+        }
+    }
+
+    void done_in_place(const DeliveryItem& d) {
+        Transaction tx(m_catalog.db());
+        m_store.mark_delivered(d.entry_id, now_ns());
+        tx.commit();
+        ++m_result.already_there;
+    }
+
+    // Writes a single-piece (or empty) file, or a copy of a delivered file with the
+    // same content, to a temporary file in the staging area.
+    void stage_small(const DeliveryItem& d, const Digest& hash, int attempt) {
+        if (!room_for(d.st.size)) {
+            fail(d, "the destination is full (its reserve would be used); it stays on the cargo");
+            return;
+        }
+        Staged s{d, hash, random_name("tmp-"), false, attempt};
+        std::string tmp_display = m_tree.display(".barge/staging/" + s.tmp);
+        Fd out = openat_or_throw(m_staging.get(), s.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+                                 0600, tmp_display);
+        try {
+            bool done = false;
+            if (auto local = m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id)) {
+                // A rename or a duplicate: the destination's own verified copy, re-hashed
+                // while copied. No cargo bytes needed.
+                Fd in = open_beneath(m_tree.fd(), *local, O_RDONLY | O_NOFOLLOW);
+                if (in && copy_hashing(in.get(), out.get(), d.st.size, 0, m_tree.display(*local),
+                                       tmp_display) == hash) {
+                    done = true;
+                    s.local = true;
+                } else if (::ftruncate(out.get(), 0) != 0) {
+                    throw_errno("truncate", tmp_display);
+                }
+            }
+            if (!done && d.st.size > 0) {
+                auto cps = m_store.content_pieces(*d.content_id);
+                if (cps.empty() || !cps.front().piece.on_cargo) {
+                    ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
+                    ++m_result.waiting;
+                    return;
+                }
+                try {
+                    copy_piece(cps.front().piece, out.get(), 0, tmp_display);
+                } catch (const CorruptPiece& c) {
+                    ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
+                    corrupt(d, c.piece);
+                    return;
+                }
+            }
+            apply_metadata(out.get(), d.st, tmp_display);
+            out.close(tmp_display);
+        } catch (...) {
+            ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
+            throw;
+        }
+        m_pending_bytes += d.st.size;
+        m_batch.push_back(std::move(s));
+    }
+
+    // One durability barrier for the batch, then verify each file by re-reading it
+    // from the medium, rename into place, a second barrier, one catalog commit.
+    void finish_batch() {
+        if (m_batch.empty()) {
+            return;
+        }
+        sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        std::vector<Staged> placed;
+        for (auto& s : m_batch) {
+            std::string tmp_display = m_tree.display(".barge/staging/" + s.tmp);
+            try {
+                if (!verify_staged(s.tmp, s.item.st.size, s.hash)) {
+                    ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
+                    if (s.attempt < m_options.attempts) {
+                        spdlog::warn("unload {}: '{}': read back wrong from the destination "
+                                     "(attempt {} of {})",
+                                     m_pair.name, escape_bytes(display(s.item)), s.attempt,
+                                     m_options.attempts);
+                        s.attempt += 1;
+                        m_retry.push_back(std::move(s));
+                    } else {
+                        fail(s.item, "the copy at the destination read back different from what "
+                                     "was written, every attempt (a failing destination disk?)");
+                    }
+                    continue;
+                }
+                place(s.tmp, s.item);
+                placed.push_back(std::move(s));
+            } catch (const SystemError& e) {
+                ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
+                fail(s.item, e.what());
+            }
+        }
+        m_batch.clear();
+        m_pending_bytes = 0;
+        sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        Transaction tx(m_catalog.db());
+        int64_t now = now_ns();
+        for (auto& s : placed) {
+            m_store.mark_delivered(s.item.entry_id, now);
+            ++m_result.files;
+            m_result.bytes += s.item.st.size;
+            if (s.local) {
+                ++m_result.local_copies;
+            }
+            if (m_progress) {
+                m_progress->advance(1, static_cast<uint64_t>(s.item.st.size), rel(s.item));
+            }
+        }
+        tx.commit();
+    }
+
+    bool verify_staged(const std::string& tmp, int64_t size, const Digest& hash) {
+        std::string where = m_tree.display(".barge/staging/" + tmp);
+        Fd fd = openat_or_throw(m_staging.get(), tmp, O_RDONLY | O_NOFOLLOW, 0, where);
+        // Clean after the barrier: evicting makes the read come from the medium.
+        evict(fd.get());
+        uint64_t n = 0;
+        Digest d = hash_fd(fd.get(), m_buf, n, where);
+        evict(fd.get());
+        return static_cast<int64_t>(n) == size && d == hash;
+    }
+
+    // Moves what stands at parent/name aside into DEST/.barge/<area>/<stamp>/<path>.
+    // A regular file replaced by a new version is hard-linked there first, so the
+    // final name never goes missing; elsewhere (exFAT, symlinks, directories) it is renamed.
+    void move_aside(int parent_fd, const DeliveryItem& d, const char* area, bool keep_link) {
+        std::string aside_dir = std::string(".barge/") + area + "/" + m_stamp;
+        if (!d.parent.empty()) {
+            aside_dir += "/" + d.parent;
+        }
+        Fd dir = m_tree.open_dir(aside_dir, DestTree::Create::yes);
+        if (keep_link && ::linkat(parent_fd, d.name.c_str(), dir.get(), d.name.c_str(), 0) == 0) {
+            return;
+        }
+        if (::renameat(parent_fd, d.name.c_str(), dir.get(), d.name.c_str()) != 0) {
+            throw_errno("move aside", display(d));
+        }
+    }
+
+    // Renames a verified staging file into its final place. Whatever stands there is
+    // kept as an old version (never unlinked: SPEC §7.5).
+    void place(const std::string& tmp, const DeliveryItem& d) {
+        Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+        struct stat st{};
+        if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            move_aside(parent.get(), d, "versions", S_ISREG(st.st_mode));
+            ++m_result.versions;
+        }
+        if (::renameat(m_staging.get(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
+            if (errno == EXDEV) {
+                throw SystemError(EXDEV, "rename (the directory is on another file system than "
+                                         "DEST/.barge/staging)",
+                                  display(d));
+            }
+            throw_errno("rename", display(d));
+        }
+    }
+
+    // A file of several pieces is assembled in DEST/.barge/staging/<hash>.part,
+    // piece by piece as they arrive (possibly over several trips), and moves into
+    // place only when complete and verified as a whole.
+    void deliver_multi(const DeliveryItem& d, const Digest& hash, int64_t pieces) {
+        std::string part = digest_hex(hash) + ".part";
+        std::string where = m_tree.display(".barge/staging/" + part);
+        auto staged_list = m_store.staged(m_pair.id, *d.content_id);
+        std::set<int64_t> staged(staged_list.begin(), staged_list.end());
+        std::map<int64_t, PieceRow> cps;
+        for (auto& cp : m_store.content_pieces(*d.content_id)) {
+            cps[cp.idx] = cp.piece;
+        }
+        int64_t missing_room = 0;
+        for (int64_t i = 0; i < pieces; ++i) {
+            if (!staged.contains(i)) {
+                missing_room += std::min(m_piece_size, d.st.size - i * m_piece_size);
+            }
+        }
+        if (!room_for(missing_room)) {
+            fail(d, "the destination is full (its reserve would be used); it stays on the cargo");
+            return;
+        }
+        Fd out = openat_or_throw(m_staging.get(), part, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, where);
+        for (int64_t i = 0; i < pieces; ++i) {
+            if (staged.contains(i)) {
+                continue;
+            }
+            auto it = cps.find(i);
+            if (it == cps.end() || !it->second.on_cargo) {
+                continue; // not carried yet: a later trip brings it
+            }
+            try {
+                copy_piece(it->second, out.get(), i * m_piece_size, where);
+            } catch (const CorruptPiece& c) {
+                corrupt(d, c.piece);
+                return;
+            }
+            data_sync(out.get(), where);
+            Transaction tx(m_catalog.db());
+            m_store.record_staged(m_pair.id, *d.content_id, i);
+            tx.commit();
+            staged.insert(i);
+            ++m_result.staged_pieces;
+        }
+        if (static_cast<int64_t>(staged.size()) < pieces) {
+            ++m_result.waiting;
+            m_result.notes.push_back(fmt::format("'{}': {} of {} pieces assembled; the rest "
+                                                 "comes on later trips",
+                                                 escape_bytes(display(d)), staged.size(), pieces));
+            return;
+        }
+        if (::ftruncate(out.get(), d.st.size) != 0) {
+            throw_errno("truncate", where);
+        }
+        apply_metadata(out.get(), d.st, where);
+        full_sync(out.get(), where);
+        out.close(where);
+        if (!verify_staged(part, d.st.size, hash)) {
+            ::unlinkat(m_staging.get(), part.c_str(), 0);
+            Transaction tx(m_catalog.db());
+            m_store.clear_staged(m_pair.id, *d.content_id);
+            tx.commit();
+            fail(d, "the assembled file does not match its hash; its pieces will be carried again");
+            return;
+        }
+        place(part, d);
+        Fd parent = m_tree.open_dir(d.parent, DestTree::Create::no);
+        full_sync(parent.get(), display(d));
+        Transaction tx(m_catalog.db());
+        m_store.mark_delivered(d.entry_id, now_ns());
+        m_store.clear_staged(m_pair.id, *d.content_id);
+        tx.commit();
+        ++m_result.files;
+        m_result.bytes += d.st.size;
+    }
+
+    void deliver_symlinks() {
+        std::vector<DeliveryItem> placed;
+        each_delivery(Kind::symlink, [&](const DeliveryItem& d) {
+            std::string tmp = random_name("tmp-");
+            if (::symlinkat(d.st.target.c_str(), m_staging.get(), tmp.c_str()) != 0) {
+                throw_errno("symlink", display(d));
+            }
+            try {
+                if (m_root && ::fchownat(m_staging.get(), tmp.c_str(), d.st.uid, d.st.gid,
+                                         AT_SYMLINK_NOFOLLOW) != 0) {
+                    throw_errno("chown", display(d));
+                }
+                timespec times[2] = {{0, UTIME_OMIT},
+                                     {d.st.mtime_ns / 1'000'000'000, d.st.mtime_ns % 1'000'000'000}};
+                if (::utimensat(m_staging.get(), tmp.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+                    throw_errno("set mtime", display(d));
+                }
+                place(tmp, d);
+            } catch (...) {
+                ::unlinkat(m_staging.get(), tmp.c_str(), 0);
+                throw;
+            }
+            placed.push_back(d);
+        });
+        if (placed.empty()) {
+            return;
+        }
+        sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        Transaction tx(m_catalog.db());
+        for (const auto& d : placed) {
+            m_store.mark_delivered(d.entry_id, now_ns());
+            ++m_result.symlinks;
+        }
+        tx.commit();
+    }
+
+    void apply_deletions() {
+        auto items = m_store.pending_deletions(m_pair.id);
+        if (items.empty() || stop_requested()) {
+            return;
+        }
+        Transaction tx(m_catalog.db());
+        for (const auto& d : items) {
+            try {
+                DestTree::check_path(rel(d));
+                if (m_pair.on_delete == OnDelete::trash) {
+                    trash(d);
+                } else {
+                    ++m_result.forgotten;
+                }
+                m_store.forget_entry(d.entry_id);
+            } catch (const SystemError& e) {
+                m_result.failures.push_back({display(d), e.what()});
+            } catch (const Refusal&) {
+                throw;
+            } catch (const Error& e) {
+                m_result.failures.push_back({display(d), e.what()});
+            }
+        }
+        sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        tx.commit();
+    }
+
+    void trash(const DeliveryItem& d) {
+        Fd parent = open_beneath(m_tree.fd(), d.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        if (!parent) {
+            return; // already gone
+        }
+        struct stat st{};
+        if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            return;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            // An emptied directory is removed; one still holding files barge does not
+            // track (the user's own) stays where it is.
+            ::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR);
+            return;
+        }
+        move_aside(parent.get(), d, "trash", false);
+        ++m_result.trashed;
+    }
+
+    void dir_metadata() {
+        // Deepest first: setting a child's times does not disturb its parent's.
+        std::sort(m_dirs.begin(), m_dirs.end(), [&](const DeliveryItem& a, const DeliveryItem& b) {
+            return rel(a) > rel(b);
+        });
+        if (m_dirs.empty()) {
+            return;
+        }
+        Transaction tx(m_catalog.db());
+        for (const auto& d : m_dirs) {
+            try {
+                Fd fd = m_tree.open_dir(rel(d), DestTree::Create::no);
+                apply_metadata(fd.get(), d.st, display(d));
+                m_store.mark_delivered(d.entry_id, now_ns());
+                ++m_result.dirs;
+            } catch (const SystemError& e) {
+                m_result.failures.push_back({display(d), e.what()});
+            }
+        }
+        sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        tx.commit();
+    }
+
+    // Trash and old versions older than the pair's retention are removed.
+    void prune() {
+        int64_t now = now_ns() / 1'000'000'000;
+        for (const char* area : {"trash", "versions"}) {
+            std::string rel_area = std::string(".barge/") + area;
+            Fd dir = open_beneath(m_tree.fd(), rel_area, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+            if (!dir) {
+                continue;
+            }
+            for (const auto& name : read_dir_names(dir.get(), m_tree.display(rel_area))) {
+                int64_t t = parse_stamp(name);
+                if (t >= 0 && now - t > int64_t{m_pair.retention_days} * 86400) {
+                    remove_tree(dir.get(), name, m_tree.display(rel_area + "/" + name));
+                    ++m_result.pruned;
+                }
+            }
+        }
+    }
+
+    Catalog& m_catalog;
+    TransitStore m_store;
+    Cargo m_cargo;
+    const Pair& m_pair;
+    const UnloadOptions& m_options;
+    UnloadResult& m_result;
+    Progress* m_progress;
+    DestTree m_tree;
+    int64_t m_piece_size;
+    std::vector<char> m_buf;
+    std::string m_stamp;
+    bool m_root;
+    Fd m_staging;
+    std::vector<Staged> m_batch, m_retry;
+    int64_t m_pending_bytes = 0;
+    std::vector<DeliveryItem> m_dirs;
+};
+
+} // namespace
+
+UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
+                         const UnloadOptions& options, Progress* progress) {
+    UnloadResult result;
+    DestState state = dest_state(pair);
+    if (state == DestState::not_visible) {
+        if (pair.dest_claimed_ns) {
+            throw Refusal(fmt::format("destination '{}' of pair '{}' lacks its marker '{}': "
+                                      "refusing to write there (is its disk mounted?)",
+                                      escape_bytes(pair.dest), pair.name,
+                                      escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
+        }
+        claim_destination(catalog, pair); // throws the reason it cannot
+    }
+    if (options.dry_run) {
+        TransitStore store(catalog.db());
+        for (int kind : {1, 3, 2}) {
+            for (const auto& d : store.deliveries(pair.id, kind, "", "", 1 << 30)) {
+                result.plan.push_back({join_path(pair.dest, join_path(d.parent, d.name)), d.st.size,
+                                       kind != 1 || d.content_id.has_value(), ""});
+            }
+        }
+        return result;
+    }
+    if (state == DestState::claimable) {
+        claim_destination(catalog, pair);
+        result.claimed = true;
+    }
+    Pair fresh = catalog.find_pair(pair.name).value_or(pair);
+    Unloader u(catalog, layout, fresh, options, result, progress);
+    u.run();
+    return result;
+}
+
+} // namespace barge
