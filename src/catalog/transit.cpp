@@ -271,6 +271,21 @@ std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
     return out;
 }
 
+std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::string& rel) {
+    size_t slash = rel.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    Statement st = m_db.prepare(
+        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
+        ", e.content_id, e.d_kind, e.d_content_id FROM entries e WHERE e.pair_id = ? AND "
+        "e.parent = ? AND e.name = ? AND e.kind = 2");
+    st.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_delivery(st);
+}
+
 void TransitStore::forget_entry(int64_t entry_id) {
     m_db.prepare("DELETE FROM entries WHERE id = ?").bind(1, entry_id).run();
 }

@@ -12,6 +12,7 @@
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -540,6 +541,13 @@ private:
                 }
             }
             m_store.clear_failure(f.cand.entry_id);
+            bool all_duplicates = !f.pieces.empty() &&
+                                  std::all_of(f.pieces.begin(), f.pieces.end(),
+                                              [](const WrittenPiece& p) { return p.duplicate; });
+            if (all_duplicates) {
+                ++m_result.deduplicated; // its content was already on the cargo
+                continue;
+            }
             ++m_result.files;
             m_result.bytes += f.cand.st.size;
             if (m_progress) {

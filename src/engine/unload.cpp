@@ -477,6 +477,7 @@ private:
     // kept as an old version (never unlinked: SPEC §7.5).
     void place(const std::string& tmp, const DeliveryItem& d) {
         Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+        m_touched.insert(d.parent);
         struct stat st{};
         if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
             move_aside(parent.get(), d, "versions", S_ISREG(st.st_mode));
@@ -640,6 +641,7 @@ private:
         if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             return;
         }
+        m_touched.insert(d.parent);
         if (S_ISDIR(st.st_mode)) {
             // An emptied directory is removed; one still holding files barge does not
             // track (the user's own) stays where it is.
@@ -651,22 +653,42 @@ private:
     }
 
     void dir_metadata() {
-        // Deepest first: setting a child's times does not disturb its parent's.
-        std::sort(m_dirs.begin(), m_dirs.end(), [&](const DeliveryItem& a, const DeliveryItem& b) {
-            return rel(a) > rel(b);
-        });
-        if (m_dirs.empty()) {
+        // Directories this run wrote into got a new mtime from the kernel: give them
+        // back their own, unless they are delivered below anyway.
+        std::set<std::string> pending;
+        for (const auto& d : m_dirs) {
+            pending.insert(rel(d));
+        }
+        std::vector<DeliveryItem> restore;
+        for (const auto& t : m_touched) {
+            if (t.empty() || pending.contains(t)) {
+                continue;
+            }
+            if (auto d = m_store.dir_entry(m_pair.id, t); d && d->d_kind == Kind::dir) {
+                restore.push_back(*d);
+            }
+        }
+        if (m_dirs.empty() && restore.empty()) {
             return;
         }
+        // Deepest first: setting a child's times does not disturb its parent's.
+        auto deepest_first = [&](const DeliveryItem& a, const DeliveryItem& b) {
+            return rel(a) > rel(b);
+        };
+        std::sort(m_dirs.begin(), m_dirs.end(), deepest_first);
         Transaction tx(m_catalog.db());
-        for (const auto& d : m_dirs) {
-            try {
-                Fd fd = m_tree.open_dir(rel(d), DestTree::Create::no);
-                apply_metadata(fd.get(), d.st, display(d));
-                m_store.mark_delivered(d.entry_id, now_ns());
-                ++m_result.dirs;
-            } catch (const SystemError& e) {
-                m_result.failures.push_back({display(d), e.what()});
+        for (const auto* list : {&restore, &m_dirs}) {
+            for (const auto& d : *list) {
+                try {
+                    Fd fd = m_tree.open_dir(rel(d), DestTree::Create::no);
+                    apply_metadata(fd.get(), d.st, display(d));
+                    if (list == &m_dirs) {
+                        m_store.mark_delivered(d.entry_id, now_ns());
+                        ++m_result.dirs;
+                    }
+                } catch (const SystemError& e) {
+                    m_result.failures.push_back({display(d), e.what()});
+                }
             }
         }
         sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
@@ -708,6 +730,7 @@ private:
     std::vector<Staged> m_batch, m_retry;
     int64_t m_pending_bytes = 0;
     std::vector<DeliveryItem> m_dirs;
+    std::set<std::string> m_touched; // directories (relative) this run wrote into
 };
 
 } // namespace

@@ -72,3 +72,52 @@ setup_pair() {
 sql() { sqlite3 -readonly "$DRIVE/barge.db" "$1"; }
 
 need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
+
+# A manifest of a tree for byte-for-byte comparison: one line per entry (but the
+# root and .barge), with type, mode, owner, mtime in ns, size, and the BLAKE2b of
+# a file's bytes or a symlink's target. Names are printed escaped (%P as bytes is
+# fine: both sides are printed the same way).
+manifest() {
+    local root=$1
+    (
+        cd "$root"
+        find . -mindepth 1 -path ./.barge -prune -o \( -printf '%P|%y|%m|%u:%g|%T@|' \
+            \( -type f -printf '%s|' -exec sh -c 'b2sum <"$1" | cut -c1-32' _ {} \; -o \
+               -type l -printf '%l\n' -o -printf 'dir\n' \) \) | LC_ALL=C sort
+    )
+}
+
+# Fails unless the destination tree equals the source tree, byte for byte.
+expect_same_tree() {
+    manifest "$1" >"$T/manifest.src"
+    manifest "$2" >"$T/manifest.dst"
+    if ! cmp -s "$T/manifest.src" "$T/manifest.dst"; then
+        diff "$T/manifest.src" "$T/manifest.dst" | head -20 >&2
+        fail "${3:-trees differ}: $1 vs $2"
+    fi
+    [[ -s $T/manifest.src ]] || fail "empty manifest for $1"
+}
+
+# A varied source tree: odd names, modes, empty dirs and files, symlinks,
+# duplicates, and a file of several pieces (with PIECE_SIZE=1M).
+make_varied_tree() {
+    local s=$1
+    mkdir -p "$s/photos/2024" "$s/empty/nested-empty" "$s/docs"
+    head -c 2500000 /dev/urandom >"$s/photos/2024/big.raw" # 3 pieces of 1 MiB
+    head -c 70000 /dev/urandom >"$s/photos/2024/a.jpg"
+    cp "$s/photos/2024/a.jpg" "$s/photos/dup-of-a.jpg"
+    printf 'hello\n' >"$s/docs/readme.txt"
+    chmod 600 "$s/docs/readme.txt"
+    printf '#!/bin/sh\necho hi\n' >"$s/docs/run.sh"
+    chmod 755 "$s/docs/run.sh"
+    : >"$s/empty-file"
+    printf 'nl' >"$s/docs/"$'new\nline'
+    printf 'bad' >"$s/docs/"$'bad\xff'
+    printf 'dash' >"$s/docs/-rf"
+    printf 'long' >"$s/docs/$(printf 'L%.0s' $(seq 1 255))"
+    ln -s photos/2024/a.jpg "$s/link-to-a"
+    ln -s /nonexistent/target "$s/docs/dangling"
+    chmod 700 "$s/docs"
+    touch -h -d '2023-05-06 07:08:09.123456789' "$s/link-to-a"
+    find "$s" -mindepth 1 -not -type l -exec touch -d '2024-02-03 04:05:06.987654321' {} +
+}

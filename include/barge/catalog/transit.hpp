@@ -96,6 +96,8 @@ public:
     // Entries gone from the source whose destination copy barge delivered.
     std::vector<DeliveryItem> pending_deletions(int64_t pair_id);
     void forget_entry(int64_t entry_id);
+    // The directory entry at path rel ("a/b"), if the source has one.
+    std::optional<DeliveryItem> dir_entry(int64_t pair_id, const std::string& rel);
 
 private:
     Database& m_db;

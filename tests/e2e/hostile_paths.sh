@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The drive is untrusted (SPEC §7.4): catalog paths like ../x, /etc/x or with a
+# NUL are refused, and symlinks planted at the destination (in place of a
+# directory or of a file) are never followed. Nothing is written outside DEST.
+source "$(dirname "$0")/lib.sh"
+
+setup_pair --mass-change-limit 100
+mkdir -p "$SRC/photos" "$SRC/docs" "$T/outside"
+echo a >"$SRC/photos/a.jpg"
+echo r >"$SRC/docs/readme.txt"
+echo e1 >"$SRC/evil1"
+echo e2 >"$SRC/evil2"
+echo e3 >"$SRC/evil3"
+age "$SRC"/photos/* "$SRC"/docs/* "$SRC"/evil*
+expect_exit 0 barge load
+
+# Tamper with the catalog as someone holding the drive could.
+sqlite3 "$DRIVE/barge.db" "UPDATE entries SET parent = CAST('..' AS BLOB), name = CAST('outside-x' AS BLOB) WHERE name = CAST('evil1' AS BLOB);
+UPDATE entries SET parent = CAST('/etc' AS BLOB) WHERE name = CAST('evil2' AS BLOB);
+UPDATE entries SET name = CAST('../../outside/evil3' AS BLOB) WHERE name = CAST('evil3' AS BLOB);"
+expect_exit 3 barge unload
+grep -q "not a safe relative path" "$T/out" || fail "no clear refusal of hostile paths: $(cat "$T/out")"
+[[ ! -e $T/outside-x && ! -e /etc/evil2 && ! -e $T/outside/evil3 ]] || fail "a file was written outside DEST"
+[[ -f $DST/photos/a.jpg && -f $DST/docs/readme.txt ]] || fail "the honest files were not delivered"
+
+# A symlink planted in place of a delivered directory: a new file for that
+# directory must not go through it.
+rm -rf "$DST/photos"
+ln -s "$T/outside" "$DST/photos"
+echo b >"$SRC/photos/b.jpg"
+age "$SRC/photos/b.jpg"
+# A symlink planted in place of a delivered file: the new version replaces the
+# link itself (kept aside in versions), the link's target is untouched.
+echo victim >"$T/outside/victim"
+rm "$DST/docs/readme.txt"
+ln -s "$T/outside/victim" "$DST/docs/readme.txt"
+echo "r2" >"$SRC/docs/readme.txt"
+age "$SRC/docs/readme.txt"
+sqlite3 "$DRIVE/barge.db" "DELETE FROM entries WHERE name IN (CAST('outside-x' AS BLOB), CAST('../../outside/evil3' AS BLOB)) OR parent = CAST('/etc' AS BLOB)"
+expect_exit 0 barge load
+expect_exit 3 barge unload
+grep -q "symlink" "$T/out" || fail "the planted directory symlink is not named: $(cat "$T/out")"
+[[ ! -e $T/outside/b.jpg ]] || fail "a file was written through a planted directory symlink"
+expect_eq victim "$(cat "$T/outside/victim")" "the planted file symlink's target"
+expect_eq r2 "$(cat "$DST/docs/readme.txt")" "the new version replaced the planted link"
+[[ -L $(echo "$DST"/.barge/versions/*/docs/readme.txt) ]] || fail "the planted link was not kept aside"
+[[ $(ls "$T/outside") == victim ]] || fail "something was written outside DEST: $(ls "$T/outside")"
+echo ok
