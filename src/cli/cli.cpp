@@ -67,6 +67,7 @@ int run(int argc, char** argv) {
     add_unload(app, g, action);
     add_run(app, g, action);
     add_dump_cargo(app, g, action);
+    add_verify(app, g, action);
     add_status(app, g, action);
     add_log(app, g, action);
     // Global options are accepted after the command too: `barge status --json`.

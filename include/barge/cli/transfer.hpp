@@ -27,5 +27,6 @@ void add_load(CLI::App& app, Globals& g, Action& action);
 void add_unload(CLI::App& app, Globals& g, Action& action);
 void add_run(CLI::App& app, Globals& g, Action& action);
 void add_dump_cargo(CLI::App& app, Globals& g, Action& action);
+void add_verify(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

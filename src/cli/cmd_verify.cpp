@@ -1,0 +1,141 @@
+#include "barge/cli/transfer.hpp"
+#include "barge/engine/verify.hpp"
+#include "barge/util/size.hpp"
+#include "barge/util/text.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace barge::cli {
+
+namespace {
+
+void verify_json(JsonWriter& j, const VerifyResult& r) {
+    j.field("checked", r.checked);
+    j.field("bytes", r.bytes);
+    j.field("bad", r.bad);
+    j.field("left", r.left);
+    j.field("stopped_early", r.stopped_early);
+    problems_json(j, r.problems);
+}
+
+std::string verify_text(const std::string& what, const VerifyResult& r) {
+    std::string text = fmt::format("{}: verified {} ({}), {} bad", what, r.checked,
+                                   format_size(static_cast<uint64_t>(r.bytes)), r.bad);
+    if (r.left > 0) {
+        text += fmt::format("; {} left for a later run", r.left);
+    }
+    for (const auto& p : r.problems) {
+        text += fmt::format("\n  BAD: {}: {}", escape_bytes(p.path), p.reason);
+    }
+    return text;
+}
+
+struct VerifyDestCli {
+    std::vector<std::string> pairs;
+    std::optional<double> sample;
+    std::optional<std::string> max_time;
+};
+
+ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
+    VerifyDestOptions opts;
+    if (o.sample) {
+        if (*o.sample <= 0 || *o.sample > 100) {
+            throw Refusal("invalid --sample: a percentage above 0 and up to 100");
+        }
+        opts.sample_percent = *o.sample;
+    }
+    if (o.max_time) {
+        opts.max_seconds = parse_duration(*o.max_time);
+    }
+    Session s(g, "verify-destination", DriveLock::Mode::exclusive);
+    auto pairs = s.select_pairs(o.pairs);
+    RunRecorder run(s.catalog(), "verify-destination", "destination", pairs);
+    auto progress = make_progress(g);
+    JsonWriter j;
+    j.begin_object();
+    j.key("pairs");
+    j.begin_array();
+    ExitCode code = ExitCode::ok;
+    int64_t files = 0, bytes = 0, bad = 0;
+    for (const auto& p : pairs) {
+        j.begin_object();
+        j.field("name", p.name);
+        try {
+            VerifyResult r = verify_destination(s.catalog(), p, opts, progress.get());
+            if (progress) {
+                progress->finish();
+            }
+            verify_json(j, r);
+            say(g, verify_text(p.name, r));
+            files += r.checked;
+            bytes += r.bytes;
+            bad += r.bad;
+            if (r.bad > 0) {
+                code = worst(code, ExitCode::corrupt);
+            }
+        } catch (const Refusal& e) {
+            spdlog::error("{}", e.what());
+            j.field("error", e.what());
+            code = worst(code, ExitCode::refused);
+        }
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+    run.finish(code, files, bytes, bad, j.str());
+    if (g.json) {
+        print_json(j);
+    }
+    return code;
+}
+
+ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& names) {
+    Session s(g, "verify-middle", DriveLock::Mode::exclusive);
+    auto pairs = s.select_pairs(names);
+    RunRecorder run(s.catalog(), "verify-middle", "drive", pairs);
+    auto progress = make_progress(g);
+    VerifyResult r = verify_middle(s.catalog(), s.layout(), pairs, progress.get());
+    if (progress) {
+        progress->finish();
+    }
+    JsonWriter j;
+    j.begin_object();
+    verify_json(j, r);
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    ExitCode code = r.bad > 0 ? ExitCode::corrupt : ExitCode::ok;
+    run.finish(code, r.checked, r.bytes, r.bad, j.str());
+    if (g.json) {
+        print_json(j);
+    } else {
+        say(g, verify_text("cargo", r));
+    }
+    return code;
+}
+
+} // namespace
+
+void add_verify(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<VerifyDestCli>();
+    auto* vd = app.add_subcommand(
+        "verify-destination", "re-hash delivered files at the destination, least recently "
+                              "verified first; mismatches are queued to be carried again");
+    vd->add_option("PAIR", o->pairs, "pairs (default: all)");
+    vd->add_option("--sample", o->sample, "verify only this percentage of the files")->option_text("PCT");
+    vd->add_option("--max-time", o->max_time, "stop after this long; the next run continues")
+        ->option_text("DUR");
+    vd->footer("Example: barge verify-destination --sample 10 --max-time 1h");
+    vd->callback([&g, &action, o] { action = [&g, o] { return run_verify_dest(g, *o); }; });
+
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* vm = app.add_subcommand(
+        "verify-middle", "re-hash every piece on the cargo against the catalog; corrupt or "
+                         "missing pieces are reported, removed and carried again");
+    vm->add_option("PAIR", *names, "pairs whose files to name (default: all)");
+    vm->footer("Example: barge verify-middle");
+    vm->callback([&g, &action, names] { action = [&g, names] { return run_verify_middle(g, *names); }; });
+}
+
+} // namespace barge::cli
