@@ -7,6 +7,7 @@
 #include "barge/fs/durable.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/hash/hash_file.hpp"
+#include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -83,7 +84,7 @@ public:
            LoadResult& result, Progress* progress)
         : m_catalog(catalog), m_store(catalog.db()), m_cargo(layout), m_layout(layout),
           m_pair(pair), m_options(options), m_result(result), m_progress(progress),
-          m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_buf(read_block) {
+          m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_pipe(read_block) {
         m_src = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
         m_fuse = on_fuse(m_cargo.dirfd());
         struct statvfs sv{};
@@ -305,7 +306,7 @@ private:
                 throw SourceProblem{"changed since the scan", false, true};
             }
             uint64_t n = 0;
-            Digest d = hash_fd(fd.get(), m_buf, n, display(c));
+            Digest d = hash_fd(fd.get(), m_pipe, n, display(c));
             FileStat after = stat_fd(fd.get(), display(c));
             if (!same_file_stat(after, before) || static_cast<int64_t>(n) != before.size) {
                 throw SourceProblem{"changed while being read", false, true};
@@ -387,13 +388,15 @@ private:
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         bool whole = static_cast<int64_t>(needed.size()) == f.pieces_total;
         bool multi = f.pieces_total > 1;
-        Blake2b file_hash;
         std::map<int64_t, Digest> known_pieces;
         if (c.content_id) {
             for (const auto& cp : m_store.content_pieces(*c.content_id)) {
                 known_pieces[cp.idx] = cp.piece.hash;
             }
         }
+        // Reading and writing here, hashing on the pipeline's thread: both cores work.
+        m_pipe.reset();
+        m_pipe.track_total(whole && multi);
         try {
             for (int64_t idx : needed) {
                 WrittenPiece wp;
@@ -401,29 +404,25 @@ private:
                 wp.offset = idx * m_piece_size;
                 wp.size = piece_len(c, idx);
                 wp.tmp = m_cargo.create_temp();
-                Blake2b piece_hash;
-                int64_t pos = wp.offset, left = wp.size;
-                while (left > 0) {
-                    size_t want = static_cast<size_t>(std::min<int64_t>(left, static_cast<int64_t>(m_buf.size())));
-                    size_t n;
-                    try {
-                        n = pread_full(fd.get(), m_buf.data(), want, pos, display(c));
-                    } catch (const SystemError& e) {
-                        throw SourceProblem{e.what(), e.err() == EIO || e.err() == EINTR, false};
-                    }
-                    if (n < want) {
-                        throw SourceProblem{"changed while being read (it shrank)", false, true};
-                    }
-                    piece_hash.update(m_buf.data(), n);
-                    if (whole && multi) {
-                        file_hash.update(m_buf.data(), n);
-                    }
-                    write_full(wp.tmp.fd.get(), m_buf.data(), n, m_cargo.root() + "/tmp/" + wp.tmp.name);
-                    pos += static_cast<int64_t>(n);
-                    left -= static_cast<int64_t>(n);
+                std::string tmp_path = m_cargo.root() + "/tmp/" + wp.tmp.name;
+                uint64_t n;
+                try {
+                    n = copy_through(m_pipe, fd.get(), wp.offset, wp.size, wp.tmp.fd.get(), 0,
+                                     display(c), tmp_path);
+                } catch (const ReadError& e) {
+                    m_cargo.discard(wp.tmp);
+                    throw SourceProblem{e.what(), e.err() == EIO || e.err() == EINTR, false};
+                } catch (...) {
+                    m_cargo.discard(wp.tmp);
+                    throw;
                 }
-                wp.hash = piece_hash.final();
+                wp.hash = m_pipe.finish();
+                if (static_cast<int64_t>(n) < wp.size) {
+                    m_cargo.discard(wp.tmp);
+                    throw SourceProblem{"changed while being read (it shrank)", false, true};
+                }
                 if (auto it = known_pieces.find(idx); it != known_pieces.end() && it->second != wp.hash) {
+                    m_cargo.discard(wp.tmp);
                     throw SourceProblem{stealthy_change_reason(), false, false};
                 }
                 auto existing = m_store.piece_by_hash(wp.hash);
@@ -433,7 +432,7 @@ private:
                 } else {
                     m_batch_pieces.insert(digest_key(wp.hash));
                     if (wp.size >= sync_each_piece_from || m_fuse) {
-                        data_sync(wp.tmp.fd.get(), m_cargo.root() + "/tmp/" + wp.tmp.name);
+                        data_sync(wp.tmp.fd.get(), tmp_path);
                     }
                 }
                 f.pieces.push_back(std::move(wp));
@@ -447,7 +446,7 @@ private:
             throw;
         }
         if (whole) {
-            f.content_hash = multi ? file_hash.final() : f.pieces.front().hash;
+            f.content_hash = multi ? m_pipe.finish_total() : f.pieces.front().hash;
             if (c.content_hash && *c.content_hash != f.content_hash) {
                 discard(f);
                 throw SourceProblem{stealthy_change_reason(), false, false};
@@ -570,7 +569,7 @@ private:
             // come from the drive, not from memory (docs/durability.md).
             evict(rd.get());
             uint64_t n = 0;
-            Digest d = hash_fd(rd.get(), m_buf, n, path);
+            Digest d = hash_fd(rd.get(), m_pipe, n, path);
             evict(rd.get());
             if (static_cast<int64_t>(n) != p.size || d != p.hash) {
                 return fmt::format("piece {} read back from the drive does not match what was "
@@ -590,7 +589,7 @@ private:
     LoadResult& m_result;
     Progress* m_progress;
     int64_t m_piece_size;
-    std::vector<char> m_buf;
+    HashPipeline m_pipe;
     Fd m_src;
     bool m_fuse = false;
     int64_t m_block = 4096;

@@ -10,6 +10,7 @@
 #include "barge/fs/path.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/hash/hash_file.hpp"
+#include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -120,7 +121,7 @@ public:
              const UnloadOptions& options, UnloadResult& result, Progress* progress)
         : m_catalog(catalog), m_store(catalog.db()), m_cargo(layout), m_pair(pair),
           m_options(options), m_result(result), m_progress(progress), m_tree(pair.dest),
-          m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_buf(read_block),
+          m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_pipe(read_block),
           m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
         m_staging = m_tree.open_dir(".barge/staging", DestTree::Create::yes);
         // Temporary files of an interrupted run; assembly files (.part) are kept:
@@ -214,25 +215,17 @@ private:
         return static_cast<int64_t>(sp.available) - reserve - m_pending_bytes >= bytes;
     }
 
-    // Copies from an open source into fd, hashing what is read; returns the digest.
+    // Copies from an open source into fd at to_offset, hashing what is read on the
+    // pipeline's thread; returns the digest. Throws VerifyError if the source is short.
     Digest copy_hashing(int from, int to, int64_t size, int64_t to_offset,
                         const std::string& from_display, const std::string& to_display) {
-        Blake2b h;
-        int64_t pos = 0;
-        while (pos < size) {
-            size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(m_buf.size())));
-            size_t n = pread_full(from, m_buf.data(), want, pos, from_display);
-            if (n < want) {
-                throw VerifyError(fmt::format("'{}' is shorter than recorded", escape_bytes(from_display)));
-            }
-            h.update(m_buf.data(), n);
-            ssize_t w = ::pwrite(to, m_buf.data(), n, static_cast<off_t>(to_offset + pos));
-            if (w < 0 || static_cast<size_t>(w) != n) {
-                throw_errno("write", to_display);
-            }
-            pos += static_cast<int64_t>(n);
+        m_pipe.reset();
+        uint64_t n = copy_through(m_pipe, from, 0, size, to, to_offset, from_display, to_display);
+        Digest d = m_pipe.finish();
+        if (static_cast<int64_t>(n) < size) {
+            throw VerifyError(fmt::format("'{}' is shorter than recorded", escape_bytes(from_display)));
         }
-        return h.final();
+        return d;
     }
 
     // Copies one cargo piece into fd at offset, re-hashing it on the way (the
@@ -283,7 +276,7 @@ private:
             return false;
         }
         uint64_t n = 0;
-        if (hash_fd(fd.get(), m_buf, n, display(d)) != hash) {
+        if (hash_fd(fd.get(), m_pipe, n, display(d)) != hash) {
             return false;
         }
         Fd rw = open_beneath_or_throw(parent.get(), d.name, O_WRONLY | O_NOFOLLOW, display(d));
@@ -451,7 +444,7 @@ private:
         // Clean after the barrier: evicting makes the read come from the medium.
         evict(fd.get());
         uint64_t n = 0;
-        Digest d = hash_fd(fd.get(), m_buf, n, where);
+        Digest d = hash_fd(fd.get(), m_pipe, n, where);
         evict(fd.get());
         return static_cast<int64_t>(n) == size && d == hash;
     }
@@ -723,7 +716,7 @@ private:
     Progress* m_progress;
     DestTree m_tree;
     int64_t m_piece_size;
-    std::vector<char> m_buf;
+    HashPipeline m_pipe;
     std::string m_stamp;
     bool m_root;
     Fd m_staging;

@@ -9,6 +9,7 @@
 #include "barge/fs/marker.hpp"
 #include "barge/fs/path.hpp"
 #include "barge/hash/hash_file.hpp"
+#include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -70,7 +71,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         progress->phase("verify", items.size(), static_cast<uint64_t>(bytes));
     }
     DestTree tree(pair.dest);
-    std::vector<char> buf(1 << 20);
+    HashPipeline pipe;
     std::optional<Transaction> tx;
     double last_commit = monotonic_seconds();
     for (size_t k = 0; k < items.size(); ++k) {
@@ -92,7 +93,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                 // Drop cached pages first: the check is of the disk, not of memory.
                 evict(fd.get());
                 uint64_t n = 0;
-                Digest d = hash_fd(fd.get(), buf, n, where);
+                Digest d = hash_fd(fd.get(), pipe, n, where);
                 evict(fd.get());
                 if (static_cast<int64_t>(n) != it.size) {
                     reason = fmt::format("size {} instead of {}", n, it.size);
@@ -157,7 +158,7 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
     for (const auto& p : pairs) {
         pair_ids += (pair_ids.empty() ? "" : ",") + std::to_string(p.id);
     }
-    std::vector<char> buf(1 << 20);
+    HashPipeline pipe;
     for (const auto& p : pieces) {
         if (stop_requested()) {
             r.stopped_early = true;
@@ -170,7 +171,7 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
         } else {
             evict(fd.get());
             uint64_t n = 0;
-            Digest d = hash_fd(fd.get(), buf, n, cargo.path(p.hash));
+            Digest d = hash_fd(fd.get(), pipe, n, cargo.path(p.hash));
             evict(fd.get());
             r.bytes += static_cast<int64_t>(n);
             if (static_cast<int64_t>(n) != p.size) {

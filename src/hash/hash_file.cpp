@@ -1,6 +1,11 @@
 #include "barge/hash/hash_file.hpp"
 
+#include "barge/hash/pipeline.hpp"
+#include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+
+#include <cerrno>
+#include <unistd.h>
 
 namespace barge {
 
@@ -15,6 +20,49 @@ Digest hash_fd(int fd, std::vector<char>& buf, uint64_t& bytes_read, std::string
             return h.final();
         }
     }
+}
+
+uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
+                      int64_t to_offset, std::string_view from_path, std::string_view to_path) {
+    int64_t pos = 0;
+    while (pos < size) {
+        char* buf = pipeline.acquire();
+        size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(pipeline.block_size())));
+        size_t n;
+        try {
+            n = pread_full(from, buf, want, offset + pos, from_path);
+        } catch (const SystemError& e) {
+            pipeline.release(buf);
+            throw ReadError(e.err(), "read", from_path);
+        }
+        if (to >= 0 && n > 0) {
+            size_t done = 0;
+            while (done < n) {
+                ssize_t w = ::pwrite(to, buf + done, n - done, static_cast<off_t>(to_offset + pos + static_cast<int64_t>(done)));
+                if (w < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (w < 0) {
+                    int err = errno;
+                    pipeline.release(buf);
+                    throw SystemError(err, "write", to_path);
+                }
+                done += static_cast<size_t>(w);
+            }
+        }
+        pipeline.submit(buf, n);
+        pos += static_cast<int64_t>(n);
+        if (n < want) {
+            break;
+        }
+    }
+    return static_cast<uint64_t>(pos);
+}
+
+Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string_view path) {
+    pipeline.reset();
+    bytes_read = copy_through(pipeline, fd, 0, INT64_MAX / 2, -1, 0, path, "");
+    return pipeline.finish();
 }
 
 } // namespace barge

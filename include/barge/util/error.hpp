@@ -37,6 +37,12 @@ private:
     int m_err;
 };
 
+// A read failed (as opposed to a write): lets a copy tell a bad source from a bad target.
+class ReadError : public SystemError {
+public:
+    using SystemError::SystemError;
+};
+
 // The catalog is corrupt, unreadable or from a newer barge.
 class CatalogError : public Error {
 public:

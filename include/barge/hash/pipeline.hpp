@@ -1,0 +1,57 @@
+#pragma once
+
+#include "barge/hash/blake2b.hpp"
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace barge {
+
+// Hashes, on a worker thread, the blocks the caller reads, so that reading and
+// writing (this thread) overlap with hashing (the other core):
+//   char* b = p.acquire(); n = read(b); write(b, n); p.submit(b, n); ... p.finish();
+// Two digests run side by side: the current piece's (finish()) and, when
+// enabled, the whole file's across pieces (finish_total()).
+class HashPipeline {
+public:
+    explicit HashPipeline(size_t block_size = 1 << 20, size_t depth = 4);
+    ~HashPipeline();
+    HashPipeline(const HashPipeline&) = delete;
+    HashPipeline& operator=(const HashPipeline&) = delete;
+
+    size_t block_size() const { return m_block; }
+    // A buffer to fill; waits while every buffer is queued for hashing.
+    char* acquire();
+    // Hands the first n bytes of a buffer from acquire() to the hashing thread.
+    void submit(char* buf, size_t n);
+    // Gives a buffer from acquire() back unused.
+    void release(char* buf);
+    // Also hash every submitted byte into the whole-file digest.
+    void track_total(bool on);
+    // Waits for the queue to drain; the digest of the bytes since the last finish().
+    Digest finish();
+    // Waits for the queue to drain; the whole-file digest since track_total(true).
+    Digest finish_total();
+    // Waits for the queue to drain and forgets everything hashed so far.
+    void reset();
+
+private:
+    void run();
+    void drain(std::unique_lock<std::mutex>& lock);
+
+    size_t m_block;
+    std::vector<std::vector<char>> m_buffers;
+    std::vector<char*> m_free;
+    std::deque<std::pair<char*, size_t>> m_queue;
+    bool m_busy = false, m_stop = false, m_total_on = false;
+    Blake2b m_piece, m_total;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::thread m_thread;
+};
+
+} // namespace barge

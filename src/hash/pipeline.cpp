@@ -1,0 +1,102 @@
+#include "barge/hash/pipeline.hpp"
+
+namespace barge {
+
+HashPipeline::HashPipeline(size_t block_size, size_t depth) : m_block(block_size) {
+    m_buffers.resize(depth);
+    for (auto& b : m_buffers) {
+        b.resize(block_size);
+        m_free.push_back(b.data());
+    }
+    m_thread = std::thread([this] { run(); });
+}
+
+HashPipeline::~HashPipeline() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+}
+
+char* HashPipeline::acquire() {
+    std::unique_lock lock(m_mutex);
+    m_cv.wait(lock, [&] { return !m_free.empty(); });
+    char* b = m_free.back();
+    m_free.pop_back();
+    return b;
+}
+
+void HashPipeline::submit(char* buf, size_t n) {
+    {
+        std::lock_guard lock(m_mutex);
+        m_queue.emplace_back(buf, n);
+    }
+    m_cv.notify_all();
+}
+
+void HashPipeline::release(char* buf) {
+    {
+        std::lock_guard lock(m_mutex);
+        m_free.push_back(buf);
+    }
+    m_cv.notify_all();
+}
+
+void HashPipeline::track_total(bool on) {
+    std::unique_lock lock(m_mutex);
+    drain(lock);
+    m_total_on = on;
+    m_total = Blake2b();
+}
+
+void HashPipeline::drain(std::unique_lock<std::mutex>& lock) {
+    m_cv.wait(lock, [&] { return m_queue.empty() && !m_busy; });
+}
+
+Digest HashPipeline::finish() {
+    std::unique_lock lock(m_mutex);
+    drain(lock);
+    return m_piece.final();
+}
+
+Digest HashPipeline::finish_total() {
+    std::unique_lock lock(m_mutex);
+    drain(lock);
+    return m_total.final();
+}
+
+void HashPipeline::reset() {
+    std::unique_lock lock(m_mutex);
+    drain(lock);
+    m_piece = Blake2b();
+    m_total = Blake2b();
+}
+
+void HashPipeline::run() {
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_cv.wait(lock, [&] { return !m_queue.empty() || m_stop; });
+        if (m_queue.empty()) {
+            return; // stopping, nothing left
+        }
+        auto [buf, n] = m_queue.front();
+        m_queue.pop_front();
+        m_busy = true;
+        bool total = m_total_on;
+        lock.unlock();
+        // The hashers are touched only here while m_busy, and by finish() only
+        // once the queue has drained: no lock needed around the work itself.
+        m_piece.update(buf, n);
+        if (total) {
+            m_total.update(buf, n);
+        }
+        lock.lock();
+        m_busy = false;
+        m_free.push_back(buf);
+        m_cv.notify_all();
+    }
+}
+
+} // namespace barge
