@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <future>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -29,12 +30,13 @@ namespace barge {
 namespace {
 
 constexpr size_t read_block = 1 << 20;
-// Large pieces are made durable one by one as they are written: it bounds the
-// dirty memory and reports a write error on the piece that caused it.
-constexpr int64_t sync_each_piece_from = 64ll << 20;
+// Large pieces start their writeback as soon as they are written (without
+// waiting for it): dirty memory stays bounded and the disk works while the next
+// file is read. The batch's syncfs is still the durability barrier.
+constexpr int64_t start_writeback_from = 8ll << 20;
 // A batch shares one durability barrier (syncfs) and one catalog commit.
 constexpr size_t batch_max_files = 512;
-constexpr int64_t batch_max_bytes = 1ll << 30;
+constexpr int64_t batch_max_bytes = 128ll << 20; // small enough that batches overlap
 // Room kept free on the drive beyond the reserve for the catalog and its journal.
 constexpr int64_t catalog_margin = 8ll << 20;
 // See scan.cpp: a file this fresh may change without its stat changing.
@@ -119,14 +121,14 @@ public:
                 break;
             }
         }
-        finish_batch();
+        drain_batches();
         while (!m_retry.empty() && !stop_requested()) {
             auto retry = std::move(m_retry);
             m_retry.clear();
             for (auto& f : retry) {
                 copy_and_queue(std::move(f.cand), f.attempt);
             }
-            finish_batch();
+            drain_batches();
         }
     }
 
@@ -164,7 +166,7 @@ private:
         }
         int64_t need = needed_bytes(c, needed);
         if (need > std::min(m_room, m_budget) && !m_reclaimed && need <= m_budget) {
-            finish_batch();
+            drain_batches(); // the catalog must be current before deciding what is reclaimable
             auto [n, bytes] = reclaim_pieces(m_catalog, m_layout);
             m_result.reclaimed_pieces += n;
             m_result.reclaimed_bytes += bytes;
@@ -431,8 +433,10 @@ private:
                     m_cargo.discard(wp.tmp);
                 } else {
                     m_batch_pieces.insert(digest_key(wp.hash));
-                    if (wp.size >= sync_each_piece_from || m_fuse) {
-                        data_sync(wp.tmp.fd.get(), tmp_path);
+                    if (m_fuse) {
+                        data_sync(wp.tmp.fd.get(), tmp_path); // see docs/durability.md
+                    } else if (wp.size >= start_writeback_from) {
+                        start_writeback(wp.tmp.fd.get());
                     }
                 }
                 f.pieces.push_back(std::move(wp));
@@ -471,29 +475,36 @@ private:
         }
     }
 
-    // Durability barrier, verify by re-reading from the medium, rename into place,
-    // second barrier, then one catalog commit for the whole batch.
+    // What the verifier thread made of one batch.
+    struct VerifiedBatch {
+        std::vector<CopiedFile> good;
+        std::vector<std::pair<CopiedFile, std::string>> bad;
+    };
+
+    // Hands the batch to the verifier thread (durability barrier, verify by
+    // re-reading from the medium, rename into place, second barrier) and goes on
+    // copying the next batch meanwhile; the catalog commit of a batch happens here,
+    // on this thread, once its verification is collected.
     void finish_batch() {
         if (m_batch.empty()) {
             return;
         }
-        bool any_written = false;
-        for (auto& f : m_batch) {
-            for (auto& p : f.pieces) {
-                any_written = any_written || !p.duplicate;
-            }
+        std::vector<CopiedFile> batch = std::move(m_batch);
+        m_batch.clear();
+        m_batch_bytes = 0;
+        m_batch_pieces.clear();
+        collect_verified(); // at most one batch in flight: memory and order stay bounded
+        m_inflight = std::async(std::launch::async,
+                                [this, b = std::move(batch)]() mutable { return verify_batch(std::move(b)); });
+    }
+
+    // Waits for the batch in flight, if any, and commits what it verified.
+    void collect_verified() {
+        if (!m_inflight.valid()) {
+            return;
         }
-        if (any_written && !m_fuse) {
-            sync_file_system(m_cargo.dirfd(), m_cargo.root());
-        }
-        std::vector<CopiedFile> good;
-        for (auto& f : m_batch) {
-            std::string bad = verify(f);
-            if (bad.empty()) {
-                good.push_back(std::move(f));
-                continue;
-            }
-            discard(f);
+        VerifiedBatch v = m_inflight.get(); // rethrows a drive failure of the verifier
+        for (auto& [f, bad] : v.bad) {
             if (f.attempt < m_options.attempts) {
                 spdlog::warn("load {}: '{}': {} (attempt {} of {})", m_pair.name,
                              escape_bytes(display(f.cand)), bad, f.attempt, m_options.attempts);
@@ -503,11 +514,59 @@ private:
                 fail(f.cand, bad);
             }
         }
-        m_batch.clear();
-        m_batch_bytes = 0;
-        m_batch_pieces.clear();
-        std::set<std::string> fans;
+        commit(v.good);
+    }
+
+    // Flushes everything: the current batch and the one in flight.
+    void drain_batches() {
+        finish_batch();
+        collect_verified();
+    }
+
+    // On the verifier thread: only the cargo's files and this thread's own hash
+    // pipeline are touched here, never the catalog.
+    VerifiedBatch verify_batch(std::vector<CopiedFile> batch) {
+        VerifiedBatch v;
+        bool any_written = false;
+        for (auto& f : batch) {
+            for (auto& p : f.pieces) {
+                any_written = any_written || !p.duplicate;
+            }
+        }
+        if (any_written && !m_fuse) {
+            sync_file_system(m_cargo.dirfd(), m_cargo.root());
+        }
+        std::set<std::string> failed;
+        std::vector<CopiedFile> good;
+        for (auto& f : batch) {
+            std::string bad = verify(f);
+            if (bad.empty()) {
+                good.push_back(std::move(f));
+                continue;
+            }
+            for (auto& p : f.pieces) {
+                if (!p.duplicate) {
+                    failed.insert(digest_key(p.hash));
+                }
+            }
+            discard(f);
+            v.bad.emplace_back(std::move(f), bad);
+        }
+        // A file whose content duplicates a piece that just failed has nothing on the
+        // cargo to point to: it is copied again too.
         for (auto& f : good) {
+            bool orphan = std::any_of(f.pieces.begin(), f.pieces.end(), [&](const WrittenPiece& p) {
+                return p.duplicate && failed.contains(digest_key(p.hash));
+            });
+            if (orphan) {
+                discard(f);
+                v.bad.emplace_back(std::move(f), "a piece it shares with another file failed verification");
+            } else {
+                v.good.push_back(std::move(f));
+            }
+        }
+        std::set<std::string> fans;
+        for (auto& f : v.good) {
             for (auto& p : f.pieces) {
                 if (!p.duplicate) {
                     m_cargo.commit(p.tmp, p.hash);
@@ -525,6 +584,14 @@ private:
             } else {
                 sync_file_system(m_cargo.dirfd(), m_cargo.root());
             }
+        }
+        return v;
+    }
+
+    // One catalog commit for a verified, durable batch.
+    void commit(std::vector<CopiedFile>& good) {
+        if (good.empty()) {
+            return;
         }
         int64_t now = now_ns();
         Transaction tx(m_catalog.db());
@@ -557,7 +624,7 @@ private:
     }
 
     // Re-reads each new piece from the medium and compares it with the hash taken
-    // while reading the source. Returns "" or the reason it failed.
+    // while reading the source. Returns "" or the reason it failed. Verifier thread.
     std::string verify(CopiedFile& f) {
         for (auto& p : f.pieces) {
             if (p.duplicate) {
@@ -568,8 +635,9 @@ private:
             // The pages are clean after the barrier: dropping them makes the read below
             // come from the drive, not from memory (docs/durability.md).
             evict(rd.get());
+            ::posix_fadvise(rd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
             uint64_t n = 0;
-            Digest d = hash_fd(rd.get(), m_pipe, n, path);
+            Digest d = hash_fd(rd.get(), m_verify_pipe, n, path);
             evict(rd.get());
             if (static_cast<int64_t>(n) != p.size || d != p.hash) {
                 return fmt::format("piece {} read back from the drive does not match what was "
@@ -590,6 +658,8 @@ private:
     Progress* m_progress;
     int64_t m_piece_size;
     HashPipeline m_pipe;
+    HashPipeline m_verify_pipe; // the verifier thread's
+    std::future<VerifiedBatch> m_inflight;
     Fd m_src;
     bool m_fuse = false;
     int64_t m_block = 4096;

@@ -28,6 +28,11 @@ void sync_file_system(int fd, std::string_view path) {
     }
 }
 
+void start_writeback(int fd) {
+    // Advice for throughput only; errors surface at the barrier that follows.
+    ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 void evict(int fd) {
     // Advice, not a promise: the verify read re-checks the bytes whatever happens,
     // and tests measure with resident_pages() that eviction really took place.

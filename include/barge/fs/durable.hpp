@@ -14,6 +14,10 @@ void full_sync(int fd, std::string_view path);
 // Since Linux 5.8 it reports writeback errors of any file on that file system.
 void sync_file_system(int fd, std::string_view path);
 
+// Starts writeback of the file's dirty pages without waiting (sync_file_range
+// SYNC_FILE_RANGE_WRITE). Not a durability guarantee: a barrier must follow.
+void start_writeback(int fd);
+
 // Drops the file's clean pages from the page cache (POSIX_FADV_DONTNEED), so the
 // next read comes from the medium. Dirty pages are not dropped: sync first.
 void evict(int fd);
