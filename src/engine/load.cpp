@@ -631,14 +631,10 @@ private:
                 continue;
             }
             std::string path = m_cargo.root() + "/tmp/" + p.tmp.name;
-            Fd rd = openat_or_throw(m_cargo.dirfd(), "tmp/" + p.tmp.name, O_RDONLY | O_NOFOLLOW, 0, path);
-            // The pages are clean after the barrier: dropping them makes the read below
-            // come from the drive, not from memory (docs/durability.md).
-            evict(rd.get());
-            ::posix_fadvise(rd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+            // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
+            VerifyFd rd = open_for_verify(m_cargo.tmp_dirfd(), p.tmp.name, path);
             uint64_t n = 0;
-            Digest d = hash_fd(rd.get(), m_verify_pipe, n, path);
-            evict(rd.get());
+            Digest d = hash_for_verify(rd, m_verify_pipe, n, path);
             if (static_cast<int64_t>(n) != p.size || d != p.hash) {
                 return fmt::format("piece {} read back from the drive does not match what was "
                                    "written (the drive or its connection corrupts data)",

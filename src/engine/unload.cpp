@@ -440,12 +440,10 @@ private:
 
     bool verify_staged(const std::string& tmp, int64_t size, const Digest& hash) {
         std::string where = m_tree.display(".barge/staging/" + tmp);
-        Fd fd = openat_or_throw(m_staging.get(), tmp, O_RDONLY | O_NOFOLLOW, 0, where);
-        // Clean after the barrier: evicting makes the read come from the medium.
-        evict(fd.get());
+        // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
+        VerifyFd fd = open_for_verify(m_staging.get(), tmp, where);
         uint64_t n = 0;
-        Digest d = hash_fd(fd.get(), m_pipe, n, where);
-        evict(fd.get());
+        Digest d = hash_for_verify(fd, m_pipe, n, where);
         return static_cast<int64_t>(n) == size && d == hash;
     }
 

@@ -86,21 +86,23 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         if (!is_safe_relative_path(it.rel)) {
             reason = "not a safe relative path in the catalog";
         } else {
-            Fd fd = open_beneath(tree.fd(), it.rel, O_RDONLY | O_NOFOLLOW);
-            if (!fd) {
-                reason = errno == ENOENT ? "missing" : fmt::format("cannot open: {}", std::strerror(errno));
-            } else {
-                // Drop cached pages first: the check is of the disk, not of memory.
-                evict(fd.get());
+            size_t slash = it.rel.rfind('/');
+            std::string parent = slash == std::string::npos ? "" : it.rel.substr(0, slash);
+            std::string name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+            try {
+                Fd dir = tree.open_dir(parent, DestTree::Create::no);
+                // From the medium: O_DIRECT, or the page cache dropped first.
+                VerifyFd fd = open_for_verify(dir.get(), name, where);
                 uint64_t n = 0;
-                Digest d = hash_fd(fd.get(), pipe, n, where);
-                evict(fd.get());
+                Digest d = hash_for_verify(fd, pipe, n, where);
                 if (static_cast<int64_t>(n) != it.size) {
                     reason = fmt::format("size {} instead of {}", n, it.size);
                 } else if (d != it.hash) {
                     reason = "content does not match its BLAKE2b-512 (corrupt)";
                 }
                 r.bytes += static_cast<int64_t>(n);
+            } catch (const SystemError& e) {
+                reason = e.err() == ENOENT ? "missing" : e.what();
             }
         }
         if (!tx) {
@@ -165,20 +167,23 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
             break;
         }
         std::string reason;
-        Fd fd = cargo.open_piece(p.hash);
-        if (!fd) {
-            reason = "missing";
-        } else {
-            evict(fd.get());
+        std::string rel = Cargo::relative_path(p.hash);
+        Fd fan = open_beneath(cargo.dirfd(), rel.substr(0, 2), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        try {
+            if (!fan) {
+                throw SystemError(errno, "open", cargo.path(p.hash));
+            }
+            VerifyFd fd = open_for_verify(fan.get(), rel.substr(3), cargo.path(p.hash));
             uint64_t n = 0;
-            Digest d = hash_fd(fd.get(), pipe, n, cargo.path(p.hash));
-            evict(fd.get());
+            Digest d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
             r.bytes += static_cast<int64_t>(n);
             if (static_cast<int64_t>(n) != p.size) {
                 reason = fmt::format("size {} instead of {}", n, p.size);
             } else if (d != p.hash) {
                 reason = "content does not match its BLAKE2b-512 (corrupt)";
             }
+        } catch (const SystemError& e) {
+            reason = e.err() == ENOENT ? "missing" : e.what();
         }
         ++r.checked;
         if (progress) {

@@ -5,6 +5,7 @@
 #include "barge/util/fd.hpp"
 
 #include <cerrno>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace barge {
@@ -57,6 +58,65 @@ uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t 
         }
     }
     return static_cast<uint64_t>(pos);
+}
+
+struct VerifyFd::Impl {
+    Fd fd;
+};
+
+int VerifyFd::fd() const {
+    return impl->fd.get();
+}
+
+VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path) {
+    VerifyFd v;
+    v.impl = std::make_shared<VerifyFd::Impl>();
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_DIRECT);
+    if (fd >= 0) {
+        v.direct = true;
+    } else if (errno == EINVAL) {
+        // FUSE (exfat-fuse), tmpfs: no O_DIRECT. Read normally, cache dropped first.
+        fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        }
+    }
+    if (fd < 0) {
+        throw_errno("open", display_path);
+    }
+    v.impl->fd = Fd(fd);
+    return v;
+}
+
+Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& bytes_read,
+                       std::string_view path) {
+    if (!f.direct) {
+        Digest d = hash_fd(f.fd(), pipeline, bytes_read, path);
+        ::posix_fadvise(f.fd(), 0, 0, POSIX_FADV_DONTNEED); // leave no cache behind either
+        return d;
+    }
+    // O_DIRECT: aligned buffer, aligned offsets, whole blocks; a short read is the end.
+    pipeline.reset();
+    bytes_read = 0;
+    for (;;) {
+        char* buf = pipeline.acquire();
+        ssize_t r = ::pread(f.fd(), buf, pipeline.block_size(), static_cast<off_t>(bytes_read));
+        if (r < 0 && errno == EINTR) {
+            pipeline.release(buf);
+            continue;
+        }
+        if (r < 0) {
+            int err = errno;
+            pipeline.release(buf);
+            throw ReadError(err, "read", path);
+        }
+        pipeline.submit(buf, static_cast<size_t>(r));
+        bytes_read += static_cast<uint64_t>(r);
+        if (static_cast<size_t>(r) < pipeline.block_size()) {
+            return pipeline.finish();
+        }
+    }
 }
 
 Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string_view path) {

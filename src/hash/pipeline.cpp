@@ -1,12 +1,18 @@
 #include "barge/hash/pipeline.hpp"
 
+#include <new>
+#include <stdlib.h>
+
 namespace barge {
 
 HashPipeline::HashPipeline(size_t block_size, size_t depth) : m_block(block_size) {
-    m_buffers.resize(depth);
-    for (auto& b : m_buffers) {
-        b.resize(block_size);
-        m_free.push_back(b.data());
+    for (size_t i = 0; i < depth; ++i) {
+        void* p = nullptr;
+        if (::posix_memalign(&p, 4096, block_size) != 0) {
+            throw std::bad_alloc();
+        }
+        m_buffers.emplace_back(static_cast<char*>(p));
+        m_free.push_back(static_cast<char*>(p));
     }
     m_thread = std::thread([this] { run(); });
 }

@@ -25,6 +25,7 @@ public:
 
     const std::string& root() const { return m_root; }
     int dirfd() const { return m_dir.get(); }
+    int tmp_dirfd() const { return m_tmp.get(); }
     // "ab/abcd…" relative to the cargo directory, and the full path for messages.
     static std::string relative_path(const Digest& hash);
     std::string path(const Digest& hash) const;

@@ -3,6 +3,8 @@
 #include "barge/hash/blake2b.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +18,21 @@ class HashPipeline;
 
 // The same through a pipeline: reading here, hashing on the pipeline's thread.
 Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string_view path);
+
+// Opens name (beneath dirfd, never following a symlink) for a verify read that
+// must come from the medium: with O_DIRECT when the file system allows it (the read
+// then bypasses the page cache by construction, and costs no copy), else normally
+// after dropping its cached pages. Throws SystemError naming display_path.
+struct VerifyFd {
+    int fd() const;
+    bool direct = false;
+    struct Impl;
+    std::shared_ptr<Impl> impl;
+};
+VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path);
+// Hashes a file opened by open_for_verify, to its end.
+Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& bytes_read,
+                       std::string_view path);
 
 // Streams [offset, offset + size) of `from` through the pipeline (the caller
 // collects the digest with finish()), writing each block to `to` at to_offset +

@@ -4,7 +4,9 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdlib>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -43,8 +45,12 @@ private:
     void run();
     void drain(std::unique_lock<std::mutex>& lock);
 
+    struct FreeDeleter {
+        void operator()(char* p) const { std::free(p); }
+    };
     size_t m_block;
-    std::vector<std::vector<char>> m_buffers;
+    // Page-aligned, so that O_DIRECT reads can land in them.
+    std::vector<std::unique_ptr<char, FreeDeleter>> m_buffers;
     std::vector<char*> m_free;
     std::deque<std::pair<char*, size_t>> m_queue;
     bool m_busy = false, m_stop = false, m_total_on = false;

@@ -37,3 +37,33 @@ TEST(HashPipeline, DigestsEqualPlainHashing) {
     p.reset();
     EXPECT_EQ(p.finish(), blake2b(""));
 }
+
+#include "../test_dir.hpp"
+#include "barge/hash/hash_file.hpp"
+#include "barge/util/fd.hpp"
+
+#include <fcntl.h>
+
+// The verify read (O_DIRECT where possible, whole aligned blocks, a short read at
+// the end) must hash exactly the file's bytes, whatever its size.
+TEST(HashForVerify, EqualsPlainHashForOddSizes) {
+    TestDir dir;
+    HashPipeline pipe(1 << 16, 3);
+    for (size_t size : {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{65536},
+                        size_t{65537}, size_t{300001}}) {
+        std::string data(size, '\0');
+        for (size_t i = 0; i < size; ++i) {
+            data[i] = static_cast<char>((i * 7 + size) % 256);
+        }
+        std::string name = "f" + std::to_string(size);
+        {
+            Fd fd = open_or_throw(dir / name, O_WRONLY | O_CREAT, 0644);
+            write_full(fd.get(), data.data(), data.size(), name);
+        }
+        Fd d = open_or_throw(dir.path(), O_RDONLY | O_DIRECTORY);
+        VerifyFd v = open_for_verify(d.get(), name, name);
+        uint64_t n = 0;
+        EXPECT_EQ(hash_for_verify(v, pipe, n, name), blake2b(data)) << size;
+        EXPECT_EQ(n, size);
+    }
+}
