@@ -30,34 +30,23 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
         run.start();
         requeued = check_cargo(s.catalog(), s.layout());
     }
-    auto progress = make_progress(g);
-    JsonWriter j;
-    j.begin_object();
-    j.key("pairs");
-    j.begin_array();
-    PairOutcome total;
-    for (const auto& p : pairs) {
-        PairOutcome po = load_one(s, g, p, opts, j, progress.get());
-        total.code = worst(total.code, po.code);
-        total.files += po.files;
-        total.bytes += po.bytes;
-        total.failed += po.failed;
-    }
-    j.end_array();
-    j.field("requeued_pieces", requeued);
-    cargo_json(j, s.catalog(), s.layout());
-    j.end_object();
     if (requeued) {
         say(g, fmt::format("{} pieces the catalog put on the cargo were missing or damaged: queued "
                            "again",
                            requeued));
     }
-    run.finish(total.code, total.files, total.bytes, total.failed, j.str(),
-               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (g.json) {
-        print_json(j);
+    auto progress = make_progress(g);
+    JsonWriter j;
+    j.begin_object();
+    j.field("requeued_pieces", requeued);
+    j.key("pairs");
+    j.begin_array();
+    Totals total;
+    for (const auto& p : pairs) {
+        total.add(load_one(s, g, p, opts, j, progress.get()));
     }
-    return total.code;
+    return finish_document(s, g, run, j, total,
+                           o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 
 } // namespace

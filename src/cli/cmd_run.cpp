@@ -44,14 +44,9 @@ ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
     j.begin_object();
     j.key("pairs");
     j.begin_array();
-    PairOutcome total;
+    Totals total;
     bool cargo_checked = false;
-    auto add = [&](const PairOutcome& po) {
-        total.code = worst(total.code, po.code);
-        total.files += po.files;
-        total.bytes += po.bytes;
-        total.failed += po.failed;
-    };
+    auto add = [&](const PairOutcome& po) { total.add(po); };
     auto skip = [&](const Pair& p, const std::string& why) {
         say(g, fmt::format("{}: skipped: {}", p.name, why));
         j.begin_object();
@@ -97,14 +92,7 @@ ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
             skip(p, "neither its source nor its destination is visible here");
         }
     }
-    j.end_array();
-    cargo_json(j, s.catalog(), s.layout());
-    j.end_object();
-    run.finish(total.code, total.files, total.bytes, total.failed, j.str());
-    if (g.json) {
-        print_json(j);
-    }
-    return total.code;
+    return finish_document(s, g, run, j, total);
 }
 
 ExitCode run_dump(const Globals& g) {

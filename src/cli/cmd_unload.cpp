@@ -25,23 +25,12 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     j.begin_object();
     j.key("pairs");
     j.begin_array();
-    PairOutcome total;
+    Totals total;
     for (const auto& p : pairs) {
-        PairOutcome po = unload_one(s, g, p, opts, j, progress.get());
-        total.code = worst(total.code, po.code);
-        total.files += po.files;
-        total.bytes += po.bytes;
-        total.failed += po.failed;
+        total.add(unload_one(s, g, p, opts, j, progress.get()));
     }
-    j.end_array();
-    cargo_json(j, s.catalog(), s.layout());
-    j.end_object();
-    run.finish(total.code, total.files, total.bytes, total.failed, j.str(),
-               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (g.json) {
-        print_json(j);
-    }
-    return total.code;
+    return finish_document(s, g, run, j, total,
+                           o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 
 } // namespace

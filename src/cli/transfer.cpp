@@ -29,30 +29,25 @@ ExitCode worst(ExitCode a, ExitCode b) {
     return rank(a) >= rank(b) ? a : b;
 }
 
-PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
-                     JsonWriter& j, TermProgress* progress) {
+namespace {
+
+// One pair's object in the {"pairs":[...]} array: the work itself fills it and
+// returns the outcome; a refusal for this pair is reported here and means exit 2.
+template <typename Work>
+PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProgress* progress,
+                     Work&& work) {
     PairOutcome out;
     j.begin_object();
     j.field("name", pair.name);
-    j.field("side", "source");
+    j.field("side", side);
     try {
-        LoadResult r = load_pair(s.catalog(), s.layout(), pair, options, progress);
+        out = work();
         if (progress) {
             progress->finish();
         }
-        CargoStatus cs = cargo_status(s.catalog(), s.layout());
-        int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
-                       static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));
-        say(g, load_result_text(pair.name, r, room));
-        load_result_json(j, r);
-        out.files = r.files;
-        out.bytes = r.bytes;
-        out.failed = static_cast<int64_t>(r.failures.size() + r.scan.problems.size());
         if (out.failed > 0) {
             out.code = ExitCode::partial;
         }
-        spdlog::info("load {}: carried {} files, {} bytes, {} pieces; {} failed; {} files waiting",
-                     pair.name, r.files, r.bytes, r.pieces, out.failed, r.waiting_files);
     } catch (const Refusal& e) {
         spdlog::error("{}", e.what());
         j.field("error", e.what());
@@ -62,35 +57,57 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
     return out;
 }
 
+} // namespace
+
+void Totals::add(const PairOutcome& po) {
+    code = worst(code, po.code);
+    files += po.files;
+    bytes += po.bytes;
+    failed += po.failed;
+}
+
+ExitCode finish_document(Session& s, const Globals& g, RunRecorder& run, JsonWriter& j,
+                         const Totals& totals, RunRecorder::Record record) {
+    j.end_array();
+    cargo_json(j, s.catalog(), s.layout());
+    j.end_object();
+    run.finish(totals.code, totals.files, totals.bytes, totals.failed, j.str(), record);
+    if (g.json) {
+        print_json(j);
+    }
+    return totals.code;
+}
+
+PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
+                     JsonWriter& j, TermProgress* progress) {
+    return one_pair(pair, "source", j, progress, [&] {
+        LoadResult r = load_pair(s.catalog(), s.layout(), pair, options, progress);
+        CargoStatus cs = cargo_status(s.catalog(), s.layout());
+        int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
+                       static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));
+        say(g, load_result_text(pair.name, r, room));
+        load_result_json(j, r);
+        PairOutcome out{ExitCode::ok, r.files, r.bytes,
+                        static_cast<int64_t>(r.failures.size() + r.scan.problems.size())};
+        spdlog::info("load {}: carried {} files, {} bytes, {} pieces; {} failed; {} files waiting",
+                     pair.name, r.files, r.bytes, r.pieces, out.failed, r.waiting_files);
+        return out;
+    });
+}
+
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
                        const UnloadOptions& options, JsonWriter& j, TermProgress* progress) {
-    PairOutcome out;
-    j.begin_object();
-    j.field("name", pair.name);
-    j.field("side", "destination");
-    try {
+    return one_pair(pair, "destination", j, progress, [&] {
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, options, progress);
-        if (progress) {
-            progress->finish();
-        }
         say(g, unload_result_text(pair.name, r));
         unload_result_json(j, r);
-        out.files = r.files + r.symlinks;
-        out.bytes = r.bytes;
-        out.failed = static_cast<int64_t>(r.failures.size());
-        if (out.failed > 0) {
-            out.code = ExitCode::partial;
-        }
+        PairOutcome out{ExitCode::ok, r.files + r.symlinks, r.bytes,
+                        static_cast<int64_t>(r.failures.size())};
         spdlog::info("unload {}: delivered {} files, {} bytes, {} symlinks, {} dirs; {} failed; "
                      "{} corrupt pieces",
                      pair.name, r.files, r.bytes, r.symlinks, r.dirs, out.failed, r.corrupt_pieces);
-    } catch (const Refusal& e) {
-        spdlog::error("{}", e.what());
-        j.field("error", e.what());
-        out.code = ExitCode::refused;
-    }
-    j.end_object();
-    return out;
+        return out;
+    });
 }
 
 } // namespace barge::cli

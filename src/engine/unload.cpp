@@ -297,7 +297,9 @@ private:
                                                *d.content_id));
             }
             int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + m_piece_size - 1) / m_piece_size;
-            if (pieces > 1 && !m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id)) {
+            if (pieces > 1 && !m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id) &&
+                !all_on_cargo(*d.content_id, pieces)) {
+                // Spread over several trips: assembled piece by piece in staging.
                 if (already_there(d, *hash)) {
                     done_in_place(d);
                     return;
@@ -329,6 +331,19 @@ private:
         }
     }
 
+    // Every piece of the content is on the cargo now, and none was staged by an
+    // earlier trip: the file can take the batched path in one go.
+    bool all_on_cargo(int64_t content_id, int64_t pieces) {
+        if (!m_store.staged(m_pair.id, content_id).empty()) {
+            return false;
+        }
+        auto cps = m_store.content_pieces(content_id);
+        if (static_cast<int64_t>(cps.size()) != pieces) {
+            return false;
+        }
+        return std::all_of(cps.begin(), cps.end(), [](const ContentPiece& cp) { return cp.piece.on_cargo; });
+    }
+
     void done_in_place(const DeliveryItem& d) {
         Transaction tx(m_catalog.db());
         m_store.mark_delivered(d.entry_id, now_ns());
@@ -336,8 +351,8 @@ private:
         ++m_result.already_there;
     }
 
-    // Writes a single-piece (or empty) file, or a copy of a delivered file with the
-    // same content, to a temporary file in the staging area.
+    // Writes a file whose pieces are all on the cargo (or an empty file, or a copy
+    // of a delivered file with the same content) to a temporary file in staging.
     void stage_small(const DeliveryItem& d, const Digest& hash, int attempt) {
         if (!room_for(d.st.size)) {
             fail(d, "the destination is full (its reserve would be used); it stays on the cargo");
@@ -363,13 +378,19 @@ private:
             }
             if (!done && d.st.size > 0) {
                 auto cps = m_store.content_pieces(*d.content_id);
-                if (cps.empty() || !cps.front().piece.on_cargo) {
+                int64_t pieces = (d.st.size + m_piece_size - 1) / m_piece_size;
+                bool complete = static_cast<int64_t>(cps.size()) == pieces &&
+                                std::all_of(cps.begin(), cps.end(),
+                                            [](const ContentPiece& cp) { return cp.piece.on_cargo; });
+                if (!complete) {
                     ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
                     ++m_result.waiting;
                     return;
                 }
                 try {
-                    copy_piece(cps.front().piece, out.get(), 0, tmp_display);
+                    for (const auto& cp : cps) {
+                        copy_piece(cp.piece, out.get(), cp.offset, tmp_display);
+                    }
                 } catch (const CorruptPiece& c) {
                     ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
                     corrupt(d, c.piece);

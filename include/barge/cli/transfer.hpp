@@ -16,6 +16,17 @@ struct PairOutcome {
 // The more serious of two outcomes: 1 > 4 > 2 > 3 > 0.
 ExitCode worst(ExitCode a, ExitCode b);
 
+// The outcomes of a command's pairs, added up.
+struct Totals : PairOutcome {
+    void add(const PairOutcome& po);
+};
+
+// Closes a {"pairs":[...] document (adding the cargo), records the run and
+// prints the document with --json; returns the exit code.
+ExitCode finish_document(Session& s, const Globals& g, RunRecorder& run, JsonWriter& j,
+                         const Totals& totals,
+                         RunRecorder::Record record = RunRecorder::Record::always);
+
 // Loads one pair, printing its summary (text) or appending a pair object to the
 // open JSON array. A refusal for this pair is reported and returns exit 2.
 PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
