@@ -655,7 +655,6 @@ private:
     int64_t m_piece_size;
     HashPipeline m_pipe;
     HashPipeline m_verify_pipe; // the verifier thread's
-    std::future<VerifiedBatch> m_inflight;
     Fd m_src;
     bool m_fuse = false;
     int64_t m_block = 4096;
@@ -664,6 +663,9 @@ private:
     std::vector<CopiedFile> m_batch, m_retry;
     int64_t m_batch_bytes = 0;
     std::set<std::string> m_batch_pieces;
+    // Last: destroyed first, so a batch still in flight finishes before the
+    // members it uses go away.
+    std::future<VerifiedBatch> m_inflight;
 };
 
 } // namespace

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <future>
+#include <mutex>
 #include <fmt/format.h>
 #include <map>
 #include <set>
@@ -316,7 +318,7 @@ private:
                 finish_batch();
             }
         });
-        finish_batch();
+        drain_batches();
         while (!m_retry.empty() && !stop_requested()) {
             auto retry = std::move(m_retry);
             m_retry.clear();
@@ -327,7 +329,7 @@ private:
                     fail(s.item, e.what());
                 }
             }
-            finish_batch();
+            drain_batches();
         }
     }
 
@@ -407,45 +409,81 @@ private:
         m_batch.push_back(std::move(s));
     }
 
-    // One durability barrier for the batch, then verify each file by re-reading it
-    // from the medium, rename into place, a second barrier, one catalog commit.
+    // What the verifier thread made of one batch.
+    struct VerifiedBatch {
+        std::vector<Staged> placed;
+        std::vector<Staged> read_back_wrong;
+        std::vector<std::pair<Staged, std::string>> failed;
+    };
+
+    // Hands the batch to the verifier thread (one durability barrier, verify each
+    // file by re-reading it from the medium, rename into place, a second barrier)
+    // and goes on writing the next batch; the catalog commit happens here once the
+    // batch is collected (SQLite stays on this thread).
     void finish_batch() {
         if (m_batch.empty()) {
             return;
         }
+        std::vector<Staged> batch = std::move(m_batch);
+        m_batch.clear();
+        m_pending_bytes = 0;
+        collect_verified(); // at most one batch in flight
+        m_inflight = std::async(std::launch::async,
+                                [this, b = std::move(batch)]() mutable { return verify_batch(std::move(b)); });
+    }
+
+    void drain_batches() {
+        finish_batch();
+        collect_verified();
+    }
+
+    // Verifier thread: files, the destination tree and its own pipeline only.
+    VerifiedBatch verify_batch(std::vector<Staged> batch) {
+        VerifiedBatch v;
         sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
-        std::vector<Staged> placed;
-        for (auto& s : m_batch) {
-            std::string tmp_display = m_tree.display(".barge/staging/" + s.tmp);
+        for (auto& s : batch) {
             try {
-                if (!verify_staged(s.tmp, s.item.st.size, s.hash)) {
+                if (!verify_staged(s.tmp, s.item.st.size, s.hash, m_verify_pipe)) {
                     ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
-                    if (s.attempt < m_options.attempts) {
-                        spdlog::warn("unload {}: '{}': read back wrong from the destination "
-                                     "(attempt {} of {})",
-                                     m_pair.name, escape_bytes(display(s.item)), s.attempt,
-                                     m_options.attempts);
-                        s.attempt += 1;
-                        m_retry.push_back(std::move(s));
-                    } else {
-                        fail(s.item, "the copy at the destination read back different from what "
-                                     "was written, every attempt (a failing destination disk?)");
-                    }
+                    v.read_back_wrong.push_back(std::move(s));
                     continue;
                 }
                 place(s.tmp, s.item);
-                placed.push_back(std::move(s));
+                v.placed.push_back(std::move(s));
             } catch (const SystemError& e) {
                 ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
-                fail(s.item, e.what());
+                v.failed.emplace_back(std::move(s), e.what());
             }
         }
-        m_batch.clear();
-        m_pending_bytes = 0;
         sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
+        return v;
+    }
+
+    void collect_verified() {
+        if (!m_inflight.valid()) {
+            return;
+        }
+        VerifiedBatch v = m_inflight.get(); // rethrows a failure of the destination's disk
+        for (auto& s : v.read_back_wrong) {
+            if (s.attempt < m_options.attempts) {
+                spdlog::warn("unload {}: '{}': read back wrong from the destination (attempt {} of {})",
+                             m_pair.name, escape_bytes(display(s.item)), s.attempt, m_options.attempts);
+                s.attempt += 1;
+                m_retry.push_back(std::move(s));
+            } else {
+                fail(s.item, "the copy at the destination read back different from what was "
+                             "written, every attempt (a failing destination disk?)");
+            }
+        }
+        for (auto& [s, reason] : v.failed) {
+            fail(s.item, reason);
+        }
+        if (v.placed.empty()) {
+            return;
+        }
         Transaction tx(m_catalog.db());
         int64_t now = now_ns();
-        for (auto& s : placed) {
+        for (auto& s : v.placed) {
             m_store.mark_delivered(s.item.entry_id, now);
             ++m_result.files;
             m_result.bytes += s.item.st.size;
@@ -459,12 +497,12 @@ private:
         tx.commit();
     }
 
-    bool verify_staged(const std::string& tmp, int64_t size, const Digest& hash) {
+    bool verify_staged(const std::string& tmp, int64_t size, const Digest& hash, HashPipeline& pipe) {
         std::string where = m_tree.display(".barge/staging/" + tmp);
         // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
         VerifyFd fd = open_for_verify(m_staging.get(), tmp, where);
         uint64_t n = 0;
-        Digest d = hash_for_verify(fd, m_pipe, n, where);
+        Digest d = hash_for_verify(fd, pipe, n, where);
         return static_cast<int64_t>(n) == size && d == hash;
     }
 
@@ -489,11 +527,16 @@ private:
     // kept as an old version (never unlinked: SPEC §7.5).
     void place(const std::string& tmp, const DeliveryItem& d) {
         Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
-        m_touched.insert(d.parent);
         struct stat st{};
-        if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        bool replaced = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (replaced) {
             move_aside(parent.get(), d, "versions", S_ISREG(st.st_mode));
-            ++m_result.versions;
+        }
+        {
+            // place() runs on the verifier thread too.
+            std::lock_guard lock(m_shared);
+            m_touched.insert(d.parent);
+            m_result.versions += replaced ? 1 : 0;
         }
         if (::renameat(m_staging.get(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
             if (errno == EXDEV) {
@@ -562,7 +605,7 @@ private:
         apply_metadata(out.get(), d.st, where);
         full_sync(out.get(), where);
         out.close(where);
-        if (!verify_staged(part, d.st.size, hash)) {
+        if (!verify_staged(part, d.st.size, hash, m_pipe)) {
             ::unlinkat(m_staging.get(), part.c_str(), 0);
             Transaction tx(m_catalog.db());
             m_store.clear_staged(m_pair.id, *d.content_id);
@@ -743,6 +786,11 @@ private:
     int64_t m_pending_bytes = 0;
     std::vector<DeliveryItem> m_dirs;
     std::set<std::string> m_touched; // directories (relative) this run wrote into
+    std::mutex m_shared;             // guards m_touched and m_result.versions
+    HashPipeline m_verify_pipe;      // the verifier thread's
+    // Last: destroyed first, so a batch still in flight finishes before the
+    // members it uses go away.
+    std::future<VerifiedBatch> m_inflight;
 };
 
 } // namespace
