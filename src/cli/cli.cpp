@@ -89,6 +89,12 @@ int run(int argc, char** argv) {
     try {
         ExitCode code = action ? action() : ExitCode::refused;
         std::fflush(stdout);
+        if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
+            // Work stopped at a safe point: everything reported above is committed,
+            // the rest waits for the next run. Cron must not read that as success.
+            spdlog::error("interrupted: stopped at a safe point; the next run continues");
+            code = ExitCode::stopped;
+        }
         return static_cast<int>(code);
     } catch (const Error& e) {
         print_error(e.what());
