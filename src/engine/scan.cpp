@@ -305,8 +305,10 @@ private:
             if (is_dir) {
                 ++m_result.new_dirs;
                 ++m_result.deleted; // a file or symlink became a directory
+            } else if (*row->kind == Kind::dir) {
+                ++m_result.new_files; // a directory became a file: the file is new
             } else {
-                ++m_result.modified;
+                ++m_result.modified; // a file became a symlink or the other way round
                 m_modified_ids.insert(row->id);
             }
             return;

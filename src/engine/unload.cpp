@@ -192,6 +192,18 @@ private:
 
     void deliver_dirs() {
         each_delivery(Kind::dir, [&](const DeliveryItem& d) {
+            // A file that became a directory at the source: the destination's old
+            // file is kept as a version. A symlink in the way is left alone and
+            // reported (it may be the destination admin's own redirect; barge never
+            // follows one).
+            Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+            struct stat st{};
+            if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode)) {
+                move_aside(parent.get(), d, "versions", false);
+                std::lock_guard lock(m_shared);
+                ++m_result.versions;
+            }
             m_tree.open_dir(rel(d), DestTree::Create::yes);
             m_dirs.push_back(d);
         });
