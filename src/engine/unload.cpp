@@ -223,10 +223,15 @@ private:
         }
     }
 
+    // Free space above the reserve, read once per batch: what the batch writes is
+    // counted by m_pending_bytes until the next reading.
     bool room_for(int64_t bytes) {
-        Space sp = fs_space(m_tree.root());
-        int64_t reserve = static_cast<int64_t>(m_pair.reserve.resolve(sp.capacity));
-        return static_cast<int64_t>(sp.available) - reserve - m_pending_bytes >= bytes;
+        if (!m_free) {
+            Space sp = fs_space(m_tree.root());
+            m_free = static_cast<int64_t>(sp.available) -
+                     static_cast<int64_t>(m_pair.reserve.resolve(sp.capacity));
+        }
+        return *m_free - m_pending_bytes >= bytes;
     }
 
     // Copies from an open source into fd at to_offset, hashing what is read on the
@@ -305,7 +310,7 @@ private:
                 ++m_result.waiting; // not loaded (or hashed) yet
                 return;
             }
-            auto hash = m_store.content_hash(*d.content_id);
+            auto hash = d.content_hash;
             if (!hash) {
                 throw CatalogError(fmt::format("catalog names content {} that it does not hold",
                                                *d.content_id));
@@ -439,6 +444,7 @@ private:
         std::vector<Staged> batch = std::move(m_batch);
         m_batch.clear();
         m_pending_bytes = 0;
+        m_free.reset();
         collect_verified(); // at most one batch in flight
         m_inflight = std::async(std::launch::async,
                                 [this, b = std::move(batch)]() mutable { return verify_batch(std::move(b)); });
@@ -796,6 +802,7 @@ private:
     Fd m_staging;
     std::vector<Staged> m_batch, m_retry;
     int64_t m_pending_bytes = 0;
+    std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
     std::set<std::string> m_touched; // directories (relative) this run wrote into
     std::mutex m_shared;             // guards m_touched and m_result.versions

@@ -45,6 +45,7 @@ struct DeliveryItem {
     std::string parent, name;
     FileStat st; // the source side: what the destination must end up with
     std::optional<int64_t> content_id;
+    std::optional<Digest> content_hash; // of content_id
     std::optional<Kind> d_kind; // what the destination had, if barge delivered it
     std::optional<int64_t> d_content_id;
 };
