@@ -74,21 +74,6 @@ std::vector<int64_t> TransitStore::staged(int64_t pair_id, int64_t content_id) {
     return out;
 }
 
-std::optional<Digest> TransitStore::content_hash(int64_t content_id) {
-    Statement st = m_db.prepare("SELECT hash FROM contents WHERE id = ?");
-    st.bind(1, content_id);
-    if (!st.step()) {
-        return std::nullopt;
-    }
-    return digest_from_bytes(st.column_blob(0));
-}
-
-int64_t TransitStore::content_size(int64_t content_id) {
-    Statement st = m_db.prepare("SELECT size FROM contents WHERE id = ?");
-    st.bind(1, content_id);
-    return st.step() ? st.column_int(0) : 0;
-}
-
 int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t content_id,
                                    int64_t idx, int64_t offset, int64_t now) {
     m_db.prepare("INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) "

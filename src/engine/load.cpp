@@ -39,14 +39,6 @@ constexpr size_t batch_max_files = 512;
 constexpr int64_t batch_max_bytes = 128ll << 20; // small enough that batches overlap
 // Room kept free on the drive beyond the reserve for the catalog and its journal.
 constexpr int64_t catalog_margin = 8ll << 20;
-// See scan.cpp: a file this fresh may change without its stat changing.
-constexpr int64_t racy_margin_ns = 2'000'000'000;
-
-bool same_file_stat(const FileStat& a, const FileStat& b) {
-    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
-           a.ino == b.ino;
-}
-
 int64_t round_up(int64_t n, int64_t block) {
     return block <= 1 ? n : (n + block - 1) / block * block;
 }
@@ -138,7 +130,6 @@ private:
 
     void refresh_room() {
         Space sp = fs_space(m_cargo.root());
-        m_capacity = static_cast<int64_t>(sp.capacity);
         int64_t reserve = static_cast<int64_t>(m_pair.reserve.resolve(sp.capacity));
         m_room = static_cast<int64_t>(sp.available) - reserve - catalog_margin;
         // What a trip could hold if every piece on the cargo were reclaimed.
@@ -658,7 +649,7 @@ private:
     Fd m_src;
     bool m_fuse = false;
     int64_t m_block = 4096;
-    int64_t m_capacity = 0, m_room = 0, m_trip_room = 0, m_budget = 0;
+    int64_t m_room = 0, m_trip_room = 0, m_budget = 0;
     bool m_reclaimed = false, m_stopped = false;
     std::vector<CopiedFile> m_batch, m_retry;
     int64_t m_batch_bytes = 0;

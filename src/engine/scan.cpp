@@ -51,16 +51,6 @@ void check_source_visible(const Pair& pair) {
 
 namespace {
 
-// File-system timestamps can lag the clock by a tick (and by up to 2 s on FAT):
-// a file whose mtime is within this margin of the moment it was read may still
-// change without its mtime moving, so its hash is re-checked on the next scan.
-constexpr int64_t racy_margin_ns = 2'000'000'000;
-
-bool same_file_stat(const FileStat& a, const FileStat& b) {
-    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
-           a.ino == b.ino;
-}
-
 bool same_metadata(const FileStat& a, const FileStat& b) {
     return a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtime_ns == b.mtime_ns &&
            a.ctime_ns == b.ctime_ns && a.ino == b.ino && a.dev == b.dev;

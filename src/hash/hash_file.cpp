@@ -10,19 +10,6 @@
 
 namespace barge {
 
-Digest hash_fd(int fd, std::vector<char>& buf, uint64_t& bytes_read, std::string_view path) {
-    Blake2b h;
-    bytes_read = 0;
-    for (;;) {
-        size_t n = pread_full(fd, buf.data(), buf.size(), static_cast<long long>(bytes_read), path);
-        h.update(buf.data(), n);
-        bytes_read += n;
-        if (n < buf.size()) {
-            return h.final();
-        }
-    }
-}
-
 uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
                       int64_t to_offset, std::string_view from_path, std::string_view to_path) {
     int64_t pos = 0;

@@ -28,6 +28,19 @@ struct FileStat {
     std::string target; // symlink target, verbatim
 };
 
+// Same file, unchanged: size, mtime, ctime and inode all equal. A file whose
+// stat passes this check before and after a read was not changed under it
+// (SPEC §7.7), and one that passes it against the catalog needs no re-hash.
+inline bool same_file_stat(const FileStat& a, const FileStat& b) {
+    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
+           a.ino == b.ino;
+}
+
+// File-system timestamps can lag the clock by a tick (and by up to 2 s on FAT):
+// a file whose mtime is within this margin of the moment it was read may still
+// change without its stat changing, so its hash is re-checked on the next scan.
+constexpr int64_t racy_margin_ns = 2'000'000'000;
+
 // An entry's source side as the catalog holds it; kind is empty when the entry
 // has gone from the source (a deletion not yet applied at the destination).
 struct EntryRow {

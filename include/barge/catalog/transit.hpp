@@ -62,8 +62,6 @@ public:
     std::vector<ContentPiece> content_pieces(int64_t content_id);
     // Piece indexes of a content already staged at the pair's destination.
     std::vector<int64_t> staged(int64_t pair_id, int64_t content_id);
-    std::optional<Digest> content_hash(int64_t content_id);
-    int64_t content_size(int64_t content_id);
 
     // Records a verified piece on the cargo (creating or updating its row) as
     // piece idx of content; returns the piece id.

@@ -6,17 +6,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace barge {
 
-// Reads an open file from offset 0 to its end, hashing it; returns the digest and
-// sets bytes_read. buf is the caller's reusable read buffer (not empty).
-Digest hash_fd(int fd, std::vector<char>& buf, uint64_t& bytes_read, std::string_view path);
-
 class HashPipeline;
 
-// The same through a pipeline: reading here, hashing on the pipeline's thread.
+// Reads an open file from offset 0 to its end, hashing it on the pipeline's
+// thread; returns the digest and sets bytes_read.
 Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string_view path);
 
 // Opens name (beneath dirfd, never following a symlink) for a verify read that
