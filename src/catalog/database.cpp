@@ -25,9 +25,47 @@ Database::Database(const std::string& path, Create create) : m_path(path) {
     sqlite3_extended_result_codes(db, 1);
 }
 
-Database::~Database() = default;
-Database::Database(Database&&) noexcept = default;
-Database& Database::operator=(Database&&) noexcept = default;
+Database::~Database() {
+    drop_cache();
+}
+
+Database::Database(Database&& other) noexcept
+    : m_db(std::move(other.m_db)), m_path(std::move(other.m_path)),
+      m_write_guard(std::move(other.m_write_guard)), m_cache(std::move(other.m_cache)) {
+    other.m_cache.clear();
+}
+
+Database& Database::operator=(Database&& other) noexcept {
+    if (this != &other) {
+        drop_cache();
+        m_db = std::move(other.m_db);
+        m_path = std::move(other.m_path);
+        m_write_guard = std::move(other.m_write_guard);
+        m_cache = std::move(other.m_cache);
+        other.m_cache.clear();
+    }
+    return *this;
+}
+
+void Database::drop_cache() noexcept {
+    for (auto& [sql, stmt] : m_cache) {
+        sqlite3_finalize(stmt);
+    }
+    m_cache.clear();
+}
+
+void Database::give_back(sqlite3_stmt* stmt) noexcept {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    try {
+        auto [it, inserted] = m_cache.try_emplace(sqlite3_sql(stmt), stmt);
+        if (inserted) {
+            return;
+        }
+    } catch (...) { // out of memory: just do not cache it
+    }
+    sqlite3_finalize(stmt);
+}
 
 void Database::fail(int rc, std::string_view context) const {
     const char* msg = m_db ? sqlite3_errmsg(m_db.get()) : sqlite3_errstr(rc);
@@ -46,6 +84,11 @@ void Database::exec(std::string_view sql) {
 }
 
 Statement Database::prepare(std::string_view sql) {
+    if (auto it = m_cache.find(std::string(sql)); it != m_cache.end()) {
+        sqlite3_stmt* cached = it->second;
+        m_cache.erase(it); // in use now: a nested prepare of the same SQL compiles its own
+        return Statement(*this, cached);
+    }
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()), &stmt,
                                 nullptr);
@@ -78,7 +121,9 @@ int Database::changes() const {
 Statement::Statement(Database& db, sqlite3_stmt* stmt) : m_db(&db), m_stmt(stmt) {}
 
 Statement::~Statement() {
-    sqlite3_finalize(m_stmt);
+    if (m_stmt) {
+        m_db->give_back(m_stmt);
+    }
 }
 
 Statement::Statement(Statement&& other) noexcept : m_db(other.m_db), m_stmt(other.m_stmt) {

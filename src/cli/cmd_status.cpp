@@ -59,12 +59,23 @@ void run_json(JsonWriter& j, const char* key, const std::optional<RunRecord>& r)
     j.end_object();
 }
 
+void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns) {
+    j.key(key);
+    if (ns) {
+        j.value(format_utc(*ns));
+    } else {
+        j.null();
+    }
+}
+
 ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
     Session s(g, "status", DriveLock::Mode::shared);
     auto pairs = s.select_pairs(names);
     CargoStatus cargo = cargo_status(s.catalog(), s.layout());
     std::optional<RunRecord> last[] = {s.catalog().last_run("scan"), s.catalog().last_run("load"),
-                                       s.catalog().last_run("unload")};
+                                       s.catalog().last_run("unload"),
+                                       s.catalog().last_run("verify-destination"),
+                                       s.catalog().last_run("verify-middle")};
     JsonWriter j;
     j.begin_object();
     j.key("pairs");
@@ -95,6 +106,8 @@ ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
         } else {
             j.null();
         }
+        time_json(j, "oldest_verification", ps.oldest_verified_ns);
+        time_json(j, "newest_verification", ps.newest_verified_ns);
         problems_json(j, ps.failures);
         j.end_object();
         text += fmt::format("\n{}: {} -> {}\n  pending:   {}", p.name, escape_bytes(p.source),
@@ -115,6 +128,10 @@ ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
                           : fmt::format("\n  trips to catch up: {}", trips);
         text += fmt::format("\n  last scan: {}",
                             p.last_scan_ns ? format_utc(*p.last_scan_ns) : std::string("never"));
+        if (ps.oldest_verified_ns) {
+            text += fmt::format("\n  delivered files verified at the destination between {} and {}",
+                                format_utc(*ps.oldest_verified_ns), format_utc(*ps.newest_verified_ns));
+        }
     }
     j.end_array();
     j.key("cargo");
@@ -129,9 +146,13 @@ ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
     run_json(j, "scan", last[0]);
     run_json(j, "load", last[1]);
     run_json(j, "unload", last[2]);
+    run_json(j, "verify_destination", last[3]);
+    run_json(j, "verify_middle", last[4]);
     j.end_object();
     j.end_object();
-    text += fmt::format("\nlast load: {}\nlast unload: {}", when(last[1]), when(last[2]));
+    text += fmt::format("\nlast load: {}\nlast unload: {}\nlast verify-destination: {}\n"
+                        "last verify-middle: {}",
+                        when(last[1]), when(last[2]), when(last[3]), when(last[4]));
     if (g.json) {
         print_json(j);
     } else {

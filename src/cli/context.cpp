@@ -17,8 +17,29 @@ Session::Session(const Globals& globals, const std::string& command, DriveLock::
       // joined before their first commit); read-only ones wait for it before printing.
       m_catalog(Catalog::open(m_layout.catalog(), mode == DriveLock::Mode::exclusive
                                                       ? Catalog::Check::background
-                                                      : Catalog::Check::now)) {
+                                                      : Catalog::Check::now)),
+      m_exclusive(mode == DriveLock::Mode::exclusive) {
+    if (m_exclusive) {
+        // The drive lock already keeps every other barge out: SQLite may keep its
+        // file locks for the whole session instead of taking and dropping them (and
+        // looking for a hot journal) around every statement (docs/catalog.md).
+        m_catalog.db().exec("PRAGMA locking_mode = EXCLUSIVE");
+    }
     log_to_drive(m_layout);
+}
+
+Session::~Session() {
+    if (!m_exclusive) {
+        return;
+    }
+    try {
+        // Back to normal locking; the next access drops the locks and the (zeroed)
+        // journal, so the catalog is one self-contained file again.
+        m_catalog.db().exec("PRAGMA locking_mode = NORMAL");
+        m_catalog.db().query_int("SELECT count(*) FROM meta");
+    } catch (const std::exception& e) {
+        spdlog::warn("releasing the catalog: {}", e.what());
+    }
 }
 
 std::vector<Pair> Session::select_pairs(const std::vector<std::string>& names) {

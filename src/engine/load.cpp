@@ -30,10 +30,6 @@ namespace barge {
 namespace {
 
 constexpr size_t read_block = 1 << 20;
-// Large pieces start their writeback as soon as they are written (without
-// waiting for it): dirty memory stays bounded and the disk works while the next
-// file is read. The batch's syncfs is still the durability barrier.
-constexpr int64_t start_writeback_from = 8ll << 20;
 // A batch shares one durability barrier (syncfs) and one catalog commit.
 constexpr size_t batch_max_files = 512;
 constexpr int64_t batch_max_bytes = 128ll << 20; // small enough that batches overlap

@@ -45,6 +45,14 @@ PairStatus pair_status(Catalog& catalog, const Pair& pair, size_t max_failures) 
             ps.unhashed = static_cast<int64_t>(st.column_double(3));
         }
     }
+    Statement ver = db.prepare(std::string("SELECT min(e.d_verified_ns), max(e.d_verified_ns) FROM "
+                                           "entries e WHERE e.pair_id = ? AND e.kind = 1 AND ") +
+                               sql_delivered);
+    ver.bind(1, pair.id);
+    if (ver.step()) {
+        ps.oldest_verified_ns = ver.column_optional_int(0);
+        ps.newest_verified_ns = ver.column_optional_int(1);
+    }
     Statement del = db.prepare("SELECT count(*) FROM entries WHERE pair_id = ? AND kind IS NULL "
                                "AND d_kind IS NOT NULL AND d_kind != 2");
     del.bind(1, pair.id);

@@ -63,8 +63,10 @@ void claim_destination(Catalog& catalog, const Pair& pair) {
 namespace {
 
 constexpr size_t read_block = 1 << 20;
-constexpr size_t batch_max_files = 256;
-constexpr int64_t batch_max_bytes = 512ll << 20;
+// A batch shares two syncfs barriers and one catalog commit; it is small enough
+// in bytes that the verifier thread re-reads one batch while the next is written.
+constexpr size_t batch_max_files = 512;
+constexpr int64_t batch_max_bytes = 128ll << 20;
 
 // A piece on the cargo whose bytes do not match its name.
 struct CorruptPiece {
@@ -417,6 +419,9 @@ private:
                 }
             }
             apply_metadata(out.get(), d.st, tmp_display);
+            if (d.st.size >= start_writeback_from) {
+                start_writeback(out.get()); // the batch's syncfs stays the barrier
+            }
             out.close(tmp_display);
         } catch (...) {
             ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);

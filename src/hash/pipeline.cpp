@@ -37,6 +37,16 @@ char* HashPipeline::acquire() {
 void HashPipeline::submit(char* buf, size_t n) {
     {
         std::lock_guard lock(m_mutex);
+        if (n <= inline_max && m_queue.empty() && !m_busy) {
+            // A small block with the worker idle (a small file, or a file's tail):
+            // hashing it here costs less than waking the worker and waiting for it.
+            m_piece.update(buf, n);
+            if (m_total_on) {
+                m_total.update(buf, n);
+            }
+            m_free.push_back(buf);
+            return;
+        }
         m_queue.emplace_back(buf, n);
     }
     m_cv.notify_all();

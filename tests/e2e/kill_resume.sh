@@ -40,9 +40,10 @@ check_catalog() {
 
 points=0
 # Points before the load's commit come first: a run that gets past its commit
-# leaves less work for the points after it.
-for spec in "renameat 1" "renameat 40" "pwrite64 3" "unlink 1" "syncfs 1" "fdatasync 2" \
-            "fdatasync 5" "syncfs 2"; do
+# leaves less work for the points after it. "fsync N" lands inside SQLite's
+# commits; "unlink 1" is the journal removed when the run releases the catalog.
+for spec in "renameat 1" "renameat 40" "pwrite64 3" "syncfs 1" "fdatasync 2" "fsync 2" \
+            "fdatasync 5" "syncfs 2" "unlink 1"; do
     kill_at $spec load
     check_catalog "load killed at $spec"
     points=$((points + 1))
@@ -87,4 +88,8 @@ kill_at renameat 2 unload
 kill_at syncfs 3 unload
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after an interrupted second cycle"
+# After a clean run the catalog is one self-contained file again, whatever
+# journal a killed run left next to it.
+[[ ! -e "$DRIVE/barge.db-journal" ]] || fail "journal left next to the catalog after a clean run"
+check_catalog "end"
 echo "ok ($points interruption points, $killed fixed points fired)"

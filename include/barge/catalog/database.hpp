@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -26,7 +27,9 @@ public:
 
     // Runs one or more statements that return no rows.
     void exec(std::string_view sql);
-    // A prepared statement on this connection.
+    // A prepared statement on this connection. Statements are cached by their SQL:
+    // one that is not in use is reset and handed out again instead of being
+    // compiled anew (barge runs the same few queries for every file).
     Statement prepare(std::string_view sql);
     // The single integer the query returns (0 when no row).
     int64_t query_int(std::string_view sql);
@@ -47,9 +50,16 @@ private:
     struct Closer {
         void operator()(sqlite3* db) const;
     };
+    friend class Statement;
+    // Takes back a statement that is done with: kept for the next prepare() of the
+    // same SQL, or finalized when that SQL already has one waiting.
+    void give_back(sqlite3_stmt* stmt) noexcept;
+    void drop_cache() noexcept;
+
     std::unique_ptr<sqlite3, Closer> m_db;
     std::string m_path;
     std::function<void()> m_write_guard;
+    std::unordered_map<std::string, sqlite3_stmt*> m_cache;
 };
 
 // A prepared statement, finalized by its owner. Bind indexes start at 1.

@@ -34,6 +34,9 @@ using Action = std::function<ExitCode()>;
 class Session {
 public:
     Session(const Globals& globals, const std::string& command, DriveLock::Mode mode);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
     // The pairs named (all pairs when none); throws Refusal for an unknown name.
     std::vector<Pair> select_pairs(const std::vector<std::string>& names);
 
@@ -44,6 +47,7 @@ private:
     DriveLayout m_layout;
     DriveLock m_lock;
     Catalog m_catalog;
+    bool m_exclusive;
 };
 
 // A row in the run history (`barge log`). By default the row is written when the

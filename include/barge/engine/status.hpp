@@ -5,6 +5,7 @@
 #include "barge/fs/drive.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace barge {
@@ -23,6 +24,10 @@ struct PairStatus {
     Counts pending, on_cargo, delivered, failed;
     int64_t deletions_pending = 0;
     int64_t unhashed = 0; // pending files whose content has not been hashed yet
+    // The delivered files' verification times at the destination (the delivery
+    // itself, or a later verify-destination): every file was checked at or after
+    // the oldest one. Unset when nothing is delivered.
+    std::optional<int64_t> oldest_verified_ns, newest_verified_ns;
     std::vector<FileProblem> failures;
 };
 

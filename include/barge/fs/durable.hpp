@@ -17,6 +17,9 @@ void sync_file_system(int fd, std::string_view path);
 // Starts writeback of the file's dirty pages without waiting (sync_file_range
 // SYNC_FILE_RANGE_WRITE). Not a durability guarantee: a barrier must follow.
 void start_writeback(int fd);
+// Files at least this large start their writeback as soon as they are written
+// (dirty memory stays bounded and the disk works while the next file is read).
+inline constexpr int64_t start_writeback_from = 8ll << 20;
 
 // Drops the file's clean pages from the page cache (POSIX_FADV_DONTNEED), so the
 // next read comes from the medium. Dirty pages are not dropped: sync first.

@@ -41,6 +41,9 @@ public:
     // Waits for the queue to drain and forgets everything hashed so far.
     void reset();
 
+    // Blocks up to this size are hashed on the calling thread when the worker is idle.
+    static constexpr size_t inline_max = 64 << 10;
+
 private:
     void run();
     void drain(std::unique_lock<std::mutex>& lock);

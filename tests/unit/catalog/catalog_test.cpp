@@ -1,5 +1,6 @@
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/database.hpp"
 #include "barge/catalog/entries.hpp"
 #include "barge/catalog/schema.hpp"
 #include "barge/util/error.hpp"
@@ -200,4 +201,37 @@ TEST(Entries, PathBytesRoundTrip) {
     for (size_t i = 0; i < names.size(); ++i) {
         EXPECT_EQ(rows[i].name, names[i]);
     }
+}
+
+// Statements are cached by their SQL: a reused one starts with fresh bindings and
+// from the first row, and a nested use of the same SQL gets its own statement.
+TEST(Database, StatementCacheReusesSafely) {
+    TestDir dir;
+    Database db(dir / "t.db", Database::Create::yes);
+    db.exec("CREATE TABLE t(x INTEGER)");
+    for (int i = 1; i <= 3; ++i) {
+        db.prepare("INSERT INTO t(x) VALUES (?)").bind(1, i).run();
+    }
+    const char* sql = "SELECT x FROM t WHERE x >= ? ORDER BY x";
+    {
+        Statement a = db.prepare(sql);
+        a.bind(1, 2);
+        ASSERT_TRUE(a.step());
+        EXPECT_EQ(a.column_int(0), 2);
+        // The same SQL while `a` is in the middle of its rows.
+        Statement b = db.prepare(sql);
+        b.bind(1, 1);
+        ASSERT_TRUE(b.step());
+        EXPECT_EQ(b.column_int(0), 1);
+        ASSERT_TRUE(a.step());
+        EXPECT_EQ(a.column_int(0), 3);
+    }
+    // Given back mid-iteration: the next user starts over, with nothing bound
+    // (NULL: no row matches).
+    Statement c = db.prepare(sql);
+    EXPECT_FALSE(c.step());
+    c.reset();
+    c.bind(1, 3);
+    ASSERT_TRUE(c.step());
+    EXPECT_EQ(c.column_int(0), 3);
 }

@@ -67,3 +67,25 @@ TEST(HashForVerify, EqualsPlainHashForOddSizes) {
         EXPECT_EQ(n, size);
     }
 }
+
+// Small blocks are hashed on the caller's thread when the worker is idle, large
+// ones on the worker: mixed in any order, the digests stay those of the bytes.
+TEST(HashPipeline, SmallBlocksInlineAndLargeOnWorkerMix) {
+    HashPipeline p(256 << 10, 2);
+    p.track_total(true);
+    std::string all;
+    for (size_t round = 0; round < 40; ++round) {
+        size_t n = (round % 3 == 0) ? (256 << 10) : (round * 37 % 1000 + 1);
+        if (round % 7 == 0) {
+            n = HashPipeline::inline_max; // the boundary
+        }
+        char* b = p.acquire();
+        for (size_t i = 0; i < n; ++i) {
+            b[i] = static_cast<char>((round * 7 + i) % 253);
+        }
+        all.append(b, n);
+        p.submit(b, n);
+    }
+    EXPECT_EQ(p.finish(), blake2b(all));
+    EXPECT_EQ(p.finish_total(), blake2b(all));
+}
