@@ -12,6 +12,22 @@
 namespace barge::cli {
 
 namespace {
+// With --json, a command that stopped on an error still prints one document:
+// {"error": MESSAGE, "exit_code": CODE} (the message is on stderr as well).
+void json_error(const Globals& g, const std::string& message, ExitCode code) {
+    if (!g.json || json_printed()) {
+        return;
+    }
+    JsonWriter j;
+    j.begin_object();
+    j.field("error", message);
+    j.field("exit_code", static_cast<int>(code));
+    j.end_object();
+    print_json(j);
+}
+} // namespace
+
+namespace {
 
 extern "C" void on_stop_signal(int sig) {
     // First signal: stop at the next safe point. A second SIGINT kills at once
@@ -98,9 +114,12 @@ int run(int argc, char** argv) {
         return static_cast<int>(code);
     } catch (const Error& e) {
         print_error(e.what());
+        json_error(g, e.what(), e.code());
         return static_cast<int>(e.code());
     } catch (const std::exception& e) {
-        print_error((std::string("internal error: ") + e.what()).c_str());
+        std::string what = std::string("internal error: ") + e.what();
+        print_error(what.c_str());
+        json_error(g, what, ExitCode::stopped);
         return static_cast<int>(ExitCode::stopped);
     }
 }

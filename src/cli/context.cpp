@@ -99,9 +99,18 @@ void say(const Globals& g, const std::string& text) {
     }
 }
 
+namespace {
+bool g_json_printed = false;
+}
+
 void print_json(const JsonWriter& j) {
     std::fwrite(j.str().data(), 1, j.str().size(), stdout);
     std::fputc('\n', stdout);
+    g_json_printed = true;
+}
+
+bool json_printed() {
+    return g_json_printed;
 }
 
 void warn(const std::string& text) {

@@ -91,7 +91,13 @@ public:
         for (;;) {
             auto page = m_store.load_candidates(m_pair.id, after_parent, after_name, 256);
             if (first && !page.empty() && m_progress) {
-                m_progress->phase("load", 0, 0);
+                // The total is what waits, or what fits this trip when that is less
+                // (then the number of files that fit is not known in advance).
+                PairStatus ps = pair_status(m_catalog, m_pair, 0);
+                int64_t fits = std::min(m_trip_room, m_budget);
+                bool all = ps.pending.bytes <= fits;
+                m_progress->phase("load", all ? static_cast<uint64_t>(ps.pending.files) : 0,
+                                  static_cast<uint64_t>(std::max<int64_t>(0, all ? ps.pending.bytes : fits)));
             }
             first = false;
             if (page.empty()) {

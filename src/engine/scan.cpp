@@ -417,7 +417,13 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
     Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
     unsigned nthreads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
     if (progress) {
-        progress->phase("hash", 0, 0);
+        Statement todo = catalog.db().prepare("SELECT count(*), total(size) FROM entries WHERE "
+                                              "pair_id = ? AND kind = 1 AND content_id IS NULL");
+        todo.bind(1, pair.id);
+        if (todo.step()) {
+            progress->phase("hash", static_cast<uint64_t>(todo.column_int(0)),
+                            static_cast<uint64_t>(todo.column_double(1)));
+        }
     }
     int64_t after = 0;
     constexpr int batch_size = 256;

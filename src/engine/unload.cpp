@@ -2,6 +2,7 @@
 
 #include "barge/catalog/transit.hpp"
 #include "barge/engine/cargo.hpp"
+#include "barge/engine/status.hpp"
 #include "barge/fs/atomic_file.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/fs/dir.hpp"
@@ -139,7 +140,9 @@ public:
 
     void run() {
         if (m_progress) {
-            m_progress->phase("unload", 0, 0);
+            PairStatus ps = pair_status(m_catalog, m_pair, 0);
+            m_progress->phase("unload", static_cast<uint64_t>(ps.on_cargo.files),
+                              static_cast<uint64_t>(ps.on_cargo.bytes));
         }
         deliver_dirs();
         deliver_files();

@@ -79,6 +79,9 @@ private:
 void say(const Globals& g, const std::string& text);
 // Prints the JSON document (one per command) to stdout.
 void print_json(const JsonWriter& j);
+// Whether this process has printed its JSON document (an error after that must
+// not print a second one).
+bool json_printed();
 // Warnings go to stderr (and the drive log) whatever the mode.
 void warn(const std::string& text);
 

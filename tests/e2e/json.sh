@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# --json prints exactly one JSON document on stdout for every command, and each
+# document has every field docs/json.md lists for it, with the documented type.
+# The schemas are read from docs/json.md itself, so the doc cannot drift from
+# the program without this test failing.
+source "$(dirname "$0")/lib.sh"
+doc=$(cd "$(dirname "$0")/../.." && pwd)/docs/json.md
+
+# schema NAME: the "PATH TYPE" lines of the ```schema NAME block.
+schema() {
+    awk -v name="$1" '$0 == "```schema " name {on = 1; next} on && /^```/ {exit} on {print}' "$doc"
+}
+
+checked=0
+# check NAME FILE: every path of the schema is present, with its type.
+check() {
+    local name=$1 file=$2 path type lines=0
+    jq -e . "$file" >/dev/null 2>&1 || fail "$name: stdout is not one JSON document: $(head -c 300 "$file")"
+    [[ $(jq -c . "$file" | wc -l) -eq 1 ]] || fail "$name: more than one JSON document on stdout"
+    while read -r path type; do
+        lines=$((lines + 1))
+        local want=${type%\?} nullable=false
+        [[ $type == *\? ]] && nullable=true
+        local types
+        types=$(jq -r "[$path | type] | unique | join(\",\")" "$file" 2>/dev/null) ||
+            fail "$name: jq cannot evaluate $path"
+        [[ -n $types ]] || fail "$name: $path is missing from $(head -c 400 "$file")"
+        local t
+        for t in ${types//,/ }; do
+            [[ $t == "$want" || ($nullable == true && $t == null) ]] ||
+                fail "$name: $path is $t, docs/json.md says $type"
+        done
+    done < <(schema "$name")
+    ((lines > 0)) || fail "docs/json.md has no schema block for $name"
+    checked=$((checked + 1))
+}
+
+# run_json NAME EXPECTED_EXIT ARGS...: runs barge --json ARGS and checks NAME.
+run_json() {
+    local name=$1 code=$2
+    shift 2
+    expect_exit "$code" barge --json "$@"
+    check "$name" "$T/out"
+}
+
+mkdir -p "$SRC/a" "$SRC/b"
+echo one >"$SRC/a/one"
+printf 'two\n' >"$SRC/b/two"
+ln -s one "$SRC/a/link"
+age "$SRC/a/one" "$SRC/b/two"
+
+run_json init 0 init "$DRIVE" --piece-size 1M
+run_json pair-add 0 pair add p "$SRC" "$DST" --exclude '*.tmp' --on-delete trash
+run_json pair-list 0 pair list
+expect_exit 0 barge --json status # before any run: every last_runs entry is null
+expect_eq "null null" "$(json '[.last_runs.load, .last_runs.verify_middle] | map(tostring) | join(" ")')" \
+    "last runs before any run"
+run_json scan 0 scan
+run_json load-dry-run 0 load --dry-run
+run_json load 0 load
+run_json unload 0 unload --dry-run
+run_json unload 0 unload
+run_json verify-destination 0 verify-destination
+run_json verify-middle 0 verify-middle
+run_json status 0 status
+expect_eq 3 "$(json ".pairs[0].delivered.files")" "delivered files and symlinks in status"
+run_json log 0 log -n 5
+run_json dump-cargo 0 dump-cargo --yes
+# run from the source side (the destination hidden): a load.
+mv "$DST/.barge" "$T/hidden-barge"
+run_json run 0 run
+mv "$T/hidden-barge" "$DST/.barge"
+if [[ -n ${BARGE_STATIC_BINARY:-} ]]; then
+    run_json install-binary 0 install-binary --from "$BARGE_STATIC_BINARY"
+fi
+# Errors still give one document, with the same exit code as without --json.
+run_json error 2 status nosuch
+expect_eq 2 "$(json .exit_code)" "exit_code of an unknown pair"
+[[ $(json .error) == *nosuch* ]] || fail "the error does not name the pair: $(json .error)"
+run_json error 2 -d "$T/not-a-drive" status
+run_json pair-remove 0 pair remove p --yes
+
+# Without --json, nothing on stdout parses as a document (text for humans).
+expect_exit 0 barge log
+! jq -e . "$T/out" >/dev/null 2>&1 || fail "text output of log parsed as JSON"
+echo "ok ($checked documents checked against docs/json.md)"
