@@ -1,6 +1,7 @@
 #include "barge/catalog/catalog.hpp"
 
 #include "barge/catalog/schema.hpp"
+#include "barge/fs/atomic_file.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/time.hpp"
 
@@ -194,6 +195,28 @@ uint64_t Catalog::piece_size() {
 
 std::string Catalog::drive_id() {
     return meta("drive_id").value_or("");
+}
+
+int64_t Catalog::generation() {
+    return std::stoll(meta("generation").value_or("0"));
+}
+
+void Catalog::backup_to(const std::string& path) {
+    std::string tmp = path + ".tmp";
+    ::unlink(tmp.c_str());
+    ::unlink((tmp + "-journal").c_str());
+    try {
+        backup_database(m_db, tmp); // synchronous=FULL default: synced at its commit
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw SystemError(err, "rename", path);
+    }
+    fsync_dir(path.substr(0, path.rfind('/')));
 }
 
 int64_t Catalog::bump_generation() {

@@ -31,7 +31,9 @@ Database::~Database() {
 
 Database::Database(Database&& other) noexcept
     : m_db(std::move(other.m_db)), m_path(std::move(other.m_path)),
-      m_write_guard(std::move(other.m_write_guard)), m_cache(std::move(other.m_cache)) {
+      m_write_guard(std::move(other.m_write_guard)), m_first_write(std::move(other.m_first_write)),
+      m_after_first(std::move(other.m_after_first)),
+      m_after_pending(std::move(other.m_after_pending)), m_cache(std::move(other.m_cache)) {
     other.m_cache.clear();
 }
 
@@ -41,6 +43,9 @@ Database& Database::operator=(Database&& other) noexcept {
         m_db = std::move(other.m_db);
         m_path = std::move(other.m_path);
         m_write_guard = std::move(other.m_write_guard);
+        m_first_write = std::move(other.m_first_write);
+        m_after_first = std::move(other.m_after_first);
+        m_after_pending = std::move(other.m_after_pending);
         m_cache = std::move(other.m_cache);
         other.m_cache.clear();
     }
@@ -107,6 +112,30 @@ void Database::guard_write() {
     if (m_write_guard) {
         m_write_guard();
         m_write_guard = nullptr;
+    }
+    if (m_first_write) {
+        auto in_txn = std::move(m_first_write);
+        m_first_write = nullptr; // its own writes come back here
+        m_after_pending = std::move(m_after_first);
+        m_after_first = nullptr;
+        in_txn();
+        if (sqlite3_get_autocommit(m_db.get())) {
+            committed(); // in_txn's write committed on its own
+        }
+    }
+}
+
+void Database::set_first_write(std::function<void()> in_txn, std::function<void()> after_commit) {
+    m_first_write = std::move(in_txn);
+    m_after_first = std::move(after_commit);
+    m_after_pending = nullptr;
+}
+
+void Database::committed() {
+    if (m_after_pending) {
+        auto f = std::move(m_after_pending);
+        m_after_pending = nullptr;
+        f();
     }
 }
 
@@ -187,6 +216,9 @@ bool Statement::step() {
         return true;
     }
     if (rc == SQLITE_DONE) {
+        if (!sqlite3_stmt_readonly(m_stmt) && sqlite3_get_autocommit(m_db->handle())) {
+            m_db->committed();
+        }
         return false;
     }
     sqlite3_reset(m_stmt);
@@ -253,6 +285,7 @@ void Transaction::commit() {
     m_db.guard_write();
     m_db.exec("COMMIT");
     m_done = true;
+    m_db.committed();
 }
 
 } // namespace barge

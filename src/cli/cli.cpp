@@ -86,6 +86,7 @@ int run(int argc, char** argv) {
     add_verify(app, g, action);
     add_status(app, g, action);
     add_log(app, g, action);
+    add_recover(app, g, action);
     // Global options are accepted after the command too: `barge status --json`.
     std::function<void(CLI::App&)> fall = [&](CLI::App& a) {
         for (auto* sub : a.get_subcommands([](CLI::App*) { return true; })) {

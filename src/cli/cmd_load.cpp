@@ -24,6 +24,10 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     opts.accept_mass_change = o.accept_mass_change;
     Session s(g, "load", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    std::optional<EndpointSync> sync;
+    if (!o.dry_run) {
+        sync.emplace(s.catalog(), pairs);
+    }
     RunRecorder run(s.catalog(), o.dry_run ? "load --dry-run" : "load", "source", pairs);
     int64_t requeued = 0;
     if (!o.dry_run) {
@@ -45,8 +49,12 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     for (const auto& p : pairs) {
         total.add(load_one(s, g, p, opts, j, progress.get()));
     }
-    return finish_document(s, g, run, j, total,
-                           o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    ExitCode code = finish_document(
+        s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    if (sync && code != ExitCode::stopped) {
+        sync->backup();
+    }
+    return code;
 }
 
 } // namespace

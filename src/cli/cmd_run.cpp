@@ -37,6 +37,7 @@ bool confirm(const std::string& question) {
 ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
     Session s(g, "run", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(names);
+    EndpointSync sync(s.catalog(), pairs);
     RunRecorder run(s.catalog(), "run", "auto", pairs);
     run.start();
     auto progress = make_progress(g);
@@ -92,7 +93,11 @@ ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
             skip(p, "neither its source nor its destination is visible here");
         }
     }
-    return finish_document(s, g, run, j, total);
+    ExitCode code = finish_document(s, g, run, j, total);
+    if (code != ExitCode::stopped) {
+        sync.backup();
+    }
+    return code;
 }
 
 ExitCode run_dump(const Globals& g) {

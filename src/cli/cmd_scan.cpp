@@ -28,6 +28,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     Session s(g, "scan", DriveLock::Mode::exclusive);
     opts.skip_dir = s.layout().root;
     auto pairs = s.select_pairs(o.pairs);
+    EndpointSync sync(s.catalog(), pairs);
     RunRecorder run(s.catalog(), "scan", "source", pairs);
     auto progress = make_progress(g);
     ExitCode code = ExitCode::ok;
@@ -74,6 +75,9 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
                any_scanned ? RunRecorder::Record::always : RunRecorder::Record::if_started);
     if (g.json) {
         print_json(j);
+    }
+    if (code != ExitCode::stopped) {
+        sync.backup();
     }
     return code;
 }

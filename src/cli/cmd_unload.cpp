@@ -16,6 +16,10 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     opts.dry_run = o.dry_run;
     Session s(g, "unload", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    std::optional<EndpointSync> sync;
+    if (!o.dry_run) {
+        sync.emplace(s.catalog(), pairs);
+    }
     RunRecorder run(s.catalog(), o.dry_run ? "unload --dry-run" : "unload", "destination", pairs);
     if (!o.dry_run) {
         run.start();
@@ -29,8 +33,12 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     for (const auto& p : pairs) {
         total.add(unload_one(s, g, p, opts, j, progress.get()));
     }
-    return finish_document(s, g, run, j, total,
-                           o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    ExitCode code = finish_document(
+        s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
+    if (sync && code != ExitCode::stopped) {
+        sync->backup();
+    }
+    return code;
 }
 
 } // namespace

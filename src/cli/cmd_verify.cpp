@@ -51,6 +51,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     }
     Session s(g, "verify-destination", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    EndpointSync sync(s.catalog(), pairs);
     RunRecorder run(s.catalog(), "verify-destination", "destination", pairs);
     auto progress = make_progress(g);
     JsonWriter j;
@@ -88,6 +89,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     if (g.json) {
         print_json(j);
     }
+    sync.backup();
     return code;
 }
 

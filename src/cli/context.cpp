@@ -1,8 +1,10 @@
 #include "barge/cli/context.hpp"
 
+#include "barge/fs/marker.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
 #include <spdlog/sinks/rotating_file_sink.h>
@@ -55,6 +57,81 @@ std::vector<Pair> Session::select_pairs(const std::vector<std::string>& names) {
         out.push_back(std::move(*p));
     }
     return out;
+}
+
+namespace {
+// Roots of the pairs that hold their pair's marker, once each.
+std::vector<std::string> visible_roots(const std::vector<Pair>& pairs) {
+    std::vector<std::string> roots;
+    for (const auto& p : pairs) {
+        for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
+            if (has_marker(root, p.uuid, role) &&
+                std::find(roots.begin(), roots.end(), root) == roots.end()) {
+                roots.push_back(root);
+            }
+        }
+    }
+    return roots;
+}
+} // namespace
+
+EndpointSync::EndpointSync(Catalog& catalog, const std::vector<Pair>& pairs)
+    : m_catalog(catalog), m_drive_id(catalog.drive_id()), m_pairs(pairs),
+      m_roots(visible_roots(pairs)) {
+    int64_t current = catalog.generation();
+    for (const auto& root : m_roots) {
+        auto seen = read_seen_generation(root, m_drive_id);
+        if (seen && *seen > current) {
+            throw Refusal(fmt::format(
+                "the catalog on this drive is older than what '{}' last saw (generation {} < {}): "
+                "a restored image or an old copy of the drive's catalog. Acting on it could "
+                "deliver old versions or trash newer files, so barge stops here. If the drive's "
+                "real catalog is lost, rebuild it from the newest copy: 'barge recover {}'",
+                escape_bytes(root), current, *seen, escape_bytes(root)));
+        }
+    }
+    m_catalog.db().set_first_write([this] { m_catalog.bump_generation(); },
+                                   [this] {
+                                       m_wrote = true;
+                                       record_seen(m_roots);
+                                   });
+}
+
+EndpointSync::~EndpointSync() {
+    m_catalog.db().set_first_write(nullptr, nullptr);
+}
+
+void EndpointSync::record_seen(const std::vector<std::string>& roots) {
+    int64_t g = m_catalog.generation();
+    for (const auto& root : roots) {
+        try {
+            write_seen_generation(root, m_drive_id, g);
+        } catch (const Error& e) {
+            spdlog::warn("recording the drive's generation at '{}': {}", escape_bytes(root), e.what());
+        }
+    }
+}
+
+void EndpointSync::backup() {
+    if (!m_wrote) {
+        return; // nothing changed: the copies there are current
+    }
+    // A destination claimed during the run is visible now.
+    std::vector<std::string> roots = visible_roots(m_pairs);
+    std::vector<std::string> fresh;
+    for (const auto& r : roots) {
+        if (std::find(m_roots.begin(), m_roots.end(), r) == m_roots.end()) {
+            fresh.push_back(r);
+        }
+    }
+    record_seen(fresh);
+    for (const auto& root : roots) {
+        try {
+            m_catalog.backup_to(catalog_backup_path(root, m_drive_id));
+        } catch (const Error& e) {
+            spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
+        }
+    }
 }
 
 RunRecorder::RunRecorder(Catalog& catalog, std::string command, std::string side,

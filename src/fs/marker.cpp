@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,6 +54,37 @@ bool starts_with_marker_header(const std::string& text, const std::string& uuid,
 
 std::string barge_dir(const std::string& root) {
     return root == "/" ? "/.barge" : root + "/.barge";
+}
+
+std::string seen_generation_path(const std::string& root, const std::string& drive_id) {
+    return barge_dir(root) + "/drive-" + drive_id + ".generation";
+}
+
+std::string catalog_backup_path(const std::string& root, const std::string& drive_id) {
+    return barge_dir(root) + "/catalog-" + drive_id + ".db";
+}
+
+std::optional<int64_t> read_seen_generation(const std::string& root, const std::string& drive_id) {
+    std::string path = seen_generation_path(root, drive_id);
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        return std::nullopt;
+    }
+    char buf[32] = {};
+    ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+    if (n <= 0) {
+        return std::nullopt;
+    }
+    char* end = nullptr;
+    long long g = std::strtoll(buf, &end, 10);
+    if (end == buf || g < 0) {
+        return std::nullopt;
+    }
+    return g;
+}
+
+void write_seen_generation(const std::string& root, const std::string& drive_id, int64_t generation) {
+    write_file_atomic(seen_generation_path(root, drive_id), std::to_string(generation) + "\n");
 }
 
 std::string marker_path(const std::string& root, const std::string& pair_uuid, Role role) {

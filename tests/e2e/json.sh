@@ -78,6 +78,8 @@ run_json error 2 status nosuch
 expect_eq 2 "$(json .exit_code)" "exit_code of an unknown pair"
 [[ $(json .error) == *nosuch* ]] || fail "the error does not name the pair: $(json .error)"
 run_json error 2 -d "$T/not-a-drive" status
+mkdir "$T/newdrive"
+run_json recover 0 -d "$T/newdrive" recover "$SRC"
 run_json pair-remove 0 pair remove p --yes
 
 # Without --json, nothing on stdout parses as a document (text for humans).

@@ -73,6 +73,11 @@ public:
     std::string drive_id();
     // Increments and returns the drive's generation (one per run that changes state).
     int64_t bump_generation();
+    // The drive's current generation.
+    int64_t generation();
+    // A consistent copy of the catalog (SQLite backup API, not cp) at path:
+    // written beside it under a temporary name, synced, then renamed over it.
+    void backup_to(const std::string& path);
 
     // Pairs. add_pair throws Refusal when the name is taken.
     Pair add_pair(const PairSettings& settings, const std::string& uuid);

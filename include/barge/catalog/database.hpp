@@ -45,6 +45,13 @@ public:
     // passed it is dropped; if it throws, the write does not happen.
     void set_write_guard(std::function<void()> guard) { m_write_guard = std::move(guard); }
     void guard_write();
+    // Work to do once, with the first write of this connection: in_txn runs just
+    // before that write commits (inside its transaction, so a rolled-back
+    // transaction takes it along), after_commit once it has committed. Used to
+    // bump the drive's generation only by runs that change something.
+    void set_first_write(std::function<void()> in_txn, std::function<void()> after_commit);
+    // Called after each COMMIT: runs a pending after_commit.
+    void committed();
 
 private:
     struct Closer {
@@ -59,6 +66,7 @@ private:
     std::unique_ptr<sqlite3, Closer> m_db;
     std::string m_path;
     std::function<void()> m_write_guard;
+    std::function<void()> m_first_write, m_after_first, m_after_pending;
     std::unordered_map<std::string, sqlite3_stmt*> m_cache;
 };
 

@@ -50,6 +50,33 @@ private:
     bool m_exclusive;
 };
 
+// The endpoints' memory of this drive (docs/recovery.md). Built when a run that
+// may change state begins, for the pairs it works on:
+// - refuses (exit 2) a catalog older than what a visible endpoint last saw: a
+//   restored image or an outdated copy must not drive deliveries or deletions;
+// - with the run's first catalog write, bumps the drive's generation (in the same
+//   transaction) and, once committed, records it at each visible endpoint;
+// - backup() leaves a copy of the catalog in each visible endpoint's .barge/.
+// An endpoint is visible when it holds this pair's marker.
+class EndpointSync {
+public:
+    EndpointSync(Catalog& catalog, const std::vector<Pair>& pairs);
+    ~EndpointSync();
+    EndpointSync(const EndpointSync&) = delete;
+    EndpointSync& operator=(const EndpointSync&) = delete;
+    // After a run that did not stop: the catalog copies (failures are warnings).
+    void backup();
+
+private:
+    void record_seen(const std::vector<std::string>& roots);
+
+    Catalog& m_catalog;
+    std::string m_drive_id;
+    std::vector<Pair> m_pairs;
+    std::vector<std::string> m_roots; // visible when the run began
+    bool m_wrote = false;
+};
+
 // A row in the run history (`barge log`). By default the row is written when the
 // run ends, so a refusal leaves the catalog byte-identical; start() writes it at
 // once, for commands that change state anyway and should show "did not finish"
@@ -99,5 +126,6 @@ void add_pair(CLI::App& app, Globals& g, Action& action);
 void add_scan(CLI::App& app, Globals& g, Action& action);
 void add_status(CLI::App& app, Globals& g, Action& action);
 void add_log(CLI::App& app, Globals& g, Action& action);
+void add_recover(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 namespace barge {
@@ -26,6 +28,16 @@ void write_marker(const std::string& root, const MarkerInfo& info);
 bool has_marker(const std::string& root, const std::string& pair_uuid, Role role);
 // Removes the marker if present; silent when ROOT or the marker is gone.
 void remove_marker(const std::string& root, const std::string& pair_uuid, Role role);
+
+// What an endpoint remembers of a drive (docs/recovery.md), in ROOT/.barge:
+// drive-<drive id>.generation, the drive catalog's generation when a run last
+// began here, and catalog-<drive id>.db, a copy of the catalog after the last
+// successful run here.
+std::string seen_generation_path(const std::string& root, const std::string& drive_id);
+std::string catalog_backup_path(const std::string& root, const std::string& drive_id);
+// The generation recorded at ROOT for the drive, if any (unreadable = none).
+std::optional<int64_t> read_seen_generation(const std::string& root, const std::string& drive_id);
+void write_seen_generation(const std::string& root, const std::string& drive_id, int64_t generation);
 
 // True when the directory holds anything besides .barge/ (a --no-source-marker
 // source must not be empty: an empty mount point reads as "everything deleted").

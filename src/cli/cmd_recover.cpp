@@ -1,0 +1,188 @@
+#include "barge/catalog/catalog.hpp"
+#include "barge/cli/context.hpp"
+#include "barge/engine/load.hpp"
+#include "barge/fs/atomic_file.hpp"
+#include "barge/fs/lock.hpp"
+#include "barge/fs/marker.hpp"
+#include "barge/fs/path.hpp"
+#include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
+
+#include <CLI/CLI.hpp>
+#include <dirent.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge::cli {
+
+namespace {
+
+struct RecoverOptions {
+    std::vector<std::string> places;
+};
+
+struct Candidate {
+    std::string path;
+    std::string drive_id;
+    int64_t generation = 0;
+};
+
+bool is_regular(const std::string& path) {
+    struct stat st{};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// The catalog copies a place holds: the file itself, or catalog-*.db in the
+// directory or in its .barge/.
+std::vector<std::string> copies_at(const std::string& place) {
+    if (is_regular(place)) {
+        return {place};
+    }
+    std::vector<std::string> out;
+    for (const std::string& dir : {place, barge_dir(place)}) {
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) {
+            continue;
+        }
+        while (const dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (starts_with(name, "catalog-") && name.size() > 11 &&
+                name.compare(name.size() - 3, 3, ".db") == 0) {
+                out.push_back(dir + "/" + name);
+            }
+        }
+        ::closedir(d);
+    }
+    return out;
+}
+
+// Opens a copy (integrity and schema checks included) to read its identity.
+std::optional<Candidate> inspect(const std::string& path) {
+    try {
+        Catalog c = Catalog::open(path);
+        return Candidate{path, c.drive_id(), c.generation()};
+    } catch (const Error& e) {
+        spdlog::warn("'{}' cannot be used: {}", escape_bytes(path), e.what());
+        return std::nullopt;
+    }
+}
+
+ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
+    std::string dir = g.drive ? absolute_path(*g.drive)
+                              : (std::getenv("BARGE_DRIVE") && *std::getenv("BARGE_DRIVE")
+                                     ? absolute_path(std::getenv("BARGE_DRIVE"))
+                                     : absolute_path("."));
+    struct stat st{};
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        throw Refusal(fmt::format("'{}' is not a directory: mount the drive and make the "
+                                  "directory for barge on it first",
+                                  escape_bytes(dir)));
+    }
+    if (o.places.empty()) {
+        throw Refusal("name where to look for catalog copies: the roots of this side's pairs "
+                      "(e.g. 'barge recover /srv/photos'), or a copy itself");
+    }
+    std::optional<Candidate> best;
+    for (const auto& place : o.places) {
+        for (const auto& path : copies_at(absolute_path(place))) {
+            auto c = inspect(path);
+            if (c && (!best || c->generation > best->generation)) {
+                best = c;
+            }
+        }
+    }
+    if (!best) {
+        throw Refusal("no usable catalog copy (catalog-<drive id>.db) found there");
+    }
+    DriveLayout layout{dir};
+    DriveLock lock(dir, DriveLock::Mode::exclusive, "recover");
+    std::string db = layout.catalog();
+    std::string set_aside;
+    if (is_regular(db)) {
+        std::optional<int64_t> current;
+        std::string why;
+        try {
+            Catalog c = Catalog::open(db);
+            if (c.drive_id() == best->drive_id) {
+                current = c.generation();
+            } else {
+                why = "it belongs to another drive";
+            }
+        } catch (const Error& e) {
+            why = e.what();
+        }
+        if (current && *current >= best->generation) {
+            throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest copy "
+                                      "(generation {} >= {}): nothing to recover",
+                                      *current, best->generation));
+        }
+        if (!current && !why.empty() && why == "it belongs to another drive" && !g.yes) {
+            throw Refusal(fmt::format("'{}' is the catalog of another drive; pass --yes to replace "
+                                      "it (it is kept beside)",
+                                      escape_bytes(db)));
+        }
+        // Never deleted: kept beside for inspection.
+        set_aside = db + ".replaced-" + utc_stamp(now_ns());
+        if (::rename(db.c_str(), set_aside.c_str()) != 0) {
+            throw_errno("rename", db);
+        }
+        ::rename((db + "-journal").c_str(), (set_aside + "-journal").c_str());
+    }
+    {
+        Catalog src = Catalog::open(best->path);
+        src.backup_to(db);
+    }
+    ensure_dir(layout.cargo());
+    ensure_dir(layout.logs());
+    fsync_dir(dir);
+    Catalog cat = Catalog::open(db);
+    // The copy describes another drive's cargo: what is not here is queued again.
+    int64_t requeued = check_cargo(cat, layout);
+    if (g.json) {
+        JsonWriter j;
+        j.begin_object();
+        j.field("drive", dir);
+        j.field("recovered_from", best->path);
+        j.field("drive_id", best->drive_id);
+        j.field("generation", best->generation);
+        j.field("requeued_pieces", requeued);
+        j.key("set_aside");
+        if (set_aside.empty()) {
+            j.null();
+        } else {
+            j.value(set_aside);
+        }
+        j.end_object();
+        print_json(j);
+    } else {
+        say(g, fmt::format("recovered the catalog of drive {} (generation {}) from {}{}; {} pieces "
+                           "it records are not on this drive and will be carried again",
+                           best->drive_id, best->generation, escape_bytes(best->path),
+                           set_aside.empty() ? std::string()
+                                             : fmt::format(" (the old one is kept as {})",
+                                                           escape_bytes(set_aside)),
+                           requeued));
+    }
+    spdlog::info("recovered the catalog from {} (generation {})", best->path, best->generation);
+    return ExitCode::ok;
+}
+
+} // namespace
+
+void add_recover(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<RecoverOptions>();
+    auto* sub = app.add_subcommand(
+        "recover", "rebuild a lost or corrupt drive catalog from the newest copy barge left at "
+                   "this side's pair roots (ROOT/.barge/catalog-<drive id>.db)");
+    sub->add_option("PLACE", o->places,
+                    "pair roots (or .barge directories, or copies) to look in")
+        ->required();
+    sub->footer("Example: barge -d /media/newdrive/barge recover /srv/photos /srv/video\n"
+                "(a new drive: mkdir /media/newdrive/barge first; then 'barge load' carries what "
+                "the lost one held)");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_recover(g, *o); }; });
+}
+
+} // namespace barge::cli

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# SPEC §7 / issue 5 (9, 10): endpoints remember the drive's generation and keep a
+# copy of its catalog. An older catalog brought back (a restored image, the lost
+# drive found again) is refused before it can drive a delivery or a deletion;
+# a lost drive is replaced by a new one whose catalog `barge recover` rebuilds
+# from the copy at the source: nothing delivered twice, nothing missed.
+source "$(dirname "$0")/lib.sh"
+
+setup_pair --on-delete trash --mass-change-limit 100
+make_varied_tree "$SRC"
+id=$(sql "SELECT value FROM meta WHERE key = 'drive_id'")
+gen() { sqlite3 -readonly "$1" "SELECT value FROM meta WHERE key = 'generation'"; }
+
+expect_exit 0 barge load
+# The source remembers the generation, and holds a copy of the catalog.
+src_copy=$SRC/.barge/catalog-$id.db
+[[ -f $src_copy ]] || fail "no catalog copy at the source after a load"
+expect_eq ok "$(sqlite3 -readonly "$src_copy" 'PRAGMA integrity_check')" "integrity of the copy"
+expect_eq "$(gen "$DRIVE/barge.db")" "$(cat "$SRC/.barge/drive-$id.generation")" "generation the source saw"
+expect_eq "$(gen "$DRIVE/barge.db")" "$(gen "$src_copy")" "generation of the source's copy"
+cp "$DRIVE/barge.db" "$T/image-after-load1.db" # an image of the drive's catalog, taken now
+
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after the first cycle"
+[[ -f $DST/.barge/catalog-$id.db ]] || fail "no catalog copy at the destination after an unload"
+expect_eq "$(gen "$DRIVE/barge.db")" "$(cat "$DST/.barge/drive-$id.generation")" "generation the destination saw"
+
+# A refused run changes nothing, so it moves no generation: dry runs neither.
+g_before=$(gen "$DRIVE/barge.db")
+expect_exit 0 barge load --dry-run
+expect_eq "$g_before" "$(gen "$DRIVE/barge.db")" "a dry run moved the generation"
+
+# --- A stale catalog: the image from before the unload is restored. ---
+cp "$DRIVE/barge.db" "$T/current.db"
+echo "newer" >"$SRC/docs/new.txt"
+age "$SRC/docs/new.txt"
+cp "$T/image-after-load1.db" "$DRIVE/barge.db"
+before=$(manifest "$DST")
+expect_exit 2 barge unload
+grep -q "older than what" "$T/err" || fail "the refusal does not say why: $(cat "$T/err")"
+grep -q "barge recover" "$T/err" || fail "the refusal does not point to recover"
+expect_eq "$before" "$(manifest "$DST")" "a stale catalog changed the destination"
+cmp -s "$T/image-after-load1.db" "$DRIVE/barge.db" || fail "a refused run changed the catalog"
+expect_exit 2 barge run
+grep -q "older than what" "$T/err" || fail "run refused for another reason: $(cat "$T/err")"
+expect_exit 2 barge verify-destination
+grep -q "older than what" "$T/err" || fail "verify-destination refused for another reason: $(cat "$T/err")"
+cp "$T/current.db" "$DRIVE/barge.db" # the real one back: all is well again
+expect_exit 0 barge load
+
+# --- The drive is lost in transit with that load on it. ---
+cp "$DRIVE/barge.db" "$T/lost-drive.db"
+rm -rf "$DRIVE"
+NEW=$T/newdrive
+mkdir "$NEW"
+export BARGE_DRIVE=$NEW
+expect_exit 2 barge recover "$T/nothing-here"
+expect_exit 0 barge --json recover "$SRC"
+expect_eq "$src_copy" "$(json .recovered_from)" "recovered from the source's copy"
+[[ $(json .requeued_pieces) -ge 1 ]] || fail "the lost drive's pieces were not queued again"
+expect_exit 0 barge status --json
+expect_eq "1 0" "$(json '.pairs[0] | "\(.pending.files) \(.failed.files)"')" "after recover, the lost drive's file waits again"
+expect_exit 0 barge --json load
+expect_eq 1 "$(json '.pairs[0].carried.files')" "the new drive carries what the lost one held"
+expect_exit 0 barge --json unload
+expect_eq 1 "$(json '.pairs[0].delivered.files')" "only the new file is delivered: nothing twice"
+expect_eq 0 "$(json '.pairs[0].delivered.already_there')" "nothing delivered twice"
+expect_same_tree "$SRC" "$DST" "after the new drive's trip"
+# Recovering again when the catalog is current is refused.
+expect_exit 2 barge recover "$SRC"
+
+# --- The lost drive is found and plugged in again: its catalog is stale. ---
+OLD=$T/olddrive
+mkdir "$OLD"
+cp "$T/lost-drive.db" "$OLD/barge.db"
+mkdir -p "$OLD/cargo" "$OLD/logs"
+before=$(manifest "$DST")
+expect_exit 2 barge -d "$OLD" unload
+expect_eq "$before" "$(manifest "$DST")" "the found drive changed the destination"
+expect_exit 2 barge -d "$OLD" load
+cmp -s "$T/lost-drive.db" "$OLD/barge.db" || fail "a refused run changed the found drive's catalog"
+
+# A corrupt drive catalog is set aside (never deleted) and rebuilt.
+printf 'garbage' | dd of="$NEW/barge.db" bs=1 seek=100 conv=notrunc status=none
+printf 'garbage' | dd of="$NEW/barge.db" bs=1 seek=5000 conv=notrunc status=none
+expect_exit 0 barge --json recover "$SRC" "$DST"
+[[ -f $(json .set_aside) ]] || fail "the corrupt catalog was not kept beside"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after recovering from a corrupt catalog"
+echo ok
