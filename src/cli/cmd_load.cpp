@@ -1,4 +1,5 @@
 #include "barge/cli/transfer.hpp"
+#include "barge/engine/scan.hpp"
 #include "barge/util/size.hpp"
 
 #include <CLI/CLI.hpp>
@@ -26,6 +27,21 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     auto pairs = s.select_pairs(o.pairs);
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
+        // No pair's source visible (an unmounted disk): refused before anything is
+        // written, so the catalog stays byte-identical (SPEC §4).
+        std::optional<Refusal> none_visible;
+        for (const auto& p : pairs) {
+            try {
+                check_source_visible(p);
+                none_visible.reset();
+                break;
+            } catch (const Refusal& e) {
+                none_visible = e;
+            }
+        }
+        if (none_visible) {
+            throw *none_visible;
+        }
         sync.emplace(s.catalog(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "load --dry-run" : "load", "source", pairs);

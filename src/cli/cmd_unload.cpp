@@ -1,6 +1,11 @@
 #include "barge/cli/transfer.hpp"
+#include "barge/engine/unload.hpp"
+#include "barge/fs/marker.hpp"
+#include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <fmt/format.h>
 
 namespace barge::cli {
 
@@ -18,6 +23,17 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     auto pairs = s.select_pairs(o.pairs);
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
+        // No destination visible or claimable: refused before anything is written.
+        bool any = std::any_of(pairs.begin(), pairs.end(), [](const Pair& p) {
+            return dest_state(p) != DestState::not_visible || !p.dest_claimed_ns;
+        });
+        if (!any && !pairs.empty()) {
+            const Pair& p = pairs.front();
+            throw Refusal(fmt::format("destination '{}' of pair '{}' lacks its marker '{}': "
+                                      "refusing to write there (is its disk mounted?)",
+                                      escape_bytes(p.dest), p.name,
+                                      escape_bytes(marker_path(p.dest, p.uuid, Role::dest))));
+        }
         sync.emplace(s.catalog(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "unload --dry-run" : "unload", "destination", pairs);
