@@ -46,6 +46,11 @@ TempPiece Cargo::create_temp() {
 }
 
 void Cargo::commit(TempPiece& piece, const Digest& hash) {
+    // close(2) can report a write error the file system deferred (EIO, ENOSPC on
+    // some file systems): then the piece is not trusted, whatever was read back.
+    if (piece.fd) {
+        piece.fd.close(m_root + "/tmp/" + piece.name);
+    }
     std::string rel = relative_path(hash);
     std::string fan = rel.substr(0, 2);
     if (::mkdirat(m_dir.get(), fan.c_str(), 0755) != 0 && errno != EEXIST) {
