@@ -292,7 +292,7 @@ private:
         Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
         struct stat st{};
         if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(st.st_mode) || st.st_size != d.st.size) {
+            !S_ISREG(st.st_mode) || st.st_size != d.st.size || !exact_name_present(parent.get(), d)) {
             return false;
         }
         Fd fd = open_beneath(parent.get(), d.name, O_RDONLY | O_NOFOLLOW);
@@ -532,6 +532,14 @@ private:
         return static_cast<int64_t>(n) == size && d == hash;
     }
 
+    // Whether the directory lists exactly this name. Asked only when something
+    // answers to the name, so the listing is paid for replacements, not per file.
+    bool exact_name_present(int parent_fd, const DeliveryItem& d) {
+        ::lseek(parent_fd, 0, SEEK_SET);
+        auto names = read_dir_names(parent_fd, m_tree.display(d.parent));
+        return std::find(names.begin(), names.end(), d.name) != names.end();
+    }
+
     // Moves what stands at parent/name aside into DEST/.barge/<area>/<stamp>/<path>.
     // A regular file replaced by a new version is hard-linked there first, so the
     // final name never goes missing; elsewhere (exFAT, symlinks, directories) it is renamed.
@@ -555,6 +563,15 @@ private:
         Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
         struct stat st{};
         bool replaced = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (replaced && !exact_name_present(parent.get(), d)) {
+            // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
+            // found another name: never replace "Foo" with "foo".
+            throw SystemError(EEXIST,
+                              fmt::format("deliver (the destination's file system takes this name "
+                                          "for an existing different one, as exFAT does with "
+                                          "'Foo' and 'foo'; not delivered, so as not to replace it)"),
+                              display(d));
+        }
         if (replaced) {
             move_aside(parent.get(), d, "versions", S_ISREG(st.st_mode));
         }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Names at a destination on exFAT (issue 5, 11): exFAT is case-insensitive, so
+# 'Foo' and 'foo' from a Linux source cannot both exist there. The second one
+# is a clear per-file error (exit 3) naming it; the first is never replaced by
+# it, now or on a later run. NFC and NFD spellings of a name are different
+# names to exFAT (it does not normalize) and both arrive intact.
+source "$(dirname "$0")/lib.sh"
+need_root "mounting a FUSE file system"
+command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
+[[ -e /dev/fuse ]] || skip "no /dev/fuse"
+
+truncate -s 64M "$T/dest.img"
+mkfs.exfat "$T/dest.img" >/dev/null
+mkdir "$T/mnt"
+loop=$(losetup -f --show "$T/dest.img" 2>/dev/null) || skip "no loop device available"
+on_exit "losetup -d $loop"
+mount.exfat-fuse "$loop" "$T/mnt" >/dev/null 2>&1 || skip "cannot mount exfat-fuse here"
+on_exit "umount '$T/mnt'"
+DST=$T/mnt/backup
+
+mkdir -p "$SRC/names"
+printf 'upper' >"$SRC/names/Foo"
+printf 'lower' >"$SRC/names/foo"
+printf 'nfc' >"$SRC/names/$(printf 'caf\xc3\xa9')"   # é precomposed (NFC)
+printf 'nfd' >"$SRC/names/$(printf 'cafe\xcc\x81')"  # e + combining acute (NFD)
+printf 'plain' >"$SRC/names/other"
+find "$SRC" -exec touch -h -d '2024-01-01 10:00:00' {} +
+
+barge init "$DRIVE" --piece-size 1M >/dev/null
+barge pair add p "$SRC" "$DST" --reserve 1M >/dev/null
+expect_exit 0 barge load
+
+expect_exit 3 barge unload
+grep -q "takes this name for an existing different one" "$T/out" ||
+    fail "no clear per-file error for Foo/foo: $(cat "$T/out")"
+grep -q "names/foo" "$T/out" || fail "the error does not name the file: $(cat "$T/out")"
+expect_eq upper "$(cat "$DST/names/Foo")" "Foo was replaced by foo"
+[[ -z $(ls -A "$DST/.barge/versions" 2>/dev/null) ]] || fail "Foo was moved aside as a 'version' of foo"
+expect_eq nfc "$(cat "$DST/names/$(printf 'caf\xc3\xa9')")" "NFC name"
+expect_eq nfd "$(cat "$DST/names/$(printf 'cafe\xcc\x81')")" "NFD name"
+expect_eq plain "$(cat "$DST/names/other")" "other files still delivered"
+expect_exit 0 barge status --json
+expect_eq 1 "$(json '.pairs[0].failed.files')" "foo counts as failed"
+
+# A later run does the same: the failure stays a failure, Foo stays Foo.
+expect_exit 3 barge unload
+expect_eq upper "$(cat "$DST/names/Foo")" "Foo replaced on the second run"
+echo ok
