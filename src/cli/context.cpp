@@ -1,5 +1,6 @@
 #include "barge/cli/context.hpp"
 
+#include "barge/engine/progress.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -161,6 +162,9 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
     m_finished = true;
     if (!m_id && record == Record::if_started) {
         return;
+    }
+    if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
+        code = ExitCode::stopped; // as main() reports it: interrupted at a safe point
     }
     start();
     m_catalog.end_run(*m_id, static_cast<int>(code), files, bytes, failed, summary);
