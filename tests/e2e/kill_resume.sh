@@ -42,13 +42,14 @@ points=0
 # Points before the load's commit come first: a run that gets past its commit
 # leaves less work for the points after it. "fsync N" lands inside SQLite's
 # commits; "unlink 1" is the journal removed when the run releases the catalog.
-for spec in "renameat 1" "renameat 40" "pwrite64 3" "syncfs 1" "fdatasync 2" "fsync 2" \
-            "fdatasync 5" "syncfs 2" "unlink 1"; do
+for spec in "openat 30" "renameat 1" "pwrite64 3" "pwrite64 10" "renameat 40" "close 40" \
+            "syncfs 1" "fdatasync 2" "fsync 1" "fsync 2" "pwrite64 30" "renameat 120" \
+            "fdatasync 5" "fdatasync 8" "syncfs 2" "openat 300" "unlink 1"; do
     kill_at $spec load
     check_catalog "load killed at $spec"
     points=$((points + 1))
 done
-for d in 0.05 0.2 0.4; do
+for d in 0.05 0.1 0.2 0.3 0.4; do
     kill_after $d load
     check_catalog "load killed after ${d}s"
     points=$((points + 1))
@@ -57,19 +58,20 @@ expect_exit 0 barge load --json
 expect_eq 0 "$(json '.pairs[0].waiting.files')" "everything loaded after the interruptions"
 [[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left on the drive"
 
-for spec in "mkdir 2" "syncfs 1" "renameat 1" "renameat 10" "fdatasync 2" "fsync 1" \
-            "renameat 200" "syncfs 2"; do
+for spec in "mkdir 2" "mkdirat 1" "openat 20" "pwrite64 5" "syncfs 1" "renameat 1" \
+            "renameat 10" "renameat 50" "fdatasync 1" "fdatasync 2" "fsync 1" "fsync 3" \
+            "pwrite64 60" "close 100" "renameat 200" "syncfs 2" "unlink 1"; do
     kill_at $spec unload
     check_catalog "unload killed at $spec"
     points=$((points + 1))
 done
-for d in 0.05 0.3; do
+for d in 0.05 0.1 0.2 0.3; do
     kill_after $d unload
     check_catalog "unload killed after ${d}s"
     points=$((points + 1))
 done
 expect_exit 0 barge unload
-((killed >= 15)) || fail "only $killed of the fixed fault points fired: the test lost its teeth"
+((killed >= 26)) || fail "only $killed of the fixed fault points fired: the test lost its teeth"
 expect_same_tree "$SRC" "$DST" "after $points interruptions"
 [[ -z $(ls "$DST/.barge/staging") ]] || fail "temporary files left in staging: $(ls "$DST/.barge/staging")"
 if find "$DST" -path "$DST/.barge" -prune -o -name 'tmp-*' -print | grep -q .; then

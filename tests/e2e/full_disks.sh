@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Real full disks (issue 5, 3): tiny ext4 loop file systems as the drive and as
+# the destination, filled by another process while barge writes to them, so
+# that barge meets ENOSPC mid-piece, mid-file or in the catalog's own commit
+# (the catalog lives on the drive). Nothing is lost: the run stops or fails
+# files cleanly, the catalog stays intact and true, and once space is back the
+# next runs finish the job. The destination's reserve is respected by barge.
+source "$(dirname "$0")/lib.sh"
+need_root "mounting loop images"
+command -v strace >/dev/null || skip "strace is not installed"
+
+for name in drive dest; do
+    truncate -s 48M "$T/$name.img"
+    mkfs.ext4 -q -F -m 0 "$T/$name.img"
+    mkdir "$T/$name"
+    mount -o loop "$T/$name.img" "$T/$name" 2>/dev/null || skip "cannot mount a loop device here"
+    on_exit "umount -l '$T/$name'"
+done
+DRIVE=$T/drive/barge
+DST=$T/dest/backup
+export BARGE_DRIVE=$DRIVE
+mkdir -p "$SRC"
+for i in $(seq 1 8); do head -c 3M /dev/urandom >"$SRC/clip$i"; done
+for i in $(seq 1 150); do echo "note $i" >"$SRC/note$i"; done
+age "$SRC"/*
+barge init "$DRIVE" --piece-size 1M >/dev/null
+barge pair add p "$SRC" "$DST" --reserve 2M >/dev/null
+
+# fill_while MOUNT COMMAND...: runs barge COMMAND slowed down (every read
+# delayed) while another process fills MOUNT to the last block; leaves the
+# exit code in $rc. The filler's file is removed afterwards.
+fill_while() {
+    local mnt=$1
+    shift
+    (sleep 0.3; dd if=/dev/zero of="$mnt/filler" bs=64K status=none 2>/dev/null || true) &
+    local filler=$!
+    rc=0
+    strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_enter=20000 \
+        "$BARGE" "$@" >"$T/out" 2>"$T/err" || rc=$?
+    wait $filler
+    full=$(df -B1 --output=avail "$mnt" | tail -1)
+    rm -f "$mnt/filler"
+}
+
+# true_catalog: intact, and what it records is there.
+true_catalog() {
+    expect_eq ok "$(sql 'PRAGMA integrity_check')" "catalog integrity ($1)"
+    expect_exit 0 barge verify-middle
+    if [[ -d $DST/.barge ]]; then expect_exit 0 barge verify-destination; fi
+}
+
+fill_while "$T/drive" load
+echo "load on a drive filling up: exit $rc, $full bytes were left: $(tail -1 "$T/err")" >&2
+[[ $rc -eq 0 || $rc -eq 1 || $rc -eq 3 ]] || fail "load on a full drive exited $rc: $(cat "$T/err")"
+((full < 2 * 1024 * 1024)) || fail "the filler did not fill the drive ($full bytes left)"
+if [[ $rc -ne 0 ]]; then
+    grep -q -e "No space left" -e "full" -e "database or disk is full" "$T/err" "$T/out" ||
+        fail "no word about the full drive: $(cat "$T/err" "$T/out")"
+fi
+true_catalog "after the drive filled up"
+
+expect_exit 0 barge load
+[[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left after a clean load"
+true_catalog "after a clean load"
+
+fill_while "$T/dest" unload
+echo "unload on a destination filling up: exit $rc: $(grep -m1 -i "space\|full" "$T/out" "$T/err")" >&2
+[[ $rc -eq 0 || $rc -eq 1 || $rc -eq 3 ]] || fail "unload on a full destination exited $rc: $(cat "$T/err")"
+if [[ -d $DST/.barge ]]; then
+    [[ -z $(find "$DST" -path "$DST/.barge" -prune -o -name 'tmp-*' -print) ]] || fail "a temporary file at a final name"
+fi
+true_catalog "after the destination filled up"
+
+# Space back: the trips go on until everything is there; barge itself never
+# eats the destination's reserve.
+for trip in 1 2 3 4 5 6; do
+    expect_exit 0 barge unload
+    avail=$(df -B1 --output=avail "$T/dest" | tail -1)
+    ((avail >= 2 * 1024 * 1024)) || fail "barge ate the destination's reserve: $avail bytes free"
+    expect_exit 0 barge load
+    expect_exit 0 barge status --json
+    [[ $(json '.pairs[0].pending.files + .pairs[0].on_cargo.files') -eq 0 ]] && break
+done
+expect_same_tree "$SRC" "$DST" "after the disks filled up"
+echo ok
