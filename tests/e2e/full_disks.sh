@@ -27,16 +27,26 @@ barge init "$DRIVE" --piece-size 1M >/dev/null
 barge pair add p "$SRC" "$DST" --reserve 2M >/dev/null
 
 # fill_while MOUNT COMMAND...: runs barge COMMAND slowed down (every read
-# delayed) while another process fills MOUNT to the last block; leaves the
-# exit code in $rc. The filler's file is removed afterwards.
+# delayed) while another process fills MOUNT to the last block, 0.3 s in or,
+# with FILL_WHEN=DIR, as soon as barge writes into DIR; leaves the exit code in
+# $rc. The filler's file is removed afterwards.
 fill_while() {
-    local mnt=$1
+    local mnt=$1 when=${FILL_WHEN:-}
     shift
-    (sleep 0.3; dd if=/dev/zero of="$mnt/filler" bs=64K status=none 2>/dev/null || true) &
+    (
+        if [[ -n $when ]]; then # once barge has started writing there
+            until [[ -n $(find "$when" -type f -size +0 2>/dev/null) || -e $T/barge-done ]]; do sleep 0.01; done
+        else
+            sleep 0.3
+        fi
+        dd if=/dev/zero of="$mnt/filler" bs=64K status=none 2>/dev/null || true
+    ) &
     local filler=$!
     rc=0
+    rm -f "$T/barge-done"
     strace -f -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_enter=20000 \
         "$BARGE" "$@" >"$T/out" 2>"$T/err" || rc=$?
+    touch "$T/barge-done"
     wait $filler
     full=$(df -B1 --output=avail "$mnt" | tail -1)
     rm -f "$mnt/filler"
@@ -49,6 +59,7 @@ true_catalog() {
     if [[ -d $DST/.barge ]]; then expect_exit 0 barge verify-destination; fi
 }
 
+# Mid-catalog-commit: the load's scan commits while the drive fills.
 fill_while "$T/drive" load
 echo "load on a drive filling up: exit $rc, $full bytes were left: $(tail -1 "$T/err")" >&2
 [[ $rc -eq 0 || $rc -eq 1 || $rc -eq 3 ]] || fail "load on a full drive exited $rc: $(cat "$T/err")"
@@ -58,6 +69,21 @@ if [[ $rc -ne 0 ]]; then
         fail "no word about the full drive: $(cat "$T/err" "$T/out")"
 fi
 true_catalog "after the drive filled up"
+
+# Mid-piece: scanned beforehand, so the drive fills while pieces are written.
+for i in 9 10; do head -c 3M /dev/urandom >"$SRC/clip$i"; done
+age "$SRC"/clip*
+expect_exit 0 barge scan
+FILL_WHEN=$DRIVE/cargo/tmp fill_while "$T/drive" load
+echo "load of scanned files on a drive filling up: exit $rc: $(tail -1 "$T/err") $(cat "$T/out")" >&2
+# A drive that fills up while pieces are written is "drive full" (exit 0, the
+# rest waits: SPEC §5) or a stop (1): never a piece recorded that is not whole.
+[[ $rc -eq 0 || $rc -eq 1 || $rc -eq 3 ]] || fail "load meeting a full drive mid-piece exited $rc"
+grep -q -e "No space left" -e "drive full" -e "disk is full" "$T/err" "$T/out" ||
+    fail "no word about the full drive: $(cat "$T/err" "$T/out")"
+[[ -z $(find "$DRIVE/cargo" -path "$DRIVE/cargo/tmp" -prune -o -type f -print | head -1) ]] ||
+    [[ $(sql "SELECT count(*) FROM pieces WHERE on_cargo = 1") -gt 0 ]] || fail "pieces on the drive the catalog does not know"
+true_catalog "after the drive filled up mid-piece"
 
 expect_exit 0 barge load
 [[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left after a clean load"
