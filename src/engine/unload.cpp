@@ -179,6 +179,9 @@ private:
                 }
                 try {
                     DestTree::check_path(rel(d));
+                    if (kind != Kind::dir && under_refused_dir(d)) {
+                        continue;
+                    }
                     f(d);
                 } catch (const SystemError& e) {
                     fail(d, e.what());
@@ -201,10 +204,22 @@ private:
             // file is kept as a version. A symlink in the way is left alone and
             // reported (it may be the destination admin's own redirect; barge never
             // follows one).
+            if (under_refused_dir(d)) {
+                return;
+            }
             Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
             struct stat st{};
-            if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISREG(st.st_mode)) {
+            bool exists = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+            if (exists && !exact_name_present(parent.get(), d)) {
+                // "foo/" on a case-insensitive file system where "Foo/" exists: never
+                // merge the two; the directory and everything under it fail.
+                m_refused_dirs.insert(rel(d));
+                fail(d, "the destination's file system takes this directory name for an existing "
+                        "different one, as exFAT does with 'Foo' and 'foo'; not merged into it, "
+                        "nothing under it delivered");
+                return;
+            }
+            if (exists && S_ISREG(st.st_mode)) {
                 move_aside(parent.get(), d, "versions", false);
                 std::lock_guard lock(m_shared);
                 ++m_result.versions;
@@ -532,6 +547,27 @@ private:
         return static_cast<int64_t>(n) == size && d == hash;
     }
 
+    // Whether an ancestor directory of the entry was refused this run (fails the
+    // entry, saying so). Only paid when something was refused.
+    bool under_refused_dir(const DeliveryItem& d) {
+        if (m_refused_dirs.empty()) {
+            return false;
+        }
+        std::string path = d.parent;
+        for (;;) {
+            if (m_refused_dirs.contains(path)) {
+                fail(d, fmt::format("its directory '{}' could not be created (see its own error)",
+                                    escape_bytes(m_tree.display(path))));
+                return true;
+            }
+            auto slash = path.rfind('/');
+            if (slash == std::string::npos) {
+                return false;
+            }
+            path.resize(slash);
+        }
+    }
+
     // Whether the directory lists exactly this name. Asked only when something
     // answers to the name, so the listing is paid for replacements, not per file.
     bool exact_name_present(int parent_fd, const DeliveryItem& d) {
@@ -830,6 +866,7 @@ private:
     std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
     std::set<std::string> m_touched; // directories (relative) this run wrote into
+    std::set<std::string> m_refused_dirs; // relative paths of directories not created
     std::mutex m_shared;             // guards m_touched and m_result.versions
     HashPipeline m_verify_pipe;      // the verifier thread's
     // Last: destroyed first, so a batch still in flight finishes before the

@@ -2,8 +2,9 @@
 # Names at a destination on exFAT (issue 5, 11): exFAT is case-insensitive, so
 # 'Foo' and 'foo' from a Linux source cannot both exist there. The second one
 # is a clear per-file error (exit 3) naming it; the first is never replaced by
-# it, now or on a later run. NFC and NFD spellings of a name are different
-# names to exFAT (it does not normalize) and both arrive intact.
+# it, now or on a later run. Directories Dir/ and dir/ are never merged: the
+# second and everything under it fail. NFC and NFD spellings of a name are
+# different names to exFAT (it does not normalize) and both arrive intact.
 source "$(dirname "$0")/lib.sh"
 need_root "mounting a FUSE file system"
 command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
@@ -24,6 +25,9 @@ printf 'lower' >"$SRC/names/foo"
 printf 'nfc' >"$SRC/names/$(printf 'caf\xc3\xa9')"   # é precomposed (NFC)
 printf 'nfd' >"$SRC/names/$(printf 'cafe\xcc\x81')"  # e + combining acute (NFD)
 printf 'plain' >"$SRC/names/other"
+mkdir -p "$SRC/Dir" "$SRC/dir"          # two directories exFAT takes for one
+printf 'in Dir' >"$SRC/Dir/a"
+printf 'in dir' >"$SRC/dir/b"
 find "$SRC" -exec touch -h -d '2024-01-01 10:00:00' {} +
 
 barge init "$DRIVE" --piece-size 1M >/dev/null
@@ -39,10 +43,17 @@ expect_eq upper "$(cat "$DST/names/Foo")" "Foo was replaced by foo"
 expect_eq nfc "$(cat "$DST/names/$(printf 'caf\xc3\xa9')")" "NFC name"
 expect_eq nfd "$(cat "$DST/names/$(printf 'cafe\xcc\x81')")" "NFD name"
 expect_eq plain "$(cat "$DST/names/other")" "other files still delivered"
+# The directories are never merged: dir/ fails, nothing under it is delivered.
+grep -q "takes this directory name for an existing different one" "$T/out" ||
+    fail "no clear error for Dir/dir: $(cat "$T/out")"
+expect_eq "a" "$(ls "$DST/Dir")" "Dir/ holds only its own file (not merged with dir/)"
+expect_eq "in Dir" "$(cat "$DST/Dir/a")" "Dir/a"
+grep -q "dir/b.*its directory" "$T/out" || fail "dir/b not reported: $(cat "$T/out")"
 expect_exit 0 barge status --json
-expect_eq 1 "$(json '.pairs[0].failed.files')" "foo counts as failed"
+expect_eq 2 "$(json '.pairs[0].failed.files')" "foo and dir/b count as failed"
 
 # A later run does the same: the failure stays a failure, Foo stays Foo.
 expect_exit 3 barge unload
 expect_eq upper "$(cat "$DST/names/Foo")" "Foo replaced on the second run"
+expect_eq "a" "$(ls "$DST/Dir")" "Dir/ merged on the second run"
 echo ok
