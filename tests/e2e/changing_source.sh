@@ -6,6 +6,7 @@
 # and once the file is stable it is carried and delivered exactly.
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
+no_leak_check_under_strace
 strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
     skip "strace cannot inject delays here"
 

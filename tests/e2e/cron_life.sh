@@ -7,6 +7,7 @@
 # one: tests/e2e/drive_lock.sh.)
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
+no_leak_check_under_strace
 
 PIECE_SIZE=256K setup_pair --mass-change-limit 100
 for i in $(seq 1 30); do head -c 600000 /dev/urandom >"$SRC/f$i"; done

@@ -5,6 +5,7 @@
 # equals the source, the catalog is intact and no temporary file is left.
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
+no_leak_check_under_strace
 
 PIECE_SIZE=256K setup_pair --on-delete trash
 mkdir -p "$SRC/a" "$SRC/b"

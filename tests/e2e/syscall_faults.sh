@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Failing system calls (issue 5, 2): with strace fault injection, write, fsync,
+# Failing system calls (issue 5, 2): with strace fault injection, pwrite64, fsync,
 # fdatasync, syncfs, rename and close fail with EIO or ENOSPC at chosen points of
 # load and of unload. barge never reports success for what failed: it exits
 # non-zero naming a path, and whatever the catalog records afterwards is true
@@ -8,6 +8,7 @@
 # what it covered is written again by a later run. Then normal runs converge.
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
+no_leak_check_under_strace
 strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null ||
     skip "strace cannot inject faults here (ptrace not permitted?)"
 
@@ -66,9 +67,11 @@ fresh() {
     barge pair add p "$SRC" "$DST" --mass-change-limit 100 >/dev/null
 }
 
+# (Plain write(2) is only the log's, and under AddressSanitizer the sanitizer's
+# own pipe: data goes through pwrite64.)
 for spec in "pwrite64 EIO 3" "pwrite64 ENOSPC 20" "pwrite64 EIO 60" "syncfs EIO 1" "syncfs EIO 2" \
             "fdatasync EIO 1" "fdatasync EIO 3" "renameat EIO 5" "rename EIO 1" "close EIO 30" \
-            "write EIO 2" "fsync EIO 1"; do
+            "fsync EIO 1"; do
     fresh
     fault $spec load
     consistent "load with $spec"
