@@ -211,12 +211,7 @@ void Catalog::backup_to(const std::string& path) {
         ::unlink(tmp.c_str());
         throw;
     }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw SystemError(err, "rename", path);
-    }
-    fsync_dir(path.substr(0, path.rfind('/')));
+    rename_into_place(tmp, path);
 }
 
 int64_t Catalog::bump_generation() {

@@ -173,6 +173,13 @@ std::vector<PieceRow> TransitStore::reclaimable_pieces() {
 
 namespace {
 
+// The columns read_delivery() reads, from entries e with its content's hash.
+std::string delivery_select() {
+    return std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
+           ", e.content_id, e.d_kind, e.d_content_id, c.hash FROM entries e LEFT JOIN contents c "
+           "ON c.id = e.content_id ";
+}
+
 DeliveryItem read_delivery(const Statement& st) {
     DeliveryItem d;
     d.entry_id = st.column_int(0);
@@ -196,9 +203,7 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, int kind,
                                                    const std::string& after_parent,
                                                    const std::string& after_name, int limit) {
     Statement st = m_db.prepare(
-        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-        ", e.content_id, e.d_kind, e.d_content_id, c.hash FROM entries e LEFT JOIN contents c ON "
-        "c.id = e.content_id WHERE e.pair_id = ? AND "
+        delivery_select() + "WHERE e.pair_id = ? AND "
         "e.kind = ? AND (e.parent, e.name) > (?, ?) AND NOT " +
         sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
     st.bind(1, pair_id).bind(2, kind).bind_blob(3, after_parent).bind_blob(4, after_name).bind(5, limit);
@@ -249,9 +254,7 @@ void TransitStore::clear_staged(int64_t pair_id, int64_t content_id) {
 std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
     // Children before their directories: reverse path order.
     Statement st = m_db.prepare(
-        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-        ", e.content_id, e.d_kind, e.d_content_id, c.hash FROM entries e LEFT JOIN contents c ON "
-        "c.id = e.content_id WHERE e.pair_id = ? AND "
+        delivery_select() + "WHERE e.pair_id = ? AND "
         "e.kind IS NULL AND e.d_kind IS NOT NULL ORDER BY e.parent DESC, e.name DESC");
     st.bind(1, pair_id);
     std::vector<DeliveryItem> out;
@@ -266,9 +269,7 @@ std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::
     std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
     std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
     Statement st = m_db.prepare(
-        std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-        ", e.content_id, e.d_kind, e.d_content_id, c.hash FROM entries e LEFT JOIN contents c ON "
-        "c.id = e.content_id WHERE e.pair_id = ? AND "
+        delivery_select() + "WHERE e.pair_id = ? AND "
         "e.parent = ? AND e.name = ? AND e.kind = 2");
     st.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
     if (!st.step()) {

@@ -25,9 +25,6 @@ void json_error(const Globals& g, const std::string& message, ExitCode code) {
     j.end_object();
     print_json(j);
 }
-} // namespace
-
-namespace {
 
 extern "C" void on_stop_signal(int sig) {
     // First signal: stop at the next safe point. A second SIGINT kills at once
@@ -106,11 +103,10 @@ int run(int argc, char** argv) {
     try {
         ExitCode code = action ? action() : ExitCode::refused;
         std::fflush(stdout);
-        if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
-            // Work stopped at a safe point: everything reported above is committed,
-            // the rest waits for the next run. Cron must not read that as success.
+        if (ExitCode stopped = after_stop_request(code); stopped != code) {
+            // Everything reported above is committed; the rest waits for the next run.
             spdlog::error("interrupted: stopped at a safe point; the next run continues");
-            code = ExitCode::stopped;
+            code = stopped;
         }
         return static_cast<int>(code);
     } catch (const Error& e) {

@@ -91,7 +91,8 @@ void install_binary(const Globals& g, const DriveLayout& layout, const std::opti
     require_static_elf(src);
     std::string bin = layout.root + "/bin";
     ensure_dir(bin);
-    std::string tmp = bin + "/.barge.tmp";
+    const std::string tmp_name = ".barge.tmp";
+    std::string tmp = bin + "/" + tmp_name;
     std::string dst = bin + "/barge";
     Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) {
@@ -114,17 +115,16 @@ void install_binary(const Globals& g, const DriveLayout& layout, const std::opti
     }
     full_sync(out.get(), tmp);
     out.close(tmp);
-    Fd back(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+    // Read back from the drive itself, as every piece is (docs/durability.md).
+    Fd bin_fd = open_or_throw(bin, O_RDONLY | O_DIRECTORY);
     uint64_t m = 0;
-    if (!back || hash_fd(back.get(), pipe, m, tmp) != d || m != n) {
+    if (hash_for_verify(open_for_verify(bin_fd.get(), tmp_name, tmp), pipe, m, tmp) != d ||
+        m != n) {
         ::unlink(tmp.c_str());
         throw VerifyError(fmt::format("'{}' read back different from '{}'", escape_bytes(tmp),
                                       escape_bytes(src)));
     }
-    if (::rename(tmp.c_str(), dst.c_str()) != 0) {
-        throw_errno("rename", dst);
-    }
-    fsync_dir(bin);
+    rename_into_place(tmp, dst);
     if (g.json) {
         j.key("binary");
         j.begin_object();

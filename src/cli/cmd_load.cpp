@@ -67,8 +67,8 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     }
     ExitCode code = finish_document(
         s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (sync && code != ExitCode::stopped) {
-        sync->backup();
+    if (sync) {
+        sync->backup(code);
     }
     return code;
 }

@@ -2,14 +2,17 @@
 #include "barge/cli/context.hpp"
 #include "barge/engine/load.hpp"
 #include "barge/fs/atomic_file.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/fs/drive.hpp"
 #include "barge/fs/lock.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/fs/path.hpp"
+#include "barge/util/fd.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
 #include <CLI/CLI.hpp>
-#include <dirent.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -42,18 +45,16 @@ std::vector<std::string> copies_at(const std::string& place) {
     }
     std::vector<std::string> out;
     for (const std::string& dir : {place, barge_dir(place)}) {
-        DIR* d = ::opendir(dir.c_str());
-        if (!d) {
+        Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd) {
             continue;
         }
-        while (const dirent* e = ::readdir(d)) {
-            std::string name = e->d_name;
+        for (const auto& name : read_dir_names(fd.get(), dir)) {
             if (starts_with(name, "catalog-") && name.size() > 11 &&
                 name.compare(name.size() - 3, 3, ".db") == 0) {
                 out.push_back(dir + "/" + name);
             }
         }
-        ::closedir(d);
     }
     return out;
 }
@@ -70,10 +71,7 @@ std::optional<Candidate> inspect(const std::string& path) {
 }
 
 ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
-    std::string dir = g.drive ? absolute_path(*g.drive)
-                              : (std::getenv("BARGE_DRIVE") && *std::getenv("BARGE_DRIVE")
-                                     ? absolute_path(std::getenv("BARGE_DRIVE"))
-                                     : absolute_path("."));
+    std::string dir = named_drive_or_cwd(g.drive);
     struct stat st{};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
         throw Refusal(fmt::format("'{}' is not a directory: mount the drive and make the "
@@ -101,24 +99,23 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     std::string db = layout.catalog();
     std::string set_aside;
     if (is_regular(db)) {
-        std::optional<int64_t> current;
-        std::string why;
+        std::optional<int64_t> current; // unset: damaged, or another drive's
+        bool other_drive = false;
         try {
             Catalog c = Catalog::open(db);
-            if (c.drive_id() == best->drive_id) {
+            other_drive = c.drive_id() != best->drive_id;
+            if (!other_drive) {
                 current = c.generation();
-            } else {
-                why = "it belongs to another drive";
             }
-        } catch (const Error& e) {
-            why = e.what();
+        } catch (const Error&) {
+            // damaged: set aside below, never deleted
         }
         if (current && *current >= best->generation) {
             throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest copy "
                                       "(generation {} >= {}): nothing to recover",
                                       *current, best->generation));
         }
-        if (!current && !why.empty() && why == "it belongs to another drive" && !g.yes) {
+        if (other_drive && !g.yes) {
             throw Refusal(fmt::format("'{}' is the catalog of another drive; pass --yes to replace "
                                       "it (it is kept beside)",
                                       escape_bytes(db)));

@@ -94,9 +94,7 @@ ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
         }
     }
     ExitCode code = finish_document(s, g, run, j, total);
-    if (code != ExitCode::stopped) {
-        sync.backup();
-    }
+    sync.backup(code);
     return code;
 }
 

@@ -76,9 +76,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     if (g.json) {
         print_json(j);
     }
-    if (code != ExitCode::stopped) {
-        sync.backup();
-    }
+    sync.backup(code);
     return code;
 }
 

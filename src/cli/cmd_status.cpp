@@ -100,12 +100,7 @@ ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
         j.field("unhashed", ps.unhashed);
         j.field("deletions_pending", ps.deletions_pending);
         j.field("trips_needed", trips);
-        j.key("last_scan");
-        if (p.last_scan_ns) {
-            j.value(format_utc(*p.last_scan_ns));
-        } else {
-            j.null();
-        }
+        time_json(j, "last_scan", p.last_scan_ns);
         time_json(j, "oldest_verification", ps.oldest_verified_ns);
         time_json(j, "newest_verification", ps.newest_verified_ns);
         problems_json(j, ps.failures);
@@ -173,12 +168,7 @@ ExitCode run_log(const Globals& g, int n) {
         const RunRecord& r = *it;
         j.begin_object();
         j.field("started", format_utc(r.started_ns));
-        j.key("ended");
-        if (r.ended_ns) {
-            j.value(format_utc(*r.ended_ns));
-        } else {
-            j.null();
-        }
+        time_json(j, "ended", r.ended_ns);
         j.field("host", r.host);
         j.field("command", r.command);
         j.field("side", r.side);

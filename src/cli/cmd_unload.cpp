@@ -1,11 +1,8 @@
 #include "barge/cli/transfer.hpp"
 #include "barge/engine/unload.hpp"
-#include "barge/fs/marker.hpp"
-#include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <fmt/format.h>
 
 namespace barge::cli {
 
@@ -28,11 +25,7 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
             return dest_state(p) != DestState::not_visible || !p.dest_claimed_ns;
         });
         if (!any && !pairs.empty()) {
-            const Pair& p = pairs.front();
-            throw Refusal(fmt::format("destination '{}' of pair '{}' lacks its marker '{}': "
-                                      "refusing to write there (is its disk mounted?)",
-                                      escape_bytes(p.dest), p.name,
-                                      escape_bytes(marker_path(p.dest, p.uuid, Role::dest))));
+            throw dest_marker_missing(pairs.front());
         }
         sync.emplace(s.catalog(), pairs);
     }
@@ -51,8 +44,8 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     }
     ExitCode code = finish_document(
         s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (sync && code != ExitCode::stopped) {
-        sync->backup();
+    if (sync) {
+        sync->backup(code);
     }
     return code;
 }

@@ -89,7 +89,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     if (g.json) {
         print_json(j);
     }
-    sync.backup();
+    sync.backup(code);
     return code;
 }
 

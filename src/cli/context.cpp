@@ -113,9 +113,9 @@ void EndpointSync::record_seen(const std::vector<std::string>& roots) {
     }
 }
 
-void EndpointSync::backup() {
-    if (!m_wrote) {
-        return; // nothing changed: the copies there are current
+void EndpointSync::backup(ExitCode code) {
+    if (!m_wrote || code == ExitCode::stopped) {
+        return; // nothing changed (the copies there are current), or stopped midway
     }
     // A destination claimed during the run is visible now.
     std::vector<std::string> roots = visible_roots(m_pairs);
@@ -133,6 +133,13 @@ void EndpointSync::backup() {
             spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
         }
     }
+}
+
+ExitCode after_stop_request(ExitCode code) {
+    if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
+        return ExitCode::stopped;
+    }
+    return code;
 }
 
 RunRecorder::RunRecorder(Catalog& catalog, std::string command, std::string side,
@@ -163,9 +170,7 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
     if (!m_id && record == Record::if_started) {
         return;
     }
-    if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
-        code = ExitCode::stopped; // as main() reports it: interrupted at a safe point
-    }
+    code = after_stop_request(code); // as main() reports it
     start();
     m_catalog.end_run(*m_id, static_cast<int>(code), files, bytes, failed, summary);
 }

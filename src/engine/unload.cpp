@@ -876,16 +876,20 @@ private:
 
 } // namespace
 
+Refusal dest_marker_missing(const Pair& pair) {
+    return Refusal(fmt::format("destination '{}' of pair '{}' lacks its marker '{}': refusing to "
+                               "write there (is its disk mounted?)",
+                               escape_bytes(pair.dest), pair.name,
+                               escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
+}
+
 UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
                          const UnloadOptions& options, Progress* progress) {
     UnloadResult result;
     DestState state = dest_state(pair);
     if (state == DestState::not_visible) {
         if (pair.dest_claimed_ns) {
-            throw Refusal(fmt::format("destination '{}' of pair '{}' lacks its marker '{}': "
-                                      "refusing to write there (is its disk mounted?)",
-                                      escape_bytes(pair.dest), pair.name,
-                                      escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
+            throw dest_marker_missing(pair);
         }
         claim_destination(catalog, pair); // throws the reason it cannot
     }

@@ -33,6 +33,10 @@ void write_file_atomic(const std::string& path, std::string_view content, unsign
             throw;
         }
     }
+    rename_into_place(tmp, path);
+}
+
+void rename_into_place(const std::string& tmp, const std::string& path) {
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());

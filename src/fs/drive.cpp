@@ -18,15 +18,29 @@ bool holds_catalog(const std::string& dir) {
 }
 } // namespace
 
-DriveLayout find_drive(const std::optional<std::string>& option) {
-    std::optional<std::string> named = option;
-    const char* how = "--drive";
-    if (!named) {
-        if (const char* env = std::getenv("BARGE_DRIVE"); env && *env) {
-            named = env;
-            how = "$BARGE_DRIVE";
-        }
+namespace {
+// The drive named by --drive or $BARGE_DRIVE, with which of the two named it.
+std::optional<std::string> named_drive(const std::optional<std::string>& option, const char*& how) {
+    how = "--drive";
+    if (option) {
+        return option;
     }
+    if (const char* env = std::getenv("BARGE_DRIVE"); env && *env) {
+        how = "$BARGE_DRIVE";
+        return std::string(env);
+    }
+    return std::nullopt;
+}
+} // namespace
+
+std::string named_drive_or_cwd(const std::optional<std::string>& option) {
+    const char* how = nullptr;
+    return absolute_path(named_drive(option, how).value_or("."));
+}
+
+DriveLayout find_drive(const std::optional<std::string>& option) {
+    const char* how = nullptr;
+    std::optional<std::string> named = named_drive(option, how);
     if (named) {
         std::string dir = absolute_path(*named);
         if (!holds_catalog(dir)) {

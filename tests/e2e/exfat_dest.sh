@@ -6,17 +6,7 @@
 # second and everything under it fail. NFC and NFD spellings of a name are
 # different names to exFAT (it does not normalize) and both arrive intact.
 source "$(dirname "$0")/lib.sh"
-need_root "mounting a FUSE file system"
-command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
-[[ -e /dev/fuse ]] || skip "no /dev/fuse"
-
-truncate -s 64M "$T/dest.img"
-mkfs.exfat "$T/dest.img" >/dev/null
-mkdir "$T/mnt"
-loop=$(losetup -f --show "$T/dest.img" 2>/dev/null) || skip "no loop device available"
-on_exit "losetup -d $loop"
-mount.exfat-fuse "$loop" "$T/mnt" >/dev/null 2>&1 || skip "cannot mount exfat-fuse here"
-on_exit "umount '$T/mnt'"
+exfat_mount mnt
 DST=$T/mnt/backup
 
 mkdir -p "$SRC/names"

@@ -2,18 +2,7 @@
 # An exFAT drive (exfat-fuse on a loop image): names exFAT forbids or folds
 # (a:b, what?, trailing dot, Foo and foo) travel, since only hashes touch the drive.
 source "$(dirname "$0")/lib.sh"
-need_root "mounting a FUSE file system"
-command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
-[[ -e /dev/fuse ]] || skip "no /dev/fuse"
-
-truncate -s 64M "$T/drive.img"
-mkfs.exfat "$T/drive.img" >/dev/null
-mkdir "$T/mnt"
-# exfat-fuse wants a block device, not an image file.
-loop=$(losetup -f --show "$T/drive.img" 2>/dev/null) || skip "no loop device available"
-on_exit "losetup -d $loop"
-mount.exfat-fuse "$loop" "$T/mnt" >/dev/null 2>&1 || skip "cannot mount exfat-fuse here"
-on_exit "umount '$T/mnt'"
+exfat_mount mnt
 DRIVE=$T/mnt/barge
 export BARGE_DRIVE=$DRIVE
 

@@ -75,6 +75,23 @@ sql() { sqlite3 -readonly "$DRIVE/barge.db" "$1"; }
 # call this first (the others, and the unit tests, keep leak checking).
 no_leak_check_under_strace() { export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"; }
 
+# exfat_mount NAME: a 64 MiB exFAT file system (exfat-fuse on a loop device) at
+# $T/NAME, unmounted and detached at exit; skips with the reason when it cannot.
+exfat_mount() {
+    local name=$1 loop
+    need_root "mounting a FUSE file system"
+    command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
+    [[ -e /dev/fuse ]] || skip "no /dev/fuse"
+    truncate -s 64M "$T/$name.img"
+    mkfs.exfat "$T/$name.img" >/dev/null
+    mkdir "$T/$name"
+    # exfat-fuse wants a block device, not an image file.
+    loop=$(losetup -f --show "$T/$name.img" 2>/dev/null) || skip "no loop device available"
+    on_exit "losetup -d $loop"
+    mount.exfat-fuse "$loop" "$T/$name" >/dev/null 2>&1 || skip "cannot mount exfat-fuse here"
+    on_exit "umount '$T/$name'"
+}
+
 need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 
 # A manifest of a tree for byte-for-byte comparison: one line per entry (but the

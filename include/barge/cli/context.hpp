@@ -64,8 +64,9 @@ public:
     ~EndpointSync();
     EndpointSync(const EndpointSync&) = delete;
     EndpointSync& operator=(const EndpointSync&) = delete;
-    // After a run that did not stop: the catalog copies (failures are warnings).
-    void backup();
+    // At the end of a run: unless it stopped (exit 1), the catalog copies
+    // (failures are warnings).
+    void backup(ExitCode code);
 
 private:
     void record_seen(const std::vector<std::string>& roots);
@@ -76,6 +77,11 @@ private:
     std::vector<std::string> m_roots; // visible when the run began
     bool m_wrote = false;
 };
+
+// The exit code of a run that a stop request (SIGINT/TERM/HUP) ended at a safe
+// point: "stopped" where the work itself reported success or partial success,
+// since the rest waits for the next run (cron must not read it as done).
+ExitCode after_stop_request(ExitCode code);
 
 // A row in the run history (`barge log`). By default the row is written when the
 // run ends, so a refusal leaves the catalog byte-identical; start() writes it at

@@ -5,6 +5,7 @@
 #include "barge/engine/progress.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/fs/drive.hpp"
+#include "barge/util/error.hpp"
 
 #include <cstdint>
 #include <string>
@@ -19,6 +20,8 @@ enum class DestState {
     not_visible, // claimed but the marker is gone, or the parent is missing
 };
 DestState dest_state(const Pair& pair);
+// The refusal for a claimed destination whose marker has gone (a disk not mounted).
+Refusal dest_marker_missing(const Pair& pair);
 
 // Claims an unclaimed destination: creates DEST (never its parent) and writes
 // its marker, then records the claim. Throws Refusal when it cannot.

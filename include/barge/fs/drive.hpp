@@ -17,6 +17,9 @@ struct DriveLayout {
 // of the working directory holding barge.db. Throws Refusal when none is found or
 // the named directory holds no catalog.
 DriveLayout find_drive(const std::optional<std::string>& option);
+// The directory --drive or $BARGE_DRIVE names, else the working directory
+// (absolute), whether or not it holds a catalog yet (barge recover).
+std::string named_drive_or_cwd(const std::optional<std::string>& option);
 
 // A new random identifier (128 bits from getrandom, as hex in UUID form).
 std::string new_uuid();
