@@ -71,7 +71,14 @@ void Cargo::discard(TempPiece& piece) {
 }
 
 Fd Cargo::open_piece(const Digest& hash) const {
-    return open_beneath(m_dir.get(), relative_path(hash), O_RDONLY | O_NOFOLLOW);
+    // O_NOATIME: reading a piece for the first time would otherwise update its
+    // atime (relatime), a journal write per piece that the next catalog commit on
+    // the drive waits for. It needs ownership (or root): retry without it.
+    Fd fd = open_beneath(m_dir.get(), relative_path(hash), O_RDONLY | O_NOFOLLOW | O_NOATIME);
+    if (!fd && errno == EPERM) {
+        fd = open_beneath(m_dir.get(), relative_path(hash), O_RDONLY | O_NOFOLLOW);
+    }
+    return fd;
 }
 
 std::optional<int64_t> Cargo::piece_size(const Digest& hash) const {
