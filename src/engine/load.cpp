@@ -8,6 +8,7 @@
 #include "barge/fs/space.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
+#include "barge/hash/trailing.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -53,6 +54,7 @@ struct WrittenPiece {
     int64_t idx = 0;
     int64_t offset = 0;
     bool duplicate = false; // already on the cargo: nothing to verify or rename
+    Trail trail;            // its re-read from the drive, when it runs behind the writer
 };
 
 struct CopiedFile {
@@ -402,8 +404,11 @@ private:
                 std::string tmp_path = m_cargo.root() + "/tmp/" + wp.tmp.name;
                 uint64_t n;
                 try {
+                    if (!m_fuse && wp.size >= trail_from) {
+                        wp.trail = m_trailer.follow(m_cargo.tmp_dirfd(), wp.tmp.name, tmp_path);
+                    }
                     n = copy_through(m_pipe, fd.get(), wp.offset, wp.size, wp.tmp.fd.get(), 0,
-                                     display(c), tmp_path);
+                                     display(c), tmp_path, &wp.trail);
                 } catch (const ReadError& e) {
                     m_cargo.discard(wp.tmp);
                     throw SourceProblem{e.what(), e.err() == EIO || e.err() == EINTR, false};
@@ -423,8 +428,10 @@ private:
                 auto existing = m_store.piece_by_hash(wp.hash);
                 wp.duplicate = (existing && existing->on_cargo) || m_batch_pieces.contains(digest_key(wp.hash));
                 if (wp.duplicate) {
+                    wp.trail.abandon();
                     m_cargo.discard(wp.tmp);
                 } else {
+                    wp.trail.close();
                     m_batch_pieces.insert(digest_key(wp.hash));
                     if (m_fuse) {
                         data_sync(wp.tmp.fd.get(), tmp_path); // see docs/durability.md
@@ -616,18 +623,28 @@ private:
         tx.commit();
     }
 
-    // Re-reads each new piece from the medium and compares it with the hash taken
-    // while reading the source. Returns "" or the reason it failed. Verifier thread.
+    // Compares each new piece's re-read from the medium with the hash taken while
+    // reading the source: a large piece was re-read behind its writer, a small one
+    // is re-read now. Returns "" or the reason it failed. Verifier thread.
     std::string verify(CopiedFile& f) {
         for (auto& p : f.pieces) {
             if (p.duplicate) {
                 continue;
             }
             std::string path = m_cargo.root() + "/tmp/" + p.tmp.name;
-            // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
-            VerifyFd rd = open_for_verify(m_cargo.tmp_dirfd(), p.tmp.name, path);
             uint64_t n = 0;
-            Digest d = hash_for_verify(rd, m_verify_pipe, n, path);
+            Digest d;
+            if (p.trail) {
+                try {
+                    d = p.trail.digest(n);
+                } catch (const VerifyError& e) {
+                    return e.what();
+                }
+            } else {
+                // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
+                VerifyFd rd = open_for_verify(m_cargo.tmp_dirfd(), p.tmp.name, path);
+                d = hash_for_verify(rd, m_verify_pipe, n, path);
+            }
             if (static_cast<int64_t>(n) != p.size || d != p.hash) {
                 return fmt::format("piece {} read back from the drive does not match what was "
                                    "written (the drive or its connection corrupts data)",
@@ -648,6 +665,7 @@ private:
     int64_t m_piece_size;
     HashPipeline m_pipe;
     HashPipeline m_verify_pipe; // the verifier thread's
+    TrailingVerifier m_trailer;  // re-reads large pieces while they are written
     Fd m_src;
     bool m_fuse = false;
     int64_t m_block = 4096;

@@ -12,6 +12,7 @@
 #include "barge/fs/space.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
+#include "barge/hash/trailing.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -81,6 +82,7 @@ struct Staged {
     std::string tmp; // name inside DEST/.barge/staging
     bool local = false;
     int attempt = 1;
+    Trail trail; // its re-read from the destination, when it runs behind the writer
 };
 
 std::string random_name(const char* prefix) {
@@ -257,9 +259,10 @@ private:
     // Copies from an open source into fd at to_offset, hashing what is read on the
     // pipeline's thread; returns the digest. Throws VerifyError if the source is short.
     Digest copy_hashing(int from, int to, int64_t size, int64_t to_offset,
-                        const std::string& from_display, const std::string& to_display) {
+                        const std::string& from_display, const std::string& to_display,
+                        Trail* trail = nullptr) {
         m_pipe.reset();
-        uint64_t n = copy_through(m_pipe, from, 0, size, to, to_offset, from_display, to_display);
+        uint64_t n = copy_through(m_pipe, from, 0, size, to, to_offset, from_display, to_display, trail);
         Digest d = m_pipe.finish();
         if (static_cast<int64_t>(n) < size) {
             throw VerifyError(fmt::format("'{}' is shorter than recorded", escape_bytes(from_display)));
@@ -269,7 +272,8 @@ private:
 
     // Copies one cargo piece into fd at offset, re-hashing it on the way (the
     // drive is untrusted: a corrupt piece is never written). Throws CorruptPiece.
-    void copy_piece(const PieceRow& piece, int fd, int64_t offset, const std::string& to_display) {
+    void copy_piece(const PieceRow& piece, int fd, int64_t offset, const std::string& to_display,
+                    Trail* trail = nullptr) {
         std::string from = m_cargo.path(piece.hash);
         Fd in = m_cargo.open_piece(piece.hash);
         if (!in) {
@@ -282,7 +286,7 @@ private:
         ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
         Digest d;
         try {
-            d = copy_hashing(in.get(), fd, piece.size, offset, from, to_display);
+            d = copy_hashing(in.get(), fd, piece.size, offset, from, to_display, trail);
         } catch (const VerifyError&) {
             throw CorruptPiece{piece};
         }
@@ -397,22 +401,30 @@ private:
             fail(d, "the destination is full (its reserve would be used); it stays on the cargo");
             return;
         }
-        Staged s{d, hash, random_name("tmp-"), false, attempt};
+        Staged s{d, hash, random_name("tmp-"), false, attempt, {}};
         std::string tmp_display = m_tree.display(".barge/staging/" + s.tmp);
         Fd out = openat_or_throw(m_staging.get(), s.tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
                                  0600, tmp_display);
         try {
+            bool trailed = d.st.size >= trail_from;
+            if (trailed) {
+                s.trail = m_trailer.follow(m_staging.get(), s.tmp, tmp_display);
+            }
             bool done = false;
             if (auto local = m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id)) {
                 // A rename or a duplicate: the destination's own verified copy, re-hashed
                 // while copied. No cargo bytes needed.
                 Fd in = open_beneath(m_tree.fd(), *local, O_RDONLY | O_NOFOLLOW);
                 if (in && copy_hashing(in.get(), out.get(), d.st.size, 0, m_tree.display(*local),
-                                       tmp_display) == hash) {
+                                       tmp_display, &s.trail) == hash) {
                     done = true;
                     s.local = true;
                 } else if (::ftruncate(out.get(), 0) != 0) {
                     throw_errno("truncate", tmp_display);
+                } else if (trailed) {
+                    // Written again from the cargo: the re-read starts over too.
+                    s.trail.abandon();
+                    s.trail = m_trailer.follow(m_staging.get(), s.tmp, tmp_display);
                 }
             }
             if (!done && d.st.size > 0) {
@@ -428,7 +440,7 @@ private:
                 }
                 try {
                     for (const auto& cp : cps) {
-                        copy_piece(cp.piece, out.get(), cp.offset, tmp_display);
+                        copy_piece(cp.piece, out.get(), cp.offset, tmp_display, &s.trail);
                     }
                 } catch (const CorruptPiece& c) {
                     ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
@@ -440,6 +452,7 @@ private:
             if (d.st.size >= start_writeback_from) {
                 start_writeback(out.get()); // the batch's syncfs stays the barrier
             }
+            s.trail.close();
             out.close(tmp_display);
         } catch (...) {
             ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
@@ -484,7 +497,7 @@ private:
         sync_file_system(m_staging.get(), m_tree.display(".barge/staging"));
         for (auto& s : batch) {
             try {
-                if (!verify_staged(s.tmp, s.item.st.size, s.hash, m_verify_pipe)) {
+                if (!verify_staged(s, m_verify_pipe)) {
                     ::unlinkat(m_staging.get(), s.tmp.c_str(), 0);
                     v.read_back_wrong.push_back(std::move(s));
                     continue;
@@ -536,6 +549,21 @@ private:
             }
         }
         tx.commit();
+    }
+
+    // Whether a staged file read back from the medium matches: re-read behind its
+    // writer (a large file), or now.
+    bool verify_staged(Staged& s, HashPipeline& pipe) {
+        if (s.trail) {
+            uint64_t n = 0;
+            try {
+                Digest d = s.trail.digest(n);
+                return static_cast<int64_t>(n) == s.item.st.size && d == s.hash;
+            } catch (const VerifyError&) {
+                return false;
+            }
+        }
+        return verify_staged(s.tmp, s.item.st.size, s.hash, pipe);
     }
 
     bool verify_staged(const std::string& tmp, int64_t size, const Digest& hash, HashPipeline& pipe) {
@@ -868,7 +896,8 @@ private:
     std::set<std::string> m_touched; // directories (relative) this run wrote into
     std::set<std::string> m_refused_dirs; // relative paths of directories not created
     std::mutex m_shared;             // guards m_touched and m_result.versions
-    HashPipeline m_verify_pipe;      // the verifier thread's
+    HashPipeline m_verify_pipe;
+    TrailingVerifier m_trailer; // re-reads large files while they are written      // the verifier thread's
     // Last: destroyed first, so a batch still in flight finishes before the
     // members it uses go away.
     std::future<VerifiedBatch> m_inflight;

@@ -1,17 +1,21 @@
 #include "barge/hash/hash_file.hpp"
 
 #include "barge/hash/pipeline.hpp"
+#include "barge/hash/trailing.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace barge {
 
 uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
-                      int64_t to_offset, std::string_view from_path, std::string_view to_path) {
+                      int64_t to_offset, std::string_view from_path, std::string_view to_path,
+                      Trail* trail) {
     int64_t pos = 0;
     while (pos < size) {
         char* buf = pipeline.acquire();
@@ -37,6 +41,9 @@ uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t 
                 }
                 done += static_cast<size_t>(w);
             }
+            if (trail) {
+                trail->written(to_offset + pos + static_cast<int64_t>(n));
+            }
         }
         pipeline.submit(buf, n);
         pos += static_cast<int64_t>(n);
@@ -45,6 +52,12 @@ uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t 
         }
     }
     return static_cast<uint64_t>(pos);
+}
+
+size_t direct_read_length(int64_t size, int64_t pos, size_t block) {
+    constexpr int64_t page = 4096;
+    int64_t rest = std::max<int64_t>(size - pos, 1);
+    return static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(block), (rest + page - 1) / page * page));
 }
 
 struct VerifyFd::Impl {
@@ -86,9 +99,14 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
     // O_DIRECT: aligned buffer, aligned offsets, whole blocks; a short read is the end.
     pipeline.reset();
     bytes_read = 0;
+    struct stat st{};
+    if (::fstat(f.fd(), &st) != 0) {
+        throw_errno("stat", path);
+    }
     for (;;) {
         char* buf = pipeline.acquire();
-        ssize_t r = ::pread(f.fd(), buf, pipeline.block_size(), static_cast<off_t>(bytes_read));
+        size_t want = direct_read_length(st.st_size, static_cast<int64_t>(bytes_read), pipeline.block_size());
+        ssize_t r = ::pread(f.fd(), buf, want, static_cast<off_t>(bytes_read));
         if (r < 0 && errno == EINTR) {
             pipeline.release(buf);
             continue;
@@ -100,7 +118,7 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
         }
         pipeline.submit(buf, static_cast<size_t>(r));
         bytes_read += static_cast<uint64_t>(r);
-        if (static_cast<size_t>(r) < pipeline.block_size()) {
+        if (static_cast<size_t>(r) < want) {
             return pipeline.finish();
         }
     }

@@ -10,6 +10,7 @@
 namespace barge {
 
 class HashPipeline;
+class Trail;
 
 // Reads an open file from offset 0 to its end, hashing it on the pipeline's
 // thread; returns the digest and sets bytes_read.
@@ -30,11 +31,20 @@ VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view di
 Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& bytes_read,
                        std::string_view path);
 
+// How much an O_DIRECT read at pos should ask for, in a file of `size` bytes:
+// a block, or less at the end, rounded up to whole pages (4 KiB, aligned for any
+// device) and at least one page, so that a file that grew is noticed. Asking for
+// a whole block past the end would make the kernel zero-fill the rest of the
+// buffer (iomap treats it as a hole): 1 MiB of memset per small file.
+size_t direct_read_length(int64_t size, int64_t pos, size_t block);
+
 // Streams [offset, offset + size) of `from` through the pipeline (the caller
 // collects the digest with finish()), writing each block to `to` at to_offset +
 // (position - offset) when to >= 0. Returns the bytes read: fewer than size at
-// end of file. A failed read throws ReadError, a failed write SystemError.
+// end of file. A failed read throws ReadError, a failed write SystemError. Each
+// write is reported to trail, when given (a TrailingVerifier re-reading `to`).
 uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
-                      int64_t to_offset, std::string_view from_path, std::string_view to_path);
+                      int64_t to_offset, std::string_view from_path, std::string_view to_path,
+                      Trail* trail = nullptr);
 
 } // namespace barge

@@ -1,0 +1,238 @@
+#include "barge/hash/trailing.hpp"
+
+#include "barge/hash/hash_file.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+namespace {
+constexpr int64_t sync_step = 64ll << 20;
+}
+
+struct Trail::Job {
+    Fd fd;
+    std::string path;
+    std::mutex mutex;
+    std::condition_variable cv;
+    int64_t written = 0;
+    bool closed = false, abandoned = false, finished = false;
+    Digest digest{};
+    uint64_t bytes_read = 0;
+    std::exception_ptr error;
+
+    void finish(std::exception_ptr e = nullptr) {
+        {
+            std::lock_guard lock(mutex);
+            finished = true;
+            error = std::move(e);
+        }
+        cv.notify_all();
+    }
+};
+
+Trail& Trail::operator=(Trail&& other) noexcept {
+    if (this != &other) {
+        abandon();
+        m_job = std::move(other.m_job);
+        m_closed = other.m_closed;
+    }
+    return *this;
+}
+
+Trail::~Trail() {
+    abandon();
+}
+
+void Trail::written(int64_t upto) {
+    if (!m_job) {
+        return;
+    }
+    {
+        std::lock_guard lock(m_job->mutex);
+        m_job->written = upto;
+    }
+    m_job->cv.notify_all();
+}
+
+void Trail::close() {
+    if (!m_job) {
+        return;
+    }
+    {
+        std::lock_guard lock(m_job->mutex);
+        m_job->closed = true;
+    }
+    m_closed = true;
+    m_job->cv.notify_all();
+}
+
+void Trail::abandon() {
+    if (!m_job || m_closed) {
+        return;
+    }
+    {
+        std::lock_guard lock(m_job->mutex);
+        m_job->abandoned = true;
+    }
+    m_job->cv.notify_all();
+    m_job.reset();
+}
+
+Digest Trail::digest(uint64_t& bytes_read) {
+    if (!m_job || !m_closed) {
+        throw Error("internal: the digest of a trail that was not closed");
+    }
+    std::unique_lock lock(m_job->mutex);
+    m_job->cv.wait(lock, [&] { return m_job->finished; });
+    if (m_job->error) {
+        std::rethrow_exception(m_job->error);
+    }
+    bytes_read = m_job->bytes_read;
+    return m_job->digest;
+}
+
+TrailingVerifier::TrailingVerifier(size_t block_size) : m_pipe(block_size) {
+    m_thread = std::thread([this] { run(); });
+}
+
+TrailingVerifier::~TrailingVerifier() {
+    std::shared_ptr<Trail::Job> current;
+    {
+        std::lock_guard lock(m_mutex);
+        m_stop = true;
+        current = m_current;
+    }
+    m_cv.notify_all();
+    if (current) {
+        // Wake a follow waiting for a writer that will not write any more.
+        std::lock_guard lock(current->mutex);
+        current->cv.notify_all();
+    }
+    m_thread.join();
+}
+
+Trail TrailingVerifier::follow(int dirfd, const std::string& name, std::string_view display_path) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_DIRECT);
+    if (fd < 0 && errno == EINVAL) {
+        return Trail(); // FUSE, some tmpfs: no O_DIRECT, so no reading behind the writer
+    }
+    if (fd < 0) {
+        throw_errno("open", display_path);
+    }
+    auto job = std::make_shared<Trail::Job>();
+    job->fd = Fd(fd);
+    job->path = std::string(display_path);
+    {
+        std::lock_guard lock(m_mutex);
+        m_jobs.push_back(job);
+    }
+    m_cv.notify_all();
+    return Trail(std::move(job));
+}
+
+void TrailingVerifier::run() {
+    for (;;) {
+        std::shared_ptr<Trail::Job> job;
+        {
+            std::unique_lock lock(m_mutex);
+            m_cv.wait(lock, [&] { return !m_jobs.empty() || m_stop; });
+            if (m_stop) {
+                // Whoever still waits for a digest gets an error, not a hang.
+                for (auto& j : m_jobs) {
+                    j->finish(std::make_exception_ptr(Error("stopped before the re-read of '" + j->path + "'")));
+                }
+                return;
+            }
+            job = std::move(m_jobs.front());
+            m_jobs.pop_front();
+            m_current = job;
+        }
+        try {
+            verify(*job);
+        } catch (const Error&) {
+            m_pipe.reset();
+            job->finish(std::current_exception());
+        }
+        std::lock_guard lock(m_mutex);
+        m_current.reset();
+    }
+}
+
+void TrailingVerifier::verify(Trail::Job& job) {
+    const size_t block = m_pipe.block_size();
+    m_pipe.reset();
+    int64_t pos = 0;
+    std::optional<int64_t> final_size; // known once the writer closed the file
+    for (;;) {
+        {
+            std::unique_lock lock(job.mutex);
+            // A whole block behind the writer, or to the end once it is closed.
+            job.cv.wait(lock, [&] {
+                return job.abandoned || job.closed || job.written >= pos + static_cast<int64_t>(block) || m_stop;
+            });
+            if (job.abandoned || (!job.closed && job.written < pos + static_cast<int64_t>(block))) {
+                lock.unlock(); // abandoned, or the verifier is being destroyed
+                m_pipe.reset();
+                job.finish(std::make_exception_ptr(Error("stopped before the re-read of '" + job.path + "'")));
+                return;
+            }
+            if (job.closed && !final_size) {
+                struct stat st{};
+                if (::fstat(job.fd.get(), &st) != 0) {
+                    throw_errno("stat", job.path);
+                }
+                final_size = st.st_size;
+                if (*final_size < job.written) {
+                    throw VerifyError("'" + job.path + "' is shorter than what was written to it");
+                }
+            }
+        }
+        size_t want = final_size ? direct_read_length(*final_size, pos, block) : block;
+        // Write the range back first, without the inode lock: an O_DIRECT read would
+        // do it too, but holding the lock the writer needs for its next write.
+        ::sync_file_range(job.fd.get(), pos, static_cast<off_t>(want),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        char* buf = m_pipe.acquire();
+        ssize_t r;
+        do {
+            r = ::pread(job.fd.get(), buf, want, static_cast<off_t>(pos));
+        } while (r < 0 && errno == EINTR);
+        if (r < 0) {
+            int err = errno;
+            m_pipe.release(buf);
+            throw ReadError(err, "read back", job.path);
+        }
+        m_pipe.submit(buf, static_cast<size_t>(r));
+        pos += r;
+        if (pos / sync_step != (pos - r) / sync_step) {
+            // Durable in steps while the writer goes on: the barrier at the end of
+            // the batch then has little left to wait for.
+            if (::fdatasync(job.fd.get()) != 0) {
+                throw_errno("sync", job.path);
+            }
+        }
+        if (static_cast<size_t>(r) < want) {
+            if (!final_size) {
+                // The writer said this block was written, yet the file ends here.
+                throw VerifyError("'" + job.path + "' is shorter than what was written to it");
+            }
+            break;
+        }
+    }
+    Digest d = m_pipe.finish();
+    {
+        std::lock_guard lock(job.mutex);
+        job.digest = d;
+        job.bytes_read = static_cast<uint64_t>(pos);
+    }
+    job.finish();
+}
+
+} // namespace barge
