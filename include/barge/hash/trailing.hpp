@@ -80,7 +80,9 @@ private:
     void run();
     void verify(Trail::Job& job);
 
+    class DirectReader;
     HashPipeline m_pipe;
+    std::unique_ptr<DirectReader> m_reader; // used by the thread only
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::deque<std::shared_ptr<Trail::Job>> m_jobs;
