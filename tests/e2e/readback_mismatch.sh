@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# A drive that gives back other bytes than were written (SPEC §7.1, §7.8): the
+# verify re-read must catch it on both paths (a large piece re-read behind its
+# writer, small pieces re-read after the batch's barrier), delete the piece, try
+# again (5 attempts), then report the file failed (exit 3, named) while the run
+# goes on; nothing unverified is recorded. The bad medium is simulated: the
+# re-reads are slowed with strace while a loop overwrites bytes of every
+# temporary piece on the drive. (That this re-read comes from the device and not
+# the page cache is shown elsewhere: O_DIRECT, durable_test's mincore check, and
+# bench-load's block-device counters; see docs/durability.md.)
+source "$(dirname "$0")/lib.sh"
+command -v strace >/dev/null || skip "strace is not installed"
+no_leak_check_under_strace
+strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
+    skip "strace cannot inject delays here"
+
+PIECE_SIZE=4M setup_pair
+head -c 3000000 /dev/urandom >"$SRC/large.bin" # one piece of 3 MB: re-read behind its writer
+head -c 5000 /dev/urandom >"$SRC/small.bin"    # re-read after the batch's syncfs
+age "$SRC"/*.bin
+
+# Overwrites 16 bytes at offset 100 of every temporary piece, until killed.
+corrupter() {
+    while :; do
+        for f in "$DRIVE"/cargo/tmp/*; do
+            [[ -f $f ]] && printf 'CORRUPTED-BYTES!' | dd of="$f" bs=1 seek=100 conv=nocreat,notrunc status=none 2>/dev/null || true
+        done
+        sleep 0.01
+    done
+}
+corrupter &
+corrupting=$!
+on_exit "kill $corrupting 2>/dev/null"
+
+# Each re-read (io_submit of the trailing verifier, or the batch's syncfs before
+# the others) waits 0.2 s, long after the corrupter's next pass.
+rc=0
+strace -f -qq -o "$T/strace" -e trace=io_submit,syncfs \
+    -e inject=io_submit:delay_enter=200000 -e inject=syncfs:delay_enter=200000 \
+    "$BARGE" load --json >"$T/out" 2>"$T/err" || rc=$?
+kill $corrupting 2>/dev/null || fail "the corrupter stopped early"
+wait $corrupting 2>/dev/null || true
+grep -q "io_submit(" "$T/strace" ||
+    skip "no Linux AIO here: the trailing verifier read with pread (not slowed by this scenario)"
+
+expect_eq 3 "$rc" "load's exit code when pieces read back wrong"
+expect_eq 2 "$(json '.pairs[0].problems | length')" "files reported failed"
+for name in large.bin small.bin; do
+    reason=$(json ".pairs[0].problems[] | select(.path | endswith(\"$name\")) | .reason")
+    [[ $reason == *"does not match what was written"* ]] || fail "$name: reason is '$reason'"
+done
+expect_eq 4 "$(grep -c "large.bin.*attempt" "$T/err" || true)" "retries announced for large.bin"
+grep -q "large.bin.*attempt 4 of 5" "$T/err" || fail "no fourth attempt announced for large.bin"
+expect_eq 0 "$(sql 'SELECT count(*) FROM pieces WHERE on_cargo')" "pieces recorded on the cargo"
+[[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left on the drive"
+[[ -z $(find "$DRIVE/cargo" -mindepth 2 -type f) ]] || fail "a piece reached its final name"
+
+# A healthy drive again: both are carried and delivered exactly.
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST"
+echo "ok"
