@@ -3,7 +3,7 @@
 # verify re-read must catch it on both paths (a large piece re-read behind its
 # writer, small pieces re-read after the batch's barrier), delete the piece, try
 # again (5 attempts), then report the file failed (exit 3, named) while the run
-# goes on; nothing unverified is recorded. The bad medium is simulated: the
+# goes on; nothing unverified is recorded. The same for unload's staged files. The bad medium is simulated: the
 # re-reads are slowed with strace while a loop overwrites bytes of every
 # temporary piece on the drive. (That this re-read comes from the device and not
 # the page cache is shown elsewhere: O_DIRECT, durable_test's mincore check, and
@@ -19,16 +19,16 @@ head -c 3000000 /dev/urandom >"$SRC/large.bin" # one piece of 3 MB: re-read behi
 head -c 5000 /dev/urandom >"$SRC/small.bin"    # re-read after the batch's syncfs
 age "$SRC"/*.bin
 
-# Overwrites 16 bytes at offset 100 of every temporary piece, until killed.
+# corrupter DIR: overwrites 16 bytes at offset 100 of every file in DIR, until killed.
 corrupter() {
     while :; do
-        for f in "$DRIVE"/cargo/tmp/*; do
+        for f in "$1"/*; do
             [[ -f $f ]] && printf 'CORRUPTED-BYTES!' | dd of="$f" bs=1 seek=100 conv=nocreat,notrunc status=none 2>/dev/null || true
         done
         sleep 0.01
     done
 }
-corrupter &
+corrupter "$DRIVE/cargo/tmp" &
 corrupting=$!
 on_exit "kill $corrupting 2>/dev/null"
 
@@ -55,8 +55,30 @@ expect_eq 0 "$(sql 'SELECT count(*) FROM pieces WHERE on_cargo')" "pieces record
 [[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left on the drive"
 [[ -z $(find "$DRIVE/cargo" -mindepth 2 -type f) ]] || fail "a piece reached its final name"
 
-# A healthy drive again: both are carried and delivered exactly.
+# A healthy drive again: both are carried.
 expect_exit 0 barge load
+
+# The same at the destination: staged files read back wrong are never put in place.
+mkdir -p "$DST/.barge/staging"
+corrupter "$DST/.barge/staging" &
+corrupting=$!
+on_exit "kill $corrupting 2>/dev/null"
+rc=0
+strace -f -qq -o "$T/strace" -e trace=io_submit,syncfs \
+    -e inject=io_submit:delay_enter=200000 -e inject=syncfs:delay_enter=200000 \
+    "$BARGE" unload --json >"$T/out" 2>"$T/err" || rc=$?
+kill $corrupting 2>/dev/null || fail "the corrupter stopped early"
+wait $corrupting 2>/dev/null || true
+expect_eq 3 "$rc" "unload's exit code when staged files read back wrong"
+expect_eq 2 "$(json '.pairs[0].problems | length')" "files reported failed at unload"
+for name in large.bin small.bin; do
+    reason=$(json ".pairs[0].problems[] | select(.path | endswith(\"$name\")) | .reason")
+    [[ $reason == *"read back different"* ]] || fail "unload $name: reason is '$reason'"
+    [[ ! -e $DST/$name ]] || fail "$name was put in place"
+done
+[[ -z $(ls "$DST/.barge/staging") ]] || fail "staged files left at the destination"
+
+# A healthy destination: both delivered exactly.
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST"
 echo "ok"
