@@ -896,8 +896,8 @@ private:
     std::set<std::string> m_touched; // directories (relative) this run wrote into
     std::set<std::string> m_refused_dirs; // relative paths of directories not created
     std::mutex m_shared;             // guards m_touched and m_result.versions
-    HashPipeline m_verify_pipe;
-    TrailingVerifier m_trailer; // re-reads large files while they are written      // the verifier thread's
+    HashPipeline m_verify_pipe;      // the verifier thread's
+    TrailingVerifier m_trailer;      // re-reads large files while they are written
     // Last: destroyed first, so a batch still in flight finishes before the
     // members it uses go away.
     std::future<VerifiedBatch> m_inflight;
