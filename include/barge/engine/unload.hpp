@@ -1,6 +1,7 @@
 #pragma once
 
 #include "barge/catalog/catalog.hpp"
+#include "barge/engine/destination.hpp"
 #include "barge/engine/load.hpp"
 #include "barge/engine/progress.hpp"
 #include "barge/engine/scan.hpp"
@@ -12,20 +13,6 @@
 #include <vector>
 
 namespace barge {
-
-// Whether a pair's destination can be written here (SPEC §4).
-enum class DestState {
-    visible,     // its marker is there
-    claimable,   // never claimed, and its parent directory exists
-    not_visible, // claimed but the marker is gone, or the parent is missing
-};
-DestState dest_state(const Pair& pair);
-// The refusal for a claimed destination whose marker has gone (a disk not mounted).
-Refusal dest_marker_missing(const Pair& pair);
-
-// Claims an unclaimed destination: creates DEST (never its parent) and writes
-// its marker, then records the claim. Throws Refusal when it cannot.
-void claim_destination(Catalog& catalog, const Pair& pair);
 
 struct UnloadOptions {
     bool dry_run = false;
