@@ -28,18 +28,26 @@ corrupter() {
         sleep 0.01
     done
 }
-corrupter "$DRIVE/cargo/tmp" &
-corrupting=$!
-on_exit "kill $corrupting 2>/dev/null"
 
-# Each re-read (io_submit of the trailing verifier, or the batch's syncfs before
-# the others) waits 0.2 s, long after the corrupter's next pass.
-rc=0
-strace -f -qq -o "$T/strace" -e trace=io_submit,syncfs \
-    -e inject=io_submit:delay_enter=200000 -e inject=syncfs:delay_enter=200000 \
-    "$BARGE" load --json >"$T/out" 2>"$T/err" || rc=$?
-kill $corrupting 2>/dev/null || fail "the corrupter stopped early"
-wait $corrupting 2>/dev/null || true
+# corrupted_run DIR COMMAND...: barge COMMAND --json with every re-read slowed
+# (the trailing verifier's io_submit, and the batch's syncfs before the others
+# are re-read, wait 0.2 s: long after the corrupter's next pass) while the
+# corrupter works on DIR. Leaves the exit code in $rc.
+corrupted_run() {
+    local dir=$1 pid
+    shift
+    corrupter "$dir" &
+    pid=$!
+    on_exit "kill $pid 2>/dev/null"
+    rc=0
+    strace -f -qq -o "$T/strace" -e trace=io_submit,syncfs \
+        -e inject=io_submit:delay_enter=200000 -e inject=syncfs:delay_enter=200000 \
+        "$BARGE" "$@" --json >"$T/out" 2>"$T/err" || rc=$?
+    kill $pid 2>/dev/null || fail "the corrupter stopped early"
+    wait $pid 2>/dev/null || true
+}
+
+corrupted_run "$DRIVE/cargo/tmp" load
 grep -q "io_submit(" "$T/strace" ||
     skip "no Linux AIO here: the trailing verifier read with pread (not slowed by this scenario)"
 
@@ -60,15 +68,7 @@ expect_exit 0 barge load
 
 # The same at the destination: staged files read back wrong are never put in place.
 mkdir -p "$DST/.barge/staging"
-corrupter "$DST/.barge/staging" &
-corrupting=$!
-on_exit "kill $corrupting 2>/dev/null"
-rc=0
-strace -f -qq -o "$T/strace" -e trace=io_submit,syncfs \
-    -e inject=io_submit:delay_enter=200000 -e inject=syncfs:delay_enter=200000 \
-    "$BARGE" unload --json >"$T/out" 2>"$T/err" || rc=$?
-kill $corrupting 2>/dev/null || fail "the corrupter stopped early"
-wait $corrupting 2>/dev/null || true
+corrupted_run "$DST/.barge/staging" unload
 expect_eq 3 "$rc" "unload's exit code when staged files read back wrong"
 expect_eq 2 "$(json '.pairs[0].problems | length')" "files reported failed at unload"
 for name in large.bin small.bin; do
