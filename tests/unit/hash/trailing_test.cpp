@@ -51,8 +51,9 @@ void put(Written& w, const std::string& data, size_t from, size_t to) {
 TEST(TrailingVerifier, DigestEqualsPlainHashWhateverTheChunks) {
     TestDir dir;
     TrailingVerifier tv(block);
+    // 65 MiB + 7: past the 64 MiB step at which the verifier also fdatasyncs.
     for (size_t size : {size_t{1}, block - 1, block, block + 1, 3 * block + 4095, 5 * block,
-                        size_t{1'000'003}}) {
+                        size_t{1'000'003}, (size_t{65} << 20) + 7}) {
         std::string data = pattern(size, size);
         std::string name = "f" + std::to_string(size);
         Written w = start(dir, tv, name);
@@ -65,7 +66,7 @@ TEST(TrailingVerifier, DigestEqualsPlainHashWhateverTheChunks) {
             put(w, data, pos, end);
             w.trail.written(static_cast<int64_t>(end));
             pos = end;
-            chunk = chunk * 3 % 150'001 + 1; // uneven, sometimes more than a block
+            chunk = chunk * 3 % 1'500'001 + 1; // uneven, sometimes several blocks
         }
         w.trail.close();
         uint64_t n = 0;
