@@ -215,7 +215,7 @@ void Catalog::backup_to(const std::string& path) {
 }
 
 int64_t Catalog::bump_generation() {
-    int64_t g = std::stoll(meta("generation").value_or("0")) + 1;
+    int64_t g = generation() + 1;
     set_meta("generation", std::to_string(g));
     return g;
 }

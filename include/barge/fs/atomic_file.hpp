@@ -10,12 +10,12 @@ void fsync_dir(const std::string& dir);
 
 // Writes content to path atomically and durably: a temporary file in the same
 // directory, fsync, rename over path, fsync of the directory.
+void write_file_atomic(const std::string& path, std::string_view content, unsigned mode = 0644);
+
 // Renames a complete, synced temporary file over path and syncs the directory, so
 // path names either the old file or the whole new one. On failure the temporary
 // file is removed and SystemError names path.
 void rename_into_place(const std::string& tmp, const std::string& path);
-
-void write_file_atomic(const std::string& path, std::string_view content, unsigned mode = 0644);
 
 // mkdir that accepts an existing directory; throws otherwise.
 void ensure_dir(const std::string& path, unsigned mode = 0755);
