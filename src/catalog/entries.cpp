@@ -181,10 +181,25 @@ void EntryStore::drop_undelivered_gone(int64_t pair_id) {
         .run();
 }
 
+namespace {
+// The files hash_jobs hands out: no content yet, or a racy one.
+constexpr const char* sql_to_hash = "kind = 1 AND (content_id IS NULL OR racy = 1)";
+} // namespace
+
+EntryStore::HashWork EntryStore::hash_work(int64_t pair_id, int64_t after_id) {
+    Statement st = m_db.prepare(std::string("SELECT count(*), total(size) FROM entries WHERE "
+                                            "pair_id = ? AND id > ? AND ") + sql_to_hash);
+    st.bind(1, pair_id).bind(2, after_id);
+    if (!st.step()) {
+        return {};
+    }
+    return {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
+}
+
 std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, int limit) {
     Statement st = m_db.prepare(std::string("SELECT id, parent, name, ") + sql_stat_columns +
-                                ", content_id FROM entries WHERE +pair_id = ? AND id > ? AND "
-                                "kind = 1 AND (content_id IS NULL OR racy = 1) ORDER BY id LIMIT ?");
+                                ", content_id FROM entries WHERE +pair_id = ? AND id > ? AND " +
+                                sql_to_hash + " ORDER BY id LIMIT ?");
     // "+pair_id": walk the rowid range in order; an index on pair_id would make
     // every batch visit and sort all of the pair's rows.
     st.bind(1, pair_id).bind(2, after_id).bind(3, limit);

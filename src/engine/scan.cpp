@@ -417,13 +417,8 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
     Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
     unsigned nthreads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
     if (progress) {
-        Statement todo = catalog.db().prepare("SELECT count(*), total(size) FROM entries WHERE "
-                                              "pair_id = ? AND kind = 1 AND content_id IS NULL");
-        todo.bind(1, pair.id);
-        if (todo.step()) {
-            progress->phase("hash", static_cast<uint64_t>(todo.column_int(0)),
-                            static_cast<uint64_t>(todo.column_double(1)));
-        }
+        auto todo = store.hash_work(pair.id, 0);
+        progress->phase("hash", static_cast<uint64_t>(todo.files), static_cast<uint64_t>(todo.bytes));
     }
     int64_t after = 0;
     constexpr int batch_size = 256;
@@ -502,11 +497,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
         }
         if (result.stopped_early) {
             // Count what is still waiting, for the summary.
-            Statement st = catalog.db().prepare(
-                "SELECT count(*) FROM entries WHERE pair_id = ? AND id > ? AND kind = 1 AND "
-                "(content_id IS NULL OR racy = 1)");
-            st.bind(1, pair.id).bind(2, after);
-            result.left_to_hash += st.step() ? st.column_int(0) : 0;
+            result.left_to_hash += store.hash_work(pair.id, after).files;
             return;
         }
     }

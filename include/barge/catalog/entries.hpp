@@ -98,6 +98,11 @@ public:
     void drop_undelivered_gone(int64_t pair_id);
     // Files to hash (no content yet, or racy), in id order after after_id.
     std::vector<HashJob> hash_jobs(int64_t pair_id, int64_t after_id, int limit);
+    // How many files (and bytes) hash_jobs has left after after_id.
+    struct HashWork {
+        int64_t files = 0, bytes = 0;
+    };
+    HashWork hash_work(int64_t pair_id, int64_t after_id);
     // The id of content (hash, size), created when new.
     int64_t content_id(const Digest& hash, int64_t size);
     // Records a file's content; racy: its mtime was too recent to trust the stat.

@@ -203,6 +203,46 @@ TEST(Entries, PathBytesRoundTrip) {
     }
 }
 
+// hash_work counts exactly what hash_jobs hands out (files without content, or
+// racy ones), from any point on: the hash phase's progress total and the
+// "left to hash" of a scan stopped early both come from it.
+TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    PairSettings s;
+    s.name = "p";
+    s.source = "/s";
+    s.dest = "/d";
+    Pair p = c.add_pair(s, "u");
+    EntryStore store(c.db());
+    std::vector<int64_t> ids;
+    for (int i = 1; i <= 5; ++i) {
+        FileStat st;
+        st.size = 10 * i;
+        ids.push_back(store.insert(p.id, "", "f" + std::to_string(i), st, 1));
+    }
+    FileStat dir_st;
+    dir_st.kind = Kind::dir;
+    store.insert(p.id, "", "d", dir_st, 1); // never hashed
+    Digest h{};
+    store.set_content(ids[1], store.content_id(h, 20), false); // hashed: not counted
+    h[0] = 1;
+    store.set_content(ids[2], store.content_id(h, 30), true); // racy: hashed again
+    auto jobs = store.hash_jobs(p.id, 0, 100);
+    int64_t bytes = 0;
+    for (const auto& j : jobs) {
+        bytes += j.st.size;
+    }
+    auto all = store.hash_work(p.id, 0);
+    EXPECT_EQ(all.files, 4);
+    EXPECT_EQ(all.files, static_cast<int64_t>(jobs.size()));
+    EXPECT_EQ(all.bytes, 10 + 30 + 40 + 50);
+    EXPECT_EQ(all.bytes, bytes);
+    auto rest = store.hash_work(p.id, ids[2]);
+    EXPECT_EQ(rest.files, 2);
+    EXPECT_EQ(rest.bytes, 40 + 50);
+}
+
 // Statements are cached by their SQL: a reused one starts with fresh bindings and
 // from the first row, and a nested use of the same SQL gets its own statement.
 TEST(Database, StatementCacheReusesSafely) {
