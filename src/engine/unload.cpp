@@ -66,8 +66,6 @@ std::string random_name(const char* prefix) {
     return prefix + to_hex(r);
 }
 
-
-
 class Unloader {
 public:
     Unloader(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
@@ -127,7 +125,7 @@ private:
                 }
                 try {
                     DestTree::check_path(rel(d));
-                    if (kind != Kind::dir && under_refused_dir(d)) {
+                    if (under_refused_dir(d)) {
                         continue;
                     }
                     f(d);
@@ -152,9 +150,6 @@ private:
             // file is kept as a version. A symlink in the way is left alone and
             // reported (it may be the destination admin's own redirect; barge never
             // follows one).
-            if (under_refused_dir(d)) {
-                return;
-            }
             Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
             struct stat st{};
             bool exists = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -803,7 +798,6 @@ private:
         tx.commit();
     }
 
-
     Catalog& m_catalog;
     TransitStore m_store;
     Cargo m_cargo;
@@ -832,7 +826,6 @@ private:
 };
 
 } // namespace
-
 
 UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
                          const UnloadOptions& options, Progress* progress) {
