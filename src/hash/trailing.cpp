@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <linux/aio_abi.h>
-#include <sys/syscall.h>
 #include <optional>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace barge {
@@ -18,14 +18,22 @@ namespace {
 
 constexpr int64_t sync_step = 64ll << 20;
 
+Error stopped_before(const std::string& path) {
+    return Error("stopped before the re-read of '" + path + "'");
+}
+
+VerifyError shorter_than_written(const std::string& path) {
+    return VerifyError("'" + path + "' is shorter than what was written to it");
+}
+
+} // namespace
+
 // One O_DIRECT read at a time through Linux AIO (io_submit), by raw system calls:
 // glibc has no wrappers, and libaio would be a dependency for three calls. Why not
 // pread: a synchronous O_DIRECT read on ext4 holds the inode lock (shared) until
 // the device answers, and the writer needs that lock exclusively for its next
 // write; behind a flush on the same device that took 0.45 s, during which nothing
 // was copied. An AIO read holds the lock only while it is submitted.
-} // namespace
-
 class TrailingVerifier::DirectReader {
 public:
     DirectReader() {
@@ -223,7 +231,7 @@ void TrailingVerifier::run() {
             if (m_stop) {
                 // Whoever still waits for a digest gets an error, not a hang.
                 for (auto& j : m_jobs) {
-                    j->finish(std::make_exception_ptr(Error("stopped before the re-read of '" + j->path + "'")));
+                    j->finish(std::make_exception_ptr(stopped_before(j->path)));
                 }
                 return;
             }
@@ -257,7 +265,7 @@ void TrailingVerifier::verify(Trail::Job& job) {
             if (job.abandoned || (!job.closed && job.written < pos + static_cast<int64_t>(block))) {
                 lock.unlock(); // abandoned, or the verifier is being destroyed
                 m_pipe.reset();
-                job.finish(std::make_exception_ptr(Error("stopped before the re-read of '" + job.path + "'")));
+                job.finish(std::make_exception_ptr(stopped_before(job.path)));
                 return;
             }
             if (job.closed && !final_size) {
@@ -267,7 +275,7 @@ void TrailingVerifier::verify(Trail::Job& job) {
                 }
                 final_size = st.st_size;
                 if (*final_size < job.written) {
-                    throw VerifyError("'" + job.path + "' is shorter than what was written to it");
+                    throw shorter_than_written(job.path);
                 }
             }
         }
@@ -295,7 +303,7 @@ void TrailingVerifier::verify(Trail::Job& job) {
         if (static_cast<size_t>(r) < want) {
             if (!final_size) {
                 // The writer said this block was written, yet the file ends here.
-                throw VerifyError("'" + job.path + "' is shorter than what was written to it");
+                throw shorter_than_written(job.path);
             }
             break;
         }
