@@ -1,15 +1,14 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/fs/atomic_file.hpp"
+#include "barge/fs/durable.hpp"
 #include "barge/fs/path.hpp"
 #include "barge/fs/space.hpp"
-#include "barge/util/size.hpp"
-#include "barge/util/text.hpp"
-
-#include "barge/fs/durable.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/size.hpp"
+#include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <cstring>
@@ -59,10 +58,12 @@ void require_static_elf(const std::string& path) {
 }
 
 // The static barge to put on a drive: --from, else this barge if it is static,
-// else barge-static next to it.
+// else barge-static next to it. Throws Refusal when the one chosen is not static.
 std::string static_binary(const std::optional<std::string>& from) {
     if (from) {
-        return absolute_path(*from);
+        std::string path = absolute_path(*from);
+        require_static_elf(path);
+        return path;
     }
     char buf[4096] = {};
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -77,6 +78,7 @@ std::string static_binary(const std::optional<std::string>& from) {
         std::string sibling = self.substr(0, self.rfind('/') + 1) + "barge-static";
         struct stat st{};
         if (::stat(sibling.c_str(), &st) == 0) {
+            require_static_elf(sibling);
             return sibling;
         }
         throw;
@@ -88,7 +90,6 @@ std::string static_binary(const std::optional<std::string>& from) {
 void install_binary(const Globals& g, const DriveLayout& layout, const std::optional<std::string>& from,
                     JsonWriter& j) {
     std::string src = static_binary(from);
-    require_static_elf(src);
     std::string bin = layout.root + "/bin";
     ensure_dir(bin);
     const std::string tmp_name = ".barge.tmp";

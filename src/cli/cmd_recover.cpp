@@ -50,8 +50,7 @@ std::vector<std::string> copies_at(const std::string& place) {
             continue;
         }
         for (const auto& name : read_dir_names(fd.get(), dir)) {
-            if (starts_with(name, "catalog-") && name.size() > 11 &&
-                name.compare(name.size() - 3, 3, ".db") == 0) {
+            if (starts_with(name, "catalog-") && name.size() > 11 && name.ends_with(".db")) {
                 out.push_back(dir + "/" + name);
             }
         }
