@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Drives already in use keep working (SPEC §7.9): a drive, source and
+# destination made by barge 0.1.0 (catalog schema 1; tests/fixtures/make-v1-drive.sh)
+# are opened by this barge, which migrates the catalog (keeping a backup copy),
+# delivers what the old barge loaded, and goes on with new visits.
+source "$(dirname "$0")/lib.sh"
+fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v1-drive.tar.gz
+# The old catalog records absolute paths: the fixture lives at a fixed place.
+R=/tmp/barge-v1-fixture
+exec 9>/tmp/barge-v1-fixture.lock
+flock 9
+rm -rf "$R"
+on_exit "rm -rf '$R'"
+mkdir -p "$R"
+tar -C "$R" -xzf "$fixture"
+export BARGE_DRIVE=$R/drive
+before_version=$(sqlite3 "$R/drive/barge.db" 'PRAGMA user_version')
+expect_eq 1 "$before_version" "the fixture's schema version"
+
+# Reading first: status opens (and migrates) the old catalog.
+expect_exit 0 barge status --json
+expect_eq 1 "$(json '.pairs | length')" "pairs in the old catalog"
+expect_eq 3 "$(json '.pairs[0].on_cargo.files')" "files the old barge loaded and did not deliver"
+after_version=$(sqlite3 "$R/drive/barge.db" 'PRAGMA user_version')
+if [[ $after_version -gt $before_version ]]; then
+    ls "$R/drive"/barge.db.v1-*.bak >/dev/null 2>&1 || fail "migrated without a backup copy"
+    [[ $(sqlite3 "$R"/drive/barge.db.v1-*.bak 'PRAGMA user_version') == 1 ]] ||
+        fail "the backup copy is not the old catalog"
+fi
+
+# The old barge's cargo is delivered by this one: the destination equals the source.
+expect_exit 0 barge unload --json
+expect_eq 3 "$(json '.pairs[0].delivered.files')" "files delivered from the old cargo"
+expect_eq 1 "$(json '.pairs[0].delivered.local_copies')" "the rename, from the destination's own copy"
+expect_same_tree "$R/src" "$R/dst" "after unloading the old barge's cargo"
+[[ -e "$R/dst/.barge/trash" ]] || fail "the deletion did not go to the trash"
+expect_exit 0 barge verify-destination
+expect_exit 0 barge verify-middle
+
+# Life goes on: a new visit with this barge.
+printf 'third visit\n' >"$R/src/docs/third.txt"
+age "$R/src/docs/third.txt"
+# Extracting the fixture gave every source file a new inode and ctime: to a scan
+# that is a change of every file, hence the flag (the contents are unchanged, and
+# nothing of them is carried again).
+expect_exit 0 barge load --accept-mass-change --json
+expect_eq 12 "$(json '.pairs[0].carried.bytes')" "bytes carried on the new visit (the new file only)"
+expect_exit 0 barge unload
+expect_same_tree "$R/src" "$R/dst" "after a visit with this barge"
+expect_exit 0 barge status --json
+expect_eq 0 "$(json '.pairs[0].pending.files')" "pending after the new visit"
+expect_eq 0 "$(json '.pairs[0].on_cargo.files')" "on cargo after the new visit"
+echo "ok"
