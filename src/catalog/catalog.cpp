@@ -1,8 +1,9 @@
 #include "barge/catalog/catalog.hpp"
 
 #include "barge/catalog/schema.hpp"
-#include "barge/fs/atomic_file.hpp"
+#include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
 #include <fmt/format.h>
@@ -84,14 +85,6 @@ void Catalog::wait_checked() {
     if (m_check) {
         m_check->join();
     }
-}
-
-std::string host_name() {
-    char buf[256] = {};
-    if (gethostname(buf, sizeof buf - 1) != 0) {
-        return "unknown";
-    }
-    return buf;
 }
 
 void Catalog::configure() {
@@ -308,6 +301,14 @@ void Catalog::remove_pair(int64_t pair_id) {
 
 void Catalog::set_dest_claimed(int64_t pair_id, int64_t ns) {
     m_db.prepare("UPDATE pairs SET dest_claimed_ns = ? WHERE id = ?").bind(1, ns).bind(2, pair_id).run();
+}
+
+void Catalog::set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns) {
+    m_db.prepare("UPDATE pairs SET scan_gen = ?, last_scan_ns = coalesce(?, last_scan_ns) WHERE id = ?")
+        .bind(1, gen)
+        .bind(2, finished_ns)
+        .bind(3, pair_id)
+        .run();
 }
 
 int64_t Catalog::begin_run(const std::string& command, const std::string& side,

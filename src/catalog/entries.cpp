@@ -1,5 +1,6 @@
 #include "barge/catalog/entries.hpp"
 
+#include "barge/catalog/contents.hpp"
 #include "barge/util/text.hpp"
 
 namespace barge {
@@ -80,9 +81,6 @@ EntryStore::EntryStore(Database& db)
                                  "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=?, "
                                  "content_id=NULL, racy=0 WHERE id=?")),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ? WHERE id = ?")),
-      m_content_insert(db.prepare("INSERT INTO contents(hash, size) VALUES (?, ?) "
-                                  "ON CONFLICT(hash) DO NOTHING")),
-      m_content_select(db.prepare("SELECT id FROM contents WHERE hash = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")) {}
 
 std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view parent) {
@@ -216,12 +214,7 @@ std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, in
 }
 
 int64_t EntryStore::content_id(const Digest& hash, int64_t size) {
-    m_content_insert.bind_blob(1, digest_bytes(hash)).bind(2, size).run();
-    m_content_select.bind_blob(1, digest_bytes(hash));
-    m_content_select.step();
-    int64_t id = m_content_select.column_int(0);
-    m_content_select.reset();
-    return id;
+    return upsert_content(m_db, hash, size);
 }
 
 void EntryStore::set_content(int64_t id, int64_t content_id, bool racy) {

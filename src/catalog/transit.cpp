@@ -1,6 +1,10 @@
 #include "barge/catalog/transit.hpp"
 
+#include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
 
 namespace barge {
 
@@ -10,6 +14,40 @@ const char* const sql_delivered =
     "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
     "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND (e.kind IS NOT 1 OR "
     "(e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
+
+const char* const sql_piece_here =
+    "(p.on_cargo = 1 OR EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
+    "s.content_id = cp.content_id AND s.idx = cp.idx))";
+
+std::string EntryPath::rel() const {
+    return join_path(parent, name);
+}
+
+bool ContentOnCargo::complete() const {
+    for (int64_t i = 0; i < pieces; ++i) {
+        auto k = static_cast<size_t>(i);
+        if (!cargo[k] && !staged[k]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool ContentOnCargo::whole_on_cargo() const {
+    return std::all_of(cargo.begin(), cargo.end(), [](const auto& p) { return p.has_value(); }) &&
+           std::none_of(staged.begin(), staged.end(), [](bool b) { return b; });
+}
+
+std::vector<int64_t> ContentOnCargo::missing() const {
+    std::vector<int64_t> out;
+    for (int64_t i = 0; i < pieces; ++i) {
+        auto k = static_cast<size_t>(i);
+        if (!cargo[k] && !staged[k]) {
+            out.push_back(i);
+        }
+    }
+    return out;
+}
 
 namespace {
 
@@ -63,29 +101,38 @@ std::vector<ContentPiece> TransitStore::content_pieces(int64_t content_id) {
     return out;
 }
 
-std::vector<int64_t> TransitStore::staged(int64_t pair_id, int64_t content_id) {
-    Statement st = m_db.prepare(
-        "SELECT idx FROM staged WHERE pair_id = ? AND content_id = ? ORDER BY idx");
+ContentOnCargo TransitStore::on_cargo(int64_t pair_id, int64_t content_id, int64_t pieces) {
+    ContentOnCargo out;
+    out.pieces = pieces;
+    out.cargo.resize(static_cast<size_t>(pieces));
+    out.staged.resize(static_cast<size_t>(pieces), false);
+    for (auto& cp : content_pieces(content_id)) {
+        if (cp.idx >= 0 && cp.idx < pieces && cp.piece.on_cargo) {
+            out.cargo[static_cast<size_t>(cp.idx)] = cp.piece;
+        }
+    }
+    Statement st = m_db.prepare("SELECT idx FROM staged WHERE pair_id = ? AND content_id = ?");
     st.bind(1, pair_id).bind(2, content_id);
-    std::vector<int64_t> out;
     while (st.step()) {
-        out.push_back(st.column_int(0));
+        int64_t idx = st.column_int(0);
+        if (idx >= 0 && idx < pieces) {
+            out.staged[static_cast<size_t>(idx)] = true;
+        }
     }
     return out;
 }
 
 int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t content_id,
                                    int64_t idx, int64_t offset, int64_t now) {
-    m_db.prepare("INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) "
-                 "ON CONFLICT(hash) DO UPDATE SET on_cargo = 1, loaded_ns = excluded.loaded_ns")
-        .bind_blob(1, digest_bytes(hash))
-        .bind(2, size)
-        .bind(3, now)
-        .run();
-    Statement sel = m_db.prepare("SELECT id FROM pieces WHERE hash = ?");
-    sel.bind_blob(1, digest_bytes(hash));
-    sel.step();
-    int64_t id = sel.column_int(0);
+    Statement ins = m_db.prepare(
+        "INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) "
+        "ON CONFLICT(hash) DO UPDATE SET on_cargo = 1, loaded_ns = excluded.loaded_ns RETURNING id");
+    ins.bind_blob(1, digest_bytes(hash)).bind(2, size).bind(3, now);
+    if (!ins.step()) {
+        throw CatalogError(fmt::format("catalog '{}': no row for a piece", m_db.path()));
+    }
+    int64_t id = ins.column_int(0);
+    ins.reset();
     m_db.prepare("INSERT OR REPLACE INTO content_pieces(content_id, idx, piece_id, offset) "
                  "VALUES (?, ?, ?, ?)")
         .bind(1, content_id)
@@ -94,19 +141,6 @@ int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t con
         .bind(4, offset)
         .run();
     return id;
-}
-
-int64_t TransitStore::ensure_content(const Digest& hash, int64_t size, int64_t pieces) {
-    m_db.prepare("INSERT INTO contents(hash, size, pieces) VALUES (?, ?, ?) "
-                 "ON CONFLICT(hash) DO UPDATE SET pieces = excluded.pieces")
-        .bind_blob(1, digest_bytes(hash))
-        .bind(2, size)
-        .bind(3, pieces)
-        .run();
-    Statement sel = m_db.prepare("SELECT id FROM contents WHERE hash = ?");
-    sel.bind_blob(1, digest_bytes(hash));
-    sel.step();
-    return sel.column_int(0);
 }
 
 void TransitStore::set_entry_content(int64_t entry_id, int64_t content_id, bool racy) {
@@ -199,14 +233,14 @@ DeliveryItem read_delivery(const Statement& st) {
 
 } // namespace
 
-std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, int kind,
+std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, Kind kind,
                                                    const std::string& after_parent,
                                                    const std::string& after_name, int limit) {
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ? AND "
         "e.kind = ? AND (e.parent, e.name) > (?, ?) AND NOT " +
         sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
-    st.bind(1, pair_id).bind(2, kind).bind_blob(3, after_parent).bind_blob(4, after_name).bind(5, limit);
+    st.bind(1, pair_id).bind(2, static_cast<int>(kind)).bind_blob(3, after_parent).bind_blob(4, after_name).bind(5, limit);
     std::vector<DeliveryItem> out;
     while (st.step()) {
         out.push_back(read_delivery(st));

@@ -1,7 +1,7 @@
 #include "barge/cli/cli.hpp"
 
+#include "barge/cli/commands.hpp"
 #include "barge/cli/context.hpp"
-#include "barge/cli/transfer.hpp"
 #include "barge/engine/progress.hpp"
 
 #include <CLI/CLI.hpp>
@@ -72,26 +72,23 @@ int run(int argc, char** argv) {
                "refusal, 3 some files failed, 4 verification found missing or corrupt data, "
                "75 another barge holds the drive.");
 
+    // Global options are accepted after the command too (`barge status --json`):
+    // subcommands inherit this setting when they are added.
+    app.fallthrough();
     Action action;
     add_init(app, g, action);
+    add_install_binary(app, g, action);
     add_pair(app, g, action);
     add_scan(app, g, action);
     add_load(app, g, action);
     add_unload(app, g, action);
     add_run(app, g, action);
     add_dump_cargo(app, g, action);
-    add_verify(app, g, action);
+    add_verify_destination(app, g, action);
+    add_verify_middle(app, g, action);
     add_status(app, g, action);
     add_log(app, g, action);
     add_recover(app, g, action);
-    // Global options are accepted after the command too: `barge status --json`.
-    std::function<void(CLI::App&)> fall = [&](CLI::App& a) {
-        for (auto* sub : a.get_subcommands([](CLI::App*) { return true; })) {
-            sub->fallthrough();
-            fall(*sub);
-        }
-    };
-    fall(app);
 
     try {
         app.parse(argc, argv);

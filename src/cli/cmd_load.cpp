@@ -1,4 +1,6 @@
-#include "barge/cli/transfer.hpp"
+#include "barge/cli/commands.hpp"
+#include "barge/cli/sides.hpp"
+#include "barge/engine/cargo.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/util/size.hpp"
 

@@ -1,13 +1,13 @@
-#include "barge/cli/transfer.hpp"
+#include "barge/cli/commands.hpp"
+#include "barge/cli/prompt.hpp"
+#include "barge/cli/sides.hpp"
+#include "barge/engine/cargo.hpp"
+#include "barge/engine/destination.hpp"
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <fmt/format.h>
-#include "barge/util/size.hpp"
-#include <iostream>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 namespace barge::cli {
 
@@ -24,14 +24,8 @@ bool source_visible(const Pair& p) {
 
 // Asks on the terminal; false without one.
 bool confirm(const std::string& question) {
-    if (!::isatty(STDIN_FILENO)) {
-        return false;
-    }
-    std::fprintf(stderr, "%s [y/N] ", question.c_str());
-    std::fflush(stderr);
-    std::string answer;
-    std::getline(std::cin, answer);
-    return answer == "y" || answer == "Y" || answer == "yes";
+    auto answer = ask(question + " [y/N]");
+    return answer && (*answer == "y" || *answer == "Y" || *answer == "yes");
 }
 
 ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
@@ -98,39 +92,6 @@ ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
     return code;
 }
 
-ExitCode run_dump(const Globals& g) {
-    Session s(g, "dump-cargo", DriveLock::Mode::exclusive);
-    if (!g.yes) {
-        if (!::isatty(STDIN_FILENO)) {
-            throw Refusal("dump-cargo removes delivered pieces from the cargo: confirm with --yes "
-                          "when not running from a terminal");
-        }
-        std::fprintf(stderr, "Remove every delivered piece from the cargo now? Type Yes: ");
-        std::fflush(stderr);
-        std::string answer;
-        std::getline(std::cin, answer);
-        if (answer != "Yes") {
-            say(g, "nothing removed");
-            return ExitCode::ok;
-        }
-    }
-    RunRecorder run(s.catalog(), "dump-cargo", "drive", s.catalog().pairs());
-    auto [n, bytes] = reclaim_pieces(s.catalog(), s.layout());
-    JsonWriter j;
-    j.begin_object();
-    j.field("removed_pieces", n);
-    j.field("removed_bytes", bytes);
-    cargo_json(j, s.catalog(), s.layout());
-    j.end_object();
-    run.finish(ExitCode::ok, n, bytes, 0, j.str());
-    if (g.json) {
-        print_json(j);
-    } else {
-        say(g, fmt::format("removed {} delivered pieces ({})", n, format_size(static_cast<uint64_t>(bytes))));
-    }
-    return ExitCode::ok;
-}
-
 } // namespace
 
 void add_run(CLI::App& app, Globals& g, Action& action) {
@@ -141,14 +102,6 @@ void add_run(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("PAIR", *names, "pairs (default: all)");
     sub->footer("Example: barge run --yes   (e.g. from a udev rule when the drive is plugged in)");
     sub->callback([&g, &action, names] { action = [&g, names] { return run_run(g, *names); }; });
-}
-
-void add_dump_cargo(CLI::App& app, Globals& g, Action& action) {
-    auto* sub = app.add_subcommand(
-        "dump-cargo", "remove delivered pieces from the cargo now (asks you to type Yes; --yes "
-                      "skips); load also does this by itself when it needs room");
-    sub->footer("Example: barge dump-cargo --yes");
-    sub->callback([&g, &action] { action = [&g] { return run_dump(g); }; });
 }
 
 } // namespace barge::cli

@@ -1,3 +1,4 @@
+#include "barge/cli/commands.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/cli/output.hpp"
 #include "barge/engine/scan.hpp"

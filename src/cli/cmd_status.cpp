@@ -1,4 +1,4 @@
-#include "barge/cli/context.hpp"
+#include "barge/cli/commands.hpp"
 #include "barge/cli/output.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/util/size.hpp"
@@ -59,14 +59,6 @@ void run_json(JsonWriter& j, const char* key, const std::optional<RunRecord>& r)
     j.end_object();
 }
 
-void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns) {
-    j.key(key);
-    if (ns) {
-        j.value(format_utc(*ns));
-    } else {
-        j.null();
-    }
-}
 
 ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
     Session s(g, "status", DriveLock::Mode::shared);
@@ -156,52 +148,6 @@ ExitCode run_status(const Globals& g, const std::vector<std::string>& names) {
     return ExitCode::ok;
 }
 
-ExitCode run_log(const Globals& g, int n) {
-    Session s(g, "log", DriveLock::Mode::shared);
-    auto runs = s.catalog().runs(n);
-    JsonWriter j;
-    j.begin_object();
-    j.key("runs");
-    j.begin_array();
-    std::string text;
-    for (auto it = runs.rbegin(); it != runs.rend(); ++it) {
-        const RunRecord& r = *it;
-        j.begin_object();
-        j.field("started", format_utc(r.started_ns));
-        time_json(j, "ended", r.ended_ns);
-        j.field("host", r.host);
-        j.field("command", r.command);
-        j.field("side", r.side);
-        j.field("pairs", r.pairs);
-        j.key("exit_code");
-        if (r.exit_code) {
-            j.value(*r.exit_code);
-        } else {
-            j.null();
-        }
-        j.field("files", r.files);
-        j.field("bytes", r.bytes);
-        j.field("failed", r.failed);
-        j.end_object();
-        if (!text.empty()) {
-            text += "\n";
-        }
-        text += fmt::format("{}  {:<8} {:<6} on {}  [{}]  {} files, {}, {} failed, {}",
-                            format_utc(r.started_ns), r.command, r.side, r.host, r.pairs, r.files,
-                            format_size(static_cast<uint64_t>(r.bytes)), r.failed,
-                            r.exit_code ? fmt::format("exit {}", *r.exit_code)
-                                        : std::string("did not finish"));
-    }
-    j.end_array();
-    j.end_object();
-    if (g.json) {
-        print_json(j);
-    } else {
-        say(g, text.empty() ? "no runs yet" : text);
-    }
-    return ExitCode::ok;
-}
-
 } // namespace
 
 void add_status(CLI::App& app, Globals& g, Action& action) {
@@ -211,14 +157,6 @@ void add_status(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("PAIR", *names, "pairs to show (default: all)");
     sub->footer("Example: barge status --json");
     sub->callback([&g, &action, names] { action = [&g, names] { return run_status(g, *names); }; });
-}
-
-void add_log(CLI::App& app, Globals& g, Action& action) {
-    auto n = std::make_shared<int>(20);
-    auto* sub = app.add_subcommand("log", "history of runs: when, where, which side, what moved");
-    sub->add_option("-n", *n, "how many runs (default 20)")->option_text("N");
-    sub->footer("Example: barge log -n 5");
-    sub->callback([&g, &action, n] { action = [&g, n] { return run_log(g, *n); }; });
 }
 
 } // namespace barge::cli

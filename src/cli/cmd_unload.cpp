@@ -1,4 +1,6 @@
-#include "barge/cli/transfer.hpp"
+#include "barge/cli/commands.hpp"
+#include "barge/cli/sides.hpp"
+#include "barge/engine/destination.hpp"
 #include "barge/engine/unload.hpp"
 
 #include <CLI/CLI.hpp>

@@ -135,6 +135,27 @@ void EndpointSync::backup(ExitCode code) {
     }
 }
 
+ExitCode worst(ExitCode a, ExitCode b) {
+    auto rank = [](ExitCode c) {
+        switch (c) {
+        case ExitCode::stopped:
+            return 5;
+        case ExitCode::corrupt:
+            return 4;
+        case ExitCode::refused:
+            return 3;
+        case ExitCode::partial:
+            return 2;
+        case ExitCode::busy:
+            return 1;
+        case ExitCode::ok:
+            return 0;
+        }
+        return 0;
+    };
+    return rank(a) >= rank(b) ? a : b;
+}
+
 ExitCode after_stop_request(ExitCode code) {
     if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
         return ExitCode::stopped;

@@ -1,5 +1,7 @@
 #include "barge/cli/output.hpp"
 
+#include "barge/engine/status.hpp"
+
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -97,6 +99,15 @@ std::string scan_result_text(const std::string& pair, const ScanResult& r) {
     return text;
 }
 
+void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns) {
+    j.key(key);
+    if (ns) {
+        j.value(format_utc(*ns));
+    } else {
+        j.null();
+    }
+}
+
 void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems) {
     j.key("problems");
     j.begin_array();
@@ -126,11 +137,6 @@ void scan_result_json(JsonWriter& j, const ScanResult& r) {
     problems_json(j, r.problems);
 }
 
-} // namespace barge::cli
-
-#include "barge/engine/status.hpp"
-
-namespace barge::cli {
 
 namespace {
 
@@ -315,6 +321,27 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     problems_json(j, r.failures);
     notes_json(j, r.notes);
     plan_json(j, r.plan);
+}
+
+void verify_json(JsonWriter& j, const VerifyResult& r) {
+    j.field("checked", r.checked);
+    j.field("bytes", r.bytes);
+    j.field("bad", r.bad);
+    j.field("left", r.left);
+    j.field("stopped_early", r.stopped_early);
+    problems_json(j, r.problems);
+}
+
+std::string verify_text(const std::string& what, const VerifyResult& r) {
+    std::string text = fmt::format("{}: verified {} ({}), {} bad", what, r.checked,
+                                   format_size(static_cast<uint64_t>(r.bytes)), r.bad);
+    if (r.left > 0) {
+        text += fmt::format("; {} left for a later run", r.left);
+    }
+    for (const auto& p : r.problems) {
+        text += fmt::format("\n  BAD: {}: {}", escape_bytes(p.path), p.reason);
+    }
+    return text;
 }
 
 void cargo_json(JsonWriter& j, Catalog& catalog, const DriveLayout& layout) {

@@ -1,11 +1,14 @@
 #include "barge/engine/destination.hpp"
 
 #include "barge/fs/dir.hpp"
+#include "barge/fs/durable.hpp"
 #include "barge/fs/marker.hpp"
-#include "barge/fs/path.hpp"
+#include "barge/hash/hash_file.hpp"
+#include "barge/util/path.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -102,6 +105,193 @@ int64_t prune_expired(const DestTree& tree, int retention_days) {
         }
     }
     return pruned;
+}
+
+namespace {
+Medium open_staging(const DestTree& tree) {
+    std::string rel = ".barge/staging";
+    return Medium(tree.open_dir(rel, DestTree::Create::yes), tree.display(rel), OnFailure::fail_file);
+}
+} // namespace
+
+Destination::Destination(const Pair& pair)
+    : m_tree(pair.dest), m_staging(open_staging(m_tree)),
+      m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
+    // Temporary files of an interrupted run; assembly files (.part) are kept:
+    // the catalog's staged rows say which of their pieces are complete.
+    m_staging.remove_leftovers("tmp-");
+}
+
+void Destination::apply_metadata(int fd, const FileStat& st, const std::string& where) const {
+    if (m_root && ::fchown(fd, st.uid, st.gid) != 0) {
+        throw_errno("chown", where);
+    }
+    if (::fchmod(fd, st.mode & 07777) != 0) {
+        throw_errno("chmod", where);
+    }
+    timespec times[2] = {{0, UTIME_OMIT}, to_timespec(st.mtime_ns)};
+    if (::futimens(fd, times) != 0) {
+        throw_errno("set mtime", where);
+    }
+}
+
+bool Destination::exact_name_present(int parent_fd, const EntryPath& e) const {
+    // Asked only when something answers to the name, so the listing is paid for
+    // replacements, not per file.
+    ::lseek(parent_fd, 0, SEEK_SET);
+    auto names = read_dir_names(parent_fd, m_tree.display(e.parent));
+    return std::find(names.begin(), names.end(), e.name) != names.end();
+}
+
+void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link) {
+    // DEST/.barge/<area>/<stamp>/<path>. A regular file replaced by a new version
+    // is hard-linked there first, so the final name never goes missing; elsewhere
+    // (exFAT, symlinks, directories) it is renamed.
+    std::string aside_dir = std::string(".barge/") + area + "/" + m_stamp;
+    if (!e.parent.empty()) {
+        aside_dir += "/" + e.parent;
+    }
+    Fd dir = m_tree.open_dir(aside_dir, DestTree::Create::yes);
+    if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
+        return;
+    }
+    if (::renameat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str()) != 0) {
+        throw_errno("move aside", display(e.rel()));
+    }
+}
+
+bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe) {
+    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    struct stat st{};
+    if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || st.st_size != d.st.size || !exact_name_present(parent.get(), d)) {
+        return false;
+    }
+    Fd fd = open_beneath(parent.get(), d.name, O_RDONLY | O_NOFOLLOW);
+    if (!fd) {
+        return false;
+    }
+    uint64_t n = 0;
+    if (hash_fd(fd.get(), pipe, n, display(d.rel())) != hash) {
+        return false;
+    }
+    Fd rw = open_beneath_or_throw(parent.get(), d.name, O_WRONLY | O_NOFOLLOW, display(d.rel()));
+    apply_metadata(rw.get(), d.st, display(d.rel()));
+    full_sync(rw.get(), display(d.rel()));
+    return true;
+}
+
+void Destination::place(TempFile& file, const EntryPath& e) {
+    Fd parent = m_tree.open_dir(e.parent, DestTree::Create::yes);
+    struct stat st{};
+    bool replaced = ::fstatat(parent.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (replaced && !exact_name_present(parent.get(), e)) {
+        // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
+        // found another name: never replace "Foo" with "foo".
+        throw SystemError(EEXIST,
+                          "deliver (the destination's file system takes this name for an existing "
+                          "different one, as exFAT does with 'Foo' and 'foo'; not delivered, so as "
+                          "not to replace it)",
+                          display(e.rel()));
+    }
+    if (replaced) {
+        move_aside(parent.get(), e, "versions", S_ISREG(st.st_mode));
+        ++m_versions;
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        m_touched.insert(e.parent);
+    }
+    file.commit(parent.get(), e.name, display(e.rel()));
+}
+
+void Destination::make_dir(const DeliveryItem& d) {
+    // A file that became a directory at the source: the destination's old file is
+    // kept as a version. A symlink in the way is left alone and reported (it may
+    // be the destination admin's own redirect; barge never follows one).
+    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    struct stat st{};
+    bool exists = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !exact_name_present(parent.get(), d)) {
+        // "foo/" on a case-insensitive file system where "Foo/" exists: never
+        // merge the two; the directory and everything under it fail.
+        {
+            std::lock_guard lock(m_mutex);
+            m_refused.insert(d.rel());
+        }
+        throw Error("the destination's file system takes this directory name for an existing "
+                    "different one, as exFAT does with 'Foo' and 'foo'; not merged into it, "
+                    "nothing under it delivered");
+    }
+    if (exists && S_ISREG(st.st_mode)) {
+        move_aside(parent.get(), d, "versions", false);
+        ++m_versions;
+    }
+    m_tree.open_dir(d.rel(), DestTree::Create::yes);
+}
+
+void Destination::make_symlink(const DeliveryItem& d) {
+    TempFile link = m_staging.create_symlink(d.st.target);
+    if (m_root && ::fchownat(m_staging.dirfd(), link.name().c_str(), d.st.uid, d.st.gid,
+                             AT_SYMLINK_NOFOLLOW) != 0) {
+        throw_errno("chown", display(d.rel()));
+    }
+    timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
+    if (::utimensat(m_staging.dirfd(), link.name().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw_errno("set mtime", display(d.rel()));
+    }
+    place(link, d);
+}
+
+bool Destination::trash(const EntryPath& d) {
+    Fd parent = open_beneath(m_tree.fd(), d.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!parent) {
+        return false; // already gone
+    }
+    struct stat st{};
+    if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return false;
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        m_touched.insert(d.parent);
+    }
+    if (S_ISDIR(st.st_mode)) {
+        // An emptied directory is removed; one still holding files barge does not
+        // track (the user's own) stays where it is.
+        ::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR);
+        return false;
+    }
+    move_aside(parent.get(), d, "trash", false);
+    return true;
+}
+
+void Destination::set_dir_metadata(const DeliveryItem& d) {
+    Fd fd = m_tree.open_dir(d.rel(), DestTree::Create::no);
+    apply_metadata(fd.get(), d.st, display(d.rel()));
+}
+
+std::optional<std::string> Destination::refused_ancestor(const EntryPath& e) const {
+    std::lock_guard lock(m_mutex);
+    if (m_refused.empty()) {
+        return std::nullopt;
+    }
+    std::string path = e.parent;
+    for (;;) {
+        if (m_refused.contains(path)) {
+            return path;
+        }
+        auto slash = path.rfind('/');
+        if (slash == std::string::npos) {
+            return std::nullopt;
+        }
+        path.resize(slash);
+    }
+}
+
+std::set<std::string> Destination::touched() const {
+    std::lock_guard lock(m_mutex);
+    return m_touched;
 }
 
 } // namespace barge

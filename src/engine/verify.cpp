@@ -1,13 +1,14 @@
 #include "barge/engine/verify.hpp"
 
 #include "barge/catalog/transit.hpp"
+#include "barge/catalog/verify_store.hpp"
 #include "barge/engine/cargo.hpp"
-#include "barge/engine/unload.hpp"
+#include "barge/engine/destination.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/fs/durable.hpp"
 #include "barge/fs/marker.hpp"
-#include "barge/fs/path.hpp"
+#include "barge/util/path.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
@@ -33,36 +34,16 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                                   escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
     }
     VerifyResult r;
-    Database& db = catalog.db();
-    int64_t total = 0;
-    {
-        Statement st = db.prepare("SELECT count(*) FROM entries WHERE pair_id = ? AND d_kind = 1");
-        st.bind(1, pair.id);
-        total = st.step() ? st.column_int(0) : 0;
-    }
+    VerifyStore store(catalog.db());
+    int64_t total = store.delivered_files(pair.id);
     int64_t limit = total;
     if (options.sample_percent) {
         limit = static_cast<int64_t>(std::ceil(static_cast<double>(total) * *options.sample_percent / 100.0));
     }
     double deadline = options.max_seconds ? monotonic_seconds() + *options.max_seconds : 1e300;
-    // Least recently verified first (never verified = delivered longest ago first):
-    // repeated runs with --sample or --max-time scrub the whole tree in turn.
-    Statement st = db.prepare(
-        "SELECT e.id, e.parent, e.name, c.hash, c.size FROM entries e JOIN contents c ON "
-        "c.id = e.d_content_id WHERE e.pair_id = ? AND e.d_kind = 1 "
-        "ORDER BY coalesce(e.d_verified_ns, 0), e.id LIMIT ?");
-    st.bind(1, pair.id).bind(2, limit);
-    struct Item {
-        int64_t id;
-        std::string rel;
-        Digest hash;
-        int64_t size;
-    };
-    std::vector<Item> items;
-    while (st.step()) {
-        items.push_back({st.column_int(0), join_path(st.column_blob(1), st.column_blob(2)),
-                         digest_from_bytes(st.column_blob(3)), st.column_int(4)});
-    }
+    // Least recently verified first: repeated runs with --sample or --max-time
+    // scrub the whole tree in turn.
+    std::vector<VerifyItem> items = store.least_recently_verified(pair.id, limit);
     if (progress) {
         int64_t bytes = 0;
         for (const auto& i : items) {
@@ -75,7 +56,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
     std::optional<Transaction> tx;
     double last_commit = monotonic_seconds();
     for (size_t k = 0; k < items.size(); ++k) {
-        const Item& it = items[k];
+        const VerifyItem& it = items[k];
         if (monotonic_seconds() > deadline || stop_requested()) {
             r.stopped_early = true;
             r.left = static_cast<int64_t>(items.size() - k);
@@ -106,20 +87,12 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
             }
         }
         if (!tx) {
-            tx.emplace(db);
+            tx.emplace(catalog.db());
         }
         if (reason.empty()) {
-            db.prepare("UPDATE entries SET d_verified_ns = ? WHERE id = ?").bind(1, now_ns()).bind(2, it.id).run();
+            store.set_verified(it.entry_id, now_ns());
         } else {
-            // No longer delivered: the next load carries it again from the source, and
-            // the next unload keeps the damaged copy aside as an old version.
-            db.prepare("UPDATE entries SET d_content_id = NULL, d_verified_ns = ?, fail_reason = ?, "
-                       "fail_ns = ?, fail_count = fail_count + 1 WHERE id = ?")
-                .bind(1, now_ns())
-                .bind_text(2, "verify-destination: " + reason)
-                .bind(3, now_ns())
-                .bind(4, it.id)
-                .run();
+            store.set_damaged(it.entry_id, "verify-destination: " + reason, now_ns());
             r.problems.push_back({where, reason + "; queued to be carried again from the source"});
             spdlog::error("verify-destination {}: '{}': {}", pair.name, escape_bytes(where), reason);
             ++r.bad;
@@ -148,6 +121,7 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
     VerifyResult r;
     Cargo cargo(layout);
     TransitStore store(catalog.db());
+    VerifyStore verified(catalog.db());
     auto pieces = store.pieces_on_cargo();
     if (progress) {
         int64_t bytes = 0;
@@ -156,9 +130,9 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
         }
         progress->phase("verify-middle", pieces.size(), static_cast<uint64_t>(bytes));
     }
-    std::string pair_ids;
+    std::vector<int64_t> pair_ids;
     for (const auto& p : pairs) {
-        pair_ids += (pair_ids.empty() ? "" : ",") + std::to_string(p.id);
+        pair_ids.push_back(p.id);
     }
     HashPipeline pipe;
     for (const auto& p : pieces) {
@@ -190,28 +164,21 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
             progress->advance(1, static_cast<uint64_t>(p.size), digest_hex(p.hash).substr(0, 16));
         }
         if (reason.empty()) {
-            catalog.db().prepare("UPDATE pieces SET verified_ns = ? WHERE id = ?").bind(1, now_ns()).bind(2, p.id).run();
+            verified.set_piece_verified(p.id, now_ns());
             continue;
         }
         ++r.bad;
         cargo.remove(p.hash);
         store.set_off_cargo(p.id);
         // Name the files that need this piece, so the report means something.
-        Statement who = catalog.db().prepare(
-            "SELECT DISTINCT pr.source, e.parent, e.name FROM content_pieces cp JOIN entries e ON "
-            "e.content_id = cp.content_id JOIN pairs pr ON pr.id = e.pair_id WHERE cp.piece_id = ? "
-            "AND e.kind = 1 AND e.pair_id IN (" + (pair_ids.empty() ? std::string("0") : pair_ids) +
-            ") LIMIT 20");
-        who.bind(1, p.id);
-        bool named = false;
-        while (who.step()) {
-            named = true;
-            r.problems.push_back({join_path(who.column_blob(0), join_path(who.column_blob(1), who.column_blob(2))),
+        auto files = verified.files_needing_piece(p.id, pair_ids, 20);
+        for (auto& path : files) {
+            r.problems.push_back({std::move(path),
                                   fmt::format("piece {} on the cargo is {}; removed, it will be "
                                               "carried again on the next load",
                                               digest_hex(p.hash).substr(0, 16), reason)});
         }
-        if (!named) {
+        if (files.empty()) {
             r.problems.push_back({cargo.path(p.hash), reason + " (no file still needs it); removed"});
         }
         spdlog::error("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);

@@ -1,7 +1,7 @@
 #include "barge/fs/dest_tree.hpp"
 
 #include "barge/fs/dir.hpp"
-#include "barge/fs/path.hpp"
+#include "barge/util/path.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 

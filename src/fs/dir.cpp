@@ -49,6 +49,14 @@ Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string
     return fd;
 }
 
+Fd open_noatime_beneath(int dirfd, std::string_view rel) {
+    Fd fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NOATIME);
+    if (!fd && errno == EPERM) {
+        fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW); // not the owner: without
+    }
+    return fd;
+}
+
 std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path) {
     // getdents64 straight into a 64 KiB buffer: readdir(3) would need a dup,
     // fdopendir's checks and a rewind per directory, a third of a rescan's syscalls.

@@ -1,11 +1,11 @@
 #include "barge/fs/drive.hpp"
 
-#include "barge/fs/path.hpp"
+#include "barge/util/path.hpp"
 #include "barge/util/error.hpp"
+#include "barge/util/system.hpp"
 
 #include <cstdlib>
 #include <fmt/format.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 namespace barge {
@@ -65,15 +65,8 @@ DriveLayout find_drive(const std::optional<std::string>& option) {
 }
 
 std::string new_uuid() {
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
-        if (n < 0) {
-            throw_errno("getrandom", "");
-        }
-        got += static_cast<size_t>(n);
-    }
+    std::string raw = random_bytes(16);
+    auto* b = reinterpret_cast<unsigned char*>(raw.data());
     b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40); // version 4
     b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80); // RFC 4122 variant
     return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-"

@@ -1,6 +1,6 @@
 #include "barge/fs/lock.hpp"
 
-#include "barge/catalog/catalog.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/time.hpp"
 

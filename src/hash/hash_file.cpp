@@ -1,7 +1,6 @@
 #include "barge/hash/hash_file.hpp"
 
 #include "barge/hash/pipeline.hpp"
-#include "barge/hash/trailing.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 
@@ -13,39 +12,22 @@
 
 namespace barge {
 
-uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
-                      int64_t to_offset, std::string_view from_path, std::string_view to_path,
-                      Trail* trail) {
+uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size,
+                      std::string_view from_path, ByteSink* to, int64_t to_offset) {
     int64_t pos = 0;
     while (pos < size) {
-        char* buf = pipeline.acquire();
+        HeldBlock buf(pipeline);
         size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(pipeline.block_size())));
         size_t n;
         try {
-            n = pread_full(from, buf, want, offset + pos, from_path);
+            n = pread_full(from, buf.get(), want, offset + pos, from_path);
         } catch (const SystemError& e) {
-            pipeline.release(buf);
             throw ReadError(e.err(), "read", from_path);
         }
-        if (to >= 0 && n > 0) {
-            size_t done = 0;
-            while (done < n) {
-                ssize_t w = ::pwrite(to, buf + done, n - done, static_cast<off_t>(to_offset + pos + static_cast<int64_t>(done)));
-                if (w < 0 && errno == EINTR) {
-                    continue;
-                }
-                if (w < 0) {
-                    int err = errno;
-                    pipeline.release(buf);
-                    throw SystemError(err, "write", to_path);
-                }
-                done += static_cast<size_t>(w);
-            }
-            if (trail) {
-                trail->written(to_offset + pos + static_cast<int64_t>(n));
-            }
+        if (to && n > 0) {
+            to->write_at(buf.get(), n, to_offset + pos);
         }
-        pipeline.submit(buf, n);
+        buf.submit(n);
         pos += static_cast<int64_t>(n);
         if (n < want) {
             break;
@@ -104,19 +86,16 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
         throw_errno("stat", path);
     }
     for (;;) {
-        char* buf = pipeline.acquire();
+        HeldBlock buf(pipeline);
         size_t want = direct_read_length(st.st_size, static_cast<int64_t>(bytes_read), pipeline.block_size());
-        ssize_t r = ::pread(f.fd(), buf, want, static_cast<off_t>(bytes_read));
+        ssize_t r = ::pread(f.fd(), buf.get(), want, static_cast<off_t>(bytes_read));
         if (r < 0 && errno == EINTR) {
-            pipeline.release(buf);
             continue;
         }
         if (r < 0) {
-            int err = errno;
-            pipeline.release(buf);
-            throw ReadError(err, "read", path);
+            throw ReadError(errno, "read", path);
         }
-        pipeline.submit(buf, static_cast<size_t>(r));
+        buf.submit(static_cast<size_t>(r));
         bytes_read += static_cast<uint64_t>(r);
         if (static_cast<size_t>(r) < want) {
             return pipeline.finish();
@@ -126,7 +105,7 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
 
 Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string_view path) {
     pipeline.reset();
-    bytes_read = copy_through(pipeline, fd, 0, INT64_MAX / 2, -1, 0, path, "");
+    bytes_read = copy_through(pipeline, fd, 0, INT64_MAX / 2, path);
     return pipeline.finish();
 }
 

@@ -284,14 +284,12 @@ void TrailingVerifier::verify(Trail::Job& job) {
         // do it too, but holding the lock the writer needs for its next write.
         ::sync_file_range(job.fd.get(), pos, static_cast<off_t>(want),
                           SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-        char* buf = m_pipe.acquire();
-        ssize_t r = m_reader->read(job.fd.get(), buf, want, static_cast<off_t>(pos));
+        HeldBlock buf(m_pipe);
+        ssize_t r = m_reader->read(job.fd.get(), buf.get(), want, static_cast<off_t>(pos));
         if (r < 0) {
-            int err = errno;
-            m_pipe.release(buf);
-            throw ReadError(err, "read back", job.path);
+            throw ReadError(errno, "read back", job.path);
         }
-        m_pipe.submit(buf, static_cast<size_t>(r));
+        buf.submit(static_cast<size_t>(r));
         pos += r;
         if (pos / sync_step != (pos - r) / sync_step) {
             // Durable in steps while the writer goes on: the barrier at the end of

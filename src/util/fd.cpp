@@ -50,11 +50,15 @@ Fd openat_or_throw(int dirfd, const std::string& name, int flags, unsigned mode,
     return Fd(fd);
 }
 
-size_t read_full(int fd, void* buf, size_t n, std::string_view path) {
+namespace {
+// read(2) or, with offset >= 0, pread(2) until n bytes or end of file; retries EINTR.
+size_t read_until(int fd, void* buf, size_t n, long long offset, std::string_view path) {
     auto* p = static_cast<char*>(buf);
     size_t done = 0;
     while (done < n) {
-        ssize_t r = ::read(fd, p + done, n - done);
+        ssize_t r = offset < 0 ? ::read(fd, p + done, n - done)
+                               : ::pread(fd, p + done, n - done,
+                                         static_cast<off_t>(offset) + static_cast<off_t>(done));
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -68,24 +72,14 @@ size_t read_full(int fd, void* buf, size_t n, std::string_view path) {
     }
     return done;
 }
+} // namespace
+
+size_t read_full(int fd, void* buf, size_t n, std::string_view path) {
+    return read_until(fd, buf, n, -1, path);
+}
 
 size_t pread_full(int fd, void* buf, size_t n, long long offset, std::string_view path) {
-    auto* p = static_cast<char*>(buf);
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = ::pread(fd, p + done, n - done, static_cast<off_t>(offset) + static_cast<off_t>(done));
-        if (r < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            throw_errno("read", path);
-        }
-        if (r == 0) {
-            break;
-        }
-        done += static_cast<size_t>(r);
-    }
-    return done;
+    return read_until(fd, buf, n, offset, path);
 }
 
 void write_full(int fd, const void* buf, size_t n, std::string_view path) {

@@ -51,68 +51,87 @@ void append_hex_byte(std::string& out, unsigned char c) {
 
 } // namespace
 
-std::string escape_bytes(std::string_view bytes) {
-    std::string out;
-    out.reserve(bytes.size());
-    for (size_t i = 0; i < bytes.size();) {
-        auto c = static_cast<unsigned char>(bytes[i]);
-        if (c == '\\') {
-            out += "\\\\";
-            ++i;
-        } else if (c == '\n') {
-            out += "\\n";
-            ++i;
-        } else if (c == '\t') {
-            out += "\\t";
-            ++i;
-        } else if (c < 0x20 || c == 0x7F) {
-            out += "\\x";
-            append_hex_byte(out, c);
-            ++i;
-        } else if (size_t len = utf8_sequence_length(bytes, i); len > 0) {
-            out.append(bytes.substr(i, len));
-            i += len;
-        } else {
-            out += "\\x";
-            append_hex_byte(out, c);
-            ++i;
-        }
-    }
-    return out;
-}
+namespace {
 
-std::string json_escape(std::string_view bytes) {
+// Copies bytes to a new string: valid UTF-8 sequences as they are, every other
+// byte through escape(out, byte), which appends its escaped form or returns
+// false to let the byte pass as it is.
+template <typename Escape> std::string escape_with(std::string_view bytes, Escape&& escape) {
     std::string out;
     out.reserve(bytes.size() + 2);
     for (size_t i = 0; i < bytes.size();) {
         auto c = static_cast<unsigned char>(bytes[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-            ++i;
-        } else if (c == '\n') {
-            out += "\\n";
-            ++i;
-        } else if (c == '\t') {
-            out += "\\t";
-            ++i;
-        } else if (c == '\r') {
-            out += "\\r";
-            ++i;
-        } else if (c < 0x20 || c == 0x7F) {
-            out += "\\u00";
-            append_hex_byte(out, c);
-            ++i;
-        } else if (size_t len = utf8_sequence_length(bytes, i); len > 0) {
-            out.append(bytes.substr(i, len));
-            i += len;
-        } else {
-            out += "\\udc";
-            append_hex_byte(out, c);
-            ++i;
+        if (c >= 0x80) {
+            if (size_t len = utf8_sequence_length(bytes, i); len > 0) {
+                out.append(bytes.substr(i, len));
+                i += len;
+                continue;
+            }
         }
+        if (!escape(out, c)) {
+            out += static_cast<char>(c);
+        }
+        ++i;
     }
     return out;
+}
+
+} // namespace
+
+std::string escape_bytes(std::string_view bytes) {
+    return escape_with(bytes, [](std::string& out, unsigned char c) {
+        switch (c) {
+        case '\\':
+            out += "\\\\";
+            return true;
+        case '\n':
+            out += "\\n";
+            return true;
+        case '\t':
+            out += "\\t";
+            return true;
+        default:
+            if (c < 0x20 || c >= 0x7F) { // control characters, invalid UTF-8
+                out += "\\x";
+                append_hex_byte(out, c);
+                return true;
+            }
+            return false;
+        }
+    });
+}
+
+std::string json_escape(std::string_view bytes) {
+    return escape_with(bytes, [](std::string& out, unsigned char c) {
+        switch (c) {
+        case '"':
+        case '\\':
+            out += '\\';
+            out += static_cast<char>(c);
+            return true;
+        case '\n':
+            out += "\\n";
+            return true;
+        case '\t':
+            out += "\\t";
+            return true;
+        case '\r':
+            out += "\\r";
+            return true;
+        default:
+            if (c < 0x20 || c == 0x7F) {
+                out += "\\u00";
+                append_hex_byte(out, c);
+                return true;
+            }
+            if (c >= 0x80) { // invalid UTF-8: a lone low surrogate, reversibly
+                out += "\\udc";
+                append_hex_byte(out, c);
+                return true;
+            }
+            return false;
+        }
+    });
 }
 
 std::string to_hex(std::span<const uint8_t> bytes) {

@@ -85,6 +85,8 @@ public:
     std::optional<Pair> find_pair(const std::string& name);
     void remove_pair(int64_t pair_id);
     void set_dest_claimed(int64_t pair_id, int64_t ns);
+    // Records a scan's generation, and with finished_ns, when it walked the whole tree.
+    void set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns);
 
     // Runs: a row opened at the start of a command and closed at its end.
     int64_t begin_run(const std::string& command, const std::string& side,
@@ -105,8 +107,5 @@ private:
     Database m_db;
     std::shared_ptr<IntegrityCheck> m_check;
 };
-
-// The hostname, for run records and markers.
-std::string host_name();
 
 } // namespace barge

@@ -2,6 +2,7 @@
 
 #include "barge/catalog/database.hpp"
 #include "barge/hash/blake2b.hpp"
+#include "barge/util/file_stat.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -11,35 +12,18 @@
 
 namespace barge {
 
-// What an entry is. Values are stored in the catalog: never renumber.
-enum class Kind : int { file = 1, dir = 2, symlink = 3 };
-
-// The metadata barge records and carries for one source entry.
-struct FileStat {
-    Kind kind = Kind::file;
-    uint32_t mode = 0; // permission bits only (07777)
-    uint32_t uid = 0;
-    uint32_t gid = 0;
-    int64_t size = 0;
-    int64_t mtime_ns = 0;
-    int64_t ctime_ns = 0;
-    uint64_t ino = 0;
-    uint64_t dev = 0;
-    std::string target; // symlink target, verbatim
-};
-
-// Same file, unchanged: size, mtime, ctime and inode all equal. A file whose
-// stat passes this check before and after a read was not changed under it
-// (SPEC §7.7), and one that passes it against the catalog needs no re-hash.
-inline bool same_file_stat(const FileStat& a, const FileStat& b) {
-    return a.size == b.size && a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns &&
-           a.ino == b.ino;
+// A Kind as it is stored, for SQL text ("1" for files).
+constexpr const char* sql_kind(Kind k) {
+    switch (k) {
+    case Kind::file:
+        return "1";
+    case Kind::dir:
+        return "2";
+    case Kind::symlink:
+        return "3";
+    }
+    return "NULL";
 }
-
-// File-system timestamps can lag the clock by a tick (and by up to 2 s on FAT):
-// a file whose mtime is within this margin of the moment it was read may still
-// change without its stat changing, so its hash is re-checked on the next scan.
-constexpr int64_t racy_margin_ns = 2'000'000'000;
 
 // An entry's source side as the catalog holds it; kind is empty when the entry
 // has gone from the source (a deletion not yet applied at the destination).
@@ -110,8 +94,7 @@ public:
 
 private:
     Database& m_db;
-    Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_content_insert,
-        m_content_select, m_set_content;
+    Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_set_content;
 };
 
 } // namespace barge

@@ -78,6 +78,9 @@ private:
     bool m_wrote = false;
 };
 
+// The more serious of two outcomes: 1 > 4 > 2 > 3 > 0.
+ExitCode worst(ExitCode a, ExitCode b);
+
 // The exit code of a run that a stop request (SIGINT/TERM/HUP) ended at a safe
 // point: "stopped" where the work itself reported success or partial success,
 // since the rest waits for the next run (cron must not read it as done).
@@ -125,13 +128,5 @@ void setup_logging(const Globals& g);
 
 // A comma-separated list of pair names, for run records.
 std::string pair_names(const std::vector<Pair>& pairs);
-
-// Registration of each command (one file per command).
-void add_init(CLI::App& app, Globals& g, Action& action);
-void add_pair(CLI::App& app, Globals& g, Action& action);
-void add_scan(CLI::App& app, Globals& g, Action& action);
-void add_status(CLI::App& app, Globals& g, Action& action);
-void add_log(CLI::App& app, Globals& g, Action& action);
-void add_recover(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

@@ -1,8 +1,11 @@
 #pragma once
 
 #include "barge/cli/context.hpp"
+#include "barge/engine/load.hpp"
 #include "barge/engine/progress.hpp"
 #include "barge/engine/scan.hpp"
+#include "barge/engine/unload.hpp"
+#include "barge/engine/verify.hpp"
 
 #include <memory>
 #include <string>
@@ -32,21 +35,20 @@ std::unique_ptr<TermProgress> make_progress(const Globals& g);
 // The scan summary as text and as JSON fields (inside an open object).
 std::string scan_result_text(const std::string& pair, const ScanResult& r);
 void scan_result_json(JsonWriter& j, const ScanResult& r);
+// key: a UTC time, or null.
+void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns);
 // "problems": [{"path","reason"}] inside an open object.
 void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems);
 
-} // namespace barge::cli
-
-#include "barge/engine/load.hpp"
-#include "barge/engine/unload.hpp"
-
-namespace barge::cli {
 
 // Load and unload summaries, as text and as JSON fields (inside an open object).
 std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room);
 void load_result_json(JsonWriter& j, const LoadResult& r);
 std::string unload_result_text(const std::string& pair, const UnloadResult& r);
 void unload_result_json(JsonWriter& j, const UnloadResult& r);
+// A verification's summary, as JSON fields (inside an open object) and as text.
+void verify_json(JsonWriter& j, const VerifyResult& r);
+std::string verify_text(const std::string& what, const VerifyResult& r);
 // "cargo": {"used_bytes","free_bytes"} inside an open object.
 void cargo_json(JsonWriter& j, Catalog& catalog, const DriveLayout& layout);
 

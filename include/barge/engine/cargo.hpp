@@ -1,53 +1,78 @@
 #pragma once
 
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/fs/drive.hpp"
+#include "barge/fs/medium.hpp"
 #include "barge/hash/blake2b.hpp"
+#include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace barge {
 
-// A piece being written: a temporary file under DRIVE/cargo/tmp.
-struct TempPiece {
-    Fd fd;
-    std::string name; // inside cargo/tmp
+class HashPipeline;
+
+// A piece on the cargo that is missing or whose bytes do not match its name: it
+// is never written anywhere, and is carried again.
+class CorruptPiece : public FileError {
+public:
+    explicit CorruptPiece(const PieceRow& piece);
+    const PieceRow& piece() const { return m_piece; }
+
+private:
+    PieceRow m_piece;
 };
 
 // The cargo: content-addressed pieces under DRIVE/cargo/<2 hex>/<128 hex>, named by
 // their BLAKE2b-512. Original names never touch the drive's file system. Pieces
-// are written under cargo/tmp and renamed into place only once verified.
+// are written under cargo/tmp (a Medium whose failures stop the run) and renamed
+// into place only once verified.
 class Cargo {
 public:
     explicit Cargo(const DriveLayout& layout);
 
     const std::string& root() const { return m_root; }
     int dirfd() const { return m_dir.get(); }
-    int tmp_dirfd() const { return m_tmp.get(); }
+    // Where pieces are written before they are verified.
+    Medium& tmp() { return m_tmp; }
     // "ab/abcd…" relative to the cargo directory, and the full path for messages.
     static std::string relative_path(const Digest& hash);
     std::string path(const Digest& hash) const;
 
-    TempPiece create_temp();
-    // Renames a verified temporary piece to its content address (creating the fan-out
-    // directory). The caller makes the rename durable (sync_file_system).
-    void commit(TempPiece& piece, const Digest& hash);
-    void discard(TempPiece& piece);
+    // Renames a verified temporary piece to its content address (creating the
+    // fan-out directory). The tmp medium's barriers make it durable. One thread at a time.
+    void commit(TempFile& piece, const Digest& hash);
     // Opens a piece for reading, never following a symlink; empty when it is missing.
     Fd open_piece(const Digest& hash) const;
+    // Copies a piece into `to` at offset, re-hashing it as it is read (the drive is
+    // untrusted: SPEC §7.4). Throws CorruptPiece before a wrong byte could be used
+    // (the caller discards what was written), ReadError when the drive cannot be read.
+    void copy_piece(const PieceRow& piece, HashPipeline& pipe, ByteSink& to, int64_t offset) const;
     // The piece's size on the drive, empty when missing or not a regular file.
     std::optional<int64_t> piece_size(const Digest& hash) const;
     // Removes a piece (missing is fine).
     void remove(const Digest& hash);
-    // Removes every leftover temporary file (from an interrupted run).
-    void clear_temp();
 
 private:
     std::string m_root;
     Fd m_dir;
-    Fd m_tmp;
+    Medium m_tmp;
+    std::array<Fd, 256> m_fans; // the fan-out directories committed into, opened once
 };
+
+// Once per load: removes temporary files left by an interrupted run, queues again
+// the pieces the catalog puts on the cargo that are missing or of the wrong size,
+// and deletes files under cargo/ the catalog does not know (a piece whose catalog
+// commit never happened). Returns how many pieces were queued again.
+int64_t check_cargo(Catalog& catalog, const DriveLayout& layout);
+
+// Removes pieces no undelivered file needs; returns {pieces, bytes}.
+std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& layout);
 
 } // namespace barge

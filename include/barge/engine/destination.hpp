@@ -1,12 +1,22 @@
 #pragma once
 
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/fs/dest_tree.hpp"
+#include "barge/fs/medium.hpp"
 #include "barge/util/error.hpp"
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
 
 namespace barge {
+
+class HashPipeline;
 
 // Whether a pair's destination can be written here (SPEC §4).
 enum class DestState {
@@ -26,5 +36,62 @@ void claim_destination(Catalog& catalog, const Pair& pair);
 // time is older than retention_days (SPEC §7.5), never following a symlink.
 // Returns how many were removed. Throws SystemError naming the path.
 int64_t prune_expired(const DestTree& tree, int retention_days);
+
+// The operations of one unload on a destination tree: every path is confined
+// beneath DEST (DestTree), nothing is ever unlinked there (what is replaced or
+// deleted moves to DEST/.barge/versions or trash, SPEC §7.5), and nothing takes a
+// final name before it is complete. Catalog-free: the unload records what happened.
+class Destination {
+public:
+    explicit Destination(const Pair& pair);
+
+    const DestTree& tree() const { return m_tree; }
+    std::string display(std::string_view rel) const { return m_tree.display(rel); }
+    // DEST/.barge/staging, where files are written before they take their names.
+    Medium& staging() { return m_staging; }
+
+    // Sets mode, owner (as root) and mtime on an open file or directory.
+    void apply_metadata(int fd, const FileStat& st, const std::string& where) const;
+    // Is the right content already at e's final path (an interrupted run renamed
+    // it into place, or the destination was seeded by hand)? Then its metadata is
+    // set and synced, and true returned.
+    bool already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe);
+    // Renames a verified file into place; whatever stood there is kept as an old
+    // version. Refuses (SystemError) a name the file system takes for another one
+    // (exFAT: 'Foo' for 'foo'). Thread-safe (the verifier thread places files).
+    void place(TempFile& file, const EntryPath& e);
+    // Creates directory d; a file in the way is kept as a version. Throws (and
+    // remembers, see refused_ancestor) when the file system takes the name for an
+    // existing different directory.
+    void make_dir(const DeliveryItem& d);
+    // Writes symlink d under a temporary name with its owner and mtime, and places it.
+    void make_symlink(const DeliveryItem& d);
+    // Moves what stands at d's path to DEST/.barge/trash/<stamp>/ (a directory is
+    // removed only when empty: one holding files barge does not track stays).
+    // Returns whether something was moved.
+    bool trash(const EntryPath& d);
+    // Sets a directory's own metadata (after everything inside it was written).
+    void set_dir_metadata(const DeliveryItem& d);
+    // The nearest ancestor directory of e refused this run, if any.
+    std::optional<std::string> refused_ancestor(const EntryPath& e) const;
+
+    // Directories (relative) this run wrote into: their mtime needs restoring.
+    std::set<std::string> touched() const;
+    // Files and directories kept in versions/ so far.
+    int64_t versions() const { return m_versions; }
+
+private:
+    bool exact_name_present(int parent_fd, const EntryPath& e) const;
+    void move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link);
+
+    DestTree m_tree;
+    Medium m_staging;
+    std::string m_stamp; // this run's folder in trash/ and versions/
+    bool m_root;         // owners are restored only as root
+    mutable std::mutex m_mutex;
+    std::set<std::string> m_touched;
+    std::set<std::string> m_refused;
+    std::atomic<int64_t> m_versions{0};
+};
 
 } // namespace barge

@@ -2,6 +2,7 @@
 
 #include "barge/catalog/catalog.hpp"
 #include "barge/engine/progress.hpp"
+#include "barge/engine/report.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/fs/drive.hpp"
 
@@ -19,14 +20,6 @@ struct LoadOptions {
     int attempts = 5; // per file, for transient read errors and verify mismatches
 };
 
-// One line of a dry-run plan.
-struct PlanLine {
-    std::string path;
-    int64_t bytes = 0;
-    bool goes = false;
-    std::string why; // for what stays
-};
-
 struct LoadResult {
     ScanResult scan;
     int64_t files = 0, bytes = 0, pieces = 0; // carried this run
@@ -40,19 +33,10 @@ struct LoadResult {
     std::vector<PlanLine> plan;
 };
 
-// Once per load: removes temporary files left by an interrupted run, queues again
-// the pieces the catalog puts on the cargo that are missing or of the wrong size,
-// and deletes files under cargo/ the catalog does not know (a piece whose catalog
-// commit never happened). Returns how many pieces were queued again.
-int64_t check_cargo(Catalog& catalog, const DriveLayout& layout);
-
 // Source side: scan (without hashing: the copy hashes), then fill the cargo with
 // what the destination still lacks, verified (SPEC §7.1) and durable before the
 // catalog says so. See docs/load.md.
 LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
                      const LoadOptions& options, Progress* progress);
-
-// Removes pieces no undelivered file needs; returns {pieces, bytes}.
-std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& layout);
 
 } // namespace barge

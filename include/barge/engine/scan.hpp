@@ -2,6 +2,7 @@
 
 #include "barge/catalog/catalog.hpp"
 #include "barge/engine/progress.hpp"
+#include "barge/engine/report.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -9,12 +10,6 @@
 #include <vector>
 
 namespace barge {
-
-// A file that could not be processed, and why.
-struct FileProblem {
-    std::string path;
-    std::string reason;
-};
 
 struct ScanOptions {
     // Hash new and modified content now (`barge scan`), or leave it to the copy

@@ -1,7 +1,8 @@
 #pragma once
 
 #include "barge/catalog/catalog.hpp"
-#include "barge/engine/scan.hpp"
+#include "barge/catalog/status_store.hpp"
+#include "barge/engine/report.hpp"
 #include "barge/fs/drive.hpp"
 
 #include <cstdint>
@@ -10,24 +11,10 @@
 
 namespace barge {
 
-// A number of files and their bytes.
-struct Counts {
-    int64_t files = 0;
-    int64_t bytes = 0;
-};
-
-// Where a pair's files stand (SPEC §5 status). The four states are exclusive:
-// delivered (verified at the destination), failed (the last attempt could not
-// process it), on_cargo (everything it needs is on the drive), pending (the rest:
-// waiting at the source). Files and symlinks are counted; bytes are file sizes.
-struct PairStatus {
-    Counts pending, on_cargo, delivered, failed;
-    int64_t deletions_pending = 0;
-    int64_t unhashed = 0; // pending files whose content has not been hashed yet
-    // The delivered files' verification times at the destination (the delivery
-    // itself, or a later verify-destination): every file was checked at or after
-    // the oldest one. Unset when nothing is delivered.
-    std::optional<int64_t> oldest_verified_ns, newest_verified_ns;
+// Where a pair's files stand (SPEC §5 status): the catalog's counts (see
+// PairCounts: delivered, failed, on_cargo, pending are exclusive), and the
+// failures with their reasons. Files and symlinks are counted; bytes are file sizes.
+struct PairStatus : PairCounts {
     std::vector<FileProblem> failures;
 };
 

@@ -1,12 +1,9 @@
 #pragma once
 
 #include "barge/catalog/catalog.hpp"
-#include "barge/engine/destination.hpp"
-#include "barge/engine/load.hpp"
 #include "barge/engine/progress.hpp"
-#include "barge/engine/scan.hpp"
+#include "barge/engine/report.hpp"
 #include "barge/fs/drive.hpp"
-#include "barge/util/error.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "barge/catalog/entries.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/file_stat.hpp"
 
 #include <optional>
 #include <string>
@@ -17,6 +17,11 @@ Fd open_beneath(int dirfd, std::string_view rel, int flags, unsigned mode = 0);
 // The same, throwing SystemError naming display_path.
 Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string_view display_path,
                          unsigned mode = 0);
+
+// Opens a file beneath dirfd for reading, never through a symlink, with O_NOATIME
+// where allowed (it needs ownership or root): reading a file must not dirty its
+// inode. Returns an invalid Fd with errno set on failure.
+Fd open_noatime_beneath(int dirfd, std::string_view rel);
 
 // The names in a freshly opened directory (not "." or ".."), sorted bytewise;
 // it reads from the descriptor's current position.

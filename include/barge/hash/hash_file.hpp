@@ -10,7 +10,6 @@
 namespace barge {
 
 class HashPipeline;
-class Trail;
 
 // Reads an open file from offset 0 to its end, hashing it on the pipeline's
 // thread; returns the digest and sets bytes_read.
@@ -38,13 +37,19 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
 // buffer (iomap treats it as a hole): 1 MiB of memset per small file.
 size_t direct_read_length(int64_t size, int64_t pos, size_t block);
 
+// Where copy_through writes what it reads (a temporary file on a medium).
+class ByteSink {
+public:
+    virtual ~ByteSink() = default;
+    // Writes all n bytes at offset; throws SystemError (or a subclass) naming the file.
+    virtual void write_at(const char* buf, size_t n, int64_t offset) = 0;
+};
+
 // Streams [offset, offset + size) of `from` through the pipeline (the caller
-// collects the digest with finish()), writing each block to `to` at to_offset +
-// (position - offset) when to >= 0. Returns the bytes read: fewer than size at
-// end of file. A failed read throws ReadError, a failed write SystemError. Each
-// write is reported to trail, when given (a TrailingVerifier re-reading `to`).
-uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size, int to,
-                      int64_t to_offset, std::string_view from_path, std::string_view to_path,
-                      Trail* trail = nullptr);
+// collects the digest with finish()), writing each block to `to`, when given, at
+// to_offset + (position - offset). Returns the bytes read: fewer than size at end
+// of file. A failed read throws ReadError; a failed write, what the sink throws.
+uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size,
+                      std::string_view from_path, ByteSink* to = nullptr, int64_t to_offset = 0);
 
 } // namespace barge

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace barge {
@@ -61,6 +62,27 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::thread m_thread;
+};
+
+// A buffer acquired from a HashPipeline, given back when destroyed unless it
+// was submitted: a read or write that throws leaves no buffer behind.
+class HeldBlock {
+public:
+    explicit HeldBlock(HashPipeline& pipe) : m_pipe(pipe), m_buf(pipe.acquire()) {}
+    ~HeldBlock() {
+        if (m_buf) {
+            m_pipe.release(m_buf);
+        }
+    }
+    HeldBlock(const HeldBlock&) = delete;
+    HeldBlock& operator=(const HeldBlock&) = delete;
+    char* get() const { return m_buf; }
+    // Hands the first n bytes to the hashing thread.
+    void submit(size_t n) { m_pipe.submit(std::exchange(m_buf, nullptr), n); }
+
+private:
+    HashPipeline& m_pipe;
+    char* m_buf;
 };
 
 } // namespace barge

@@ -16,12 +16,16 @@ enum class ExitCode : int {
     busy = 75,      // another barge holds this drive
 };
 
-// Base of every barge error; carries the exit code it maps to.
+// Base of every barge error; carries the exit code it maps to. Errors are of two
+// scopes: most name one file, and a loop over files records them and goes on;
+// those whose stops_run() is true (the catalog, the drive, a refusal) end the run.
 class Error : public std::runtime_error {
 public:
     explicit Error(const std::string& what, ExitCode code = ExitCode::stopped)
         : std::runtime_error(what), m_code(code) {}
     ExitCode code() const { return m_code; }
+    // True when nothing more may be done in this run (see ErrorSink).
+    virtual bool stops_run() const { return false; }
 
 private:
     ExitCode m_code;
@@ -43,10 +47,37 @@ public:
     using SystemError::SystemError;
 };
 
+// The medium being written failed where that stops the run: a write, sync or
+// rename on the drive, or a durability barrier anywhere. What the run wrote since
+// its last barrier is in doubt; the next run checks it (SPEC §7.3).
+class MediumError : public SystemError {
+public:
+    using SystemError::SystemError;
+    bool stops_run() const override { return true; }
+};
+
 // The catalog is corrupt, unreadable or from a newer barge.
 class CatalogError : public Error {
 public:
     using Error::Error;
+    bool stops_run() const override { return true; }
+};
+
+// A problem with one file that is not a failed system call: it changed while it
+// was read, its bytes no longer match its hash, a piece it needs is corrupt.
+class FileError : public Error {
+public:
+    enum class Retry {
+        no,    // failed: reported, the run goes on
+        yes,   // transient: tried again (SPEC §7.8)
+        later, // not a failure: it waits for a later run (a note, SPEC §7.7)
+    };
+    explicit FileError(const std::string& what, Retry retry = Retry::no)
+        : Error(what, ExitCode::partial), m_retry(retry) {}
+    Retry retry() const { return m_retry; }
+
+private:
+    Retry m_retry;
 };
 
 // Bytes read back did not hash to what was expected.
@@ -59,12 +90,14 @@ public:
 class Refusal : public Error {
 public:
     explicit Refusal(const std::string& what) : Error(what, ExitCode::refused) {}
+    bool stops_run() const override { return true; }
 };
 
 // Another barge holds the drive lock: exit 75.
 class BusyError : public Error {
 public:
     explicit BusyError(const std::string& what) : Error(what, ExitCode::busy) {}
+    bool stops_run() const override { return true; }
 };
 
 // Throws SystemError for the current errno.

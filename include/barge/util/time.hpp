@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ctime>
 #include <string>
 
 namespace barge {
@@ -13,5 +14,9 @@ double monotonic_seconds();
 std::string format_utc(int64_t ns);
 // "2026-11-22T025507.123456789Z": a UTC stamp fit for a directory name (no ':' for exFAT).
 std::string utc_stamp(int64_t ns);
+// Nanoseconds since the epoch as a timespec (for futimens, utimensat).
+inline timespec to_timespec(int64_t ns) {
+    return {static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
 
 } // namespace barge

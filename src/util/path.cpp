@@ -1,4 +1,4 @@
-#include "barge/fs/path.hpp"
+#include "barge/util/path.hpp"
 
 #include "barge/util/error.hpp"
 

@@ -1,6 +1,6 @@
-#include "barge/fs/atomic_file.hpp"
+#include "barge/util/atomic_file.hpp"
 
-#include "barge/fs/path.hpp"
+#include "barge/util/path.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 

@@ -13,9 +13,6 @@ struct PairOutcome {
     int64_t files = 0, bytes = 0, failed = 0;
 };
 
-// The more serious of two outcomes: 1 > 4 > 2 > 3 > 0.
-ExitCode worst(ExitCode a, ExitCode b);
-
 // The outcomes of a command's pairs, added up.
 struct Totals : PairOutcome {
     void add(const PairOutcome& po);
@@ -33,11 +30,5 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
                      JsonWriter& j, TermProgress* progress);
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
                        const UnloadOptions& options, JsonWriter& j, TermProgress* progress);
-
-void add_load(CLI::App& app, Globals& g, Action& action);
-void add_unload(CLI::App& app, Globals& g, Action& action);
-void add_run(CLI::App& app, Globals& g, Action& action);
-void add_dump_cargo(CLI::App& app, Globals& g, Action& action);
-void add_verify(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

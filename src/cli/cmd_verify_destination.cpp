@@ -1,4 +1,5 @@
-#include "barge/cli/transfer.hpp"
+#include "barge/cli/commands.hpp"
+#include "barge/cli/output.hpp"
 #include "barge/engine/verify.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -10,27 +11,6 @@
 namespace barge::cli {
 
 namespace {
-
-void verify_json(JsonWriter& j, const VerifyResult& r) {
-    j.field("checked", r.checked);
-    j.field("bytes", r.bytes);
-    j.field("bad", r.bad);
-    j.field("left", r.left);
-    j.field("stopped_early", r.stopped_early);
-    problems_json(j, r.problems);
-}
-
-std::string verify_text(const std::string& what, const VerifyResult& r) {
-    std::string text = fmt::format("{}: verified {} ({}), {} bad", what, r.checked,
-                                   format_size(static_cast<uint64_t>(r.bytes)), r.bad);
-    if (r.left > 0) {
-        text += fmt::format("; {} left for a later run", r.left);
-    }
-    for (const auto& p : r.problems) {
-        text += fmt::format("\n  BAD: {}: {}", escape_bytes(p.path), p.reason);
-    }
-    return text;
-}
 
 struct VerifyDestCli {
     std::vector<std::string> pairs;
@@ -93,33 +73,9 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     return code;
 }
 
-ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& names) {
-    Session s(g, "verify-middle", DriveLock::Mode::exclusive);
-    auto pairs = s.select_pairs(names);
-    RunRecorder run(s.catalog(), "verify-middle", "drive", pairs);
-    auto progress = make_progress(g);
-    VerifyResult r = verify_middle(s.catalog(), s.layout(), pairs, progress.get());
-    if (progress) {
-        progress->finish();
-    }
-    JsonWriter j;
-    j.begin_object();
-    verify_json(j, r);
-    cargo_json(j, s.catalog(), s.layout());
-    j.end_object();
-    ExitCode code = r.bad > 0 ? ExitCode::corrupt : ExitCode::ok;
-    run.finish(code, r.checked, r.bytes, r.bad, j.str());
-    if (g.json) {
-        print_json(j);
-    } else {
-        say(g, verify_text("cargo", r));
-    }
-    return code;
-}
-
 } // namespace
 
-void add_verify(CLI::App& app, Globals& g, Action& action) {
+void add_verify_destination(CLI::App& app, Globals& g, Action& action) {
     auto o = std::make_shared<VerifyDestCli>();
     auto* vd = app.add_subcommand(
         "verify-destination", "re-hash delivered files at the destination, least recently "
@@ -130,14 +86,6 @@ void add_verify(CLI::App& app, Globals& g, Action& action) {
         ->option_text("DUR");
     vd->footer("Example: barge verify-destination --sample 10 --max-time 1h");
     vd->callback([&g, &action, o] { action = [&g, o] { return run_verify_dest(g, *o); }; });
-
-    auto names = std::make_shared<std::vector<std::string>>();
-    auto* vm = app.add_subcommand(
-        "verify-middle", "re-hash every piece on the cargo against the catalog; corrupt or "
-                         "missing pieces are reported, removed and carried again");
-    vm->add_option("PAIR", *names, "pairs whose files to name (default: all)");
-    vm->footer("Example: barge verify-middle");
-    vm->callback([&g, &action, names] { action = [&g, names] { return run_verify_middle(g, *names); }; });
 }
 
 } // namespace barge::cli

@@ -1,4 +1,4 @@
-#include "barge/cli/transfer.hpp"
+#include "barge/cli/sides.hpp"
 
 #include "barge/engine/status.hpp"
 #include "barge/fs/space.hpp"
@@ -7,27 +7,6 @@
 #include <spdlog/spdlog.h>
 
 namespace barge::cli {
-
-ExitCode worst(ExitCode a, ExitCode b) {
-    auto rank = [](ExitCode c) {
-        switch (c) {
-        case ExitCode::stopped:
-            return 5;
-        case ExitCode::corrupt:
-            return 4;
-        case ExitCode::refused:
-            return 3;
-        case ExitCode::partial:
-            return 2;
-        case ExitCode::busy:
-            return 1;
-        case ExitCode::ok:
-            return 0;
-        }
-        return 0;
-    };
-    return rank(a) >= rank(b) ? a : b;
-}
 
 namespace {
 

@@ -1,0 +1,50 @@
+#pragma once
+
+#include "barge/catalog/database.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// A number of files and their bytes.
+struct Counts {
+    int64_t files = 0;
+    int64_t bytes = 0;
+};
+
+// Where a pair's files and symlinks stand, from the catalog alone. The four
+// states are exclusive, in this order: delivered (both halves agree), failed (the
+// last attempt could not process it), on_cargo (everything it needs is on the
+// drive: sql_piece_here for each piece), pending (the rest).
+struct PairCounts {
+    Counts pending, on_cargo, delivered, failed;
+    int64_t unhashed = 0;          // pending files whose content is not hashed yet
+    int64_t deletions_pending = 0; // gone from the source, delivered at the destination
+    // The delivered files' verification times at the destination.
+    std::optional<int64_t> oldest_verified_ns, newest_verified_ns;
+};
+
+// One failed entry, newest first.
+struct FailureRow {
+    std::string rel; // relative to the pair's root
+    std::string reason;
+};
+
+// The catalog queries of `barge status`.
+class StatusStore {
+public:
+    explicit StatusStore(Database& db) : m_db(db) {}
+    PairCounts pair_counts(int64_t pair_id);
+    // Failed entries not delivered since, the newest first.
+    std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
+    // Pieces the catalog puts on the cargo, and their bytes.
+    Counts cargo();
+
+private:
+    Database& m_db;
+};
+
+} // namespace barge

@@ -1,0 +1,167 @@
+#include "barge/engine/scan_hash.hpp"
+
+#include "barge/catalog/entries.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/hash/blake2b.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <optional>
+#include <thread>
+
+namespace barge {
+
+namespace {
+
+// One file's hash, computed by a worker thread.
+struct HashOutcome {
+    bool ok = false;
+    Digest digest{};
+    bool racy = false;
+    std::string error;
+};
+
+// Hashes a file beneath root, refusing a result if the file changed while read
+// (SPEC §7.7). Never throws.
+HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
+                     std::vector<char>& buf) {
+    HashOutcome out;
+    Fd fd = open_noatime_beneath(root, job.path);
+    if (!fd) {
+        out.error = fmt::format("open: {}", std::strerror(errno));
+        return out;
+    }
+    try {
+        int64_t started = now_ns();
+        FileStat before = stat_fd(fd.get(), display);
+        if (!same_file_stat(before, job.st)) {
+            out.error = "changed since the scan listed it; it will be examined on the next run";
+            return out;
+        }
+        ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        Blake2b h;
+        int64_t total = 0;
+        for (;;) {
+            size_t n = read_full(fd.get(), buf.data(), buf.size(), display);
+            h.update(buf.data(), n);
+            total += static_cast<int64_t>(n);
+            if (n < buf.size()) {
+                break;
+            }
+        }
+        FileStat after = stat_fd(fd.get(), display);
+        if (!same_file_stat(after, before) || total != before.size) {
+            out.error = "changed while being read; it will be examined on the next run";
+            return out;
+        }
+        out.digest = h.final();
+        out.racy = before.mtime_ns >= started - racy_margin_ns;
+        out.ok = true;
+    } catch (const Error& e) {
+        out.error = e.what();
+    }
+    return out;
+}
+
+} // namespace
+
+void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double deadline,
+                Progress* progress) {
+    EntryStore store(catalog.db());
+    Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
+    unsigned nthreads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+    if (progress) {
+        auto todo = store.hash_work(pair.id, 0);
+        progress->phase("hash", static_cast<uint64_t>(todo.files), static_cast<uint64_t>(todo.bytes));
+    }
+    int64_t after = 0;
+    constexpr int batch_size = 256;
+    // Results are committed every few seconds, not per batch: each commit costs
+    // several fsyncs (synchronous=FULL), which would dominate a tree of small files.
+    // A crash loses at most that much hashing, never correctness.
+    constexpr double commit_every_seconds = 2.0;
+    std::optional<Transaction> tx;
+    double last_commit = monotonic_seconds();
+    for (;;) {
+        std::vector<HashJob> jobs = store.hash_jobs(pair.id, after, batch_size);
+        if (jobs.empty()) {
+            if (tx) {
+                tx->commit();
+            }
+            return;
+        }
+        after = jobs.back().id;
+        std::vector<HashOutcome> outcomes(jobs.size());
+        // char, not bool: vector<bool> packs bits, and two threads would race on a word.
+        std::vector<char> done(jobs.size(), 0);
+        std::atomic<size_t> next{0};
+        auto worker = [&] {
+            std::vector<char> buf(1 << 20);
+            for (;;) {
+                if (monotonic_seconds() > deadline || stop_requested()) {
+                    return;
+                }
+                size_t i = next.fetch_add(1);
+                if (i >= jobs.size()) {
+                    return;
+                }
+                outcomes[i] = hash_one(root.get(), jobs[i], join_path(pair.source, jobs[i].path), buf);
+                done[i] = 1;
+            }
+        };
+        std::vector<std::thread> threads;
+        for (unsigned t = 1; t < nthreads; ++t) {
+            threads.emplace_back(worker);
+        }
+        worker();
+        for (auto& t : threads) {
+            t.join();
+        }
+        if (!tx) {
+            tx.emplace(catalog.db());
+        }
+        for (size_t i = 0; i < jobs.size(); ++i) {
+            if (!done[i]) {
+                result.stopped_early = true;
+                ++result.left_to_hash;
+                continue;
+            }
+            const HashJob& job = jobs[i];
+            const HashOutcome& o = outcomes[i];
+            if (!o.ok) {
+                result.problems.push_back({join_path(pair.source, job.path), o.error});
+                continue;
+            }
+            int64_t cid = store.content_id(o.digest, job.st.size);
+            if (job.content_id && *job.content_id != cid) {
+                // A racy file whose bytes changed without its stat moving.
+                ++result.modified;
+            }
+            store.set_content(job.id, cid, o.racy);
+            ++result.files_hashed;
+            result.bytes_hashed += job.st.size;
+            if (progress) {
+                progress->advance(1, static_cast<uint64_t>(job.st.size), job.path);
+            }
+        }
+        if (result.stopped_early || monotonic_seconds() - last_commit > commit_every_seconds) {
+            tx->commit();
+            tx.reset();
+            last_commit = monotonic_seconds();
+        }
+        if (result.stopped_early) {
+            // Count what is still waiting, for the summary.
+            result.left_to_hash += store.hash_work(pair.id, after).files;
+            return;
+        }
+    }
+}
+
+} // namespace barge

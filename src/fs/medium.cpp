@@ -1,0 +1,259 @@
+#include "barge/fs/medium.hpp"
+
+#include "barge/fs/dir.hpp"
+#include "barge/fs/durable.hpp"
+#include "barge/hash/pipeline.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/system.hpp"
+#include "barge/util/text.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <algorithm>
+#include <utility>
+
+namespace barge {
+
+Medium::Medium(Fd dir, std::string display, OnFailure on_failure)
+    : m_dir(std::move(dir)), m_display(std::move(display)), m_on_failure(on_failure),
+      m_fuse(on_fuse(m_dir.get())) {}
+
+std::string Medium::display(std::string_view name) const {
+    return join_path(m_display, name);
+}
+
+void Medium::fail(int err, std::string_view operation, std::string_view path) const {
+    if (m_on_failure == OnFailure::stop_run) {
+        throw MediumError(err, operation, path);
+    }
+    throw SystemError(err, operation, path);
+}
+
+TempFile Medium::create(std::string_view prefix, std::string_view suffix, unsigned mode) {
+    std::string name = std::string(prefix) + random_hex(8) + std::string(suffix);
+    int fd = ::openat(m_dir.get(), name.c_str(),
+                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        fail(errno, "create", display(name));
+    }
+    return TempFile(*this, Fd(fd), std::move(name), true);
+}
+
+TempFile Medium::open_kept(const std::string& name, unsigned mode) {
+    int fd = ::openat(m_dir.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) {
+        fail(errno, "open", display(name));
+    }
+    return TempFile(*this, Fd(fd), name, false);
+}
+
+TempFile Medium::create_symlink(const std::string& target) {
+    std::string name = "tmp-" + random_hex(8);
+    if (::symlinkat(target.c_str(), m_dir.get(), name.c_str()) != 0) {
+        fail(errno, "symlink", display(name));
+    }
+    return TempFile(*this, Fd(), std::move(name), true);
+}
+
+void Medium::remove_leftovers(std::string_view prefix) {
+    for (const auto& name : read_dir_names(m_dir.get(), m_display)) {
+        if (starts_with(name, prefix)) {
+            ::unlinkat(m_dir.get(), name.c_str(), 0);
+        }
+    }
+}
+
+void Medium::written_barrier() {
+    if (m_fuse) {
+        return; // each file was fdatasynced when it was finished
+    }
+    if (::syncfs(m_dir.get()) != 0) {
+        throw MediumError(errno, "syncfs", m_display);
+    }
+}
+
+void Medium::renamed_barrier() {
+    if (!m_fuse) {
+        if (::syncfs(m_dir.get()) != 0) {
+            throw MediumError(errno, "syncfs", m_display);
+        }
+        return;
+    }
+    std::vector<Fd> dirs;
+    {
+        std::lock_guard lock(m_mutex);
+        dirs = std::exchange(m_renamed_dirs, {});
+    }
+    for (const auto& d : dirs) {
+        if (::fsync(d.get()) != 0) {
+            throw MediumError(errno, "fsync", m_display);
+        }
+    }
+}
+
+void Medium::renamed_into(int dirfd) {
+    if (!m_fuse) {
+        return;
+    }
+    struct stat st{};
+    if (::fstat(dirfd, &st) != 0) {
+        fail(errno, "stat", m_display);
+    }
+    std::lock_guard lock(m_mutex);
+    for (const auto& d : m_renamed_dirs) {
+        struct stat seen{};
+        if (::fstat(d.get(), &seen) == 0 && seen.st_ino == st.st_ino && seen.st_dev == st.st_dev) {
+            return;
+        }
+    }
+    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+        fail(errno, "dup", m_display);
+    }
+    m_renamed_dirs.emplace_back(dup);
+}
+
+TempFile::TempFile(Medium& medium, Fd fd, std::string name, bool owned)
+    : m_medium(&medium), m_owned(owned), m_fd(std::move(fd)), m_name(std::move(name)) {}
+
+TempFile::TempFile(TempFile&& other) noexcept
+    : m_medium(std::exchange(other.m_medium, nullptr)), m_owned(other.m_owned),
+      m_fd(std::move(other.m_fd)), m_name(std::move(other.m_name)),
+      m_trail(std::move(other.m_trail)), m_written(other.m_written) {}
+
+TempFile& TempFile::operator=(TempFile&& other) noexcept {
+    if (this != &other) {
+        release();
+        m_medium = std::exchange(other.m_medium, nullptr);
+        m_owned = other.m_owned;
+        m_fd = std::move(other.m_fd);
+        m_name = std::move(other.m_name);
+        m_trail = std::move(other.m_trail);
+        m_written = other.m_written;
+    }
+    return *this;
+}
+
+TempFile::~TempFile() {
+    release();
+}
+
+void TempFile::release() noexcept {
+    if (m_owned) {
+        discard();
+    } else {
+        keep();
+    }
+}
+
+std::string TempFile::display() const {
+    return m_medium ? m_medium->display(m_name) : m_name;
+}
+
+void TempFile::follow(TrailingVerifier& verifier) {
+    if (m_medium->fuse()) {
+        return; // no O_DIRECT: re-read after the barrier
+    }
+    try {
+        m_trail = verifier.follow(m_medium->dirfd(), m_name, display());
+    } catch (const SystemError& e) {
+        m_medium->fail(e.err(), "open", display());
+    }
+}
+
+void TempFile::write_at(const char* buf, size_t n, int64_t offset) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = ::pwrite(m_fd.get(), buf + done, n - done,
+                             static_cast<off_t>(offset + static_cast<int64_t>(done)));
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            m_medium->fail(errno, "write", display());
+        }
+        done += static_cast<size_t>(w);
+    }
+    m_written = std::max(m_written, offset + static_cast<int64_t>(n));
+    m_trail.written(m_written);
+}
+
+void TempFile::truncate(int64_t size) {
+    if (::ftruncate(m_fd.get(), size) != 0) {
+        m_medium->fail(errno, "truncate", display());
+    }
+}
+
+void TempFile::sync() {
+    if (::fdatasync(m_fd.get()) != 0) {
+        m_medium->fail(errno, "fdatasync", display());
+    }
+}
+
+void TempFile::finish() {
+    if (m_fd) {
+        if (m_medium->fuse()) {
+            // syncfs may not reach a FUSE file system's device (docs/durability.md):
+            // data and metadata (mode, mtime) are synced file by file.
+            if (::fsync(m_fd.get()) != 0) {
+                m_medium->fail(errno, "fsync", display());
+            }
+        } else if (m_written >= start_writeback_from) {
+            start_writeback(m_fd.get()); // the batch's barrier stays the guarantee
+        }
+    }
+    m_trail.close();
+    if (m_fd) {
+        // close(2) can report a write error the file system deferred (EIO, ENOSPC).
+        if (::close(m_fd.release()) != 0 && errno != EINTR) {
+            m_medium->fail(errno, "close", display());
+        }
+    }
+}
+
+Digest TempFile::read_back(HashPipeline& pipe, uint64_t& bytes) {
+    try {
+        if (m_trail) {
+            return m_trail.digest(bytes);
+        }
+        // From the medium: O_DIRECT, or the page cache dropped first (durability.md).
+        VerifyFd fd = open_for_verify(m_medium->dirfd(), m_name, display());
+        return hash_for_verify(fd, pipe, bytes, display());
+    } catch (const SystemError& e) {
+        m_medium->fail(e.err(), "read back", display());
+    }
+}
+
+void TempFile::commit(int dirfd, const std::string& name, std::string_view display_path) {
+    if (::renameat(m_medium->dirfd(), m_name.c_str(), dirfd, name.c_str()) != 0) {
+        if (errno == EXDEV) {
+            m_medium->fail(EXDEV,
+                           "rename (the directory is on another file system than " +
+                               m_medium->display() + ")",
+                           display_path);
+        }
+        m_medium->fail(errno, "rename", display_path);
+    }
+    m_medium->renamed_into(dirfd);
+    m_medium = nullptr;
+    m_name.clear();
+}
+
+void TempFile::keep() noexcept {
+    m_trail.abandon();
+    m_fd = Fd();
+    m_medium = nullptr;
+}
+
+void TempFile::discard() noexcept {
+    m_trail.abandon();
+    m_fd = Fd();
+    if (m_medium && !m_name.empty()) {
+        ::unlinkat(m_medium->dirfd(), m_name.c_str(), 0);
+    }
+    m_medium = nullptr;
+}
+
+} // namespace barge
