@@ -15,12 +15,13 @@ namespace {
 template <typename Work>
 PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProgress* progress,
                      Work&& work) {
-    PairOutcome out;
     j.begin_object();
     j.field("name", pair.name);
     j.field("side", side);
+    PairOutcome out;
     try {
-        out = work();
+        PairOutcome done = work();
+        out = done;
         if (progress) {
             progress->finish();
         }
@@ -30,7 +31,7 @@ PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProg
     } catch (const Refusal& e) {
         spdlog::error("{}", e.what());
         j.field("error", e.what());
-        out.code = ExitCode::refused;
+        out = PairOutcome{ExitCode::refused};
     }
     j.end_object();
     return out;
