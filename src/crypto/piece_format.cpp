@@ -57,9 +57,9 @@ std::optional<uint64_t> plaintext_piece_size(uint64_t encrypted_size) {
     return full * piece_segment_size + rest - piece_tag_size;
 }
 
-SegmentSealer::SegmentSealer(const SecretKey& pieces_key, const Digest& name,
-                             std::span<const uint8_t, 16> nonce_prefix)
-    : m_key(&pieces_key) {
+SegmentSealer::SegmentSealer(std::span<const uint8_t, SecretKey::size> pieces_key,
+                             const Digest& name, std::span<const uint8_t, 16> nonce_prefix)
+    : m_key(pieces_key.data()) {
     ensure_sodium();
     std::memcpy(m_nonce.data(), nonce_prefix.data(), nonce_prefix.size());
     std::memcpy(m_ad.data(), name.data(), name.size());
@@ -78,7 +78,7 @@ void SegmentSealer::seal(uint64_t index, FinalSegment final, std::span<const uin
     // An empty last segment still gets its tag; libsodium wants a valid pointer.
     const uint8_t* m = plain.empty() ? out : plain.data();
     crypto_aead_xchacha20poly1305_ietf_encrypt(out, &sealed_len, m, plain.size(), m_ad.data(),
-                                               m_ad.size(), nullptr, m_nonce.data(), m_key->data());
+                                               m_ad.size(), nullptr, m_nonce.data(), m_key);
 }
 
 size_t SegmentSealer::open(uint64_t index, FinalSegment final, std::span<const uint8_t> sealed,
@@ -88,14 +88,14 @@ size_t SegmentSealer::open(uint64_t index, FinalSegment final, std::span<const u
     if (sealed.size() < piece_tag_size ||
         crypto_aead_xchacha20poly1305_ietf_decrypt(out, &plain_len, nullptr, sealed.data(),
                                                    sealed.size(), m_ad.data(), m_ad.size(),
-                                                   m_nonce.data(), m_key->data()) != 0) {
+                                                   m_nonce.data(), m_key) != 0) {
         throw bad_segment(index);
     }
     return static_cast<size_t>(plain_len);
 }
 
 PieceEncryptor::PieceEncryptor(const SecretKey& pieces_key, const Digest& name)
-    : m_key(&pieces_key), m_buf(piece_segment_size) {
+    : m_key(pieces_key.bytes()), m_buf(piece_segment_size) {
     reset(name);
 }
 
@@ -104,7 +104,7 @@ void PieceEncryptor::reset(const Digest& name) {
     std::memcpy(m_header.data(), piece_magic.data(), piece_magic.size());
     // A random prefix per piece: the same content re-encrypted never reuses a nonce.
     randombytes_buf(m_header.data() + piece_magic.size(), 16);
-    m_sealer.emplace(*m_key, name, std::span<const uint8_t, 16>(m_header.data() + 8, 16));
+    m_sealer.emplace(m_key, name, std::span<const uint8_t, 16>(m_header.data() + 8, 16));
     m_buffered = 0;
     m_index = m_fed = 0;
     m_header_out = m_finished = false;
@@ -169,7 +169,7 @@ size_t PieceEncryptor::finish(std::span<uint8_t> out) {
 
 PieceDecryptor::PieceDecryptor(const SecretKey& pieces_key, const Digest& name,
                                std::optional<uint64_t> encrypted_size)
-    : m_key(&pieces_key), m_buf(piece_sealed_segment_size) {
+    : m_key(pieces_key.bytes()), m_buf(piece_sealed_segment_size) {
     reset(name, encrypted_size);
 }
 
@@ -198,7 +198,7 @@ size_t PieceDecryptor::take_header(std::span<const uint8_t>& cipher) {
     m_header_len += take;
     cipher = cipher.subspan(take);
     if (m_header_len == piece_header_size && !m_sealer) {
-        m_sealer.emplace(*m_key, m_name, header_prefix(m_header));
+        m_sealer.emplace(m_key, m_name, header_prefix(m_header));
     }
     return take;
 }

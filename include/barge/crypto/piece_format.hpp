@@ -47,8 +47,11 @@ enum class FinalSegment { no, yes };
 // The nonce and associated data of a piece's segments, and the key that seals them.
 class SegmentSealer {
 public:
-    // The key must outlive the sealer.
+    // The key's bytes must outlive the sealer (a SecretKey may be moved meanwhile).
     SegmentSealer(const SecretKey& pieces_key, const Digest& name,
+                  std::span<const uint8_t, 16> nonce_prefix)
+        : SegmentSealer(pieces_key.bytes(), name, nonce_prefix) {}
+    SegmentSealer(std::span<const uint8_t, SecretKey::size> pieces_key, const Digest& name,
                   std::span<const uint8_t, 16> nonce_prefix);
     // Seals plain (at most one segment) into out (plain.size() + 16 bytes; may be plain).
     void seal(uint64_t index, FinalSegment final, std::span<const uint8_t> plain, uint8_t* out);
@@ -58,7 +61,7 @@ public:
 
 private:
     void set_index(uint64_t index, FinalSegment final);
-    const SecretKey* m_key;
+    const uint8_t* m_key;
     std::array<uint8_t, 24> m_nonce{};      // prefix, then the segment index (LE)
     std::array<uint8_t, 64 + 8 + 1> m_ad{}; // name, segment index (LE), final flag
 };
@@ -69,7 +72,7 @@ private:
 class PieceEncryptor {
 public:
     // Starts a piece named name (its keyed name) with a fresh random nonce prefix. The
-    // key must outlive the encryptor.
+    // key's bytes must outlive the encryptor.
     PieceEncryptor(const SecretKey& pieces_key, const Digest& name);
     // Starts the next piece, reusing the buffer.
     void reset(const Digest& name);
@@ -91,7 +94,7 @@ public:
 
 private:
     size_t emit_header(std::span<uint8_t> out);
-    const SecretKey* m_key;
+    std::span<const uint8_t, SecretKey::size> m_key;
     std::optional<SegmentSealer> m_sealer;
     std::array<uint8_t, piece_header_size> m_header{};
     std::vector<uint8_t> m_buf; // the held-back segment
@@ -107,7 +110,8 @@ private:
 // one sealed segment until more data or finish() tells.
 class PieceDecryptor {
 public:
-    // The key must outlive the decryptor. A wrong encrypted_size throws CorruptPiece.
+    // The key's bytes must outlive the decryptor. A wrong encrypted_size throws
+    // CorruptPiece.
     PieceDecryptor(const SecretKey& pieces_key, const Digest& name,
                    std::optional<uint64_t> encrypted_size = std::nullopt);
     // Starts the next piece, reusing the buffer.
@@ -137,7 +141,7 @@ private:
     size_t take_header(std::span<const uint8_t>& cipher);
     size_t open_next(std::span<const uint8_t> sealed, uint8_t* out);
     size_t expected_now() const;
-    const SecretKey* m_key;
+    std::span<const uint8_t, SecretKey::size> m_key;
     Digest m_name{};
     std::optional<SegmentSealer> m_sealer;
     std::optional<uint64_t> m_segments; // known from the encrypted size

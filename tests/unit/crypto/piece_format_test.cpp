@@ -244,6 +244,17 @@ TEST_F(PieceFormat, EncryptorReuseStartsANewPiece) {
     EXPECT_THROW(decrypt(key, name, second), CorruptPiece);
 }
 
+TEST_F(PieceFormat, TheKeyObjectMayMoveWhileInUse) {
+    Bytes plain = pattern(seg + 10, 12);
+    PieceEncryptor enc(key, name);
+    SecretKey moved = std::move(key); // the bytes stay where they were
+    Bytes out(PieceEncryptor::max_update_output(plain.size()) + PieceEncryptor::max_finish_output);
+    size_t n = enc.update(plain, out);
+    n += enc.finish(std::span(out).subspan(n));
+    out.resize(n);
+    EXPECT_EQ(decrypt(moved, name, out), plain);
+}
+
 class PieceTamper : public PieceFormat {
 protected:
     Bytes plain = pattern(3 * seg + 1000, 11); // four segments
