@@ -6,6 +6,7 @@
 #include <new>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <utility>
 
 namespace barge {
 
