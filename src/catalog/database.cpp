@@ -11,13 +11,46 @@ void Database::Closer::operator()(sqlite3* db) const {
     sqlite3_close_v2(db);
 }
 
+std::string sqlite_file_uri(std::string_view path, std::string_view params) {
+    // "file://" + "/abs" keeps a path that starts with "//" from reading as an authority.
+    std::string uri = !path.empty() && path[0] == '/' ? "file://" : "file:";
+    for (char c : path) {
+        auto u = static_cast<unsigned char>(c);
+        if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
+            c == '/' || c == '.' || c == '-' || c == '_' || c == '~') {
+            uri += c;
+        } else {
+            uri += fmt::format("%{:02x}", u); // '?', '#', '%' and any other byte
+        }
+    }
+    if (!params.empty()) {
+        uri += '?';
+        uri += params;
+    }
+    return uri;
+}
+
 Database::Database(const std::string& path, Create create) : m_path(path) {
-    sqlite3* db = nullptr;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
     if (create == Create::yes) {
         flags |= SQLITE_OPEN_CREATE;
     }
-    int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+    open(path.c_str(), flags, nullptr);
+}
+
+Database::Database(const std::string& path, Create create, const char* vfs,
+                   std::string_view uri_params)
+    : m_path(path) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+    if (create == Create::yes) {
+        flags |= SQLITE_OPEN_CREATE;
+    }
+    open(sqlite_file_uri(path, uri_params).c_str(), flags, vfs);
+}
+
+void Database::open(const char* filename, int flags, const char* vfs) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(filename, &db, flags, vfs);
     m_db.reset(db);
     if (rc != SQLITE_OK) {
         fail(rc, "open");
@@ -95,8 +128,8 @@ Statement Database::prepare(std::string_view sql) {
         return Statement(*this, cached);
     }
     sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()), &stmt,
-                                nullptr);
+    int rc =
+        sqlite3_prepare_v2(m_db.get(), sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
     if (rc != SQLITE_OK) {
         fail(rc, fmt::format("prepare '{}'", sql.substr(0, 60)));
     }
@@ -250,7 +283,8 @@ double Statement::column_double(int column) const {
 std::string Statement::column_text(int column) const {
     const auto* p = sqlite3_column_text(m_stmt, column);
     int n = sqlite3_column_bytes(m_stmt, column);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<size_t>(n))
+             : std::string();
 }
 
 std::string Statement::column_blob(int column) const {

@@ -15,12 +15,18 @@ namespace barge {
 
 class Statement;
 
+// The SQLite "file:" URI of path with the query parameters params ("a=1&b=2").
+std::string sqlite_file_uri(std::string_view path, std::string_view params);
+
 // An open SQLite connection. Errors become CatalogError naming the database.
 class Database {
 public:
     // Opens (creating when create == Create::yes) the database file at path.
     enum class Create { yes, no };
     Database(const std::string& path, Create create);
+    // Opens path as an SQLite URI carrying the query parameters uri_params, through the
+    // VFS named vfs (see catalog/vfs.hpp). ATTACH and VACUUM INTO then take URIs too.
+    Database(const std::string& path, Create create, const char* vfs, std::string_view uri_params);
     ~Database();
     Database(Database&&) noexcept;
     Database& operator=(Database&&) noexcept;
@@ -62,6 +68,7 @@ private:
     // same SQL, or finalized when that SQL already has one waiting.
     void give_back(sqlite3_stmt* stmt) noexcept;
     void drop_cache() noexcept;
+    void open(const char* filename, int flags, const char* vfs);
 
     std::unique_ptr<sqlite3, Closer> m_db;
     std::string m_path;
