@@ -220,7 +220,8 @@ Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
     Transaction tx(m_db);
     Statement st = m_db.prepare(
         "INSERT INTO pairs(uuid, name, source, dest, reserve, on_delete, retention_days, "
-        "mass_change_limit, source_marker, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?)");
+        "mass_change_limit, source_marker, created_ns, mass_change_min) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
     st.bind_text(1, uuid)
         .bind_text(2, s.name)
         .bind_blob(3, s.source)
@@ -231,15 +232,46 @@ Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
         .bind(8, s.mass_change_limit)
         .bind(9, s.source_marker ? 1 : 0)
         .bind(10, now_ns())
+        .bind(11, s.mass_change_min)
         .run();
     int64_t id = m_db.last_insert_rowid();
-    Statement ex = m_db.prepare("INSERT INTO excludes(pair_id, position, pattern) VALUES (?,?,?)");
-    int pos = 0;
-    for (const auto& pattern : s.excludes) {
-        ex.bind(1, id).bind(2, pos++).bind_text(3, pattern).run();
-    }
+    set_excludes(id, s.excludes);
     tx.commit();
     return *find_pair(s.name);
+}
+
+void Catalog::set_excludes(int64_t pair_id, const std::vector<std::string>& patterns) {
+    m_db.prepare("DELETE FROM excludes WHERE pair_id = ?").bind(1, pair_id).run();
+    Statement ex = m_db.prepare("INSERT INTO excludes(pair_id, position, pattern) VALUES (?,?,?)");
+    int pos = 0;
+    for (const auto& pattern : patterns) {
+        ex.bind(1, pair_id).bind(2, pos++).bind_text(3, pattern).run();
+    }
+}
+
+void Catalog::set_pair_settings(int64_t pair_id, const PairSettings& s) {
+    Transaction tx(m_db);
+    m_db.prepare("UPDATE pairs SET reserve = ?, on_delete = ?, retention_days = ?, "
+                 "mass_change_limit = ?, mass_change_min = ? WHERE id = ?")
+        .bind_text(1, s.reserve.to_string())
+        .bind_text(2, on_delete_text(s.on_delete))
+        .bind(3, s.retention_days)
+        .bind(4, s.mass_change_limit)
+        .bind(5, s.mass_change_min)
+        .bind(6, pair_id)
+        .run();
+    set_excludes(pair_id, s.excludes);
+    tx.commit();
+}
+
+void Catalog::set_seen(int64_t pair_id, End end, const std::string& machine, int64_t ns) {
+    m_db.prepare(end == End::source
+                     ? "UPDATE pairs SET source_machine = ?, source_seen_ns = ? WHERE id = ?"
+                     : "UPDATE pairs SET dest_machine = ?, dest_seen_ns = ? WHERE id = ?")
+        .bind_text(1, machine)
+        .bind(2, ns)
+        .bind(3, pair_id)
+        .run();
 }
 
 Pair Catalog::read_pair(Statement& st) {
@@ -258,6 +290,15 @@ Pair Catalog::read_pair(Statement& st) {
     p.dest_claimed_ns = st.column_optional_int(11);
     p.scan_gen = st.column_int(12);
     p.last_scan_ns = st.column_optional_int(13);
+    p.mass_change_min = st.column_int(14);
+    if (!st.is_null(15)) {
+        p.source_machine = st.column_text(15);
+    }
+    p.source_seen_ns = st.column_optional_int(16);
+    if (!st.is_null(17)) {
+        p.dest_machine = st.column_text(17);
+    }
+    p.dest_seen_ns = st.column_optional_int(18);
     Statement ex = m_db.prepare("SELECT pattern FROM excludes WHERE pair_id = ? ORDER BY position");
     ex.bind(1, p.id);
     while (ex.step()) {
@@ -269,7 +310,8 @@ Pair Catalog::read_pair(Statement& st) {
 namespace {
 const char* const pair_columns =
     "SELECT id, uuid, name, source, dest, reserve, on_delete, retention_days, mass_change_limit, "
-    "source_marker, created_ns, dest_claimed_ns, scan_gen, last_scan_ns FROM pairs";
+    "source_marker, created_ns, dest_claimed_ns, scan_gen, last_scan_ns, mass_change_min, "
+    "source_machine, source_seen_ns, dest_machine, dest_seen_ns FROM pairs";
 }
 
 std::vector<Pair> Catalog::pairs() {
@@ -293,6 +335,7 @@ std::optional<Pair> Catalog::find_pair(const std::string& name) {
 void Catalog::remove_pair(int64_t pair_id) {
     Transaction tx(m_db);
     for (const char* sql : {"DELETE FROM staged WHERE pair_id = ?", "DELETE FROM entries WHERE pair_id = ?",
+                            "DELETE FROM run_pairs WHERE pair_id = ?",
                             "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
         m_db.prepare(sql).bind(1, pair_id).run();
     }
@@ -320,12 +363,12 @@ int64_t Catalog::begin_run(const std::string& command, const std::string& side,
     return m_db.last_insert_rowid();
 }
 
-void Catalog::end_run(int64_t run_id, int exit_code, int64_t files, int64_t bytes, int64_t failed,
-                      const std::string& summary) {
+void Catalog::end_run(int64_t run_id, const std::string& side, int exit_code, int64_t files,
+                      int64_t bytes, int64_t failed, const std::string& summary) {
     Statement st = m_db.prepare("UPDATE runs SET ended_ns = ?, exit_code = ?, files = ?, bytes = ?, "
-                                "failed = ?, summary = ? WHERE id = ?");
+                                "failed = ?, summary = ?, side = ? WHERE id = ?");
     st.bind(1, now_ns()).bind(2, exit_code).bind(3, files).bind(4, bytes).bind(5, failed)
-        .bind_text(6, summary).bind(7, run_id).run();
+        .bind_text(6, summary).bind_text(7, side).bind(8, run_id).run();
 }
 
 namespace {
@@ -366,6 +409,41 @@ std::optional<RunRecord> Catalog::last_run(const std::string& command) {
         return std::nullopt;
     }
     return read_run(st);
+}
+
+void Catalog::record_pair_run(int64_t run_id, int64_t pair_id, const std::string& side,
+                              int exit_code, int64_t files, int64_t bytes, int64_t failed) {
+    m_db.prepare("INSERT OR REPLACE INTO run_pairs(run_id, pair_id, side, exit_code, files, "
+                 "bytes, failed) VALUES (?,?,?,?,?,?,?)")
+        .bind(1, run_id)
+        .bind(2, pair_id)
+        .bind_text(3, side)
+        .bind(4, exit_code)
+        .bind(5, files)
+        .bind(6, bytes)
+        .bind(7, failed)
+        .run();
+}
+
+std::optional<PairRun> Catalog::last_pair_run(int64_t pair_id, const std::string& side,
+                                              const std::vector<std::string>& commands) {
+    std::string list = "[";
+    for (size_t i = 0; i < commands.size(); ++i) {
+        list += (i ? ",\"" : "\"") + commands[i] + "\"";
+    }
+    list += "]";
+    Statement st = m_db.prepare(
+        "SELECT r.id, r.started_ns, r.host, r.command, rp.side, rp.exit_code, rp.files, "
+        "rp.bytes, rp.failed FROM run_pairs rp JOIN runs r ON r.id = rp.run_id WHERE "
+        "rp.pair_id = ? AND rp.side = ? AND r.command IN (SELECT value FROM json_each(?)) "
+        "ORDER BY rp.run_id DESC LIMIT 1");
+    st.bind(1, pair_id).bind_text(2, side).bind_text(3, list);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return PairRun{st.column_int(0), st.column_int(1), st.column_text(2), st.column_text(3),
+                   st.column_text(4),  st.column_int(5), st.column_int(6), st.column_int(7),
+                   st.column_int(8)};
 }
 
 } // namespace barge

@@ -176,6 +176,10 @@ int64_t Database::last_insert_rowid() const {
     return sqlite3_last_insert_rowid(m_db.get());
 }
 
+bool Database::in_transaction() const {
+    return sqlite3_get_autocommit(m_db.get()) == 0;
+}
+
 int Database::changes() const {
     return sqlite3_changes(m_db.get());
 }
@@ -300,15 +304,15 @@ std::optional<int64_t> Statement::column_optional_int(int column) const {
     return column_int(column);
 }
 
-Transaction::Transaction(Database& db) : m_db(db) {
+Transaction::Transaction(Database& db) : m_db(db), m_nested(db.in_transaction()) {
     // IMMEDIATE: take the write lock now, so a conflict shows at BEGIN, not mid-way.
-    m_db.exec("BEGIN IMMEDIATE");
+    m_db.exec(m_nested ? "SAVEPOINT barge_nested" : "BEGIN IMMEDIATE");
 }
 
 Transaction::~Transaction() {
     if (!m_done) {
         try {
-            m_db.exec("ROLLBACK");
+            m_db.exec(m_nested ? "ROLLBACK TO barge_nested; RELEASE barge_nested" : "ROLLBACK");
         } catch (const Error&) {
             // Destructors never throw; SQLite rolls back a failed transaction itself.
         }
@@ -316,6 +320,11 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
+    if (m_nested) {
+        m_db.exec("RELEASE barge_nested"); // the outer transaction commits, or not
+        m_done = true;
+        return;
+    }
     m_db.guard_write();
     m_db.exec("COMMIT");
     m_done = true;

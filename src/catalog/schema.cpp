@@ -124,6 +124,32 @@ CREATE TABLE runs (
 ) STRICT;
 )sql";
 
+// Version 2: what barge 0.2 adds (docs/catalog.md, "Schema history").
+const char* const schema_v2 = R"sql(
+-- The mass-change brake's second condition (SPEC §7.6): at least this many files.
+ALTER TABLE pairs ADD COLUMN mass_change_min INTEGER NOT NULL DEFAULT 100 CHECK (mass_change_min >= 0);
+-- Where (/etc/machine-id) and when each endpoint's marker was last seen (SPEC §4).
+ALTER TABLE pairs ADD COLUMN source_machine TEXT;
+ALTER TABLE pairs ADD COLUMN source_seen_ns INTEGER;
+ALTER TABLE pairs ADD COLUMN dest_machine TEXT;
+ALTER TABLE pairs ADD COLUMN dest_seen_ns INTEGER;
+-- verify-destination found the delivered copy damaged or missing: it is carried
+-- again, and checked again by every verify-destination until it is repaired.
+ALTER TABLE entries ADD COLUMN d_damaged INTEGER NOT NULL DEFAULT 0 CHECK (d_damaged IN (0, 1));
+-- What each run did per pair (status, status --check, status --metrics).
+CREATE TABLE run_pairs (
+    run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    pair_id   INTEGER NOT NULL,
+    side      TEXT NOT NULL CHECK (side IN ('source', 'destination', 'drive')),
+    exit_code INTEGER NOT NULL,
+    files     INTEGER NOT NULL DEFAULT 0,
+    bytes     INTEGER NOT NULL DEFAULT 0,
+    failed    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, pair_id, side)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX run_pairs_pair ON run_pairs(pair_id, side, run_id);
+)sql";
+
 // The objects the current schema consists of; anything else in sqlite_schema is foreign.
 std::set<std::pair<std::string, std::string>> expected_objects(Database& fresh) {
     std::set<std::pair<std::string, std::string>> out;
@@ -139,6 +165,7 @@ std::set<std::pair<std::string, std::string>> expected_objects(Database& fresh) 
 const std::vector<Migration>& migrations() {
     static const std::vector<Migration> steps = {
         {1, schema_v1},
+        {2, schema_v2},
     };
     return steps;
 }

@@ -81,6 +81,19 @@ std::vector<FailureRow> StatusStore::failures(int64_t pair_id, size_t limit) {
     return out;
 }
 
+Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
+    static const std::string sql =
+        fmt::format("SELECT count(*), total(e.size) FROM entries e WHERE e.pair_id = ? AND "
+                    "e.kind = {} AND e.size > 0 AND NOT {} AND {}",
+                    sql_kind(Kind::file), sql_delivered, on_cargo_condition());
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id);
+    if (!st.step()) {
+        return {};
+    }
+    return {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
+}
+
 Counts StatusStore::cargo() {
     Statement st = m_db.prepare("SELECT count(*), total(size) FROM pieces WHERE on_cargo = 1");
     if (!st.step()) {

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <unistd.h>
 #include <spdlog/spdlog.h>
 
 namespace barge::cli {
@@ -26,16 +27,29 @@ void json_error(const Globals& g, const std::string& message, ExitCode code) {
     print_json(j);
 }
 
+bool g_stderr_tty = false;
+
 extern "C" void on_stop_signal(int sig) {
-    // First signal: stop at the next safe point. A second SIGINT kills at once
-    // (the default action), which is still safe: every step is crash-safe.
-    request_stop();
+    // First signal: stop at the next safe point (within about a second: copies
+    // check between blocks). A second SIGINT kills at once (the default action),
+    // which is still safe: every step is crash-safe.
+    if (!stop_requested()) {
+        // write(2) is async-signal-safe; the terminal's progress line is cleared first.
+        static const char tty_msg[] = "\r\033[Kbarge: stopping at a safe point...\n";
+        static const char msg[] = "barge: stopping at a safe point...\n";
+        const char* m = g_stderr_tty ? tty_msg : msg;
+        size_t n = g_stderr_tty ? sizeof tty_msg - 1 : sizeof msg - 1;
+        ssize_t ignored = ::write(STDERR_FILENO, m, n);
+        (void)ignored;
+    }
+    request_stop(sig);
     if (sig == SIGINT) {
         std::signal(SIGINT, SIG_DFL);
     }
 }
 
 void install_signal_handlers() {
+    g_stderr_tty = ::isatty(STDERR_FILENO) != 0;
     struct sigaction sa{};
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
@@ -102,7 +116,7 @@ int run(int argc, char** argv) {
         std::fflush(stdout);
         if (ExitCode stopped = after_stop_request(code); stopped != code) {
             // Everything reported above is committed; the rest waits for the next run.
-            spdlog::error("interrupted: stopped at a safe point; the next run continues");
+            spdlog::error("{}", Stopped().what());
             code = stopped;
         }
         return static_cast<int>(code);

@@ -3,6 +3,7 @@
 #include "barge/engine/cargo.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/util/size.hpp"
+#include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -27,23 +28,20 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     opts.accept_mass_change = o.accept_mass_change;
     Session s(g, "load", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    // No pair's source visible (an unmounted disk): refused before anything is
+    // written, so the catalog stays byte-identical (SPEC §4).
+    std::optional<std::string> none_visible;
+    for (const auto& p : pairs) {
+        none_visible = source_not_visible(p);
+        if (!none_visible) {
+            break;
+        }
+    }
+    if (none_visible) {
+        throw Refusal(*none_visible);
+    }
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        // No pair's source visible (an unmounted disk): refused before anything is
-        // written, so the catalog stays byte-identical (SPEC §4).
-        std::optional<Refusal> none_visible;
-        for (const auto& p : pairs) {
-            try {
-                check_source_visible(p);
-                none_visible.reset();
-                break;
-            } catch (const Refusal& e) {
-                none_visible = e;
-            }
-        }
-        if (none_visible) {
-            throw *none_visible;
-        }
         sync.emplace(s.catalog(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "load --dry-run" : "load", "source", pairs);
@@ -53,26 +51,17 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
         requeued = check_cargo(s.catalog(), s.layout());
     }
     if (requeued) {
-        say(g, fmt::format("{} pieces the catalog put on the cargo were missing or damaged: queued "
-                           "again",
-                           requeued));
+        say(g, fmt::format("{} the catalog put on the cargo {} missing or damaged: queued again",
+                           plural(requeued, "piece"), requeued == 1 ? "was" : "were"));
     }
-    auto progress = make_progress(g);
     JsonWriter j;
     j.begin_object();
+    j.field("dry_run", o.dry_run);
     j.field("requeued_pieces", requeued);
-    j.key("pairs");
-    j.begin_array();
-    Totals total;
-    for (const auto& p : pairs) {
-        total.add(load_one(s, g, p, opts, j, progress.get()));
-    }
-    ExitCode code = finish_document(
-        s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (sync) {
-        sync->backup(code);
-    }
-    return code;
+    return each_pair(
+        s, g, run, sync ? &*sync : nullptr, j, pairs,
+        [&](const Pair& p, TermProgress* progress) { return load_one(s, g, p, opts, j, progress, run); },
+        o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 
 } // namespace
@@ -85,8 +74,9 @@ void add_load(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("PAIR", o->pairs, "pairs to load (default: all)");
     sub->add_option("--max-bytes", o->max_bytes, "carry at most this much this time (e.g. 200G)")
         ->option_text("SIZE");
-    sub->add_flag("--dry-run", o->dry_run,
-                  "print the plan (what goes, what stays) from the last scan; touch nothing");
+    sub->add_flag("-n,--dry-run", o->dry_run,
+                  "scan the live source without recording it and print the plan (what goes, "
+                  "what stays and why); change nothing");
     sub->add_flag("--accept-mass-change", o->accept_mass_change,
                   "record the scan even if more than the pair's mass-change limit changed");
     sub->footer("Example: barge load photos --max-bytes 500G");

@@ -1,29 +1,43 @@
+#include "barge/catalog/status_store.hpp"
 #include "barge/cli/commands.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/fs/marker.hpp"
-#include "barge/util/path.hpp"
 #include "barge/util/glob.hpp"
+#include "barge/util/path.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace barge::cli {
 
 namespace {
 
-struct AddOptions {
+// The options of `pair add` that `pair set` can change; unset ones keep their value.
+struct OptionsCli {
+    std::optional<std::vector<std::string>> excludes;
+    bool clear_excludes = false;
+    std::optional<std::string> reserve, on_delete;
+    std::optional<int> retention;
+    std::optional<double> mass_change_limit;
+    std::optional<int64_t> mass_change_min;
+    bool dry_run = false;
+};
+
+struct AddCli : OptionsCli {
     std::string name, source, dest;
-    std::vector<std::string> excludes;
-    std::string reserve = "1GiB";
-    std::string on_delete = "keep";
-    int retention = 90;
-    double mass_change_limit = 25;
     bool no_source_marker = false;
+};
+
+struct SetCli : OptionsCli {
+    std::string name;
 };
 
 void check_pair_name(const std::string& name) {
@@ -38,29 +52,98 @@ void check_pair_name(const std::string& name) {
     }
 }
 
-ExitCode run_add(const Globals& g, const AddOptions& o) {
+// Applies and validates the options given; throws Refusal naming a bad one.
+void apply(PairSettings& ps, const OptionsCli& o) {
+    if (o.reserve) {
+        ps.reserve = parse_size_spec(*o.reserve);
+    }
+    if (o.on_delete) {
+        if (*o.on_delete != "keep" && *o.on_delete != "trash") {
+            throw Refusal(fmt::format("invalid --on-delete '{}': use keep or trash", *o.on_delete));
+        }
+        ps.on_delete = *o.on_delete == "trash" ? OnDelete::trash : OnDelete::keep;
+    }
+    if (o.retention) {
+        if (*o.retention < 0) {
+            throw Refusal("invalid --retention: days must be 0 or more");
+        }
+        ps.retention_days = *o.retention;
+    }
+    if (o.mass_change_limit) {
+        if (*o.mass_change_limit < 0 || *o.mass_change_limit > 100) {
+            throw Refusal("invalid --mass-change-limit: a percentage from 0 to 100");
+        }
+        ps.mass_change_limit = *o.mass_change_limit;
+    }
+    if (o.mass_change_min) {
+        if (*o.mass_change_min < 0) {
+            throw Refusal("invalid --mass-change-min: a number of files, 0 or more");
+        }
+        ps.mass_change_min = *o.mass_change_min;
+    }
+    if (o.clear_excludes) {
+        ps.excludes.clear();
+    }
+    if (o.excludes) {
+        ExcludeSet check(*o.excludes); // validates every pattern
+        ps.excludes.insert(ps.excludes.end(), o.excludes->begin(), o.excludes->end());
+    }
+}
+
+// The path with symlinks resolved where it exists here, else as written.
+std::string resolved(const std::string& path) {
+    char buf[PATH_MAX];
+    return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+bool inside(const std::string& path, const std::string& dir) {
+    return dir == "/" ? path != "/" : starts_with(path, dir + "/");
+}
+
+// SPEC §5: refuse '/', a source that contains the drive or lies inside it, and a
+// destination inside the source.
+void check_roots(const std::string& source, const std::string& dest, const std::string& drive) {
+    for (const auto& [what, path] : {std::pair{"source", source}, std::pair{"destination", dest}}) {
+        if (resolved(path) == "/") {
+            throw Refusal(fmt::format("the {} cannot be '/': name the directory to back up", what));
+        }
+    }
+    std::string src = resolved(source), drv = resolved(drive);
+    if (src == drv || inside(drv, src)) {
+        throw Refusal(fmt::format("source '{}' contains the drive '{}': the drive would carry "
+                                  "itself; put the drive outside the source",
+                                  escape_bytes(source), escape_bytes(drive)));
+    }
+    if (inside(src, drv)) {
+        throw Refusal(fmt::format("source '{}' lies inside the drive '{}'", escape_bytes(source),
+                                  escape_bytes(drive)));
+    }
+    if (inside(dest, source) || inside(resolved(dest), src)) {
+        throw Refusal(fmt::format("destination '{}' lies inside the source '{}': each delivery "
+                                  "would be scanned and carried again",
+                                  escape_bytes(dest), escape_bytes(source)));
+    }
+}
+
+void say_warnings(const Globals& g, const std::vector<std::string>& warnings, JsonWriter& j) {
+    j.key("warnings");
+    j.begin_array();
+    for (const auto& w : warnings) {
+        warn(w);
+        j.value(w);
+    }
+    j.end_array();
+}
+
+ExitCode run_add(const Globals& g, const AddCli& o) {
     check_pair_name(o.name);
     Session s(g, "pair add", DriveLock::Mode::exclusive);
     PairSettings ps;
     ps.name = o.name;
     ps.source = absolute_path(o.source);
     ps.dest = absolute_path(o.dest);
-    ps.reserve = parse_size_spec(o.reserve);
-    if (o.on_delete != "keep" && o.on_delete != "trash") {
-        throw Refusal(fmt::format("invalid --on-delete '{}': use keep or trash", o.on_delete));
-    }
-    ps.on_delete = o.on_delete == "trash" ? OnDelete::trash : OnDelete::keep;
-    if (o.retention < 0) {
-        throw Refusal("invalid --retention: days must be 0 or more");
-    }
-    ps.retention_days = o.retention;
-    if (o.mass_change_limit < 0 || o.mass_change_limit > 100) {
-        throw Refusal("invalid --mass-change-limit: a percentage from 0 to 100");
-    }
-    ps.mass_change_limit = o.mass_change_limit;
+    apply(ps, o);
     ps.source_marker = !o.no_source_marker;
-    ExcludeSet check(o.excludes); // validates every pattern
-    ps.excludes = o.excludes;
     struct stat st{};
     if (::stat(ps.source.c_str(), &st) != 0) {
         throw Refusal(fmt::format("source '{}': {}", escape_bytes(ps.source), std::strerror(errno)));
@@ -68,35 +151,87 @@ ExitCode run_add(const Globals& g, const AddOptions& o) {
     if (!S_ISDIR(st.st_mode)) {
         throw Refusal(fmt::format("source '{}' is not a directory", escape_bytes(ps.source)));
     }
+    check_roots(ps.source, ps.dest, s.layout().root);
     if (s.catalog().find_pair(o.name)) {
         throw Refusal(fmt::format("a pair named '{}' already exists on this drive", o.name));
     }
-    std::string uuid = new_uuid();
-    if (ps.source_marker) {
-        // Marker first: a crash in between leaves a harmless marker, never a pair
-        // whose source cannot be recognized.
-        try {
-            write_marker(ps.source, {uuid, ps.name, s.catalog().drive_id(), Role::source});
-        } catch (const SystemError& e) {
-            throw Refusal(fmt::format("cannot write the source marker: {} (for a read-only "
-                                      "source, use --no-source-marker)",
-                                      e.what()));
-        }
+    std::vector<std::string> warnings;
+    Pair preview;
+    static_cast<PairSettings&>(preview) = ps;
+    if (auto w = reserve_warning(s.layout(), preview)) {
+        warnings.push_back(*w);
     }
-    Pair p = s.catalog().add_pair(ps, uuid);
-    if (g.json) {
-        JsonWriter j;
-        j.begin_object();
-        j.field("name", p.name);
-        j.field("id", p.uuid);
-        j.field("source", p.source);
-        j.field("dest", p.dest);
+    JsonWriter j;
+    j.begin_object();
+    j.field("dry_run", o.dry_run);
+    j.field("name", ps.name);
+    j.field("source", ps.source);
+    j.field("dest", ps.dest);
+    if (o.dry_run) {
+        j.key("id");
+        j.null();
+        say_warnings(g, warnings, j);
         j.end_object();
-        print_json(j);
+        say(g, fmt::format("dry run: would add pair {}: {} -> {}{} (nothing was changed)", ps.name,
+                           escape_bytes(ps.source), escape_bytes(ps.dest),
+                           ps.source_marker ? ", writing its marker in the source's .barge/" : ""));
     } else {
+        std::string uuid = new_uuid();
+        if (ps.source_marker) {
+            // Marker first: a crash in between leaves a harmless marker, never a pair
+            // whose source cannot be recognized.
+            try {
+                write_marker(ps.source, {uuid, ps.name, s.catalog().drive_id(), Role::source});
+            } catch (const SystemError& e) {
+                throw Refusal(fmt::format("cannot write the source marker: {} (for a read-only "
+                                          "source, use --no-source-marker)",
+                                          e.what()));
+            }
+        }
+        Pair p = s.catalog().add_pair(ps, uuid);
+        j.field("id", p.uuid);
+        say_warnings(g, warnings, j);
+        j.end_object();
         say(g, fmt::format("added pair {}: {} -> {}{}", p.name, escape_bytes(p.source),
                            escape_bytes(p.dest),
                            p.source_marker ? "" : " (no source marker: an empty source is refused)"));
+    }
+    if (g.json) {
+        print_json(j);
+    }
+    return ExitCode::ok;
+}
+
+ExitCode run_set(const Globals& g, const SetCli& o) {
+    Session s(g, "pair set", DriveLock::Mode::exclusive);
+    Pair p = s.select_pairs({o.name}).front();
+    Pair changed = p;
+    apply(changed, o);
+    std::vector<std::string> warnings;
+    if (auto w = reserve_warning(s.layout(), changed)) {
+        warnings.push_back(*w);
+    }
+    if (!o.dry_run) {
+        s.catalog().set_pair_settings(p.id, changed);
+    }
+    JsonWriter j;
+    j.begin_object();
+    j.field("dry_run", o.dry_run);
+    j.field("name", p.name);
+    say_warnings(g, warnings, j);
+    j.end_object();
+    if (g.json) {
+        print_json(j);
+    } else {
+        say(g, fmt::format("{}pair {}: reserve {}, on delete {}, retention {} days, mass-change "
+                           "brake above {}% and {}, {}{}",
+                           o.dry_run ? "dry run: would set " : "set ", p.name,
+                           changed.reserve.to_string(),
+                           changed.on_delete == OnDelete::trash ? "trash" : "keep",
+                           changed.retention_days, changed.mass_change_limit,
+                           plural(changed.mass_change_min, "file"),
+                           plural(static_cast<int64_t>(changed.excludes.size()), "exclude"),
+                           o.dry_run ? " (nothing was changed)" : ""));
     }
     return ExitCode::ok;
 }
@@ -117,6 +252,7 @@ void pair_json(JsonWriter& j, const Pair& p) {
     j.field("on_delete", p.on_delete == OnDelete::trash ? "trash" : "keep");
     j.field("retention_days", p.retention_days);
     j.field("mass_change_limit", p.mass_change_limit);
+    j.field("mass_change_min", p.mass_change_min);
     j.field("source_marker", p.source_marker);
     j.field("dest_claimed", p.dest_claimed_ns.has_value());
     j.end_object();
@@ -144,10 +280,11 @@ ExitCode run_list(const Globals& g) {
     for (const auto& p : pairs) {
         std::string reserve = p.reserve.is_percent() ? p.reserve.to_string() : format_size(p.reserve.bytes);
         std::string text = fmt::format("{}: {} -> {}\n  reserve {}, on delete {}, retention {} "
-                                       "days, mass-change limit {}%{}{}",
+                                       "days, mass-change brake above {}% and {}{}{}",
                                        p.name, escape_bytes(p.source), escape_bytes(p.dest), reserve,
                                        p.on_delete == OnDelete::trash ? "trash" : "keep",
                                        p.retention_days, p.mass_change_limit,
+                                       plural(p.mass_change_min, "file"),
                                        p.source_marker ? "" : ", no source marker",
                                        p.dest_claimed_ns ? ", destination claimed" : "");
         for (const auto& e : p.excludes) {
@@ -158,82 +295,132 @@ ExitCode run_list(const Globals& g) {
     return ExitCode::ok;
 }
 
-ExitCode run_remove(const Globals& g, const std::string& name) {
+struct RemoveCli {
+    std::string name;
+    bool dry_run = false;
+};
+
+ExitCode run_remove(const Globals& g, const RemoveCli& o) {
     Session s(g, "pair remove", DriveLock::Mode::exclusive);
-    Pair p = s.select_pairs({name}).front();
-    PairStatus st = pair_status(s.catalog(), p);
-    if (st.on_cargo.bytes > 0 && !g.yes) {
-        throw Refusal(fmt::format("pair '{}' still has {} files ({}) on the cargo awaiting "
-                                  "delivery; deliver them first, or remove anyway with --yes",
-                                  p.name, st.on_cargo.files, format_size(static_cast<uint64_t>(st.on_cargo.bytes))));
+    Pair p = s.select_pairs({o.name}).front();
+    // Everything of the pair's that the cargo holds and the destination lacks,
+    // failed files included: removing the pair would strand it.
+    Counts stranded = StatusStore(s.catalog().db()).undelivered_on_cargo(p.id);
+    if (stranded.files > 0 && !g.yes) {
+        throw Refusal(fmt::format("pair '{}' still has {} ({}) on the cargo awaiting delivery; "
+                                  "deliver them first, or remove anyway with --yes",
+                                  p.name, plural(stranded.files, "file"),
+                                  format_size(static_cast<uint64_t>(stranded.bytes))));
     }
-    s.catalog().remove_pair(p.id);
-    // The markers only matter to this pair; one not visible here stays behind, harmless.
-    for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
-        try {
-            remove_marker(root, p.uuid, role);
-        } catch (const SystemError& e) {
-            warn(e.what());
+    if (!o.dry_run) {
+        s.catalog().remove_pair(p.id);
+        // What the endpoints keep of this drive (markers, catalog copies,
+        // generation) goes too, unless another pair of the drive uses that root.
+        std::string drive_id = s.catalog().drive_id();
+        auto others = s.catalog().pairs();
+        for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
+            try {
+                remove_marker(root, p.uuid, role);
+                bool shared = false;
+                for (const auto& other : others) {
+                    shared = shared || other.source == root || other.dest == root;
+                }
+                if (!shared) {
+                    for (const auto& path : {catalog_backup_path(root, drive_id),
+                                             seen_generation_path(root, drive_id)}) {
+                        if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+                            throw_errno("unlink", path);
+                        }
+                    }
+                }
+            } catch (const SystemError& e) {
+                warn(e.what()); // an endpoint not visible here keeps them, harmless
+            }
         }
     }
     if (g.json) {
         JsonWriter j;
         j.begin_object();
+        j.field("dry_run", o.dry_run);
         j.field("removed", p.name);
         j.end_object();
         print_json(j);
     } else {
-        say(g, fmt::format("removed pair {}", p.name));
+        say(g, o.dry_run ? fmt::format("dry run: would remove pair {} (nothing was changed)", p.name)
+                         : fmt::format("removed pair {}", p.name));
     }
     return ExitCode::ok;
+}
+
+// The options `pair add` and `pair set` share.
+void add_options(CLI::App* sub, OptionsCli& o, bool for_set) {
+    sub->add_option("--exclude", o.excludes,
+                    for_set ? "add a gitignore-style pattern to leave out (repeatable)"
+                            : "gitignore-style pattern to leave out (repeatable): '*.tmp', "
+                              "'cache/', '**/node_modules'")
+        ->option_text("GLOB");
+    if (for_set) {
+        sub->add_flag("--clear-excludes", o.clear_excludes,
+                      "forget the pair's exclude patterns (before adding --exclude ones)");
+    }
+    sub->add_option("--reserve", o.reserve,
+                    "free space always left on the drive and at the destination (default 1GiB; "
+                    "e.g. 500M, 2GiB, 5%)")
+        ->option_text("SIZE");
+    sub->add_option("--on-delete", o.on_delete,
+                    "keep: leave files deleted at the source at the destination; trash: move "
+                    "them to DEST/.barge/trash (default keep)")
+        ->option_text("keep|trash");
+    sub->add_option("--retention", o.retention,
+                    "days to keep trash and old versions at the destination (default 90)")
+        ->option_text("DAYS");
+    sub->add_option("--mass-change-limit", o.mass_change_limit,
+                    "refuse a scan that finds more than this share of known files deleted or "
+                    "modified (default 25)")
+        ->option_text("PCT");
+    sub->add_option("--mass-change-min", o.mass_change_min,
+                    "... and at least this many files (default 100): a small tree is never "
+                    "braked by an ordinary edit")
+        ->option_text("N");
+    sub->add_flag("-n,--dry-run", o.dry_run, "check and print what would change; change nothing");
 }
 
 } // namespace
 
 void add_pair(CLI::App& app, Globals& g, Action& action) {
-    auto* pair = app.add_subcommand("pair", "add, list and remove pairs (source -> destination)");
+    auto* pair = app.add_subcommand("pair", "add, list, change and remove pairs (source -> destination)");
     pair->require_subcommand(1);
 
-    auto o = std::make_shared<AddOptions>();
+    auto o = std::make_shared<AddCli>();
     auto* add = pair->add_subcommand("add", "add a pair: SOURCE at home mirrored to DEST offsite");
     add->add_option("NAME", o->name, "a short name for the pair")->required();
     add->add_option("SOURCE", o->source, "the source directory (at home)")->required();
     add->add_option("DEST", o->dest, "the destination directory (offsite; may be the same path)")
         ->required();
-    add->add_option("--exclude", o->excludes,
-                    "gitignore-style pattern to leave out (repeatable): '*.tmp', 'cache/', "
-                    "'**/node_modules'")
-        ->option_text("GLOB");
-    add->add_option("--reserve", o->reserve,
-                    "free space always left on the drive and at the destination (default 1GiB; "
-                    "e.g. 500M, 2GiB, 5%)")
-        ->option_text("SIZE");
-    add->add_option("--on-delete", o->on_delete,
-                    "keep: leave files deleted at the source at the destination; trash: move "
-                    "them to DEST/.barge/trash (default keep)")
-        ->option_text("keep|trash");
-    add->add_option("--retention", o->retention,
-                    "days to keep trash and old versions at the destination (default 90)")
-        ->option_text("DAYS");
-    add->add_option("--mass-change-limit", o->mass_change_limit,
-                    "refuse a scan that finds more than this share of known files deleted or "
-                    "modified (default 25)")
-        ->option_text("PCT");
+    add_options(add, *o, false);
     add->add_flag("--no-source-marker", o->no_source_marker,
                   "do not write SOURCE/.barge (read-only source; an empty source is refused)");
     add->footer("Example: barge pair add photos /srv/photos /mnt/backup/photos --exclude '*.tmp'");
     add->callback([&g, &action, o] { action = [&g, o] { return run_add(g, *o); }; });
 
+    auto so = std::make_shared<SetCli>();
+    auto* set = pair->add_subcommand("set", "change a pair's options (those of 'pair add')");
+    set->add_option("NAME", so->name, "the pair")->required();
+    add_options(set, *so, true);
+    set->footer("Example: barge pair set photos --reserve 5% --mass-change-min 50");
+    set->callback([&g, &action, so] { action = [&g, so] { return run_set(g, *so); }; });
+
     auto* list = pair->add_subcommand("list", "list the pairs on this drive");
     list->footer("Example: barge pair list --json");
     list->callback([&g, &action] { action = [&g] { return run_list(g); }; });
 
-    auto name = std::make_shared<std::string>();
+    auto ro = std::make_shared<RemoveCli>();
     auto* rm = pair->add_subcommand("remove", "remove a pair (refused while it has undelivered "
                                               "cargo, unless --yes)");
-    rm->add_option("NAME", *name, "the pair")->required();
+    rm->add_option("NAME", ro->name, "the pair")->required();
+    rm->add_flag("-n,--dry-run", ro->dry_run, "check and print what would change; change nothing");
     rm->footer("Example: barge pair remove photos");
-    rm->callback([&g, &action, name] { action = [&g, name] { return run_remove(g, *name); }; });
+    rm->callback([&g, &action, ro] { action = [&g, ro] { return run_remove(g, *ro); }; });
 }
 
 } // namespace barge::cli

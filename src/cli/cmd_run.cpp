@@ -3,6 +3,7 @@
 #include "barge/cli/sides.hpp"
 #include "barge/engine/cargo.hpp"
 #include "barge/engine/destination.hpp"
+#include "barge/engine/scan.hpp"
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
@@ -13,14 +14,10 @@ namespace barge::cli {
 
 namespace {
 
-bool source_visible(const Pair& p) {
-    try {
-        check_source_visible(p);
-        return true;
-    } catch (const Refusal&) {
-        return false;
-    }
-}
+struct RunCliOptions {
+    std::vector<std::string> pairs;
+    bool dry_run = false;
+};
 
 // Asks on the terminal; false without one.
 bool confirm(const std::string& question) {
@@ -28,80 +25,129 @@ bool confirm(const std::string& question) {
     return answer && (*answer == "y" || *answer == "Y" || *answer == "yes");
 }
 
-ExitCode run_run(const Globals& g, const std::vector<std::string>& names) {
+// SPEC §4: which side a pair is on here, and why nothing can be done when neither.
+ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     Session s(g, "run", DriveLock::Mode::exclusive);
-    auto pairs = s.select_pairs(names);
-    EndpointSync sync(s.catalog(), pairs);
-    RunRecorder run(s.catalog(), "run", "auto", pairs);
-    run.start();
-    auto progress = make_progress(g);
+    auto pairs = s.select_pairs(o.pairs);
+    std::optional<EndpointSync> sync;
+    if (!o.dry_run) {
+        sync.emplace(s.catalog(), pairs);
+    }
+    RunRecorder run(s.catalog(), o.dry_run ? "run --dry-run" : "run", "auto", pairs);
+    if (!o.dry_run) {
+        run.start();
+    }
+    LoadOptions load_opts;
+    load_opts.dry_run = o.dry_run;
+    UnloadOptions unload_opts;
+    unload_opts.dry_run = o.dry_run;
     JsonWriter j;
     j.begin_object();
-    j.key("pairs");
-    j.begin_array();
-    Totals total;
+    j.field("dry_run", o.dry_run);
     bool cargo_checked = false;
-    auto add = [&](const PairOutcome& po) { total.add(po); };
-    auto skip = [&](const Pair& p, const std::string& why) {
-        say(g, fmt::format("{}: skipped: {}", p.name, why));
+    int handled = 0;
+    std::vector<std::string> why_not; // one line per pair not handled
+    // A pair left alone: at another site it is a note; where its disk should be
+    // mounted (this machine saw it last), or when it needs an answer, an error.
+    auto skip = [&](const Pair& p, const std::string& why, ExitCode code) {
+        why_not.push_back(fmt::format("{}: {}", p.name, why));
+        if (code == ExitCode::ok) {
+            say(g, fmt::format("{}: skipped: {}", p.name, why));
+        } else {
+            spdlog::error("pair '{}': {}", p.name, why);
+        }
         j.begin_object();
         j.field("name", p.name);
         j.field("side", "none");
-        j.field("skipped", why);
+        j.field(code == ExitCode::ok ? "skipped" : "error", why);
         j.end_object();
+        return PairOutcome{code};
     };
-    for (const auto& p : pairs) {
-        bool src = source_visible(p);
-        DestState dst = dest_state(p);
-        if (src && dst == DestState::visible) {
-            std::string why = fmt::format(
-                "pair '{}': both its source and its destination are visible here, so barge cannot "
-                "tell which side this is; run 'barge load {}' or 'barge unload {}'",
-                p.name, p.name, p.name);
-            spdlog::error("{}", why);
-            j.begin_object();
-            j.field("name", p.name);
-            j.field("error", why);
-            j.end_object();
-            total.code = worst(total.code, ExitCode::refused);
-        } else if (src) {
-            if (!cargo_checked) {
-                check_cargo(s.catalog(), s.layout());
-                cargo_checked = true;
+    ExitCode code = each_pair(
+        s, g, run, sync ? &*sync : nullptr, j, pairs,
+        [&](const Pair& p, TermProgress* progress) -> PairOutcome {
+            auto src_missing = source_not_visible(p);
+            DestState dst = dest_state(p);
+            if (!src_missing && dst == DestState::visible) {
+                return skip(p,
+                            fmt::format("both its source and its destination are visible here, "
+                                        "so barge cannot tell which side this is; run 'barge "
+                                        "load {}' or 'barge unload {}'",
+                                        p.name, p.name),
+                            ExitCode::refused);
             }
-            add(load_one(s, g, p, LoadOptions{}, j, progress.get()));
-        } else if (dst == DestState::visible) {
-            add(unload_one(s, g, p, UnloadOptions{}, j, progress.get()));
-        } else if (dst == DestState::claimable) {
-            std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver the "
-                                        "cargo there?",
-                                        p.name, escape_bytes(p.dest));
-            if (g.yes || confirm(q)) {
-                add(unload_one(s, g, p, UnloadOptions{}, j, progress.get()));
-            } else {
-                skip(p, fmt::format("its destination '{}' is not claimed yet; run with --yes (or "
-                                    "'barge unload {}') to claim it",
-                                    escape_bytes(p.dest), p.name));
+            if (!src_missing) {
+                if (!cargo_checked && !o.dry_run) {
+                    check_cargo(s.catalog(), s.layout());
+                    cargo_checked = true;
+                }
+                ++handled;
+                return load_one(s, g, p, load_opts, j, progress, run);
             }
-        } else {
-            skip(p, "neither its source nor its destination is visible here");
-        }
-    }
-    ExitCode code = finish_document(s, g, run, j, total);
-    sync.backup(code);
+            if (dst == DestState::visible) {
+                ++handled;
+                return unload_one(s, g, p, unload_opts, j, progress, run);
+            }
+            if (dst == DestState::claimable) {
+                std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver "
+                                            "the cargo there?",
+                                            p.name, escape_bytes(p.dest));
+                if (g.yes || o.dry_run || confirm(q)) {
+                    ++handled;
+                    return unload_one(s, g, p, unload_opts, j, progress, run);
+                }
+                return skip(p,
+                            fmt::format("its destination '{}' is not claimed yet; run with --yes "
+                                        "(or 'barge unload {}') to claim it",
+                                        escape_bytes(p.dest), p.name),
+                            ExitCode::ok);
+            }
+            if (last_seen_here(p, End::source)) {
+                return skip(p, *src_missing, ExitCode::refused);
+            }
+            if (last_seen_here(p, End::dest)) {
+                return skip(p, dest_marker_missing(p).what(), ExitCode::refused);
+            }
+            return skip(p,
+                        "neither its source nor its destination is visible here: it is served "
+                        "at another site",
+                        ExitCode::ok);
+        },
+        o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always,
+        [&](ExitCode code) {
+            if (pairs.empty()) {
+                spdlog::error("run: this drive has no pairs yet: add one with 'barge pair add "
+                              "NAME SOURCE DEST'");
+                return worst(code, ExitCode::refused);
+            }
+            if (handled == 0) {
+                // Automation must not read "nothing happened" as success (SPEC §4).
+                std::string list;
+                for (const auto& w : why_not) {
+                    list += "\n  " + w;
+                }
+                spdlog::error("run: no pair was loaded or unloaded:{}", list);
+                j.field("error", "no pair was loaded or unloaded");
+                return worst(code, ExitCode::refused);
+            }
+            return code;
+        });
     return code;
 }
 
 } // namespace
 
 void add_run(CLI::App& app, Globals& g, Action& action) {
-    auto names = std::make_shared<std::vector<std::string>>();
+    auto o = std::make_shared<RunCliOptions>();
     auto* sub = app.add_subcommand(
         "run", "detect the side per pair and load (source visible) or unload (destination "
                "visible): the one command most users type");
-    sub->add_option("PAIR", *names, "pairs (default: all)");
-    sub->footer("Example: barge run --yes   (e.g. from a udev rule when the drive is plugged in)");
-    sub->callback([&g, &action, names] { action = [&g, names] { return run_run(g, *names); }; });
+    sub->add_option("PAIR", o->pairs, "pairs (default: all)");
+    sub->add_flag("-n,--dry-run", o->dry_run, "print what each pair's load or unload would do; "
+                                              "change nothing");
+    sub->footer("Exit 2 when no pair could be loaded or unloaded (each is named with the reason).\n"
+                "Example: barge run --yes   (e.g. from a udev rule when the drive is plugged in)");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_run(g, *o); }; });
 }
 
 } // namespace barge::cli

@@ -20,36 +20,28 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     opts.dry_run = o.dry_run;
     Session s(g, "unload", DriveLock::Mode::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    // No destination visible or claimable: refused before anything is written.
+    bool any = std::any_of(pairs.begin(), pairs.end(), [](const Pair& p) {
+        return dest_state(p) != DestState::not_visible || !p.dest_claimed_ns;
+    });
+    if (!any && !pairs.empty()) {
+        throw dest_marker_missing(pairs.front());
+    }
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        // No destination visible or claimable: refused before anything is written.
-        bool any = std::any_of(pairs.begin(), pairs.end(), [](const Pair& p) {
-            return dest_state(p) != DestState::not_visible || !p.dest_claimed_ns;
-        });
-        if (!any && !pairs.empty()) {
-            throw dest_marker_missing(pairs.front());
-        }
         sync.emplace(s.catalog(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "unload --dry-run" : "unload", "destination", pairs);
     if (!o.dry_run) {
         run.start();
     }
-    auto progress = make_progress(g);
     JsonWriter j;
     j.begin_object();
-    j.key("pairs");
-    j.begin_array();
-    Totals total;
-    for (const auto& p : pairs) {
-        total.add(unload_one(s, g, p, opts, j, progress.get()));
-    }
-    ExitCode code = finish_document(
-        s, g, run, j, total, o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
-    if (sync) {
-        sync->backup(code);
-    }
-    return code;
+    j.field("dry_run", o.dry_run);
+    return each_pair(
+        s, g, run, sync ? &*sync : nullptr, j, pairs,
+        [&](const Pair& p, TermProgress* progress) { return unload_one(s, g, p, opts, j, progress, run); },
+        o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 
 } // namespace
@@ -60,7 +52,9 @@ void add_unload(CLI::App& app, Globals& g, Action& action) {
         "unload", "destination side: deliver everything on the cargo, each piece re-hashed "
                   "before it is written and each file verified before it takes its name");
     sub->add_option("PAIR", o->pairs, "pairs to unload (default: all)");
-    sub->add_flag("--dry-run", o->dry_run, "print what would be delivered; touch nothing");
+    sub->add_flag("-n,--dry-run", o->dry_run,
+                  "print what would be delivered, moved to the trash or kept as an old version; "
+                  "change nothing");
     sub->footer("Example: barge unload photos");
     sub->callback([&g, &action, o] { action = [&g, o] { return run_unload(g, *o); }; });
 }

@@ -157,8 +157,9 @@ ExitCode worst(ExitCode a, ExitCode b) {
 }
 
 ExitCode after_stop_request(ExitCode code) {
-    if (stop_requested() && (code == ExitCode::ok || code == ExitCode::partial)) {
-        return ExitCode::stopped;
+    if (stop_requested() &&
+        (code == ExitCode::ok || code == ExitCode::partial || code == ExitCode::stopped)) {
+        return Stopped().code();
     }
     return code;
 }
@@ -185,6 +186,11 @@ RunRecorder::~RunRecorder() {
     }
 }
 
+void RunRecorder::pair_done(int64_t pair_id, const std::string& side, ExitCode code,
+                            int64_t files, int64_t bytes, int64_t failed) {
+    m_done.push_back({pair_id, side, code, files, bytes, failed});
+}
+
 void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
                          const std::string& summary, Record record) {
     m_finished = true;
@@ -192,8 +198,25 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
         return;
     }
     code = after_stop_request(code); // as main() reports it
+    // A run's side is what it did: "run" decides per pair.
+    bool source = false, destination = false;
+    for (const auto& d : m_done) {
+        source = source || d.side == "source";
+        destination = destination || d.side == "destination";
+    }
+    std::string side = m_command != "run" ? m_side
+                       : source && destination ? "both"
+                       : source               ? "source"
+                       : destination          ? "destination"
+                                              : "none";
     start();
-    m_catalog.end_run(*m_id, static_cast<int>(code), files, bytes, failed, summary);
+    Transaction tx(m_catalog.db());
+    m_catalog.end_run(*m_id, side, static_cast<int>(code), files, bytes, failed, summary);
+    for (const auto& d : m_done) {
+        m_catalog.record_pair_run(*m_id, d.pair_id, d.side, static_cast<int>(after_stop_request(d.code)),
+                                  d.files, d.bytes, d.failed);
+    }
+    tx.commit();
 }
 
 void say(const Globals& g, const std::string& text) {

@@ -185,44 +185,55 @@ void problems_text(std::string& text, const std::vector<FileProblem>& problems,
 
 std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room) {
     std::string text;
-    if (!r.plan.empty() || r.files == 0) {
+    if (r.files == 0 && !r.dry_run) {
         text = fmt::format("{}: ", pair);
     } else {
         text = scan_result_text(pair, r.scan) + "\n" + fmt::format("{}: ", pair);
     }
-    if (!r.plan.empty()) {
+    if (r.dry_run) {
         int64_t go = 0, go_bytes = 0;
         for (const auto& l : r.plan) {
             go += l.goes;
             go_bytes += l.goes ? l.bytes : 0;
         }
-        text += fmt::format("plan: {} files ({}) would go, {} would stay", go,
-                            format_size(static_cast<uint64_t>(go_bytes)),
+        text += fmt::format("dry run: {} ({}) would go, {} would stay (nothing was changed)",
+                            plural(go, "file"), format_size(static_cast<uint64_t>(go_bytes)),
                             static_cast<int64_t>(r.plan.size()) - go);
         plan_text(text, r.plan);
     } else {
-        text += fmt::format("carried {} files ({}) in {} pieces", r.files,
-                            format_size(static_cast<uint64_t>(r.bytes)), r.pieces);
+        if (r.interrupted) {
+            text += fmt::format("interrupted by {} before the end: ", stop_signal_name());
+        }
+        text += fmt::format("carried {} ({}) in {}", plural(r.files, "file"),
+                            format_size(static_cast<uint64_t>(r.bytes)), plural(r.pieces, "piece"));
         if (r.deduplicated) {
             text += fmt::format("; {} already on the cargo", r.deduplicated);
         }
     }
     if (r.waiting_files > 0) {
         int64_t trips = trips_needed(r.waiting_bytes, trip_room);
-        text += fmt::format("\n  {}{} files ({}) still waiting at the source", r.drive_full ? "drive full: " : "",
-                            r.waiting_files, format_size(static_cast<uint64_t>(r.waiting_bytes)));
+        text += fmt::format("\n  {}{} ({}) still waiting at the source", r.drive_full ? "drive full: " : "",
+                            plural(r.waiting_files, "file"), format_size(static_cast<uint64_t>(r.waiting_bytes)));
         if (trips > 0) {
-            text += fmt::format(", about {} more trip{}", trips, trips == 1 ? "" : "s");
+            text += fmt::format(", about {} more", plural(trips, "trip"));
+        }
+        if (r.reserve_too_big) {
+            text += fmt::format("\n  the reserve leaves no room on this drive ({}): lower it with "
+                                "'barge pair set {} --reserve SIZE'",
+                                r.room, pair);
+        } else if (r.drive_full) {
+            text += fmt::format("\n  room on the drive: {}", r.room);
         }
     } else if (r.plan.empty()) {
         text += "\n  nothing else waits at the source";
     }
     if (r.requeued_pieces) {
-        text += fmt::format("\n  {} pieces the catalog put on the cargo were missing and are queued again",
-                            r.requeued_pieces);
+        text += fmt::format("\n  {} the catalog put on the cargo {} missing and {} queued again",
+                            plural(r.requeued_pieces, "piece"), r.requeued_pieces == 1 ? "was" : "were",
+                            r.requeued_pieces == 1 ? "is" : "are");
     }
     if (r.reclaimed_pieces) {
-        text += fmt::format("\n  reclaimed {} delivered pieces ({})", r.reclaimed_pieces,
+        text += fmt::format("\n  reclaimed {} ({})", plural(r.reclaimed_pieces, "delivered piece"),
                             format_size(static_cast<uint64_t>(r.reclaimed_bytes)));
     }
     std::vector<FileProblem> all = r.scan.problems;
@@ -251,6 +262,9 @@ void load_result_json(JsonWriter& j, const LoadResult& r) {
     j.field("bytes", r.waiting_bytes);
     j.end_object();
     j.field("drive_full", r.drive_full);
+    j.field("interrupted", r.interrupted);
+    j.field("dry_run", r.dry_run);
+    j.field("room", r.room);
     j.field("requeued_pieces", r.requeued_pieces);
     j.key("reclaimed");
     j.begin_object();
@@ -267,13 +281,19 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
     if (r.claimed) {
         text += "claimed the destination; ";
     }
-    if (!r.plan.empty()) {
-        text += fmt::format("plan: {} entries to deliver", r.plan.size());
+    if (!r.plan.empty() || r.dry_run) {
+        text += fmt::format("dry run: {} (nothing was changed)",
+                            plural(static_cast<int64_t>(r.plan.size()), "entry", "entries"));
         plan_text(text, r.plan);
+        problems_text(text, r.failures, r.notes);
         return text;
     }
-    text += fmt::format("delivered {} files ({}), {} symlinks, {} directories", r.files,
-                        format_size(static_cast<uint64_t>(r.bytes)), r.symlinks, r.dirs);
+    if (r.interrupted) {
+        text += fmt::format("interrupted by {} before the end: ", stop_signal_name());
+    }
+    text += fmt::format("delivered {} ({}), {}, {}", plural(r.files, "file"),
+                        format_size(static_cast<uint64_t>(r.bytes)), plural(r.symlinks, "symlink"),
+                        plural(r.dirs, "directory", "directories"));
     if (r.local_copies) {
         text += fmt::format("; {} from the destination's own copy (renames, duplicates)", r.local_copies);
     }
@@ -284,17 +304,19 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
         text += fmt::format("\n  deletions: {} moved to trash, {} kept", r.trashed, r.forgotten);
     }
     if (r.versions) {
-        text += fmt::format("\n  {} replaced files kept in .barge/versions", r.versions);
+        text += fmt::format("\n  {} kept in .barge/versions", plural(r.versions, "replaced file"));
     }
     if (r.staged_pieces) {
-        text += fmt::format("\n  {} pieces of large files assembled in .barge/staging", r.staged_pieces);
+        text += fmt::format("\n  {} of large files assembled in .barge/staging",
+                            plural(r.staged_pieces, "piece"));
     }
     if (r.waiting) {
-        text += fmt::format("\n  {} files are not (all) on the cargo yet: they come with a later trip",
-                            r.waiting);
+        text += fmt::format("\n  {} not (all) on the cargo yet: {} with a later trip",
+                            plural(r.waiting, "file is", "files are"), r.waiting == 1 ? "it comes" : "they come");
     }
     if (r.pruned) {
-        text += fmt::format("\n  pruned {} trash or version folders past their retention", r.pruned);
+        text += fmt::format("\n  pruned {} past their retention",
+                            plural(r.pruned, "trash or version folder"));
     }
     problems_text(text, r.failures, r.notes);
     return text;
@@ -302,6 +324,8 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
 
 void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("claimed", r.claimed);
+    j.field("interrupted", r.interrupted);
+    j.field("dry_run", r.dry_run);
     j.key("delivered");
     j.begin_object();
     j.field("files", r.files);

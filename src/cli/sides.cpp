@@ -14,7 +14,7 @@ namespace {
 // returns the outcome; a refusal for this pair is reported here and means exit 2.
 template <typename Work>
 PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProgress* progress,
-                     Work&& work) {
+                     RunRecorder& run, Work&& work) {
     j.begin_object();
     j.field("name", pair.name);
     j.field("side", side);
@@ -29,11 +29,14 @@ PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProg
             out.code = ExitCode::partial;
         }
     } catch (const Refusal& e) {
+        // A fresh outcome: the assignment above may have reused out's storage
+        // (return slot) before work() threw.
         spdlog::error("{}", e.what());
         j.field("error", e.what());
         out = PairOutcome{ExitCode::refused};
     }
     j.end_object();
+    run.pair_done(pair.id, side, out.code, out.files, out.bytes, out.failed);
     return out;
 }
 
@@ -46,21 +49,36 @@ void Totals::add(const PairOutcome& po) {
     failed += po.failed;
 }
 
-ExitCode finish_document(Session& s, const Globals& g, RunRecorder& run, JsonWriter& j,
-                         const Totals& totals, RunRecorder::Record record) {
+ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync* sync,
+                   JsonWriter& j, const std::vector<Pair>& pairs,
+                   const std::function<PairOutcome(const Pair&, TermProgress*)>& work,
+                   RunRecorder::Record record, const std::function<ExitCode(ExitCode)>& conclude) {
+    auto progress = make_progress(g);
+    j.key("pairs");
+    j.begin_array();
+    Totals totals;
+    for (const auto& p : pairs) {
+        totals.add(work(p, progress.get()));
+    }
     j.end_array();
+    if (conclude) {
+        totals.code = conclude(totals.code);
+    }
     cargo_json(j, s.catalog(), s.layout());
     j.end_object();
     run.finish(totals.code, totals.files, totals.bytes, totals.failed, j.str(), record);
     if (g.json) {
         print_json(j);
     }
+    if (sync) {
+        sync->backup(totals.code);
+    }
     return totals.code;
 }
 
 PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
-                     JsonWriter& j, TermProgress* progress) {
-    return one_pair(pair, "source", j, progress, [&] {
+                     JsonWriter& j, TermProgress* progress, RunRecorder& run) {
+    return one_pair(pair, "source", j, progress, run, [&] {
         LoadResult r = load_pair(s.catalog(), s.layout(), pair, options, progress);
         CargoStatus cs = cargo_status(s.catalog(), s.layout());
         int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
@@ -76,8 +94,9 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
 }
 
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
-                       const UnloadOptions& options, JsonWriter& j, TermProgress* progress) {
-    return one_pair(pair, "destination", j, progress, [&] {
+                       const UnloadOptions& options, JsonWriter& j, TermProgress* progress,
+                       RunRecorder& run) {
+    return one_pair(pair, "destination", j, progress, run, [&] {
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, options, progress);
         say(g, unload_result_text(pair.name, r));
         unload_result_json(j, r);

@@ -71,7 +71,7 @@ Refusal dest_marker_missing(const Pair& pair) {
                                escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
 }
 
-void claim_destination(Catalog& catalog, const Pair& pair) {
+void check_claimable(const Pair& pair) {
     std::string parent = parent_path(pair.dest);
     struct stat st{};
     if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -80,6 +80,10 @@ void claim_destination(Catalog& catalog, const Pair& pair) {
                                   "not mounted)",
                                   escape_bytes(pair.dest), pair.name, escape_bytes(parent)));
     }
+}
+
+void claim_destination(Catalog& catalog, const Pair& pair) {
+    check_claimable(pair);
     if (::mkdir(pair.dest.c_str(), 0755) != 0 && errno != EEXIST) {
         throw_errno("mkdir", pair.dest);
     }

@@ -11,6 +11,7 @@
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
+#include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
@@ -28,8 +29,6 @@ namespace barge {
 namespace {
 
 constexpr size_t read_block = 1 << 20;
-// Room kept free on the drive beyond the reserve for the catalog and its journal.
-constexpr int64_t catalog_margin = 8ll << 20;
 int64_t round_up(int64_t n, int64_t block) {
     return block <= 1 ? n : (n + block - 1) / block * block;
 }
@@ -80,7 +79,19 @@ public:
         refresh_room();
     }
 
+    // Fills the cargo; a stop request abandons the file being copied and keeps
+    // what was verified (result.interrupted).
     void run() {
+        try {
+            fill();
+        } catch (const Stopped&) {
+            // the file in progress was abandoned; its temporary pieces are gone
+        }
+        flush();
+        m_result.interrupted = stop_requested();
+    }
+
+    void fill() {
         std::string after_parent, after_name;
         bool first = true;
         for (;;) {
@@ -110,7 +121,6 @@ public:
                 break;
             }
         }
-        flush();
     }
 
     // Transfer<CopiedFile>::Client: the verifier thread renames a file's new
@@ -176,12 +186,14 @@ private:
     void flush() { m_transfer.flush(); }
 
     void refresh_room() {
-        Space sp = fs_space(m_cargo.root());
-        int64_t reserve = static_cast<int64_t>(m_pair.reserve.resolve(sp.capacity));
-        m_room = static_cast<int64_t>(sp.available) - reserve - catalog_margin;
+        DriveRoom r = drive_room(m_layout, m_pair);
+        m_room = r.room();
         // What a trip could hold if every piece on the cargo were reclaimed.
         CargoStatus cs = cargo_status(m_catalog, m_layout);
         m_trip_room = m_room + static_cast<int64_t>(cs.used_bytes);
+        m_result.room = fmt::format("{}; {} on the cargo could be reclaimed", r.explain(),
+                                    format_size(cs.used_bytes));
+        m_result.reserve_too_big = r.reserve_too_big();
     }
 
     // Decides what to do with one candidate and queues its copy.
@@ -274,7 +286,12 @@ private:
                 m_room = 0;
             }
         } else {
-            line.why = need > m_budget ? "over --max-bytes" : "does not fit this trip";
+            line.why = need > m_budget
+                           ? "over --max-bytes"
+                           : fmt::format("does not fit this trip: needs {}, the room is {} ({})",
+                                         format_size(static_cast<uint64_t>(need)),
+                                         format_size(static_cast<uint64_t>(std::max<int64_t>(m_room, 0))),
+                                         m_result.room);
         }
         m_result.plan.push_back(line);
     }
@@ -476,15 +493,20 @@ private:
 LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
                      const LoadOptions& options, Progress* progress) {
     LoadResult result;
-    if (!options.dry_run) {
-        ScanOptions so;
-        so.hash = ScanOptions::Hash::no;
-        so.accept_mass_change = options.accept_mass_change;
-        so.skip_dir = layout.root;
-        result.scan = scan_pair(catalog, pair, so, progress);
-    } else {
-        check_source_visible(pair);
+    // A dry run does what a load does up to the copy, the scan of the live source
+    // included, inside a transaction that is never committed: the catalog stays
+    // byte-identical, and the plan is what a load would do now.
+    std::optional<Transaction> dry;
+    if (options.dry_run) {
+        catalog.wait_checked();
+        dry.emplace(catalog.db());
+        result.dry_run = true;
     }
+    ScanOptions so;
+    so.hash = ScanOptions::Hash::no;
+    so.accept_mass_change = options.accept_mass_change;
+    so.skip_dir = layout.root;
+    result.scan = scan_pair(catalog, pair, so, progress);
     // The pair as the scan left it (its generation moved on).
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {

@@ -9,6 +9,7 @@
 #include "barge/util/error.hpp"
 #include "barge/util/glob.hpp"
 #include "barge/util/text.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
 #include <atomic>
@@ -27,27 +28,52 @@
 
 namespace barge {
 
-void check_source_visible(const Pair& pair) {
+namespace {
+// " (last seen on this machine on DATE: is its disk mounted?)" where the end was
+// last seen here; "" elsewhere.
+std::string where_last_seen(const std::optional<std::string>& machine,
+                            const std::optional<int64_t>& seen_ns) {
+    if (!machine || *machine != machine_id()) {
+        return "";
+    }
+    return fmt::format(" on this machine, where barge last saw it{}: is its disk mounted?",
+                       seen_ns ? " (" + format_utc(*seen_ns) + ")" : std::string());
+}
+} // namespace
+
+bool last_seen_here(const Pair& pair, End end) {
+    const auto& machine = end == End::source ? pair.source_machine : pair.dest_machine;
+    return machine && *machine == machine_id();
+}
+
+std::optional<std::string> source_not_visible(const Pair& pair) {
+    std::string here = where_last_seen(pair.source_machine, pair.source_seen_ns);
     struct stat st{};
     if (::stat(pair.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-        throw Refusal(fmt::format("source '{}' of pair '{}' is not visible here: it is not a "
-                                  "directory (is its disk mounted?)",
-                                  escape_bytes(pair.source), pair.name));
+        return fmt::format("source '{}' of pair '{}' is not visible{}: it is not a directory{}",
+                           escape_bytes(pair.source), pair.name, here.empty() ? " here" : here,
+                           here.empty() ? " (is its disk mounted?)" : "");
     }
     if (pair.source_marker) {
         if (!has_marker(pair.source, pair.uuid, Role::source)) {
-            throw Refusal(fmt::format(
-                "source '{}' of pair '{}' lacks its marker '{}': refusing to scan it (an "
+            return fmt::format(
+                "source '{}' of pair '{}' lacks its marker '{}'{}: refusing to scan it (an "
                 "unmounted disk or a different tree must never read as \"everything was "
                 "deleted\"); if this really is the source, re-add the pair",
                 escape_bytes(pair.source), pair.name,
-                escape_bytes(marker_path(pair.source, pair.uuid, Role::source))));
+                escape_bytes(marker_path(pair.source, pair.uuid, Role::source)), here);
         }
     } else if (!dir_has_content(pair.source)) {
-        throw Refusal(fmt::format("source '{}' of pair '{}' is empty: refusing to scan it (an "
-                                  "empty mount point must never read as \"everything was "
-                                  "deleted\")",
-                                  escape_bytes(pair.source), pair.name));
+        return fmt::format("source '{}' of pair '{}' is empty{}: refusing to scan it (an empty "
+                           "mount point must never read as \"everything was deleted\")",
+                           escape_bytes(pair.source), pair.name, here);
+    }
+    return std::nullopt;
+}
+
+void check_source_visible(const Pair& pair) {
+    if (auto why = source_not_visible(pair)) {
+        throw Refusal(*why);
     }
 }
 
@@ -254,16 +280,19 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         }
         store.drop_undelivered_gone(pair.id);
         int64_t changed = result.modified + result.deleted;
-        if (known > 0 && !options.accept_mass_change &&
+        // Both conditions (SPEC §7.6): a share of the known files, and a number, so
+        // that an ordinary edit in a small tree never brakes.
+        if (known > 0 && !options.accept_mass_change && changed >= pair.mass_change_min &&
             static_cast<double>(changed) * 100.0 > pair.mass_change_limit * static_cast<double>(known)) {
             throw Refusal(fmt::format(
                 "pair '{}': this scan found {} of {} known files deleted or modified ({:.1f}%, "
-                "more than the limit of {}%); nothing was recorded. If the source really "
-                "changed this much, run again with --accept-mass-change",
+                "more than the limit of {}% and at least {}); nothing was recorded. If the "
+                "source really changed this much, run again with --accept-mass-change",
                 pair.name, changed, known,
                 100.0 * static_cast<double>(changed) / static_cast<double>(known),
-                pair.mass_change_limit));
+                pair.mass_change_limit, plural(pair.mass_change_min, "file")));
         }
+        catalog.set_seen(pair.id, End::source, machine_id(), now_ns());
         catalog.set_scan_gen(pair.id, gen,
                              result.stopped_early ? std::nullopt : std::optional<int64_t>(now_ns()));
         tx.commit();

@@ -23,6 +23,7 @@ namespace {
 // One file's hash, computed by a worker thread.
 struct HashOutcome {
     bool ok = false;
+    bool stopped = false; // a stop was requested while it was read
     Digest digest{};
     bool racy = false;
     std::string error;
@@ -49,6 +50,10 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
         Blake2b h;
         int64_t total = 0;
         for (;;) {
+            if (stop_requested()) {
+                out.stopped = true; // not a problem: the next scan hashes it
+                return out;
+            }
             size_t n = read_full(fd.get(), buf.data(), buf.size(), display);
             h.update(buf.data(), n);
             total += static_cast<int64_t>(n);
@@ -113,7 +118,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                     return;
                 }
                 outcomes[i] = hash_one(root.get(), jobs[i], join_path(pair.source, jobs[i].path), buf);
-                done[i] = 1;
+                done[i] = outcomes[i].stopped ? 0 : 1;
             }
         };
         std::vector<std::thread> threads;

@@ -1,6 +1,9 @@
 #include "barge/engine/status.hpp"
 
 #include "barge/fs/space.hpp"
+#include "barge/util/size.hpp"
+
+#include <fmt/format.h>
 #include "barge/util/text.hpp"
 
 namespace barge {
@@ -26,6 +29,31 @@ CargoStatus cargo_status(Catalog& catalog, const DriveLayout& layout) {
     cs.free_bytes = sp.available;
     cs.capacity_bytes = sp.capacity;
     return cs;
+}
+
+std::string DriveRoom::explain() const {
+    return fmt::format("{} free of {}, less the reserve of {} and {} kept for the catalog",
+                       format_size(free), format_size(capacity), format_size(reserve),
+                       format_size(static_cast<uint64_t>(catalog_margin)));
+}
+
+DriveRoom drive_room(const DriveLayout& layout, const Pair& pair) {
+    Space sp = fs_space(layout.cargo());
+    return {sp.capacity, sp.available, pair.reserve.resolve(sp.capacity)};
+}
+
+std::optional<std::string> reserve_warning(const DriveLayout& layout, const Pair& pair) {
+    DriveRoom r = drive_room(layout, pair);
+    if (r.reserve_too_big()) {
+        return fmt::format("pair '{}': the reserve of {} leaves no room on this drive (capacity {}): "
+                           "nothing can be loaded; lower it, e.g. 'barge pair set {} --reserve 5%'",
+                           pair.name, format_size(r.reserve), format_size(r.capacity), pair.name);
+    }
+    if (r.room() <= 0) {
+        return fmt::format("pair '{}': the drive has no room left above the reserve now ({})",
+                           pair.name, r.explain());
+    }
+    return std::nullopt;
 }
 
 int64_t trips_needed(int64_t bytes, int64_t room) {

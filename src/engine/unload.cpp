@@ -13,10 +13,12 @@
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
 #include <algorithm>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <fmt/format.h>
 #include <set>
 
@@ -56,12 +58,24 @@ public:
             m_progress->phase("unload", static_cast<uint64_t>(ps.on_cargo.files),
                               static_cast<uint64_t>(ps.on_cargo.bytes));
         }
-        each_delivery(Kind::dir, [&](const DeliveryItem& d) {
-            m_dest.make_dir(d);
-            m_dirs.push_back(d);
-        });
-        each_delivery(Kind::file, [&](const DeliveryItem& d) { deliver(d, 1); });
+        try {
+            each_delivery(Kind::dir, [&](const DeliveryItem& d) {
+                m_dest.make_dir(d);
+                m_dirs.push_back(d);
+            });
+            each_delivery(Kind::file, [&](const DeliveryItem& d) { deliver(d, 1); });
+        } catch (const Stopped&) {
+            // the file in progress was abandoned; its temporary file is gone
+        }
         m_transfer.flush();
+        if (stop_requested()) {
+            // What was verified is recorded; the rest (and the directories' own
+            // metadata) waits for the next run.
+            m_result.interrupted = true;
+            m_result.staged_pieces += m_assembly.staged_pieces;
+            m_result.versions += m_dest.versions();
+            return;
+        }
         deliver_symlinks();
         apply_deletions();
         dir_metadata();
@@ -359,6 +373,79 @@ private:
 
 } // namespace
 
+// What an unload would do now (SPEC §5 dry run), read from the catalog, the
+// cargo and the destination, changing nothing.
+void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResult& r) {
+    TransitStore store(catalog.db());
+    int64_t piece_size = static_cast<int64_t>(catalog.piece_size());
+    if (state == DestState::claimable) {
+        r.notes.push_back(fmt::format("'{}' would be claimed as the destination (its marker "
+                                      "written, the directory made if missing)",
+                                      escape_bytes(pair.dest)));
+    }
+    std::optional<DestTree> tree;
+    if (state == DestState::visible) {
+        tree.emplace(pair.dest);
+    }
+    // Whether something already stands at the entry's path (it would be kept as an old version).
+    auto stands = [&](const EntryPath& e) {
+        if (!tree || !DestTree::is_safe(e.rel())) {
+            return false;
+        }
+        Fd parent = open_beneath(tree->fd(), e.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        struct stat st{};
+        return parent && ::fstatat(parent.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    };
+    auto line = [&](const EntryPath& e, int64_t bytes, bool goes, std::string why) {
+        r.plan.push_back({join_path(pair.dest, e.rel()), bytes, goes, std::move(why)});
+    };
+    for (const auto& d : store.deliveries(pair.id, Kind::dir, "", "", 1 << 30)) {
+        line(d, 0, true, stands(d) ? "directory (exists)" : "new directory");
+    }
+    for (const auto& d : store.deliveries(pair.id, Kind::file, "", "", 1 << 30)) {
+        int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + piece_size - 1) / piece_size;
+        std::string why;
+        bool goes = true;
+        if (!d.content_id) {
+            goes = false;
+            why = "not on the cargo yet (waits for a load)";
+        } else if (auto local = store.delivered_path_with_content(pair.id, *d.content_id, d.entry_id)) {
+            why = fmt::format("copied from '{}', already at the destination (no cargo bytes)",
+                              escape_bytes(*local));
+        } else if (pieces == 0) {
+            why = "empty file";
+        } else {
+            ContentOnCargo here = store.on_cargo(pair.id, *d.content_id, pieces);
+            int64_t have = pieces - static_cast<int64_t>(here.missing().size());
+            if (here.whole_on_cargo()) {
+                why = "from the cargo";
+            } else if (here.complete()) {
+                why = "completes its assembly from the cargo";
+            } else {
+                goes = false;
+                why = fmt::format("{} of {} pieces on the drive: the rest comes on later trips",
+                                  have, pieces);
+            }
+        }
+        if (goes && stands(d)) {
+            why += "; what stands there is kept in .barge/versions";
+        }
+        line(d, d.st.size, goes, why);
+    }
+    for (const auto& d : store.deliveries(pair.id, Kind::symlink, "", "", 1 << 30)) {
+        line(d, 0, true, "symlink to '" + escape_bytes(d.st.target) + "'");
+    }
+    for (const auto& d : store.pending_deletions(pair.id)) {
+        if (d.d_kind == Kind::dir) {
+            line(d, 0, true, "deleted at the source: the directory is removed once empty");
+        } else if (pair.on_delete == OnDelete::trash) {
+            line(d, 0, true, "deleted at the source: moves to .barge/trash");
+        } else {
+            line(d, 0, true, "deleted at the source: stays at the destination (--on-delete keep)");
+        }
+    }
+}
+
 UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
                          const UnloadOptions& options, Progress* progress) {
     UnloadResult result;
@@ -367,22 +454,18 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
         if (pair.dest_claimed_ns) {
             throw dest_marker_missing(pair);
         }
-        claim_destination(catalog, pair); // throws the reason it cannot
+        check_claimable(pair); // throws the reason it cannot be claimed
     }
     if (options.dry_run) {
-        TransitStore store(catalog.db());
-        for (Kind kind : {Kind::file, Kind::symlink, Kind::dir}) {
-            for (const auto& d : store.deliveries(pair.id, kind, "", "", 1 << 30)) {
-                result.plan.push_back({join_path(pair.dest, d.rel()), d.st.size,
-                                       kind != Kind::file || d.content_id.has_value(), ""});
-            }
-        }
+        result.dry_run = true;
+        plan_unload(catalog, pair, state, result);
         return result;
     }
     if (state == DestState::claimable) {
         claim_destination(catalog, pair);
         result.claimed = true;
     }
+    catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {
         Unloader u(catalog, layout, fresh, options, result, progress);

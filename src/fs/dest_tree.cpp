@@ -20,6 +20,10 @@ std::string DestTree::display(std::string_view rel) const {
     return rel.empty() ? m_root : join_path(m_root, rel);
 }
 
+bool DestTree::is_safe(std::string_view rel) {
+    return is_safe_relative_path(rel);
+}
+
 void DestTree::check_path(std::string_view rel) {
     if (!is_safe_relative_path(rel)) {
         throw Error(fmt::format("refusing the catalog path '{}': not a safe relative path "

@@ -3,6 +3,7 @@
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/stop.hpp"
 
 #include <cerrno>
 #include <algorithm>
@@ -16,6 +17,7 @@ uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t 
                       std::string_view from_path, ByteSink* to, int64_t to_offset) {
     int64_t pos = 0;
     while (pos < size) {
+        throw_if_stopped(); // a stop abandons a file mid-copy, within a block
         HeldBlock buf(pipeline);
         size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(pipeline.block_size())));
         size_t n;
@@ -86,6 +88,7 @@ Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& byte
         throw_errno("stat", path);
     }
     for (;;) {
+        throw_if_stopped();
         HeldBlock buf(pipeline);
         size_t want = direct_read_length(st.st_size, static_cast<int64_t>(bytes_read), pipeline.block_size());
         ssize_t r = ::pread(f.fd(), buf.get(), want, static_cast<off_t>(bytes_read));

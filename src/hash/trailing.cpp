@@ -3,6 +3,7 @@
 #include "barge/hash/hash_file.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/stop.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -279,6 +280,7 @@ void TrailingVerifier::verify(Trail::Job& job) {
                 }
             }
         }
+        throw_if_stopped(); // the file is abandoned: the writer stops too
         size_t want = final_size ? direct_read_length(*final_size, pos, block) : block;
         // Write the range back first, without the inode lock: an O_DIRECT read would
         // do it too, but holding the lock the writer needs for its next write.

@@ -1,6 +1,7 @@
 #include "barge/util/system.hpp"
 
 #include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
 #include "barge/util/text.hpp"
 
 #include <sys/random.h>
@@ -14,6 +15,23 @@ std::string host_name() {
         return "unknown";
     }
     return buf;
+}
+
+std::string machine_id() {
+    for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+        try {
+            std::string id = read_file(path);
+            while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) {
+                id.pop_back();
+            }
+            if (!id.empty() && id.size() <= 64) {
+                return id;
+            }
+        } catch (const SystemError&) {
+            // not there (a minimal container): try the next
+        }
+    }
+    return "host:" + host_name();
 }
 
 std::string random_bytes(size_t n) {

@@ -172,6 +172,19 @@ std::optional<std::string> from_hex(std::string_view hex) {
     return out;
 }
 
+std::string plural(int64_t n, std::string_view noun, std::string_view plural_noun) {
+    std::string out = std::to_string(n) + " ";
+    if (n == 1) {
+        out += noun;
+    } else if (!plural_noun.empty()) {
+        out += plural_noun;
+    } else {
+        out += noun;
+        out += 's';
+    }
+    return out;
+}
+
 std::string join_path(std::string_view parent, std::string_view name) {
     if (parent.empty()) {
         return std::string(name);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SIGTERM (cron's kill) or SIGINT mid-load stops at a safe point: what was
-# committed stays, the exit code is 1 with a message, and the next run finishes.
+# committed stays, the exit code is 143 (128 + SIGTERM) with a message, and the
+# next run finishes.
 source "$(dirname "$0")/lib.sh"
 
 PIECE_SIZE=1M setup_pair
@@ -23,7 +24,7 @@ if [[ $rc -eq 0 ]]; then
     # It may have finished before the signal landed; then nothing is to check.
     grep -q "nothing else waits" "$T/load.out" || fail "exit 0 but not finished"
 else
-    expect_eq 1 "$rc" "exit code of an interrupted load"
+    expect_eq 143 "$rc" "exit code of an interrupted load"
     grep -q "interrupted" "$T/load.err" || fail "no message about the interruption: $(cat "$T/load.err")"
 fi
 sqlite3 "$DRIVE/barge.db" "PRAGMA integrity_check" | grep -qx ok || fail "catalog damaged"

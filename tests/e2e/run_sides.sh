@@ -15,10 +15,12 @@ expect_eq source "$(json '.pairs[0].side')" "run at the source loads"
 expect_eq 1 "$(json '.pairs[0].carried.files')" "run carried the file"
 
 # Offsite: the source is not visible (another machine). Without a terminal and
-# without --yes, an unclaimed destination is skipped with a note, untouched.
+# without --yes, an unclaimed destination is skipped with a note, untouched, and
+# since no pair was handled, run exits 2 (automation must not read it as done).
 mv "$SRC" "$T/src-away"
-expect_exit 0 barge run </dev/null
+expect_exit 2 barge run </dev/null
 grep -q "not claimed yet" "$T/out" || fail "no note for the unclaimed destination: $(cat "$T/out")"
+grep -q "no pair was loaded or unloaded" "$T/err" || fail "run does not say it did nothing: $(cat "$T/err")"
 [[ ! -e $DST ]] || fail "run wrote an unclaimed destination without being told to"
 expect_exit 0 barge run --yes --json
 expect_eq destination "$(json '.pairs[0].side')" "run --yes claims and unloads"
@@ -37,8 +39,9 @@ mv "$SRC" "$T/src-away"
 mv "$DST" "$T/dst-away"
 mkdir "$DST"
 echo two >"$T/src-away/two"
-expect_exit 0 barge run
-grep -q "neither" "$T/out" || fail "run does not say why it skipped: $(cat "$T/out")"
+# This machine is where both markers were last seen: an error, not a quiet skip.
+expect_exit 2 barge run
+grep -q "is its disk mounted" "$T/err" || fail "run does not say why it did nothing: $(cat "$T/err")"
 expect_exit 2 barge unload
 grep -q "lacks its marker" "$T/err" || fail "unload does not say the marker is missing: $(cat "$T/err")"
 [[ -z $(ls -A "$DST") ]] || fail "something was written into the empty mount point"

@@ -23,6 +23,7 @@ struct PairSettings {
     OnDelete on_delete = OnDelete::keep;
     int retention_days = 90;
     double mass_change_limit = 25;
+    int64_t mass_change_min = 100; // the brake needs at least this many files too
     bool source_marker = true;
     std::vector<std::string> excludes;
 };
@@ -35,6 +36,21 @@ struct Pair : PairSettings {
     std::optional<int64_t> dest_claimed_ns;
     int64_t scan_gen = 0;
     std::optional<int64_t> last_scan_ns;
+    // The machine (/etc/machine-id) where each endpoint's marker was last seen, and when.
+    std::optional<std::string> source_machine, dest_machine;
+    std::optional<int64_t> source_seen_ns, dest_seen_ns;
+};
+
+// Which end of a pair.
+enum class End { source, dest };
+
+// What one run did for one pair (side: "source", "destination" or "drive").
+struct PairRun {
+    int64_t run_id = 0;
+    int64_t started_ns = 0;
+    std::string host, command, side;
+    int64_t exit_code = 0;
+    int64_t files = 0, bytes = 0, failed = 0;
 };
 
 // One row of the run history (`barge log`).
@@ -85,21 +101,33 @@ public:
     std::optional<Pair> find_pair(const std::string& name);
     void remove_pair(int64_t pair_id);
     void set_dest_claimed(int64_t pair_id, int64_t ns);
+    // Replaces a pair's options (not its name, roots or id).
+    void set_pair_settings(int64_t pair_id, const PairSettings& settings);
+    // Records that an end's marker was seen now on this machine.
+    void set_seen(int64_t pair_id, End end, const std::string& machine, int64_t ns);
     // Records a scan's generation, and with finished_ns, when it walked the whole tree.
     void set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns);
 
     // Runs: a row opened at the start of a command and closed at its end.
     int64_t begin_run(const std::string& command, const std::string& side,
                       const std::string& pair_names, int64_t started_ns);
-    void end_run(int64_t run_id, int exit_code, int64_t files, int64_t bytes, int64_t failed,
-                 const std::string& summary);
+    void end_run(int64_t run_id, const std::string& side, int exit_code, int64_t files,
+                 int64_t bytes, int64_t failed, const std::string& summary);
     // The newest runs first.
     std::vector<RunRecord> runs(int limit);
     // The newest run of command (e.g. "load"), if any.
     std::optional<RunRecord> last_run(const std::string& command);
+    // Records what a run did for one pair.
+    void record_pair_run(int64_t run_id, int64_t pair_id, const std::string& side, int exit_code,
+                         int64_t files, int64_t bytes, int64_t failed);
+    // The newest run of one of these commands that worked on the pair's side
+    // (e.g. {"load", "run"} on "source"), if any.
+    std::optional<PairRun> last_pair_run(int64_t pair_id, const std::string& side,
+                                         const std::vector<std::string>& commands);
 
 private:
     struct IntegrityCheck;
+    void set_excludes(int64_t pair_id, const std::vector<std::string>& patterns);
     explicit Catalog(Database db);
     void configure();
     Pair read_pair(Statement& st);

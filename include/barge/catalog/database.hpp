@@ -40,6 +40,8 @@ public:
     // The single integer the query returns (0 when no row).
     int64_t query_int(std::string_view sql);
     int64_t last_insert_rowid() const;
+    // Whether a transaction is open on this connection.
+    bool in_transaction() const;
     int changes() const;
     const std::string& path() const { return m_path; }
     sqlite3* handle() const { return m_db.get(); }
@@ -118,6 +120,8 @@ private:
 };
 
 // BEGIN IMMEDIATE on construction; rolls back in the destructor unless commit() ran.
+// Inside another transaction it is a savepoint instead: its commit() only
+// releases it, and the outer transaction decides (a dry run rolls everything back).
 class Transaction {
 public:
     explicit Transaction(Database& db);
@@ -128,6 +132,7 @@ public:
 
 private:
     Database& m_db;
+    bool m_nested = false;
     bool m_done = false;
 };
 

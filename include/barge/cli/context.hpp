@@ -82,8 +82,9 @@ private:
 ExitCode worst(ExitCode a, ExitCode b);
 
 // The exit code of a run that a stop request (SIGINT/TERM/HUP) ended at a safe
-// point: "stopped" where the work itself reported success or partial success,
-// since the rest waits for the next run (cron must not read it as done).
+// point: 128 + the signal (130, 143, 129) where the work itself reported success,
+// partial success or a stop, since the rest waits for the next run (cron must
+// not read it as done).
 ExitCode after_stop_request(ExitCode code);
 
 // A row in the run history (`barge log`). By default the row is written when the
@@ -98,16 +99,27 @@ public:
     RunRecorder(const RunRecorder&) = delete;
     RunRecorder& operator=(const RunRecorder&) = delete;
     void start();
+    // Notes what the run did for one pair (side: "source", "destination" or "drive"),
+    // written with the run's row (status, status --check and --metrics read it).
+    void pair_done(int64_t pair_id, const std::string& side, ExitCode code, int64_t files,
+                   int64_t bytes, int64_t failed);
     // Records the outcome; with Record::if_started, only when start() ran.
     enum class Record { always, if_started };
     void finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
                 const std::string& summary, Record record = Record::always);
 
 private:
+    struct Done {
+        int64_t pair_id;
+        std::string side;
+        ExitCode code;
+        int64_t files, bytes, failed;
+    };
     Catalog& m_catalog;
     std::string m_command, m_side, m_pairs;
     int64_t m_started_ns;
     std::optional<int64_t> m_id;
+    std::vector<Done> m_done;
     bool m_finished = false;
 };
 

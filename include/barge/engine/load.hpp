@@ -26,6 +26,10 @@ struct LoadResult {
     int64_t deduplicated = 0;                 // files whose content was already on the cargo
     int64_t waiting_files = 0, waiting_bytes = 0; // still at the source afterwards
     bool drive_full = false;
+    bool dry_run = false;         // a plan only: nothing was changed
+    std::string room;             // the numbers behind the room on the drive, for messages
+    bool reserve_too_big = false; // the reserve leaves no room even on an empty drive
+    bool interrupted = false; // a stop request ended the run early (what is counted was done)
     int64_t requeued_pieces = 0; // catalog said on cargo, but missing or wrong size
     int64_t reclaimed_pieces = 0, reclaimed_bytes = 0;
     std::vector<FileProblem> failures;

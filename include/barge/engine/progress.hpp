@@ -1,5 +1,7 @@
 #pragma once
 
+#include "barge/util/stop.hpp"
+
 #include <cstdint>
 #include <string_view>
 
@@ -15,9 +17,5 @@ public:
     // Work done since the last call; current names the item being processed.
     virtual void advance(uint64_t files, uint64_t bytes, std::string_view current) = 0;
 };
-
-// Stop requests (SIGINT, SIGTERM, SIGHUP): long loops poll this at safe points.
-bool stop_requested();
-void request_stop();
 
 } // namespace barge

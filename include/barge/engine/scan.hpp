@@ -34,9 +34,15 @@ struct ScanResult {
     std::vector<std::string> notes;
 };
 
-// Throws Refusal (exit 2) unless the pair's source is visible (SPEC §4): its marker
-// is there, or with --no-source-marker, the root is a non-empty directory.
+// Why the pair's source is not visible here (SPEC §4), or nullopt when it is: its
+// marker is there, or with --no-source-marker, the root is a non-empty directory.
+// On the machine where the source was last seen, the reason says so ("is its disk
+// mounted?"): there a missing source is an error, never a quiet skip.
+std::optional<std::string> source_not_visible(const Pair& pair);
+// Throws Refusal (exit 2) with source_not_visible's reason.
 void check_source_visible(const Pair& pair);
+// Whether this machine (/etc/machine-id) is where the end's marker was last seen.
+bool last_seen_here(const Pair& pair, End end);
 
 // Refreshes the catalog from the pair's source (SPEC §5 scan). Throws Refusal for
 // a missing marker or the mass-change brake, leaving the catalog untouched.

@@ -6,6 +6,7 @@
 #include "barge/fs/drive.hpp"
 
 #include <cstdint>
+#include <string>
 #include <optional>
 #include <vector>
 
@@ -29,6 +30,28 @@ struct CargoStatus {
 };
 
 CargoStatus cargo_status(Catalog& catalog, const DriveLayout& layout);
+
+// Room kept free on the drive beyond the reserve, for the catalog and its journal.
+inline constexpr int64_t catalog_margin = 8ll << 20;
+
+// The room a pair has on this drive now: what load may fill.
+struct DriveRoom {
+    uint64_t capacity = 0, free = 0, reserve = 0;
+    // free - reserve - catalog_margin; negative when the reserve eats it all.
+    int64_t room() const {
+        return static_cast<int64_t>(free) - static_cast<int64_t>(reserve) - catalog_margin;
+    }
+    // "58.0 MiB free of 60.0 MiB, less the reserve of 1.0 GiB and 8.0 MiB kept for the catalog"
+    std::string explain() const;
+    // Whether the reserve leaves no room even on an empty drive.
+    bool reserve_too_big() const {
+        return static_cast<int64_t>(capacity) - static_cast<int64_t>(reserve) - catalog_margin <= 0;
+    }
+};
+DriveRoom drive_room(const DriveLayout& layout, const Pair& pair);
+// A warning when the pair's reserve leaves no room on this drive (SPEC §5 pair
+// add), with the numbers; nullopt when there is room.
+std::optional<std::string> reserve_warning(const DriveLayout& layout, const Pair& pair);
 
 // Trips still needed to carry bytes, when each trip can carry room bytes.
 int64_t trips_needed(int64_t bytes, int64_t room);

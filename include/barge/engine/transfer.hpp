@@ -119,17 +119,27 @@ public:
     bool batch_writes(const Digest& d) const { return m_batch_writes.contains(d); }
 
     // Verifies, places and commits everything added so far, retries included.
+    // After a stop request: only what the batch in flight verified is placed and
+    // committed; the rest is dropped (its files removed) for the next run.
     void flush() {
-        hand_off();
+        if (!stop_requested()) {
+            hand_off();
+        }
         collect();
         while (!m_retry.empty() && !stop_requested()) {
             auto retry = std::exchange(m_retry, {});
             for (auto& item : retry) {
                 m_client.retry(std::move(item));
             }
-            hand_off();
+            if (!stop_requested()) {
+                hand_off();
+            }
             collect();
         }
+        m_batch.clear();
+        m_bytes = 0;
+        m_batch_writes.clear();
+        m_retry.clear();
     }
 
 private:
@@ -181,12 +191,15 @@ private:
     Verified verify(std::vector<Item> batch) {
         Verified v;
         bool any = std::any_of(batch.begin(), batch.end(), [](const Item& i) { return !i.written.empty(); });
-        if (any) {
+        if (any && !stop_requested()) {
             m_medium.written_barrier();
         }
         std::set<Digest> broken; // contents whose copy read back wrong
         std::vector<Item> good;
         for (auto& item : batch) {
+            if (stop_requested()) {
+                break; // what is not verified yet is dropped: the next run does it again
+            }
             std::string reason;
             bool wrong = false;
             try {
@@ -204,6 +217,8 @@ private:
                         wrong = true;
                     }
                 }
+            } catch (const Stopped&) {
+                break;
             } catch (const Error& e) {
                 if (e.stops_run()) {
                     throw;

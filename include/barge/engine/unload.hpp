@@ -18,6 +18,8 @@ struct UnloadOptions {
 
 struct UnloadResult {
     bool claimed = false;
+    bool dry_run = false;     // a plan only: nothing was changed
+    bool interrupted = false; // a stop request ended the run early (what is counted was done)
     int64_t files = 0, bytes = 0, symlinks = 0, dirs = 0;
     int64_t local_copies = 0;   // delivered from the destination's own verified copy
     int64_t already_there = 0;  // the right bytes were already in place

@@ -22,6 +22,8 @@ public:
 
     // Throws Error when rel is not a safe relative path ("", absolute, "..", NUL).
     static void check_path(std::string_view rel);
+    // Whether check_path accepts rel.
+    static bool is_safe(std::string_view rel);
     // Opens directory rel ("" = the root); with Create::yes, missing directories
     // are made one component at a time. Throws SystemError (ELOOP for a symlink in
     // the way, ENOTDIR for a file in the way).

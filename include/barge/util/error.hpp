@@ -14,6 +14,11 @@ enum class ExitCode : int {
     partial = 3,    // finished, but some files could not be processed
     corrupt = 4,    // verification found missing or corrupt data
     busy = 75,      // another barge holds this drive
+    // Stopped by a signal at a safe point: 128 + the signal (SIGINT 130,
+    // SIGTERM 143, SIGHUP 129), as a shell reports a process a signal ended.
+    interrupted = 130,
+    terminated = 143,
+    hung_up = 129,
 };
 
 // Base of every barge error; carries the exit code it maps to. Errors are of two

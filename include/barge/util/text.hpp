@@ -24,6 +24,9 @@ std::optional<std::string> from_hex(std::string_view hex);
 // "a" + "/" + "b" for relative catalog paths; "" is the root.
 std::string join_path(std::string_view parent, std::string_view name);
 
+// "1 file", "2 files": a count with its noun (plural: noun + "s", or the one given).
+std::string plural(int64_t n, std::string_view noun, std::string_view plural_noun = {});
+
 // True when s starts with prefix.
 inline bool starts_with(std::string_view s, std::string_view prefix) {
     return s.substr(0, prefix.size()) == prefix;
