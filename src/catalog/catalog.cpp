@@ -411,6 +411,29 @@ std::optional<RunRecord> Catalog::last_run(const std::string& command) {
     return read_run(st);
 }
 
+namespace {
+// A JSON array of strings, for "IN (SELECT value FROM json_each(?))".
+std::string json_list(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (size_t i = 0; i < items.size(); ++i) {
+        out += (i ? ",\"" : "\"") + items[i] + "\"";
+    }
+    return out + "]";
+}
+} // namespace
+
+std::optional<RunRecord> Catalog::last_run_of(const std::vector<std::string>& commands,
+                                              const std::vector<std::string>& sides) {
+    Statement st = m_db.prepare(std::string(run_columns) +
+                                " WHERE command IN (SELECT value FROM json_each(?)) AND side IN "
+                                "(SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT 1");
+    st.bind_text(1, json_list(commands)).bind_text(2, json_list(sides));
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_run(st);
+}
+
 void Catalog::record_pair_run(int64_t run_id, int64_t pair_id, const std::string& side,
                               int exit_code, int64_t files, int64_t bytes, int64_t failed) {
     m_db.prepare("INSERT OR REPLACE INTO run_pairs(run_id, pair_id, side, exit_code, files, "
@@ -427,11 +450,7 @@ void Catalog::record_pair_run(int64_t run_id, int64_t pair_id, const std::string
 
 std::optional<PairRun> Catalog::last_pair_run(int64_t pair_id, const std::string& side,
                                               const std::vector<std::string>& commands) {
-    std::string list = "[";
-    for (size_t i = 0; i < commands.size(); ++i) {
-        list += (i ? ",\"" : "\"") + commands[i] + "\"";
-    }
-    list += "]";
+    std::string list = json_list(commands);
     Statement st = m_db.prepare(
         "SELECT r.id, r.started_ns, r.host, r.command, rp.side, rp.exit_code, rp.files, "
         "rp.bytes, rp.failed FROM run_pairs rp JOIN runs r ON r.id = rp.run_id WHERE "

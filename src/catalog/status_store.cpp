@@ -94,6 +94,15 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
     return {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
 }
 
+Counts StatusStore::reclaimable() {
+    Counts c;
+    for (const auto& p : TransitStore(m_db).reclaimable_pieces()) {
+        ++c.files;
+        c.bytes += p.size;
+    }
+    return c;
+}
+
 Counts StatusStore::cargo() {
     Statement st = m_db.prepare("SELECT count(*), total(size) FROM pieces WHERE on_cargo = 1");
     if (!st.step()) {

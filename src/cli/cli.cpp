@@ -82,6 +82,10 @@ int run(int argc, char** argv) {
     app.add_flag("-q,--quiet", g.quiet, "print nothing but warnings and errors");
     app.add_flag("-v,--verbose", g.verbose, "say more, on stderr");
     app.add_flag("-y,--yes", g.yes, "answer yes to every question");
+    app.add_flag_callback("--progress", [&g] { g.progress = true; },
+                          "draw the progress line on stderr even when it is not a terminal");
+    app.add_flag_callback("--no-progress", [&g] { g.progress = false; },
+                          "never draw the progress line");
     app.footer("Exit codes: 0 success, 1 stopped (I/O, catalog, internal), 2 usage or safety "
                "refusal, 3 some files failed, 4 verification found missing or corrupt data, "
                "75 another barge holds the drive.");

@@ -12,7 +12,7 @@ namespace barge::cli {
 namespace {
 
 ExitCode run_dump(const Globals& g) {
-    Session s(g, "dump-cargo", DriveLock::Mode::exclusive);
+    Session s(g, "dump-cargo", Session::Lock::exclusive);
     if (!g.yes) {
         auto answer = ask("Remove every delivered piece from the cargo now? Type Yes:");
         if (!answer) {

@@ -26,7 +26,7 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     }
     opts.dry_run = o.dry_run;
     opts.accept_mass_change = o.accept_mass_change;
-    Session s(g, "load", DriveLock::Mode::exclusive);
+    Session s(g, "load", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
     // No pair's source visible (an unmounted disk): refused before anything is
     // written, so the catalog stays byte-identical (SPEC §4).
@@ -60,7 +60,7 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     j.field("requeued_pieces", requeued);
     return each_pair(
         s, g, run, sync ? &*sync : nullptr, j, pairs,
-        [&](const Pair& p, TermProgress* progress) { return load_one(s, g, p, opts, j, progress, run); },
+        [&](const Pair& p, CliProgress* progress) { return load_one(s, g, p, opts, j, progress, run); },
         o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 

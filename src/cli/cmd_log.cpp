@@ -11,7 +11,7 @@ namespace barge::cli {
 namespace {
 
 ExitCode run_log(const Globals& g, int n) {
-    Session s(g, "log", DriveLock::Mode::shared);
+    Session s(g, "log", Session::Lock::shared);
     auto runs = s.catalog().runs(n);
     JsonWriter j;
     j.begin_object();

@@ -137,7 +137,7 @@ void say_warnings(const Globals& g, const std::vector<std::string>& warnings, Js
 
 ExitCode run_add(const Globals& g, const AddCli& o) {
     check_pair_name(o.name);
-    Session s(g, "pair add", DriveLock::Mode::exclusive);
+    Session s(g, "pair add", Session::Lock::exclusive);
     PairSettings ps;
     ps.name = o.name;
     ps.source = absolute_path(o.source);
@@ -203,7 +203,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
 }
 
 ExitCode run_set(const Globals& g, const SetCli& o) {
-    Session s(g, "pair set", DriveLock::Mode::exclusive);
+    Session s(g, "pair set", Session::Lock::exclusive);
     Pair p = s.select_pairs({o.name}).front();
     Pair changed = p;
     apply(changed, o);
@@ -259,7 +259,7 @@ void pair_json(JsonWriter& j, const Pair& p) {
 }
 
 ExitCode run_list(const Globals& g) {
-    Session s(g, "pair list", DriveLock::Mode::shared);
+    Session s(g, "pair list", Session::Lock::shared);
     auto pairs = s.catalog().pairs();
     if (g.json) {
         JsonWriter j;
@@ -301,7 +301,7 @@ struct RemoveCli {
 };
 
 ExitCode run_remove(const Globals& g, const RemoveCli& o) {
-    Session s(g, "pair remove", DriveLock::Mode::exclusive);
+    Session s(g, "pair remove", Session::Lock::exclusive);
     Pair p = s.select_pairs({o.name}).front();
     // Everything of the pair's that the cargo holds and the destination lacks,
     // failed files included: removing the pair would strand it.

@@ -27,7 +27,7 @@ bool confirm(const std::string& question) {
 
 // SPEC §4: which side a pair is on here, and why nothing can be done when neither.
 ExitCode run_run(const Globals& g, const RunCliOptions& o) {
-    Session s(g, "run", DriveLock::Mode::exclusive);
+    Session s(g, "run", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
@@ -65,7 +65,7 @@ ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     };
     ExitCode code = each_pair(
         s, g, run, sync ? &*sync : nullptr, j, pairs,
-        [&](const Pair& p, TermProgress* progress) -> PairOutcome {
+        [&](const Pair& p, CliProgress* progress) -> PairOutcome {
             auto src_missing = source_not_visible(p);
             DestState dst = dest_state(p);
             if (!src_missing && dst == DestState::visible) {

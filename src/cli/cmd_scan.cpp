@@ -26,12 +26,12 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
         opts.max_seconds = parse_duration(*o.max_time);
     }
     opts.accept_mass_change = o.accept_mass_change;
-    Session s(g, "scan", DriveLock::Mode::exclusive);
+    Session s(g, "scan", Session::Lock::exclusive);
     opts.skip_dir = s.layout().root;
     auto pairs = s.select_pairs(o.pairs);
     EndpointSync sync(s.catalog(), pairs);
     RunRecorder run(s.catalog(), "scan", "source", pairs);
-    auto progress = make_progress(g);
+    auto progress = make_progress(g, s, pairs);
     ExitCode code = ExitCode::ok;
     JsonWriter j;
     j.begin_object();

@@ -18,7 +18,7 @@ struct UnloadCliOptions {
 ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     UnloadOptions opts;
     opts.dry_run = o.dry_run;
-    Session s(g, "unload", DriveLock::Mode::exclusive);
+    Session s(g, "unload", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
     // No destination visible or claimable: refused before anything is written.
     bool any = std::any_of(pairs.begin(), pairs.end(), [](const Pair& p) {
@@ -40,7 +40,7 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     j.field("dry_run", o.dry_run);
     return each_pair(
         s, g, run, sync ? &*sync : nullptr, j, pairs,
-        [&](const Pair& p, TermProgress* progress) { return unload_one(s, g, p, opts, j, progress, run); },
+        [&](const Pair& p, CliProgress* progress) { return unload_one(s, g, p, opts, j, progress, run); },
         o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 

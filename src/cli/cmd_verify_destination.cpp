@@ -29,11 +29,11 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     if (o.max_time) {
         opts.max_seconds = parse_duration(*o.max_time);
     }
-    Session s(g, "verify-destination", DriveLock::Mode::exclusive);
+    Session s(g, "verify-destination", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
     EndpointSync sync(s.catalog(), pairs);
     RunRecorder run(s.catalog(), "verify-destination", "destination", pairs);
-    auto progress = make_progress(g);
+    auto progress = make_progress(g, s, pairs);
     JsonWriter j;
     j.begin_object();
     j.key("pairs");

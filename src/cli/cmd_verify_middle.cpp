@@ -13,10 +13,10 @@ namespace barge::cli {
 namespace {
 
 ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& names) {
-    Session s(g, "verify-middle", DriveLock::Mode::exclusive);
+    Session s(g, "verify-middle", Session::Lock::exclusive);
     auto pairs = s.select_pairs(names);
     RunRecorder run(s.catalog(), "verify-middle", "drive", pairs);
-    auto progress = make_progress(g);
+    auto progress = make_progress(g, s, pairs);
     VerifyResult r = verify_middle(s.catalog(), s.layout(), pairs, progress.get());
     if (progress) {
         progress->finish();

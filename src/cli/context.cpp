@@ -1,5 +1,7 @@
 #include "barge/cli/context.hpp"
 
+#include "barge/cli/progress.hpp"
+
 #include "barge/engine/progress.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/util/text.hpp"
@@ -14,14 +16,28 @@
 
 namespace barge::cli {
 
-Session::Session(const Globals& globals, const std::string& command, DriveLock::Mode mode)
-    : m_layout(find_drive(globals.drive)), m_lock(m_layout.root, mode, command),
+namespace {
+std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock,
+                                   const std::string& command) {
+    if (lock == Session::Lock::none) {
+        return std::nullopt;
+    }
+    return DriveLock(layout.root,
+                     lock == Session::Lock::exclusive ? DriveLock::Mode::exclusive
+                                                      : DriveLock::Mode::shared,
+                     command);
+}
+} // namespace
+
+Session::Session(const Globals& globals, const std::string& command, Lock lock)
+    : m_layout(find_drive(globals.drive)), m_command(command),
+      m_lock(take_lock(m_layout, lock, command)),
       // Commands that write overlap the integrity check with their work (it is
       // joined before their first commit); read-only ones wait for it before printing.
-      m_catalog(Catalog::open(m_layout.catalog(), mode == DriveLock::Mode::exclusive
+      m_catalog(Catalog::open(m_layout.catalog(), lock == Lock::exclusive
                                                       ? Catalog::Check::background
                                                       : Catalog::Check::now)),
-      m_exclusive(mode == DriveLock::Mode::exclusive) {
+      m_exclusive(lock == Lock::exclusive) {
     if (m_exclusive) {
         // The drive lock already keeps every other barge out: SQLite may keep its
         // file locks for the whole session instead of taking and dropping them (and
@@ -223,6 +239,7 @@ void say(const Globals& g, const std::string& text) {
     if (g.json || g.quiet) {
         return;
     }
+    clear_progress_line(); // text never lands on the end of a progress line
     std::fwrite(text.data(), 1, text.size(), stdout);
     if (text.empty() || text.back() != '\n') {
         std::fputc('\n', stdout);

@@ -13,7 +13,7 @@ namespace {
 // One pair's object in the {"pairs":[...]} array: the work itself fills it and
 // returns the outcome; a refusal for this pair is reported here and means exit 2.
 template <typename Work>
-PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, TermProgress* progress,
+PairOutcome one_pair(const Pair& pair, const char* side, JsonWriter& j, CliProgress* progress,
                      RunRecorder& run, Work&& work) {
     j.begin_object();
     j.field("name", pair.name);
@@ -51,9 +51,9 @@ void Totals::add(const PairOutcome& po) {
 
 ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync* sync,
                    JsonWriter& j, const std::vector<Pair>& pairs,
-                   const std::function<PairOutcome(const Pair&, TermProgress*)>& work,
+                   const std::function<PairOutcome(const Pair&, CliProgress*)>& work,
                    RunRecorder::Record record, const std::function<ExitCode(ExitCode)>& conclude) {
-    auto progress = make_progress(g);
+    auto progress = make_progress(g, s, pairs);
     j.key("pairs");
     j.begin_array();
     Totals totals;
@@ -77,7 +77,7 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
 }
 
 PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
-                     JsonWriter& j, TermProgress* progress, RunRecorder& run) {
+                     JsonWriter& j, CliProgress* progress, RunRecorder& run) {
     return one_pair(pair, "source", j, progress, run, [&] {
         LoadResult r = load_pair(s.catalog(), s.layout(), pair, options, progress);
         CargoStatus cs = cargo_status(s.catalog(), s.layout());
@@ -94,7 +94,7 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
 }
 
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
-                       const UnloadOptions& options, JsonWriter& j, TermProgress* progress,
+                       const UnloadOptions& options, JsonWriter& j, CliProgress* progress,
                        RunRecorder& run) {
     return one_pair(pair, "destination", j, progress, run, [&] {
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, options, progress);

@@ -1,5 +1,6 @@
 #include "barge/util/time.hpp"
 
+#include <cstdio>
 #include <ctime>
 #include <fmt/format.h>
 
@@ -30,6 +31,19 @@ std::string format_utc(int64_t ns) {
     tm t = utc_tm(ns);
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.tm_year + 1900, t.tm_mon + 1,
                        t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec);
+}
+
+std::optional<int64_t> parse_utc(const std::string& text) {
+    tm t{};
+    char z = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &t.tm_year, &t.tm_mon, &t.tm_mday,
+                    &t.tm_hour, &t.tm_min, &t.tm_sec, &z) != 7 ||
+        z != 'Z') {
+        return std::nullopt;
+    }
+    t.tm_year -= 1900;
+    t.tm_mon -= 1;
+    return static_cast<int64_t>(timegm(&t)) * 1'000'000'000;
 }
 
 std::string utc_stamp(int64_t ns) {

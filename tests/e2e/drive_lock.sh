@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One barge per drive (SPEC §7.10): a second process gets exit 75 while the first
-# works, and a lock left by a process killed with SIGKILL does not block the next run.
+# works (status excepted: it shows what the first is doing, SPEC §5), and a lock
+# left by a process killed with SIGKILL does not block the next run.
 source "$(dirname "$0")/lib.sh"
 
 setup_pair
@@ -12,17 +13,24 @@ on_exit "kill -9 $first 2>/dev/null"
 # Wait until the first barge holds the lock (it then writes its pid into the lock
 # file; probing with flock(1) would take the lock itself for a moment), then
 # freeze it there.
+# The second line, its record of what it is doing, comes once its work began.
 for _ in $(seq 1 400); do
-    grep -q "pid $first " "$DRIVE/barge.lock" 2>/dev/null && break
+    grep -q "pid $first " "$DRIVE/barge.lock" 2>/dev/null && grep -q '"phase"' "$DRIVE/barge.lock" && break
     sleep 0.025
 done
 kill -STOP "$first" || fail "the first barge ended before it could be frozen"
 grep -q "pid $first " "$DRIVE/barge.lock" || fail "the first barge never took the lock"
 
-expect_exit 75 barge status
+expect_exit 75 barge scan
 grep -q "another barge holds the drive" "$T/err" || fail "no clear message: $(cat "$T/err")"
 grep -q "pid $first" "$T/err" || fail "the message does not name the holder: $(cat "$T/err")"
-expect_exit 75 barge scan
+expect_exit 75 barge log
+# status never waits for, nor fails on, a running barge.
+expect_exit 0 barge status
+grep -q "running now: scan (pid $first" "$T/out" || fail "status does not show the running scan: $(cat "$T/out")"
+expect_exit 0 barge status --json
+expect_eq scan "$(json .running.command)" "the running command in status --json"
+expect_eq p "$(json '.pairs[0].name')" "the pairs as the running scan began"
 
 # The holder dies without any chance to clean up.
 kill -9 "$first"

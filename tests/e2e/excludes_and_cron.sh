@@ -12,11 +12,15 @@ echo n >"$SRC/web/node_modules/x/n.js"
 echo w >"$SRC/web/index.html"
 echo b >"$SRC/sub/.barge/hidden"
 mkfifo "$SRC/fifo"
-# The drive inside the source must not be carried inside itself.
+# A source that contains the drive is refused (SPEC §5)...
+barge init "$DRIVE" --piece-size 1M >/dev/null
+expect_exit 2 barge -d "$DRIVE" pair add bad "$DRIVE/.." "$DST"
+grep -q "contains the drive" "$T/err" || fail "a source containing the drive is not refused clearly: $(cat "$T/err")"
+barge pair add p "$SRC" "$DST" --exclude '*.tmp' --exclude 'cache/' --exclude '**/node_modules' >/dev/null
+# ... and a drive moved into the source later is still never carried inside itself.
+mv "$DRIVE" "$SRC/drive"
 DRIVE=$SRC/drive
 export BARGE_DRIVE=$DRIVE
-barge init "$DRIVE" --piece-size 1M >/dev/null
-barge pair add p "$SRC" "$DST" --exclude '*.tmp' --exclude 'cache/' --exclude '**/node_modules' >/dev/null
 
 expect_exit 0 barge scan --json
 got=$(sql "SELECT CASE WHEN parent = x'' THEN CAST(name AS TEXT) ELSE CAST(parent AS TEXT) || '/' || CAST(name AS TEXT) END FROM entries WHERE kind IS NOT NULL ORDER BY 1" | tr '\n' ' ')

@@ -117,6 +117,10 @@ public:
     std::vector<RunRecord> runs(int limit);
     // The newest run of command (e.g. "load"), if any.
     std::optional<RunRecord> last_run(const std::string& command);
+    // The newest run of one of the commands whose side is one of sides (a "run"
+    // that loaded has side "source" or "both"), if any.
+    std::optional<RunRecord> last_run_of(const std::vector<std::string>& commands,
+                                         const std::vector<std::string>& sides);
     // Records what a run did for one pair.
     void record_pair_run(int64_t run_id, int64_t pair_id, const std::string& side, int exit_code,
                          int64_t files, int64_t bytes, int64_t failed);

@@ -42,6 +42,9 @@ public:
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
     // Pieces the catalog puts on the cargo, and their bytes.
     Counts cargo();
+    // Pieces on the cargo no undelivered file needs (delivered, or no longer wanted):
+    // what the next load, or dump-cargo, reclaims.
+    Counts reclaimable();
     // Files of the pair the destination lacks whose content is on the drive, failed
     // ones included: what removing the pair would strand.
     Counts undelivered_on_cargo(int64_t pair_id);

@@ -25,6 +25,7 @@ struct Globals {
     bool quiet = false;
     bool verbose = false;
     bool yes = false;
+    std::optional<bool> progress; // --progress / --no-progress; else: stderr is a terminal
 };
 
 // What a command's callback leaves for cli::run to execute after parsing.
@@ -33,7 +34,10 @@ using Action = std::function<ExitCode()>;
 // One command's open drive: the lock (taken first), the catalog, the drive log.
 class Session {
 public:
-    Session(const Globals& globals, const std::string& command, DriveLock::Mode mode);
+    // How a command holds the drive: exclusively (it writes), shared (it reads and
+    // must see no writer), or not at all (status: it never waits for a writer).
+    enum class Lock { exclusive, shared, none };
+    Session(const Globals& globals, const std::string& command, Lock lock);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -42,10 +46,14 @@ public:
 
     const DriveLayout& layout() const { return m_layout; }
     Catalog& catalog() { return m_catalog; }
+    const std::string& command() const { return m_command; }
+    // The drive lock when held exclusively (progress is reported in it), else null.
+    DriveLock* exclusive_lock() { return m_exclusive ? &*m_lock : nullptr; }
 
 private:
     DriveLayout m_layout;
-    DriveLock m_lock;
+    std::string m_command;
+    std::optional<DriveLock> m_lock;
     Catalog m_catalog;
     bool m_exclusive;
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "barge/cli/context.hpp"
+#include "barge/cli/progress.hpp"
 #include "barge/engine/load.hpp"
 #include "barge/engine/progress.hpp"
 #include "barge/engine/scan.hpp"
@@ -11,26 +12,6 @@
 #include <string>
 
 namespace barge::cli {
-
-// The one-line progress display on stderr (only when stderr is a terminal).
-class TermProgress : public Progress {
-public:
-    void phase(std::string_view name, uint64_t total_files, uint64_t total_bytes) override;
-    void advance(uint64_t files, uint64_t bytes, std::string_view current) override;
-    // Clears the line.
-    void finish();
-
-private:
-    void draw(bool force);
-    std::string m_phase;
-    uint64_t m_total_files = 0, m_total_bytes = 0, m_files = 0, m_bytes = 0;
-    std::string m_current;
-    double m_start = 0, m_last_draw = 0;
-    bool m_drawn = false;
-};
-
-// A progress display when stderr is a terminal and output is not quiet; else null.
-std::unique_ptr<TermProgress> make_progress(const Globals& g);
 
 // The scan summary as text and as JSON fields (inside an open object).
 std::string scan_result_text(const std::string& pair, const ScanResult& r);

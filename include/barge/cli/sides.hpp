@@ -28,7 +28,7 @@ struct Totals : PairOutcome {
 // is done (before it is recorded). Returns the exit code.
 ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync* sync,
                    JsonWriter& j, const std::vector<Pair>& pairs,
-                   const std::function<PairOutcome(const Pair&, TermProgress*)>& work,
+                   const std::function<PairOutcome(const Pair&, CliProgress*)>& work,
                    RunRecorder::Record record = RunRecorder::Record::always,
                    const std::function<ExitCode(ExitCode)>& conclude = nullptr);
 
@@ -36,9 +36,9 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
 // open JSON array, and noting the outcome in the run record. A refusal for this
 // pair is reported and returns exit 2.
 PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
-                     JsonWriter& j, TermProgress* progress, RunRecorder& run);
+                     JsonWriter& j, CliProgress* progress, RunRecorder& run);
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
-                       const UnloadOptions& options, JsonWriter& j, TermProgress* progress,
+                       const UnloadOptions& options, JsonWriter& j, CliProgress* progress,
                        RunRecorder& run);
 
 } // namespace barge::cli

@@ -1,8 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 namespace barge {
@@ -39,5 +43,39 @@ private:
     std::vector<bool> m_first; // per open container: nothing written in it yet
     bool m_after_key = false;
 };
+
+// A parsed JSON value: what barge reads back of the documents it writes (the
+// progress record of a running barge). Strings decode json_escape's \udcNN back
+// to the raw byte, so names round-trip exactly.
+class JsonValue {
+public:
+    using Object = std::map<std::string, JsonValue, std::less<>>;
+    using Array = std::vector<JsonValue>;
+
+    JsonValue() = default;
+    bool is_null() const { return std::holds_alternative<std::monostate>(m_v); }
+    bool is_object() const { return std::holds_alternative<std::shared_ptr<Object>>(m_v); }
+    bool is_array() const { return std::holds_alternative<std::shared_ptr<Array>>(m_v); }
+    // The member k of an object (a null value when absent or not an object).
+    const JsonValue& operator[](std::string_view k) const;
+    // The elements of an array (empty when not an array).
+    const Array& items() const;
+    // As a string, number or boolean; the fallback when it is something else.
+    std::string str(std::string_view fallback = "") const;
+    int64_t num(int64_t fallback = 0) const;
+    double real(double fallback = 0) const;
+    bool boolean(bool fallback = false) const;
+    std::optional<std::string> opt_str() const;
+    std::optional<int64_t> opt_num() const;
+
+private:
+    friend class JsonParser;
+    std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>,
+                 std::shared_ptr<Object>>
+        m_v;
+};
+
+// Parses one JSON document; nullopt when it is not valid JSON.
+std::optional<JsonValue> parse_json(std::string_view text);
 
 } // namespace barge

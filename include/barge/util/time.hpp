@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <ctime>
+#include <optional>
 #include <string>
 
 namespace barge {
@@ -12,6 +13,8 @@ int64_t now_ns();
 double monotonic_seconds();
 // "2026-11-22T02:55:07Z" (UTC, seconds).
 std::string format_utc(int64_t ns);
+// format_utc's text back to nanoseconds; nullopt when malformed.
+std::optional<int64_t> parse_utc(const std::string& text);
 // "2026-11-22T025507.123456789Z": a UTC stamp fit for a directory name (no ':' for exFAT).
 std::string utc_stamp(int64_t ns);
 // Nanoseconds since the epoch as a timespec (for futimens, utimensat).

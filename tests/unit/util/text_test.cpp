@@ -92,3 +92,37 @@ TEST(Json, WriterNestsAndSeparates) {
     j.end_object();
     EXPECT_EQ(j.str(), R"({"n":1,"list":["x",true,null],"o":{}})");
 }
+
+TEST(Json, ParseReadsWhatTheWriterWrites) {
+    std::string name = std::string("a\xff\n\"b\"") + "caf\xc3\xa9";
+    JsonWriter j;
+    j.begin_object();
+    j.field("name", name);
+    j.field("n", int64_t{9007199254740});
+    j.field("ok", true);
+    j.key("none");
+    j.null();
+    j.key("list");
+    j.begin_array();
+    j.value(1);
+    j.value("two");
+    j.end_array();
+    j.end_object();
+    auto v = parse_json(j.str());
+    ASSERT_TRUE(v);
+    EXPECT_EQ((*v)["name"].str(), name) << "raw bytes survive json_escape and back";
+    EXPECT_EQ((*v)["n"].num(), 9007199254740);
+    EXPECT_TRUE((*v)["ok"].boolean());
+    EXPECT_TRUE((*v)["none"].is_null());
+    EXPECT_TRUE((*v)["missing"].is_null());
+    ASSERT_EQ((*v)["list"].items().size(), 2u);
+    EXPECT_EQ((*v)["list"].items()[1].str(), "two");
+    EXPECT_EQ(parse_json("\"\\ud83d\\udcf7\"")->str(), "\xf0\x9f\x93\xb7") << "a surrogate pair";
+}
+
+TEST(Json, ParseRefusesWhatIsNotJson) {
+    for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "\"unterminated", "{\"a\":1} x", "tru",
+                            "\"\\q\"", "01x"}) {
+        EXPECT_FALSE(parse_json(bad)) << bad;
+    }
+}
