@@ -81,12 +81,6 @@ struct Catalog::IntegrityCheck {
 
 Catalog::Catalog(Database db) : m_db(std::move(db)) {}
 
-void Catalog::wait_checked() {
-    if (m_check) {
-        m_check->join();
-    }
-}
-
 void Catalog::configure() {
     // The catalog lives on a removable drive that may be unplugged or lose power
     // at any moment, and must be one self-contained file whenever it is not in use.
@@ -121,7 +115,42 @@ Catalog Catalog::create(const std::string& path, uint64_t piece_size,
     return cat;
 }
 
+namespace {
+// What to do about a damaged catalog, appended to every such error.
+std::string with_recover_hint(const std::string& what, const std::string& path) {
+    if (what.find("barge recover") != std::string::npos) {
+        return what;
+    }
+    std::string drive = path.substr(0, path.rfind('/'));
+    return what + fmt::format(". If the drive's catalog is damaged, rebuild it from the newest "
+                              "copy at a pair's source or destination: 'barge -d {} recover "
+                              "ROOT...' (docs/recovery.md)",
+                              drive.empty() ? "." : drive);
+}
+} // namespace
+
 Catalog Catalog::open(const std::string& path, Check check) {
+    try {
+        return open_checked(path, check);
+    } catch (const CatalogError& e) {
+        if (e.code() == ExitCode::refused) {
+            throw; // a newer barge's catalog: not damaged
+        }
+        throw CatalogError(with_recover_hint(e.what(), path), e.code());
+    }
+}
+
+void Catalog::wait_checked() {
+    if (m_check) {
+        try {
+            m_check->join();
+        } catch (const CatalogError& e) {
+            throw CatalogError(with_recover_hint(e.what(), m_db.path()), e.code());
+        }
+    }
+}
+
+Catalog Catalog::open_checked(const std::string& path, Check check) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         throw_errno("open catalog", path);
@@ -149,7 +178,13 @@ Catalog Catalog::open(const std::string& path, Check check) {
         integrity->join();
     } else {
         integrity->start();
-        cat.m_db.set_write_guard([integrity] { integrity->join(); });
+        cat.m_db.set_write_guard([integrity, path] {
+            try {
+                integrity->join();
+            } catch (const CatalogError& e) {
+                throw CatalogError(with_recover_hint(e.what(), path), e.code());
+            }
+        });
     }
     cat.m_check = integrity;
     migrate(cat.m_db, migrations(), [&](int from) {

@@ -12,8 +12,8 @@ namespace barge {
 // NULL, which would drop it from every "not delivered" query.
 const char* const sql_delivered =
     "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
-    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND (e.kind IS NOT 1 OR "
-    "(e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
+    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_damaged = 0 AND "
+    "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
 
 const char* const sql_piece_here =
     "(p.on_cargo = 1 OR EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
@@ -252,7 +252,7 @@ std::optional<std::string> TransitStore::delivered_path_with_content(int64_t pai
                                                                      int64_t content_id,
                                                                      int64_t not_entry) {
     Statement st = m_db.prepare("SELECT parent, name FROM entries WHERE d_content_id = ? AND "
-                                "pair_id = ? AND d_kind = 1 AND id != ? LIMIT 1");
+                                "pair_id = ? AND d_kind = 1 AND d_damaged = 0 AND id != ? LIMIT 1");
     st.bind(1, content_id).bind(2, pair_id).bind(3, not_entry);
     if (!st.step()) {
         return std::nullopt;
@@ -263,7 +263,7 @@ std::optional<std::string> TransitStore::delivered_path_with_content(int64_t pai
 void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
     m_db.prepare("UPDATE entries SET d_kind = kind, d_mode = mode, d_uid = uid, d_gid = gid, "
                  "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, "
-                 "d_verified_ns = ?, fail_count = 0, fail_reason = NULL, fail_ns = NULL "
+                 "d_verified_ns = ?, d_damaged = 0, fail_count = 0, fail_reason = NULL, fail_ns = NULL "
                  "WHERE id = ?")
         .bind(1, now)
         .bind(2, entry_id)

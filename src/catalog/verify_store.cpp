@@ -32,11 +32,20 @@ std::vector<VerifyItem> VerifyStore::least_recently_verified(int64_t pair_id, in
 }
 
 void VerifyStore::set_verified(int64_t entry_id, int64_t now) {
-    m_db.prepare("UPDATE entries SET d_verified_ns = ? WHERE id = ?").bind(1, now).bind(2, entry_id).run();
+    // A file found damaged earlier that reads right again (repaired by hand) is
+    // delivered again.
+    m_db.prepare("UPDATE entries SET d_verified_ns = ?, d_damaged = 0, fail_reason = CASE WHEN "
+                 "d_damaged = 1 THEN NULL ELSE fail_reason END WHERE id = ?")
+        .bind(1, now)
+        .bind(2, entry_id)
+        .run();
 }
 
 void VerifyStore::set_damaged(int64_t entry_id, const std::string& reason, int64_t now) {
-    m_db.prepare("UPDATE entries SET d_content_id = NULL, d_verified_ns = ?, fail_reason = ?, "
+    // Not delivered any more (sql_delivered), so the next load carries it again;
+    // d_content_id stays: what the destination should hold, checked again by every
+    // verify-destination until a delivery repairs it.
+    m_db.prepare("UPDATE entries SET d_damaged = 1, d_verified_ns = ?, fail_reason = ?, "
                  "fail_ns = ?, fail_count = fail_count + 1 WHERE id = ?")
         .bind(1, now)
         .bind_text(2, reason)

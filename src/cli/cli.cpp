@@ -3,10 +3,14 @@
 #include "barge/cli/commands.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/engine/progress.hpp"
+#include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <algorithm>
 #include <cstdio>
+#include <fmt/format.h>
+#include <optional>
 #include <unistd.h>
 #include <spdlog/spdlog.h>
 
@@ -64,6 +68,118 @@ void print_error(const char* what) {
     spdlog::error("{}", what);
 }
 
+// Levenshtein distance, for "did you mean".
+size_t distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) {
+        row[j] = j;
+    }
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j) {
+            size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The subcommand of app named name, or null.
+CLI::App* subcommand(CLI::App* app, const std::string& name) {
+    for (auto* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+        if (sub->get_name() == name) {
+            return sub;
+        }
+    }
+    return nullptr;
+}
+
+// "unknown command 'lod'; did you mean 'load'?" (or the list of commands).
+std::string unknown(CLI::App* app, const std::string& prefix, const std::string& word) {
+    std::string best;
+    size_t best_d = 3;
+    std::string all;
+    for (auto* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+        const std::string& name = sub->get_name();
+        all += (all.empty() ? "" : ", ") + name;
+        size_t d = starts_with(name, word) && word.size() >= 2 ? 1 : distance(word, name);
+        if (d < best_d) {
+            best_d = d;
+            best = name;
+        }
+    }
+    std::string msg = fmt::format("unknown command '{}{}'", prefix, escape_bytes(word));
+    return best.empty() ? fmt::format("{}; the commands are: {}", msg, all)
+                        : fmt::format("{}; did you mean '{}{}'?", msg, prefix, best);
+}
+
+// Finds the command words among argv (skipping the global options and the value
+// of -d/--drive): checks them before CLI11 parses, so that a mistyped command gets
+// "did you mean", and `barge help [COMMAND]` prints that command's help. Returns
+// an exit code when it handled everything itself.
+std::optional<int> check_commands(CLI::App& app, int argc, char** argv) {
+    std::vector<std::string> words;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") {
+            break;
+        }
+        if (!a.empty() && a[0] == '-') {
+            if (a == "-d" || a == "--drive") {
+                ++i;
+            }
+            if (words.empty()) {
+                continue;
+            }
+            break; // the command's own options: its words are known
+        }
+        words.push_back(a);
+        CLI::App* cur = &app;
+        for (const auto& w : std::vector<std::string>(words.begin(), words.end() - 1)) {
+            cur = subcommand(cur, w);
+        }
+        if (!cur || cur->get_subcommands([](CLI::App*) { return true; }).empty()) {
+            break; // a positional argument of the command
+        }
+        if (words.size() == 1 && a == "help") {
+            CLI::App* target = &app;
+            for (int k = i + 1; k < argc && target; ++k) {
+                if (CLI::App* sub = subcommand(target, argv[k])) {
+                    target = sub;
+                } else {
+                    break;
+                }
+            }
+            std::fputs(target->help().c_str(), stdout);
+            return 0;
+        }
+        if (!subcommand(cur, a)) {
+            std::string prefix;
+            for (size_t k = 0; k + 1 < words.size(); ++k) {
+                prefix += words[k] + " ";
+            }
+            spdlog::error("{}", unknown(cur, prefix, a));
+            return static_cast<int>(ExitCode::refused);
+        }
+    }
+    return std::nullopt;
+}
+
+// What every command accepts, shown in each command's help too.
+const char* const globals_help =
+    "Global options (before or after the command): -d, --drive DIR; --json; -q, --quiet; "
+    "-v, --verbose; -y, --yes; --progress / --no-progress; --version; --help";
+
+void add_global_help(CLI::App* app) {
+    for (auto* sub : app->get_subcommands([](CLI::App*) { return true; })) {
+        std::string footer = sub->get_footer();
+        sub->footer(footer.empty() ? std::string(globals_help) : footer + "\n" + globals_help);
+        add_global_help(sub);
+    }
+}
+
 } // namespace
 
 int run(int argc, char** argv) {
@@ -107,10 +223,18 @@ int run(int argc, char** argv) {
     add_status(app, g, action);
     add_log(app, g, action);
     add_recover(app, g, action);
+    add_global_help(&app);
 
+    if (auto handled = check_commands(app, argc, argv)) {
+        return *handled;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (dynamic_cast<const CLI::RequiredError*>(&e) && argc > 0) {
+            // No command (or no subcommand): show what there is to choose from.
+            std::fputs(app.help().c_str(), stderr);
+        }
         int code = app.exit(e);
         return code == 0 ? 0 : static_cast<int>(ExitCode::refused);
     }

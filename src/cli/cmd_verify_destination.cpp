@@ -5,6 +5,7 @@
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -14,17 +15,26 @@ namespace {
 
 struct VerifyDestCli {
     std::vector<std::string> pairs;
-    std::optional<double> sample;
+    std::optional<std::string> sample;
     std::optional<std::string> max_time;
 };
 
 ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     VerifyDestOptions opts;
     if (o.sample) {
-        if (*o.sample <= 0 || *o.sample > 100) {
-            throw Refusal("invalid --sample: a percentage above 0 and up to 100");
+        // "10" or "10%": a percentage above 0 and up to 100.
+        std::string text = *o.sample;
+        if (!text.empty() && text.back() == '%') {
+            text.pop_back();
         }
-        opts.sample_percent = *o.sample;
+        char* end = nullptr;
+        double pct = std::strtod(text.c_str(), &end);
+        if (text.empty() || end != text.c_str() + text.size() || !(pct > 0 && pct <= 100)) {
+            throw Refusal(fmt::format("invalid --sample '{}': a percentage above 0 and up to 100 "
+                                      "(e.g. 10 or 10%)",
+                                      escape_bytes(*o.sample)));
+        }
+        opts.sample_percent = pct;
     }
     if (o.max_time) {
         opts.max_seconds = parse_duration(*o.max_time);

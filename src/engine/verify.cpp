@@ -13,6 +13,7 @@
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
 #include <cerrno>
@@ -33,6 +34,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                                   escape_bytes(pair.dest), pair.name,
                                   escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
     }
+    catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     VerifyResult r;
     VerifyStore store(catalog.db());
     int64_t total = store.delivered_files(pair.id);
@@ -77,13 +79,14 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                 uint64_t n = 0;
                 Digest d = hash_for_verify(fd, pipe, n, where);
                 if (static_cast<int64_t>(n) != it.size) {
-                    reason = fmt::format("size {} instead of {}", n, it.size);
+                    reason = fmt::format("has {} instead of {}", plural(static_cast<int64_t>(n), "byte"),
+                                         it.size);
                 } else if (d != it.hash) {
-                    reason = "content does not match its BLAKE2b-512 (corrupt)";
+                    reason = "does not match its BLAKE2b-512 (corrupt)";
                 }
                 r.bytes += static_cast<int64_t>(n);
             } catch (const SystemError& e) {
-                reason = e.err() == ENOENT ? "missing" : e.what();
+                reason = e.err() == ENOENT ? "is missing" : e.what();
             }
         }
         if (!tx) {
@@ -152,12 +155,13 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
             Digest d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
             r.bytes += static_cast<int64_t>(n);
             if (static_cast<int64_t>(n) != p.size) {
-                reason = fmt::format("size {} instead of {}", n, p.size);
+                reason = fmt::format("has {} instead of {}", plural(static_cast<int64_t>(n), "byte"),
+                                     p.size);
             } else if (d != p.hash) {
-                reason = "content does not match its BLAKE2b-512 (corrupt)";
+                reason = "does not match its BLAKE2b-512 (corrupt)";
             }
         } catch (const SystemError& e) {
-            reason = e.err() == ENOENT ? "missing" : e.what();
+            reason = e.err() == ENOENT ? "is missing" : "cannot be read: " + std::string(e.what());
         }
         ++r.checked;
         if (progress) {
@@ -174,12 +178,12 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
         auto files = verified.files_needing_piece(p.id, pair_ids, 20);
         for (auto& path : files) {
             r.problems.push_back({std::move(path),
-                                  fmt::format("piece {} on the cargo is {}; removed, it will be "
+                                  fmt::format("piece {} on the cargo {}; removed, it will be "
                                               "carried again on the next load",
                                               digest_hex(p.hash).substr(0, 16), reason)});
         }
         if (files.empty()) {
-            r.problems.push_back({cargo.path(p.hash), reason + " (no file still needs it); removed"});
+            r.problems.push_back({cargo.path(p.hash), "the piece " + reason + " (no file still needs it); removed"});
         }
         spdlog::error("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);
     }

@@ -133,6 +133,7 @@ private:
     struct IntegrityCheck;
     void set_excludes(int64_t pair_id, const std::vector<std::string>& patterns);
     explicit Catalog(Database db);
+    static Catalog open_checked(const std::string& path, Check check);
     void configure();
     Pair read_pair(Statement& st);
 

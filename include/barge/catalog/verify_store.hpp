@@ -29,7 +29,8 @@ public:
     // The file re-hashed right at the destination now.
     void set_verified(int64_t entry_id, int64_t now);
     // The file is damaged or missing at the destination: no longer delivered, so the
-    // next load carries it again and the next unload keeps the damaged copy aside.
+    // next load carries it again and the next unload keeps the damaged copy aside;
+    // until then every verify-destination checks it again (and finds it bad).
     void set_damaged(int64_t entry_id, const std::string& reason, int64_t now);
     // A piece re-hashed right on the cargo now.
     void set_piece_verified(int64_t piece_id, int64_t now);
