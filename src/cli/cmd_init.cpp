@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -22,6 +23,33 @@ struct InitOptions {
     std::optional<std::string> piece_size;
     bool install_binary = false;
     std::optional<std::string> from;
+    bool dry_run = false;
+};
+
+// Undoes a half-made drive: a failed init leaves nothing behind (SPEC §5).
+class InitUndo {
+public:
+    InitUndo(std::string dir, bool created_dir) : m_dir(std::move(dir)), m_created(created_dir) {}
+    ~InitUndo() {
+        if (m_done) {
+            return;
+        }
+        std::error_code ec;
+        for (const char* part : {"barge.db", "barge.db-journal", "cargo", "logs", "bin", "barge.lock"}) {
+            std::filesystem::remove_all(m_dir + "/" + part, ec);
+        }
+        if (m_created) {
+            std::filesystem::remove(m_dir, ec); // only when empty again
+        }
+    }
+    InitUndo(const InitUndo&) = delete;
+    InitUndo& operator=(const InitUndo&) = delete;
+    void done() { m_done = true; }
+
+private:
+    std::string m_dir;
+    bool m_created;
+    bool m_done = false;
 };
 
 // SPEC §3: 1 GiB (below FAT32's 4 GiB file limit), or 1/16 of the drive when smaller.
@@ -32,16 +60,57 @@ uint64_t default_piece_size(uint64_t capacity) {
 
 ExitCode run_init(const Globals& g, const InitOptions& o) {
     std::string dir = absolute_path(o.dir);
-    // Like mkdir without -p: a missing parent usually means a drive not mounted.
-    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
-        throw_errno("mkdir", dir);
+    // Everything is checked before anything is made: a refused init leaves nothing.
+    std::string parent = parent_path(dir);
+    struct stat st{};
+    if (::stat(parent.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        // Like mkdir without -p: a missing parent usually means a drive not mounted.
+        throw Refusal(fmt::format("cannot make '{}' a drive: its parent '{}' is not a directory "
+                                  "(is the drive mounted?)",
+                                  escape_bytes(dir), escape_bytes(parent)));
     }
-    Space space = fs_space(dir);
+    bool exists = ::stat(dir.c_str(), &st) == 0;
+    if (exists && !S_ISDIR(st.st_mode)) {
+        throw Refusal(fmt::format("'{}' exists and is not a directory", escape_bytes(dir)));
+    }
+    DriveLayout layout{dir};
+    if (::lstat(layout.catalog().c_str(), &st) == 0) {
+        throw Refusal(fmt::format("'{}' already exists: this directory is already a drive",
+                                  escape_bytes(layout.catalog())));
+    }
+    Space space = fs_space(exists ? dir : parent);
     uint64_t piece = o.piece_size ? parse_size(*o.piece_size) : default_piece_size(space.capacity);
     if (piece < 4096) {
         throw Refusal(fmt::format("piece size {} is too small: at least 4096 bytes", piece));
     }
-    DriveLayout layout{dir};
+    std::optional<std::string> binary;
+    if (o.install_binary) {
+        binary = static_binary(o.from); // refused now, before the drive exists
+    }
+    if (o.dry_run) {
+        JsonWriter j;
+        j.begin_object();
+        j.field("dry_run", true);
+        j.field("drive", dir);
+        j.field("piece_size", piece);
+        j.field("capacity_bytes", space.capacity);
+        j.field("free_bytes", space.available);
+        j.end_object();
+        if (g.json) {
+            print_json(j);
+        } else {
+            say(g, fmt::format("dry run: would make {} a drive (piece size {}, {} free of {}){}; "
+                               "nothing was changed",
+                               escape_bytes(dir), format_size(piece), format_size(space.available),
+                               format_size(space.capacity),
+                               binary ? ", with " + escape_bytes(*binary) + " as bin/barge" : ""));
+        }
+        return ExitCode::ok;
+    }
+    if (!exists && ::mkdir(dir.c_str(), 0755) != 0) {
+        throw_errno("mkdir", dir);
+    }
+    InitUndo undo(dir, !exists);
     DriveLock lock(dir, DriveLock::Mode::exclusive, "init");
     std::string id = new_uuid();
     {
@@ -62,10 +131,11 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
                            format_size(piece), format_size(space.available),
                            format_size(space.capacity)));
     }
-    if (o.install_binary) {
-        install_binary(g, layout, o.from, j);
+    if (binary) {
+        install_binary(g, layout, binary, j);
     }
     j.end_object();
+    undo.done();
     if (g.json) {
         print_json(j);
     }
@@ -85,6 +155,7 @@ void add_init(CLI::App& app, Globals& g, Action& action) {
                   "also copy a static barge onto the drive (DIR/bin/barge), see install-binary");
     sub->add_option("--from", o->from, "with --install-binary: the static barge to copy")
         ->option_text("FILE");
+    sub->add_flag("-n,--dry-run", o->dry_run, "check everything and say what would be made");
     sub->footer("Example: barge init /media/usb/barge --install-binary");
     sub->callback([&g, &action, o] { action = [&g, o] { return run_init(g, *o); }; });
 }

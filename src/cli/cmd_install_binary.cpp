@@ -18,9 +18,35 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// Every barge binary carries this string, so that install-binary can tell a
+// barge from any other static program (SPEC §5: install-binary --from /sbin/ldconfig
+// must be refused) without running it.
+extern "C" {
+__attribute__((used)) const char barge_binary_marker[] = "barge-binary-marker:v1 barge " BARGE_VERSION;
+}
+
 namespace barge::cli {
 
 namespace {
+
+// Whether the file holds barge's marker (a binary built from this project).
+bool holds_marker(const std::string& path) {
+    static constexpr std::string_view marker = "barge-binary-marker:v1 ";
+    Fd fd = open_or_throw(path, O_RDONLY);
+    std::string window;
+    char buf[1 << 16];
+    for (;;) {
+        size_t n = read_full(fd.get(), buf, sizeof buf, path);
+        window.append(buf, n);
+        if (window.find(marker) != std::string::npos) {
+            return true;
+        }
+        if (n < sizeof buf) {
+            return false;
+        }
+        window.erase(0, window.size() - marker.size()); // a marker across two reads
+    }
+}
 
 // Whether the file is an x86-64 (or any 64-bit) ELF executable without a program
 // interpreter, i.e. linked statically: it runs on a machine without barge's
@@ -48,10 +74,15 @@ void require_static_elf(const std::string& path) {
                 escape_bytes(path)));
         }
     }
+    if (!holds_marker(path)) {
+        throw Refusal(fmt::format("'{}' is a static program, but not barge (it lacks barge's "
+                                  "marker): build one with scripts/build-static",
+                                  escape_bytes(path)));
+    }
 }
 
-// The static barge to put on a drive: --from, else this barge if it is static,
-// else barge-static next to it. Throws Refusal when the one chosen is not static.
+} // namespace
+
 std::string static_binary(const std::optional<std::string>& from) {
     if (from) {
         std::string path = absolute_path(*from);
@@ -77,8 +108,6 @@ std::string static_binary(const std::optional<std::string>& from) {
         throw;
     }
 }
-
-} // namespace
 
 namespace {
 
@@ -161,12 +190,29 @@ void install_binary(const Globals& g, const DriveLayout& layout, const std::opti
 
 namespace {
 
-ExitCode run_install_binary(const Globals& g, const std::optional<std::string>& from) {
+struct InstallCli {
+    std::optional<std::string> from;
+    bool dry_run = false;
+};
+
+ExitCode run_install_binary(const Globals& g, const InstallCli& o) {
     DriveLayout layout = find_drive(g.drive);
     DriveLock lock(layout.root, DriveLock::Mode::exclusive, "install-binary");
     JsonWriter j;
     j.begin_object();
-    install_binary(g, layout, from, j);
+    j.field("dry_run", o.dry_run);
+    if (o.dry_run) {
+        std::string src = static_binary(o.from);
+        say(g, fmt::format("dry run: would install {} as {}/bin/barge; nothing was changed",
+                           escape_bytes(src), escape_bytes(layout.root)));
+        j.key("binary");
+        j.begin_object();
+        j.field("path", layout.root + "/bin/barge");
+        j.field("from", src);
+        j.end_object();
+    } else {
+        install_binary(g, layout, o.from, j);
+    }
     j.end_object();
     if (g.json) {
         print_json(j);
@@ -177,17 +223,18 @@ ExitCode run_install_binary(const Globals& g, const std::optional<std::string>& 
 } // namespace
 
 void add_install_binary(CLI::App& app, Globals& g, Action& action) {
-    auto from = std::make_shared<std::optional<std::string>>();
+    auto o = std::make_shared<InstallCli>();
     auto* ib = app.add_subcommand(
         "install-binary", "copy a statically linked barge onto the drive (DRIVE/bin/barge), so a "
                           "destination without barge installed can unload straight from the drive");
-    ib->add_option("--from", *from,
+    ib->add_flag("-n,--dry-run", o->dry_run, "check the binary and say what would be installed");
+    ib->add_option("--from", o->from,
                    "the static barge to copy (default: this barge if static, else barge-static "
                    "next to it)")
         ->option_text("FILE");
     ib->footer("Example: barge install-binary --from build-static/barge\n"
                "then, offsite: /media/usb/barge/bin/barge -d /media/usb/barge unload");
-    ib->callback([&g, &action, from] { action = [&g, from] { return run_install_binary(g, *from); }; });
+    ib->callback([&g, &action, o] { action = [&g, o] { return run_install_binary(g, *o); }; });
 }
 
 } // namespace barge::cli

@@ -25,6 +25,7 @@ namespace {
 
 struct RecoverOptions {
     std::vector<std::string> places;
+    bool dry_run = false;
 };
 
 struct Candidate {
@@ -94,6 +95,25 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     if (!best) {
         throw Refusal("no usable catalog copy (catalog-<drive id>.db) found there");
     }
+    if (o.dry_run) {
+        if (g.json) {
+            JsonWriter j;
+            j.begin_object();
+            j.field("dry_run", true);
+            j.field("drive", dir);
+            j.field("recovered_from", best->path);
+            j.field("drive_id", best->drive_id);
+            j.field("generation", best->generation);
+            j.end_object();
+            print_json(j);
+        } else {
+            say(g, fmt::format("dry run: would install the catalog of drive {} (generation {}) "
+                               "from {} as {}/barge.db; nothing was changed",
+                               best->drive_id, best->generation, escape_bytes(best->path),
+                               escape_bytes(dir)));
+        }
+        return ExitCode::ok;
+    }
     DriveLayout layout{dir};
     DriveLock lock(dir, DriveLock::Mode::exclusive, "recover");
     std::string db = layout.catalog();
@@ -140,6 +160,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     if (g.json) {
         JsonWriter j;
         j.begin_object();
+        j.field("dry_run", false);
         j.field("drive", dir);
         j.field("recovered_from", best->path);
         j.field("drive_id", best->drive_id);
@@ -176,6 +197,7 @@ void add_recover(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("PLACE", o->places,
                     "pair roots (or .barge directories, or copies) to look in")
         ->required();
+    sub->add_flag("-n,--dry-run", o->dry_run, "say which copy it would install; change nothing");
     sub->footer("Example: barge -d /media/newdrive/barge recover /srv/photos /srv/video\n"
                 "(a new drive: mkdir /media/newdrive/barge first; then 'barge load' carries what "
                 "the lost one held)");

@@ -1,6 +1,7 @@
 #include "barge/cli/commands.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/cli/output.hpp"
+#include "barge/catalog/entries.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -18,6 +19,7 @@ struct ScanCliOptions {
     std::vector<std::string> pairs;
     std::optional<std::string> max_time;
     bool accept_mass_change = false;
+    bool dry_run = false;
 };
 
 ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
@@ -29,12 +31,21 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     Session s(g, "scan", Session::Lock::exclusive);
     opts.skip_dir = s.layout().root;
     auto pairs = s.select_pairs(o.pairs);
-    EndpointSync sync(s.catalog(), pairs);
-    RunRecorder run(s.catalog(), "scan", "source", pairs);
+    std::optional<EndpointSync> sync;
+    std::optional<Transaction> dry; // a dry run: everything inside it is rolled back
+    if (o.dry_run) {
+        s.catalog().wait_checked();
+        dry.emplace(s.catalog().db());
+        opts.hash = ScanOptions::Hash::no; // what would be hashed is counted instead
+    } else {
+        sync.emplace(s.catalog(), pairs);
+    }
+    RunRecorder run(s.catalog(), o.dry_run ? "scan --dry-run" : "scan", "source", pairs);
     auto progress = make_progress(g, s, pairs);
     ExitCode code = ExitCode::ok;
     JsonWriter j;
     j.begin_object();
+    j.field("dry_run", o.dry_run);
     j.key("pairs");
     j.begin_array();
     int64_t files = 0, bytes = 0, failed = 0;
@@ -44,12 +55,21 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
         j.field("name", p.name);
         try {
             ScanResult r = scan_pair(s.catalog(), p, opts, progress.get());
-            any_scanned = true;
+            any_scanned = !o.dry_run;
             if (progress) {
                 progress->finish();
             }
+            if (o.dry_run) {
+                auto todo = EntryStore(s.catalog().db()).hash_work(p.id, 0);
+                r.left_to_hash = todo.files;
+                j.field("would_hash_bytes", todo.bytes);
+            }
             scan_result_json(j, r);
-            say(g, scan_result_text(p.name, r));
+            say(g, (o.dry_run ? "dry run (nothing recorded): " : "") + scan_result_text(p.name, r) +
+                       (o.dry_run ? fmt::format("\n  would hash {} ({})", plural(r.left_to_hash, "file"),
+                                                format_size(static_cast<uint64_t>(
+                                                    EntryStore(s.catalog().db()).hash_work(p.id, 0).bytes)))
+                                  : ""));
             files += r.files_hashed;
             bytes += r.bytes_hashed;
             failed += static_cast<int64_t>(r.problems.size());
@@ -77,7 +97,9 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     if (g.json) {
         print_json(j);
     }
-    sync.backup(code);
+    if (sync) {
+        sync->backup(code);
+    }
     return code;
 }
 
@@ -92,6 +114,9 @@ void add_scan(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("--max-time", o->max_time,
                     "stop hashing after this long (e.g. 30m, 2h); the next scan continues")
         ->option_text("DUR");
+    sub->add_flag("-n,--dry-run", o->dry_run,
+                  "scan the live source and print what changed, recording nothing (and hashing "
+                  "nothing: it says what would be hashed)");
     sub->add_flag("--accept-mass-change", o->accept_mass_change,
                   "record the scan even if more than the pair's mass-change limit changed");
     sub->footer("Example: barge scan photos --max-time 2h");

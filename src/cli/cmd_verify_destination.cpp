@@ -17,6 +17,7 @@ struct VerifyDestCli {
     std::vector<std::string> pairs;
     std::optional<std::string> sample;
     std::optional<std::string> max_time;
+    bool dry_run = false;
 };
 
 ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
@@ -39,10 +40,15 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     if (o.max_time) {
         opts.max_seconds = parse_duration(*o.max_time);
     }
+    opts.dry_run = o.dry_run;
     Session s(g, "verify-destination", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
-    EndpointSync sync(s.catalog(), pairs);
-    RunRecorder run(s.catalog(), "verify-destination", "destination", pairs);
+    std::optional<EndpointSync> sync;
+    if (!o.dry_run) {
+        sync.emplace(s.catalog(), pairs);
+    }
+    RunRecorder run(s.catalog(), o.dry_run ? "verify-destination --dry-run" : "verify-destination",
+                    "destination", pairs);
     auto progress = make_progress(g, s, pairs);
     JsonWriter j;
     j.begin_object();
@@ -63,23 +69,27 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
             files += r.checked;
             bytes += r.bytes;
             bad += r.bad;
-            if (r.bad > 0) {
-                code = worst(code, ExitCode::corrupt);
-            }
+            ExitCode pair_code = r.bad > 0 ? ExitCode::corrupt : ExitCode::ok;
+            code = worst(code, pair_code);
+            run.pair_done(p.id, "destination", pair_code, r.checked, r.bytes, r.bad);
         } catch (const Refusal& e) {
             spdlog::error("{}", e.what());
             j.field("error", e.what());
             code = worst(code, ExitCode::refused);
+            run.pair_done(p.id, "destination", ExitCode::refused, 0, 0, 0);
         }
         j.end_object();
     }
     j.end_array();
     j.end_object();
-    run.finish(code, files, bytes, bad, j.str());
+    run.finish(code, files, bytes, bad, j.str(),
+               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
     if (g.json) {
         print_json(j);
     }
-    sync.backup(code);
+    if (sync) {
+        sync->backup(code);
+    }
     return code;
 }
 
@@ -94,6 +104,7 @@ void add_verify_destination(CLI::App& app, Globals& g, Action& action) {
     vd->add_option("--sample", o->sample, "verify only this percentage of the files")->option_text("PCT");
     vd->add_option("--max-time", o->max_time, "stop after this long; the next run continues")
         ->option_text("DUR");
+    vd->add_flag("-n,--dry-run", o->dry_run, "print how many files it would verify; read and change nothing");
     vd->footer("Example: barge verify-destination --sample 10 --max-time 1h");
     vd->callback([&g, &action, o] { action = [&g, o] { return run_verify_dest(g, *o); }; });
 }

@@ -12,12 +12,18 @@ namespace barge::cli {
 
 namespace {
 
-ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& names) {
+struct VerifyMiddleCli {
+    std::vector<std::string> pairs;
+    bool dry_run = false;
+};
+
+ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
     Session s(g, "verify-middle", Session::Lock::exclusive);
-    auto pairs = s.select_pairs(names);
-    RunRecorder run(s.catalog(), "verify-middle", "drive", pairs);
+    auto pairs = s.select_pairs(o.pairs);
+    RunRecorder run(s.catalog(), o.dry_run ? "verify-middle --dry-run" : "verify-middle", "drive",
+                    pairs);
     auto progress = make_progress(g, s, pairs);
-    VerifyResult r = verify_middle(s.catalog(), s.layout(), pairs, progress.get());
+    VerifyResult r = verify_middle(s.catalog(), s.layout(), pairs, progress.get(), o.dry_run);
     if (progress) {
         progress->finish();
     }
@@ -27,7 +33,11 @@ ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& nam
     cargo_json(j, s.catalog(), s.layout());
     j.end_object();
     ExitCode code = r.bad > 0 ? ExitCode::corrupt : ExitCode::ok;
-    run.finish(code, r.checked, r.bytes, r.bad, j.str());
+    for (const auto& p : pairs) {
+        run.pair_done(p.id, "drive", code, r.checked, r.bytes, r.bad);
+    }
+    run.finish(code, r.checked, r.bytes, r.bad, j.str(),
+               o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
     if (g.json) {
         print_json(j);
     } else {
@@ -39,13 +49,14 @@ ExitCode run_verify_middle(const Globals& g, const std::vector<std::string>& nam
 } // namespace
 
 void add_verify_middle(CLI::App& app, Globals& g, Action& action) {
-    auto names = std::make_shared<std::vector<std::string>>();
+    auto o = std::make_shared<VerifyMiddleCli>();
     auto* vm = app.add_subcommand(
         "verify-middle", "re-hash every piece on the cargo against the catalog; corrupt or "
                          "missing pieces are reported, removed and carried again");
-    vm->add_option("PAIR", *names, "pairs whose files to name (default: all)");
+    vm->add_option("PAIR", o->pairs, "pairs whose files to name (default: all)");
+    vm->add_flag("-n,--dry-run", o->dry_run, "print how many pieces it would verify; read and change nothing");
     vm->footer("Example: barge verify-middle");
-    vm->callback([&g, &action, names] { action = [&g, names] { return run_verify_middle(g, *names); }; });
+    vm->callback([&g, &action, o] { action = [&g, o] { return run_verify_middle(g, *o); }; });
 }
 
 } // namespace barge::cli

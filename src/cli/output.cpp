@@ -284,6 +284,9 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
 }
 
 void verify_json(JsonWriter& j, const VerifyResult& r) {
+    j.field("dry_run", r.dry_run);
+    j.field("would_check", r.would_check);
+    j.field("would_bytes", r.would_bytes);
     j.field("checked", r.checked);
     j.field("bytes", r.bytes);
     j.field("bad", r.bad);
@@ -293,6 +296,12 @@ void verify_json(JsonWriter& j, const VerifyResult& r) {
 }
 
 std::string verify_text(const std::string& what, const VerifyResult& r) {
+    if (r.dry_run) {
+        return fmt::format("{}: dry run: would verify {} ({}), reading them from the medium; "
+                           "nothing was read or changed",
+                           what, plural(r.would_check, "item"),
+                           format_size(static_cast<uint64_t>(r.would_bytes)));
+    }
     std::string text = fmt::format("{}: verified {} ({}), {} bad", what, r.checked,
                                    format_size(static_cast<uint64_t>(r.bytes)), r.bad);
     if (r.left > 0) {

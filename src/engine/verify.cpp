@@ -34,7 +34,6 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                                   escape_bytes(pair.dest), pair.name,
                                   escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
     }
-    catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     VerifyResult r;
     VerifyStore store(catalog.db());
     int64_t total = store.delivered_files(pair.id);
@@ -46,6 +45,16 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
     // Least recently verified first: repeated runs with --sample or --max-time
     // scrub the whole tree in turn.
     std::vector<VerifyItem> items = store.least_recently_verified(pair.id, limit);
+    if (options.dry_run) {
+        r.dry_run = true;
+        r.would_check = static_cast<int64_t>(items.size());
+        for (const auto& i : items) {
+            r.would_bytes += i.size;
+        }
+        r.left = total;
+        return r;
+    }
+    catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     if (progress) {
         int64_t bytes = 0;
         for (const auto& i : items) {
@@ -120,12 +129,20 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
 }
 
 VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
-                           const std::vector<Pair>& pairs, Progress* progress) {
+                           const std::vector<Pair>& pairs, Progress* progress, bool dry_run) {
     VerifyResult r;
     Cargo cargo(layout);
     TransitStore store(catalog.db());
     VerifyStore verified(catalog.db());
     auto pieces = store.pieces_on_cargo();
+    if (dry_run) {
+        r.dry_run = true;
+        r.would_check = static_cast<int64_t>(pieces.size());
+        for (const auto& p : pieces) {
+            r.would_bytes += p.size;
+        }
+        return r;
+    }
     if (progress) {
         int64_t bytes = 0;
         for (const auto& p : pieces) {

@@ -10,7 +10,7 @@ expect_eq 2097152 "$(json '.piece_size')" "piece size"
 [[ -f $DRIVE/barge.db && -d $DRIVE/cargo && -d $DRIVE/logs ]] || fail "drive layout incomplete"
 expect_exit 2 barge init "$DRIVE"
 grep -q "already" "$T/err" || fail "re-init does not say why"
-expect_exit 1 barge init "$T/no/such/parent"
+expect_exit 2 barge init "$T/no/such/parent" # a refusal: the drive is probably not mounted
 grep -q "no/such/parent" "$T/err" || fail "init into a missing parent does not name it"
 
 # Default piece size: 1 GiB, or 1/16 of the drive when smaller.

@@ -16,12 +16,15 @@ struct VerifyResult {
     int64_t bad = 0;             // corrupt or missing
     int64_t left = 0;            // not reached (sample or time limit)
     bool stopped_early = false;
+    bool dry_run = false;                     // nothing read or recorded: what would be checked
+    int64_t would_check = 0, would_bytes = 0; // a dry run's plan
     std::vector<FileProblem> problems; // each bad item, by file name
 };
 
 struct VerifyDestOptions {
     std::optional<double> sample_percent; // verify this share, least recently verified first
     std::optional<double> max_seconds;
+    bool dry_run = false;
 };
 
 // Re-hashes delivered files at the pair's destination, reading from the medium,
@@ -35,6 +38,6 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
 // corrupt or missing pieces are removed and queued to be carried again. Problems
 // name the files that need them.
 VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
-                           const std::vector<Pair>& pairs, Progress* progress);
+                           const std::vector<Pair>& pairs, Progress* progress, bool dry_run = false);
 
 } // namespace barge
