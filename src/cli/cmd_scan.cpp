@@ -65,6 +65,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
                 j.field("would_hash_bytes", todo.bytes);
             }
             scan_result_json(j, r);
+            failures_if_quiet(g, r.problems);
             say(g, (o.dry_run ? "dry run (nothing recorded): " : "") + scan_result_text(p.name, r) +
                        (o.dry_run ? fmt::format("\n  would hash {} ({})", plural(r.left_to_hash, "file"),
                                                 format_size(static_cast<uint64_t>(

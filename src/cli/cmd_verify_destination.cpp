@@ -66,6 +66,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
             }
             verify_json(j, r);
             say(g, verify_text(p.name, r));
+            failures_if_quiet(g, r.problems);
             files += r.checked;
             bytes += r.bytes;
             bad += r.bad;

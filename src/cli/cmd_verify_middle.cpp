@@ -42,6 +42,7 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
         print_json(j);
     } else {
         say(g, verify_text("cargo", r));
+        failures_if_quiet(g, r.problems);
     }
     return code;
 }

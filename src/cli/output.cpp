@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace barge::cli {
@@ -41,6 +42,15 @@ void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns)
         j.value(format_utc(*ns));
     } else {
         j.null();
+    }
+}
+
+void failures_if_quiet(const Globals& g, const std::vector<FileProblem>& problems) {
+    if (!g.quiet || g.json) {
+        return;
+    }
+    for (const auto& p : problems) {
+        spdlog::error("'{}': {}", escape_bytes(p.path), p.reason);
     }
 }
 

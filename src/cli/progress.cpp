@@ -38,8 +38,8 @@ std::string tail_bytes(const std::string& s, size_t n) {
 }
 } // namespace
 
-CliProgress::CliProgress(bool draw, DriveLock* lock, std::string command)
-    : m_draw(draw), m_lock(lock), m_command(std::move(command)), m_since(format_utc(now_ns())) {
+CliProgress::CliProgress(bool draw, bool list, DriveLock* lock, std::string command)
+    : m_draw(draw), m_list(list), m_lock(lock), m_command(std::move(command)), m_since(format_utc(now_ns())) {
     if (m_draw) {
         g_active = this;
     }
@@ -67,6 +67,16 @@ void CliProgress::advance(uint64_t files, uint64_t bytes, std::string_view curre
     m_bytes += bytes;
     m_current = current;
     update(false);
+}
+
+void CliProgress::item(std::string_view what, std::string_view path) {
+    if (!m_list) {
+        return;
+    }
+    finish();
+    std::string line = fmt::format("{:<9} {}\n", what, escape_bytes(path));
+    std::fwrite(line.data(), 1, line.size(), stdout);
+    std::fflush(stdout);
 }
 
 void CliProgress::set_snapshot(std::string report_json) {
@@ -166,7 +176,8 @@ void CliProgress::finish() {
 std::unique_ptr<CliProgress> make_progress(const Globals& g, Session& s,
                                            const std::vector<Pair>& pairs) {
     bool draw = g.progress.value_or(!g.quiet && !g.json && ::isatty(STDERR_FILENO));
-    auto p = std::make_unique<CliProgress>(draw, s.exclusive_lock(), s.command());
+    bool list = g.verbose && !g.json && !g.quiet;
+    auto p = std::make_unique<CliProgress>(draw, list, s.exclusive_lock(), s.command());
     if (s.exclusive_lock()) {
         p->set_snapshot(report_snapshot(collect_report(s, pairs)));
     }

@@ -84,6 +84,8 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
         int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
                        static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));
         say(g, load_result_text(pair.name, r, room));
+        failures_if_quiet(g, r.scan.problems);
+        failures_if_quiet(g, r.failures);
         load_result_json(j, r);
         PairOutcome out{ExitCode::ok, r.files, r.bytes,
                         static_cast<int64_t>(r.failures.size() + r.scan.problems.size())};
@@ -99,6 +101,7 @@ PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
     return one_pair(pair, "destination", j, progress, run, [&] {
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, options, progress);
         say(g, unload_result_text(pair.name, r));
+        failures_if_quiet(g, r.failures);
         unload_result_json(j, r);
         PairOutcome out{ExitCode::ok, r.files + r.symlinks, r.bytes,
                         static_cast<int64_t>(r.failures.size())};

@@ -24,7 +24,9 @@ ErrorSink::ErrorSink(std::string what, std::vector<FileProblem>& failures,
 
 void ErrorSink::fail(int64_t entry_id, const std::string& path, const std::string& reason) {
     m_failures.push_back({path, reason});
-    spdlog::error("{}: '{}': {}", m_what, escape_bytes(path), reason);
+    // The drive's log gets every failure; the terminal gets it once, from the
+    // command's summary (or as an error with -q).
+    spdlog::info("{}: '{}': failed: {}", m_what, escape_bytes(path), reason);
     if (entry_id != 0 && m_record) {
         m_record(entry_id, reason);
     }

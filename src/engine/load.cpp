@@ -153,6 +153,7 @@ public:
             m_result.bytes += f.cand.st.size;
             if (m_progress) {
                 m_progress->advance(1, static_cast<uint64_t>(f.cand.st.size), f.cand.rel());
+                m_progress->item("carried", f.cand.rel());
             }
         }
         tx.commit();

@@ -102,6 +102,7 @@ public:
             m_result.local_copies += f.local ? 1 : 0;
             if (m_progress) {
                 m_progress->advance(1, static_cast<uint64_t>(f.item.st.size), f.item.rel());
+                m_progress->item(f.local ? "copied" : "delivered", f.item.rel());
             }
         }
         tx.commit();
@@ -215,6 +216,9 @@ private:
             m_store.mark_delivered(d.entry_id, now_ns());
             tx.commit();
             ++m_result.already_there;
+            if (m_progress) {
+                m_progress->item("in place", d.rel());
+            }
             return;
         }
         if (multi_trip) {
@@ -289,6 +293,9 @@ private:
         for (const auto& d : placed) {
             m_store.mark_delivered(d.entry_id, now_ns());
             ++m_result.symlinks;
+            if (m_progress) {
+                m_progress->item("symlink", d.rel());
+            }
         }
         tx.commit();
     }
@@ -302,10 +309,11 @@ private:
         for (const auto& d : items) {
             for_file(m_sink, d.entry_id, display(d), [&] {
                 DestTree::check_path(d.rel());
-                if (m_pair.on_delete == OnDelete::trash) {
-                    m_result.trashed += m_dest.trash(d) ? 1 : 0;
-                } else {
-                    ++m_result.forgotten;
+                bool trashed = m_pair.on_delete == OnDelete::trash && m_dest.trash(d);
+                m_result.trashed += trashed ? 1 : 0;
+                m_result.forgotten += m_pair.on_delete == OnDelete::trash ? 0 : 1;
+                if (m_progress && d.d_kind != Kind::dir) {
+                    m_progress->item(trashed ? "trashed" : "kept", d.rel());
                 }
                 m_store.forget_entry(d.entry_id);
             });
@@ -345,6 +353,9 @@ private:
                 m_dest.set_dir_metadata(d);
                 m_store.mark_delivered(d.entry_id, now_ns());
                 ++m_result.dirs;
+                if (m_progress) {
+                    m_progress->item("directory", d.rel());
+                }
             });
         }
         m_dest.staging().renamed_barrier();

@@ -106,7 +106,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         } else {
             store.set_damaged(it.entry_id, "verify-destination: " + reason, now_ns());
             r.problems.push_back({where, reason + "; queued to be carried again from the source"});
-            spdlog::error("verify-destination {}: '{}': {}", pair.name, escape_bytes(where), reason);
+            spdlog::info("verify-destination {}: '{}': {}", pair.name, escape_bytes(where), reason);
             ++r.bad;
         }
         ++r.checked;
@@ -202,7 +202,7 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
         if (files.empty()) {
             r.problems.push_back({cargo.path(p.hash), "the piece " + reason + " (no file still needs it); removed"});
         }
-        spdlog::error("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);
+        spdlog::info("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);
     }
     return r;
 }

@@ -16,6 +16,9 @@ namespace barge::cli {
 // The scan summary as text and as JSON fields (inside an open object).
 std::string scan_result_text(const std::string& pair, const ScanResult& r);
 void scan_result_json(JsonWriter& j, const ScanResult& r);
+// With -q the summary is not printed: its failures go to stderr as errors, so a
+// failed file is still said once (it is always in the drive's log).
+void failures_if_quiet(const Globals& g, const std::vector<FileProblem>& problems);
 // key: a UTC time, or null.
 void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns);
 // "problems": [{"path","reason"}] inside an open object.

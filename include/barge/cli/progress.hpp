@@ -15,13 +15,15 @@ namespace barge::cli {
 // The engine calls it from its main thread only.
 class CliProgress : public Progress {
 public:
-    CliProgress(bool draw, DriveLock* lock, std::string command);
+    // draw: the progress line; list: -v's one line per entry acted on, on stdout.
+    CliProgress(bool draw, bool list, DriveLock* lock, std::string command);
     ~CliProgress() override;
     CliProgress(const CliProgress&) = delete;
     CliProgress& operator=(const CliProgress&) = delete;
 
     void phase(std::string_view name, uint64_t total_files, uint64_t total_bytes) override;
     void advance(uint64_t files, uint64_t bytes, std::string_view current) override;
+    void item(std::string_view what, std::string_view path) override;
     // The status report when the run began (a JSON object), for status to show.
     void set_snapshot(std::string report_json);
     // Clears the line (before text is printed, and at the end).
@@ -33,7 +35,7 @@ private:
     std::string line(double now) const;
     std::string eta(double now) const;
 
-    bool m_draw;
+    bool m_draw, m_list;
     DriveLock* m_lock;
     std::string m_command, m_since, m_snapshot = "{}";
     std::string m_phase;
