@@ -25,10 +25,94 @@ bool confirm(const std::string& question) {
     return answer && (*answer == "y" || *answer == "Y" || *answer == "yes");
 }
 
-// SPEC §4: which side a pair is on here, and why nothing can be done when neither.
+// What run does with one pair (SPEC §4), decided before anything is written.
+struct Decision {
+    enum class Do { load, unload, skip } what = Do::skip;
+    std::string why;                // for a skipped pair
+    ExitCode code = ExitCode::ok; // a skip that is an error (exit 2), or a note (ok)
+};
+
+Decision decide(const Globals& g, const RunCliOptions& o, const Pair& p) {
+    auto src_missing = source_not_visible(p);
+    DestState dst = dest_state(p);
+    if (!src_missing && dst == DestState::visible) {
+        return {Decision::Do::skip,
+                fmt::format("both its source and its destination are visible here, so barge "
+                            "cannot tell which side this is; run 'barge load {}' or 'barge "
+                            "unload {}'",
+                            p.name, p.name),
+                ExitCode::refused};
+    }
+    if (!src_missing) {
+        return {Decision::Do::load, "", ExitCode::ok};
+    }
+    if (dst == DestState::visible) {
+        return {Decision::Do::unload, "", ExitCode::ok};
+    }
+    if (dst == DestState::claimable) {
+        std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver the "
+                                    "cargo there?",
+                                    p.name, escape_bytes(p.dest));
+        if (g.yes || o.dry_run || confirm(q)) {
+            return {Decision::Do::unload, "", ExitCode::ok};
+        }
+        return {Decision::Do::skip,
+                fmt::format("its destination '{}' is not claimed yet; run with --yes (or 'barge "
+                            "unload {}') to claim it",
+                            escape_bytes(p.dest), p.name),
+                ExitCode::ok};
+    }
+    if (last_seen_here(p, End::source)) {
+        return {Decision::Do::skip, *src_missing, ExitCode::refused};
+    }
+    if (last_seen_here(p, End::dest)) {
+        return {Decision::Do::skip, dest_marker_missing(p).what(), ExitCode::refused};
+    }
+    return {Decision::Do::skip,
+            "neither its source nor its destination is visible here: it is served at another site",
+            ExitCode::ok};
+}
+
+// SPEC §4: the side of each pair, and why nothing can be done when neither.
 ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     Session s(g, "run", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    std::vector<Decision> decisions;
+    bool any = false;
+    for (const auto& p : pairs) {
+        decisions.push_back(decide(g, o, p));
+        any = any || decisions.back().what != Decision::Do::skip;
+    }
+    // A pair left alone: at another site it is a note; where its disk should be
+    // mounted (this machine saw it last), or when it needs an answer, an error.
+    auto skipped = [&](const Pair& p, const Decision& d, JsonWriter* j) {
+        if (d.code == ExitCode::ok) {
+            say(g, fmt::format("{}: skipped: {}", p.name, d.why));
+        } else {
+            spdlog::error("pair '{}': {}", p.name, d.why);
+        }
+        if (j) {
+            j->begin_object();
+            j->field("name", p.name);
+            j->field("side", "none");
+            j->field(d.code == ExitCode::ok ? "skipped" : "error", d.why);
+            j->end_object();
+        }
+        return PairOutcome{d.code};
+    };
+    if (!any) {
+        // Automation must not read "nothing happened" as success (SPEC §4): exit 2,
+        // each pair named with its reason; refused before anything is written.
+        std::string list;
+        for (size_t k = 0; k < pairs.size(); ++k) {
+            skipped(pairs[k], decisions[k], nullptr);
+            list += fmt::format("\n  {}: {}", pairs[k].name, decisions[k].why);
+        }
+        throw Refusal(pairs.empty()
+                          ? std::string("this drive has no pairs yet: add one with 'barge pair add "
+                                        "NAME SOURCE DEST'")
+                          : "run: no pair was loaded or unloaded:" + list);
+    }
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
         sync.emplace(s.catalog(), pairs);
@@ -45,94 +129,26 @@ ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     j.begin_object();
     j.field("dry_run", o.dry_run);
     bool cargo_checked = false;
-    int handled = 0;
-    std::vector<std::string> why_not; // one line per pair not handled
-    // A pair left alone: at another site it is a note; where its disk should be
-    // mounted (this machine saw it last), or when it needs an answer, an error.
-    auto skip = [&](const Pair& p, const std::string& why, ExitCode code) {
-        why_not.push_back(fmt::format("{}: {}", p.name, why));
-        if (code == ExitCode::ok) {
-            say(g, fmt::format("{}: skipped: {}", p.name, why));
-        } else {
-            spdlog::error("pair '{}': {}", p.name, why);
-        }
-        j.begin_object();
-        j.field("name", p.name);
-        j.field("side", "none");
-        j.field(code == ExitCode::ok ? "skipped" : "error", why);
-        j.end_object();
-        return PairOutcome{code};
-    };
-    ExitCode code = each_pair(
+    size_t k = 0;
+    return each_pair(
         s, g, run, sync ? &*sync : nullptr, j, pairs,
         [&](const Pair& p, CliProgress* progress) -> PairOutcome {
-            auto src_missing = source_not_visible(p);
-            DestState dst = dest_state(p);
-            if (!src_missing && dst == DestState::visible) {
-                return skip(p,
-                            fmt::format("both its source and its destination are visible here, "
-                                        "so barge cannot tell which side this is; run 'barge "
-                                        "load {}' or 'barge unload {}'",
-                                        p.name, p.name),
-                            ExitCode::refused);
-            }
-            if (!src_missing) {
+            const Decision& d = decisions[k++];
+            switch (d.what) {
+            case Decision::Do::load:
                 if (!cargo_checked && !o.dry_run) {
                     check_cargo(s.catalog(), s.layout());
                     cargo_checked = true;
                 }
-                ++handled;
                 return load_one(s, g, p, load_opts, j, progress, run);
-            }
-            if (dst == DestState::visible) {
-                ++handled;
+            case Decision::Do::unload:
                 return unload_one(s, g, p, unload_opts, j, progress, run);
+            case Decision::Do::skip:
+                break;
             }
-            if (dst == DestState::claimable) {
-                std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver "
-                                            "the cargo there?",
-                                            p.name, escape_bytes(p.dest));
-                if (g.yes || o.dry_run || confirm(q)) {
-                    ++handled;
-                    return unload_one(s, g, p, unload_opts, j, progress, run);
-                }
-                return skip(p,
-                            fmt::format("its destination '{}' is not claimed yet; run with --yes "
-                                        "(or 'barge unload {}') to claim it",
-                                        escape_bytes(p.dest), p.name),
-                            ExitCode::ok);
-            }
-            if (last_seen_here(p, End::source)) {
-                return skip(p, *src_missing, ExitCode::refused);
-            }
-            if (last_seen_here(p, End::dest)) {
-                return skip(p, dest_marker_missing(p).what(), ExitCode::refused);
-            }
-            return skip(p,
-                        "neither its source nor its destination is visible here: it is served "
-                        "at another site",
-                        ExitCode::ok);
+            return skipped(p, d, &j);
         },
-        o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always,
-        [&](ExitCode code) {
-            if (pairs.empty()) {
-                spdlog::error("run: this drive has no pairs yet: add one with 'barge pair add "
-                              "NAME SOURCE DEST'");
-                return worst(code, ExitCode::refused);
-            }
-            if (handled == 0) {
-                // Automation must not read "nothing happened" as success (SPEC §4).
-                std::string list;
-                for (const auto& w : why_not) {
-                    list += "\n  " + w;
-                }
-                spdlog::error("run: no pair was loaded or unloaded:{}", list);
-                j.field("error", "no pair was loaded or unloaded");
-                return worst(code, ExitCode::refused);
-            }
-            return code;
-        });
-    return code;
+        o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
 }
 
 } // namespace
