@@ -77,6 +77,11 @@ Decision decide(const Globals& g, const RunCliOptions& o, const Pair& p) {
 ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     Session s(g, "run", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
+    // First: a stale catalog is refused whatever the sides (it writes nothing yet).
+    std::optional<EndpointSync> sync;
+    if (!o.dry_run) {
+        sync.emplace(s.catalog(), pairs);
+    }
     std::vector<Decision> decisions;
     bool any = false;
     for (const auto& p : pairs) {
@@ -112,10 +117,6 @@ ExitCode run_run(const Globals& g, const RunCliOptions& o) {
                           ? std::string("this drive has no pairs yet: add one with 'barge pair add "
                                         "NAME SOURCE DEST'")
                           : "run: no pair was loaded or unloaded:" + list);
-    }
-    std::optional<EndpointSync> sync;
-    if (!o.dry_run) {
-        sync.emplace(s.catalog(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "run --dry-run" : "run", "auto", pairs);
     if (!o.dry_run) {
