@@ -125,7 +125,7 @@ void check_roots(const std::string& source, const std::string& dest, const std::
     }
 }
 
-void say_warnings(const Globals& g, const std::vector<std::string>& warnings, JsonWriter& j) {
+void say_warnings(const std::vector<std::string>& warnings, JsonWriter& j) {
     j.key("warnings");
     j.begin_array();
     for (const auto& w : warnings) {
@@ -170,7 +170,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
     if (o.dry_run) {
         j.key("id");
         j.null();
-        say_warnings(g, warnings, j);
+        say_warnings(warnings, j);
         j.end_object();
         say(g, fmt::format("dry run: would add pair {}: {} -> {}{} (nothing was changed)", ps.name,
                            escape_bytes(ps.source), escape_bytes(ps.dest),
@@ -190,7 +190,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         }
         Pair p = s.catalog().add_pair(ps, uuid);
         j.field("id", p.uuid);
-        say_warnings(g, warnings, j);
+        say_warnings(warnings, j);
         j.end_object();
         say(g, fmt::format("added pair {}: {} -> {}{}", p.name, escape_bytes(p.source),
                            escape_bytes(p.dest),
@@ -218,7 +218,7 @@ ExitCode run_set(const Globals& g, const SetCli& o) {
     j.begin_object();
     j.field("dry_run", o.dry_run);
     j.field("name", p.name);
-    say_warnings(g, warnings, j);
+    say_warnings(warnings, j);
     j.end_object();
     if (g.json) {
         print_json(j);

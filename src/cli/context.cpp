@@ -154,6 +154,10 @@ void EndpointSync::backup(ExitCode code) {
 ExitCode worst(ExitCode a, ExitCode b) {
     auto rank = [](ExitCode c) {
         switch (c) {
+        case ExitCode::interrupted:
+        case ExitCode::terminated:
+        case ExitCode::hung_up:
+            return 6;
         case ExitCode::stopped:
             return 5;
         case ExitCode::corrupt:
