@@ -1,15 +1,19 @@
 #include "barge/catalog/catalog.hpp"
 
 #include "barge/catalog/schema.hpp"
+#include "barge/catalog/vfs.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
 #include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
+#include <array>
+#include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <thread>
 #include <unistd.h>
 
 namespace barge {
@@ -35,49 +39,42 @@ void backup_database(Database& db, const std::string& dest_path) {
     }
 }
 
+// The database header's reserved bytes per page (byte 20), read from the file;
+// -1 when the file has no valid header.
+int reserved_bytes_of(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::array<unsigned char, 100> h{};
+    if (!fd || ::pread(fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) ||
+        std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+        return -1;
+    }
+    return h[20];
+}
+
+// The schema version (user_version, bytes 60-63 of the header); -1 as above.
+int64_t header_version(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::array<unsigned char, 100> h{};
+    if (!fd || ::pread(fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) ||
+        std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+        return -1;
+    }
+    return (int64_t{h[60]} << 24) | (int64_t{h[61]} << 16) | (int64_t{h[62]} << 8) | h[63];
+}
+
+// PRAGMA quick_check over the whole file: every page read (so checksummed), every
+// b-tree's structure checked. O(size of the catalog).
+void full_check(Database& db) {
+    Statement check = db.prepare("PRAGMA quick_check");
+    while (check.step()) {
+        std::string r = check.column_text(0);
+        if (r != "ok") {
+            throw CatalogError(fmt::format("catalog '{}' is corrupt: {}", db.path(), r));
+        }
+    }
+}
+
 } // namespace
-
-// quick_check on its own connection and thread. It reads every page and checks
-// the b-tree structure (not index contents against tables): O(size).
-struct Catalog::IntegrityCheck {
-    std::string path;
-    std::thread thread;
-    std::string error; // set by the thread; read after join
-    bool joined = false;
-
-    static std::string run(const std::string& path) {
-        try {
-            Database db(path, Database::Create::no);
-            Statement check = db.prepare("PRAGMA quick_check");
-            while (check.step()) {
-                std::string r = check.column_text(0);
-                if (r != "ok") {
-                    return fmt::format("catalog '{}' is corrupt: {}", path, r);
-                }
-            }
-        } catch (const Error& e) {
-            return fmt::format("catalog '{}' is corrupt: {}", path, e.what());
-        }
-        return "";
-    }
-    void start() {
-        thread = std::thread([this] { error = run(path); });
-    }
-    void join() {
-        if (!joined) {
-            thread.join();
-            joined = true;
-        }
-        if (!error.empty()) {
-            throw CatalogError(error);
-        }
-    }
-    ~IntegrityCheck() {
-        if (!joined && thread.joinable()) {
-            thread.join();
-        }
-    }
-};
 
 Catalog::Catalog(Database db) : m_db(std::move(db)) {}
 
@@ -102,7 +99,9 @@ Catalog Catalog::create(const std::string& path, uint64_t piece_size,
     if (::lstat(path.c_str(), &st) == 0) {
         throw Refusal(fmt::format("'{}' already exists: this directory is already a drive", path));
     }
-    Catalog cat{Database(path, Database::Create::yes)};
+    PageProtection protection = PageProtection::checksum();
+    Catalog cat{open_protected(path, Database::Create::yes, protection)};
+    prepare_protected(cat.m_db, protection);
     cat.configure();
     migrate(cat.m_db, migrations(), [](int) {});
     Transaction tx(cat.m_db);
@@ -117,21 +116,26 @@ Catalog Catalog::create(const std::string& path, uint64_t piece_size,
 
 namespace {
 // What to do about a damaged catalog, appended to every such error.
+std::string recover_hint(const std::string& path) {
+    std::string drive = path.substr(0, path.rfind('/'));
+    return fmt::format(". If the drive's catalog is damaged, rebuild it from the newest "
+                       "copy at a pair's source or destination: 'barge -d {} recover "
+                       "ROOT...' (docs/recovery.md)",
+                       drive.empty() ? "." : drive);
+}
 std::string with_recover_hint(const std::string& what, const std::string& path) {
     if (what.find("barge recover") != std::string::npos) {
         return what;
     }
-    std::string drive = path.substr(0, path.rfind('/'));
-    return what + fmt::format(". If the drive's catalog is damaged, rebuild it from the newest "
-                              "copy at a pair's source or destination: 'barge -d {} recover "
-                              "ROOT...' (docs/recovery.md)",
-                              drive.empty() ? "." : drive);
+    return what + recover_hint(path);
 }
 } // namespace
 
 Catalog Catalog::open(const std::string& path, Check check) {
     try {
-        return open_checked(path, check);
+        Catalog cat = open_checked(path, check);
+        cat.m_db.set_damage_hint(recover_hint(path));
+        return cat;
     } catch (const CatalogError& e) {
         if (e.code() == ExitCode::refused) {
             throw; // a newer barge's catalog: not damaged
@@ -140,25 +144,16 @@ Catalog Catalog::open(const std::string& path, Check check) {
     }
 }
 
-void Catalog::wait_checked() {
-    if (m_check) {
-        try {
-            m_check->join();
-        } catch (const CatalogError& e) {
-            throw CatalogError(with_recover_hint(e.what(), m_db.path()), e.code());
-        }
-    }
-}
-
 Catalog Catalog::open_checked(const std::string& path, Check check) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         throw_errno("open catalog", path);
     }
-    Catalog cat{Database(path, Database::Create::no)};
+    Catalog cat{open_protected(path, Database::Create::no, PageProtection::checksum())};
     cat.configure();
     // Reading the version is the first read: SQLite rolls back a hot journal left
     // by an interrupted run here, before any other connection looks at the file.
+    // Every page read from here on is checked against its checksum (catalog/vfs.hpp).
     int version = static_cast<int>(cat.m_db.query_int("PRAGMA user_version"));
     if (version > schema_version) {
         throw CatalogError(fmt::format("catalog '{}' was written by a newer barge (schema version "
@@ -169,29 +164,43 @@ Catalog Catalog::open_checked(const std::string& path, Check check) {
     if (version == 0) {
         throw CatalogError(fmt::format("'{}' is not a barge catalog (no schema version)", path));
     }
-    bool migrating = version < schema_version;
-    auto integrity = std::make_shared<IntegrityCheck>();
-    integrity->path = path;
-    if (check == Check::now || migrating) {
-        integrity->joined = true;
-        integrity->error = IntegrityCheck::run(path);
-        integrity->join();
-    } else {
-        integrity->start();
-        cat.m_db.set_write_guard([integrity, path] {
-            try {
-                integrity->join();
-            } catch (const CatalogError& e) {
-                throw CatalogError(with_recover_hint(e.what(), path), e.code());
-            }
-        });
+    bool unprotected = reserved_bytes_of(path) != PageProtection::checksum_reserve;
+    if (check == Check::full || version < schema_version || unprotected) {
+        // A migration rewrites the catalog: never on top of a damaged one.
+        full_check(cat.m_db);
     }
-    cat.m_check = integrity;
     migrate(cat.m_db, migrations(), [&](int from) {
         backup_database(cat.m_db, fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns())));
     });
+    if (unprotected) {
+        cat = protect(std::move(cat), path);
+    }
     check_schema_objects(cat.m_db);
     return cat;
+}
+
+bool Catalog::needs_upgrade(const std::string& path) {
+    int reserve = reserved_bytes_of(path);
+    int64_t version = header_version(path);
+    return reserve >= 0 && version > 0 &&
+           (reserve != PageProtection::checksum_reserve || version < schema_version);
+}
+
+Catalog Catalog::protect(Catalog cat, const std::string& path) {
+    // A catalog made before page checksums (barge 0.1): copied page by page into a
+    // checksummed file (VACUUM INTO), made durable, and renamed over the original.
+    // A crash before the rename leaves the old file, converted again next time.
+    PendingFile tmp(path + ".protect.tmp");
+    ::unlink(tmp.path().c_str());
+    ::unlink((tmp.path() + "-journal").c_str());
+    vacuum_into_protected(cat.m_db, tmp.path(), PageProtection::checksum());
+    fsync_file(tmp.path());
+    { Catalog closing = std::move(cat); } // no connection to the old file while it is replaced
+    tmp.keep();
+    rename_into_place(tmp.path(), path);
+    Catalog fresh{open_protected(path, Database::Create::no, PageProtection::checksum())};
+    fresh.configure();
+    return fresh;
 }
 
 std::optional<std::string> Catalog::meta(const std::string& key) {
@@ -230,16 +239,35 @@ int64_t Catalog::generation() {
 }
 
 void Catalog::backup_to(const std::string& path) {
-    std::string tmp = path + ".tmp";
-    ::unlink(tmp.c_str());
-    ::unlink((tmp + "-journal").c_str());
-    try {
-        backup_database(m_db, tmp); // synchronous=FULL default: synced at its commit
-    } catch (...) {
-        ::unlink(tmp.c_str());
-        throw;
+    copy_database_file(m_db.path(), path, static_cast<uint32_t>(m_db.query_int("PRAGMA page_size")));
+}
+
+void Catalog::track_pages() {
+    m_pages = std::make_unique<PageMap>(m_db.path());
+    track_page_writes(m_db, m_pages.get());
+}
+
+void Catalog::seal_pages() {
+    if (m_pages && !m_db.damaged()) {
+        m_pages->seal();
     }
-    rename_into_place(tmp, path);
+}
+
+ReplicaUpdate Catalog::update_copy(const std::string& copy_path) {
+    if (m_db.damaged()) {
+        throw CatalogError(fmt::format("catalog '{}' is corrupt: its copies at the endpoints "
+                                       "are left as they are",
+                                       m_db.path()));
+    }
+    if (!m_pages) {
+        // Not tracked in this session: a map that still describes the file serves;
+        // any other starts a new epoch, and the copy is made whole.
+        PageMap map(m_db.path());
+        map.seal();
+        return update_replica(m_db.path(), map, copy_path);
+    }
+    m_pages->seal();
+    return update_replica(m_db.path(), *m_pages, copy_path);
 }
 
 int64_t Catalog::bump_generation() {

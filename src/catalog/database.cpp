@@ -1,5 +1,6 @@
 #include "barge/catalog/database.hpp"
 
+#include "barge/catalog/vfs.hpp"
 #include "barge/util/error.hpp"
 
 #include <fmt/format.h>
@@ -64,7 +65,8 @@ Database::~Database() {
 
 Database::Database(Database&& other) noexcept
     : m_db(std::move(other.m_db)), m_path(std::move(other.m_path)),
-      m_write_guard(std::move(other.m_write_guard)), m_first_write(std::move(other.m_first_write)),
+      m_damaged(other.m_damaged), m_damage_hint(std::move(other.m_damage_hint)),
+      m_first_write(std::move(other.m_first_write)),
       m_after_first(std::move(other.m_after_first)),
       m_after_pending(std::move(other.m_after_pending)), m_cache(std::move(other.m_cache)) {
     other.m_cache.clear();
@@ -75,7 +77,8 @@ Database& Database::operator=(Database&& other) noexcept {
         drop_cache();
         m_db = std::move(other.m_db);
         m_path = std::move(other.m_path);
-        m_write_guard = std::move(other.m_write_guard);
+        m_damaged = other.m_damaged;
+        m_damage_hint = std::move(other.m_damage_hint);
         m_first_write = std::move(other.m_first_write);
         m_after_first = std::move(other.m_after_first);
         m_after_pending = std::move(other.m_after_pending);
@@ -106,6 +109,13 @@ void Database::give_back(sqlite3_stmt* stmt) noexcept {
 }
 
 void Database::fail(int rc, std::string_view context) const {
+    // A page the VFS shim refused (a checksum that does not match): SQLite itself
+    // only says "disk I/O error".
+    if (auto page = take_page_failure()) {
+        m_damaged = true;
+        throw CatalogError(
+            fmt::format("catalog '{}' is corrupt: {} ({}){}", m_path, *page, context, m_damage_hint));
+    }
     const char* msg = m_db ? sqlite3_errmsg(m_db.get()) : sqlite3_errstr(rc);
     throw CatalogError(fmt::format("catalog '{}': {}: {}", m_path, context, msg));
 }
@@ -117,6 +127,10 @@ void Database::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errstr(rc);
         sqlite3_free(err);
+        if (auto page = take_page_failure()) {
+            m_damaged = true;
+            throw CatalogError(fmt::format("catalog '{}' is corrupt: {}{}", m_path, *page, m_damage_hint));
+        }
         throw CatalogError(fmt::format("catalog '{}': {}", m_path, msg));
     }
 }
@@ -142,9 +156,9 @@ int64_t Database::query_int(std::string_view sql) {
 }
 
 void Database::guard_write() {
-    if (m_write_guard) {
-        m_write_guard();
-        m_write_guard = nullptr;
+    if (m_damaged) {
+        throw CatalogError(fmt::format("catalog '{}' is corrupt: nothing more is written to it",
+                                       m_path));
     }
     if (m_first_write) {
         auto in_txn = std::move(m_first_write);

@@ -26,8 +26,30 @@ int x_read(sqlite3_file* f, void* buf, int amt, sqlite3_int64 off) {
     return read_file(page_file(f), static_cast<uint8_t*>(buf), amt, off);
 }
 
+// The pages [off, off + amt) touches, 1-based; the whole file when the page size is
+// not known yet (a tracker then simply copies more).
+std::pair<uint64_t, uint64_t> pages_of(const PageFile* p, sqlite3_int64 off, sqlite3_int64 amt) {
+    uint64_t size = p->encrypted() ? encrypted_page_size : p->page_size;
+    if (size == 0) {
+        return {1, UINT64_MAX};
+    }
+    auto first = static_cast<uint64_t>(off) / size + 1;
+    auto last = amt > 0 ? static_cast<uint64_t>(off + amt - 1) / size + 1 : UINT64_MAX;
+    return {first, last};
+}
+
 int x_write(sqlite3_file* f, const void* buf, int amt, sqlite3_int64 off) {
-    return write_file(page_file(f), static_cast<const uint8_t*>(buf), amt, off);
+    PageFile* p = page_file(f);
+    if (p->tracker && !p->tracker->before_write()) {
+        return refuse(SQLITE_IOERR_WRITE, "'{}': cannot record which pages change", p->path);
+    }
+    int rc = write_file(p, static_cast<const uint8_t*>(buf), amt, off);
+    if (p->tracker) {
+        // Told even of a failed write: some of its bytes may have reached the file.
+        auto [first, last] = pages_of(p, off, amt);
+        p->tracker->wrote(first, last);
+    }
+    return rc;
 }
 
 int x_close(sqlite3_file* f) {
@@ -38,10 +60,19 @@ int x_close(sqlite3_file* f) {
     return rc;
 }
 
-// The rest is the wrapped file's own behaviour.
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
-    return real(page_file(f))->pMethods->xTruncate(real(page_file(f)), size);
+    PageFile* p = page_file(f);
+    if (p->tracker && !p->tracker->before_write()) {
+        return refuse(SQLITE_IOERR_TRUNCATE, "'{}': cannot record which pages change", p->path);
+    }
+    int rc = real(p)->pMethods->xTruncate(real(p), size);
+    if (p->tracker) {
+        p->tracker->wrote(pages_of(p, size, 0).first, UINT64_MAX);
+    }
+    return rc;
 }
+
+// The rest is the wrapped file's own behaviour.
 int x_sync(sqlite3_file* f, int flags) {
     return real(page_file(f))->pMethods->xSync(real(page_file(f)), flags);
 }
@@ -58,7 +89,15 @@ int x_check_reserved(sqlite3_file* f, int* out) {
     return real(page_file(f))->pMethods->xCheckReservedLock(real(page_file(f)), out);
 }
 int x_file_control(sqlite3_file* f, int op, void* arg) {
-    return real(page_file(f))->pMethods->xFileControl(real(page_file(f)), op, arg);
+    PageFile* p = page_file(f);
+    if (op == fcntl_track_writes) {
+        if (p->kind != FileKind::database) {
+            return SQLITE_NOTFOUND;
+        }
+        p->tracker = static_cast<PageWriteTracker*>(arg);
+        return SQLITE_OK;
+    }
+    return real(p)->pMethods->xFileControl(real(p), op, arg);
 }
 int x_sector_size(sqlite3_file* f) {
     return real(page_file(f))->pMethods->xSectorSize(real(page_file(f)));
@@ -339,6 +378,13 @@ void vacuum_into_protected(Database& db, const std::string& dest_path, const Pag
     Statement st = db.prepare("VACUUM INTO ?");
     st.bind_text(1, sqlite_file_uri(dest_path, p.uri_params()));
     st.run();
+}
+
+void track_page_writes(Database& db, PageWriteTracker* tracker) {
+    if (int rc = sqlite3_file_control(db.handle(), "main", fcntl_track_writes, tracker);
+        rc != SQLITE_OK) {
+        db.fail(rc, "tracking page writes (not opened with open_protected?)");
+    }
 }
 
 std::optional<std::string> take_page_failure() {

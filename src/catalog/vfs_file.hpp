@@ -36,6 +36,7 @@ struct PageFile {
     bool tampered = false; // a checksummed database whose header claims otherwise
     std::string path;
     std::optional<NonceSequence> nonces; // encrypted only
+    PageWriteTracker* tracker = nullptr;  // database only: told of every write
     std::vector<uint8_t> scratch;        // one page, for sealing and partial reads
 
     bool encrypted() const { return config && config->encrypted; }
@@ -76,6 +77,9 @@ int refuse(int rc, fmt::format_string<Args...> format, Args&&... args) noexcept 
         return refuse_with(rc, {});
     }
 }
+
+// The private file-control operation that attaches a PageWriteTracker.
+inline constexpr int fcntl_track_writes = 0x62617267; // "barg"
 
 // Checksum mode: learns the page size and reserve of a database being opened.
 void inspect_header(PageFile* p);

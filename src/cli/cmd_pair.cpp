@@ -326,7 +326,8 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                     shared = shared || other.source == root || other.dest == root;
                 }
                 if (!shared) {
-                    for (const auto& path : {catalog_backup_path(root, drive_id),
+                    std::string copy = catalog_backup_path(root, drive_id);
+                    for (const auto& path : {copy, replica_state_path(copy),
                                              seen_generation_path(root, drive_id)}) {
                         if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
                             throw_errno("unlink", path);

@@ -63,6 +63,7 @@ std::vector<std::string> copies_at(const std::string& place) {
 // Opens a copy (integrity and schema checks included) to read its identity.
 std::optional<Candidate> inspect(const std::string& path) {
     try {
+        settle_replica(path); // an update cut short by a crash is finished first
         Catalog c = Catalog::open(path);
         return Candidate{path, c.drive_id(), c.generation()};
     } catch (const Error& e) {

@@ -34,7 +34,6 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     std::optional<EndpointSync> sync;
     std::optional<Transaction> dry; // a dry run: everything inside it is rolled back
     if (o.dry_run) {
-        s.catalog().wait_checked();
         dry.emplace(s.catalog().db());
         opts.hash = ScanOptions::Hash::no; // what would be hashed is counted instead
     } else {

@@ -18,7 +18,7 @@ struct VerifyMiddleCli {
 };
 
 ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
-    Session s(g, "verify-middle", Session::Lock::exclusive);
+    Session s(g, "verify-middle", Session::Lock::exclusive, Catalog::Check::full);
     auto pairs = s.select_pairs(o.pairs);
     RunRecorder run(s.catalog(), o.dry_run ? "verify-middle --dry-run" : "verify-middle", "drive",
                     pairs);

@@ -19,6 +19,13 @@ namespace barge::cli {
 namespace {
 std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock,
                                    const std::string& command) {
+    // A catalog made by an older barge is migrated or converted when opened, which
+    // rewrites it: only ever under the exclusive lock. A command that only reads
+    // takes it for that moment (exit 75 while another barge works).
+    if (lock != Session::Lock::exclusive && Catalog::needs_upgrade(layout.catalog())) {
+        DriveLock upgrading(layout.root, DriveLock::Mode::exclusive, command);
+        Catalog::open(layout.catalog());
+    }
     if (lock == Session::Lock::none) {
         return std::nullopt;
     }
@@ -29,20 +36,19 @@ std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock
 }
 } // namespace
 
-Session::Session(const Globals& globals, const std::string& command, Lock lock)
+Session::Session(const Globals& globals, const std::string& command, Lock lock,
+                 Catalog::Check check)
     : m_layout(find_drive(globals.drive)), m_command(command),
       m_lock(take_lock(m_layout, lock, command)),
-      // Commands that write overlap the integrity check with their work (it is
-      // joined before their first commit); read-only ones wait for it before printing.
-      m_catalog(Catalog::open(m_layout.catalog(), lock == Lock::exclusive
-                                                      ? Catalog::Check::background
-                                                      : Catalog::Check::now)),
+      m_catalog(Catalog::open(m_layout.catalog(), check)),
       m_exclusive(lock == Lock::exclusive) {
     if (m_exclusive) {
         // The drive lock already keeps every other barge out: SQLite may keep its
         // file locks for the whole session instead of taking and dropping them (and
         // looking for a hot journal) around every statement (docs/catalog.md).
         m_catalog.db().exec("PRAGMA locking_mode = EXCLUSIVE");
+        // Which pages this session writes: the endpoint copies take only those.
+        m_catalog.track_pages();
     }
     log_to_drive(m_layout);
 }
@@ -56,6 +62,7 @@ Session::~Session() {
         // journal, so the catalog is one self-contained file again.
         m_catalog.db().exec("PRAGMA locking_mode = NORMAL");
         m_catalog.db().query_int("SELECT count(*) FROM meta");
+        m_catalog.seal_pages();
     } catch (const std::exception& e) {
         spdlog::warn("releasing the catalog: {}", e.what());
     }
@@ -144,7 +151,11 @@ void EndpointSync::backup(ExitCode code) {
     record_seen(fresh);
     for (const auto& root : roots) {
         try {
-            m_catalog.backup_to(catalog_backup_path(root, m_drive_id));
+            std::string copy = catalog_backup_path(root, m_drive_id);
+            ReplicaUpdate u = m_catalog.update_copy(copy);
+            spdlog::info("catalog copy '{}': {} ({} page{}, {} written)", escape_bytes(copy),
+                         u.whole ? "made whole" : "updated", u.pages, u.pages == 1 ? "" : "s",
+                         u.bytes_written);
         } catch (const Error& e) {
             spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
         }

@@ -499,7 +499,6 @@ LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pa
     // byte-identical, and the plan is what a load would do now.
     std::optional<Transaction> dry;
     if (options.dry_run) {
-        catalog.wait_checked();
         dry.emplace(catalog.db());
         result.dry_run = true;
     }

@@ -11,6 +11,13 @@
 
 namespace barge {
 
+void fsync_file(const std::string& path) {
+    Fd fd = open_or_throw(path, O_RDONLY);
+    if (::fsync(fd.get()) != 0) {
+        throw_errno("fsync", path);
+    }
+}
+
 void fsync_dir(const std::string& dir) {
     Fd fd = open_or_throw(dir, O_RDONLY | O_DIRECTORY);
     if (::fsync(fd.get()) != 0) {
@@ -18,22 +25,24 @@ void fsync_dir(const std::string& dir) {
     }
 }
 
-void write_file_atomic(const std::string& path, std::string_view content, unsigned mode) {
-    std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    {
-        Fd fd = open_or_throw(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
-        try {
-            write_full(fd.get(), content.data(), content.size(), tmp);
-            if (::fsync(fd.get()) != 0) {
-                throw_errno("fsync", tmp);
-            }
-            fd.close(tmp);
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
+PendingFile::~PendingFile() {
+    if (!m_kept) {
+        ::unlink(m_path.c_str());
     }
-    rename_into_place(tmp, path);
+}
+
+void write_file_atomic(const std::string& path, std::string_view content, unsigned mode) {
+    PendingFile tmp(path + ".tmp-" + std::to_string(::getpid()));
+    {
+        Fd fd = open_or_throw(tmp.path(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode);
+        write_full(fd.get(), content.data(), content.size(), tmp.path());
+        if (::fsync(fd.get()) != 0) {
+            throw_errno("fsync", tmp.path());
+        }
+        fd.close(tmp.path());
+    }
+    tmp.keep(); // rename_into_place removes it itself on failure
+    rename_into_place(tmp.path(), path);
 }
 
 void rename_into_place(const std::string& tmp, const std::string& path) {

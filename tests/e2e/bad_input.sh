@@ -55,7 +55,7 @@ expect_exit 0 barge unload # claims the destination
 echo again >"$SRC/victim"
 age "$SRC/victim"
 expect_exit 0 barge load
-sqlite3 "$DRIVE/barge.db" "UPDATE entries SET fail_reason = 'x', fail_count = 1 WHERE name = CAST('victim' AS BLOB)"
+sql_write "UPDATE entries SET fail_reason = 'x', fail_count = 1 WHERE name = CAST('victim' AS BLOB)"
 expect_exit 2 barge pair remove p
 grep -q "still has 1 file" "$T/err" || fail "a failed file on the cargo does not stop pair remove: $(cat "$T/err")"
 ls "$SRC/.barge"/catalog-*.db >/dev/null || fail "no catalog copy at the source to begin with"

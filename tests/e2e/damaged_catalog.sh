@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# A damaged or hostile catalog (issue 5, 5): byte flips and truncation are
-# refused (exit 1, "corrupt") before anything is written anywhere; a journal
+# A damaged or hostile catalog (issue 5, 5; issue 15): every page barge reads is
+# checked against its checksum, so damage is refused (exit 1, "corrupt") by each
+# command that reads a damaged page, before it writes anything that depends on
+# it; verify-middle reads every page (a full check) and finds damage anywhere;
+# truncation and a zeroed header are refused by every command. A journal
 # left by an interrupted writer is rolled back and the run goes on; a planted
 # trigger or view is refused; paths with a NUL, "..", or absolute are refused
 # per file (exit 3) and nothing is written outside DEST.
@@ -12,36 +15,93 @@ for i in $(seq 1 200); do echo "file $i" >"$SRC/d/f$i"; done
 age "$SRC/d"/*
 expect_exit 0 barge load
 cp "$DRIVE/barge.db" "$T/good.db"
+cp -a "$SRC/.barge" "$T/good-src-barge"
+
+# restore_good: the catalog as it was before the damage, and what the source knows
+# of it (a refused run may have counted as a new generation there).
+restore_good() {
+    cp "$T/good.db" "$DRIVE/barge.db"
+    rm -rf "$SRC/.barge"
+    cp -a "$T/good-src-barge" "$SRC/.barge"
+}
 size=$(stat -c %s "$DRIVE/barge.db")
 
-# refused_corrupt WHAT: every command refuses the damaged catalog, exit 1,
-# says so, and neither the catalog nor the destination changes.
-refused_corrupt() {
-    cp "$DRIVE/barge.db" "$T/damaged.db"
-    for cmd in unload load status verify-middle; do
-        expect_exit 1 barge $cmd
-        grep -qi "corrupt\|malformed\|not a database" "$T/err" || fail "$1: '$cmd' does not say the catalog is damaged: $(cat "$T/err")"
-    done
-    [[ ! -e $DST ]] || fail "$1: something was written to the destination"
-    cmp -s "$DRIVE/barge.db" "$T/damaged.db" || fail "$1: barge changed a damaged catalog"
+# table_pages DB: "name pageno" of every page of every table and index (dbstat).
+table_pages() {
+    sqlite3 -readonly "$1" "SELECT name, pageno FROM dbstat ORDER BY pageno"
 }
 
-# Byte flips in the middle of the file (b-tree pages).
-for off in $((size / 3)) $((size / 2)) $((size - 3000)); do
-    printf '\xde\xad\xbe\xef\xde\xad\xbe\xef' | dd of="$DRIVE/barge.db" bs=1 seek=$off conv=notrunc status=none
-done
-refused_corrupt "byte flips"
-cp "$T/good.db" "$DRIVE/barge.db"
+# pages_of DB PAGENO...: those pages of DB, hex.
+pages_of() {
+    local db=$1
+    shift
+    for pg in "$@"; do
+        dd if="$db" bs=4096 skip=$((pg - 1)) count=1 status=none | od -An -tx1 | tr -d ' \n'
+        echo
+    done
+}
+
+# Pages of what a refused run must never touch: every table and index but the run
+# history and the generation (a run is recorded as begun, which counts as a change of
+# the drive, before the damaged page is read; nothing is written after it).
+KEPT_PAGES=$(table_pages "$T/good.db" |
+    awk -F'|' '$1 !~ /^(runs|run_pairs|run_pairs_pair|meta|sqlite_autoindex_meta_1|sqlite_schema)$/ {print $2}')
+
+# refused_corrupt WHAT COMMAND...: each command refuses the damaged catalog, exit 1,
+# says so and what to do, writes nothing to the destination or to the catalog's
+# data (its damaged pages included), and leaves the endpoint copies as they were.
+refused_corrupt() {
+    local what=$1
+    shift
+    cp "$DRIVE/barge.db" "$T/damaged.db"
+    local before copies
+    before=$(pages_of "$T/damaged.db" $KEPT_PAGES)
+    copies=$(cat "$SRC"/.barge/catalog-* | sha256sum)
+    for cmd in "$@"; do
+        expect_exit 1 barge $cmd
+        grep -qi "corrupt\|malformed\|not a database" "$T/err" || fail "$what: '$cmd' does not say the catalog is damaged: $(cat "$T/err")"
+        grep -q "recover" "$T/err" || fail "$what: '$cmd' does not say how to recover: $(cat "$T/err")"
+    done
+    [[ ! -e $DST ]] || fail "$what: something was written to the destination"
+    if [[ $(stat -c %s "$DRIVE/barge.db") -ge $size ]]; then
+        [[ $(pages_of "$DRIVE/barge.db" $KEPT_PAGES) == "$before" ]] || fail "$what: barge changed a damaged catalog"
+    else
+        cmp -s "$DRIVE/barge.db" "$T/damaged.db" || fail "$what: barge changed a damaged catalog"
+    fi
+    [[ $(cat "$SRC"/.barge/catalog-* | sha256sum) == "$copies" ]] || fail "$what: an endpoint copy changed"
+}
+
+# flip_pages SQL: flips bytes in the middle of each page the query lists (dbstat).
+flip_pages() {
+    local pages
+    pages=$(sqlite3 -readonly "$DRIVE/barge.db" "$1")
+    [[ -n $pages ]] || fail "the test found no page to damage for: $1"
+    for pg in $pages; do
+        printf '\xde\xad\xbe\xef' | dd of="$DRIVE/barge.db" bs=1 seek=$(((pg - 1) * 4096 + 2000)) conv=notrunc status=none
+    done
+}
+
+# Byte flips in the pages of the entries table: every command that reads the
+# entries refuses before acting on them.
+flip_pages "SELECT pageno FROM dbstat WHERE name = 'entries'"
+refused_corrupt "entries damaged" unload load verify-middle
+restore_good
+
+# A byte flipped in an index that none of these commands reads: the full check of
+# verify-middle finds it.
+flip_pages "SELECT pageno FROM dbstat WHERE name = 'entries_inode'"
+refused_corrupt "index damaged" verify-middle
+restore_good
 
 # Truncated to half.
 truncate -s $((size / 2)) "$DRIVE/barge.db"
-refused_corrupt "truncation"
-cp "$T/good.db" "$DRIVE/barge.db"
+refused_corrupt "truncation" unload load verify-middle
+restore_good
 
 # The header page zeroed.
 dd if=/dev/zero of="$DRIVE/barge.db" bs=4096 count=1 conv=notrunc status=none
-refused_corrupt "zeroed header"
-cp "$T/good.db" "$DRIVE/barge.db"
+refused_corrupt "zeroed header" unload load status log verify-middle
+restore_good
 
 # A hot journal left by a writer that died mid-transaction (pages already
 # spilled into the database): rolled back on open, nothing of it remains.
@@ -65,7 +125,7 @@ expect_same_tree "$SRC" "$DST" "after rolling back a hot journal"
 for obj in "CREATE TRIGGER t AFTER UPDATE ON entries BEGIN DELETE FROM pieces; END" \
            "CREATE VIEW v AS SELECT * FROM entries"; do
     cp "$DRIVE/barge.db" "$T/before.db"
-    sqlite3 "$DRIVE/barge.db" "$obj"
+    sql_write "$obj"
     cp "$DRIVE/barge.db" "$T/planted.db"
     expect_exit 1 barge load
     grep -q "barge did not create: refusing to use a tampered catalog" "$T/err" ||
@@ -78,7 +138,7 @@ done
 echo new >"$SRC/d/new1"; echo new >"$SRC/d/new2"; echo new >"$SRC/d/new3"
 age "$SRC/d"/new*
 expect_exit 0 barge load
-sqlite3 "$DRIVE/barge.db" "UPDATE entries SET name = X'6100626364' WHERE name = CAST('new1' AS BLOB);
+sql_write "UPDATE entries SET name = X'6100626364' WHERE name = CAST('new1' AS BLOB);
 UPDATE entries SET parent = CAST('$T/outside' AS BLOB) WHERE name = CAST('new2' AS BLOB);
 UPDATE entries SET parent = CAST('d/../..' AS BLOB) WHERE name = CAST('new3' AS BLOB);"
 expect_exit 3 barge unload

@@ -15,7 +15,7 @@ age "$SRC"/photos/* "$SRC"/docs/* "$SRC"/evil*
 expect_exit 0 barge load
 
 # Tamper with the catalog as someone holding the drive could.
-sqlite3 "$DRIVE/barge.db" "UPDATE entries SET parent = CAST('..' AS BLOB), name = CAST('outside-x' AS BLOB) WHERE name = CAST('evil1' AS BLOB);
+sql_write "UPDATE entries SET parent = CAST('..' AS BLOB), name = CAST('outside-x' AS BLOB) WHERE name = CAST('evil1' AS BLOB);
 UPDATE entries SET parent = CAST('/etc' AS BLOB) WHERE name = CAST('evil2' AS BLOB);
 UPDATE entries SET name = CAST('../../outside/evil3' AS BLOB) WHERE name = CAST('evil3' AS BLOB);"
 expect_exit 3 barge unload
@@ -36,7 +36,7 @@ rm "$DST/docs/readme.txt"
 ln -s "$T/outside/victim" "$DST/docs/readme.txt"
 echo "r2" >"$SRC/docs/readme.txt"
 age "$SRC/docs/readme.txt"
-sqlite3 "$DRIVE/barge.db" "DELETE FROM entries WHERE name IN (CAST('outside-x' AS BLOB), CAST('../../outside/evil3' AS BLOB)) OR parent = CAST('/etc' AS BLOB)"
+sql_write "DELETE FROM entries WHERE name IN (CAST('outside-x' AS BLOB), CAST('../../outside/evil3' AS BLOB)) OR parent = CAST('/etc' AS BLOB)"
 expect_exit 0 barge load
 expect_exit 3 barge unload
 grep -q "symlink" "$T/out" || fail "the planted directory symlink is not named: $(cat "$T/out")"

@@ -70,6 +70,12 @@ setup_pair() {
 
 # Runs a read-only SQL query against the catalog.
 sql() { sqlite3 -readonly "$DRIVE/barge.db" "$1"; }
+# catalog_sql DB SQL: an edit of a catalog as a hostile or careless hand would make
+# it, through the page checksum shim (sqlite3 would leave pages barge refuses).
+: "${BARGE_CATALOG_SQL:=$(dirname "$BARGE")/tests/barge-catalog-sql}"
+catalog_sql() { "$BARGE_CATALOG_SQL" "$1" "$2"; }
+# sql_write SQL: the same on the drive's catalog.
+sql_write() { catalog_sql "$DRIVE/barge.db" "$1"; }
 
 # LeakSanitizer cannot run under ptrace: scenarios that run barge under strace
 # call this first (the others, and the unit tests, keep leak checking).

@@ -70,7 +70,7 @@ expect_exit 0 barge -d "$DRIVE" pair list --json
 expect_eq photos "$(json '[.pairs[].name] | join(",")')" "pairs after remove"
 
 # A catalog from a newer barge is refused with exit 2.
-sqlite3 "$DRIVE/barge.db" "PRAGMA user_version = 99"
+sql_write "PRAGMA user_version = 99"
 expect_exit 2 barge -d "$DRIVE" status
 grep -q "newer barge" "$T/err" || fail "newer catalog not explained: $(cat "$T/err")"
 

@@ -69,7 +69,7 @@ expect_exit 0 barge scan --json
 expect_eq 1 "$(sql "SELECT racy FROM entries WHERE name = CAST('racy' AS BLOB)")" "fresh file flagged racy"
 expect_eq 0 "$(sql "SELECT racy FROM entries WHERE name = CAST('calm' AS BLOB)")" "old file not racy"
 stale=$(sql "SELECT content_id FROM entries WHERE name = CAST('a' AS BLOB)")
-sqlite3 "$DRIVE/barge.db" "UPDATE entries SET content_id = $stale WHERE name IN (CAST('racy' AS BLOB), CAST('calm' AS BLOB))"
+sql_write "UPDATE entries SET content_id = $stale WHERE name IN (CAST('racy' AS BLOB), CAST('calm' AS BLOB))"
 expect_exit 0 barge scan --json
 want=$(b2sum "$SRC/racy" | cut -d' ' -f1)
 got=$(sql "SELECT lower(hex(c.hash)) FROM entries e JOIN contents c ON c.id = e.content_id WHERE e.name = CAST('racy' AS BLOB)")

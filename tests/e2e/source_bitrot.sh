@@ -12,7 +12,7 @@ expect_exit 0 barge scan
 
 # A rewrite that keeps every stat field cannot be done from user space (ctime
 # always moves), so plant its effect: the catalog's hash is of other bytes.
-sqlite3 "$DRIVE/barge.db" "INSERT INTO contents(hash, size) VALUES (randomblob(64), 19);
+sql_write "INSERT INTO contents(hash, size) VALUES (randomblob(64), 19);
 UPDATE entries SET content_id = last_insert_rowid(), racy = 0 WHERE name = CAST('photo.jpg' AS BLOB);"
 expect_exit 3 barge load
 grep -q "photo.jpg" "$T/out" || fail "the file is not named: $(cat "$T/out")"

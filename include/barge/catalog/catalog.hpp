@@ -1,6 +1,8 @@
 #pragma once
 
 #include "barge/catalog/database.hpp"
+#include "barge/catalog/page_map.hpp"
+#include "barge/catalog/replica.hpp"
 #include "barge/util/size.hpp"
 
 #include <cstdint>
@@ -71,15 +73,18 @@ public:
     // Creates a new catalog file; throws if one exists.
     static Catalog create(const std::string& path, uint64_t piece_size,
                           const std::string& drive_id);
-    // When the open-time integrity check runs: before open() returns, or on a
-    // second connection in parallel with the caller's work, joined before the
-    // first commit (or wait_checked()): nothing is written on an unchecked catalog.
-    enum class Check { now, background };
-    // Opens an existing catalog: integrity check, schema objects check, migration
-    // (after a backup copy) or refusal of a newer version (exit 2).
-    static Catalog open(const std::string& path, Check check = Check::now);
-    // Waits for the integrity check; throws CatalogError if it failed.
-    void wait_checked();
+    // How much of the catalog is checked when it is opened. Every page read is
+    // checked against its checksum whatever the choice (catalog/vfs.hpp), so a
+    // command costs what it reads; full also runs SQLite's quick_check over the
+    // whole file first (verify-middle, recover; before every migration).
+    enum class Check { pages, full };
+    // Opens an existing catalog: schema objects check, migration (after a full
+    // check and a backup copy) or refusal of a newer version (exit 2); a catalog
+    // made before page checksums is converted.
+    static Catalog open(const std::string& path, Check check = Check::pages);
+    // Whether open() would rewrite the catalog at path (an older schema version, or
+    // pages without checksums), judged from its header alone.
+    static bool needs_upgrade(const std::string& path);
 
     Database& db() { return m_db; }
 
@@ -91,9 +96,18 @@ public:
     int64_t bump_generation();
     // The drive's current generation.
     int64_t generation();
-    // A consistent copy of the catalog (SQLite backup API, not cp) at path:
-    // written beside it under a temporary name, synced, then renamed over it.
+    // The whole catalog file, byte for byte, at path: written beside it under a
+    // temporary name, synced, then renamed over it. No transaction may be open.
     void backup_to(const std::string& path);
+
+    // Records which pages each session writes (catalog/page_map.hpp); call before
+    // the first write. Only the drive's own catalog, under the exclusive lock.
+    void track_pages();
+    // Ends the current step of the page map if pages were written since the last.
+    void seal_pages();
+    // Brings the endpoint copy at copy_path up to date (catalog/replica.hpp): only
+    // the pages written since it was last brought up to date. No transaction open.
+    ReplicaUpdate update_copy(const std::string& copy_path);
 
     // Pairs. add_pair throws Refusal when the name is taken.
     Pair add_pair(const PairSettings& settings, const std::string& uuid);
@@ -130,15 +144,15 @@ public:
                                          const std::vector<std::string>& commands);
 
 private:
-    struct IntegrityCheck;
     void set_excludes(int64_t pair_id, const std::vector<std::string>& patterns);
     explicit Catalog(Database db);
     static Catalog open_checked(const std::string& path, Check check);
+    static Catalog protect(Catalog cat, const std::string& path);
     void configure();
     Pair read_pair(Statement& st);
 
+    std::unique_ptr<PageMap> m_pages; // before m_db: outlives the connection it tracks
     Database m_db;
-    std::shared_ptr<IntegrityCheck> m_check;
 };
 
 } // namespace barge

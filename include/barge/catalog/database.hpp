@@ -48,11 +48,15 @@ public:
     // Throws CatalogError for an SQLite result code, with the connection's message.
     [[noreturn]] void fail(int rc, std::string_view context) const;
 
-    // A check every write must wait for (the catalog's background integrity check):
-    // run before a COMMIT and before any write outside a transaction. Once it has
-    // passed it is dropped; if it throws, the write does not happen.
-    void set_write_guard(std::function<void()> guard) { m_write_guard = std::move(guard); }
+    // Whether SQLite has read a page that fails its check (catalog/vfs.hpp) on this
+    // connection. From then on nothing more is written: every later write (a COMMIT,
+    // or a write outside a transaction) throws CatalogError instead, so a damaged
+    // catalog is never built upon, and what happened is for the user to see.
+    bool damaged() const { return m_damaged; }
+    // Throws when damaged(); called before every write commits.
     void guard_write();
+    // Appended to the error when a page fails its check: what the user can do.
+    void set_damage_hint(std::string hint) { m_damage_hint = std::move(hint); }
     // Work to do once, with the first write of this connection: in_txn runs just
     // before that write commits (inside its transaction, so a rolled-back
     // transaction takes it along), after_commit once it has committed. Used to
@@ -74,7 +78,8 @@ private:
 
     std::unique_ptr<sqlite3, Closer> m_db;
     std::string m_path;
-    std::function<void()> m_write_guard;
+    mutable bool m_damaged = false;
+    std::string m_damage_hint;
     std::function<void()> m_first_write, m_after_first, m_after_pending;
     std::unordered_map<std::string, sqlite3_stmt*> m_cache;
 };

@@ -71,6 +71,22 @@ void prepare_protected(Database& db, const PageProtection& p);
 // without the shim; dest_path must not exist.
 void vacuum_into_protected(Database& db, const std::string& dest_path, const PageProtection& p);
 
+// Told about every write of a database file opened through the shim, so that what
+// changed can be copied elsewhere page by page (catalog/page_map.hpp). Called on
+// the connection's thread, from inside SQLite: never throws.
+class PageWriteTracker {
+public:
+    virtual ~PageWriteTracker() = default;
+    // Before a write of the file, every time: false refuses the write (SQLite then
+    // fails the statement with an I/O error).
+    virtual bool before_write() noexcept = 0;
+    // Pages first..last (1-based, inclusive) were written, or truncated away.
+    virtual void wrote(uint64_t first, uint64_t last) noexcept = 0;
+};
+// Attaches tracker to db's main database file (opened with open_protected), before
+// its first write; nullptr detaches. The tracker must outlive the attachment.
+void track_page_writes(Database& db, PageWriteTracker* tracker);
+
 // What the shim last refused on this thread, e.g. "page 3 of '/d/barge.db' does not
 // authenticate", for error messages (SQLite itself only says "disk I/O error"); taking
 // it forgets it, so the next failure is not confused with an old one.

@@ -37,7 +37,9 @@ public:
     // How a command holds the drive: exclusively (it writes), shared (it reads and
     // must see no writer), or not at all (status: it never waits for a writer).
     enum class Lock { exclusive, shared, none };
-    Session(const Globals& globals, const std::string& command, Lock lock);
+    // check: how much of the catalog is checked at open (Catalog::Check).
+    Session(const Globals& globals, const std::string& command, Lock lock,
+            Catalog::Check check = Catalog::Check::pages);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;

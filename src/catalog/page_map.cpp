@@ -1,0 +1,247 @@
+#include "barge/catalog/page_map.hpp"
+
+#include "barge/hash/blake2b.hpp"
+#include "barge/util/atomic_file.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
+#include "barge/util/path.hpp"
+#include "barge/util/system.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+namespace {
+
+constexpr char map_magic[8] = {'B', 'R', 'G', 'P', 'M', 'A', 'P', '1'};
+
+// Little-endian fixed-width fields.
+void put_u64(std::string& out, uint64_t v) {
+    for (int i = 0; i < 8; ++i) {
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+}
+void put_u32(std::string& out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+}
+uint64_t get_u64(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) {
+        v = (v << 8) | static_cast<uint8_t>(p[i]);
+    }
+    return v;
+}
+uint32_t get_u32(const char* p) {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) {
+        v = (v << 8) | static_cast<uint8_t>(p[i]);
+    }
+    return v;
+}
+
+// What the map records of the catalog file, to know it is still the same file.
+struct FileIdentity {
+    int64_t size = -1;
+    int64_t mtime_ns = -1;
+    bool operator==(const FileIdentity&) const = default;
+};
+
+FileIdentity identity_of(const std::string& path) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) {
+        throw_errno("stat", path);
+    }
+    return {static_cast<int64_t>(st.st_size),
+            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+// The page size in a database header, or 0.
+uint32_t header_page_size(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::array<unsigned char, 100> h{};
+    if (!fd || ::pread(fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) ||
+        std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+        return 0;
+    }
+    uint32_t size = (uint32_t{h[16]} << 8) | h[17];
+    return size == 1 ? 65536 : size;
+}
+
+constexpr size_t header_size = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8;
+
+} // namespace
+
+std::string PageMap::path_for(const std::string& db_path) {
+    return db_path + ".pages";
+}
+
+PageMap::PageMap(std::string db_path) : m_db_path(std::move(db_path)), m_path(path_for(m_db_path)) {
+    if (!load()) {
+        start_epoch();
+    }
+}
+
+bool PageMap::load() {
+    std::string raw;
+    try {
+        raw = read_file(m_path);
+    } catch (const SystemError& e) {
+        if (e.err() != ENOENT) {
+            spdlog::info("page map '{}' unreadable ({}): endpoint copies are made whole", m_path,
+                         e.what());
+        }
+        return false;
+    }
+    auto untrusted = [&](const char* why) {
+        spdlog::info("page map '{}' {}: endpoint copies are made whole", m_path, why);
+        return false;
+    };
+    if (raw.size() < header_size + 64 || std::memcmp(raw.data(), map_magic, 8) != 0) {
+        return untrusted("is not a page map");
+    }
+    std::string_view body(raw.data(), raw.size() - 64);
+    Digest sum = blake2b(body);
+    if (std::memcmp(sum.data(), raw.data() + body.size(), 64) != 0) {
+        return untrusted("fails its checksum");
+    }
+    const char* p = raw.data() + 8;
+    uint64_t epoch = get_u64(p), step = get_u64(p + 8);
+    uint32_t page_size = get_u32(p + 16);
+    uint64_t pages = get_u64(p + 24);
+    FileIdentity recorded{static_cast<int64_t>(get_u64(p + 32)), static_cast<int64_t>(get_u64(p + 40))};
+    if (body.size() != header_size + 4 * pages || page_size == 0) {
+        return untrusted("has the wrong length");
+    }
+    if (identity_of(m_db_path) != recorded || header_page_size(m_db_path) != page_size ||
+        static_cast<uint64_t>(recorded.size) / page_size != pages) {
+        return untrusted("describes another state of the catalog");
+    }
+    m_epoch = epoch;
+    m_step = step;
+    m_page_size = page_size;
+    m_versions.resize(pages);
+    for (uint64_t i = 0; i < pages; ++i) {
+        m_versions[i] = get_u32(raw.data() + header_size + 4 * i);
+    }
+    return true;
+}
+
+void PageMap::start_epoch() {
+    std::string r = random_bytes(8);
+    m_epoch = get_u64(r.data());
+    m_step = 1;
+    uint32_t ps = header_page_size(m_db_path);
+    m_page_size = ps ? ps : 4096;
+    read_catalog_size();
+    std::fill(m_versions.begin(), m_versions.end(), 1);
+    // Written at the next seal even if nothing else changes: the copies made whole
+    // in this epoch must find it next time.
+    m_writing = true;
+}
+
+void PageMap::read_catalog_size() {
+    auto id = identity_of(m_db_path);
+    m_versions.resize(static_cast<uint64_t>(id.size) / m_page_size, static_cast<uint32_t>(m_step));
+}
+
+std::vector<uint64_t> PageMap::written_since(uint64_t since) const {
+    std::vector<uint64_t> out;
+    for (uint64_t i = 0; i < m_versions.size(); ++i) {
+        if (m_versions[i] > since) {
+            out.push_back(i + 1);
+        }
+    }
+    return out;
+}
+
+bool PageMap::before_write() noexcept {
+    if (m_writing) {
+        return true;
+    }
+    // The map stops describing the file with this write: it must be gone, durably,
+    // before the write can land. When that fails the write is refused (SQLite then
+    // fails the statement and rolls back); the next write tries again.
+    if (::unlink(m_path.c_str()) != 0 && errno != ENOENT) {
+        return false;
+    }
+    try {
+        fsync_dir(parent_path(m_path));
+    } catch (const std::exception&) {
+        return false;
+    }
+    m_writing = true;
+    return true;
+}
+
+void PageMap::wrote(uint64_t first, uint64_t last) noexcept {
+    if (first == 0) {
+        first = 1;
+    }
+    // A truncation or an unknown page size: everything from first on.
+    constexpr uint64_t open_end = UINT64_MAX;
+    try {
+        if (last == open_end || last - first > (uint64_t{1} << 32)) {
+            m_dirty_from = std::min(m_dirty_from, first);
+            return;
+        }
+        if (m_dirty.size() < last) {
+            m_dirty.resize(last);
+        }
+        for (uint64_t p = first; p <= last; ++p) {
+            m_dirty[p - 1] = true;
+        }
+    } catch (const std::bad_alloc&) {
+        m_dirty_from = 1; // everything: never less than what was written
+    }
+}
+
+void PageMap::seal() {
+    if (!m_writing) {
+        return;
+    }
+    uint64_t step = m_step + 1;
+    uint32_t ps = header_page_size(m_db_path);
+    if (ps != 0 && ps != m_page_size) {
+        // VACUUM changed the page size: every page is new.
+        m_page_size = ps;
+        m_dirty_from = 1;
+    }
+    auto id = identity_of(m_db_path);
+    uint64_t pages = static_cast<uint64_t>(id.size) / m_page_size;
+    m_versions.resize(pages, static_cast<uint32_t>(step));
+    for (uint64_t i = 0; i < pages; ++i) {
+        if ((i < m_dirty.size() && m_dirty[i]) || i + 1 >= m_dirty_from) {
+            m_versions[i] = static_cast<uint32_t>(step);
+        }
+    }
+    std::string out(map_magic, 8);
+    put_u64(out, m_epoch);
+    put_u64(out, step);
+    put_u32(out, m_page_size);
+    put_u32(out, 0);
+    put_u64(out, pages);
+    put_u64(out, static_cast<uint64_t>(id.size));
+    put_u64(out, static_cast<uint64_t>(id.mtime_ns));
+    out.reserve(out.size() + 4 * pages + 64);
+    for (uint32_t v : m_versions) {
+        put_u32(out, v);
+    }
+    Digest sum = blake2b(out);
+    out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+    write_file_atomic(m_path, out);
+    m_step = step;
+    m_dirty.clear();
+    m_dirty_from = UINT64_MAX;
+    m_writing = false;
+}
+
+} // namespace barge

@@ -1,0 +1,181 @@
+#include "../test_dir.hpp"
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/page_map.hpp"
+#include "barge/catalog/replica.hpp"
+#include "barge/util/error.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <iterator>
+#include <string>
+
+using namespace barge;
+
+namespace {
+
+std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void spill(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A session that writes n pairs (each adds rows to a few pages), as a command does.
+void write_pairs(const std::string& db, int from, int n) {
+    Catalog c = Catalog::open(db);
+    c.track_pages();
+    for (int i = from; i < from + n; ++i) {
+        PairSettings s;
+        s.name = "pair-" + std::to_string(i);
+        s.source = "/source/" + std::string(200, 'x') + std::to_string(i);
+        s.dest = "/dest/" + std::to_string(i);
+        c.add_pair(s, "uuid-" + std::to_string(i));
+    }
+    c.seal_pages();
+}
+
+ReplicaUpdate update(const std::string& db, const std::string& copy) {
+    Catalog c = Catalog::open(db);
+    return c.update_copy(copy);
+}
+
+} // namespace
+
+TEST(Replica, FirstCopyIsWholeThenOnlyChangedPages) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 400); // many pages
+    ReplicaUpdate first = update(db, copy);
+    EXPECT_TRUE(first.whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+
+    write_pairs(db, 400, 1); // a small change
+    ReplicaUpdate second = update(db, copy);
+    EXPECT_FALSE(second.whole);
+    EXPECT_GT(second.pages, 0u);
+    uint64_t total = std::filesystem::file_size(db) / 4096;
+    EXPECT_LT(second.pages * 4, total) << "an update copies the changed pages, not the catalog";
+    EXPECT_EQ(slurp(copy), slurp(db));
+    EXPECT_FALSE(std::filesystem::exists(copy + ".patch"));
+
+    // Nothing written since: nothing copied.
+    ReplicaUpdate third = update(db, copy);
+    EXPECT_EQ(third.pages, 0u);
+    EXPECT_EQ(slurp(copy), slurp(db));
+    // And the copy opens as a catalog.
+    Catalog c = Catalog::open(copy, Catalog::Check::full);
+    EXPECT_TRUE(c.find_pair("pair-400").has_value());
+}
+
+TEST(Replica, CopyBehindByManyStepsCatchesUp) {
+    TestDir dir;
+    std::string db = dir / "barge.db", a = dir / "a.db", b = dir / "b.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 300);
+    update(db, a);
+    update(db, b);
+    for (int step = 0; step < 5; ++step) {
+        write_pairs(db, 300 + step, 1);
+        update(db, a); // a follows every step, b only at the end
+    }
+    EXPECT_FALSE(update(db, b).whole);
+    EXPECT_EQ(slurp(a), slurp(db));
+    EXPECT_EQ(slurp(b), slurp(db));
+}
+
+TEST(Replica, CatalogChangedBehindTheMapGivesAWholeCopy) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 200);
+    update(db, copy);
+    // Written without tracking (another program, a restored image): the map no
+    // longer describes the file and must not be trusted.
+    {
+        Catalog c = Catalog::open(db);
+        PairSettings s;
+        s.name = "untracked";
+        s.source = "/s";
+        s.dest = "/d";
+        c.add_pair(s, "u");
+    }
+    ReplicaUpdate u = update(db, copy);
+    EXPECT_TRUE(u.whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
+
+TEST(Replica, CopyEditedAtTheEndpointGivesAWholeCopy) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 200);
+    update(db, copy);
+    std::string bytes = slurp(copy);
+    bytes.resize(bytes.size() - 4096); // truncated: its size no longer matches its state
+    spill(copy, bytes);
+    write_pairs(db, 200, 1);
+    EXPECT_TRUE(update(db, copy).whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
+
+TEST(Replica, TornPatchIsDiscardedAndTheCopyKept) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 100);
+    update(db, copy);
+    std::string before = slurp(copy);
+    spill(copy + ".patch", "BRGPATC1 but then the power went");
+    settle_replica(copy);
+    EXPECT_FALSE(std::filesystem::exists(copy + ".patch"));
+    EXPECT_EQ(slurp(copy), before);
+    write_pairs(db, 100, 1);
+    EXPECT_FALSE(update(db, copy).whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
+
+TEST(Replica, PartlyAppliedPagesAreWrittenAgain) {
+    // A crash while the patch was being applied leaves some new pages in the copy and
+    // its state at the old step: the next update copies every page since that step.
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 200);
+    update(db, copy);
+    std::string old_copy = slurp(copy), old_state = slurp(replica_state_path(copy));
+    write_pairs(db, 200, 3);
+    std::string fresh = slurp(db);
+    ASSERT_EQ(fresh.size(), old_copy.size()) << "the test wants pages changed in place";
+    std::string half = old_copy;
+    size_t changed = 0;
+    for (size_t off = 0; off < half.size(); off += 4096) {
+        if (half.compare(off, 4096, fresh, off, 4096) != 0 && changed++ % 2 == 0) {
+            half.replace(off, 4096, fresh, off, 4096);
+        }
+    }
+    ASSERT_GT(changed, 1u);
+    spill(copy, half);
+    spill(replica_state_path(copy), old_state);
+    EXPECT_FALSE(update(db, copy).whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
+
+TEST(Replica, DamagedPageIsNeverCopied) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 200);
+    update(db, copy);
+    std::string good_copy = slurp(copy);
+    std::string bytes = slurp(db);
+    bytes[5 * 4096 + 100] ^= 0x40; // a page no command reads at open
+    spill(db, bytes);               // untracked: the next copy is whole
+    EXPECT_THROW(update(db, copy), CatalogError);
+    EXPECT_EQ(slurp(copy), good_copy) << "a damaged page replaced a good copy";
+    EXPECT_FALSE(std::filesystem::exists(copy + ".tmp"));
+}
