@@ -148,6 +148,9 @@ CREATE TABLE run_pairs (
     PRIMARY KEY (run_id, pair_id, side)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX run_pairs_pair ON run_pairs(pair_id, side, run_id);
+-- verify-destination --sample/--max-time takes the least recently verified
+-- delivered files in this order: read from the index, not sorted from a full pass.
+CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0), id) WHERE d_kind = 1;
 )sql";
 
 // The objects the current schema consists of; anything else in sqlite_schema is foreign.

@@ -327,7 +327,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                 }
                 if (!shared) {
                     std::string copy = catalog_backup_path(root, drive_id);
-                    for (const auto& path : {copy, replica_state_path(copy),
+                    for (const auto& path : {copy, replica_state_path(copy), copy + ".patch",
                                              seen_generation_path(root, drive_id)}) {
                         if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
                             throw_errno("unlink", path);

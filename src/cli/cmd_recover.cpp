@@ -60,11 +60,11 @@ std::vector<std::string> copies_at(const std::string& place) {
     return out;
 }
 
-// Opens a copy (integrity and schema checks included) to read its identity.
+// Opens a copy (a full integrity check and the schema check) to read its identity.
 std::optional<Candidate> inspect(const std::string& path) {
     try {
         settle_replica(path); // an update cut short by a crash is finished first
-        Catalog c = Catalog::open(path);
+        Catalog c = Catalog::open(path, Catalog::Check::full);
         return Candidate{path, c.drive_id(), c.generation()};
     } catch (const Error& e) {
         spdlog::warn("'{}' cannot be used: {}", escape_bytes(path), e.what());
@@ -123,7 +123,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         std::optional<int64_t> current; // unset: damaged, or another drive's
         bool other_drive = false;
         try {
-            Catalog c = Catalog::open(db);
+            Catalog c = Catalog::open(db, Catalog::Check::full);
             other_drive = c.drive_id() != best->drive_id;
             if (!other_drive) {
                 current = c.generation();
