@@ -4,6 +4,7 @@
 #include "barge/util/error.hpp"
 
 #include <fmt/format.h>
+#include <map>
 #include <set>
 
 namespace barge {
@@ -151,14 +152,63 @@ CREATE INDEX run_pairs_pair ON run_pairs(pair_id, side, run_id);
 -- verify-destination --sample/--max-time takes the least recently verified
 -- delivered files in this order: read from the index, not sorted from a full pass.
 CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0), id) WHERE d_kind = 1;
+-- status reads what waits, travels or failed (once a tree is delivered, few)
+-- from this index, never every entry; its condition is NOT sql_delivered
+-- (src/catalog/transit.cpp), term for term: a partial index serves a query only
+-- if the query repeats it (status_store.cpp names the index: INDEXED BY).
+CREATE INDEX entries_undelivered ON entries(pair_id) WHERE kind IN (1, 3) AND NOT
+    (d_kind IS NOT NULL AND d_kind IS kind AND d_mode IS mode AND d_mtime_ns IS mtime_ns AND
+     d_target IS target AND d_damaged = 0 AND
+     (kind IS NOT 1 OR (content_id IS NOT NULL AND d_content_id IS content_id)));
+CREATE INDEX entries_failed ON entries(pair_id, fail_ns) WHERE fail_reason IS NOT NULL;
+CREATE INDEX entries_gone ON entries(pair_id) WHERE kind IS NULL AND d_kind IS NOT NULL AND d_kind != 2;
+CREATE INDEX pieces_cargo ON pieces(size) WHERE on_cargo = 1;
+-- Per pair, the files and symlinks delivered (their number, and the files' bytes),
+-- kept by the triggers below in the same statement as every write of entries:
+-- status reads them instead of every entry (SPEC §8). "Delivered" is
+-- sql_delivered (src/catalog/transit.cpp), term for term; verify-middle recounts
+-- (tests/unit/catalog/status_store_test.cpp compares them with a full count).
+CREATE TABLE pair_delivered (
+    pair_id INTEGER PRIMARY KEY REFERENCES pairs(id) ON DELETE CASCADE,
+    files   INTEGER NOT NULL DEFAULT 0,
+    bytes   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO pair_delivered(pair_id, files, bytes)
+    SELECT e.pair_id, count(*), sum(CASE WHEN e.kind = 1 THEN e.size ELSE 0 END) FROM entries e
+    WHERE e.kind IN (1, 3) AND e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_damaged = 0 AND (e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id))
+    GROUP BY e.pair_id;
+CREATE TRIGGER entries_delivered_insert AFTER INSERT ON entries
+WHEN NEW.kind IN (1, 3) AND NEW.d_kind IS NOT NULL AND NEW.d_kind IS NEW.kind AND NEW.d_mode IS NEW.mode AND NEW.d_mtime_ns IS NEW.mtime_ns AND NEW.d_target IS NEW.target AND NEW.d_damaged = 0 AND (NEW.kind IS NOT 1 OR (NEW.content_id IS NOT NULL AND NEW.d_content_id IS NEW.content_id))
+BEGIN
+    INSERT INTO pair_delivered(pair_id, files, bytes) VALUES (NEW.pair_id, 1, CASE WHEN NEW.kind = 1 THEN NEW.size ELSE 0 END)
+        ON CONFLICT(pair_id) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER entries_delivered_delete AFTER DELETE ON entries
+WHEN OLD.kind IN (1, 3) AND OLD.d_kind IS NOT NULL AND OLD.d_kind IS OLD.kind AND OLD.d_mode IS OLD.mode AND OLD.d_mtime_ns IS OLD.mtime_ns AND OLD.d_target IS OLD.target AND OLD.d_damaged = 0 AND (OLD.kind IS NOT 1 OR (OLD.content_id IS NOT NULL AND OLD.d_content_id IS OLD.content_id))
+BEGIN
+    UPDATE pair_delivered SET files = files - 1, bytes = bytes - (CASE WHEN OLD.kind = 1 THEN OLD.size ELSE 0 END) WHERE pair_id = OLD.pair_id;
+END;
+CREATE TRIGGER entries_delivered_update AFTER UPDATE ON entries
+WHEN (OLD.kind IN (1, 3) AND OLD.d_kind IS NOT NULL AND OLD.d_kind IS OLD.kind AND OLD.d_mode IS OLD.mode AND OLD.d_mtime_ns IS OLD.mtime_ns AND OLD.d_target IS OLD.target AND OLD.d_damaged = 0 AND (OLD.kind IS NOT 1 OR (OLD.content_id IS NOT NULL AND OLD.d_content_id IS OLD.content_id))) IS NOT (NEW.kind IN (1, 3) AND NEW.d_kind IS NOT NULL AND NEW.d_kind IS NEW.kind AND NEW.d_mode IS NEW.mode AND NEW.d_mtime_ns IS NEW.mtime_ns AND NEW.d_target IS NEW.target AND NEW.d_damaged = 0 AND (NEW.kind IS NOT 1 OR (NEW.content_id IS NOT NULL AND NEW.d_content_id IS NEW.content_id)))
+    OR ((NEW.kind IN (1, 3) AND NEW.d_kind IS NOT NULL AND NEW.d_kind IS NEW.kind AND NEW.d_mode IS NEW.mode AND NEW.d_mtime_ns IS NEW.mtime_ns AND NEW.d_target IS NEW.target AND NEW.d_damaged = 0 AND (NEW.kind IS NOT 1 OR (NEW.content_id IS NOT NULL AND NEW.d_content_id IS NEW.content_id))) AND (OLD.pair_id IS NOT NEW.pair_id OR (CASE WHEN OLD.kind = 1 THEN OLD.size ELSE 0 END) IS NOT (CASE WHEN NEW.kind = 1 THEN NEW.size ELSE 0 END)))
+BEGIN
+    UPDATE pair_delivered SET files = files - 1, bytes = bytes - (CASE WHEN OLD.kind = 1 THEN OLD.size ELSE 0 END)
+        WHERE pair_id = OLD.pair_id AND OLD.kind IN (1, 3) AND OLD.d_kind IS NOT NULL AND OLD.d_kind IS OLD.kind AND OLD.d_mode IS OLD.mode AND OLD.d_mtime_ns IS OLD.mtime_ns AND OLD.d_target IS OLD.target AND OLD.d_damaged = 0 AND (OLD.kind IS NOT 1 OR (OLD.content_id IS NOT NULL AND OLD.d_content_id IS OLD.content_id));
+    INSERT INTO pair_delivered(pair_id, files, bytes) SELECT NEW.pair_id, 1, CASE WHEN NEW.kind = 1 THEN NEW.size ELSE 0 END
+        WHERE NEW.kind IN (1, 3) AND NEW.d_kind IS NOT NULL AND NEW.d_kind IS NEW.kind AND NEW.d_mode IS NEW.mode AND NEW.d_mtime_ns IS NEW.mtime_ns AND NEW.d_target IS NEW.target AND NEW.d_damaged = 0 AND (NEW.kind IS NOT 1 OR (NEW.content_id IS NOT NULL AND NEW.d_content_id IS NEW.content_id))
+        ON CONFLICT(pair_id) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
 )sql";
 
-// The objects the current schema consists of; anything else in sqlite_schema is foreign.
-std::set<std::pair<std::string, std::string>> expected_objects(Database& fresh) {
-    std::set<std::pair<std::string, std::string>> out;
-    Statement st = fresh.prepare("SELECT type, name FROM sqlite_schema");
+// The objects in sqlite_schema: (type, name) -> the SQL of a trigger (what it runs
+// is checked too: barge's own triggers must be exactly what barge wrote), "" for
+// anything else.
+std::map<std::pair<std::string, std::string>, std::string> schema_objects(Database& db) {
+    std::map<std::pair<std::string, std::string>, std::string> out;
+    Statement st = db.prepare("SELECT type, name, sql FROM sqlite_schema");
     while (st.step()) {
-        out.emplace(st.column_text(0), st.column_text(1));
+        std::string type = st.column_text(0);
+        out[{type, st.column_text(1)}] = type == "trigger" ? st.column_text(2) : "";
     }
     return out;
 }
@@ -203,20 +253,22 @@ void migrate(Database& db, const std::vector<Migration>& steps,
 void check_schema_objects(Database& db) {
     Database fresh(":memory:", Database::Create::yes);
     migrate(fresh, migrations(), [](int) {});
-    auto expected = expected_objects(fresh);
-    Statement st = db.prepare("SELECT type, name FROM sqlite_schema");
-    std::set<std::pair<std::string, std::string>> found;
-    while (st.step()) {
-        found.emplace(st.column_text(0), st.column_text(1));
-    }
-    for (const auto& obj : found) {
-        if (!expected.contains(obj)) {
+    auto expected = schema_objects(fresh);
+    auto found = schema_objects(db);
+    for (const auto& [obj, sql] : found) {
+        auto it = expected.find(obj);
+        if (it != expected.end() && it->second != sql) {
+            throw CatalogError(fmt::format("catalog '{}' holds a {} '{}' that barge did not write "
+                                           "so: refusing to use a tampered catalog",
+                                           db.path(), obj.first, obj.second));
+        }
+        if (it == expected.end()) {
             throw CatalogError(fmt::format("catalog '{}' holds a {} '{}' that barge did not create: "
                                            "refusing to use a tampered catalog",
                                            db.path(), obj.first, obj.second));
         }
     }
-    for (const auto& obj : expected) {
+    for (const auto& [obj, sql] : expected) {
         if (!found.contains(obj)) {
             throw CatalogError(fmt::format("catalog '{}' lacks its {} '{}': the catalog is damaged",
                                            db.path(), obj.first, obj.second));

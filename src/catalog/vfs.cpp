@@ -65,6 +65,7 @@ int x_truncate(sqlite3_file* f, sqlite3_int64 size) {
     if (p->tracker && !p->tracker->before_write()) {
         return refuse(SQLITE_IOERR_TRUNCATE, "'{}': cannot record which pages change", p->path);
     }
+    p->last_field_off = -1;
     int rc = real(p)->pMethods->xTruncate(real(p), size);
     if (p->tracker) {
         p->tracker->wrote(pages_of(p, size, 0).first, UINT64_MAX);

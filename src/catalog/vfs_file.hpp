@@ -5,6 +5,7 @@
 #include "barge/catalog/page_codec.hpp"
 #include "barge/catalog/vfs.hpp"
 
+#include <array>
 #include <fmt/format.h>
 #include <new>
 #include <optional>
@@ -38,6 +39,10 @@ struct PageFile {
     std::optional<NonceSequence> nonces; // encrypted only
     PageWriteTracker* tracker = nullptr;  // database only: told of every write
     std::vector<uint8_t> scratch;        // one page, for sealing and partial reads
+    // Journal: the last 4-byte field written and where (SQLite writes a record's page
+    // number just before its image): the image's write need not read it back.
+    sqlite3_int64 last_field_off = -1;
+    std::array<uint8_t, 4> last_field{};
 
     bool encrypted() const { return config && config->encrypted; }
     bool checked() const { return !encrypted() && reserve == 8 && page_size != 0; }

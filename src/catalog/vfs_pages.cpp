@@ -200,10 +200,18 @@ int write_journal(PageFile* p, const uint8_t* buf, int amt, sqlite3_int64 off) {
         return rc != SQLITE_OK ? rc : write_real(p, field.data(), 4, off);
     }
     if (!is_image(p, amt, off)) {
-        return write_real(p, buf, amt, off);
+        int rc = write_real(p, buf, amt, off);
+        if (amt == 4) {
+            p->last_field_off = rc == SQLITE_OK ? off : -1;
+            std::memcpy(p->last_field.data(), buf, 4);
+        }
+        return rc;
     }
     uint64_t pgno = 0;
-    if (int rc = journal_pgno(p, off, pgno); rc != SQLITE_OK) {
+    if (p->last_field_off == off - 4) {
+        const auto& b = p->last_field;
+        pgno = (uint64_t{b[0]} << 24) | (uint64_t{b[1]} << 16) | (uint64_t{b[2]} << 8) | b[3];
+    } else if (int rc = journal_pgno(p, off, pgno); rc != SQLITE_OK) {
         return rc;
     }
     auto size = static_cast<size_t>(amt);

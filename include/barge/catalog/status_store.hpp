@@ -33,7 +33,16 @@ struct FailureRow {
     std::string reason;
 };
 
-// The catalog queries of `barge status`.
+// A pair whose kept count of delivered files (pair_delivered) was not what the
+// entries say.
+struct CounterMismatch {
+    int64_t pair_id = 0;
+    Counts kept, counted;
+};
+
+// The catalog queries of `barge status`. None reads every entry (SPEC §8): the
+// delivered files are counted as they are written (pair_delivered), the rest
+// through partial indexes of what is not delivered, failed or gone.
 class StatusStore {
 public:
     explicit StatusStore(Database& db) : m_db(db) {}
@@ -48,6 +57,10 @@ public:
     // Files of the pair the destination lacks whose content is on the drive, failed
     // ones included: what removing the pair would strand.
     Counts undelivered_on_cargo(int64_t pair_id);
+    // Counts every pair's delivered files from the entries (a full pass, for
+    // verify-middle), sets the kept counts right where they were not, and returns
+    // those. Call it inside a transaction.
+    std::vector<CounterMismatch> recount_delivered();
 
 private:
     Database& m_db;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <vector>
 
 using namespace barge;
 
@@ -109,13 +110,25 @@ TEST(Catalog, RefusesCorruptFile) {
     EXPECT_THROW(Catalog::open(path).drive_id(), CatalogError);
 }
 
-// Damage deep in the file (the entries b-tree), not the schema page.
+// Damage deep in the file: a page in the middle of the entries table's b-tree (or
+// of its unique index), not the schema page.
 void damage_middle_page(const std::string& path) {
+    int64_t page = 0;
+    {
+        Database db(path, Database::Create::no);
+        Statement st = db.prepare(
+            "SELECT pageno FROM dbstat WHERE name IN ('entries', 'sqlite_autoindex_entries_1') "
+            "ORDER BY pageno");
+        std::vector<int64_t> pages;
+        while (st.step()) {
+            pages.push_back(st.column_int(0));
+        }
+        ASSERT_GT(pages.size(), 4u);
+        page = pages[pages.size() / 2];
+    }
     FILE* f = std::fopen(path.c_str(), "r+b");
     ASSERT_NE(f, nullptr);
-    std::fseek(f, 0, SEEK_END);
-    long size = std::ftell(f);
-    std::fseek(f, size / 2 / 4096 * 4096 + 100, SEEK_SET);
+    std::fseek(f, (page - 1) * 4096 + 100, SEEK_SET);
     std::string junk(2000, '\xa5');
     std::fwrite(junk.data(), 1, junk.size(), f);
     std::fclose(f);
