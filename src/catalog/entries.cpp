@@ -1,4 +1,5 @@
 #include "barge/catalog/entries.hpp"
+#include "barge/catalog/transit.hpp"
 
 #include "barge/catalog/contents.hpp"
 #include "barge/util/text.hpp"
@@ -139,7 +140,15 @@ int64_t EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int
 }
 
 int64_t EntryStore::count_present(int64_t pair_id) {
-    Statement st = m_db.prepare("SELECT count(*) FROM entries WHERE pair_id = ? AND kind IN (1, 3)");
+    // The delivered ones as kept (pair_delivered), the others from their index: no
+    // pass over every entry (schema.cpp, version 2).
+    static const std::string sql = fmt::format(
+        "SELECT coalesce((SELECT files FROM pair_delivered WHERE pair_id = ?1), 0) + (SELECT "
+        "count(*) FROM entries e INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND e.kind "
+        "IN ({f}, {l}) AND NOT {delivered})",
+        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("l", sql_kind(Kind::symlink)),
+        fmt::arg("delivered", sql_delivered));
+    Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);
     return st.step() ? st.column_int(0) : 0;
 }
@@ -174,7 +183,8 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, 
 }
 
 void EntryStore::drop_undelivered_gone(int64_t pair_id) {
-    m_db.prepare("DELETE FROM entries WHERE pair_id = ? AND kind IS NULL AND d_kind IS NULL")
+    m_db.prepare("DELETE FROM entries INDEXED BY entries_gone WHERE pair_id = ? AND kind IS NULL "
+                 "AND d_kind IS NULL")
         .bind(1, pair_id)
         .run();
 }

@@ -161,7 +161,8 @@ CREATE INDEX entries_undelivered ON entries(pair_id) WHERE kind IN (1, 3) AND NO
      d_target IS target AND d_damaged = 0 AND
      (kind IS NOT 1 OR (content_id IS NOT NULL AND d_content_id IS content_id)));
 CREATE INDEX entries_failed ON entries(pair_id, fail_ns) WHERE fail_reason IS NOT NULL;
-CREATE INDEX entries_gone ON entries(pair_id) WHERE kind IS NULL AND d_kind IS NOT NULL AND d_kind != 2;
+-- Entries gone from the source: deletions to deliver, or rows a scan drops.
+CREATE INDEX entries_gone ON entries(pair_id) WHERE kind IS NULL;
 CREATE INDEX pieces_cargo ON pieces(size) WHERE on_cargo = 1;
 -- Per pair, the files and symlinks delivered (their number, and the files' bytes),
 -- kept by the triggers below in the same statement as every write of entries:

@@ -99,6 +99,9 @@ public:
     }
 
     const std::unordered_set<int64_t>& modified_ids() const { return m_modified_ids; }
+    // Files merged that have no content on record or a racy one: the hash phase's
+    // work (none after the rescan of an unchanged tree: then it need not look).
+    int64_t to_hash() const { return m_to_hash; }
 
 private:
     std::string display(std::string_view rel) const {
@@ -165,6 +168,11 @@ private:
     void present(const std::string& dir, const std::string& name, const std::string& rel,
                  const FileStat& st, EntryRow* row) {
         bool is_dir = st.kind == Kind::dir;
+        if (st.kind == Kind::file && (!row || !row->kind || *row->kind != Kind::file ||
+                                      !row->content_id || row->racy ||
+                                      !same_file_stat(row->st, st))) {
+            ++m_to_hash;
+        }
         if (!row) {
             m_store.insert(m_pair.id, dir, name, st, m_gen);
             ++(is_dir ? m_result.new_dirs : m_result.new_files);
@@ -242,6 +250,7 @@ private:
     ScanResult& m_result;
     int64_t m_gen;
     std::unordered_set<int64_t> m_modified_ids;
+    int64_t m_to_hash = 0;
 };
 
 } // namespace
@@ -251,6 +260,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
     check_source_visible(pair);
     double deadline = options.max_seconds ? monotonic_seconds() + *options.max_seconds : 1e300;
     ScanResult result;
+    int64_t to_hash = 0;
     if (progress) {
         progress->phase("scan", 0, 0);
     }
@@ -264,6 +274,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             Lister lister(pair, options, deadline);
             walker.walk(lister);
         }
+        to_hash = walker.to_hash();
         std::set<int64_t> renamed_from;
         auto matches = result.deleted > 0 ? store.match_renames(pair.id, gen)
                                           : std::vector<EntryStore::RenameMatch>{};
@@ -297,7 +308,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
                              result.stopped_early ? std::nullopt : std::optional<int64_t>(now_ns()));
         tx.commit();
     }
-    if (options.hash == ScanOptions::Hash::yes && !result.stopped_early) {
+    if (options.hash == ScanOptions::Hash::yes && !result.stopped_early && to_hash > 0) {
         hash_phase(catalog, pair, result, deadline, progress);
     }
     return result;
