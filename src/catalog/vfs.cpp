@@ -232,6 +232,7 @@ void register_page_vfs() {
     static std::once_flag once;
     std::call_once(once, [] {
         ensure_sodium();
+        configure_sqlite();
         g_root = sqlite3_vfs_find("unix");
         if (!g_root) {
             throw CatalogError("SQLite has no \"unix\" VFS to protect pages over");

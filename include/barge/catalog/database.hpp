@@ -15,6 +15,10 @@ namespace barge {
 
 class Statement;
 
+// Global SQLite settings, once, before SQLite first initializes (every path that
+// opens a database or registers a VFS calls it first).
+void configure_sqlite();
+
 // The SQLite "file:" URI of path with the query parameters params ("a=1&b=2").
 std::string sqlite_file_uri(std::string_view path, std::string_view params);
 
