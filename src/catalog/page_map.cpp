@@ -20,7 +20,9 @@ namespace barge {
 
 namespace {
 
-constexpr char map_magic[8] = {'B', 'R', 'G', 'P', 'M', 'A', 'P', '1'};
+constexpr char map_magic[8] = {'B', 'R', 'G', 'P', 'M', 'A', 'P', '2'};
+// Steps whose ids the map keeps: a copy older than that is made whole.
+constexpr size_t kept_steps = 512;
 
 // Little-endian fixed-width fields.
 void put_u64(std::string& out, uint64_t v) {
@@ -76,7 +78,13 @@ uint32_t header_page_size(const std::string& path) {
     return size == 1 ? 65536 : size;
 }
 
+// magic epoch step page_size steps-kept pages size mtime
 constexpr size_t header_size = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8;
+
+uint64_t random_u64() {
+    std::string r = random_bytes(8);
+    return get_u64(r.data());
+}
 
 } // namespace
 
@@ -116,9 +124,11 @@ bool PageMap::load() {
     const char* p = raw.data() + 8;
     uint64_t epoch = get_u64(p), step = get_u64(p + 8);
     uint32_t page_size = get_u32(p + 16);
+    uint32_t kept = get_u32(p + 20);
     uint64_t pages = get_u64(p + 24);
     FileIdentity recorded{static_cast<int64_t>(get_u64(p + 32)), static_cast<int64_t>(get_u64(p + 40))};
-    if (body.size() != header_size + 4 * pages || page_size == 0) {
+    if (body.size() != header_size + 16 * uint64_t{kept} + 4 * pages || page_size == 0 ||
+        kept == 0 || kept > kept_steps) {
         return untrusted("has the wrong length");
     }
     if (identity_of(m_db_path) != recorded || header_page_size(m_db_path) != page_size ||
@@ -128,17 +138,26 @@ bool PageMap::load() {
     m_epoch = epoch;
     m_step = step;
     m_page_size = page_size;
+    const char* ids = raw.data() + header_size;
+    m_step_ids.clear();
+    for (uint32_t i = 0; i < kept; ++i) {
+        m_step_ids.emplace_back(get_u64(ids + 16 * i), get_u64(ids + 16 * i + 8));
+    }
+    if (m_step_ids.back().first != step) {
+        return untrusted("does not know its own step");
+    }
+    const char* versions = ids + 16 * uint64_t{kept};
     m_versions.resize(pages);
     for (uint64_t i = 0; i < pages; ++i) {
-        m_versions[i] = get_u32(raw.data() + header_size + 4 * i);
+        m_versions[i] = get_u32(versions + 4 * i);
     }
     return true;
 }
 
 void PageMap::start_epoch() {
-    std::string r = random_bytes(8);
-    m_epoch = get_u64(r.data());
+    m_epoch = random_u64();
     m_step = 1;
+    m_step_ids = {{1, random_u64()}};
     uint32_t ps = header_page_size(m_db_path);
     m_page_size = ps ? ps : 4096;
     read_catalog_size();
@@ -151,6 +170,15 @@ void PageMap::start_epoch() {
 void PageMap::read_catalog_size() {
     auto id = identity_of(m_db_path);
     m_versions.resize(static_cast<uint64_t>(id.size) / m_page_size, static_cast<uint32_t>(m_step));
+}
+
+uint64_t PageMap::step_id() const {
+    return m_step_ids.back().second;
+}
+
+bool PageMap::knows(uint64_t step, uint64_t id) const {
+    return std::any_of(m_step_ids.begin(), m_step_ids.end(),
+                       [&](const auto& s) { return s.first == step && s.second == id; });
 }
 
 std::vector<uint64_t> PageMap::written_since(uint64_t since) const {
@@ -223,15 +251,26 @@ void PageMap::seal() {
             m_versions[i] = static_cast<uint32_t>(step);
         }
     }
+    // A fresh random id for the new step: a copy made from another history of this
+    // catalog (an image restored, then written) never matches a step of this one.
+    auto step_ids = m_step_ids;
+    step_ids.emplace_back(step, random_u64());
+    if (step_ids.size() > kept_steps) {
+        step_ids.erase(step_ids.begin(), step_ids.end() - kept_steps);
+    }
     std::string out(map_magic, 8);
     put_u64(out, m_epoch);
     put_u64(out, step);
     put_u32(out, m_page_size);
-    put_u32(out, 0);
+    put_u32(out, static_cast<uint32_t>(step_ids.size()));
     put_u64(out, pages);
     put_u64(out, static_cast<uint64_t>(id.size));
     put_u64(out, static_cast<uint64_t>(id.mtime_ns));
-    out.reserve(out.size() + 4 * pages + 64);
+    out.reserve(out.size() + 16 * step_ids.size() + 4 * pages + 64);
+    for (const auto& [n, sid] : step_ids) {
+        put_u64(out, n);
+        put_u64(out, sid);
+    }
     for (uint32_t v : m_versions) {
         put_u32(out, v);
     }
@@ -239,6 +278,7 @@ void PageMap::seal() {
     out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
     write_file_atomic(m_path, out);
     m_step = step;
+    m_step_ids = std::move(step_ids);
     m_dirty.clear();
     m_dirty_from = UINT64_MAX;
     m_writing = false;

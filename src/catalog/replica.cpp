@@ -29,8 +29,9 @@ std::string replica_state_path(const std::string& copy_path) {
 
 namespace {
 
-constexpr char patch_magic[8] = {'B', 'R', 'G', 'P', 'A', 'T', 'C', '1'};
-constexpr size_t patch_header = 8 + 8 + 8 + 8 + 4 + 4; // magic epoch step size page_size count
+constexpr char patch_magic[8] = {'B', 'R', 'G', 'P', 'A', 'T', 'C', '2'};
+// magic epoch step step-id size page_size count
+constexpr size_t patch_header = 8 + 8 + 8 + 8 + 8 + 4 + 4;
 
 void put_u64(std::string& out, uint64_t v) {
     for (int i = 0; i < 8; ++i) {
@@ -54,7 +55,7 @@ uint32_t get_u32(const char* p) {
 
 // COPY.state: which state of the drive's catalog the copy holds.
 struct ReplicaState {
-    uint64_t epoch = 0, step = 0;
+    uint64_t epoch = 0, step = 0, step_id = 0;
     int64_t size = 0;
 };
 
@@ -76,20 +77,23 @@ std::optional<ReplicaState> read_state(const std::string& copy) {
         return std::nullopt;
     }
     ReplicaState s;
-    unsigned long long epoch = 0, step = 0;
+    unsigned long long epoch = 0, step = 0, id = 0;
     long long size = 0;
-    if (std::sscanf(buf, "barge-replica 1 epoch %llx step %llu size %lld", &epoch, &step, &size) != 3) {
-        return std::nullopt;
+    if (std::sscanf(buf, "barge-replica 2 epoch %llx step %llu id %llx size %lld", &epoch, &step,
+                    &id, &size) != 4) {
+        return std::nullopt; // none, another format, or damaged: the copy is made whole
     }
     s.epoch = epoch;
     s.step = step;
+    s.step_id = id;
     s.size = size;
     return s;
 }
 
 void write_state(const std::string& copy, const ReplicaState& s) {
-    write_file_atomic(state_path(copy), fmt::format("barge-replica 1 epoch {:016x} step {} size {}\n",
-                                                    s.epoch, s.step, s.size));
+    write_file_atomic(state_path(copy),
+                      fmt::format("barge-replica 2 epoch {:016x} step {} id {:016x} size {}\n",
+                                  s.epoch, s.step, s.step_id, s.size));
 }
 
 int64_t size_of(const std::string& path) {
@@ -176,9 +180,9 @@ bool apply_patch(const std::string& patch, const std::string& copy) {
         return false;
     }
     ReplicaState target{get_u64(head.data() + 8), get_u64(head.data() + 16),
-                        static_cast<int64_t>(get_u64(head.data() + 24))};
-    uint32_t page_size = get_u32(head.data() + 32);
-    uint32_t count = get_u32(head.data() + 36);
+                        get_u64(head.data() + 24), static_cast<int64_t>(get_u64(head.data() + 32))};
+    uint32_t page_size = get_u32(head.data() + 40);
+    uint32_t count = get_u32(head.data() + 44);
     if (page_size == 0 || page_size > 65536) {
         return false;
     }
@@ -250,7 +254,10 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
     auto state = read_state(copy);
     int64_t copy_size = size_of(copy);
     std::vector<uint64_t> pages;
+    // The copy's step must be one of this catalog's history (same epoch, same
+    // random id at that step), not of another history that reached the same number.
     bool usable = state && state->epoch == map.epoch() && state->step <= map.step() &&
+                  map.knows(state->step, state->step_id) &&
                   copy_size >= 0 && copy_size == state->size &&
                   static_cast<uint64_t>(copy_size) % map.page_size() == 0;
     if (usable) {
@@ -262,12 +269,12 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
         r.whole = true;
         r.bytes_written = copy_database_file(db_path, copy, map.page_size());
         r.pages = map.pages();
-        write_state(copy, {map.epoch(), map.step(), static_cast<int64_t>(r.bytes_written)});
+        write_state(copy, {map.epoch(), map.step(), map.step_id(), static_cast<int64_t>(r.bytes_written)});
         return r;
     }
     if (pages.empty() && copy_size == db_size) {
         if (state->step != map.step()) {
-            write_state(copy, {map.epoch(), map.step(), db_size});
+            write_state(copy, {map.epoch(), map.step(), map.step_id(), db_size});
         }
         return r;
     }
@@ -281,6 +288,7 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
         std::string head(patch_magic, 8);
         put_u64(head, map.epoch());
         put_u64(head, map.step());
+        put_u64(head, map.step_id());
         put_u64(head, static_cast<uint64_t>(db_size));
         uint32_t ps = map.page_size();
         auto count = static_cast<uint32_t>(pages.size());

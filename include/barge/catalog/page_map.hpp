@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace barge {
@@ -36,6 +37,13 @@ public:
     uint32_t page_size() const { return m_page_size; }
     // Pages of the catalog (its size / page size), as of the last seal().
     uint64_t pages() const { return m_versions.size(); }
+    // The current step's random id. Each step gets a fresh one, so that a copy made
+    // from another history of the catalog (an old image restored and then written,
+    // reaching the same step numbers) is never taken for this one's.
+    uint64_t step_id() const;
+    // Whether step `step` of this map's history had the id `id` (the map keeps the
+    // ids of its last 512 steps).
+    bool knows(uint64_t step, uint64_t id) const;
     // The 1-based numbers of the pages written after step `since` of this epoch.
     std::vector<uint64_t> written_since(uint64_t since) const;
 
@@ -61,6 +69,7 @@ private:
     std::string m_db_path, m_path;
     uint64_t m_epoch = 0, m_step = 0;
     uint32_t m_page_size = 4096;
+    std::vector<std::pair<uint64_t, uint64_t>> m_step_ids; // (step, random id), oldest first
     std::vector<uint32_t> m_versions; // per page (index 0 = page 1): the step that wrote it
     std::vector<bool> m_dirty;        // pages written since the last seal (index 0 = page 1)
     uint64_t m_dirty_from = UINT64_MAX; // ... and every page from this one on

@@ -179,3 +179,32 @@ TEST(Replica, DamagedPageIsNeverCopied) {
     EXPECT_EQ(slurp(copy), good_copy) << "a damaged page replaced a good copy";
     EXPECT_FALSE(std::filesystem::exists(copy + ".tmp"));
 }
+
+TEST(Replica, CopyFromAnotherHistoryOfTheCatalogIsMadeWhole) {
+    // An image of the drive (catalog and map together) restored after its copy at an
+    // endpoint moved on, then written as often: the same step numbers, another
+    // history. The copy must never receive this history's pages on top of its own.
+    namespace fs = std::filesystem;
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    std::string map = PageMap::path_for(db);
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 200);
+    update(db, copy);
+    fs::copy_file(db, dir / "image.db");
+    fs::copy_file(map, dir / "image.pages");
+    auto image_time = fs::last_write_time(db);
+    for (int i = 0; i < 3; ++i) {
+        write_pairs(db, 200 + i, 1); // the first history
+    }
+    update(db, copy);
+    fs::copy_file(dir / "image.db", db, fs::copy_options::overwrite_existing);
+    fs::copy_file(dir / "image.pages", map, fs::copy_options::overwrite_existing);
+    fs::last_write_time(db, image_time);
+    for (int i = 0; i < 4; ++i) {
+        write_pairs(db, 300 + i, 1); // the second: as many steps, and one more
+    }
+    ReplicaUpdate u = update(db, copy);
+    EXPECT_TRUE(u.whole) << "a copy of another history was patched";
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
