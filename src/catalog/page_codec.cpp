@@ -1,6 +1,7 @@
 #include "barge/catalog/page_codec.hpp"
 
 #include "barge/crypto/names.hpp"
+#include "barge/util/le_bytes.hpp"
 
 #include <blake2.h>
 #include <cstring>
@@ -12,12 +13,6 @@ namespace {
 
 constexpr size_t max_database_id = 256;
 constexpr size_t ad_fixed = 1 + 8 + 8;
-
-void put_le64(uint8_t* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-        p[i] = static_cast<uint8_t>(v >> (8 * i));
-    }
-}
 
 std::array<uint8_t, page_checksum_size> checksum_of(std::span<const uint8_t> page, uint64_t pgno) {
     std::array<uint8_t, page_checksum_size> sum{};

@@ -4,6 +4,7 @@
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/le_bytes.hpp"
 #include "barge/util/path.hpp"
 #include "barge/util/system.hpp"
 
@@ -24,31 +25,6 @@ constexpr char map_magic[8] = {'B', 'R', 'G', 'P', 'M', 'A', 'P', '2'};
 // Steps whose ids the map keeps: a copy older than that is made whole.
 constexpr size_t kept_steps = 512;
 
-// Little-endian fixed-width fields.
-void put_u64(std::string& out, uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-}
-void put_u32(std::string& out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-}
-uint64_t get_u64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) {
-        v = (v << 8) | static_cast<uint8_t>(p[i]);
-    }
-    return v;
-}
-uint32_t get_u32(const char* p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) {
-        v = (v << 8) | static_cast<uint8_t>(p[i]);
-    }
-    return v;
-}
 
 // What the map records of the catalog file, to know it is still the same file.
 struct FileIdentity {
@@ -83,7 +59,7 @@ constexpr size_t header_size = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8;
 
 uint64_t random_u64() {
     std::string r = random_bytes(8);
-    return get_u64(r.data());
+    return read_le64(r.data());
 }
 
 } // namespace
@@ -122,11 +98,11 @@ bool PageMap::load() {
         return untrusted("fails its checksum");
     }
     const char* p = raw.data() + 8;
-    uint64_t epoch = get_u64(p), step = get_u64(p + 8);
-    uint32_t page_size = get_u32(p + 16);
-    uint32_t kept = get_u32(p + 20);
-    uint64_t pages = get_u64(p + 24);
-    FileIdentity recorded{static_cast<int64_t>(get_u64(p + 32)), static_cast<int64_t>(get_u64(p + 40))};
+    uint64_t epoch = read_le64(p), step = read_le64(p + 8);
+    uint32_t page_size = read_le32(p + 16);
+    uint32_t kept = read_le32(p + 20);
+    uint64_t pages = read_le64(p + 24);
+    FileIdentity recorded{static_cast<int64_t>(read_le64(p + 32)), static_cast<int64_t>(read_le64(p + 40))};
     if (body.size() != header_size + 16 * uint64_t{kept} + 4 * pages || page_size == 0 ||
         kept == 0 || kept > kept_steps) {
         return untrusted("has the wrong length");
@@ -141,7 +117,7 @@ bool PageMap::load() {
     const char* ids = raw.data() + header_size;
     m_step_ids.clear();
     for (uint32_t i = 0; i < kept; ++i) {
-        m_step_ids.emplace_back(get_u64(ids + 16 * i), get_u64(ids + 16 * i + 8));
+        m_step_ids.emplace_back(read_le64(ids + 16 * i), read_le64(ids + 16 * i + 8));
     }
     if (m_step_ids.back().first != step) {
         return untrusted("does not know its own step");
@@ -149,7 +125,7 @@ bool PageMap::load() {
     const char* versions = ids + 16 * uint64_t{kept};
     m_versions.resize(pages);
     for (uint64_t i = 0; i < pages; ++i) {
-        m_versions[i] = get_u32(versions + 4 * i);
+        m_versions[i] = read_le32(versions + 4 * i);
     }
     return true;
 }
@@ -259,20 +235,20 @@ void PageMap::seal() {
         step_ids.erase(step_ids.begin(), step_ids.end() - kept_steps);
     }
     std::string out(map_magic, 8);
-    put_u64(out, m_epoch);
-    put_u64(out, step);
-    put_u32(out, m_page_size);
-    put_u32(out, static_cast<uint32_t>(step_ids.size()));
-    put_u64(out, pages);
-    put_u64(out, static_cast<uint64_t>(id.size));
-    put_u64(out, static_cast<uint64_t>(id.mtime_ns));
+    append_le64(out, m_epoch);
+    append_le64(out, step);
+    append_le32(out, m_page_size);
+    append_le32(out, static_cast<uint32_t>(step_ids.size()));
+    append_le64(out, pages);
+    append_le64(out, static_cast<uint64_t>(id.size));
+    append_le64(out, static_cast<uint64_t>(id.mtime_ns));
     out.reserve(out.size() + 16 * step_ids.size() + 4 * pages + 64);
     for (const auto& [n, sid] : step_ids) {
-        put_u64(out, n);
-        put_u64(out, sid);
+        append_le64(out, n);
+        append_le64(out, sid);
     }
     for (uint32_t v : m_versions) {
-        put_u32(out, v);
+        append_le32(out, v);
     }
     Digest sum = blake2b(out);
     out.append(reinterpret_cast<const char*>(sum.data()), sum.size());

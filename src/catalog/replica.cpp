@@ -7,6 +7,7 @@
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/le_bytes.hpp"
 #include "barge/util/text.hpp"
 
 #include <array>
@@ -33,25 +34,6 @@ constexpr char patch_magic[8] = {'B', 'R', 'G', 'P', 'A', 'T', 'C', '2'};
 // magic epoch step step-id size page_size count
 constexpr size_t patch_header = 8 + 8 + 8 + 8 + 8 + 4 + 4;
 
-void put_u64(std::string& out, uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-}
-uint64_t get_u64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) {
-        v = (v << 8) | static_cast<uint8_t>(p[i]);
-    }
-    return v;
-}
-uint32_t get_u32(const char* p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) {
-        v = (v << 8) | static_cast<uint8_t>(p[i]);
-    }
-    return v;
-}
 
 // COPY.state: which state of the drive's catalog the copy holds.
 struct ReplicaState {
@@ -179,10 +161,10 @@ bool apply_patch(const std::string& patch, const std::string& copy) {
         std::memcmp(head.data(), patch_magic, 8) != 0) {
         return false;
     }
-    ReplicaState target{get_u64(head.data() + 8), get_u64(head.data() + 16),
-                        get_u64(head.data() + 24), static_cast<int64_t>(get_u64(head.data() + 32))};
-    uint32_t page_size = get_u32(head.data() + 40);
-    uint32_t count = get_u32(head.data() + 44);
+    ReplicaState target{read_le64(head.data() + 8), read_le64(head.data() + 16),
+                        read_le64(head.data() + 24), static_cast<int64_t>(read_le64(head.data() + 32))};
+    uint32_t page_size = read_le32(head.data() + 40);
+    uint32_t count = read_le32(head.data() + 44);
     if (page_size == 0 || page_size > 65536) {
         return false;
     }
@@ -211,7 +193,7 @@ bool apply_patch(const std::string& patch, const std::string& copy) {
     }
     for (uint32_t i = 0; i < count; ++i) {
         read_full(in.get(), rec.data(), rec.size(), patch);
-        uint64_t pgno = get_u64(rec.data());
+        uint64_t pgno = read_le64(rec.data());
         if (pgno == 0) {
             return false;
         }
@@ -286,24 +268,21 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
         int reserve = reserve_of(in.get(), db_path);
         Fd out = open_or_throw(tmp.path(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
         std::string head(patch_magic, 8);
-        put_u64(head, map.epoch());
-        put_u64(head, map.step());
-        put_u64(head, map.step_id());
-        put_u64(head, static_cast<uint64_t>(db_size));
+        append_le64(head, map.epoch());
+        append_le64(head, map.step());
+        append_le64(head, map.step_id());
+        append_le64(head, static_cast<uint64_t>(db_size));
         uint32_t ps = map.page_size();
         auto count = static_cast<uint32_t>(pages.size());
-        for (uint32_t v : {ps, count}) {
-            for (int i = 0; i < 4; ++i) {
-                head.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-            }
-        }
+        append_le32(head, ps);
+        append_le32(head, count);
         Blake2b sum;
         sum.update(head);
         write_full(out.get(), head.data(), head.size(), tmp.path());
         std::string rec;
         for (uint64_t pgno : pages) {
             rec.clear();
-            put_u64(rec, pgno);
+            append_le64(rec, pgno);
             rec.resize(8 + ps);
             size_t n = pread_full(in.get(), rec.data() + 8, ps, static_cast<long long>((pgno - 1) * ps),
                                   db_path);

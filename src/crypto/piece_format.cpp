@@ -1,4 +1,5 @@
 #include "barge/crypto/piece_format.hpp"
+#include "barge/util/le_bytes.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -8,12 +9,6 @@
 namespace barge {
 
 namespace {
-
-void put_le64(uint8_t* p, uint64_t v) {
-    for (int i = 0; i < 8; ++i) {
-        p[i] = static_cast<uint8_t>(v >> (8 * i));
-    }
-}
 
 CorruptPiece bad_segment(uint64_t index) {
     return CorruptPiece(fmt::format("encrypted piece: segment {} does not authenticate "
