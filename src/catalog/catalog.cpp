@@ -169,6 +169,10 @@ Catalog Catalog::open_checked(const std::string& path, Check check) {
         // A migration rewrites the catalog: never on top of a damaged one.
         full_check(cat.m_db);
     }
+    if (version < schema_version || unprotected) {
+        // Written without tracking its pages: the endpoint copies are made whole next.
+        PageMap::forget(path);
+    }
     migrate(cat.m_db, migrations(), [&](int from) {
         backup_database(cat.m_db, fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns())));
     });
@@ -259,15 +263,20 @@ ReplicaUpdate Catalog::update_copy(const std::string& copy_path) {
                                        "are left as they are",
                                        m_db.path()));
     }
-    if (!m_pages) {
-        // Not tracked in this session: a map that still describes the file serves;
-        // any other starts a new epoch, and the copy is made whole.
-        PageMap map(m_db.path());
-        map.seal();
-        return update_replica(m_db.path(), map, copy_path);
+    try {
+        if (!m_pages) {
+            // Not tracked in this session: a map that still describes the file serves;
+            // any other starts a new epoch, and the copy is made whole.
+            PageMap map(m_db.path());
+            map.seal();
+            return update_replica(m_db.path(), map, copy_path);
+        }
+        m_pages->seal();
+        return update_replica(m_db.path(), *m_pages, copy_path);
+    } catch (const DamagedPage&) {
+        m_db.mark_damaged(); // nothing more is written to it, nor copied anywhere
+        throw;
     }
-    m_pages->seal();
-    return update_replica(m_db.path(), *m_pages, copy_path);
 }
 
 int64_t Catalog::bump_generation() {

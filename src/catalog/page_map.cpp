@@ -27,19 +27,32 @@ constexpr size_t kept_steps = 512;
 
 
 // What the map records of the catalog file, to know it is still the same file.
+// Size and mtime, and, for file systems with coarse timestamps (FAT's 2 s, exFAT's
+// 10 ms) or a clock set back, the inode and SQLite's file change counter (header
+// bytes 24-27, bumped by every transaction that writes).
 struct FileIdentity {
     int64_t size = -1;
     int64_t mtime_ns = -1;
+    uint64_t ino = 0;
+    uint32_t change_counter = 0;
     bool operator==(const FileIdentity&) const = default;
 };
 
 FileIdentity identity_of(const std::string& path) {
+    Fd fd = open_or_throw(path, O_RDONLY | O_CLOEXEC);
     struct stat st{};
-    if (::stat(path.c_str(), &st) != 0) {
+    if (::fstat(fd.get(), &st) != 0) {
         throw_errno("stat", path);
     }
+    std::array<unsigned char, 4> counter{};
+    if (::pread(fd.get(), counter.data(), counter.size(), 24) != 4) {
+        counter = {};
+    }
     return {static_cast<int64_t>(st.st_size),
-            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec,
+            static_cast<uint64_t>(st.st_ino),
+            (uint32_t{counter[0]} << 24) | (uint32_t{counter[1]} << 16) |
+                (uint32_t{counter[2]} << 8) | counter[3]};
 }
 
 // The page size in a database header, or 0.
@@ -54,8 +67,8 @@ uint32_t header_page_size(const std::string& path) {
     return size == 1 ? 65536 : size;
 }
 
-// magic epoch step page_size steps-kept pages size mtime
-constexpr size_t header_size = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8;
+// magic epoch step page_size steps-kept pages size mtime inode change-counter pad
+constexpr size_t header_size = 8 + 8 + 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4;
 
 uint64_t random_u64() {
     std::string r = random_bytes(8);
@@ -102,7 +115,9 @@ bool PageMap::load() {
     uint32_t page_size = read_le32(p + 16);
     uint32_t kept = read_le32(p + 20);
     uint64_t pages = read_le64(p + 24);
-    FileIdentity recorded{static_cast<int64_t>(read_le64(p + 32)), static_cast<int64_t>(read_le64(p + 40))};
+    FileIdentity recorded{static_cast<int64_t>(read_le64(p + 32)),
+                          static_cast<int64_t>(read_le64(p + 40)), read_le64(p + 48),
+                          read_le32(p + 56)};
     if (body.size() != header_size + 16 * uint64_t{kept} + 4 * pages || page_size == 0 ||
         kept == 0 || kept > kept_steps) {
         return untrusted("has the wrong length");
@@ -134,13 +149,13 @@ void PageMap::start_epoch() {
     m_epoch = random_u64();
     m_step = 1;
     m_step_ids = {{1, random_u64()}};
+    m_unsealed = true; // written at the next seal even if nothing else changes
     uint32_t ps = header_page_size(m_db_path);
     m_page_size = ps ? ps : 4096;
     read_catalog_size();
     std::fill(m_versions.begin(), m_versions.end(), 1);
-    // Written at the next seal even if nothing else changes: the copies made whole
-    // in this epoch must find it next time.
-    m_writing = true;
+    // The copies made whole in this epoch must find it next time. A stale map file
+    // may still be there: the first write removes it (m_removed is false).
 }
 
 void PageMap::read_catalog_size() {
@@ -168,12 +183,19 @@ std::vector<uint64_t> PageMap::written_since(uint64_t since) const {
 }
 
 bool PageMap::before_write() noexcept {
-    if (m_writing) {
-        return true;
+    if (!m_removed) {
+        // The map stops describing the file with this write: it must be gone,
+        // durably, before the write can land. When that fails the write is refused
+        // (SQLite then fails the statement and rolls back); the next one tries again.
+        if (!remove_file()) {
+            return false;
+        }
     }
-    // The map stops describing the file with this write: it must be gone, durably,
-    // before the write can land. When that fails the write is refused (SQLite then
-    // fails the statement and rolls back); the next write tries again.
+    m_unsealed = true;
+    return true;
+}
+
+bool PageMap::remove_file() noexcept {
     if (::unlink(m_path.c_str()) != 0 && errno != ENOENT) {
         return false;
     }
@@ -182,8 +204,16 @@ bool PageMap::before_write() noexcept {
     } catch (const std::exception&) {
         return false;
     }
-    m_writing = true;
+    m_removed = true;
     return true;
+}
+
+void PageMap::forget(const std::string& db_path) {
+    std::string path = path_for(db_path);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        throw_errno("unlink", path);
+    }
+    fsync_dir(parent_path(path));
 }
 
 void PageMap::wrote(uint64_t first, uint64_t last) noexcept {
@@ -209,7 +239,7 @@ void PageMap::wrote(uint64_t first, uint64_t last) noexcept {
 }
 
 void PageMap::seal() {
-    if (!m_writing) {
+    if (!m_unsealed) {
         return;
     }
     uint64_t step = m_step + 1;
@@ -242,6 +272,9 @@ void PageMap::seal() {
     append_le64(out, pages);
     append_le64(out, static_cast<uint64_t>(id.size));
     append_le64(out, static_cast<uint64_t>(id.mtime_ns));
+    append_le64(out, id.ino);
+    append_le32(out, id.change_counter);
+    append_le32(out, 0);
     out.reserve(out.size() + 16 * step_ids.size() + 4 * pages + 64);
     for (const auto& [n, sid] : step_ids) {
         append_le64(out, n);
@@ -252,12 +285,21 @@ void PageMap::seal() {
     }
     Digest sum = blake2b(out);
     out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
-    write_file_atomic(m_path, out);
+    try {
+        write_file_atomic(m_path, out);
+    } catch (const Error&) {
+        // It may have landed (a failed directory sync after the rename): never leave
+        // a map that the writes still to come would not remove first.
+        m_removed = false;
+        remove_file();
+        throw;
+    }
     m_step = step;
     m_step_ids = std::move(step_ids);
     m_dirty.clear();
     m_dirty_from = UINT64_MAX;
-    m_writing = false;
+    m_unsealed = false;
+    m_removed = false;
 }
 
 } // namespace barge

@@ -106,7 +106,7 @@ int reserve_of(int fd, const std::string& path) {
 void check_page(const char* page, size_t size, uint64_t pgno, int reserve, const std::string& db_path) {
     if (reserve == PageProtection::checksum_reserve &&
         !page_checksum_ok({reinterpret_cast<const uint8_t*>(page), size}, pgno)) {
-        throw CatalogError(fmt::format("catalog '{}' is corrupt: page {} fails its checksum "
+        throw DamagedPage(fmt::format("catalog '{}' is corrupt: page {} fails its checksum "
                                        "(while copying it to an endpoint)",
                                        db_path, pgno));
     }
@@ -154,7 +154,10 @@ namespace {
 bool apply_patch(const std::string& patch, const std::string& copy) {
     Fd in(::open(patch.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) {
-        return false;
+        if (errno == ENOENT) {
+            return false;
+        }
+        throw_errno("open", patch); // a complete patch must never be thrown away unread
     }
     std::string head(patch_header, '\0');
     if (read_full(in.get(), head.data(), head.size(), patch) != head.size() ||

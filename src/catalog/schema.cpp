@@ -149,6 +149,11 @@ CREATE TABLE run_pairs (
     PRIMARY KEY (run_id, pair_id, side)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX run_pairs_pair ON run_pairs(pair_id, side, run_id);
+)sql";
+
+// Version 3: status, log, rescans and verify samples without a pass over every entry
+// (SPEC §8, issue 15).
+const char* const schema_v3 = R"sql(
 -- verify-destination --sample/--max-time takes the least recently verified
 -- delivered files in this order: read from the index, not sorted from a full pass.
 CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0), id) WHERE d_kind = 1;
@@ -220,6 +225,7 @@ const std::vector<Migration>& migrations() {
     static const std::vector<Migration> steps = {
         {1, schema_v1},
         {2, schema_v2},
+        {3, schema_v3},
     };
     return steps;
 }

@@ -150,6 +150,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     }
     {
         Catalog src = Catalog::open(best->path);
+        PageMap::forget(db); // the map described the catalog being replaced
         src.backup_to(db);
     }
     ensure_dir(layout.cargo());

@@ -158,6 +158,10 @@ void EndpointSync::backup(ExitCode code) {
                          u.bytes_written);
         } catch (const Error& e) {
             spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
+            if (m_catalog.db().damaged()) {
+                spdlog::error("{}: no endpoint copy is updated from it", e.what());
+                break;
+            }
         }
     }
 }

@@ -116,7 +116,10 @@ private:
         const std::string& dir = l.dir;
         if (!l.error.empty()) {
             // The directory's catalog rows stay as they are: unreadable is not deleted.
+            // Its files may still be readable (a directory with mode --x) and some may
+            // want a hash: the hash phase looks at the catalog itself.
             problem(dir, l.error);
+            ++m_to_hash;
             return;
         }
         std::vector<EntryRow> rows = m_store.children(m_pair.id, dir);
@@ -138,6 +141,7 @@ private:
                     }
                 } else {
                     problem(rel, fmt::format("cannot examine: {}", std::strerror(item.err)));
+                    ++m_to_hash; // its row stays as it is: the hash phase decides
                 }
                 continue;
             }

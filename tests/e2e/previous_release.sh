@@ -1,31 +1,35 @@
 #!/usr/bin/env bash
 # Drives already in use keep working (SPEC §7.9): a drive, source and
-# destination made by barge 0.1.0 (catalog schema 1; tests/fixtures/make-v1-drive.sh)
-# are opened by this barge, which migrates the catalog (keeping a backup copy),
-# delivers what the old barge loaded, and goes on with new visits.
+# destination made by barge 0.1.0 (catalog schema 1) and by main as landed with
+# schema 2 (05d1aa7), both by tests/fixtures/make-v1-drive.sh, are opened by this
+# barge, which migrates the catalog (keeping a backup copy), delivers what the
+# old barge loaded, and goes on with new visits.
 source "$(dirname "$0")/lib.sh"
-fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v1-drive.tar.gz
 # The old catalog records absolute paths: the fixture lives at a fixed place.
 R=/tmp/barge-v1-fixture
 exec 9>/tmp/barge-v1-fixture.lock
 flock 9
-rm -rf "$R"
 on_exit "rm -rf '$R'"
+export BARGE_DRIVE=$R/drive
+
+for old in 1 2; do
+fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
+rm -rf "$R"
 mkdir -p "$R"
 tar -C "$R" -xzf "$fixture"
-export BARGE_DRIVE=$R/drive
 before_version=$(sqlite3 "$R/drive/barge.db" 'PRAGMA user_version')
-expect_eq 1 "$before_version" "the fixture's schema version"
+expect_eq "$old" "$before_version" "the fixture's schema version"
 
 # Reading first: status opens (and migrates) the old catalog.
 expect_exit 0 barge status --json
 expect_eq 1 "$(json '.pairs | length')" "pairs in the old catalog"
 expect_eq 3 "$(json '.pairs[0].on_cargo.files')" "files the old barge loaded and did not deliver"
 after_version=$(sqlite3 "$R/drive/barge.db" 'PRAGMA user_version')
+[[ $after_version -gt $before_version ]] || fail "v$old: the catalog was not migrated (version $after_version)"
 if [[ $after_version -gt $before_version ]]; then
-    ls "$R/drive"/barge.db.v1-*.bak >/dev/null 2>&1 || fail "migrated without a backup copy"
-    [[ $(sqlite3 "$R"/drive/barge.db.v1-*.bak 'PRAGMA user_version') == 1 ]] ||
-        fail "the backup copy is not the old catalog"
+    ls "$R/drive"/barge.db.v$old-*.bak >/dev/null 2>&1 || fail "v$old: migrated without a backup copy"
+    [[ $(sqlite3 "$R"/drive/barge.db.v$old-*.bak 'PRAGMA user_version') == "$old" ]] ||
+        fail "v$old: the backup copy is not the old catalog"
 fi
 
 # The old barge's cargo is delivered by this one: the destination equals the source.
@@ -50,4 +54,8 @@ expect_same_tree "$R/src" "$R/dst" "after a visit with this barge"
 expect_exit 0 barge status --json
 expect_eq 0 "$(json '.pairs[0].pending.files')" "pending after the new visit"
 expect_eq 0 "$(json '.pairs[0].on_cargo.files')" "on cargo after the new visit"
+expect_exit 0 barge verify-middle # the full check, and the kept counts recounted
+grep -q "count of delivered files was" "$T/err" && fail "v$old: the migrated counts were wrong: $(cat "$T/err")"
+echo "v$old ok"
+done
 echo "ok"

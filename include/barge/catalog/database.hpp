@@ -57,6 +57,8 @@ public:
     // or a write outside a transaction) throws CatalogError instead, so a damaged
     // catalog is never built upon, and what happened is for the user to see.
     bool damaged() const { return m_damaged; }
+    // Found damaged by another reader of the file (a page copied to an endpoint).
+    void mark_damaged() { m_damaged = true; }
     // Throws when damaged(); called before every write commits.
     void guard_write();
     // Appended to the error when a page fails its check: what the user can do.

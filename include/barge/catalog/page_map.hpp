@@ -48,7 +48,7 @@ public:
     std::vector<uint64_t> written_since(uint64_t since) const;
 
     // Whether the catalog was written since the last seal().
-    bool unsealed() const { return m_writing; }
+    bool unsealed() const { return m_unsealed; }
     // Ends a step if the catalog was written since the last one: the written pages
     // get the new step's number and the map is written atomically and durably.
     // Call it with no transaction open (the file as SQLite left it).
@@ -60,6 +60,9 @@ public:
 
     // The file name of the map of the catalog at db_path.
     static std::string path_for(const std::string& db_path);
+    // Removes the map of the catalog at db_path, durably: before the catalog is
+    // written by anything that does not track its pages (a migration, recover).
+    static void forget(const std::string& db_path);
 
 private:
     bool load();
@@ -73,7 +76,10 @@ private:
     std::vector<uint32_t> m_versions; // per page (index 0 = page 1): the step that wrote it
     std::vector<bool> m_dirty;        // pages written since the last seal (index 0 = page 1)
     uint64_t m_dirty_from = UINT64_MAX; // ... and every page from this one on
-    bool m_writing = false;           // the map file is removed: a step is open
+    bool remove_file() noexcept;
+
+    bool m_removed = false;  // the map file is durably gone: writes may land
+    bool m_unsealed = false; // writes (or a new epoch) the map file does not show yet
 };
 
 } // namespace barge

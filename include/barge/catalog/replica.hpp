@@ -1,6 +1,7 @@
 #pragma once
 
 #include "barge/catalog/page_map.hpp"
+#include "barge/util/error.hpp"
 
 #include <cstdint>
 #include <string>
@@ -18,6 +19,12 @@ namespace barge {
 // written to COPY.patch (synced, then renamed into place), then into the copy,
 // which is synced before COPY.state moves on and the patch is removed. A patch
 // found complete is applied again (settle); an incomplete one was never begun.
+// A page of the catalog that fails its checksum while being copied.
+class DamagedPage : public CatalogError {
+public:
+    using CatalogError::CatalogError;
+};
+
 struct ReplicaUpdate {
     bool whole = false;       // the copy was made whole (no usable state, or most pages changed)
     uint64_t pages = 0;       // pages written into the copy
