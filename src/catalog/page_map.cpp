@@ -196,11 +196,8 @@ bool PageMap::before_write() noexcept {
 }
 
 bool PageMap::remove_file() noexcept {
-    if (::unlink(m_path.c_str()) != 0 && errno != ENOENT) {
-        return false;
-    }
     try {
-        fsync_dir(parent_path(m_path));
+        forget(m_db_path);
     } catch (const std::exception&) {
         return false;
     }
