@@ -76,7 +76,17 @@ void full_check(Database& db) {
 
 } // namespace
 
-Catalog::Catalog(Database db) : m_db(std::move(db)) {}
+Catalog::Catalog(Database db, std::shared_ptr<const DriveKeys> keys)
+    : m_db(std::move(db)), m_keys(std::move(keys)) {}
+
+namespace {
+// How the pages of a drive's catalog are protected: checksums, or (encrypted
+// drives) authenticated encryption bound to the drive's id.
+PageProtection protection_for(const std::shared_ptr<const DriveKeys>& keys) {
+    return keys ? PageProtection::encrypted(copy_key(keys->catalog), keys->drive_id)
+                : PageProtection::checksum();
+}
+} // namespace
 
 void Catalog::configure() {
     // The catalog lives on a removable drive that may be unplugged or lose power
@@ -94,13 +104,13 @@ void Catalog::configure() {
 }
 
 Catalog Catalog::create(const std::string& path, uint64_t piece_size,
-                        const std::string& drive_id) {
+                        const std::string& drive_id, std::shared_ptr<const DriveKeys> keys) {
     struct stat st{};
     if (::lstat(path.c_str(), &st) == 0) {
         throw Refusal(fmt::format("'{}' already exists: this directory is already a drive", path));
     }
-    PageProtection protection = PageProtection::checksum();
-    Catalog cat{open_protected(path, Database::Create::yes, protection)};
+    PageProtection protection = protection_for(keys);
+    Catalog cat{open_protected(path, Database::Create::yes, protection), keys};
     prepare_protected(cat.m_db, protection);
     cat.configure();
     migrate(cat.m_db, migrations(), [](int) {});
@@ -131,9 +141,9 @@ std::string with_recover_hint(const std::string& what, const std::string& path) 
 }
 } // namespace
 
-Catalog Catalog::open(const std::string& path, Check check) {
+Catalog Catalog::open(const std::string& path, Check check, std::shared_ptr<const DriveKeys> keys) {
     try {
-        Catalog cat = open_checked(path, check);
+        Catalog cat = open_checked(path, check, std::move(keys));
         cat.m_db.set_damage_hint(recover_hint(path));
         return cat;
     } catch (const CatalogError& e) {
@@ -144,12 +154,21 @@ Catalog Catalog::open(const std::string& path, Check check) {
     }
 }
 
-Catalog Catalog::open_checked(const std::string& path, Check check) {
+Catalog Catalog::open_checked(const std::string& path, Check check,
+                              std::shared_ptr<const DriveKeys> keys) {
     struct stat st{};
     if (::stat(path.c_str(), &st) != 0) {
         throw_errno("open catalog", path);
     }
-    Catalog cat{open_protected(path, Database::Create::no, PageProtection::checksum())};
+    if (!keys && reserved_bytes_of(path) < 0 && st.st_size >= 4096) {
+        // No SQLite header: an encrypted catalog whose DRIVE/barge.key is gone, or garbage.
+        throw CatalogError(fmt::format(
+            "catalog '{}' is corrupt: it has no SQLite header. (If this drive was made with "
+            "'barge init --encrypt', its key file barge.key is missing beside it instead: a "
+            "copy is in each endpoint's .barge/ as drive-ID.wrapped-key)",
+            path));
+    }
+    Catalog cat{open_protected(path, Database::Create::no, protection_for(keys)), keys};
     cat.configure();
     // Reading the version is the first read: SQLite rolls back a hot journal left
     // by an interrupted run here, before any other connection looks at the file.
@@ -164,7 +183,9 @@ Catalog Catalog::open_checked(const std::string& path, Check check) {
     if (version == 0) {
         throw CatalogError(fmt::format("'{}' is not a barge catalog (no schema version)", path));
     }
-    bool unprotected = reserved_bytes_of(path) != PageProtection::checksum_reserve;
+    // Encrypted pages are always protected; a plain catalog without checksums is
+    // from before them.
+    bool unprotected = !keys && reserved_bytes_of(path) != PageProtection::checksum_reserve;
     if (check == Check::full || version < schema_version || unprotected) {
         // A migration rewrites the catalog: never on top of a damaged one.
         full_check(cat.m_db);
@@ -174,7 +195,12 @@ Catalog Catalog::open_checked(const std::string& path, Check check) {
         PageMap::forget(path);
     }
     migrate(cat.m_db, migrations(), [&](int from) {
-        backup_database(cat.m_db, fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns())));
+        std::string bak = fmt::format("{}.v{}-{}.bak", path, from, utc_stamp(now_ns()));
+        if (keys) {
+            cat.backup_to(bak); // the file as it is: its pages stay encrypted
+        } else {
+            backup_database(cat.m_db, bak);
+        }
     });
     if (unprotected) {
         cat = protect(std::move(cat), path);
@@ -183,7 +209,13 @@ Catalog Catalog::open_checked(const std::string& path, Check check) {
     return cat;
 }
 
-bool Catalog::needs_upgrade(const std::string& path) {
+bool Catalog::needs_upgrade(const std::string& path, std::shared_ptr<const DriveKeys> keys) {
+    if (keys) {
+        // Encrypted: the header is read through the shim (a read; nothing is written).
+        Database db = open_protected(path, Database::Create::no, protection_for(keys));
+        int64_t version = db.query_int("PRAGMA user_version");
+        return version > 0 && version < schema_version;
+    }
     int reserve = reserved_bytes_of(path);
     int64_t version = header_version(path);
     return reserve >= 0 && version > 0 &&
@@ -202,7 +234,7 @@ Catalog Catalog::protect(Catalog cat, const std::string& path) {
     { Catalog closing = std::move(cat); } // no connection to the old file while it is replaced
     tmp.keep();
     rename_into_place(tmp.path(), path);
-    Catalog fresh{open_protected(path, Database::Create::no, PageProtection::checksum())};
+    Catalog fresh{open_protected(path, Database::Create::no, PageProtection::checksum()), nullptr};
     fresh.configure();
     return fresh;
 }

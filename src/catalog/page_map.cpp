@@ -55,13 +55,19 @@ FileIdentity identity_of(const std::string& path) {
                 (uint32_t{counter[2]} << 8) | counter[3]};
 }
 
-// The page size in a database header, or 0.
+// The page size in a database header, or 0. A file without a plain header whose
+// size is a whole number of 4096-byte pages is an encrypted catalog: its pages are
+// always 4096 bytes (catalog/vfs.hpp).
 uint32_t header_page_size(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     std::array<unsigned char, 100> h{};
-    if (!fd || ::pread(fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size()) ||
-        std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+    if (!fd || ::pread(fd.get(), h.data(), h.size(), 0) != static_cast<ssize_t>(h.size())) {
         return 0;
+    }
+    if (std::memcmp(h.data(), "SQLite format 3", 16) != 0) {
+        struct stat st{};
+        bool pages = ::fstat(fd.get(), &st) == 0 && st.st_size > 0 && st.st_size % 4096 == 0;
+        return pages ? 4096 : 0;
     }
     uint32_t size = (uint32_t{h[16]} << 8) | h[17];
     return size == 1 ? 65536 : size;

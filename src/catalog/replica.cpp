@@ -91,10 +91,13 @@ int64_t size_of(const std::string& path) {
 
 namespace {
 
-// The reserved bytes per page of the database file at fd (its header, byte 20).
+// The reserved bytes per page of the database file at fd (its header, byte 20);
+// -1 without a plain header (an encrypted catalog: its pages are authenticated
+// when a copy is opened, not here).
 int reserve_of(int fd, const std::string& path) {
     unsigned char head[21] = {};
-    if (pread_full(fd, reinterpret_cast<char*>(head), sizeof head, 0, path) != sizeof head) {
+    if (pread_full(fd, reinterpret_cast<char*>(head), sizeof head, 0, path) != sizeof head ||
+        std::memcmp(head, "SQLite format 3", 16) != 0) {
         return -1;
     }
     return head[20];

@@ -115,10 +115,10 @@ std::string unknown(CLI::App* app, const std::string& prefix, const std::string&
                         : fmt::format("{}; did you mean '{}{}'?", msg, prefix, best);
 }
 
-// Finds the command words among argv (skipping the global options and the value
-// of -d/--drive): checks them before CLI11 parses, so that a mistyped command gets
-// "did you mean", and `barge help [COMMAND]` prints that command's help. Returns
-// an exit code when it handled everything itself.
+// Finds the command words among argv (skipping the global options and the values
+// of -d/--drive and --passphrase-file): checks them before CLI11 parses, so that a
+// mistyped command gets "did you mean", and `barge help [COMMAND]` prints that
+// command's help. Returns an exit code when it handled everything itself.
 std::optional<int> check_commands(CLI::App& app, int argc, char** argv) {
     std::vector<std::string> words;
     for (int i = 1; i < argc; ++i) {
@@ -127,7 +127,7 @@ std::optional<int> check_commands(CLI::App& app, int argc, char** argv) {
             break;
         }
         if (!a.empty() && a[0] == '-') {
-            if (a == "-d" || a == "--drive") {
+            if (a == "-d" || a == "--drive" || a == "--passphrase-file") {
                 ++i;
             }
             if (words.empty()) {
@@ -198,6 +198,12 @@ int run(int argc, char** argv) {
     app.add_flag("-q,--quiet", g.quiet, "print nothing but warnings and errors");
     app.add_flag("-v,--verbose", g.verbose, "say more, on stderr");
     app.add_flag("-y,--yes", g.yes, "answer yes to every question");
+    app.add_option("--passphrase-file", g.passphrase_file,
+                   "encrypted drives: read the passphrase from FILE (default: "
+                   "$BARGE_PASSPHRASE_FILE, else ask on the terminal)")
+        ->option_text("FILE");
+    app.add_flag("--no-save-key", g.no_save_key,
+                 "encrypted drives: do not save the drive's key at the endpoints");
     app.add_flag_callback("--progress", [&g] { g.progress = true; },
                           "draw the progress line on stderr even when it is not a terminal");
     app.add_flag_callback("--no-progress", [&g] { g.progress = false; },
@@ -223,6 +229,7 @@ int run(int argc, char** argv) {
     add_status(app, g, action);
     add_log(app, g, action);
     add_recover(app, g, action);
+    add_passphrase(app, g, action);
     add_global_help(&app);
 
     if (auto handled = check_commands(app, argc, argv)) {

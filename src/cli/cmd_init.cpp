@@ -1,6 +1,8 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/cli/commands.hpp"
 #include "barge/cli/install_binary.hpp"
+#include "barge/cli/unlock.hpp"
+#include "barge/crypto/drive_keys.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/path.hpp"
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <sodium.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -24,6 +27,9 @@ struct InitOptions {
     bool install_binary = false;
     std::optional<std::string> from;
     bool dry_run = false;
+    bool encrypt = false;
+    std::optional<std::string> kdf_memory;
+    std::optional<uint64_t> kdf_passes;
 };
 
 // Undoes a half-made drive: a failed init leaves nothing behind (SPEC §5).
@@ -35,7 +41,7 @@ public:
             return;
         }
         std::error_code ec;
-        for (const char* part : {"barge.db", "barge.db-journal", "cargo", "logs", "bin", "barge.lock"}) {
+        for (const char* part : {"barge.db", "barge.db-journal", "barge.key", "cargo", "logs", "bin", "barge.lock"}) {
             std::filesystem::remove_all(m_dir + "/" + part, ec);
         }
         if (m_created) {
@@ -73,7 +79,7 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     if (exists && !S_ISDIR(st.st_mode)) {
         throw Refusal(fmt::format("'{}' exists and is not a directory", escape_bytes(dir)));
     }
-    DriveLayout layout{dir};
+    DriveLayout layout{dir, nullptr};
     if (::lstat(layout.catalog().c_str(), &st) == 0) {
         throw Refusal(fmt::format("'{}' already exists: this directory is already a drive",
                                   escape_bytes(layout.catalog())));
@@ -82,6 +88,21 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     uint64_t piece = o.piece_size ? parse_size(*o.piece_size) : default_piece_size(space.capacity);
     if (piece < 4096) {
         throw Refusal(fmt::format("piece size {} is too small: at least 4096 bytes", piece));
+    }
+    KdfParams kdf;
+    if (o.kdf_memory) {
+        kdf.memlimit = parse_size(*o.kdf_memory);
+    }
+    if (o.kdf_passes) {
+        kdf.opslimit = *o.kdf_passes;
+    }
+    if ((o.kdf_memory || o.kdf_passes) && !o.encrypt) {
+        throw Refusal("--kdf-memory and --kdf-passes go with --encrypt");
+    }
+    if (kdf.opslimit < 1 || kdf.opslimit > 64 || kdf.memlimit < 8192 ||
+        kdf.memlimit > (uint64_t{16} << 30) || kdf.memlimit % 1024 != 0) {
+        throw Refusal("the passphrase's key derivation takes --kdf-passes 1 to 64 and "
+                      "--kdf-memory 8KiB to 16GiB (a multiple of 1 KiB)");
     }
     std::optional<std::string> binary;
     if (o.install_binary) {
@@ -107,14 +128,31 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
         }
         return ExitCode::ok;
     }
+    std::optional<std::string> passphrase;
+    if (o.encrypt) {
+        // Asked before anything is made: no terminal and no file leaves nothing behind.
+        passphrase = get_passphrase(g.passphrase_file, "passphrase for the new drive", true);
+        if (!passphrase) {
+            throw Refusal("--encrypt needs a passphrase: --passphrase-file FILE, "
+                          "$BARGE_PASSPHRASE_FILE, or a terminal to ask on (twice)");
+        }
+    }
     if (!exists && ::mkdir(dir.c_str(), 0755) != 0) {
         throw_errno("mkdir", dir);
     }
     InitUndo undo(dir, !exists);
     DriveLock lock(dir, DriveLock::Mode::exclusive, "init");
     std::string id = new_uuid();
+    if (passphrase) {
+        // The key file first: a catalog without it could never be opened.
+        SecretKey key = SecretKey::random();
+        WrappedKey wrapped = wrap_key(key, *passphrase, id, kdf);
+        sodium_memzero(passphrase->data(), passphrase->size());
+        write_file_atomic(layout.key_file(), format_wrapped_key(wrapped), 0644);
+        layout.keys = DriveKeys::derive(std::move(key), id);
+    }
     {
-        Catalog cat = Catalog::create(layout.catalog(), piece, id);
+        Catalog cat = Catalog::create(layout.catalog(), piece, id, layout.keys);
     }
     ensure_dir(layout.cargo());
     ensure_dir(layout.logs());
@@ -126,10 +164,15 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     j.field("piece_size", piece);
     j.field("capacity_bytes", space.capacity);
     j.field("free_bytes", space.available);
+    j.field("encrypted", o.encrypt);
     if (!g.json) {
-        say(g, fmt::format("initialized drive {} (piece size {}, {} free of {})", escape_bytes(dir),
-                           format_size(piece), format_size(space.available),
-                           format_size(space.capacity)));
+        say(g, fmt::format("initialized {}drive {} (piece size {}, {} free of {})",
+                           o.encrypt ? "encrypted " : "", escape_bytes(dir), format_size(piece),
+                           format_size(space.available), format_size(space.capacity)));
+        if (o.encrypt) {
+            say(g, "keep the passphrase safe: without it (or a key saved at an endpoint) "
+                   "nothing on this drive can be read, by anyone");
+        }
     }
     if (binary) {
         install_binary(g, layout, binary, j);
@@ -156,6 +199,15 @@ void add_init(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("--from", o->from, "with --install-binary: the static barge to copy")
         ->option_text("FILE");
     sub->add_flag("-n,--dry-run", o->dry_run, "check everything and say what would be made");
+    sub->add_flag("--encrypt", o->encrypt,
+                  "encrypt everything on the drive (passphrase: --passphrase-file, "
+                  "$BARGE_PASSPHRASE_FILE, or asked twice on the terminal)");
+    sub->add_option("--kdf-memory", o->kdf_memory,
+                    "with --encrypt: memory of each Argon2id passphrase check (default 128MiB)")
+        ->option_text("SIZE");
+    sub->add_option("--kdf-passes", o->kdf_passes,
+                    "with --encrypt: Argon2id passes (default 4)")
+        ->option_text("N");
     sub->footer("Example: barge init /media/usb/barge --install-binary");
     sub->callback([&g, &action, o] { action = [&g, o] { return run_init(g, *o); }; });
 }

@@ -42,7 +42,7 @@ ExitCode run_load(const Globals& g, const LoadCliOptions& o) {
     }
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        sync.emplace(s.catalog(), pairs);
+        sync.emplace(s.catalog(), s.layout(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "load --dry-run" : "load", "source", pairs);
     int64_t requeued = 0;

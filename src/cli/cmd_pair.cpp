@@ -1,5 +1,6 @@
 #include "barge/catalog/status_store.hpp"
 #include "barge/cli/commands.hpp"
+#include "barge/cli/unlock.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/fs/marker.hpp"
@@ -189,6 +190,9 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
             }
         }
         Pair p = s.catalog().add_pair(ps, uuid);
+        if (ps.source_marker) {
+            save_keys_at(s.layout(), {ps.source}); // an encrypted drive: cron needs no passphrase
+        }
         j.field("id", p.uuid);
         say_warnings(warnings, j);
         j.end_object();

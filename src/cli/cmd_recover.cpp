@@ -115,7 +115,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         }
         return ExitCode::ok;
     }
-    DriveLayout layout{dir};
+    DriveLayout layout{dir, nullptr};
     DriveLock lock(dir, DriveLock::Mode::exclusive, "recover");
     std::string db = layout.catalog();
     std::string set_aside;

@@ -80,7 +80,7 @@ ExitCode run_run(const Globals& g, const RunCliOptions& o) {
     // First: a stale catalog is refused whatever the sides (it writes nothing yet).
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        sync.emplace(s.catalog(), pairs);
+        sync.emplace(s.catalog(), s.layout(), pairs);
     }
     std::vector<Decision> decisions;
     bool any = false;

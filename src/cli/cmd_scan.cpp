@@ -37,7 +37,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
         dry.emplace(s.catalog().db());
         opts.hash = ScanOptions::Hash::no; // what would be hashed is counted instead
     } else {
-        sync.emplace(s.catalog(), pairs);
+        sync.emplace(s.catalog(), s.layout(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "scan --dry-run" : "scan", "source", pairs);
     auto progress = make_progress(g, s, pairs);

@@ -1,6 +1,9 @@
 #include "barge/cli/commands.hpp"
 #include "barge/cli/output.hpp"
+#include "barge/cli/progress.hpp"
 #include "barge/cli/status_report.hpp"
+#include "barge/cli/unlock.hpp"
+#include "barge/crypto/sealed_log.hpp"
 #include "barge/fs/lock.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/util/size.hpp"
@@ -9,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstring>
 #include <fmt/format.h>
 
 namespace barge::cli {
@@ -29,7 +33,13 @@ std::optional<DriveReport> running_report(const DriveLayout& layout) {
     if (!holder) {
         return std::nullopt;
     }
-    auto record = parse_json(holder->record);
+    std::string text = holder->record;
+    if (text.starts_with(sealed_record_prefix)) {
+        auto opened = layout.keys ? open_note(layout.keys->logs, text.substr(std::strlen(sealed_record_prefix)))
+                                  : std::nullopt;
+        text = opened.value_or("");
+    }
+    auto record = parse_json(text);
     DriveReport r;
     if (record) {
         r = report_from_json((*record)["status"]);
@@ -60,6 +70,7 @@ std::optional<DriveReport> running_report(const DriveLayout& layout) {
 ExitCode run_status(const Globals& g, const StatusCli& o) {
     double max_age = parse_duration(o.max_age);
     DriveLayout layout = find_drive(g.drive);
+    unlock(layout, g); // an encrypted drive: the running barge's record is sealed
     std::optional<DriveReport> report = running_report(layout);
     if (report) {
         if (!o.pairs.empty()) {

@@ -29,7 +29,7 @@ ExitCode run_unload(const Globals& g, const UnloadCliOptions& o) {
     }
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        sync.emplace(s.catalog(), pairs);
+        sync.emplace(s.catalog(), s.layout(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "unload --dry-run" : "unload", "destination", pairs);
     if (!o.dry_run) {

@@ -45,7 +45,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     auto pairs = s.select_pairs(o.pairs);
     std::optional<EndpointSync> sync;
     if (!o.dry_run) {
-        sync.emplace(s.catalog(), pairs);
+        sync.emplace(s.catalog(), s.layout(), pairs);
     }
     RunRecorder run(s.catalog(), o.dry_run ? "verify-destination --dry-run" : "verify-destination",
                     "destination", pairs);

@@ -1,6 +1,8 @@
 #include "barge/cli/context.hpp"
 
+#include "barge/cli/drive_log.hpp"
 #include "barge/cli/progress.hpp"
+#include "barge/cli/unlock.hpp"
 
 #include "barge/engine/progress.hpp"
 #include "barge/fs/marker.hpp"
@@ -10,21 +12,25 @@
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
-#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace barge::cli {
 
 namespace {
+DriveLayout unlocked(DriveLayout layout, const Globals& g) {
+    unlock(layout, g);
+    return layout;
+}
+
 std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock,
                                    const std::string& command) {
     // A catalog made by an older barge is migrated or converted when opened, which
     // rewrites it: only ever under the exclusive lock. A command that only reads
     // takes it for that moment (exit 75 while another barge works).
-    if (lock != Session::Lock::exclusive && Catalog::needs_upgrade(layout.catalog())) {
+    if (lock != Session::Lock::exclusive && Catalog::needs_upgrade(layout.catalog(), layout.keys)) {
         DriveLock upgrading(layout.root, DriveLock::Mode::exclusive, command);
-        Catalog::open(layout.catalog());
+        Catalog::open(layout.catalog(), Catalog::Check::pages, layout.keys);
     }
     if (lock == Session::Lock::none) {
         return std::nullopt;
@@ -38,9 +44,9 @@ std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock
 
 Session::Session(const Globals& globals, const std::string& command, Lock lock,
                  Catalog::Check check)
-    : m_layout(find_drive(globals.drive)), m_command(command),
+    : m_layout(unlocked(find_drive(globals.drive), globals)), m_command(command),
       m_lock(take_lock(m_layout, lock, command)),
-      m_catalog(Catalog::open(m_layout.catalog(), check)),
+      m_catalog(Catalog::open(m_layout.catalog(), check, m_layout.keys)),
       m_exclusive(lock == Lock::exclusive) {
     if (m_exclusive) {
         // The drive lock already keeps every other barge out: SQLite may keep its
@@ -99,8 +105,8 @@ std::vector<std::string> visible_roots(const std::vector<Pair>& pairs) {
 }
 } // namespace
 
-EndpointSync::EndpointSync(Catalog& catalog, const std::vector<Pair>& pairs)
-    : m_catalog(catalog), m_drive_id(catalog.drive_id()), m_pairs(pairs),
+EndpointSync::EndpointSync(Catalog& catalog, const DriveLayout& layout, const std::vector<Pair>& pairs)
+    : m_catalog(catalog), m_layout(layout), m_drive_id(catalog.drive_id()), m_pairs(pairs),
       m_roots(visible_roots(pairs)) {
     int64_t current = catalog.generation();
     for (const auto& root : m_roots) {
@@ -114,6 +120,7 @@ EndpointSync::EndpointSync(Catalog& catalog, const std::vector<Pair>& pairs)
                 escape_bytes(root), current, *seen, escape_bytes(root)));
         }
     }
+    save_keys_at(m_layout, m_roots);
     m_catalog.db().set_first_write([this] { m_catalog.bump_generation(); },
                                    [this] {
                                        m_wrote = true;
@@ -149,6 +156,7 @@ void EndpointSync::backup(ExitCode code) {
         }
     }
     record_seen(fresh);
+    save_keys_at(m_layout, fresh);
     for (const auto& root : roots) {
         try {
             std::string copy = catalog_backup_path(root, m_drive_id);
@@ -298,17 +306,7 @@ void setup_logging(const Globals& g) {
 }
 
 void log_to_drive(const DriveLayout& layout) {
-    try {
-        // 5 files of 4 MiB: months of history, bounded on a small drive.
-        auto file = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-            layout.logs() + "/barge.log", 4 * 1024 * 1024, 5);
-        file->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%P] %v");
-        file->set_level(spdlog::level::debug);
-        g_logger->sinks().push_back(file);
-        g_logger->flush_on(spdlog::level::info);
-    } catch (const spdlog::spdlog_ex& e) {
-        spdlog::warn("cannot write the drive log in '{}': {}", layout.logs(), e.what());
-    }
+    add_drive_log_sink(layout);
 }
 
 std::string pair_names(const std::vector<Pair>& pairs) {

@@ -1,6 +1,7 @@
 #include "barge/cli/progress.hpp"
 
 #include "barge/cli/status_report.hpp"
+#include "barge/crypto/sealed_log.hpp"
 #include "barge/util/json.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -38,8 +39,10 @@ std::string tail_bytes(const std::string& s, size_t n) {
 }
 } // namespace
 
-CliProgress::CliProgress(bool draw, bool list, DriveLock* lock, std::string command)
-    : m_draw(draw), m_list(list), m_lock(lock), m_command(std::move(command)), m_since(format_utc(now_ns())) {
+CliProgress::CliProgress(bool draw, bool list, DriveLock* lock, std::string command,
+                         std::shared_ptr<const DriveKeys> keys)
+    : m_draw(draw), m_list(list), m_lock(lock), m_keys(std::move(keys)), m_command(std::move(command)),
+      m_since(format_utc(now_ns())) {
     if (m_draw) {
         g_active = this;
     }
@@ -155,7 +158,9 @@ void CliProgress::update(bool force) {
     double now = monotonic_seconds();
     if (m_lock && (force || now - m_last_report >= 1.0)) {
         m_last_report = now;
-        m_lock->report(record(now));
+        // On an encrypted drive the record (names, sizes, paths) is sealed.
+        m_lock->report(m_keys ? sealed_record_prefix + seal_note(m_keys->logs, record(now))
+                              : record(now));
     }
     if (m_draw && !m_phase.empty() && (force || now - m_last_draw >= 0.2)) {
         m_last_draw = now;
@@ -177,7 +182,8 @@ std::unique_ptr<CliProgress> make_progress(const Globals& g, Session& s,
                                            const std::vector<Pair>& pairs) {
     bool draw = g.progress.value_or(!g.quiet && !g.json && ::isatty(STDERR_FILENO));
     bool list = g.verbose && !g.json && !g.quiet;
-    auto p = std::make_unique<CliProgress>(draw, list, s.exclusive_lock(), s.command());
+    auto p = std::make_unique<CliProgress>(draw, list, s.exclusive_lock(), s.command(),
+                                           s.layout().keys);
     if (s.exclusive_lock()) {
         p->set_snapshot(report_snapshot(collect_report(s, pairs)));
     }

@@ -10,8 +10,8 @@ namespace barge {
 
 namespace {
 
-CorruptPiece bad_segment(uint64_t index) {
-    return CorruptPiece(fmt::format("encrypted piece: segment {} does not authenticate "
+TamperedPiece bad_segment(uint64_t index) {
+    return TamperedPiece(fmt::format("encrypted piece: segment {} does not authenticate "
                                     "(tampered, reordered, truncated, or another piece's)",
                                     index));
 }
@@ -20,7 +20,7 @@ CorruptPiece bad_segment(uint64_t index) {
 std::span<const uint8_t, 16> header_prefix(std::span<const uint8_t> header) {
     if (header.size() != piece_header_size ||
         std::memcmp(header.data(), piece_magic.data(), piece_magic.size()) != 0) {
-        throw CorruptPiece("encrypted piece: bad header (not a barge encrypted piece)");
+        throw TamperedPiece("encrypted piece: bad header (not a barge encrypted piece)");
     }
     return header.subspan<8, 16>();
 }
@@ -173,7 +173,7 @@ void PieceDecryptor::reset(const Digest& name, std::optional<uint64_t> encrypted
     if (encrypted_size) {
         auto plain = plaintext_piece_size(*encrypted_size);
         if (!plain) {
-            throw CorruptPiece(
+            throw TamperedPiece(
                 fmt::format("encrypted piece: {} bytes is not the size of an encrypted piece",
                             *encrypted_size));
         }
@@ -222,7 +222,7 @@ size_t PieceDecryptor::update(std::span<const uint8_t> cipher, std::span<uint8_t
     size_t w = 0;
     while (!cipher.empty()) {
         if (m_done) {
-            throw CorruptPiece("encrypted piece: bytes after its last segment");
+            throw TamperedPiece("encrypted piece: bytes after its last segment");
         }
         size_t want = expected_now();
         // Without the piece's size, a whole sealed segment is opened only once more data
@@ -250,13 +250,13 @@ size_t PieceDecryptor::finish(std::span<uint8_t> out) {
         throw Error("PieceDecryptor::finish: output buffer too small");
     }
     if (m_header_len < piece_header_size) {
-        throw CorruptPiece("encrypted piece: truncated header");
+        throw TamperedPiece("encrypted piece: truncated header");
     }
     if (m_done) {
         return 0;
     }
     if (m_segments || m_buffered < piece_tag_size) {
-        throw CorruptPiece(fmt::format("encrypted piece: truncated after {} segments", m_index));
+        throw TamperedPiece(fmt::format("encrypted piece: truncated after {} segments", m_index));
     }
     size_t n = m_sealer->open(m_index, FinalSegment::yes, {m_buf.data(), m_buffered}, out.data());
     ++m_index;

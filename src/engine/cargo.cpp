@@ -1,15 +1,19 @@
 #include "barge/engine/cargo.hpp"
 
 #include "barge/catalog/transit.hpp"
+#include "barge/crypto/names.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
+#include "barge/util/stop.hpp"
 #include "barge/util/text.hpp"
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
+#include <unordered_set>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -32,13 +36,41 @@ Fd open_cargo_dir(const std::string& root) {
 } // namespace
 
 Cargo::Cargo(const DriveLayout& layout)
-    : m_root(layout.cargo()), m_dir(open_cargo_dir(m_root)),
+    : m_root(layout.cargo()), m_keys(layout.keys), m_dir(open_cargo_dir(m_root)),
       m_tmp(open_beneath_or_throw(m_dir.get(), "tmp", O_RDONLY | O_DIRECTORY, m_root + "/tmp"),
             m_root + "/tmp", OnFailure::stop_run) {}
 
-std::string Cargo::relative_path(const Digest& hash) {
-    std::string hex = digest_hex(hash);
+Cargo::~Cargo() = default;
+
+std::string Cargo::relative_path(const Digest& hash) const {
+    std::string hex = digest_hex(m_keys ? piece_name(m_keys->names, hash) : hash);
     return hex.substr(0, 2) + "/" + hex;
+}
+
+int64_t Cargo::stored_size(int64_t plain) const {
+    return m_keys ? static_cast<int64_t>(encrypted_piece_size(static_cast<uint64_t>(plain))) : plain;
+}
+
+ByteSink& Cargo::piece_sink(ByteSink& file) {
+    if (!m_keys) {
+        return file;
+    }
+    if (!m_encrypt) {
+        m_encrypt = std::make_unique<EncryptingSink>(m_keys->pieces);
+    }
+    m_encrypt->begin(file);
+    return *m_encrypt;
+}
+
+int64_t Cargo::finish_piece(int64_t plain) {
+    return m_keys ? m_encrypt->finish() : plain;
+}
+
+std::unique_ptr<HashFilter> Cargo::read_filter() const {
+    if (!m_keys) {
+        return nullptr;
+    }
+    return std::make_unique<PieceDecryptFilter>(m_keys->pieces);
 }
 
 std::string Cargo::path(const Digest& hash) const {
@@ -69,16 +101,75 @@ Fd Cargo::open_piece(const Digest& hash) const {
     return open_noatime_beneath(m_dir.get(), relative_path(hash));
 }
 
-void Cargo::copy_piece(const PieceRow& piece, HashPipeline& pipe, ByteSink& to, int64_t offset) const {
+void Cargo::copy_piece(const PieceRow& piece, HashPipeline& pipe, ByteSink& to, int64_t offset) {
     Fd in = open_piece(piece.hash);
     struct stat st{};
-    if (!in || ::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != piece.size) {
+    if (!in || ::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size != stored_size(piece.size)) {
         throw CorruptPiece(piece);
     }
     ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     pipe.reset();
+    if (m_keys) {
+        copy_encrypted(in.get(), piece, pipe, to, offset);
+        return;
+    }
     uint64_t n = copy_through(pipe, in.get(), 0, piece.size, path(piece.hash), &to, offset);
     if (pipe.finish() != piece.hash || static_cast<int64_t>(n) != piece.size) {
+        throw CorruptPiece(piece);
+    }
+}
+
+void Cargo::copy_encrypted(int fd, const PieceRow& piece, HashPipeline& pipe, ByteSink& to,
+                           int64_t offset) {
+    // Whole sealed segments per read; only authenticated plaintext is written or hashed.
+    constexpr size_t chunk = 16 * piece_sealed_segment_size;
+    if (!m_decrypt) {
+        m_decrypt = std::make_unique<PieceDecryptor>(m_keys->pieces, unnamed_piece);
+        m_cipher.resize(chunk);
+        m_plain.resize(PieceDecryptor::max_update_output(chunk));
+    }
+    int64_t stored = stored_size(piece.size);
+    std::string where = path(piece.hash);
+    int64_t pos = 0, out = 0;
+    auto emit = [&](size_t n) {
+        if (n == 0) {
+            return;
+        }
+        to.write_at(reinterpret_cast<const char*>(m_plain.data()), n, offset + out);
+        for (size_t k = 0; k < n;) {
+            HeldBlock b(pipe);
+            size_t part = std::min(n - k, pipe.block_size());
+            std::memcpy(b.get(), m_plain.data() + k, part);
+            b.submit(part);
+            k += part;
+        }
+        out += static_cast<int64_t>(n);
+    };
+    try {
+        m_decrypt->reset(unnamed_piece, static_cast<uint64_t>(stored));
+        while (pos < stored) {
+            throw_if_stopped();
+            size_t want = static_cast<size_t>(std::min<int64_t>(stored - pos, chunk));
+            size_t n;
+            try {
+                n = pread_full(fd, reinterpret_cast<char*>(m_cipher.data()), want, pos, where);
+            } catch (const SystemError& e) {
+                throw ReadError(e.err(), "read", where);
+            }
+            if (n < want) {
+                throw CorruptPiece(piece); // shorter than it was a moment ago
+            }
+            emit(m_decrypt->update({m_cipher.data(), n}, m_plain));
+            pos += static_cast<int64_t>(n);
+        }
+        emit(m_decrypt->finish(m_plain));
+    } catch (const TamperedPiece& e) {
+        spdlog::info("piece {}: {}", digest_hex(piece.hash).substr(0, 16), e.what());
+        pipe.reset();
+        throw CorruptPiece(piece);
+    }
+    if (pipe.finish() != piece.hash || out != piece.size) {
         throw CorruptPiece(piece);
     }
 }
@@ -105,12 +196,19 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout) {
     TransitStore store(catalog.db());
     int64_t requeued = 0;
     Transaction tx(catalog.db());
+    // On an encrypted drive the names of the pieces the catalog keeps (keyed names
+    // cannot be turned back into digests).
+    std::unordered_set<std::string> kept;
     for (const auto& p : store.pieces_on_cargo()) {
         auto size = cargo.piece_size(p.hash);
-        if (!size || *size != p.size) {
+        if (cargo.encrypted()) {
+            kept.insert(cargo.relative_path(p.hash).substr(3));
+        }
+        if (!size || *size != cargo.stored_size(p.size)) {
             spdlog::warn("piece {} is {} on the cargo: it will be carried again",
                          digest_hex(p.hash).substr(0, 16), size ? "of the wrong size" : "missing");
             store.set_off_cargo(p.id);
+            kept.erase(cargo.relative_path(p.hash).substr(3));
             ++requeued;
         }
     }
@@ -125,6 +223,12 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout) {
             continue;
         }
         for (const auto& name : read_dir_names(dir.get(), layout.cargo() + "/" + fan)) {
+            if (cargo.encrypted()) {
+                if (!kept.contains(name)) {
+                    ::unlinkat(dir.get(), name.c_str(), 0);
+                }
+                continue;
+            }
             auto raw = from_hex(name);
             std::optional<PieceRow> row;
             if (raw && raw->size() == 64) {
@@ -158,7 +262,7 @@ std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& 
     int64_t bytes = 0;
     for (const auto& p : pieces) {
         cargo.remove(p.hash);
-        bytes += p.size;
+        bytes += cargo.stored_size(p.size);
     }
     return {static_cast<int64_t>(pieces.size()), bytes};
 }

@@ -76,6 +76,10 @@ public:
             m_block = static_cast<int64_t>(sv.f_bsize);
         }
         m_budget = options.max_bytes ? static_cast<int64_t>(*options.max_bytes) : INT64_MAX;
+        if (m_cargo.encrypted()) {
+            // Pieces read back are authenticated and decrypted, their plaintext hashed.
+            m_transfer.filter_read_back([this] { return m_cargo.read_filter(); });
+        }
         refresh_room();
     }
 
@@ -225,7 +229,7 @@ private:
             refresh_room();
         }
         if (need > std::min(m_room, m_budget)) {
-            int64_t whole = round_up(c.st.size, m_block);
+            int64_t whole = on_drive(c.st.size);
             bool never_fits_one_trip = whole > m_trip_room;
             if (!never_fits_one_trip || m_budget < m_piece_size) {
                 // It fits an emptier drive: leave it for a later trip, smaller files still go.
@@ -244,7 +248,7 @@ private:
             std::vector<int64_t> fits;
             int64_t total = 0;
             for (int64_t idx : needed) {
-                int64_t sz = round_up(piece_len(c, idx), m_block);
+                int64_t sz = on_drive(piece_len(c, idx));
                 if (total + sz > std::min(m_room, m_budget)) {
                     break;
                 }
@@ -272,7 +276,7 @@ private:
         int64_t need = needed_bytes(c, needed);
         if (!m_reclaimed && need > m_room) {
             for (const auto& p : m_store.reclaimable_pieces()) {
-                m_room += round_up(p.size, m_block);
+                m_room += on_drive(p.size);
             }
             m_reclaimed = true;
         }
@@ -280,7 +284,7 @@ private:
             line.goes = true;
             m_room -= need;
             m_budget -= need;
-        } else if (round_up(c.st.size, m_block) > m_trip_room) {
+        } else if (on_drive(c.st.size) > m_trip_room) {
             line.why = "larger than a whole trip: goes piece by piece over several trips";
             line.goes = m_room >= m_piece_size;
             if (line.goes) {
@@ -305,10 +309,14 @@ private:
         return std::min(m_piece_size, c.st.size - idx * m_piece_size);
     }
 
+    // What a piece (or file) of `plain` bytes takes on the drive: whole blocks, of
+    // the encrypted piece on an encrypted drive.
+    int64_t on_drive(int64_t plain) const { return round_up(m_cargo.stored_size(plain), m_block); }
+
     int64_t needed_bytes(const LoadCandidate& c, const std::vector<int64_t>& needed) const {
         int64_t total = 0;
         for (int64_t idx : needed) {
-            total += round_up(piece_len(c, idx), m_block);
+            total += on_drive(piece_len(c, idx));
         }
         return total;
     }
@@ -428,8 +436,9 @@ private:
         m_pipe.track_total(whole && multi);
         for (int64_t idx : needed) {
             PieceCopy p{{}, piece_len(c, idx), idx, idx * m_piece_size, false};
-            TempFile tmp = m_transfer.create("", ".part", p.size, 0644);
-            uint64_t n = copy_through(m_pipe, fd.get(), p.offset, p.size, display(c), &tmp, 0);
+            TempFile tmp = m_transfer.create("", ".part", m_cargo.stored_size(p.size), 0644);
+            uint64_t n = copy_through(m_pipe, fd.get(), p.offset, p.size, display(c),
+                                      &m_cargo.piece_sink(tmp), 0);
             p.hash = m_pipe.finish();
             if (static_cast<int64_t>(n) < p.size) {
                 throw FileError("changed while being read (it shrank)", FileError::Retry::later);
@@ -446,9 +455,10 @@ private:
                 }
                 tmp.discard();
             } else {
+                int64_t stored = m_cargo.finish_piece(p.size);
                 tmp.finish();
                 mine.insert(p.hash);
-                f.written.push_back({std::move(tmp), p.hash, p.size});
+                f.written.push_back({std::move(tmp), p.hash, stored});
             }
             f.pieces.push_back(p);
         }

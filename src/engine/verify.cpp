@@ -155,13 +155,14 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
         pair_ids.push_back(p.id);
     }
     HashPipeline pipe;
+    pipe.set_filter(cargo.read_filter()); // an encrypted piece: its plaintext is hashed
     for (const auto& p : pieces) {
         if (stop_requested()) {
             r.stopped_early = true;
             break;
         }
         std::string reason;
-        std::string rel = Cargo::relative_path(p.hash);
+        std::string rel = cargo.relative_path(p.hash);
         Fd fan = open_beneath(cargo.dirfd(), rel.substr(0, 2), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         try {
             if (!fan) {
@@ -169,12 +170,18 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
             }
             VerifyFd fd = open_for_verify(fan.get(), rel.substr(3), cargo.path(p.hash));
             uint64_t n = 0;
-            Digest d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
+            int64_t stored = cargo.stored_size(p.size);
+            Digest d{};
+            try {
+                d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
+            } catch (const TamperedPiece& e) {
+                reason = std::string("does not authenticate (corrupt or tampered: ") + e.what() + ")";
+            }
             r.bytes += static_cast<int64_t>(n);
-            if (static_cast<int64_t>(n) != p.size) {
+            if (reason.empty() && static_cast<int64_t>(n) != stored) {
                 reason = fmt::format("has {} instead of {}", plural(static_cast<int64_t>(n), "byte"),
-                                     p.size);
-            } else if (d != p.hash) {
+                                     stored);
+            } else if (reason.empty() && d != p.hash) {
                 reason = "does not match its BLAKE2b-512 (corrupt)";
             }
         } catch (const SystemError& e) {

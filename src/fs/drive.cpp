@@ -48,12 +48,12 @@ DriveLayout find_drive(const std::optional<std::string>& option) {
                                       "run 'barge init' to make one",
                                       dir, how));
         }
-        return {dir};
+        return {dir, nullptr};
     }
     std::string dir = absolute_path(".");
     for (;;) {
         if (holds_catalog(dir)) {
-            return {dir};
+            return {dir, nullptr};
         }
         if (dir == "/") {
             break;

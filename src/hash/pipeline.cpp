@@ -40,10 +40,7 @@ void HashPipeline::submit(char* buf, size_t n) {
         if (n <= inline_max && m_queue.empty() && !m_busy) {
             // A small block with the worker idle (a small file, or a file's tail):
             // hashing it here costs less than waking the worker and waiting for it.
-            m_piece.update(buf, n);
-            if (m_total_on) {
-                m_total.update(buf, n);
-            }
+            hash(buf, n, m_total_on);
             m_free.push_back(buf);
             return;
         }
@@ -71,9 +68,60 @@ void HashPipeline::drain(std::unique_lock<std::mutex>& lock) {
     m_cv.wait(lock, [&] { return m_queue.empty() && !m_busy; });
 }
 
+void HashPipeline::hash(const char* buf, size_t n, bool total) {
+    if (m_filter) {
+        if (m_filter_error) {
+            return; // the stream is already known to be bad
+        }
+        try {
+            auto out = m_filter->update({reinterpret_cast<const uint8_t*>(buf), n});
+            m_piece.update(reinterpret_cast<const char*>(out.data()), out.size());
+        } catch (...) {
+            m_filter_error = std::current_exception();
+        }
+        return;
+    }
+    m_piece.update(buf, n);
+    if (total) {
+        m_total.update(buf, n);
+    }
+}
+
+void HashPipeline::restart_filter() {
+    if (!m_filter) {
+        return;
+    }
+    std::exception_ptr error = std::exchange(m_filter_error, nullptr);
+    if (!error) {
+        try {
+            auto out = m_filter->finish();
+            m_piece.update(reinterpret_cast<const char*>(out.data()), out.size());
+        } catch (...) {
+            error = std::current_exception();
+        }
+    }
+    m_filter->start();
+    if (error) {
+        m_piece = Blake2b();
+        std::rethrow_exception(error);
+    }
+}
+
+void HashPipeline::set_filter(std::unique_ptr<HashFilter> filter) {
+    std::unique_lock lock(m_mutex);
+    drain(lock);
+    m_filter = std::move(filter);
+    m_filter_error = nullptr;
+    m_piece = Blake2b();
+    if (m_filter) {
+        m_filter->start();
+    }
+}
+
 Digest HashPipeline::finish() {
     std::unique_lock lock(m_mutex);
     drain(lock);
+    restart_filter();
     return m_piece.final();
 }
 
@@ -88,6 +136,10 @@ void HashPipeline::reset() {
     drain(lock);
     m_piece = Blake2b();
     m_total = Blake2b();
+    if (m_filter) {
+        m_filter_error = nullptr;
+        m_filter->start();
+    }
 }
 
 void HashPipeline::run() {
@@ -104,10 +156,7 @@ void HashPipeline::run() {
         lock.unlock();
         // The hashers are touched only here while m_busy, and by finish() only
         // once the queue has drained: no lock needed around the work itself.
-        m_piece.update(buf, n);
-        if (total) {
-            m_total.update(buf, n);
-        }
+        hash(buf, n, total);
         lock.lock();
         m_busy = false;
         m_free.push_back(buf);

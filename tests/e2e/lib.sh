@@ -10,6 +10,8 @@ DRIVE=$T/drive
 DST=$T/dst
 export LC_ALL=C
 export BARGE_DRIVE=$DRIVE
+# Saved keys of encrypted drives are listed here, never in the machine's own list.
+export BARGE_STATE_DIR=$T/state
 CLEANUPS=()
 cleanup() {
     local i

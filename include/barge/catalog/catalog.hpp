@@ -3,6 +3,7 @@
 #include "barge/catalog/database.hpp"
 #include "barge/catalog/page_map.hpp"
 #include "barge/catalog/replica.hpp"
+#include "barge/crypto/drive_keys.hpp"
 #include "barge/util/size.hpp"
 
 #include <cstdint>
@@ -70,9 +71,11 @@ struct RunRecord {
 // pieces and runs. See docs/catalog.md for the schema and the SQLite settings.
 class Catalog {
 public:
-    // Creates a new catalog file; throws if one exists.
+    // Creates a new catalog file; throws if one exists. With keys (an encrypted
+    // drive), every page is encrypted and authenticated (catalog/vfs.hpp).
     static Catalog create(const std::string& path, uint64_t piece_size,
-                          const std::string& drive_id);
+                          const std::string& drive_id,
+                          std::shared_ptr<const DriveKeys> keys = nullptr);
     // How much of the catalog is checked when it is opened. Every page read is
     // checked against its checksum whatever the choice (catalog/vfs.hpp), so a
     // command costs what it reads; full also runs SQLite's quick_check over the
@@ -81,10 +84,14 @@ public:
     // Opens an existing catalog: schema objects check, migration (after a full
     // check and a backup copy) or refusal of a newer version (exit 2); a catalog
     // made before page checksums is converted.
-    static Catalog open(const std::string& path, Check check = Check::pages);
+    // keys: the unlocked drive's, for an encrypted catalog (a page that does not
+    // authenticate is refused like a corrupt one).
+    static Catalog open(const std::string& path, Check check = Check::pages,
+                        std::shared_ptr<const DriveKeys> keys = nullptr);
     // Whether open() would rewrite the catalog at path (an older schema version, or
-    // pages without checksums), judged from its header alone.
-    static bool needs_upgrade(const std::string& path);
+    // pages without checksums), judged from its header alone (encrypted: its
+    // first page, decrypted).
+    static bool needs_upgrade(const std::string& path, std::shared_ptr<const DriveKeys> keys = nullptr);
 
     Database& db() { return m_db; }
 
@@ -145,14 +152,16 @@ public:
 
 private:
     void set_excludes(int64_t pair_id, const std::vector<std::string>& patterns);
-    explicit Catalog(Database db);
-    static Catalog open_checked(const std::string& path, Check check);
+    Catalog(Database db, std::shared_ptr<const DriveKeys> keys);
+    static Catalog open_checked(const std::string& path, Check check,
+                                std::shared_ptr<const DriveKeys> keys);
     static Catalog protect(Catalog cat, const std::string& path);
     void configure();
     Pair read_pair(Statement& st);
 
     std::unique_ptr<PageMap> m_pages; // before m_db: outlives the connection it tracks
     Database m_db;
+    std::shared_ptr<const DriveKeys> m_keys; // null: a plain drive
 };
 
 } // namespace barge

@@ -22,5 +22,6 @@ void add_verify_middle(CLI::App& app, Globals& g, Action& action);
 void add_status(CLI::App& app, Globals& g, Action& action);
 void add_log(CLI::App& app, Globals& g, Action& action);
 void add_recover(CLI::App& app, Globals& g, Action& action);
+void add_passphrase(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

@@ -26,6 +26,8 @@ struct Globals {
     bool verbose = false;
     bool yes = false;
     std::optional<bool> progress; // --progress / --no-progress; else: stderr is a terminal
+    std::optional<std::string> passphrase_file; // encrypted drives (SPEC §10)
+    bool no_save_key = false;
 };
 
 // What a command's callback leaves for cli::run to execute after parsing.
@@ -70,7 +72,9 @@ private:
 // An endpoint is visible when it holds this pair's marker.
 class EndpointSync {
 public:
-    EndpointSync(Catalog& catalog, const std::vector<Pair>& pairs);
+    // On an encrypted drive, the drive's key is also saved at the visible endpoints
+    // once the catalog passed the generation check (cli/unlock.hpp).
+    EndpointSync(Catalog& catalog, const DriveLayout& layout, const std::vector<Pair>& pairs);
     ~EndpointSync();
     EndpointSync(const EndpointSync&) = delete;
     EndpointSync& operator=(const EndpointSync&) = delete;
@@ -82,6 +86,7 @@ private:
     void record_seen(const std::vector<std::string>& roots);
 
     Catalog& m_catalog;
+    const DriveLayout& m_layout;
     std::string m_drive_id;
     std::vector<Pair> m_pairs;
     std::vector<std::string> m_roots; // visible when the run began

@@ -1,12 +1,17 @@
 #pragma once
 
 #include "barge/cli/context.hpp"
+#include "barge/crypto/drive_keys.hpp"
 #include "barge/engine/progress.hpp"
 
 #include <memory>
 #include <string>
 
 namespace barge::cli {
+
+// The start of a progress record that is sealed (an encrypted drive): the rest is
+// a note (crypto/sealed_log.hpp) that `status` opens with the drive's key.
+inline constexpr const char* sealed_record_prefix = "sealed ";
 
 // Progress of a command, shown two ways: a one-line display on stderr when it is
 // a terminal (or --progress), and a record in the drive lock file that `barge
@@ -16,7 +21,9 @@ namespace barge::cli {
 class CliProgress : public Progress {
 public:
     // draw: the progress line; list: -v's one line per entry acted on, on stdout.
-    CliProgress(bool draw, bool list, DriveLock* lock, std::string command);
+    // keys: an encrypted drive's, so that the record left in the lock is sealed.
+    CliProgress(bool draw, bool list, DriveLock* lock, std::string command,
+                std::shared_ptr<const DriveKeys> keys = nullptr);
     ~CliProgress() override;
     CliProgress(const CliProgress&) = delete;
     CliProgress& operator=(const CliProgress&) = delete;
@@ -37,6 +44,7 @@ private:
 
     bool m_draw, m_list;
     DriveLock* m_lock;
+    std::shared_ptr<const DriveKeys> m_keys;
     std::string m_command, m_since, m_snapshot = "{}";
     std::string m_phase;
     uint64_t m_total_files = 0, m_total_bytes = 0, m_files = 0, m_bytes = 0;

@@ -24,7 +24,7 @@ inline constexpr size_t piece_tag_size = 16;
 inline constexpr size_t piece_sealed_segment_size = piece_segment_size + piece_tag_size;
 
 // An encrypted piece failed authentication or is malformed: a corrupt piece (exit 4).
-class CorruptPiece : public VerifyError {
+class TamperedPiece : public VerifyError {
 public:
     using VerifyError::VerifyError;
 };
@@ -56,7 +56,7 @@ public:
     // Seals plain (at most one segment) into out (plain.size() + 16 bytes; may be plain).
     void seal(uint64_t index, FinalSegment final, std::span<const uint8_t> plain, uint8_t* out);
     // Opens a sealed segment into out (sealed.size() - 16 bytes; may alias sealed).
-    // Returns the plaintext size; throws CorruptPiece when it does not authenticate.
+    // Returns the plaintext size; throws TamperedPiece when it does not authenticate.
     size_t open(uint64_t index, FinalSegment final, std::span<const uint8_t> sealed, uint8_t* out);
 
 private:
@@ -104,14 +104,14 @@ private:
 };
 
 // Decrypts one piece as a stream: fed ciphertext in chunks of any size, it emits only
-// authenticated plaintext and throws CorruptPiece on any tampering, reordering,
+// authenticated plaintext and throws TamperedPiece on any tampering, reordering,
 // truncation or trailing bytes. Given the piece's size on the drive, it knows which
 // segment is the last one and opens it as soon as it arrives; without, it holds back
 // one sealed segment until more data or finish() tells.
 class PieceDecryptor {
 public:
     // The key's bytes must outlive the decryptor. A wrong encrypted_size throws
-    // CorruptPiece.
+    // TamperedPiece.
     PieceDecryptor(const SecretKey& pieces_key, const Digest& name,
                    std::optional<uint64_t> encrypted_size = std::nullopt);
     // Starts the next piece, reusing the buffer.
@@ -129,7 +129,7 @@ public:
     // max_update_output(cipher.size()) bytes) and returns its size.
     size_t update(std::span<const uint8_t> cipher, std::span<uint8_t> out);
     // Ends the piece: opens a held-back last segment into out (at least
-    // max_finish_output bytes) and returns its size; throws CorruptPiece if the piece
+    // max_finish_output bytes) and returns its size; throws TamperedPiece if the piece
     // is incomplete.
     size_t finish(std::span<uint8_t> out);
     // True once the last segment has been authenticated.
@@ -156,7 +156,7 @@ private:
 
 // Decrypts segment index of a piece on its own (random access): header is the piece's
 // first 24 bytes, sealed the segment's bytes at piece_segment_offset(index). Writes the
-// plaintext to out (may alias sealed) and returns its size; throws CorruptPiece.
+// plaintext to out (may alias sealed) and returns its size; throws TamperedPiece.
 size_t decrypt_piece_segment(const SecretKey& pieces_key, const Digest& name,
                              std::span<const uint8_t> header, uint64_t index, FinalSegment final,
                              std::span<const uint8_t> sealed, std::span<uint8_t> out);

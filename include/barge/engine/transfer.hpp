@@ -89,6 +89,14 @@ public:
     Transfer(const Transfer&) = delete;
     Transfer& operator=(const Transfer&) = delete;
 
+    // Read-back through a filter (an encrypted drive: the pieces are authenticated
+    // and decrypted, and the plaintext hashed); `make` gives one per verifying
+    // thread. Only before the first item.
+    template <typename Make> void filter_read_back(Make make) {
+        m_pipe.set_filter(make());
+        m_trailer.set_filter(make());
+    }
+
     // A temporary file on the medium for `size` bytes, re-read behind its writer
     // when it is large enough (docs/durability.md).
     TempFile create(std::string_view prefix, std::string_view suffix, int64_t size, unsigned mode) {

@@ -1,16 +1,23 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace barge {
 
-// Where a drive's parts live.
+struct DriveKeys;
+
+// Where a drive's parts live, and, for an encrypted drive once unlocked, its keys.
 struct DriveLayout {
     std::string root;
+    // Null for a drive that is not encrypted (or not unlocked yet).
+    std::shared_ptr<const DriveKeys> keys;
     std::string catalog() const { return root + "/barge.db"; }
     std::string cargo() const { return root + "/cargo"; }
     std::string logs() const { return root + "/logs"; }
+    // The wrapped data key of an encrypted drive (its presence says the drive is one).
+    std::string key_file() const { return root + "/barge.key"; }
 };
 
 // Finds the drive: the --drive option, else $BARGE_DRIVE, else the nearest ancestor

@@ -4,15 +4,34 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace barge {
+
+// A transformation of the bytes a HashPipeline is given, applied on its worker
+// thread before they are hashed: an encrypted piece read back from the drive is
+// authenticated and decrypted, and its plaintext hashed (crypto/piece_stream.hpp).
+// One stream runs from start() to finish(); either may throw (the pipeline
+// rethrows from its own finish()).
+class HashFilter {
+public:
+    virtual ~HashFilter() = default;
+    // A new stream begins.
+    virtual void start() = 0;
+    // The bytes to hash for these (valid until the next call).
+    virtual std::span<const uint8_t> update(std::span<const uint8_t> in) = 0;
+    // The stream ended: the last bytes to hash; throws when the stream is invalid.
+    virtual std::span<const uint8_t> finish() = 0;
+};
 
 // Hashes, on a worker thread, the blocks the caller reads, so that reading and
 // writing (this thread) overlap with hashing (the other core):
@@ -33,9 +52,13 @@ public:
     void submit(char* buf, size_t n);
     // Gives a buffer from acquire() back unused.
     void release(char* buf);
+    // Hashes what filter makes of the submitted bytes instead of the bytes
+    // themselves (null: no filter). Only between streams.
+    void set_filter(std::unique_ptr<HashFilter> filter);
     // Also hash every submitted byte into the whole-file digest.
     void track_total(bool on);
     // Waits for the queue to drain; the digest of the bytes since the last finish().
+    // With a filter, rethrows what the filter threw for this stream.
     Digest finish();
     // Waits for the queue to drain; the whole-file digest since track_total(true).
     Digest finish_total();
@@ -48,6 +71,11 @@ public:
 private:
     void run();
     void drain(std::unique_lock<std::mutex>& lock);
+    // Hashes n bytes of buf (through the filter); only the worker while m_busy, or
+    // a caller holding the lock with the worker idle.
+    void hash(const char* buf, size_t n, bool total);
+    // Ends the filter's stream (hashing its last bytes) and starts the next one.
+    void restart_filter();
 
     struct FreeDeleter {
         void operator()(char* p) const { std::free(p); }
@@ -59,6 +87,8 @@ private:
     std::deque<std::pair<char*, size_t>> m_queue;
     bool m_busy = false, m_stop = false, m_total_on = false;
     Blake2b m_piece, m_total;
+    std::unique_ptr<HashFilter> m_filter;
+    std::exception_ptr m_filter_error; // what the filter threw in this stream
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::thread m_thread;

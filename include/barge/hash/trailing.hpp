@@ -71,6 +71,9 @@ public:
     TrailingVerifier(const TrailingVerifier&) = delete;
     TrailingVerifier& operator=(const TrailingVerifier&) = delete;
 
+    // Hashes what filter makes of the bytes read back (HashPipeline::set_filter);
+    // only before the first follow().
+    void set_filter(std::unique_ptr<HashFilter> filter) { m_pipe.set_filter(std::move(filter)); }
     // Starts following name beneath dirfd (never through a symlink). An empty
     // Trail when the file system refuses O_DIRECT (FUSE): the caller then verifies
     // after its barrier, with the page cache dropped first. Throws SystemError.

@@ -56,7 +56,7 @@ Bytes encrypt(const SecretKey& key, const Digest& name, const Bytes& plain) {
 
 enum class KnownSize { no, yes };
 
-// Decrypts cipher fed in random chunks; throws CorruptPiece like the decryptor.
+// Decrypts cipher fed in random chunks; throws TamperedPiece like the decryptor.
 Bytes decrypt(const SecretKey& key, const Digest& name, const Bytes& cipher, std::mt19937& rng,
               size_t max_chunk, KnownSize known = KnownSize::no) {
     std::optional<uint64_t> size;
@@ -241,7 +241,7 @@ TEST_F(PieceFormat, EncryptorReuseStartsANewPiece) {
     second.resize(m);
     EXPECT_EQ(decrypt(key, name, first), plain);
     EXPECT_EQ(decrypt(key, other, second), plain);
-    EXPECT_THROW(decrypt(key, name, second), CorruptPiece);
+    EXPECT_THROW(decrypt(key, name, second), TamperedPiece);
 }
 
 TEST_F(PieceFormat, TheKeyObjectMayMoveWhileInUse) {
@@ -263,7 +263,7 @@ protected:
     void expect_corrupt(const Bytes& bad, const char* what) {
         for (auto known : {KnownSize::no, KnownSize::yes}) {
             std::mt19937 rng(5);
-            EXPECT_THROW(decrypt(key, name, bad, rng, 100000, known), CorruptPiece)
+            EXPECT_THROW(decrypt(key, name, bad, rng, 100000, known), TamperedPiece)
                 << what << (known == KnownSize::yes ? " (known size)" : "");
         }
     }
@@ -332,11 +332,11 @@ TEST_F(PieceTamper, AppendedBytes) {
 
 TEST_F(PieceTamper, WrongKeyOrName) {
     SecretKey other = SecretKey::random();
-    EXPECT_THROW(decrypt(other, name, cipher), CorruptPiece);
-    EXPECT_THROW(decrypt(key, name_of(0), cipher), CorruptPiece);
+    EXPECT_THROW(decrypt(other, name, cipher), TamperedPiece);
+    EXPECT_THROW(decrypt(key, name_of(0), cipher), TamperedPiece);
 }
 
-TEST_F(PieceTamper, CorruptPieceIsAVerifyError) {
+TEST_F(PieceTamper, TamperedPieceIsAVerifyError) {
     Bytes bad = cipher;
     bad[100] ^= 0x80;
     try {
@@ -349,7 +349,7 @@ TEST_F(PieceTamper, CorruptPieceIsAVerifyError) {
 }
 
 TEST_F(PieceTamper, WrongEncryptedSizeIsRefusedUpFront) {
-    EXPECT_THROW(PieceDecryptor(key, name, uint64_t{24 + sealed + 3}), CorruptPiece);
+    EXPECT_THROW(PieceDecryptor(key, name, uint64_t{24 + sealed + 3}), TamperedPiece);
 }
 
 TEST_F(PieceTamper, RandomAccessToEachSegment) {
@@ -367,11 +367,11 @@ TEST_F(PieceTamper, RandomAccessToEachSegment) {
         EXPECT_THROW(decrypt_piece_segment(key, name, header, i + 1,
                                            i == 3 ? FinalSegment::yes : FinalSegment::no, segment,
                                            out),
-                     CorruptPiece);
+                     TamperedPiece);
         EXPECT_THROW(decrypt_piece_segment(key, name, header, i,
                                            i == 3 ? FinalSegment::no : FinalSegment::yes, segment,
                                            out),
-                     CorruptPiece);
+                     TamperedPiece);
     }
     // In place: out may be the segment's own buffer.
     Bytes copy(cipher.begin() + 24, cipher.begin() + 24 + static_cast<long>(sealed));

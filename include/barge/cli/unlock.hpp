@@ -1,0 +1,50 @@
+#pragma once
+
+#include "barge/crypto/drive_keys.hpp"
+#include "barge/crypto/keys.hpp"
+#include "barge/fs/drive.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge::cli {
+
+struct Globals;
+
+// Where a passphrase comes from (SPEC §10): --passphrase-file FILE, else the file
+// $BARGE_PASSPHRASE_FILE names, else the terminal (asked twice when confirm, for
+// a new passphrase). nullopt when there is none of these (cron, no file given).
+// A file's one trailing newline is not part of the passphrase; an empty one is refused.
+// use_env false: $BARGE_PASSPHRASE_FILE is not consulted (a new passphrase).
+std::optional<std::string> get_passphrase(const std::optional<std::string>& file,
+                                          const std::string& prompt, bool confirm,
+                                          bool use_env = true);
+
+// Unlocks an encrypted drive (one with DRIVE/barge.key) and sets layout.keys; a
+// plain drive is left alone. The data key comes from a key saved at an endpoint
+// this machine knows (the state directory's list), else from the passphrase.
+// Throws Refusal (exit 2) when neither is at hand, WrongPassphrase, KeyFileError
+// for a malformed key file, Refusal for a saved key file with loose permissions.
+void unlock(DriveLayout& layout, const Globals& g);
+
+// After the drive's catalog proved genuine at these visible endpoint roots (the
+// generation check): saves the data key there (0600) with a copy of the wrapped
+// key, and lists the roots in this machine's state directory, so that cron needs
+// no passphrase (SPEC §10). Nothing for a plain drive, or with --no-save-key.
+// Failures are warnings.
+void save_keys_at(const DriveLayout& layout, const std::vector<std::string>& roots);
+
+// This machine's list of endpoint roots that hold saved keys:
+// $BARGE_STATE_DIR, else /var/lib/barge for root, else $XDG_STATE_HOME/barge
+// (~/.local/state/barge), then "/endpoints".
+std::string endpoints_list_path();
+
+// The saved data key and the wrapped key's copy at an endpoint root.
+std::string saved_key_path(const std::string& root, const std::string& drive_id);
+std::string wrapped_key_copy_path(const std::string& root, const std::string& drive_id);
+
+// Reads and parses DRIVE/barge.key (or a copy of it); throws KeyFileError.
+WrappedKey read_wrapped_key(const std::string& path);
+
+} // namespace barge::cli

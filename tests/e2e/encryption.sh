@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# An encrypted drive (SPEC §10, §7.13): nothing on it reveals a name, a content or
+# a digest of the source, in plain text or in the obvious encodings, even with a
+# journal left by a killed run; the round trip is exact; a wrong or missing
+# passphrase, a loose key file, and every tampering (a byte, swapped segments,
+# swapped pieces, another drive's or a rolled-back catalog, the drive log) are
+# refused or caught; cron runs on a saved key with no terminal; the passphrase
+# can be changed.
+source "$(dirname "$0")/lib.sh"
+
+MARK=Zq7MarkerOfBarge
+pass=$T/pass
+printf 'correct horse battery\n' >"$pass"
+# The cheapest Argon2id barge accepts: the test is about the formats, not the cost.
+kdf=(--kdf-memory 8KiB --kdf-passes 1)
+
+mkdir -p "$SRC"
+expect_exit 0 barge init "$DRIVE" --piece-size 1M --encrypt --passphrase-file "$pass" "${kdf[@]}" --json
+expect_eq true "$(json .encrypted)" "init says encrypted"
+[[ -f $DRIVE/barge.key ]] || fail "no barge.key"
+expect_exit 0 barge --passphrase-file "$pass" pair add p "$SRC" "$DST"
+ls "$SRC/.barge/"drive-*.key >/dev/null || fail "no key saved at the source by pair add"
+[[ $(stat -c %a "$SRC"/.barge/drive-*.key) == 600 ]] || fail "the saved key is not 0600"
+grep -qx "$SRC" "$BARGE_STATE_DIR/endpoints" || fail "the source is not in the list of endpoints"
+
+make_varied_tree "$SRC"
+mkdir -p "$SRC/$MARK-dir"
+for i in $(seq 1 40); do printf '%s line %d\n' "$MARK" "$i" >"$SRC/$MARK-dir/$MARK-$i.txt"; done
+head -c 3000000 /dev/urandom >"$SRC/$MARK-dir/multi-piece.bin"
+printf '%s' "$MARK" >>"$SRC/$MARK-dir/multi-piece.bin"
+age "$SRC/$MARK-dir" "$SRC/$MARK-dir"/*
+
+# Every encoding of a secret the drive must not hold, as hex of bytes.
+hex_of() { od -An -tx1 -v | tr -d ' \n'; }
+needles=()
+add_needle() { # TEXT: the text, UTF-16 both ways, its hex (both cases), base64 at each alignment
+    local s=$1 b
+    needles+=("$(printf '%s' "$s" | hex_of)")
+    needles+=("$(printf '%s' "$s" | iconv -f ascii -t utf-16le | hex_of)")
+    needles+=("$(printf '%s' "$s" | iconv -f ascii -t utf-16be | hex_of)")
+    needles+=("$(printf '%s' "$s" | hex_of | tr -d '\n' | hex_of)")
+    needles+=("$(printf '%s' "$s" | hex_of | tr 'a-f' 'A-F' | hex_of)")
+    for pre in "" "x" "xy"; do
+        b=$(printf '%s%s' "$pre" "$s" | base64 -w0 | tr -d '=')
+        b=${b:4:16} # the part that depends on the text alone
+        needles+=("$(printf '%s' "$b" | hex_of)")
+    done
+}
+add_needle "$MARK"
+add_needle "photos/2024"
+add_needle "readme.txt"
+# The BLAKE2b-512 of every source file, as text and as raw bytes: a piece name or a
+# catalog field that is a plain digest would confirm that the drive carries a file.
+while IFS= read -r -d '' f; do
+    d=$(b2sum <"$f" | cut -c1-128)
+    needles+=("$(printf '%s' "$d" | hex_of)" "$d")
+done < <(find "$SRC" -path "$SRC/.barge" -prune -o -type f -size +0 -print0)
+
+search_drive() { # WHEN: fails if any needle is in any file or name under the drive
+    local f h n files=0
+    while IFS= read -r -d '' f; do
+        files=$((files + 1))
+        h=$( (printf '%s' "$f" ; cat "$f") | hex_of)
+        for n in "${needles[@]}"; do
+            [[ $h != *"$n"* ]] || fail "$1: '${f#$DRIVE/}' holds a secret (hex $n)"
+        done
+    done < <(find "$DRIVE" -type f -print0)
+    [[ $files -ge 4 ]] || fail "$1: only $files files searched"
+}
+
+# A load killed in the middle of a catalog transaction leaves a hot journal: its
+# page images must be sealed too.
+if command -v strace >/dev/null; then
+    no_leak_check_under_strace
+    rc=0
+    strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=KILL:when=2 \
+        "$BARGE" load >/dev/null 2>&1 || rc=$?
+    [[ $rc -eq 137 ]] || echo "the kill point did not fire (rc $rc)" >&2
+    ls "$DRIVE"/barge.db-journal >/dev/null 2>&1 && echo "a journal was left: searched too"
+    search_drive "after a killed load"
+fi
+expect_exit 0 barge load
+expect_exit 0 barge load # nothing left: its catalog writes are searched too
+search_drive "after the load"
+expect_exit 0 barge verify-middle
+n=$(find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" | wc -l)
+[[ $n -ge 5 ]] || { find "$DRIVE" >&2; fail "too few pieces ($n)"; }
+
+# Round trip, then the destination's own copy of the catalog is sealed as well.
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "round trip through an encrypted drive"
+expect_exit 0 barge verify-destination
+for f in "$SRC/.barge"/catalog-*.db "$DST/.barge"/catalog-*.db; do
+    h=$(hex_of <"$f")
+    [[ $h != *"$(printf '%s' "$MARK" | hex_of)"* ]] || fail "the endpoint copy $f is not sealed"
+done
+search_drive "after the unload"
+expect_exit 0 barge log --drive-log -n 500
+grep -q "catalog copy" "$T/out" || fail "the drive log does not read back"
+
+# status while a barge works: the record it leaves in the lock is sealed, and
+# status opens it with the key.
+truncate -s 3G "$SRC/sparse-$MARK"
+"$BARGE" scan >/dev/null 2>&1 &
+first=$!
+on_exit "kill -9 $first 2>/dev/null"
+for _ in $(seq 1 400); do
+    grep -q "pid $first " "$DRIVE/barge.lock" 2>/dev/null && grep -q '^sealed ' "$DRIVE/barge.lock" && break
+    sleep 0.025
+done
+kill -STOP "$first" || fail "the scan ended before it could be frozen"
+grep -q '^sealed ' "$DRIVE/barge.lock" || fail "the scan's record in the lock is not sealed"
+search_drive "while a scan runs"
+expect_exit 0 barge status --json
+expect_eq scan "$(json .running.command)" "the running command, from the sealed record"
+expect_eq p "$(json '.pairs[0].name')" "the pairs, from the sealed record"
+kill -9 "$first"
+kill -CONT "$first" 2>/dev/null || true
+wait "$first" 2>/dev/null || true
+rm "$SRC/sparse-$MARK"
+
+# Cron: no terminal, no passphrase, the key saved at the endpoints.
+expect_exit 0 barge status --json </dev/null
+expect_eq 0 "$(json '.pairs[0].failed.files')" "status through a saved key"
+# A machine that knows no endpoint and has no passphrase: exit 2, saying what is missing.
+BARGE_STATE_DIR=$T/elsewhere expect_exit 2 barge status </dev/null
+grep -q "neither its key nor its passphrase" "$T/err" || fail "no reason given: $(cat "$T/err")"
+# A wrong passphrase.
+printf 'wrong horse\n' >"$T/wrong"
+BARGE_STATE_DIR=$T/elsewhere expect_exit 2 barge --passphrase-file "$T/wrong" status
+grep -q "wrong passphrase" "$T/err" || fail "no 'wrong passphrase': $(cat "$T/err")"
+# $BARGE_PASSPHRASE_FILE, and --no-save-key leaves no key behind.
+BARGE_STATE_DIR=$T/elsewhere BARGE_PASSPHRASE_FILE=$pass expect_exit 0 barge --no-save-key status
+[[ ! -e $T/elsewhere/endpoints ]] || fail "--no-save-key recorded endpoints"
+# A saved key open to others is refused, never used.
+key=$(ls "$SRC/.barge/"drive-*.key)
+chmod 644 "$key"
+expect_exit 2 barge status </dev/null
+grep -q "$key" "$T/err" || fail "the loose key file is not named: $(cat "$T/err")"
+chmod 600 "$key"
+
+# The passphrase changes; the old one no longer opens the drive.
+printf 'new passphrase\n' >"$T/new"
+expect_exit 0 barge --passphrase-file "$pass" passphrase change --new-passphrase-file "$T/new"
+BARGE_STATE_DIR=$T/elsewhere expect_exit 2 barge --passphrase-file "$pass" --no-save-key status
+grep -q "wrong passphrase" "$T/err" || fail "the old passphrase still works"
+BARGE_STATE_DIR=$T/elsewhere expect_exit 0 barge --passphrase-file "$T/new" --no-save-key status
+expect_exit 2 barge --passphrase-file "$T/wrong" passphrase change --new-passphrase-file "$pass"
+grep -q "wrong passphrase" "$T/err" || fail "a change with the wrong passphrase"
+
+# Tampering with pieces: a flipped byte, two segments swapped, two pieces swapped.
+echo "second trip $MARK" >"$SRC/$MARK-dir/late.txt"
+head -c 2500000 /dev/urandom >"$SRC/$MARK-dir/multi2.bin"
+head -c 200000 /dev/urandom >"$SRC/$MARK-dir/one.bin"
+head -c 200000 /dev/urandom >"$SRC/$MARK-dir/two.bin"
+age "$SRC/$MARK-dir"/*
+expect_exit 0 barge load
+pieces_by_size() { find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" -size "$1" | sort; }
+mapfile -t big < <(pieces_by_size +1000k)
+[[ ${#big[@]} -ge 2 ]] || fail "no full pieces on the cargo"
+seg=65552 # a sealed 64 KiB segment
+# a flipped byte in segment 3 of one piece
+printf '\x5a' | dd of="${big[0]}" bs=1 seek=$((24 + 3 * seg + 100)) conv=notrunc status=none
+# segments 1 and 2 of another swapped
+dd if="${big[1]}" of="$T/s1" bs=1 skip=$((24 + seg)) count=$seg status=none
+dd if="${big[1]}" of="$T/s2" bs=1 skip=$((24 + 2 * seg)) count=$seg status=none
+dd if="$T/s2" of="${big[1]}" bs=1 seek=$((24 + seg)) conv=notrunc status=none
+dd if="$T/s1" of="${big[1]}" bs=1 seek=$((24 + 2 * seg)) conv=notrunc status=none
+# two pieces of the same size (one.bin's and two.bin's) swapped: each a valid
+# piece, under the other's name
+sz=$(( $(stat -c %s "$SRC/$MARK-dir/one.bin") + 24 + 16 * 4 ))
+mapfile -t pair2 < <(find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" -size "${sz}c")
+[[ ${#pair2[@]} -eq 2 ]] || fail "no two pieces of $sz bytes to swap (${#pair2[@]})"
+mv "${pair2[0]}" "$T/swap" && mv "${pair2[1]}" "${pair2[0]}" && mv "$T/swap" "${pair2[1]}"
+expect_exit 4 barge verify-middle --json
+expect_eq 4 "$(json .bad)" "bad pieces found by verify-middle"
+[[ $(grep -o "does not authenticate" "$T/out" | wc -l) -ge 2 ]] || fail "no authentication failures: $(cat "$T/out")"
+grep -q "does not match its BLAKE2b-512" "$T/out" || fail "swapped pieces not caught by their digest"
+for f in "${big[0]}" "${big[1]}" "${pair2[0]}" "${pair2[1]}"; do
+    [[ ! -e $f ]] || fail "a tampered piece is still on the cargo: $f"
+done
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after tampered pieces were carried again"
+
+# A tampered piece met by unload is never delivered.
+echo "third $MARK" >"$SRC/$MARK-dir/third.txt"
+age "$SRC/$MARK-dir/third.txt"
+expect_exit 0 barge load
+p=$(find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
+[[ -n $p ]] || fail "no new piece"
+printf '\x00' | dd of="$p" bs=1 seek=30 conv=notrunc status=none
+expect_exit 3 barge unload
+[[ ! -e $DST/$MARK-dir/third.txt ]] || fail "a tampered piece was delivered"
+grep -q "corrupt" "$T/out" || fail "unload does not say corrupt: $(cat "$T/out")"
+
+# The catalog: a rolled-back one (an older image) is refused where an endpoint
+# saw a newer one; a flipped byte and another drive's catalog are refused.
+cp "$DRIVE/barge.db" "$T/old.db"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after the third trip"
+cp "$DRIVE/barge.db" "$T/good.db"
+cp "$T/old.db" "$DRIVE/barge.db"
+rm -f "$DRIVE/barge.db.pages"
+expect_exit 2 barge load
+grep -q "older than what" "$T/err" || fail "a rolled-back catalog was not refused: $(cat "$T/err")"
+cp "$T/good.db" "$DRIVE/barge.db"
+printf '\x01' | dd of="$DRIVE/barge.db" bs=1 seek=$((4096 * 2 + 500)) conv=notrunc status=none
+expect_exit 1 barge load
+grep -q "authenticate" "$T/err" || fail "a tampered catalog page was not refused: $(cat "$T/err")"
+cp "$T/good.db" "$DRIVE/barge.db"
+barge init "$T/other" --encrypt --passphrase-file "$pass" "${kdf[@]}" >/dev/null
+cp "$T/other/barge.db" "$DRIVE/barge.db"
+expect_exit 1 barge status
+grep -q "authenticate" "$T/err" || fail "another drive's catalog was not refused: $(cat "$T/err")"
+cp "$T/good.db" "$DRIVE/barge.db"
+expect_exit 0 barge status
+
+# The drive log: a record changed does not read back.
+log=$DRIVE/logs/barge.log.sealed
+printf '\x00' | dd of="$log" bs=1 seek=60 conv=notrunc status=none
+expect_exit 1 barge log --drive-log
+grep -q "does not authenticate" "$T/err" || fail "a tampered drive log was read: $(cat "$T/err")"
+echo ok
