@@ -1,6 +1,7 @@
 #include "barge/cli/commands.hpp"
 #include "barge/catalog/catalog.hpp"
 #include "barge/cli/context.hpp"
+#include "barge/cli/unlock.hpp"
 #include "barge/engine/cargo.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/fs/dir.hpp"
@@ -32,6 +33,7 @@ struct Candidate {
     std::string path;
     std::string drive_id;
     int64_t generation = 0;
+    EndpointKeys keys; // an encrypted drive's copy: its keys (null otherwise)
 };
 
 bool is_regular(const std::string& path) {
@@ -61,11 +63,15 @@ std::vector<std::string> copies_at(const std::string& place) {
 }
 
 // Opens a copy (a full integrity check and the schema check) to read its identity.
-std::optional<Candidate> inspect(const std::string& path) {
+std::optional<Candidate> inspect(const std::string& path, const Globals& g) {
     try {
         settle_replica(path); // an update cut short by a crash is finished first
-        Catalog c = Catalog::open(path, Catalog::Check::full);
-        return Candidate{path, c.drive_id(), c.generation()};
+        EndpointKeys keys;
+        if (is_sealed_catalog(path)) {
+            keys = keys_for_copy(path, g);
+        }
+        Catalog c = Catalog::open(path, Catalog::Check::full, keys.keys);
+        return Candidate{path, c.drive_id(), c.generation(), keys};
     } catch (const Error& e) {
         spdlog::warn("'{}' cannot be used: {}", escape_bytes(path), e.what());
         return std::nullopt;
@@ -87,7 +93,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     std::optional<Candidate> best;
     for (const auto& place : o.places) {
         for (const auto& path : copies_at(absolute_path(place))) {
-            auto c = inspect(path);
+            auto c = inspect(path, g);
             if (c && (!best || c->generation > best->generation)) {
                 best = c;
             }
@@ -115,7 +121,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         }
         return ExitCode::ok;
     }
-    DriveLayout layout{dir, nullptr};
+    DriveLayout layout{dir, best->keys.keys};
     DriveLock lock(dir, DriveLock::Mode::exclusive, "recover");
     std::string db = layout.catalog();
     std::string set_aside;
@@ -123,7 +129,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         std::optional<int64_t> current; // unset: damaged, or another drive's
         bool other_drive = false;
         try {
-            Catalog c = Catalog::open(db, Catalog::Check::full);
+            Catalog c = Catalog::open(db, Catalog::Check::full, layout.keys);
             other_drive = c.drive_id() != best->drive_id;
             if (!other_drive) {
                 current = c.generation();
@@ -148,15 +154,30 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         }
         ::rename((db + "-journal").c_str(), (set_aside + "-journal").c_str());
     }
+    if (layout.keys) {
+        // An encrypted drive: its key file comes back with its catalog (the copy
+        // kept at the endpoint), unless the drive still has its own.
+        std::optional<WrappedKey> own;
+        try {
+            own = read_wrapped_key(layout.key_file());
+        } catch (const Error&) {
+        }
+        if (!own || own->drive_id != best->drive_id) {
+            if (own) {
+                rename_into_place(layout.key_file(), layout.key_file() + ".replaced-" + utc_stamp(now_ns()));
+            }
+            write_file_atomic(layout.key_file(), best->keys.wrapped_text, 0644);
+        }
+    }
     {
-        Catalog src = Catalog::open(best->path);
+        Catalog src = Catalog::open(best->path, Catalog::Check::pages, layout.keys);
         PageMap::forget(db); // the map described the catalog being replaced
         src.backup_to(db);
     }
     ensure_dir(layout.cargo());
     ensure_dir(layout.logs());
     fsync_dir(dir);
-    Catalog cat = Catalog::open(db);
+    Catalog cat = Catalog::open(db, Catalog::Check::pages, layout.keys);
     // The copy describes another drive's cargo: what is not here is queued again.
     int64_t requeued = check_cargo(cat, layout);
     if (g.json) {

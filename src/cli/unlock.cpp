@@ -121,8 +121,7 @@ std::vector<std::string> known_roots() {
 
 // The data key saved at root for drive_id, if there is one. A key file that is
 // not the user's own or is open to others is refused, never used.
-std::optional<SecretKey> saved_key_at(const std::string& root, const std::string& drive_id) {
-    std::string path = saved_key_path(root, drive_id);
+std::optional<SecretKey> saved_key_in(const std::string& path, const std::string& drive_id) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT || errno == ENOTDIR) {
@@ -150,6 +149,12 @@ std::optional<SecretKey> saved_key_at(const std::string& root, const std::string
     }
     return std::move(saved.key);
 }
+
+// Wipes a passphrase when it goes out of scope.
+struct Wiped {
+    std::string text;
+    ~Wiped() { sodium_memzero(text.data(), text.size()); }
+};
 
 } // namespace
 
@@ -225,7 +230,7 @@ void unlock(DriveLayout& layout, const Globals& g) {
     g_unlocked.wrapped_text = read_small(layout.key_file(), "key file");
     WrappedKey wrapped = parse_wrapped_key(g_unlocked.wrapped_text, layout.key_file());
     for (const auto& root : known_roots()) {
-        if (auto key = saved_key_at(root, wrapped.drive_id)) {
+        if (auto key = saved_key_in(saved_key_path(root, wrapped.drive_id), wrapped.drive_id)) {
             spdlog::debug("drive {} unlocked with the key saved at '{}'", wrapped.drive_id,
                           escape_bytes(root));
             layout.keys = DriveKeys::derive(std::move(*key), wrapped.drive_id);
@@ -255,6 +260,46 @@ void unlock(DriveLayout& layout, const Globals& g) {
     layout.keys = DriveKeys::derive(std::move(key), wrapped.drive_id);
     g_unlocked.root = layout.root;
     g_unlocked.keys = layout.keys;
+}
+
+bool is_sealed_catalog(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    char head[16] = {};
+    return fd && ::pread(fd.get(), head, sizeof head, 0) == static_cast<ssize_t>(sizeof head) &&
+           std::memcmp(head, "SQLite format 3", 16) != 0;
+}
+
+EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g) {
+    std::string dir = parent_path(copy_path);
+    std::string name = copy_path.substr(dir.size() + 1);
+    std::string id = name.substr(8, name.size() - 11); // catalog-<id>.db
+    std::string wrapped_path = dir + "/drive-" + id + ".wrapped-key";
+    EndpointKeys out;
+    out.wrapped_text = read_small(wrapped_path, "copy of the drive's key file");
+    WrappedKey wrapped = parse_wrapped_key(out.wrapped_text, wrapped_path);
+    if (wrapped.drive_id != id) {
+        throw KeyFileError(fmt::format("'{}' is the key of drive {}, not of drive {}",
+                                       escape_bytes(wrapped_path), wrapped.drive_id, id));
+    }
+    if (g_unlocked.keys && g_unlocked.keys->drive_id == id) {
+        out.keys = g_unlocked.keys;
+        return out;
+    }
+    if (auto key = saved_key_in(dir + "/drive-" + id + ".key", id)) {
+        out.keys = DriveKeys::derive(std::move(*key), id);
+    } else {
+        auto pass = get_passphrase(g.passphrase_file, "passphrase of drive " + id, false);
+        if (!pass) {
+            throw Refusal(fmt::format("the copy '{}' is encrypted, and neither the key saved "
+                                      "beside it nor a passphrase is at hand",
+                                      escape_bytes(copy_path)));
+        }
+        Wiped w{std::move(*pass)};
+        out.keys = DriveKeys::derive(unwrap_key(wrapped, w.text), id);
+    }
+    g_unlocked.keys = out.keys;
+    g_unlocked.wrapped_text = out.wrapped_text;
+    return out;
 }
 
 void save_keys_at(const DriveLayout& layout, const std::vector<std::string>& roots) {

@@ -217,6 +217,25 @@ grep -q "authenticate" "$T/err" || fail "another drive's catalog was not refused
 cp "$T/good.db" "$DRIVE/barge.db"
 expect_exit 0 barge status
 
+# A lost catalog and key file: recover rebuilds both from an endpoint, with the
+# key saved there, or (elsewhere) with the passphrase; the copies stay sealed.
+expect_exit 0 barge status --json
+gen=$(json '.pairs[0].delivered.files')
+mv "$DRIVE/barge.db" "$T/lost.db"
+mv "$DRIVE/barge.key" "$T/lost.key"
+expect_exit 2 barge status
+expect_exit 0 barge recover "$DST"
+[[ -f $DRIVE/barge.key ]] || fail "recover did not bring the key file back"
+expect_exit 0 barge status --json
+expect_eq "$gen" "$(json '.pairs[0].delivered.files')" "the recovered catalog"
+rm "$DRIVE/barge.db" "$DRIVE/barge.key"
+mv "$DST/.barge/"drive-*.key "$T/dst-saved.key"
+BARGE_STATE_DIR=$T/elsewhere expect_exit 0 barge --passphrase-file "$T/new" --no-save-key recover "$DST"
+BARGE_STATE_DIR=$T/elsewhere expect_exit 0 barge --passphrase-file "$T/new" --no-save-key status
+mv "$T/dst-saved.key" "$DST/.barge/"
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after recover"
+
 # The drive log: a record changed does not read back.
 log=$DRIVE/logs/barge.log.sealed
 printf '\x00' | dd of="$log" bs=1 seek=60 conv=notrunc status=none

@@ -44,6 +44,19 @@ std::string endpoints_list_path();
 std::string saved_key_path(const std::string& root, const std::string& drive_id);
 std::string wrapped_key_copy_path(const std::string& root, const std::string& drive_id);
 
+// Whether the catalog (or copy) at path has pages sealed with a key (no plain
+// SQLite header).
+bool is_sealed_catalog(const std::string& path);
+
+// The keys of an encrypted catalog copy at an endpoint (ROOT/.barge/catalog-ID.db,
+// for `barge recover`): the copy of the wrapped key beside it, unlocked by the key
+// saved beside it or by the passphrase. Throws like unlock().
+struct EndpointKeys {
+    std::shared_ptr<const DriveKeys> keys;
+    std::string wrapped_text; // the drive's barge.key, as it was copied there
+};
+EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g);
+
 // Reads and parses DRIVE/barge.key (or a copy of it); throws KeyFileError.
 WrappedKey read_wrapped_key(const std::string& path);
 
