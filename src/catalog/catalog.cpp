@@ -168,6 +168,14 @@ Catalog Catalog::open_checked(const std::string& path, Check check,
             "copy is in each endpoint's .barge/ as drive-ID.wrapped-key)",
             path));
     }
+    if (keys && reserved_bytes_of(path) >= 0) {
+        // A key file beside a plain catalog: 'barge encrypt' was interrupted after
+        // writing the key and before the encrypted catalog replaced the plain one.
+        throw CatalogError(fmt::format("catalog '{}' is not encrypted although the drive has a key "
+                                       "file: an interrupted 'barge encrypt'; run it again",
+                                       path),
+                           ExitCode::refused);
+    }
     Catalog cat{open_protected(path, Database::Create::no, protection_for(keys)), keys};
     cat.configure();
     // Reading the version is the first read: SQLite rolls back a hot journal left
@@ -210,6 +218,9 @@ Catalog Catalog::open_checked(const std::string& path, Check check,
 }
 
 bool Catalog::needs_upgrade(const std::string& path, std::shared_ptr<const DriveKeys> keys) {
+    if (keys && reserved_bytes_of(path) >= 0) {
+        return false; // plain beside a key file: open() refuses it (an interrupted encrypt)
+    }
     if (keys) {
         // Encrypted: the header is read through the shim (a read; nothing is written).
         Database db = open_protected(path, Database::Create::no, protection_for(keys));
@@ -235,6 +246,21 @@ Catalog Catalog::protect(Catalog cat, const std::string& path) {
     tmp.keep();
     rename_into_place(tmp.path(), path);
     Catalog fresh{open_protected(path, Database::Create::no, PageProtection::checksum()), nullptr};
+    fresh.configure();
+    return fresh;
+}
+
+Catalog Catalog::encrypt(Catalog cat, const std::string& path, std::shared_ptr<const DriveKeys> keys) {
+    PendingFile tmp(path + ".encrypt.tmp");
+    ::unlink(tmp.path().c_str());
+    ::unlink((tmp.path() + "-journal").c_str());
+    vacuum_into_protected(cat.m_db, tmp.path(), protection_for(keys));
+    fsync_file(tmp.path());
+    { Catalog closing = std::move(cat); }
+    PageMap::forget(path);
+    tmp.keep();
+    rename_into_place(tmp.path(), path);
+    Catalog fresh{open_protected(path, Database::Create::no, protection_for(keys)), keys};
     fresh.configure();
     return fresh;
 }

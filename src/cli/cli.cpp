@@ -230,6 +230,7 @@ int run(int argc, char** argv) {
     add_log(app, g, action);
     add_recover(app, g, action);
     add_passphrase(app, g, action);
+    add_encrypt(app, g, action);
     add_global_help(&app);
 
     if (auto handled = check_commands(app, argc, argv)) {

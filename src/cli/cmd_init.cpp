@@ -89,21 +89,10 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     if (piece < 4096) {
         throw Refusal(fmt::format("piece size {} is too small: at least 4096 bytes", piece));
     }
-    KdfParams kdf;
-    if (o.kdf_memory) {
-        kdf.memlimit = parse_size(*o.kdf_memory);
-    }
-    if (o.kdf_passes) {
-        kdf.opslimit = *o.kdf_passes;
-    }
     if ((o.kdf_memory || o.kdf_passes) && !o.encrypt) {
         throw Refusal("--kdf-memory and --kdf-passes go with --encrypt");
     }
-    if (kdf.opslimit < 1 || kdf.opslimit > 64 || kdf.memlimit < 8192 ||
-        kdf.memlimit > (uint64_t{16} << 30) || kdf.memlimit % 1024 != 0) {
-        throw Refusal("the passphrase's key derivation takes --kdf-passes 1 to 64 and "
-                      "--kdf-memory 8KiB to 16GiB (a multiple of 1 KiB)");
-    }
+    KdfParams kdf = kdf_from_options(o.kdf_memory, o.kdf_passes);
     std::optional<std::string> binary;
     if (o.install_binary) {
         binary = static_binary(o.from); // refused now, before the drive exists
@@ -113,6 +102,7 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
         j.begin_object();
         j.field("dry_run", true);
         j.field("drive", dir);
+        j.field("encrypted", o.encrypt);
         j.field("piece_size", piece);
         j.field("capacity_bytes", space.capacity);
         j.field("free_bytes", space.available);

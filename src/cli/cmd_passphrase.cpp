@@ -11,7 +11,6 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <fmt/format.h>
-#include <sodium.h>
 #include <sys/stat.h>
 
 namespace barge::cli {
@@ -22,12 +21,6 @@ struct PassphraseOptions {
     std::optional<std::string> new_file;
     std::optional<std::string> kdf_memory;
     std::optional<uint64_t> kdf_passes;
-};
-
-// Wipes a passphrase when it goes out of scope.
-struct Wiped {
-    std::string text;
-    ~Wiped() { sodium_memzero(text.data(), text.size()); }
 };
 
 ExitCode run_change(const Globals& g, const PassphraseOptions& o) {
@@ -42,13 +35,7 @@ ExitCode run_change(const Globals& g, const PassphraseOptions& o) {
     WrappedKey wrapped = read_wrapped_key(layout.key_file());
     std::optional<KdfParams> kdf;
     if (o.kdf_memory || o.kdf_passes) {
-        kdf = wrapped.kdf;
-        if (o.kdf_memory) {
-            kdf->memlimit = parse_size(*o.kdf_memory);
-        }
-        if (o.kdf_passes) {
-            kdf->opslimit = *o.kdf_passes;
-        }
+        kdf = kdf_from_options(o.kdf_memory, o.kdf_passes, wrapped.kdf);
     }
     // The current passphrase, never a saved key: whoever changes it must know it.
     auto old_pass = get_passphrase(g.passphrase_file, "current passphrase", false);
@@ -56,13 +43,13 @@ ExitCode run_change(const Globals& g, const PassphraseOptions& o) {
         throw Refusal("the current passphrase is needed: --passphrase-file FILE, "
                       "$BARGE_PASSPHRASE_FILE, or a terminal to ask on");
     }
-    Wiped old_w{std::move(*old_pass)};
+    SecretText old_w{std::move(*old_pass)};
     auto new_pass = get_passphrase(o.new_file, "new passphrase", true, false);
     if (!new_pass) {
         throw Refusal("the new passphrase is needed: --new-passphrase-file FILE, or a terminal "
                       "to ask on (twice)");
     }
-    Wiped new_w{std::move(*new_pass)};
+    SecretText new_w{std::move(*new_pass)};
     WrappedKey fresh = rewrap_key(wrapped, old_w.text, new_w.text, kdf);
     write_file_atomic(layout.key_file(), format_wrapped_key(fresh), 0644);
     JsonWriter j;

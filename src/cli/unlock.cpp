@@ -6,6 +6,7 @@
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 #include "barge/util/path.hpp"
+#include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 
 #include <algorithm>
@@ -150,13 +151,11 @@ std::optional<SecretKey> saved_key_in(const std::string& path, const std::string
     return std::move(saved.key);
 }
 
-// Wipes a passphrase when it goes out of scope.
-struct Wiped {
-    std::string text;
-    ~Wiped() { sodium_memzero(text.data(), text.size()); }
-};
-
 } // namespace
+
+SecretText::~SecretText() {
+    sodium_memzero(text.data(), text.size());
+}
 
 std::optional<std::string> get_passphrase(const std::optional<std::string>& file,
                                           const std::string& prompt, bool confirm, bool use_env) {
@@ -208,6 +207,22 @@ std::string saved_key_path(const std::string& root, const std::string& drive_id)
 
 std::string wrapped_key_copy_path(const std::string& root, const std::string& drive_id) {
     return barge_dir(root) + "/drive-" + drive_id + ".wrapped-key";
+}
+
+KdfParams kdf_from_options(const std::optional<std::string>& memory,
+                           const std::optional<uint64_t>& passes, KdfParams kdf) {
+    if (memory) {
+        kdf.memlimit = parse_size(*memory);
+    }
+    if (passes) {
+        kdf.opslimit = *passes;
+    }
+    if (kdf.opslimit < 1 || kdf.opslimit > 64 || kdf.memlimit < 8192 ||
+        kdf.memlimit > (uint64_t{16} << 30) || kdf.memlimit % 1024 != 0) {
+        throw Refusal("the passphrase's key derivation takes --kdf-passes 1 to 64 and "
+                      "--kdf-memory 8KiB to 16GiB (a multiple of 1 KiB)");
+    }
+    return kdf;
 }
 
 WrappedKey read_wrapped_key(const std::string& path) {
@@ -294,7 +309,7 @@ EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g) {
                                       "beside it nor a passphrase is at hand",
                                       escape_bytes(copy_path)));
         }
-        Wiped w{std::move(*pass)};
+        SecretText w{std::move(*pass)};
         out.keys = DriveKeys::derive(unwrap_key(wrapped, w.text), id);
     }
     g_unlocked.keys = out.keys;

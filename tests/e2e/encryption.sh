@@ -160,7 +160,7 @@ mapfile -t big < <(pieces_by_size +1000k)
 [[ ${#big[@]} -ge 2 ]] || fail "no full pieces on the cargo"
 seg=65552 # a sealed 64 KiB segment
 # a flipped byte in segment 3 of one piece
-printf '\x5a' | dd of="${big[0]}" bs=1 seek=$((24 + 3 * seg + 100)) conv=notrunc status=none
+flip_byte "${big[0]}" $((24 + 3 * seg + 100))
 # segments 1 and 2 of another swapped
 dd if="${big[1]}" of="$T/s1" bs=1 skip=$((24 + seg)) count=$seg status=none
 dd if="${big[1]}" of="$T/s2" bs=1 skip=$((24 + 2 * seg)) count=$seg status=none
@@ -189,7 +189,7 @@ age "$SRC/$MARK-dir/third.txt"
 expect_exit 0 barge load
 p=$(find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" -printf '%T@ %p\n' | sort -n | tail -1 | cut -d' ' -f2)
 [[ -n $p ]] || fail "no new piece"
-printf '\x00' | dd of="$p" bs=1 seek=30 conv=notrunc status=none
+flip_byte "$p" 30
 expect_exit 3 barge unload
 [[ ! -e $DST/$MARK-dir/third.txt ]] || fail "a tampered piece was delivered"
 grep -q "corrupt" "$T/out" || fail "unload does not say corrupt: $(cat "$T/out")"
@@ -206,7 +206,7 @@ rm -f "$DRIVE/barge.db.pages"
 expect_exit 2 barge load
 grep -q "older than what" "$T/err" || fail "a rolled-back catalog was not refused: $(cat "$T/err")"
 cp "$T/good.db" "$DRIVE/barge.db"
-printf '\x01' | dd of="$DRIVE/barge.db" bs=1 seek=$((4096 * 2 + 500)) conv=notrunc status=none
+flip_byte "$DRIVE/barge.db" $((4096 * 2 + 500))
 expect_exit 1 barge load
 grep -q "authenticate" "$T/err" || fail "a tampered catalog page was not refused: $(cat "$T/err")"
 cp "$T/good.db" "$DRIVE/barge.db"
@@ -238,7 +238,43 @@ expect_same_tree "$SRC" "$DST" "after recover"
 
 # The drive log: a record changed does not read back.
 log=$DRIVE/logs/barge.log.sealed
-printf '\x00' | dd of="$log" bs=1 seek=60 conv=notrunc status=none
+flip_byte "$log" 60
 expect_exit 1 barge log --drive-log
 grep -q "does not authenticate" "$T/err" || fail "a tampered drive log was read: $(cat "$T/err")"
+
+# barge encrypt: a plain drive in use becomes an encrypted one, once its cargo is
+# empty; an interrupted conversion (the key file beside the plain catalog) is
+# refused until encrypt runs again, and then resumes with the same key.
+P=$T/plain PSRC=$T/psrc PDST=$T/pdst
+mkdir -p "$PSRC"
+make_varied_tree "$PSRC"
+barge init "$P" --piece-size 1M >/dev/null
+barge -d "$P" pair add q "$PSRC" "$PDST" >/dev/null
+expect_exit 0 barge -d "$P" load
+expect_exit 2 barge -d "$P" --passphrase-file "$pass" encrypt "${kdf[@]}"
+grep -q "on the cargo" "$T/err" || fail "encrypt with a full cargo: $(cat "$T/err")"
+[[ ! -e $P/barge.key ]] || fail "a refused encrypt left a key file"
+expect_exit 0 barge -d "$P" unload
+expect_exit 0 barge -d "$P" dump-cargo --yes
+cp "$P/barge.db" "$T/plain-before.db"
+[[ -s $P/logs/barge.log ]] || fail "no plain drive log to remove"
+expect_exit 0 barge -d "$P" --passphrase-file "$pass" encrypt "${kdf[@]}"
+[[ -f $P/barge.key && ! -e $P/logs/barge.log ]] || fail "encrypt left the plain log, or no key file"
+cmp -s <(head -c 16 "$P/barge.db") <(printf 'SQLite format 3\0') && fail "the catalog is still plain"
+expect_exit 2 barge -d "$P" --passphrase-file "$pass" encrypt
+grep -q "already encrypted" "$T/err" || fail "encrypt twice: $(cat "$T/err")"
+cp "$P/barge.db" "$T/plain-after.db"
+cp "$T/plain-before.db" "$P/barge.db" # as if the rename had not happened
+rm -f "$P/barge.db.pages"
+expect_exit 2 barge -d "$P" --passphrase-file "$pass" status
+grep -q "interrupted 'barge encrypt'" "$T/err" || fail "a plain catalog beside a key file: $(cat "$T/err")"
+expect_exit 0 barge -d "$P" --passphrase-file "$pass" encrypt
+echo "changed after encrypt" >"$PSRC/docs/readme.txt"
+age "$PSRC/docs/readme.txt"
+expect_exit 0 barge -d "$P" --passphrase-file "$pass" load
+expect_exit 0 barge -d "$P" unload
+expect_same_tree "$PSRC" "$PDST" "a drive encrypted in place"
+for f in "$PSRC/.barge"/catalog-*.db "$PDST/.barge"/catalog-*.db; do
+    cmp -s <(head -c 16 "$f") <(printf 'SQLite format 3\0') && fail "the endpoint copy $f is still plain"
+done
 echo ok

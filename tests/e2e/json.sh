@@ -81,6 +81,16 @@ run_json error 2 -d "$T/not-a-drive" status
 mkdir "$T/newdrive"
 run_json recover 0 -d "$T/newdrive" recover "$SRC"
 run_json pair-remove 0 pair remove p --yes
+run_json drive-log 0 log --drive-log -n 3
+# An encrypted drive: init, the passphrase changed, a plain drive encrypted.
+printf 'one passphrase\n' >"$T/p1"
+printf 'another one\n' >"$T/p2"
+run_json init 0 --passphrase-file "$T/p1" init "$T/enc" --encrypt --kdf-memory 8KiB --kdf-passes 1
+expect_eq true "$(json .encrypted)" "init --encrypt says so"
+run_json passphrase-change 0 -d "$T/enc" --passphrase-file "$T/p1" passphrase change --new-passphrase-file "$T/p2"
+expect_exit 0 barge -d "$T/enc" --passphrase-file "$T/p2" status # the new passphrase opens it
+barge init "$T/plain" >/dev/null
+run_json encrypt 0 -d "$T/plain" --passphrase-file "$T/p1" encrypt --kdf-memory 8KiB --kdf-passes 1
 
 # Without --json, nothing on stdout parses as a document (text for humans).
 expect_exit 0 barge log

@@ -59,6 +59,14 @@ expect_eq() {
 # The JSON value at a jq path in $T/out.
 json() { jq -r "$1" <"$T/out"; }
 
+# flip_byte FILE OFFSET: inverts one byte in place (a change whatever it held).
+flip_byte() {
+    local b
+    b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+    [[ -n $b ]] || fail "flip_byte: $1 has no byte at $2"
+    printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
 # Sets an old mtime so files are not "racy" (too recent to trust their stat).
 age() { touch -d '2024-01-01 12:00:00' "$@"; }
 

@@ -93,6 +93,11 @@ public:
     // first page, decrypted).
     static bool needs_upgrade(const std::string& path, std::shared_ptr<const DriveKeys> keys = nullptr);
 
+    // Rewrites a plain catalog, page by page, into an encrypted one under keys
+    // (`barge encrypt`): a copy made durable beside it, then renamed over it. The
+    // page map is dropped (the endpoint copies are made whole, encrypted, next).
+    static Catalog encrypt(Catalog cat, const std::string& path, std::shared_ptr<const DriveKeys> keys);
+
     Database& db() { return m_db; }
 
     std::optional<std::string> meta(const std::string& key);

@@ -23,5 +23,6 @@ void add_status(CLI::App& app, Globals& g, Action& action);
 void add_log(CLI::App& app, Globals& g, Action& action);
 void add_recover(CLI::App& app, Globals& g, Action& action);
 void add_passphrase(CLI::App& app, Globals& g, Action& action);
+void add_encrypt(CLI::App& app, Globals& g, Action& action);
 
 } // namespace barge::cli

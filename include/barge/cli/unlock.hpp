@@ -12,6 +12,12 @@ namespace barge::cli {
 
 struct Globals;
 
+// A passphrase (or other secret text), wiped when it goes out of scope.
+struct SecretText {
+    std::string text;
+    ~SecretText();
+};
+
 // Where a passphrase comes from (SPEC §10): --passphrase-file FILE, else the file
 // $BARGE_PASSPHRASE_FILE names, else the terminal (asked twice when confirm, for
 // a new passphrase). nullopt when there is none of these (cron, no file given).
@@ -56,6 +62,11 @@ struct EndpointKeys {
     std::string wrapped_text; // the drive's barge.key, as it was copied there
 };
 EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g);
+
+// The Argon2id cost from --kdf-memory SIZE and --kdf-passes N over `base`;
+// throws Refusal (exit 2) for a cost barge would not accept.
+KdfParams kdf_from_options(const std::optional<std::string>& memory,
+                           const std::optional<uint64_t>& passes, KdfParams base = {});
 
 // Reads and parses DRIVE/barge.key (or a copy of it); throws KeyFileError.
 WrappedKey read_wrapped_key(const std::string& path);

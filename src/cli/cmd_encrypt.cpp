@@ -1,0 +1,140 @@
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/transit.hpp"
+#include "barge/cli/commands.hpp"
+#include "barge/cli/context.hpp"
+#include "barge/cli/unlock.hpp"
+#include "barge/crypto/drive_keys.hpp"
+#include "barge/engine/cargo.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/fs/lock.hpp"
+#include "barge/util/atomic_file.hpp"
+#include "barge/util/fd.hpp"
+#include "barge/util/json.hpp"
+#include "barge/util/text.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge::cli {
+
+namespace {
+
+struct EncryptOptions {
+    std::optional<std::string> kdf_memory;
+    std::optional<uint64_t> kdf_passes;
+};
+
+// Removes what a plain drive kept in the clear besides its catalog: the drive log
+// and the backups taken before schema migrations. Returns how many files.
+int remove_plain_leftovers(const DriveLayout& layout) {
+    int removed = 0;
+    auto remove_matching = [&](const std::string& dir, auto&& match) {
+        Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!fd) {
+            return;
+        }
+        for (const auto& name : read_dir_names(fd.get(), dir)) {
+            if (match(name) && ::unlinkat(fd.get(), name.c_str(), 0) == 0) {
+                ++removed;
+            }
+        }
+        fsync_dir(dir);
+    };
+    remove_matching(layout.logs(), [](const std::string& n) {
+        return n == "barge.log" || (starts_with(n, "barge.log.") && !n.ends_with(".sealed"));
+    });
+    remove_matching(layout.root, [](const std::string& n) {
+        return starts_with(n, "barge.db.v") && n.ends_with(".bak");
+    });
+    return removed;
+}
+
+ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
+    DriveLayout layout = find_drive(g.drive);
+    DriveLock lock(layout.root, DriveLock::Mode::exclusive, "encrypt");
+    struct stat st{};
+    bool resume = ::lstat(layout.key_file().c_str(), &st) == 0;
+    if (resume && is_sealed_catalog(layout.catalog())) {
+        throw Refusal(fmt::format("drive '{}' is already encrypted", escape_bytes(layout.root)));
+    }
+    KdfParams kdf = kdf_from_options(o.kdf_memory, o.kdf_passes);
+    Catalog cat = Catalog::open(layout.catalog(), Catalog::Check::full);
+    std::string id = cat.drive_id();
+    size_t on_cargo = TransitStore(cat.db()).pieces_on_cargo().size();
+    if (on_cargo > 0) {
+        throw Refusal(fmt::format(
+            "{} pieces are on the cargo, in the clear: deliver them ('barge unload') and remove "
+            "them ('barge dump-cargo') first; barge encrypt converts the catalog, not pieces",
+            on_cargo));
+    }
+    SecretKey key = SecretKey::zeroed();
+    if (resume) {
+        // An earlier run wrote the key file and stopped: the same key, its passphrase.
+        WrappedKey wrapped = read_wrapped_key(layout.key_file());
+        if (wrapped.drive_id != id) {
+            throw Refusal(fmt::format("'{}' is the key of drive {}, not of this drive ({})",
+                                      escape_bytes(layout.key_file()), wrapped.drive_id, id));
+        }
+        auto pass = get_passphrase(g.passphrase_file, "passphrase of the drive", false);
+        if (!pass) {
+            throw Refusal("the drive's passphrase is needed: --passphrase-file FILE, "
+                          "$BARGE_PASSPHRASE_FILE, or a terminal to ask on");
+        }
+        key = unwrap_key(wrapped, *pass);
+        sodium_memzero(pass->data(), pass->size());
+    } else {
+        auto pass = get_passphrase(g.passphrase_file, "passphrase for the drive", true);
+        if (!pass) {
+            throw Refusal("barge encrypt needs a passphrase: --passphrase-file FILE, "
+                          "$BARGE_PASSPHRASE_FILE, or a terminal to ask on (twice)");
+        }
+        key = SecretKey::random();
+        WrappedKey wrapped = wrap_key(key, *pass, id, kdf);
+        sodium_memzero(pass->data(), pass->size());
+        // The key first: a crash before the catalog is replaced leaves the key file
+        // beside the plain catalog, which barge refuses until this runs again.
+        write_file_atomic(layout.key_file(), format_wrapped_key(wrapped), 0644);
+    }
+    layout.keys = DriveKeys::derive(std::move(key), id);
+    cat = Catalog::encrypt(std::move(cat), layout.catalog(), layout.keys);
+    check_cargo(cat, layout); // files left under cargo/ by the plain drive go
+    int removed = remove_plain_leftovers(layout);
+    JsonWriter j;
+    j.begin_object();
+    j.field("drive", layout.root);
+    j.field("drive_id", id);
+    j.field("encrypted", true);
+    j.field("removed_plain_files", static_cast<int64_t>(removed));
+    j.end_object();
+    if (g.json) {
+        print_json(j);
+    } else {
+        say(g, fmt::format("encrypted drive {}: its catalog is rewritten sealed, {} plain log and "
+                           "backup file{} removed. What the drive held in the clear before may "
+                           "remain in its file system's free blocks (docs/encryption.md); the "
+                           "catalog copies at the endpoints are replaced by sealed ones on the "
+                           "next run that sees them",
+                           escape_bytes(layout.root), removed, removed == 1 ? "" : "s"));
+    }
+    return ExitCode::ok;
+}
+
+} // namespace
+
+void add_encrypt(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<EncryptOptions>();
+    auto* sub = app.add_subcommand(
+        "encrypt", "turn a plain drive into an encrypted one (its cargo must be empty)");
+    sub->add_option("--kdf-memory", o->kdf_memory,
+                    "memory of each Argon2id passphrase check (default 128MiB)")
+        ->option_text("SIZE");
+    sub->add_option("--kdf-passes", o->kdf_passes, "Argon2id passes (default 4)")->option_text("N");
+    sub->footer("Example: barge unload && barge dump-cargo --yes && barge encrypt");
+    sub->callback([&g, &action, o] { action = [&g, o] { return run_encrypt(g, *o); }; });
+}
+
+} // namespace barge::cli
