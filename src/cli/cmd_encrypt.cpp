@@ -24,8 +24,7 @@ namespace barge::cli {
 namespace {
 
 struct EncryptOptions {
-    std::optional<std::string> kdf_memory;
-    std::optional<uint64_t> kdf_passes;
+    KdfOptions kdf;
 };
 
 // Removes what a plain drive kept in the clear besides its catalog: the drive log
@@ -61,7 +60,7 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     if (resume && is_sealed_catalog(layout.catalog())) {
         throw Refusal(fmt::format("drive '{}' is already encrypted", escape_bytes(layout.root)));
     }
-    KdfParams kdf = kdf_from_options(o.kdf_memory, o.kdf_passes);
+    KdfParams kdf = o.kdf.over();
     Catalog cat = Catalog::open(layout.catalog(), Catalog::Check::full);
     std::string id = cat.drive_id();
     size_t on_cargo = TransitStore(cat.db()).pieces_on_cargo().size();
@@ -129,10 +128,7 @@ void add_encrypt(CLI::App& app, Globals& g, Action& action) {
     auto o = std::make_shared<EncryptOptions>();
     auto* sub = app.add_subcommand(
         "encrypt", "turn a plain drive into an encrypted one (its cargo must be empty)");
-    sub->add_option("--kdf-memory", o->kdf_memory,
-                    "memory of each Argon2id passphrase check (default 128MiB)")
-        ->option_text("SIZE");
-    sub->add_option("--kdf-passes", o->kdf_passes, "Argon2id passes (default 4)")->option_text("N");
+    add_kdf_options(sub, o->kdf);
     sub->footer("Example: barge unload && barge dump-cargo --yes && barge encrypt");
     sub->callback([&g, &action, o] { action = [&g, o] { return run_encrypt(g, *o); }; });
 }

@@ -28,8 +28,7 @@ struct InitOptions {
     std::optional<std::string> from;
     bool dry_run = false;
     bool encrypt = false;
-    std::optional<std::string> kdf_memory;
-    std::optional<uint64_t> kdf_passes;
+    KdfOptions kdf;
 };
 
 // Undoes a half-made drive: a failed init leaves nothing behind (SPEC §5).
@@ -89,10 +88,10 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     if (piece < 4096) {
         throw Refusal(fmt::format("piece size {} is too small: at least 4096 bytes", piece));
     }
-    if ((o.kdf_memory || o.kdf_passes) && !o.encrypt) {
+    if (o.kdf.given() && !o.encrypt) {
         throw Refusal("--kdf-memory and --kdf-passes go with --encrypt");
     }
-    KdfParams kdf = kdf_from_options(o.kdf_memory, o.kdf_passes);
+    KdfParams kdf = o.kdf.over();
     std::optional<std::string> binary;
     if (o.install_binary) {
         binary = static_binary(o.from); // refused now, before the drive exists
@@ -192,12 +191,7 @@ void add_init(CLI::App& app, Globals& g, Action& action) {
     sub->add_flag("--encrypt", o->encrypt,
                   "encrypt everything on the drive (passphrase: --passphrase-file, "
                   "$BARGE_PASSPHRASE_FILE, or asked twice on the terminal)");
-    sub->add_option("--kdf-memory", o->kdf_memory,
-                    "with --encrypt: memory of each Argon2id passphrase check (default 128MiB)")
-        ->option_text("SIZE");
-    sub->add_option("--kdf-passes", o->kdf_passes,
-                    "with --encrypt: Argon2id passes (default 4)")
-        ->option_text("N");
+    add_kdf_options(sub, o->kdf); // with --encrypt
     sub->footer("Example: barge init /media/usb/barge --install-binary");
     sub->callback([&g, &action, o] { action = [&g, o] { return run_init(g, *o); }; });
 }

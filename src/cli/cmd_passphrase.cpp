@@ -19,8 +19,7 @@ namespace {
 
 struct PassphraseOptions {
     std::optional<std::string> new_file;
-    std::optional<std::string> kdf_memory;
-    std::optional<uint64_t> kdf_passes;
+    KdfOptions kdf;
 };
 
 ExitCode run_change(const Globals& g, const PassphraseOptions& o) {
@@ -34,8 +33,8 @@ ExitCode run_change(const Globals& g, const PassphraseOptions& o) {
     DriveLock lock(layout.root, DriveLock::Mode::exclusive, "passphrase change");
     WrappedKey wrapped = read_wrapped_key(layout.key_file());
     std::optional<KdfParams> kdf;
-    if (o.kdf_memory || o.kdf_passes) {
-        kdf = kdf_from_options(o.kdf_memory, o.kdf_passes, wrapped.kdf);
+    if (o.kdf.given()) {
+        kdf = o.kdf.over(wrapped.kdf);
     }
     // The current passphrase, never a saved key: whoever changes it must know it.
     auto old_pass = get_passphrase(g.passphrase_file, "current passphrase", false);
@@ -82,11 +81,7 @@ void add_passphrase(CLI::App& app, Globals& g, Action& action) {
     change->add_option("--new-passphrase-file", o->new_file,
                        "read the new passphrase from FILE (default: asked twice on the terminal)")
         ->option_text("FILE");
-    change->add_option("--kdf-memory", o->kdf_memory,
-                       "memory of each Argon2id passphrase check from now on")
-        ->option_text("SIZE");
-    change->add_option("--kdf-passes", o->kdf_passes, "Argon2id passes from now on")
-        ->option_text("N");
+    add_kdf_options(change, o->kdf);
     change->footer("Example: barge passphrase change --passphrase-file old.txt "
                    "--new-passphrase-file new.txt");
     change->callback([&g, &action, o] { action = [&g, o] { return run_change(g, *o); }; });

@@ -9,6 +9,7 @@
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -223,6 +224,16 @@ KdfParams kdf_from_options(const std::optional<std::string>& memory,
                       "--kdf-memory 8KiB to 16GiB (a multiple of 1 KiB)");
     }
     return kdf;
+}
+
+void add_kdf_options(CLI::App* command, KdfOptions& o) {
+    command->add_option("--kdf-memory", o.memory,
+                        "memory of each Argon2id passphrase check (a new drive: 128MiB; a "
+                        "passphrase change keeps the drive's)")
+        ->option_text("SIZE");
+    command->add_option("--kdf-passes", o.passes,
+                        "Argon2id passes (a new drive: 4; a passphrase change keeps the drive's)")
+        ->option_text("N");
 }
 
 WrappedKey read_wrapped_key(const std::string& path) {

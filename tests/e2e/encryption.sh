@@ -101,22 +101,13 @@ grep -q "catalog copy" "$T/out" || fail "the drive log does not read back"
 # status while a barge works: the record it leaves in the lock is sealed, and
 # status opens it with the key.
 truncate -s 3G "$SRC/sparse-$MARK"
-"$BARGE" scan >/dev/null 2>&1 &
-first=$!
-on_exit "kill -9 $first 2>/dev/null"
-for _ in $(seq 1 400); do
-    grep -q "pid $first " "$DRIVE/barge.lock" 2>/dev/null && grep -q '^sealed ' "$DRIVE/barge.lock" && break
-    sleep 0.025
-done
-kill -STOP "$first" || fail "the scan ended before it could be frozen"
+freeze_holder '^sealed ' scan
 grep -q '^sealed ' "$DRIVE/barge.lock" || fail "the scan's record in the lock is not sealed"
 search_drive "while a scan runs"
 expect_exit 0 barge status --json
 expect_eq scan "$(json .running.command)" "the running command, from the sealed record"
 expect_eq p "$(json '.pairs[0].name')" "the pairs, from the sealed record"
-kill -9 "$first"
-kill -CONT "$first" 2>/dev/null || true
-wait "$first" 2>/dev/null || true
+kill_frozen
 rm "$SRC/sparse-$MARK"
 
 # Cron: no terminal, no passphrase, the key saved at the endpoints.

@@ -67,6 +67,30 @@ flip_byte() {
     printf "\\$(printf '%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
+# freeze_holder RECORD_PATTERN ARGS...: starts barge ARGS in the background and
+# freezes it (SIGSTOP) once it holds the drive lock (it then writes its pid into
+# the lock file; probing with flock(1) would take the lock itself for a moment)
+# and the lock's record of what it is doing matches RECORD_PATTERN (grep -E).
+# Its pid is in $frozen; kill_frozen ends it without a chance to clean up.
+freeze_holder() {
+    local pattern=$1
+    shift
+    "$BARGE" "$@" >/dev/null 2>&1 &
+    frozen=$!
+    on_exit "kill -9 $frozen 2>/dev/null"
+    for _ in $(seq 1 400); do
+        grep -q "pid $frozen " "$DRIVE/barge.lock" 2>/dev/null && grep -Eq "$pattern" "$DRIVE/barge.lock" && break
+        sleep 0.025
+    done
+    kill -STOP "$frozen" || fail "barge $* ended before it could be frozen"
+    grep -q "pid $frozen " "$DRIVE/barge.lock" || fail "barge $* never took the lock"
+}
+kill_frozen() {
+    kill -9 "$frozen"
+    kill -CONT "$frozen" 2>/dev/null || true
+    wait "$frozen" 2>/dev/null || true
+}
+
 # Sets an old mtime so files are not "racy" (too recent to trust their stat).
 age() { touch -d '2024-01-01 12:00:00' "$@"; }
 

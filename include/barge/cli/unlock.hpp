@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace barge::cli {
 
 struct Globals;
@@ -67,6 +71,16 @@ EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g);
 // throws Refusal (exit 2) for a cost barge would not accept.
 KdfParams kdf_from_options(const std::optional<std::string>& memory,
                            const std::optional<uint64_t>& passes, KdfParams base = {});
+
+// The Argon2id cost options of a command, as kdf_from_options reads them.
+struct KdfOptions {
+    std::optional<std::string> memory;
+    std::optional<uint64_t> passes;
+    KdfParams over(KdfParams base = {}) const { return kdf_from_options(memory, passes, base); }
+    bool given() const { return memory || passes; }
+};
+// Adds --kdf-memory SIZE and --kdf-passes N to a command.
+void add_kdf_options(CLI::App* command, KdfOptions& o);
 
 // Reads and parses DRIVE/barge.key (or a copy of it); throws KeyFileError.
 WrappedKey read_wrapped_key(const std::string& path);
