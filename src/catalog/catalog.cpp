@@ -77,7 +77,9 @@ void full_check(Database& db) {
 } // namespace
 
 Catalog::Catalog(Database db, std::shared_ptr<const DriveKeys> keys)
-    : m_db(std::move(db)), m_keys(std::move(keys)) {}
+    : m_db(std::move(db)), m_keys(std::move(keys)),
+      m_cipher(m_keys ? std::make_unique<PageCipher>(copy_key(m_keys->catalog), m_keys->drive_id)
+                      : nullptr) {}
 
 namespace {
 // How the pages of a drive's catalog are protected: checksums, or (encrypted
@@ -160,7 +162,9 @@ Catalog Catalog::open_checked(const std::string& path, Check check,
     if (::stat(path.c_str(), &st) != 0) {
         throw_errno("open catalog", path);
     }
-    if (!keys && reserved_bytes_of(path) < 0 && st.st_size >= 4096) {
+    struct stat journal{};
+    bool hot = ::stat((path + "-journal").c_str(), &journal) == 0 && journal.st_size > 0;
+    if (!keys && !hot && reserved_bytes_of(path) < 0 && st.st_size >= 4096) {
         // No SQLite header: an encrypted catalog whose DRIVE/barge.key is gone, or garbage.
         throw CatalogError(fmt::format(
             "catalog '{}' is corrupt: it has no SQLite header. (If this drive was made with "
@@ -222,9 +226,17 @@ bool Catalog::needs_upgrade(const std::string& path, std::shared_ptr<const Drive
         return false; // plain beside a key file: open() refuses it (an interrupted encrypt)
     }
     if (keys) {
-        // Encrypted: the header is read through the shim (a read; nothing is written).
-        Database db = open_protected(path, Database::Create::no, protection_for(keys));
-        int64_t version = db.query_int("PRAGMA user_version");
+        // Encrypted: page 1 read and opened here, not through SQLite, which would
+        // need the database lock a writer may hold (exit 75 comes from the drive lock).
+        std::array<uint8_t, encrypted_page_size> page{};
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        PageCipher cipher(copy_key(keys->catalog), keys->drive_id);
+        if (!fd || ::pread(fd.get(), page.data(), page.size(), 0) != static_cast<ssize_t>(page.size()) ||
+            !cipher.open(PageKind::database, 1, 0, page.data())) {
+            return false; // open() says what is wrong, under the lock
+        }
+        int64_t version = (int64_t{page[60]} << 24) | (int64_t{page[61]} << 16) |
+                          (int64_t{page[62]} << 8) | page[63];
         return version > 0 && version < schema_version;
     }
     int reserve = reserved_bytes_of(path);
@@ -301,7 +313,8 @@ int64_t Catalog::generation() {
 }
 
 void Catalog::backup_to(const std::string& path) {
-    copy_database_file(m_db.path(), path, static_cast<uint32_t>(m_db.query_int("PRAGMA page_size")));
+    copy_database_file(m_db.path(), path, static_cast<uint32_t>(m_db.query_int("PRAGMA page_size")),
+                       m_cipher.get());
 }
 
 void Catalog::track_pages() {
@@ -327,10 +340,10 @@ ReplicaUpdate Catalog::update_copy(const std::string& copy_path) {
             // any other starts a new epoch, and the copy is made whole.
             PageMap map(m_db.path());
             map.seal();
-            return update_replica(m_db.path(), map, copy_path);
+            return update_replica(m_db.path(), map, copy_path, m_cipher.get());
         }
         m_pages->seal();
-        return update_replica(m_db.path(), *m_pages, copy_path);
+        return update_replica(m_db.path(), *m_pages, copy_path, m_cipher.get());
     } catch (const DamagedPage&) {
         m_db.mark_damaged(); // nothing more is written to it, nor copied anywhere
         throw;

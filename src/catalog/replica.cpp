@@ -103,21 +103,33 @@ int reserve_of(int fd, const std::string& path) {
     return head[20];
 }
 
-// A page read raw from the catalog file is copied only when its checksum holds
-// (pages with checksums; encrypted pages are authenticated when a copy is opened):
-// a page damaged on the drive must never replace a good page at an endpoint.
-void check_page(const char* page, size_t size, uint64_t pgno, int reserve, const std::string& db_path) {
-    if (reserve == PageProtection::checksum_reserve &&
-        !page_checksum_ok({reinterpret_cast<const uint8_t*>(page), size}, pgno)) {
-        throw DamagedPage(fmt::format("catalog '{}' is corrupt: page {} fails its checksum "
+// A page read raw from the catalog file is copied only when its checksum holds,
+// or, encrypted, when it authenticates: a page damaged on the drive must never
+// replace a good page at an endpoint.
+void check_page(const char* page, size_t size, uint64_t pgno, int reserve, const PageCipher* cipher,
+                const std::string& db_path) {
+    bool bad = false;
+    if (cipher) {
+        std::array<uint8_t, encrypted_page_size> copy{};
+        bad = size != encrypted_page_size;
+        if (!bad) {
+            std::memcpy(copy.data(), page, size);
+            bad = !cipher->open(PageKind::database, pgno, 0, copy.data());
+        }
+    } else if (reserve == PageProtection::checksum_reserve) {
+        bad = !page_checksum_ok({reinterpret_cast<const uint8_t*>(page), size}, pgno);
+    }
+    if (bad) {
+        throw DamagedPage(fmt::format("catalog '{}' is corrupt: page {} fails its {} "
                                        "(while copying it to an endpoint)",
-                                       db_path, pgno));
+                                       db_path, pgno, cipher ? "authentication" : "checksum"));
     }
 }
 
 } // namespace
 
-uint64_t copy_database_file(const std::string& db_path, const std::string& copy, uint32_t page_size) {
+uint64_t copy_database_file(const std::string& db_path, const std::string& copy, uint32_t page_size,
+                            const PageCipher* cipher) {
     PendingFile tmp(copy + ".tmp");
     ::unlink(tmp.path().c_str());
     Fd in = open_or_throw(db_path, O_RDONLY | O_CLOEXEC);
@@ -131,7 +143,7 @@ uint64_t copy_database_file(const std::string& db_path, const std::string& copy,
             if (page_size) {
                 for (size_t off = 0; off + page_size <= n; off += page_size) {
                     check_page(buf.data() + off, page_size, (total + off) / page_size + 1, reserve,
-                               db_path);
+                               cipher, db_path);
                 }
             }
             write_full(out.get(), buf.data(), n, tmp.path());
@@ -236,7 +248,7 @@ void settle_replica(const std::string& copy) {
 }
 
 ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
-                             const std::string& copy) {
+                             const std::string& copy, const PageCipher* cipher) {
     settle_replica(copy);
     ReplicaUpdate r;
     auto state = read_state(copy);
@@ -255,7 +267,7 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
     int64_t db_size = static_cast<int64_t>(map.pages() * map.page_size());
     if (!usable) {
         r.whole = true;
-        r.bytes_written = copy_database_file(db_path, copy, map.page_size());
+        r.bytes_written = copy_database_file(db_path, copy, map.page_size(), cipher);
         r.pages = map.pages();
         write_state(copy, {map.epoch(), map.step(), map.step_id(), static_cast<int64_t>(r.bytes_written)});
         return r;
@@ -297,7 +309,7 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
                                                "copy was updated",
                                                db_path, pgno));
             }
-            check_page(rec.data() + 8, ps, pgno, reserve, db_path);
+            check_page(rec.data() + 8, ps, pgno, reserve, cipher, db_path);
             sum.update(rec);
             write_full(out.get(), rec.data(), rec.size(), tmp.path());
         }

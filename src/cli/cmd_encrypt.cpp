@@ -27,8 +27,9 @@ struct EncryptOptions {
     KdfOptions kdf;
 };
 
-// Removes what a plain drive kept in the clear besides its catalog: the drive log
-// and the backups taken before schema migrations. Returns how many files.
+// Removes what a plain drive kept in the clear besides its catalog: the drive log,
+// the backups taken before schema migrations, catalogs set aside by recover, and
+// the temporary files of an interrupted conversion. Returns how many files.
 int remove_plain_leftovers(const DriveLayout& layout) {
     int removed = 0;
     auto remove_matching = [&](const std::string& dir, auto&& match) {
@@ -44,12 +45,41 @@ int remove_plain_leftovers(const DriveLayout& layout) {
         fsync_dir(dir);
     };
     remove_matching(layout.logs(), [](const std::string& n) {
-        return n == "barge.log" || (starts_with(n, "barge.log.") && !n.ends_with(".sealed"));
+        return starts_with(n, "barge.") && !n.ends_with(".sealed"); // barge.log, barge.N.log
     });
     remove_matching(layout.root, [](const std::string& n) {
-        return starts_with(n, "barge.db.v") && n.ends_with(".bak");
+        return (starts_with(n, "barge.db.v") && n.find(".bak") != std::string::npos) ||
+               starts_with(n, "barge.db.replaced-") || starts_with(n, "barge.db.protect.tmp") ||
+               starts_with(n, "barge.db.encrypt.tmp");
     });
     return removed;
+}
+
+ExitCode report(const Globals& g, const DriveLayout& layout, const std::string& id, int removed,
+                bool already) {
+    JsonWriter j;
+    j.begin_object();
+    j.field("drive", layout.root);
+    j.field("drive_id", id);
+    j.field("encrypted", true);
+    j.field("already", already);
+    j.field("removed_plain_files", static_cast<int64_t>(removed));
+    j.end_object();
+    if (g.json) {
+        print_json(j);
+    } else if (already) {
+        say(g, fmt::format("drive {} is already encrypted; {} plain file{} left by an interrupted "
+                           "conversion removed",
+                           escape_bytes(layout.root), removed, removed == 1 ? "" : "s"));
+    } else {
+        say(g, fmt::format("encrypted drive {}: its catalog is rewritten sealed, {} plain log and "
+                           "backup file{} removed. What the drive held in the clear before may "
+                           "remain in its file system's free blocks (docs/encryption.md); the "
+                           "catalog copies at the endpoints are replaced by sealed ones on the "
+                           "next run that sees them",
+                           escape_bytes(layout.root), removed, removed == 1 ? "" : "s"));
+    }
+    return ExitCode::ok;
 }
 
 ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
@@ -58,7 +88,13 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     struct stat st{};
     bool resume = ::lstat(layout.key_file().c_str(), &st) == 0;
     if (resume && is_sealed_catalog(layout.catalog())) {
-        throw Refusal(fmt::format("drive '{}' is already encrypted", escape_bytes(layout.root)));
+        // Already encrypted: only what an interrupted conversion may have left in
+        // the clear is removed (again).
+        unlock(layout, g);
+        Catalog cat = Catalog::open(layout.catalog(), Catalog::Check::pages, layout.keys);
+        check_cargo(cat, layout);
+        int removed = remove_plain_leftovers(layout);
+        return report(g, layout, cat.drive_id(), removed, true);
     }
     KdfParams kdf = o.kdf.over();
     Catalog cat = Catalog::open(layout.catalog(), Catalog::Check::full);
@@ -66,9 +102,10 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     size_t on_cargo = TransitStore(cat.db()).pieces_on_cargo().size();
     if (on_cargo > 0) {
         throw Refusal(fmt::format(
-            "{} pieces are on the cargo, in the clear: deliver them ('barge unload') and remove "
-            "them ('barge dump-cargo') first; barge encrypt converts the catalog, not pieces",
-            on_cargo));
+            "{} pieces are on the cargo of drive '{}', in the clear: deliver them ('barge unload') "
+            "and remove them ('barge dump-cargo') first; barge encrypt converts the catalog, not "
+            "pieces",
+            on_cargo, escape_bytes(layout.root)));
     }
     SecretKey key = SecretKey::zeroed();
     if (resume) {
@@ -80,16 +117,20 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
         }
         auto pass = get_passphrase(g.passphrase_file, "passphrase of the drive", false);
         if (!pass) {
-            throw Refusal("the drive's passphrase is needed: --passphrase-file FILE, "
-                          "$BARGE_PASSPHRASE_FILE, or a terminal to ask on");
+            throw Refusal(fmt::format("the passphrase of drive '{}' is needed to finish its "
+                                      "conversion: --passphrase-file FILE, "
+                                      "$BARGE_PASSPHRASE_FILE, or a terminal to ask on",
+                                      escape_bytes(layout.root)));
         }
         key = unwrap_key(wrapped, *pass);
         sodium_memzero(pass->data(), pass->size());
     } else {
         auto pass = get_passphrase(g.passphrase_file, "passphrase for the drive", true);
         if (!pass) {
-            throw Refusal("barge encrypt needs a passphrase: --passphrase-file FILE, "
-                          "$BARGE_PASSPHRASE_FILE, or a terminal to ask on (twice)");
+            throw Refusal(fmt::format("encrypting drive '{}' needs a passphrase: "
+                                      "--passphrase-file FILE, $BARGE_PASSPHRASE_FILE, or a "
+                                      "terminal to ask on (twice)",
+                                      escape_bytes(layout.root)));
         }
         key = SecretKey::random();
         WrappedKey wrapped = wrap_key(key, *pass, id, kdf);
@@ -102,24 +143,7 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     cat = Catalog::encrypt(std::move(cat), layout.catalog(), layout.keys);
     check_cargo(cat, layout); // files left under cargo/ by the plain drive go
     int removed = remove_plain_leftovers(layout);
-    JsonWriter j;
-    j.begin_object();
-    j.field("drive", layout.root);
-    j.field("drive_id", id);
-    j.field("encrypted", true);
-    j.field("removed_plain_files", static_cast<int64_t>(removed));
-    j.end_object();
-    if (g.json) {
-        print_json(j);
-    } else {
-        say(g, fmt::format("encrypted drive {}: its catalog is rewritten sealed, {} plain log and "
-                           "backup file{} removed. What the drive held in the clear before may "
-                           "remain in its file system's free blocks (docs/encryption.md); the "
-                           "catalog copies at the endpoints are replaced by sealed ones on the "
-                           "next run that sees them",
-                           escape_bytes(layout.root), removed, removed == 1 ? "" : "s"));
-    }
-    return ExitCode::ok;
+    return report(g, layout, id, removed, false);
 }
 
 } // namespace

@@ -121,15 +121,38 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         }
         return ExitCode::ok;
     }
-    DriveLayout layout{dir, best->keys.keys};
     DriveLock lock(dir, DriveLock::Mode::exclusive, "recover");
+    // A drive that is encrypted (its barge.key is there): its own catalog is opened
+    // with its key, and a plain copy (made before 'barge encrypt') is not put beside
+    // that key file.
+    DriveLayout here{dir, nullptr};
+    struct stat key_st{};
+    if (::lstat(here.key_file().c_str(), &key_st) == 0) {
+        if (!best->keys.keys) {
+            throw Refusal(fmt::format(
+                "drive '{}' is encrypted (it has {}), but the newest copy, {}, is plain (made "
+                "before 'barge encrypt'): move the key file aside to recover the plain catalog, "
+                "then run 'barge encrypt' again",
+                escape_bytes(dir), escape_bytes(here.key_file()), escape_bytes(best->path)));
+        }
+        if (read_wrapped_key(here.key_file()).drive_id == best->drive_id) {
+            here.keys = best->keys.keys;
+        } else {
+            try {
+                unlock(here, g); // another drive's key file: its catalog opens with it, or counts as damaged
+            } catch (const Error& e) {
+                spdlog::warn("the catalog already on the drive cannot be opened: {}", e.what());
+            }
+        }
+    }
+    DriveLayout layout{dir, best->keys.keys};
     std::string db = layout.catalog();
     std::string set_aside;
     if (is_regular(db)) {
         std::optional<int64_t> current; // unset: damaged, or another drive's
         bool other_drive = false;
         try {
-            Catalog c = Catalog::open(db, Catalog::Check::full, layout.keys);
+            Catalog c = Catalog::open(db, Catalog::Check::full, here.keys);
             other_drive = c.drive_id() != best->drive_id;
             if (!other_drive) {
                 current = c.generation();

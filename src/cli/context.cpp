@@ -18,34 +18,35 @@
 namespace barge::cli {
 
 namespace {
-DriveLayout unlocked(DriveLayout layout, const Globals& g) {
+// Unlocks an encrypted drive (cli/unlock.hpp) and takes the drive lock. A command
+// that writes takes the lock first: a second barge on a busy drive gets exit 75
+// before anyone is asked for a passphrase or waits for Argon2id.
+std::optional<DriveLock> unlock_and_lock(DriveLayout& layout, const Globals& g,
+                                         Session::Lock lock, const std::string& command) {
+    if (lock == Session::Lock::exclusive) {
+        DriveLock held(layout.root, DriveLock::Mode::exclusive, command);
+        unlock(layout, g);
+        return held;
+    }
     unlock(layout, g);
-    return layout;
-}
-
-std::optional<DriveLock> take_lock(const DriveLayout& layout, Session::Lock lock,
-                                   const std::string& command) {
     // A catalog made by an older barge is migrated or converted when opened, which
     // rewrites it: only ever under the exclusive lock. A command that only reads
     // takes it for that moment (exit 75 while another barge works).
-    if (lock != Session::Lock::exclusive && Catalog::needs_upgrade(layout.catalog(), layout.keys)) {
+    if (Catalog::needs_upgrade(layout.catalog(), layout.keys)) {
         DriveLock upgrading(layout.root, DriveLock::Mode::exclusive, command);
         Catalog::open(layout.catalog(), Catalog::Check::pages, layout.keys);
     }
     if (lock == Session::Lock::none) {
         return std::nullopt;
     }
-    return DriveLock(layout.root,
-                     lock == Session::Lock::exclusive ? DriveLock::Mode::exclusive
-                                                      : DriveLock::Mode::shared,
-                     command);
+    return DriveLock(layout.root, DriveLock::Mode::shared, command);
 }
 } // namespace
 
 Session::Session(const Globals& globals, const std::string& command, Lock lock,
                  Catalog::Check check)
-    : m_layout(unlocked(find_drive(globals.drive), globals)), m_command(command),
-      m_lock(take_lock(m_layout, lock, command)),
+    : m_layout(find_drive(globals.drive)), m_command(command),
+      m_lock(unlock_and_lock(m_layout, globals, lock, command)),
       m_catalog(Catalog::open(m_layout.catalog(), check, m_layout.keys)),
       m_exclusive(lock == Lock::exclusive) {
     if (m_exclusive) {

@@ -14,6 +14,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@ namespace barge::cli {
 namespace {
 
 constexpr int64_t max_file = 4 * 1024 * 1024;
-constexpr int kept_files = 5;
+constexpr int kept_files = 5; // besides the current one
 constexpr const char* pattern = "%Y-%m-%dT%H:%M:%S.%e %l [%P] %v";
 
 std::string sealed_name(const DriveLayout& layout, int index) {
@@ -30,8 +31,9 @@ std::string sealed_name(const DriveLayout& layout, int index) {
                                        : "/barge.log." + std::to_string(index) + ".sealed");
 }
 
+// spdlog's rotating sink names its older files barge.1.log … barge.5.log.
 std::string plain_name(const DriveLayout& layout, int index) {
-    return layout.logs() + (index == 0 ? "/barge.log" : "/barge.log." + std::to_string(index));
+    return layout.logs() + (index == 0 ? "/barge.log" : "/barge." + std::to_string(index) + ".log");
 }
 
 // Appends each line sealed; starts a new file (shifting the old ones) when the
@@ -44,13 +46,32 @@ protected:
     void sink_it_(const spdlog::details::log_msg& msg) override {
         spdlog::memory_buf_t formatted;
         formatter_->format(msg, formatted);
-        if (m_size >= max_file) {
-            rotate();
+        // Other barges may append too (commands that only read share the drive):
+        // each record is sealed for the offset it really lands at.
+        if (::flock(m_fd.get(), LOCK_EX) != 0) {
+            throw SystemError(errno, "lock", sealed_name(m_layout, 0));
         }
-        std::string record = seal_log_record(m_layout.keys->logs, m_header, static_cast<uint64_t>(m_size),
+        struct stat st{};
+        if (::fstat(m_fd.get(), &st) != 0) {
+            ::flock(m_fd.get(), LOCK_UN);
+            throw SystemError(errno, "stat", sealed_name(m_layout, 0));
+        }
+        if (st.st_size >= max_file) {
+            ::flock(m_fd.get(), LOCK_UN);
+            rotate();
+            sink_it_(msg);
+            return;
+        }
+        std::string record = seal_log_record(m_layout.keys->logs, m_header,
+                                             static_cast<uint64_t>(st.st_size),
                                              {formatted.data(), formatted.size()});
-        write_full(m_fd.get(), record.data(), record.size(), sealed_name(m_layout, 0));
-        m_size += static_cast<int64_t>(record.size());
+        try {
+            write_full(m_fd.get(), record.data(), record.size(), sealed_name(m_layout, 0));
+        } catch (...) {
+            ::flock(m_fd.get(), LOCK_UN);
+            throw;
+        }
+        ::flock(m_fd.get(), LOCK_UN);
     }
     void flush_() override {}
 
@@ -62,25 +83,24 @@ private:
         if (::fstat(m_fd.get(), &st) != 0) {
             throw SystemError(errno, "stat", path);
         }
-        m_size = st.st_size;
+        int64_t size = st.st_size;
         m_header.assign(log_header_size, '\0');
-        bool valid = m_size >= static_cast<int64_t>(log_header_size) &&
+        bool valid = size >= static_cast<int64_t>(log_header_size) &&
                      ::pread(m_fd.get(), m_header.data(), m_header.size(), 0) ==
                          static_cast<ssize_t>(m_header.size()) &&
                      m_header.compare(0, log_magic.size(), log_magic) == 0;
-        if (m_size > 0 && (!valid || m_size >= max_file)) {
+        if (size > 0 && (!valid || size >= max_file)) {
             rotate();
             return;
         }
-        if (m_size == 0) {
+        if (size == 0) {
             m_header = new_log_header();
             write_full(m_fd.get(), m_header.data(), m_header.size(), path);
-            m_size = static_cast<int64_t>(m_header.size());
         }
     }
     void rotate() {
         m_fd = Fd();
-        for (int i = kept_files - 1; i > 0; --i) {
+        for (int i = kept_files; i > 0; --i) {
             std::rename(sealed_name(m_layout, i - 1).c_str(), sealed_name(m_layout, i).c_str());
         }
         open_current();
@@ -89,7 +109,6 @@ private:
     DriveLayout m_layout;
     Fd m_fd;
     std::string m_header;
-    int64_t m_size = 0;
 };
 
 std::vector<std::string> split_text(const std::string& text) {
@@ -116,7 +135,7 @@ void add_drive_log_sink(const DriveLayout& layout) {
         } else {
             // 5 files of 4 MiB: months of history, bounded on a small drive.
             sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
-                plain_name(layout, 0), static_cast<size_t>(max_file), kept_files - 1);
+                plain_name(layout, 0), static_cast<size_t>(max_file), kept_files);
         }
         sink->set_pattern(pattern);
         sink->set_level(spdlog::level::debug);
@@ -129,7 +148,7 @@ void add_drive_log_sink(const DriveLayout& layout) {
 
 std::vector<std::string> read_drive_log(const DriveLayout& layout) {
     std::vector<std::string> out;
-    for (int i = kept_files - 1; i >= 0; --i) {
+    for (int i = kept_files; i >= 0; --i) {
         std::string path = layout.keys ? sealed_name(layout, i) : plain_name(layout, i);
         std::string file;
         try {

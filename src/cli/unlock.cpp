@@ -255,8 +255,21 @@ void unlock(DriveLayout& layout, const Globals& g) {
     }
     g_unlocked.wrapped_text = read_small(layout.key_file(), "key file");
     WrappedKey wrapped = parse_wrapped_key(g_unlocked.wrapped_text, layout.key_file());
+    // A saved key that cannot be trusted (loose permissions, another owner) or read
+    // is never used; the passphrase may still unlock, else it is the reason given.
+    std::vector<std::string> problems;
     for (const auto& root : known_roots()) {
-        if (auto key = saved_key_in(saved_key_path(root, wrapped.drive_id), wrapped.drive_id)) {
+        std::optional<SecretKey> key;
+        try {
+            key = saved_key_in(saved_key_path(root, wrapped.drive_id), wrapped.drive_id);
+        } catch (const Error& e) {
+            problems.push_back(e.what());
+            continue;
+        }
+        if (key) {
+            for (const auto& p : problems) {
+                spdlog::warn("{} (another saved key is used instead)", p);
+            }
             spdlog::debug("drive {} unlocked with the key saved at '{}'", wrapped.drive_id,
                           escape_bytes(root));
             layout.keys = DriveKeys::derive(std::move(*key), wrapped.drive_id);
@@ -269,20 +282,31 @@ void unlock(DriveLayout& layout, const Globals& g) {
                                fmt::format("passphrase of the drive {}", escape_bytes(layout.root)),
                                false);
     if (!pass) {
+        if (!problems.empty()) {
+            std::string all;
+            for (const auto& p : problems) {
+                all += (all.empty() ? "" : "; ") + p;
+            }
+            throw Refusal(fmt::format("drive '{}' is encrypted, and no usable key is at hand: {}",
+                                      escape_bytes(layout.root), all));
+        }
         throw Refusal(fmt::format(
             "drive '{}' is encrypted, and neither its key nor its passphrase is at hand: no key "
             "saved at an endpoint this machine knows ({}), no --passphrase-file, no "
             "$BARGE_PASSPHRASE_FILE and no terminal to ask on",
             escape_bytes(layout.root), escape_bytes(endpoints_list_path())));
     }
+    for (const auto& p : problems) {
+        spdlog::warn("{} (the passphrase is used instead)", p);
+    }
+    SecretText pass_w{std::move(*pass)};
     SecretKey key = SecretKey::zeroed();
     try {
-        key = unwrap_key(wrapped, *pass);
-    } catch (...) {
-        sodium_memzero(pass->data(), pass->size());
-        throw;
+        key = unwrap_key(wrapped, pass_w.text);
+    } catch (const WrongPassphrase&) {
+        throw Refusal(fmt::format("wrong passphrase for drive '{}' (its key file {})",
+                                  escape_bytes(layout.root), escape_bytes(layout.key_file())));
     }
-    sodium_memzero(pass->data(), pass->size());
     layout.keys = DriveKeys::derive(std::move(key), wrapped.drive_id);
     g_unlocked.root = layout.root;
     g_unlocked.keys = layout.keys;
@@ -297,7 +321,12 @@ bool is_sealed_catalog(const std::string& path) {
 
 EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g) {
     std::string dir = parent_path(copy_path);
-    std::string name = copy_path.substr(dir.size() + 1);
+    std::string name = copy_path.substr(std::min(copy_path.size(), dir.size() + 1));
+    if (!starts_with(name, "catalog-") || !name.ends_with(".db") || name.size() <= 11) {
+        throw Refusal(fmt::format("'{}' is encrypted but not named catalog-<drive id>.db, so the "
+                                  "key file beside it cannot be found",
+                                  escape_bytes(copy_path)));
+    }
     std::string id = name.substr(8, name.size() - 11); // catalog-<id>.db
     std::string wrapped_path = dir + "/drive-" + id + ".wrapped-key";
     EndpointKeys out;

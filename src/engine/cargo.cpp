@@ -262,7 +262,7 @@ std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& 
     int64_t bytes = 0;
     for (const auto& p : pieces) {
         cargo.remove(p.hash);
-        bytes += cargo.stored_size(p.size);
+        bytes += p.size; // content bytes, as status and the dry run count them
     }
     return {static_cast<int64_t>(pieces.size()), bytes};
 }

@@ -167,6 +167,7 @@ private:
     std::unique_ptr<PageMap> m_pages; // before m_db: outlives the connection it tracks
     Database m_db;
     std::shared_ptr<const DriveKeys> m_keys; // null: a plain drive
+    std::unique_ptr<PageCipher> m_cipher;     // with m_keys: checks pages copied to endpoints
 };
 
 } // namespace barge

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "barge/catalog/page_codec.hpp"
 #include "barge/catalog/page_map.hpp"
 #include "barge/util/error.hpp"
 
@@ -33,8 +34,10 @@ struct ReplicaUpdate {
 
 // Brings the copy at copy_path up to date with the catalog at db_path, described by
 // map (sealed: no write of the catalog since). Call it with no transaction open.
+// cipher: an encrypted catalog's (every page copied is authenticated first, as a
+// checksummed page's checksum is checked), null otherwise.
 ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
-                             const std::string& copy_path);
+                             const std::string& copy_path, const PageCipher* cipher = nullptr);
 
 // The file beside a copy that says which state of the catalog it holds.
 std::string replica_state_path(const std::string& copy_path);
@@ -43,7 +46,9 @@ std::string replica_state_path(const std::string& copy_path);
 // file renamed into place; returns the bytes copied. Nothing may be writing from.
 // With page_size, every page with a checksum is checked on the way: a damaged
 // page throws CatalogError and the copy at to stays as it was.
-uint64_t copy_database_file(const std::string& from, const std::string& to, uint32_t page_size = 0);
+// With cipher (an encrypted catalog), every page must authenticate instead.
+uint64_t copy_database_file(const std::string& from, const std::string& to, uint32_t page_size = 0,
+                            const PageCipher* cipher = nullptr);
 
 // Finishes an update of the copy at copy_path that was interrupted (see above).
 // Does nothing when none was.

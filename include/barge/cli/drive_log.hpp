@@ -7,9 +7,10 @@
 
 namespace barge::cli {
 
-// The drive log, DRIVE/logs/: a rotating text log (barge.log, .1 … .4, 4 MiB each)
-// on a plain drive; on an encrypted drive the same lines sealed one by one
-// (crypto/sealed_log.hpp) in barge.log.sealed, .1.sealed … .4.sealed.
+// The drive log, DRIVE/logs/: a rotating text log (barge.log, then barge.1.log …
+// barge.5.log, 4 MiB each) on a plain drive; on an encrypted drive the same lines
+// sealed one by one (crypto/sealed_log.hpp) in barge.log.sealed, barge.log.1.sealed
+// … barge.log.5.sealed, each appended under an flock (barges that share the drive).
 
 // Sends the log's lines to the drive as well (the logger of context.cpp).
 void add_drive_log_sink(const DriveLayout& layout);

@@ -208,3 +208,59 @@ TEST(Replica, CopyFromAnotherHistoryOfTheCatalogIsMadeWhole) {
     EXPECT_TRUE(u.whole) << "a copy of another history was patched";
     EXPECT_EQ(slurp(copy), slurp(db));
 }
+
+namespace {
+std::shared_ptr<const DriveKeys> test_keys() {
+    static auto keys = DriveKeys::derive(SecretKey::random(), "enc-drive");
+    return keys;
+}
+void write_pairs_encrypted(const std::string& db, int from, int n) {
+    Catalog c = Catalog::open(db, Catalog::Check::pages, test_keys());
+    c.track_pages();
+    for (int i = from; i < from + n; ++i) {
+        PairSettings s;
+        s.name = "pair-" + std::to_string(i);
+        s.source = "/source/" + std::string(200, 'x') + std::to_string(i);
+        s.dest = "/dest/" + std::to_string(i);
+        c.add_pair(s, "uuid-" + std::to_string(i));
+    }
+    c.seal_pages();
+}
+ReplicaUpdate update_encrypted(const std::string& db, const std::string& copy) {
+    Catalog c = Catalog::open(db, Catalog::Check::pages, test_keys());
+    return c.update_copy(copy);
+}
+} // namespace
+
+// An encrypted catalog's copies are incremental too (the page map knows its pages
+// without a plain header), stay sealed, and open with the key.
+TEST(Replica, EncryptedCatalogCopiesOnlyChangedPages) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "enc-drive", test_keys()); }
+    write_pairs_encrypted(db, 0, 400);
+    EXPECT_TRUE(update_encrypted(db, copy).whole);
+    write_pairs_encrypted(db, 400, 1);
+    ReplicaUpdate second = update_encrypted(db, copy);
+    EXPECT_FALSE(second.whole) << "an encrypted catalog's copy was made whole again";
+    EXPECT_LT(second.pages * 4, std::filesystem::file_size(db) / 4096);
+    EXPECT_EQ(slurp(copy), slurp(db));
+    EXPECT_EQ(slurp(copy).find("pair-400"), std::string::npos) << "the copy is not sealed";
+    Catalog c = Catalog::open(copy, Catalog::Check::full, test_keys());
+    EXPECT_TRUE(c.find_pair("pair-400").has_value());
+}
+
+// A page that does not authenticate never reaches an endpoint copy.
+TEST(Replica, EncryptedDamagedPageIsNeverCopied) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "enc-drive", test_keys()); }
+    write_pairs_encrypted(db, 0, 200);
+    update_encrypted(db, copy);
+    std::string good_copy = slurp(copy);
+    std::string bytes = slurp(db);
+    bytes[5 * 4096 + 100] ^= 0x40;
+    spill(db, bytes);
+    EXPECT_THROW(update_encrypted(db, copy), CatalogError);
+    EXPECT_EQ(slurp(copy), good_copy) << "a page that does not authenticate replaced a good copy";
+}
