@@ -380,7 +380,7 @@ void save_keys_at(const DriveLayout& layout, const std::vector<std::string>& roo
                 old = read_file(copy);
             } catch (const SystemError&) {
             }
-            if (old != g_unlocked.wrapped_text) {
+            if (!g_unlocked.wrapped_text.empty() && old != g_unlocked.wrapped_text) {
                 write_file_atomic(copy, g_unlocked.wrapped_text, 0600);
             }
             if (root.find('\n') == std::string::npos &&
@@ -394,7 +394,11 @@ void save_keys_at(const DriveLayout& layout, const std::vector<std::string>& roo
     }
     if (list_changed) {
         try {
-            std::filesystem::create_directories(parent_path(endpoints_list_path()));
+            std::error_code ec;
+            std::filesystem::create_directories(parent_path(endpoints_list_path()), ec);
+            if (ec) {
+                throw SystemError(ec.value(), "mkdir", parent_path(endpoints_list_path()));
+            }
             std::string text;
             for (const auto& r : listed) {
                 text += r + "\n";

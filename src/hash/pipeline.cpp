@@ -1,5 +1,7 @@
 #include "barge/hash/pipeline.hpp"
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 #include <stdlib.h>
 
@@ -35,6 +37,40 @@ char* HashPipeline::acquire() {
 }
 
 void HashPipeline::submit(char* buf, size_t n) {
+    if (m_filter) {
+        submit_filtered(buf, n);
+        return;
+    }
+    queue(buf, n);
+}
+
+void HashPipeline::submit_filtered(char* buf, size_t n) {
+    // On the caller's thread (for a verify read, the reader, which mostly waits
+    // for the device): the worker only hashes what the filter yields, so the two
+    // costs of a read-back (decrypting, hashing) run side by side.
+    std::span<const uint8_t> out;
+    if (!m_filter_error) {
+        try {
+            out = m_filter->update({reinterpret_cast<const uint8_t*>(buf), n});
+        } catch (...) {
+            m_filter_error = std::current_exception(); // finish() rethrows it
+        }
+    }
+    size_t done = 0;
+    char* dst = buf;
+    for (;;) {
+        size_t part = std::min(out.size() - done, m_block);
+        std::memcpy(dst, out.data() + done, part);
+        queue(dst, part);
+        done += part;
+        if (done >= out.size()) {
+            return;
+        }
+        dst = acquire();
+    }
+}
+
+void HashPipeline::queue(char* buf, size_t n) {
     {
         std::lock_guard lock(m_mutex);
         if (n <= inline_max && m_queue.empty() && !m_busy) {
@@ -69,18 +105,6 @@ void HashPipeline::drain(std::unique_lock<std::mutex>& lock) {
 }
 
 void HashPipeline::hash(const char* buf, size_t n, bool total) {
-    if (m_filter) {
-        if (m_filter_error) {
-            return; // the stream is already known to be bad
-        }
-        try {
-            auto out = m_filter->update({reinterpret_cast<const uint8_t*>(buf), n});
-            m_piece.update(reinterpret_cast<const char*>(out.data()), out.size());
-        } catch (...) {
-            m_filter_error = std::current_exception();
-        }
-        return;
-    }
     m_piece.update(buf, n);
     if (total) {
         m_total.update(buf, n);

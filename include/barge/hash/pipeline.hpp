@@ -17,8 +17,8 @@
 
 namespace barge {
 
-// A transformation of the bytes a HashPipeline is given, applied on its worker
-// thread before they are hashed: an encrypted piece read back from the drive is
+// A transformation of the bytes a HashPipeline is given, applied on the thread
+// that submits them (the worker hashes the result): an encrypted piece read back from the drive is
 // authenticated and decrypted, and its plaintext hashed (crypto/piece_stream.hpp).
 // One stream runs from start() to finish(); either may throw (the pipeline
 // rethrows from its own finish()).
@@ -71,9 +71,13 @@ public:
 private:
     void run();
     void drain(std::unique_lock<std::mutex>& lock);
-    // Hashes n bytes of buf (through the filter); only the worker while m_busy, or
-    // a caller holding the lock with the worker idle.
+    // Hashes n bytes of buf; only the worker while m_busy, or a caller holding the
+    // lock with the worker idle.
     void hash(const char* buf, size_t n, bool total);
+    // Queues n bytes of buf for hashing (or hashes a small block at once).
+    void queue(char* buf, size_t n);
+    // Runs the filter over buf on this thread and queues what it yields.
+    void submit_filtered(char* buf, size_t n);
     // Ends the filter's stream (hashing its last bytes) and starts the next one.
     void restart_filter();
 
@@ -88,7 +92,7 @@ private:
     bool m_busy = false, m_stop = false, m_total_on = false;
     Blake2b m_piece, m_total;
     std::unique_ptr<HashFilter> m_filter;
-    std::exception_ptr m_filter_error; // what the filter threw in this stream
+    std::exception_ptr m_filter_error; // what the filter threw in this stream (caller's thread)
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::thread m_thread;
