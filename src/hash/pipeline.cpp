@@ -60,7 +60,9 @@ void HashPipeline::submit_filtered(char* buf, size_t n) {
     char* dst = buf;
     for (;;) {
         size_t part = std::min(out.size() - done, m_block);
-        std::memcpy(dst, out.data() + done, part);
+        if (part > 0) { // out may be empty (and its data null) after an error
+            std::memcpy(dst, out.data() + done, part);
+        }
         queue(dst, part);
         done += part;
         if (done >= out.size()) {

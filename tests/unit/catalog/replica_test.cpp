@@ -25,8 +25,10 @@ void spill(const std::string& path, const std::string& bytes) {
 }
 
 // A session that writes n pairs (each adds rows to a few pages), as a command does.
-void write_pairs(const std::string& db, int from, int n) {
-    Catalog c = Catalog::open(db);
+// keys: an encrypted catalog's.
+void write_pairs(const std::string& db, int from, int n,
+                 std::shared_ptr<const DriveKeys> keys = nullptr) {
+    Catalog c = Catalog::open(db, Catalog::Check::pages, std::move(keys));
     c.track_pages();
     for (int i = from; i < from + n; ++i) {
         PairSettings s;
@@ -38,8 +40,9 @@ void write_pairs(const std::string& db, int from, int n) {
     c.seal_pages();
 }
 
-ReplicaUpdate update(const std::string& db, const std::string& copy) {
-    Catalog c = Catalog::open(db);
+ReplicaUpdate update(const std::string& db, const std::string& copy,
+                     std::shared_ptr<const DriveKeys> keys = nullptr) {
+    Catalog c = Catalog::open(db, Catalog::Check::pages, std::move(keys));
     return c.update_copy(copy);
 }
 
@@ -214,22 +217,6 @@ std::shared_ptr<const DriveKeys> test_keys() {
     static auto keys = DriveKeys::derive(SecretKey::random(), "enc-drive");
     return keys;
 }
-void write_pairs_encrypted(const std::string& db, int from, int n) {
-    Catalog c = Catalog::open(db, Catalog::Check::pages, test_keys());
-    c.track_pages();
-    for (int i = from; i < from + n; ++i) {
-        PairSettings s;
-        s.name = "pair-" + std::to_string(i);
-        s.source = "/source/" + std::string(200, 'x') + std::to_string(i);
-        s.dest = "/dest/" + std::to_string(i);
-        c.add_pair(s, "uuid-" + std::to_string(i));
-    }
-    c.seal_pages();
-}
-ReplicaUpdate update_encrypted(const std::string& db, const std::string& copy) {
-    Catalog c = Catalog::open(db, Catalog::Check::pages, test_keys());
-    return c.update_copy(copy);
-}
 } // namespace
 
 // An encrypted catalog's copies are incremental too (the page map knows its pages
@@ -238,10 +225,10 @@ TEST(Replica, EncryptedCatalogCopiesOnlyChangedPages) {
     TestDir dir;
     std::string db = dir / "barge.db", copy = dir / "copy.db";
     { Catalog c = Catalog::create(db, 4096, "enc-drive", test_keys()); }
-    write_pairs_encrypted(db, 0, 400);
-    EXPECT_TRUE(update_encrypted(db, copy).whole);
-    write_pairs_encrypted(db, 400, 1);
-    ReplicaUpdate second = update_encrypted(db, copy);
+    write_pairs(db, 0, 400, test_keys());
+    EXPECT_TRUE(update(db, copy, test_keys()).whole);
+    write_pairs(db, 400, 1, test_keys());
+    ReplicaUpdate second = update(db, copy, test_keys());
     EXPECT_FALSE(second.whole) << "an encrypted catalog's copy was made whole again";
     EXPECT_LT(second.pages * 4, std::filesystem::file_size(db) / 4096);
     EXPECT_EQ(slurp(copy), slurp(db));
@@ -255,12 +242,12 @@ TEST(Replica, EncryptedDamagedPageIsNeverCopied) {
     TestDir dir;
     std::string db = dir / "barge.db", copy = dir / "copy.db";
     { Catalog c = Catalog::create(db, 4096, "enc-drive", test_keys()); }
-    write_pairs_encrypted(db, 0, 200);
-    update_encrypted(db, copy);
+    write_pairs(db, 0, 200, test_keys());
+    update(db, copy, test_keys());
     std::string good_copy = slurp(copy);
     std::string bytes = slurp(db);
     bytes[5 * 4096 + 100] ^= 0x40;
     spill(db, bytes);
-    EXPECT_THROW(update_encrypted(db, copy), CatalogError);
+    EXPECT_THROW(update(db, copy, test_keys()), CatalogError);
     EXPECT_EQ(slurp(copy), good_copy) << "a page that does not authenticate replaced a good copy";
 }
