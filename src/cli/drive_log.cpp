@@ -4,6 +4,7 @@
 #include "barge/crypto/sealed_log.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/text.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -111,20 +112,6 @@ private:
     std::string m_header;
 };
 
-std::vector<std::string> split_text(const std::string& text) {
-    std::vector<std::string> lines;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t nl = text.find('\n', start);
-        lines.push_back(text.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
-        if (nl == std::string::npos) {
-            break;
-        }
-        start = nl + 1;
-    }
-    return lines;
-}
-
 } // namespace
 
 void add_drive_log_sink(const DriveLayout& layout) {
@@ -160,7 +147,7 @@ std::vector<std::string> read_drive_log(const DriveLayout& layout) {
             throw;
         }
         if (!layout.keys) {
-            for (auto& l : split_text(file)) {
+            for (auto& l : split_lines(file)) {
                 out.push_back(std::move(l));
             }
             continue;

@@ -106,17 +106,10 @@ std::vector<std::string> known_roots() {
     } catch (const SystemError&) {
         return roots;
     }
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t nl = text.find('\n', start);
-        std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    for (auto& line : split_lines(text)) {
         if (!line.empty() && line[0] == '/') {
-            roots.push_back(line);
+            roots.push_back(std::move(line));
         }
-        if (nl == std::string::npos) {
-            break;
-        }
-        start = nl + 1;
     }
     return roots;
 }
@@ -218,8 +211,7 @@ KdfParams kdf_from_options(const std::optional<std::string>& memory,
     if (passes) {
         kdf.opslimit = *passes;
     }
-    if (kdf.opslimit < 1 || kdf.opslimit > 64 || kdf.memlimit < 8192 ||
-        kdf.memlimit > (uint64_t{16} << 30) || kdf.memlimit % 1024 != 0) {
+    if (!valid_kdf(kdf)) {
         throw Refusal("the passphrase's key derivation takes --kdf-passes 1 to 64 and "
                       "--kdf-memory 8KiB to 16GiB (a multiple of 1 KiB)");
     }

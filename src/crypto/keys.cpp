@@ -29,11 +29,15 @@ bool valid_drive_id(std::string_view id) {
     });
 }
 
+} // namespace
+
 bool valid_kdf(const KdfParams& kdf) {
     return kdf.opslimit >= crypto_pwhash_argon2id_OPSLIMIT_MIN && kdf.opslimit <= max_opslimit &&
            kdf.memlimit >= crypto_pwhash_argon2id_MEMLIMIT_MIN && kdf.memlimit <= max_memlimit &&
            kdf.memlimit % 1024 == 0;
 }
+
+namespace {
 
 std::string wrap_ad(std::string_view drive_id) {
     std::string ad(wrap_ad_prefix);

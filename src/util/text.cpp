@@ -134,6 +134,21 @@ std::string json_escape(std::string_view bytes) {
     });
 }
 
+std::vector<std::string> split_lines(std::string_view text) {
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < text.size()) {
+        size_t nl = text.find('\n', start);
+        lines.emplace_back(text.substr(start, nl == std::string_view::npos ? std::string_view::npos
+                                                                            : nl - start));
+        if (nl == std::string_view::npos) {
+            break;
+        }
+        start = nl + 1;
+    }
+    return lines;
+}
+
 std::string to_hex(std::span<const uint8_t> bytes) {
     std::string out;
     out.reserve(bytes.size() * 2);

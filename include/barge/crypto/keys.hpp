@@ -70,6 +70,10 @@ struct KdfParams {
     bool operator==(const KdfParams&) const = default;
 };
 
+// Whether an Argon2id cost is one barge accepts (recorded in a key file or asked
+// for): opslimit 1..64, memlimit 8 KiB..16 GiB in whole KiB.
+bool valid_kdf(const KdfParams& kdf);
+
 // The data key wrapped by a key derived from a passphrase (DRIVE/barge.key).
 struct WrappedKey {
     std::string drive_id;

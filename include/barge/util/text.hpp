@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace barge {
 
@@ -19,6 +20,9 @@ std::string json_escape(std::string_view bytes);
 
 // Lower-case hex of bytes, and back (nullopt on malformed input).
 std::string to_hex(std::span<const uint8_t> bytes);
+// The lines of text, without their '\n' (a final newline ends the last line;
+// it does not start an empty one).
+std::vector<std::string> split_lines(std::string_view text);
 std::optional<std::string> from_hex(std::string_view hex);
 
 // "a" + "/" + "b" for relative catalog paths; "" is the root.
