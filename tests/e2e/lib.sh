@@ -136,15 +136,26 @@ need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 
 # A manifest of a tree for byte-for-byte comparison: one line per entry (but the
 # root and .barge), with type, mode, owner, mtime in ns, size, and the BLAKE2b of
-# a file's bytes or a symlink's target. Names are printed escaped (%P as bytes is
-# fine: both sides are printed the same way).
+# a file's bytes or a symlink's target. Names are printed as they are (both sides
+# are printed the same way). The files are hashed by one b2sum per 5,000 files
+# (--zero: names unescaped), not one process per file.
 manifest() {
     local root=$1
     (
         cd "$root"
-        find . -mindepth 1 -path ./.barge -prune -o \( -printf '%P|%y|%m|%u:%g|%T@|' \
-            \( -type f -printf '%s|' -exec sh -c 'b2sum <"$1" | cut -c1-32' _ {} \; -o \
-               -type l -printf '%l\n' -o -printf 'dir\n' \) \) | LC_ALL=C sort
+        declare -A hash
+        local line p meta
+        while IFS= read -r -d '' line; do
+            hash[${line:130}]=${line:0:32}
+        done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
+                     xargs -0 -r -n 5000 b2sum --zero)
+        find . -mindepth 1 -path ./.barge -prune -o \( \
+            -type f -printf '%p\0%P|%y|%m|%u:%g|%T@|%s|\0' -o \
+            -type l -printf '%p\0%P|%y|%m|%u:%g|%T@|%l\0' -o \
+            -printf '%p\0%P|%y|%m|%u:%g|%T@|dir\0' \) |
+            while IFS= read -r -d '' p && IFS= read -r -d '' meta; do
+                printf '%s%s\n' "$meta" "${hash[$p]-}"
+            done | LC_ALL=C sort
     )
 }
 
