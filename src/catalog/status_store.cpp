@@ -11,13 +11,16 @@ namespace barge {
 namespace {
 
 // Everything an undelivered entry needs is on the drive: symlinks and empty files
-// travel inside the catalog; a file needs each piece there (sql_piece_here).
-std::string on_cargo_condition() {
-    return fmt::format("(e.kind = {} OR (e.content_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
+// travel inside the catalog; a file needs each piece there (sql_piece_here), or
+// a copy at the destination to be renamed or copied from (sql_held_at_dest).
+enum class OrAtDest { no, yes };
+std::string on_cargo_condition(OrAtDest at_dest = OrAtDest::yes) {
+    return fmt::format("(e.kind = {} OR (e.content_id IS NOT NULL AND (EXISTS (SELECT 1 FROM "
                        "contents c WHERE c.id = e.content_id AND (c.size = 0 OR (c.pieces IS NOT "
                        "NULL AND c.pieces = (SELECT count(*) FROM content_pieces cp JOIN pieces p "
-                       "ON p.id = cp.piece_id WHERE cp.content_id = c.id AND {}))))))",
-                       sql_kind(Kind::symlink), sql_piece_here);
+                       "ON p.id = cp.piece_id WHERE cp.content_id = c.id AND {})))) OR {})))",
+                       sql_kind(Kind::symlink), sql_piece_here,
+                       at_dest == OrAtDest::yes ? sql_held_at_dest() : std::string("0"));
 }
 
 } // namespace
@@ -113,7 +116,7 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
         "e.pair_id = ? AND {listed} AND NOT {delivered} AND e.kind = {f} AND e.size > 0 AND "
         "{on_cargo}",
         fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
-        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("on_cargo", on_cargo_condition()));
+        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("on_cargo", on_cargo_condition(OrAtDest::no)));
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);
     if (!st.step()) {

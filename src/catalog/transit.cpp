@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <tuple>
 
 namespace barge {
 
@@ -14,6 +15,23 @@ const char* const sql_delivered =
     "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
     "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_damaged = 0 AND "
     "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
+
+namespace {
+
+// Entry "x" holds at the destination, for entry "e", a verified copy that no
+// delivery will replace (the caller matches x.d_content_id to the content).
+constexpr const char* holder_condition =
+    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND x.id != e.id AND "
+    "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
+
+} // namespace
+
+const std::string& sql_held_at_dest() {
+    static const std::string sql =
+        std::string("EXISTS (SELECT 1 FROM entries x WHERE x.d_content_id = e.content_id AND ") +
+        holder_condition + ")";
+    return sql;
+}
 
 const char* const sql_piece_here =
     "(p.on_cargo = 1 OR EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
@@ -208,10 +226,13 @@ std::vector<PieceRow> TransitStore::reclaimable_pieces() {
 namespace {
 
 // The columns read_delivery() reads, from entries e with its content's hash.
-std::string delivery_select() {
+std::string delivery_columns() {
     return std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-           ", e.content_id, e.d_kind, e.d_content_id, c.hash FROM entries e LEFT JOIN contents c "
-           "ON c.id = e.content_id ";
+           ", e.content_id, e.d_kind, e.d_content_id, c.hash";
+}
+
+std::string delivery_select() {
+    return delivery_columns() + " FROM entries e LEFT JOIN contents c ON c.id = e.content_id ";
 }
 
 DeliveryItem read_delivery(const Statement& st) {
@@ -248,16 +269,118 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, Kind kind,
     return out;
 }
 
-std::optional<std::string> TransitStore::delivered_path_with_content(int64_t pair_id,
-                                                                     int64_t content_id,
-                                                                     int64_t not_entry) {
-    Statement st = m_db.prepare("SELECT parent, name FROM entries WHERE d_content_id = ? AND "
-                                "pair_id = ? AND d_kind = 1 AND d_damaged = 0 AND id != ? LIMIT 1");
-    st.bind(1, content_id).bind(2, pair_id).bind(3, not_entry);
+std::optional<std::string> TransitStore::held_at_dest(int64_t entry_id, int64_t content_id) {
+    static const std::string sql = std::string("SELECT x.parent, x.name FROM entries e JOIN entries x "
+                                               "ON x.d_content_id = ? WHERE e.id = ? AND ") +
+                                   holder_condition + " LIMIT 1";
+    Statement st = m_db.prepare(sql);
+    st.bind(1, content_id).bind(2, entry_id);
     if (!st.step()) {
         return std::nullopt;
     }
     return join_path(st.column_blob(0), st.column_blob(1));
+}
+
+std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string& after_parent,
+                                              const std::string& after_name, int limit) {
+    // The old name: a delivered, undamaged file gone from the source (kind NULL)
+    // with the new name's content; the lowest id when several qualify.
+    static const std::string sql =
+        delivery_columns() + ", o.id, o.parent, o.name FROM entries e LEFT JOIN contents c ON c.id = "
+        "e.content_id JOIN entries o ON o.id = (SELECT x.id FROM entries x WHERE x.d_content_id = "
+        "e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND x.d_kind = 1 AND "
+        "x.d_damaged = 0 ORDER BY x.id LIMIT 1) WHERE e.pair_id = ? AND e.kind = 1 AND "
+        "e.content_id IS NOT NULL AND (e.parent, e.name) > (?, ?) AND NOT " +
+        std::string(sql_delivered) + " ORDER BY e.parent, e.name LIMIT ?";
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
+    std::vector<RenameItem> out;
+    while (st.step()) {
+        RenameItem r;
+        r.to = read_delivery(st);
+        r.from_id = st.column_int(17);
+        r.from.parent = st.column_blob(18);
+        r.from.name = st.column_blob(19);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::vector<std::pair<int64_t, int64_t>> TransitStore::renamed_dirs(int64_t pair_id) {
+    // Driven by the (few) directories gone from the source, through the inode index.
+    Statement st = m_db.prepare(
+        "SELECT n.id, o.id FROM entries o INDEXED BY entries_gone JOIN entries n ON n.pair_id = "
+        "o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND n.d_kind IS NULL WHERE "
+        "o.pair_id = ? AND o.kind IS NULL AND o.d_kind = 2 ORDER BY n.parent, n.name, o.id");
+    st.bind(1, pair_id);
+    std::vector<std::pair<int64_t, int64_t>> out;
+    while (st.step()) {
+        out.emplace_back(st.column_int(0), st.column_int(1));
+    }
+    return out;
+}
+
+std::optional<EntryPath> TransitStore::dir_for_move(int64_t entry_id, bool gone) {
+    Statement st = m_db.prepare(gone ? "SELECT parent, name FROM entries WHERE id = ? AND kind IS "
+                                       "NULL AND d_kind = 2"
+                                     : "SELECT parent, name FROM entries WHERE id = ? AND kind = 2 "
+                                       "AND d_kind IS NULL");
+    st.bind(1, entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return EntryPath{st.column_blob(0), st.column_blob(1)};
+}
+
+void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
+                                     int64_t to_id, const std::string& to) {
+    static constexpr const char* d_columns =
+        "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_verified_ns, d_damaged";
+    // Onto the entry at the new path: what the destination holds there now.
+    Statement onto = m_db.prepare(fmt::format(
+        "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
+        "parent = ?3 AND name = ?4",
+        d_columns));
+    Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
+    Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
+    auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
+        onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name).run();
+        if (m_db.changes() > 0) {
+            drop.bind(1, id).run();
+        } else {
+            rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
+        }
+    };
+    // The directory itself.
+    Statement dir = m_db.prepare("SELECT parent, name FROM entries WHERE id = ?");
+    dir.bind(1, to_id);
+    if (!dir.step()) {
+        return;
+    }
+    std::string to_parent = dir.column_blob(0), to_name = dir.column_blob(1);
+    move(from_id, to_parent, to_name);
+    // Everything under it: parent == from, or parent in [from + "/", from + "0").
+    Statement under = m_db.prepare("SELECT id, parent, name FROM entries WHERE pair_id = ? AND "
+                                   "(parent = ?2 OR (parent >= ?3 AND parent < ?4))");
+    under.bind(1, pair_id).bind_blob(2, from).bind_blob(3, from + "/").bind_blob(4, from + "0");
+    std::vector<std::tuple<int64_t, std::string, std::string>> rows;
+    while (under.step()) {
+        rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2));
+    }
+    for (auto& [id, parent, name] : rows) {
+        move(id, to + parent.substr(from.size()), name);
+    }
+}
+
+bool TransitStore::any_gone(int64_t pair_id) {
+    Statement st = m_db.prepare("SELECT 1 FROM entries e INDEXED BY entries_gone WHERE e.pair_id = ? "
+                                "AND e.kind IS NULL AND e.d_kind IS NOT NULL LIMIT 1");
+    st.bind(1, pair_id);
+    return st.step();
+}
+
+void TransitStore::mark_damaged_at_dest(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET d_damaged = 1 WHERE id = ?").bind(1, entry_id).run();
 }
 
 void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {

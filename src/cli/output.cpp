@@ -155,6 +155,10 @@ std::string load_result_text(const std::string& pair, const LoadResult& r, int64
         if (r.deduplicated) {
             text += fmt::format("; {} already on the cargo", r.deduplicated);
         }
+        if (r.at_destination) {
+            text += fmt::format("; {} already at the destination (renamed or copied there by unload)",
+                                r.at_destination);
+        }
     }
     if (r.waiting_files > 0) {
         int64_t trips = trips_needed(r.waiting_bytes, trip_room);
@@ -202,6 +206,7 @@ void load_result_json(JsonWriter& j, const LoadResult& r) {
     j.field("pieces", r.pieces);
     j.end_object();
     j.field("deduplicated", r.deduplicated);
+    j.field("at_destination", r.at_destination);
     j.key("waiting");
     j.begin_object();
     j.field("files", r.waiting_files);
@@ -240,8 +245,14 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
     text += fmt::format("delivered {} ({}), {}, {}", plural(r.files, "file"),
                         format_size(static_cast<uint64_t>(r.bytes)), plural(r.symlinks, "symlink"),
                         plural(r.dirs, "directory", "directories"));
+    if (r.renamed_dirs) {
+        text += fmt::format("; {} renamed or moved there", plural(r.renamed_dirs, "directory", "directories"));
+    }
+    if (r.renamed) {
+        text += fmt::format("; {} renamed or moved there (no bytes copied)", plural(r.renamed, "file"));
+    }
     if (r.local_copies) {
-        text += fmt::format("; {} from the destination's own copy (renames, duplicates)", r.local_copies);
+        text += fmt::format("; {} copied from the destination's own copy", r.local_copies);
     }
     if (r.already_there) {
         text += fmt::format("; {} already in place", r.already_there);
@@ -278,6 +289,8 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("bytes", r.bytes);
     j.field("symlinks", r.symlinks);
     j.field("dirs", r.dirs);
+    j.field("renamed", r.renamed);
+    j.field("renamed_dirs", r.renamed_dirs);
     j.field("local_copies", r.local_copies);
     j.field("already_there", r.already_there);
     j.end_object();

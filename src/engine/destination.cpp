@@ -187,9 +187,85 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
 
 void Destination::place(TempFile& file, const EntryPath& e) {
     Fd parent = m_tree.open_dir(e.parent, DestTree::Create::yes);
+    clear_name(parent.get(), e);
+    {
+        std::lock_guard lock(m_mutex);
+        m_touched.insert(e.parent);
+    }
+    file.commit(parent.get(), e.name, display(e.rel()));
+}
+
+Destination::Moved Destination::move_into_place(const EntryPath& from, const DeliveryItem& d,
+                                                const Digest& hash, HashPipeline& pipe) {
+    DestTree::check_path(from.rel());
+    Fd from_parent = open_beneath(m_tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     struct stat st{};
-    bool replaced = ::fstatat(parent.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (replaced && !exact_name_present(parent.get(), e)) {
+    if (!from_parent || ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || !exact_name_present(from_parent.get(), from)) {
+        return Moved::missing;
+    }
+    Fd fd = open_beneath(from_parent.get(), from.name, O_RDONLY | O_NOFOLLOW);
+    if (!fd) {
+        return Moved::missing;
+    }
+    FileStat now = stat_fd(fd.get(), display(from.rel()));
+    uint64_t n = 0;
+    if (now.size != d.st.size || hash_fd(fd.get(), pipe, n, display(from.rel())) != hash ||
+        static_cast<int64_t>(n) != d.st.size) {
+        return Moved::damaged;
+    }
+    // A rename keeps mode, owner and mtime: set (and synced) only when the source
+    // changed them too.
+    if (now.mode != (d.st.mode & 07777) || now.mtime_ns != d.st.mtime_ns ||
+        (m_root && (now.uid != d.st.uid || now.gid != d.st.gid))) {
+        apply_metadata(fd.get(), d.st, display(from.rel()));
+        full_sync(fd.get(), display(from.rel()));
+    }
+    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    clear_name(parent.get(), d);
+    if (::renameat(from_parent.get(), from.name.c_str(), parent.get(), d.name.c_str()) != 0) {
+        throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(d.rel())));
+    }
+    m_staging.renamed_into(from_parent.get());
+    m_staging.renamed_into(parent.get());
+    std::lock_guard lock(m_mutex);
+    m_touched.insert(from.parent);
+    m_touched.insert(d.parent);
+    return Moved::yes;
+}
+
+bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
+    DestTree::check_path(from.rel());
+    DestTree::check_path(to.rel());
+    Fd from_parent = open_beneath(m_tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat st{};
+    if (!from_parent || ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode) || !exact_name_present(from_parent.get(), from)) {
+        return false;
+    }
+    Fd parent = m_tree.open_dir(to.parent, DestTree::Create::yes);
+    if (::fstatat(parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+        return false; // something stands there: the files move one by one
+    }
+    if (::renameat2(from_parent.get(), from.name.c_str(), parent.get(), to.name.c_str(),
+                    RENAME_NOREPLACE) != 0) {
+        if (errno == EEXIST || errno == EINVAL || errno == ENOTDIR) {
+            return false; // EINVAL: a file system without RENAME_NOREPLACE, or `to` under `from`
+        }
+        throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(to.rel())));
+    }
+    m_staging.renamed_into(from_parent.get());
+    m_staging.renamed_into(parent.get());
+    std::lock_guard lock(m_mutex);
+    m_touched.insert(from.parent);
+    m_touched.insert(to.parent);
+    return true;
+}
+
+void Destination::clear_name(int parent_fd, const EntryPath& e) {
+    struct stat st{};
+    bool replaced = ::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (replaced && !exact_name_present(parent_fd, e)) {
         // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
         // found another name: never replace "Foo" with "foo".
         throw SystemError(EEXIST,
@@ -199,14 +275,9 @@ void Destination::place(TempFile& file, const EntryPath& e) {
                           display(e.rel()));
     }
     if (replaced) {
-        move_aside(parent.get(), e, "versions", S_ISREG(st.st_mode));
+        move_aside(parent_fd, e, "versions", S_ISREG(st.st_mode));
         ++m_versions;
     }
-    {
-        std::lock_guard lock(m_mutex);
-        m_touched.insert(e.parent);
-    }
-    file.commit(parent.get(), e.name, display(e.rel()));
 }
 
 void Destination::make_dir(const DeliveryItem& d) {

@@ -214,6 +214,10 @@ private:
             add(std::move(f));
             return;
         }
+        if (held_at_dest(c)) {
+            ++m_result.at_destination;
+            return;
+        }
         std::vector<int64_t> needed = needed_pieces(c);
         if (needed.empty()) {
             ++m_result.deduplicated;
@@ -267,8 +271,17 @@ private:
         copy_and_queue(std::move(c), 1, needed);
     }
 
+    // A rename, move or duplicate of content the destination holds: unload
+    // renames or copies it there, no bytes travel (SPEC §6).
+    bool held_at_dest(const LoadCandidate& c) {
+        return c.content_id && m_store.held_at_dest(c.entry_id, *c.content_id);
+    }
+
     void plan(const LoadCandidate& c) {
         PlanLine line{display(c), c.st.size, false, ""};
+        if (held_at_dest(c)) {
+            return; // renamed or copied at the destination by unload
+        }
         std::vector<int64_t> needed = c.st.size == 0 ? std::vector<int64_t>{} : needed_pieces(c);
         if (c.st.size > 0 && needed.empty()) {
             return; // already on the cargo

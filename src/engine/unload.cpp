@@ -59,10 +59,12 @@ public:
                               static_cast<uint64_t>(ps.on_cargo.bytes));
         }
         try {
+            move_renamed_dirs();
             each_delivery(Kind::dir, [&](const DeliveryItem& d) {
                 m_dest.make_dir(d);
                 m_dirs.push_back(d);
             });
+            move_renamed();
             each_delivery(Kind::file, [&](const DeliveryItem& d) { deliver(d, 1); });
         } catch (const Stopped&) {
             // the file in progress was abandoned; its temporary file is gone
@@ -209,7 +211,7 @@ private:
         const Digest& hash = *d.content_hash;
         int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + m_piece_size - 1) / m_piece_size;
         bool multi_trip = pieces > 1 &&
-                          !m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id) &&
+                          !m_store.held_at_dest(d.entry_id, *d.content_id) &&
                           !m_store.on_cargo(m_pair.id, *d.content_id, pieces).whole_on_cargo();
         if (m_dest.already_there(d, hash, m_pipe)) {
             Transaction tx(m_catalog.db());
@@ -249,7 +251,7 @@ private:
         f.attempt = attempt;
         f.bytes = d.st.size;
         TempFile out = m_transfer.create("tmp-", "", d.st.size, 0600);
-        if (auto local = m_store.delivered_path_with_content(m_pair.id, *d.content_id, d.entry_id)) {
+        if (auto local = m_store.held_at_dest(d.entry_id, *d.content_id)) {
             // A rename or a duplicate: the destination's own verified copy, re-hashed
             // while copied. No cargo bytes needed.
             Fd in = open_beneath(m_dest.tree().fd(), *local, O_RDONLY | O_NOFOLLOW);
@@ -277,6 +279,120 @@ private:
         out.finish();
         f.written.push_back({std::move(out), hash, d.st.size});
         add(std::move(f));
+    }
+
+    // Directories renamed or moved at the source: one rename at the destination,
+    // and the catalog's knowledge of what is under it follows (work per entry, no
+    // bytes read). What changed inside meanwhile is delivered by the passes after
+    // this one, like any change; what was deleted inside is deleted there.
+    void move_renamed_dirs() {
+        if (!m_store.any_gone(m_pair.id)) {
+            return;
+        }
+        for (auto [to_id, from_id] : m_store.renamed_dirs(m_pair.id)) {
+            if (stop_requested()) {
+                return;
+            }
+            // Looked up again: an earlier move in this loop may have carried it along.
+            auto from = m_store.dir_for_move(from_id, true);
+            auto to = m_store.dir_for_move(to_id, false);
+            if (!from || !to) {
+                continue;
+            }
+            for_file(m_sink, to_id, display(*to), [&] {
+                if (!m_dest.move_dir(*from, *to)) {
+                    return; // its files are renamed one by one
+                }
+                m_dest.staging().renamed_barrier();
+                Transaction tx(m_catalog.db());
+                m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), to_id, to->rel());
+                tx.commit();
+                ++m_result.renamed_dirs;
+                if (m_progress) {
+                    m_progress->item("renamed", to->rel() + "/");
+                }
+            });
+        }
+    }
+
+    // Files renamed or moved at the source: the destination's copy under the old
+    // name is checked and renamed (no bytes copied, nothing left in the trash).
+    // The old entry is forgotten in the same commit that records the new one.
+    void move_renamed() {
+        if (!m_store.any_gone(m_pair.id)) {
+            return;
+        }
+        std::vector<std::pair<int64_t, int64_t>> moved; // new entry, old entry
+        std::set<int64_t> used;                          // old entries moved this run
+        auto record = [&] {
+            if (moved.empty()) {
+                return;
+            }
+            m_dest.staging().renamed_barrier();
+            Transaction tx(m_catalog.db());
+            int64_t now = now_ns();
+            for (auto [to, from] : moved) {
+                m_store.mark_delivered(to, now);
+                m_store.forget_entry(from);
+            }
+            tx.commit();
+            moved.clear();
+        };
+        std::string after_parent, after_name;
+        for (;;) {
+            auto page = m_store.renames(m_pair.id, after_parent, after_name, 256);
+            if (page.empty() || stop_requested()) {
+                break;
+            }
+            after_parent = page.back().to.parent;
+            after_name = page.back().to.name;
+            for (const auto& r : page) {
+                if (stop_requested() || !used.insert(r.from_id).second) {
+                    continue; // a second new name of one old file: copied in the next pass
+                }
+                const DeliveryItem& d = r.to;
+                for_file(m_sink, d.entry_id, display(d), [&] {
+                    DestTree::check_path(d.rel());
+                    if (auto refused = m_dest.refused_ancestor(d)) {
+                        throw Error(fmt::format("its directory '{}' could not be created (see "
+                                                "its own error)",
+                                                escape_bytes(m_dest.display(*refused))));
+                    }
+                    // An interrupted run may have renamed it already: the old name
+                    // is then gone, and its deletion finds nothing to move.
+                    if (m_dest.already_there(d, *d.content_hash, m_pipe)) {
+                        Transaction tx(m_catalog.db());
+                        m_store.mark_delivered(d.entry_id, now_ns());
+                        tx.commit();
+                        ++m_result.already_there;
+                        return;
+                    }
+                    auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
+                    if (how != Destination::Moved::yes) {
+                        Transaction tx(m_catalog.db());
+                        m_store.mark_damaged_at_dest(r.from_id);
+                        tx.commit();
+                        m_result.notes.push_back(fmt::format(
+                            "'{}' was renamed from '{}' at the source, but the destination's "
+                            "copy there is {}: its content is carried again (or copied from "
+                            "another copy at the destination)",
+                            escape_bytes(display(d)), escape_bytes(display(r.from)),
+                            how == Destination::Moved::missing ? "missing" : "damaged"));
+                        return;
+                    }
+                    moved.emplace_back(d.entry_id, r.from_id);
+                    ++m_result.renamed;
+                    if (m_progress) {
+                        m_progress->advance(1, static_cast<uint64_t>(d.st.size), d.rel());
+                        m_progress->item("renamed", d.rel());
+                    }
+                });
+                if (moved.size() >= 512) {
+                    record();
+                }
+            }
+        }
+        record();
     }
 
     void deliver_symlinks() {
@@ -420,7 +536,7 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
         if (!d.content_id) {
             goes = false;
             why = "not on the cargo yet (waits for a load)";
-        } else if (auto local = store.delivered_path_with_content(pair.id, *d.content_id, d.entry_id)) {
+        } else if (auto local = store.held_at_dest(d.entry_id, *d.content_id)) {
             why = fmt::format("copied from '{}', already at the destination (no cargo bytes)",
                               escape_bytes(*local));
         } else if (pieces == 0) {

@@ -34,8 +34,8 @@ fi
 
 # The old barge's cargo is delivered by this one: the destination equals the source.
 expect_exit 0 barge unload --json
-expect_eq 3 "$(json '.pairs[0].delivered.files')" "files delivered from the old cargo"
-expect_eq 1 "$(json '.pairs[0].delivered.local_copies')" "the rename, from the destination's own copy"
+expect_eq 2 "$(json '.pairs[0].delivered.files')" "files delivered from the old cargo"
+expect_eq 1 "$(json '.pairs[0].delivered.renamed')" "the rename, renamed at the destination"
 expect_same_tree "$R/src" "$R/dst" "after unloading the old barge's cargo"
 [[ -e "$R/dst/.barge/trash" ]] || fail "the deletion did not go to the trash"
 expect_exit 0 barge verify-destination

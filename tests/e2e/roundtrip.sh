@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # load -> unload gives the destination tree byte for byte (content, mode, mtime
 # in ns, symlinks, empty dirs, odd names); a second cycle carries modifications,
-# renames (no bytes), deletions (to trash) and replaced files (to versions).
+# renames (no bytes, renamed at the destination), deletions (to trash) and replaced files (to versions).
 source "$(dirname "$0")/lib.sh"
 
 setup_pair --on-delete trash --mass-change-limit 100
@@ -41,13 +41,14 @@ expect_eq 1 "$(json '.pairs[0].scan.renamed')" "rename detected"
 expect_eq 1 "$(json '.pairs[0].carried.files')" "only the modified file carries bytes"
 expect_eq 12 "$(json '.pairs[0].carried.bytes')" "bytes carried (the rename carries none)"
 expect_exit 0 barge unload --json
-expect_eq 1 "$(json '.pairs[0].delivered.local_copies')" "the rename used the destination's own copy"
-expect_eq 2 "$(json '.pairs[0].trashed')" "deleted and renamed-away files moved to trash"
+expect_eq 1 "$(json '.pairs[0].delivered.renamed')" "the rename renamed the destination's own copy"
+expect_eq 0 "$(json '.pairs[0].delivered.local_copies')" "nothing copied for the rename"
+expect_eq 1 "$(json '.pairs[0].trashed')" "the deleted file moved to trash (the renamed one did not)"
 expect_same_tree "$SRC" "$DST" "after the second cycle"
 # Nothing was unlinked: the deleted file is in trash, the old readme in versions.
 [[ $(cat "$DST"/.barge/versions/*/docs/readme.txt) == hello ]] || fail "old version not kept"
 grep -q 'echo hi' "$DST"/.barge/trash/*/docs/run.sh || fail "deleted file not in trash"
-compgen -G "$DST/.barge/trash/*/photos/2024/big.raw" >/dev/null || fail "renamed-away file not in trash"
+! compgen -G "$DST/.barge/trash/*/photos/2024/big.raw" >/dev/null || fail "the renamed file was copied and its old name trashed"
 
 # Third cycle with nothing changed: nothing moves.
 expect_exit 0 barge load --json

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace barge {
@@ -20,6 +21,12 @@ extern const char* const sql_delivered;
 // staged at that pair's destination. A content is complete on the drive when
 // this holds for each of its pieces; ContentOnCargo below applies the same rule.
 extern const char* const sql_piece_here;
+
+// SQL condition: the destination already holds entry "e"'s content, verified, in
+// another entry of its pair that no delivery will replace — a file whose source
+// is gone (the old name of a rename or move) or still has that content. Load
+// carries no bytes for such an entry; unload renames or copies it there.
+const std::string& sql_held_at_dest();
 
 // A piece as the catalog knows it.
 struct PieceRow {
@@ -59,6 +66,14 @@ struct DeliveryItem : EntryPath {
     std::optional<Digest> content_hash; // of content_id
     std::optional<Kind> d_kind; // what the destination had, if barge delivered it
     std::optional<int64_t> d_content_id;
+};
+
+// A rename or move at the source: an undelivered file whose content the
+// destination holds under the old name, which is gone from the source.
+struct RenameItem {
+    DeliveryItem to;
+    int64_t from_id = 0;
+    EntryPath from;
 };
 
 // Where each piece of a content stands for one pair's destination (the rule of
@@ -108,10 +123,32 @@ public:
     // path order (parents before children).
     std::vector<DeliveryItem> deliveries(int64_t pair_id, Kind kind, const std::string& after_parent,
                                          const std::string& after_name, int limit);
-    // Another delivered file of the pair with this content: a local source for a
-    // rename or a duplicate (no cargo bytes needed).
-    std::optional<std::string> delivered_path_with_content(int64_t pair_id, int64_t content_id,
-                                                           int64_t not_entry);
+    // Where the destination holds entry_id's content (sql_held_at_dest): a local
+    // source for a rename or a duplicate (no cargo bytes needed).
+    std::optional<std::string> held_at_dest(int64_t entry_id, int64_t content_id);
+    // Undelivered files of the pair (path order after (parent, name)) whose
+    // content the destination holds under a name gone from the source.
+    std::vector<RenameItem> renames(int64_t pair_id, const std::string& after_parent,
+                                    const std::string& after_name, int limit);
+    // The destination's copy of entry_id is missing or not what was delivered:
+    // not a local source any more, and delivered again if the source still has it.
+    void mark_damaged_at_dest(int64_t entry_id);
+    // Directories renamed or moved at the source: (new entry, old entry) for each
+    // new directory with the inode of a delivered directory gone from the source.
+    std::vector<std::pair<int64_t, int64_t>> renamed_dirs(int64_t pair_id);
+    // The path of an entry that is still as renamed_dirs found it: `gone` (kind
+    // NULL, delivered as a directory) or new (a directory not known at the
+    // destination).
+    std::optional<EntryPath> dir_for_move(int64_t entry_id, bool gone);
+    // The destination renamed directory `from` (entry from_id) to `to` (entry
+    // to_id): what the catalog knows of the destination under `from` moves to
+    // the same paths under `to`, into the source's entries there, or as entries
+    // gone from the source (deleted at the next deletions pass).
+    void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
+                           int64_t to_id, const std::string& to);
+    // Whether the pair has an entry gone from the source that the destination
+    // still holds (a pending deletion, or the old name of a rename).
+    bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
     void record_staged(int64_t pair_id, int64_t content_id, int64_t idx);
     void clear_staged(int64_t pair_id, int64_t content_id);

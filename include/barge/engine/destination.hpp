@@ -62,6 +62,19 @@ public:
     // version. Refuses (SystemError) a name the file system takes for another one
     // (exFAT: 'Foo' for 'foo'). Thread-safe (the verifier thread places files).
     void place(TempFile& file, const EntryPath& e);
+    // A rename or move at the source: renames the destination's copy at `from` to
+    // d's path, after checking it is a regular file that hashes to `hash`, and
+    // gives it d's metadata; whatever stood at d's path is kept as an old
+    // version. Nothing moves when the copy is missing or damaged. The caller
+    // syncs (renamed_barrier) before recording it.
+    enum class Moved { yes, missing, damaged };
+    Moved move_into_place(const EntryPath& from, const DeliveryItem& d, const Digest& hash,
+                          HashPipeline& pipe);
+    // A directory renamed or moved at the source: renames the destination's
+    // directory `from` to `to`, when `from` is a real directory and nothing
+    // stands at `to` yet. Returns whether it did. The caller syncs
+    // (renamed_barrier) before recording it.
+    bool move_dir(const EntryPath& from, const EntryPath& to);
     // Creates directory d; a file in the way is kept as a version. Throws (and
     // remembers, see refused_ancestor) when the file system takes the name for an
     // existing different directory.
@@ -84,6 +97,9 @@ public:
 
 private:
     bool exact_name_present(int parent_fd, const EntryPath& e) const;
+    // What stands at e's name in parent_fd goes to versions/ (refused when the
+    // file system takes e's name for another one).
+    void clear_name(int parent_fd, const EntryPath& e);
     void move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link);
 
     DestTree m_tree;

@@ -24,6 +24,7 @@ struct LoadResult {
     ScanResult scan;
     int64_t files = 0, bytes = 0, pieces = 0; // carried this run
     int64_t deduplicated = 0;                 // files whose content was already on the cargo
+    int64_t at_destination = 0;               // files whose content the destination holds (renames, copies)
     int64_t waiting_files = 0, waiting_bytes = 0; // still at the source afterwards
     bool drive_full = false;
     bool dry_run = false;         // a plan only: nothing was changed

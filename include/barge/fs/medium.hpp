@@ -60,10 +60,13 @@ public:
     // stops the run, SystemError when it fails one file.
     [[noreturn]] void fail(int err, std::string_view operation, std::string_view path) const;
 
+    // A rename into (or out of) dirfd happened: on FUSE the directory is fsynced
+    // at the next renamed_barrier (TempFile::commit calls it; so must any other
+    // rename on this medium that a barrier is to make durable).
+    void renamed_into(int dirfd);
+
 private:
     friend class TempFile;
-    // A rename into dirfd happened (on FUSE the directory is fsynced at the next barrier).
-    void renamed_into(int dirfd);
 
     Fd m_dir;
     std::string m_display;
