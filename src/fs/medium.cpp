@@ -180,6 +180,18 @@ void TempFile::write_at(const char* buf, size_t n, int64_t offset) {
     m_trail.written(m_written);
 }
 
+void TempFile::hole_at(size_t n, int64_t offset) {
+    int64_t end = offset + static_cast<int64_t>(n);
+    if (end <= m_written) {
+        return; // never written there: it stays a hole
+    }
+    if (::ftruncate(m_fd.get(), end) != 0) {
+        m_medium->fail(errno, "extend", display());
+    }
+    m_written = end;
+    m_trail.written(m_written);
+}
+
 void TempFile::truncate(int64_t size) {
     if (::ftruncate(m_fd.get(), size) != 0) {
         m_medium->fail(errno, "truncate", display());

@@ -7,27 +7,95 @@
 
 #include <cerrno>
 #include <algorithm>
+#include <cstring>
+#include <vector>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace barge {
 
+void ByteSink::hole_at(size_t n, int64_t offset) {
+    static const std::vector<char> zeros(1 << 20, '\0');
+    for (size_t done = 0; done < n;) {
+        size_t k = std::min(n - done, zeros.size());
+        write_at(zeros.data(), k, offset + static_cast<int64_t>(done));
+        done += k;
+    }
+}
+
+HoleMap::HoleMap(int fd) : m_fd(fd) {
+    struct stat st{};
+    m_sparse = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+               static_cast<int64_t>(st.st_blocks) * 512 < st.st_size;
+    m_size = st.st_size;
+}
+
+int64_t HoleMap::run(int64_t pos, int64_t max, bool& hole) {
+    if (!m_sparse) {
+        hole = false;
+        return max;
+    }
+    if (pos < m_start || pos >= m_end) {
+        off_t data = ::lseek(m_fd, pos, SEEK_DATA);
+        if (data < 0) {
+            // ENXIO: no data after pos (a hole to the end); anything else (a file
+            // system without SEEK_DATA): take it all as data.
+            m_hole = errno == ENXIO;
+            m_start = pos;
+            m_end = m_hole ? std::max(m_size, pos + max) : pos + max;
+        } else if (data > pos) {
+            m_hole = true;
+            m_start = pos;
+            m_end = data;
+        } else {
+            off_t end = ::lseek(m_fd, pos, SEEK_HOLE);
+            m_hole = false;
+            m_start = pos;
+            m_end = end > pos ? end : pos + max;
+        }
+    }
+    hole = m_hole;
+    return std::min(max, m_end - pos);
+}
+
 uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size,
                       std::string_view from_path, ByteSink* to, int64_t to_offset) {
+    HoleMap holes(from);
     int64_t pos = 0;
     while (pos < size) {
         throw_if_stopped(); // a stop abandons a file mid-copy, within a block
         HeldBlock buf(pipeline);
         size_t want = static_cast<size_t>(std::min<int64_t>(size - pos, static_cast<int64_t>(pipeline.block_size())));
+        bool hole = false;
         size_t n;
-        try {
-            n = pread_full(from, buf.get(), want, offset + pos, from_path);
-        } catch (const SystemError& e) {
-            throw ReadError(e.err(), "read", from_path);
+        if (holes.sparse() && holes.run(offset + pos, static_cast<int64_t>(want), hole) ==
+                                  static_cast<int64_t>(want) && hole) {
+            // A whole block of hole reads as zeros: nothing to read (but no further
+            // than the end of the file, as a read would stop).
+            n = static_cast<size_t>(std::clamp<int64_t>(holes.size() - (offset + pos), 0,
+                                                        static_cast<int64_t>(want)));
+            std::memset(buf.get(), 0, n);
+        } else {
+            try {
+                n = pread_full(from, buf.get(), want, offset + pos, from_path);
+            } catch (const SystemError& e) {
+                throw ReadError(e.err(), "read", from_path);
+            }
         }
         if (to && n > 0) {
-            to->write_at(buf.get(), n, to_offset + pos);
+            // Data runs are written, hole runs left as holes.
+            for (size_t done = 0; done < n;) {
+                int64_t len = holes.run(offset + pos + static_cast<int64_t>(done),
+                                        static_cast<int64_t>(n - done), hole);
+                auto k = static_cast<size_t>(len);
+                if (hole) {
+                    to->hole_at(k, to_offset + pos + static_cast<int64_t>(done));
+                } else {
+                    to->write_at(buf.get() + done, k, to_offset + pos + static_cast<int64_t>(done));
+                }
+                done += k;
+            }
         }
         buf.submit(n);
         pos += static_cast<int64_t>(n);

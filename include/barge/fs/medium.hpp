@@ -98,6 +98,8 @@ public:
     // O_DIRECT); otherwise read_back() reads it after the barrier.
     void follow(TrailingVerifier& verifier);
     void write_at(const char* buf, size_t n, int64_t offset) override;
+    // Leaves a hole: nothing written; the file is extended to offset + n if shorter.
+    void hole_at(size_t n, int64_t offset) override;
     void truncate(int64_t size);
     // fdatasync: what was written so far is durable (an assembly file's pieces).
     void sync();

@@ -43,12 +43,38 @@ public:
     virtual ~ByteSink() = default;
     // Writes all n bytes at offset; throws SystemError (or a subclass) naming the file.
     virtual void write_at(const char* buf, size_t n, int64_t offset) = 0;
+    // n zero bytes at offset that are a hole in what is copied (a sparse file):
+    // a sink that can leaves a hole (nothing written, nothing allocated); the
+    // default writes the zeros.
+    virtual void hole_at(size_t n, int64_t offset);
+};
+
+// The holes of an open file (SEEK_DATA / SEEK_HOLE), for copying it sparse. A
+// file with as many allocated blocks as its size needs has none, and is never
+// asked (no lseek for an ordinary file).
+class HoleMap {
+public:
+    explicit HoleMap(int fd);
+    bool sparse() const { return m_sparse; }
+    int64_t size() const { return m_size; } // when it was opened
+    // The run of all data or all hole that starts at pos, at most max bytes long:
+    // its length, and whether it is a hole.
+    int64_t run(int64_t pos, int64_t max, bool& hole);
+
+private:
+    int m_fd;
+    bool m_sparse = false;
+    int64_t m_size = 0;
+    int64_t m_start = 0, m_end = 0; // the last run found: [m_start, m_end)
+    bool m_hole = false;
 };
 
 // Streams [offset, offset + size) of `from` through the pipeline (the caller
 // collects the digest with finish()), writing each block to `to`, when given, at
 // to_offset + (position - offset). Returns the bytes read: fewer than size at end
 // of file. A failed read throws ReadError; a failed write, what the sink throws.
+// The holes of a sparse `from` are hashed as the zeros they read as, never read
+// when a whole block is a hole, and handed to the sink as holes (hole_at).
 uint64_t copy_through(HashPipeline& pipeline, int from, int64_t offset, int64_t size,
                       std::string_view from_path, ByteSink* to = nullptr, int64_t to_offset = 0);
 
