@@ -372,6 +372,31 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     }
 }
 
+std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const DeliveryItem& d) {
+    if (d.st.ino == 0 || !d.content_id) {
+        return std::nullopt;
+    }
+    // A name already delivered leads (a link added later joins it); else the
+    // first in path order.
+    Statement st = m_db.prepare(
+        "SELECT l.id, l.parent, l.name, l.d_kind IS 1 AND l.d_damaged = 0 AND l.d_content_id IS "
+        "l.content_id AS ready FROM entries l WHERE l.pair_id = ?1 AND l.ino = ?2 AND l.dev = ?3 AND "
+        "l.kind = 1 AND l.content_id = ?4 AND l.mtime_ns = ?5 AND l.id != ?8 AND (ready OR (l.parent, "
+        "l.name) < (?6, ?7)) ORDER BY ready DESC, l.parent, l.name LIMIT 1");
+    st.bind(1, pair_id)
+        .bind(2, static_cast<int64_t>(d.st.ino))
+        .bind(3, static_cast<int64_t>(d.st.dev))
+        .bind(4, *d.content_id)
+        .bind(5, d.st.mtime_ns)
+        .bind_blob(6, d.parent)
+        .bind_blob(7, d.name)
+        .bind(8, d.entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return LinkLeader{st.column_int(0), {st.column_blob(1), st.column_blob(2)}, st.column_int(3) != 0};
+}
+
 bool TransitStore::any_gone(int64_t pair_id) {
     Statement st = m_db.prepare("SELECT 1 FROM entries e INDEXED BY entries_gone WHERE e.pair_id = ? "
                                 "AND e.kind IS NULL AND e.d_kind IS NOT NULL LIMIT 1");

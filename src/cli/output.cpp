@@ -251,6 +251,9 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
     if (r.renamed) {
         text += fmt::format("; {} renamed or moved there (no bytes copied)", plural(r.renamed, "file"));
     }
+    if (r.hard_links) {
+        text += fmt::format("; {}", plural(r.hard_links, "hard link"));
+    }
     if (r.local_copies) {
         text += fmt::format("; {} copied from the destination's own copy", r.local_copies);
     }
@@ -291,6 +294,7 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("dirs", r.dirs);
     j.field("renamed", r.renamed);
     j.field("renamed_dirs", r.renamed_dirs);
+    j.field("hard_links", r.hard_links);
     j.field("local_copies", r.local_copies);
     j.field("already_there", r.already_there);
     j.end_object();

@@ -5,6 +5,7 @@
 #include "barge/fs/marker.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/util/path.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
@@ -232,6 +233,49 @@ Destination::Moved Destination::move_into_place(const EntryPath& from, const Del
     m_touched.insert(from.parent);
     m_touched.insert(d.parent);
     return Moved::yes;
+}
+
+Destination::Linked Destination::link_into_place(const EntryPath& leader, const DeliveryItem& d,
+                                                 const Digest& hash, HashPipeline& pipe) {
+    DestTree::check_path(leader.rel());
+    Fd leader_parent = open_beneath(m_tree.fd(), leader.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat st{};
+    if (!leader_parent ||
+        ::fstatat(leader_parent.get(), leader.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode) || !exact_name_present(leader_parent.get(), leader)) {
+        return Linked::missing;
+    }
+    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    struct stat here{};
+    if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
+        here.st_ino == st.st_ino && here.st_dev == st.st_dev && exact_name_present(parent.get(), d)) {
+        return Linked::yes; // linked by an interrupted run
+    }
+    Fd fd = open_beneath(leader_parent.get(), leader.name, O_RDONLY | O_NOFOLLOW);
+    uint64_t n = 0;
+    if (!fd || st.st_size != d.st.size || hash_fd(fd.get(), pipe, n, display(leader.rel())) != hash ||
+        static_cast<int64_t>(n) != d.st.size) {
+        return Linked::damaged;
+    }
+    // A link cannot replace a name: it goes to a free name in staging, is
+    // checked to be the leader's inode, then renamed over d's path like any file.
+    std::string tmp = "tmp-link-" + random_hex(8);
+    if (::linkat(leader_parent.get(), leader.name.c_str(), m_staging.dirfd(), tmp.c_str(), 0) != 0) {
+        if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
+            return Linked::unsupported;
+        }
+        throw_errno("link", fmt::format("{} -> {}", display(leader.rel()), display(d.rel())));
+    }
+    clear_name(parent.get(), d);
+    if (::renameat(m_staging.dirfd(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
+        int err = errno;
+        ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
+        throw SystemError(err, "rename", display(d.rel()));
+    }
+    m_staging.renamed_into(parent.get());
+    std::lock_guard lock(m_mutex);
+    m_touched.insert(d.parent);
+    return Linked::yes;
 }
 
 bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {

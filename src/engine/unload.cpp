@@ -65,7 +65,15 @@ public:
                 m_dirs.push_back(d);
             });
             move_renamed();
-            each_delivery(Kind::file, [&](const DeliveryItem& d) { deliver(d, 1); });
+            each_delivery(Kind::file, [&](const DeliveryItem& d) {
+                if (m_store.link_leader(m_pair.id, d)) {
+                    m_links.push_back(d); // after its group's first name is in place
+                    return;
+                }
+                deliver(d, 1);
+            });
+            m_transfer.flush();
+            link_names();
         } catch (const Stopped&) {
             // the file in progress was abandoned; its temporary file is gone
         }
@@ -395,6 +403,64 @@ private:
         record();
     }
 
+    // Hard links (SPEC §6): the other names of a link group become links to its
+    // first name at the destination, once that is delivered with this content.
+    // Otherwise, or where the file system has no hard links, each is delivered as
+    // a file of its own (copied from the first name when it is there).
+    void link_names() {
+        std::vector<int64_t> linked;
+        for (const auto& d : m_links) {
+            if (stop_requested()) {
+                break;
+            }
+            for_file(m_sink, d.entry_id, display(d), [&] {
+                auto leader = m_store.link_leader(m_pair.id, d);
+                auto how = leader && leader->delivered && !m_no_links
+                               ? m_dest.link_into_place(leader->path, d, *d.content_hash, m_pipe)
+                               : Destination::Linked::missing;
+                if (how == Destination::Linked::yes) {
+                    linked.push_back(d.entry_id);
+                    ++m_result.hard_links;
+                    if (m_progress) {
+                        m_progress->advance(1, static_cast<uint64_t>(d.st.size), d.rel());
+                        m_progress->item("linked", d.rel());
+                    }
+                    return;
+                }
+                if (leader && leader->delivered && !m_no_links &&
+                    (how == Destination::Linked::missing || how == Destination::Linked::damaged)) {
+                    // Not what was delivered there: delivered again (SPEC §7.4).
+                    Transaction tx(m_catalog.db());
+                    m_store.mark_damaged_at_dest(leader->id);
+                    tx.commit();
+                    m_result.notes.push_back(fmt::format(
+                        "'{}' is a hard link to '{}', whose copy at the destination is {}: both "
+                        "are delivered again",
+                        escape_bytes(display(d)), escape_bytes(display(leader->path)),
+                        how == Destination::Linked::missing ? "missing" : "damaged"));
+                }
+                if (how == Destination::Linked::unsupported && !m_no_links) {
+                    m_no_links = true;
+                    m_result.notes.push_back(fmt::format(
+                        "the destination '{}' cannot hold hard links: names that share a file "
+                        "at the source arrive as separate copies",
+                        escape_bytes(m_pair.dest)));
+                }
+                deliver(d, 1);
+            });
+        }
+        m_transfer.flush();
+        if (!linked.empty()) {
+            m_dest.staging().renamed_barrier();
+            Transaction tx(m_catalog.db());
+            int64_t now = now_ns();
+            for (int64_t id : linked) {
+                m_store.mark_delivered(id, now);
+            }
+            tx.commit();
+        }
+    }
+
     void deliver_symlinks() {
         std::vector<DeliveryItem> placed;
         each_delivery(Kind::symlink, [&](const DeliveryItem& d) {
@@ -493,6 +559,8 @@ private:
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
+    std::vector<DeliveryItem> m_links; // names of link groups after their first
+    bool m_no_links = false;           // the destination refused a hard link
     // Last: destroyed first, so a batch still in flight finishes before the
     // members it uses go away.
     Transfer<DeliveredFile> m_transfer;
@@ -537,7 +605,7 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
             goes = false;
             why = "not on the cargo yet (waits for a load)";
         } else if (auto local = store.held_at_dest(d.entry_id, *d.content_id)) {
-            why = fmt::format("copied from '{}', already at the destination (no cargo bytes)",
+            why = fmt::format("renamed, linked or copied from '{}', already at the destination (no cargo bytes)",
                               escape_bytes(*local));
         } else if (pieces == 0) {
             why = "empty file";

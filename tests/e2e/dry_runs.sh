@@ -50,7 +50,7 @@ age "$SRC/c"
 expect_exit 0 barge load
 snapshot >"$T/before"
 expect_exit 0 barge unload -n
-for want in "goes: *$DST/d/a-renamed .*copied from 'd/a', already at the destination" \
+for want in "goes: *$DST/d/a-renamed .*renamed, linked or copied from 'd/a', already at the destination" \
             "goes: *$DST/c .*from the cargo" \
             "goes: *$DST/b .*moves to .barge/trash" \
             "goes: *$DST/d/a .*moves to .barge/trash"; do

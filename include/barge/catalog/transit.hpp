@@ -76,6 +76,15 @@ struct RenameItem {
     EntryPath from;
 };
 
+// A hard link's first name: among the files the source has under the same
+// device and inode (a link group), with the same content and mtime, one the
+// destination already holds, else the first in path order.
+struct LinkLeader {
+    int64_t id = 0;
+    EntryPath path;
+    bool delivered = false; // the destination holds it, with that content
+};
+
 // Where each piece of a content stands for one pair's destination (the rule of
 // sql_piece_here): on the cargo, staged at the destination, or neither.
 struct ContentOnCargo {
@@ -146,6 +155,10 @@ public:
     // gone from the source (deleted at the next deletions pass).
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                            int64_t to_id, const std::string& to);
+    // The first name of d's link group when d is not it (SPEC §6: names sharing
+    // an inode at the source share one at the destination). A delivered d is
+    // never asked about, so two delivered names never lead each other.
+    std::optional<LinkLeader> link_leader(int64_t pair_id, const DeliveryItem& d);
     // Whether the pair has an entry gone from the source that the destination
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);

@@ -70,6 +70,13 @@ public:
     enum class Moved { yes, missing, damaged };
     Moved move_into_place(const EntryPath& from, const DeliveryItem& d, const Digest& hash,
                           HashPipeline& pipe);
+    // A hard link at the source: makes d's path another name of the destination's
+    // file at `leader` (checked to be a regular file that hashes to `hash`);
+    // whatever stood at d's path is kept as an old version. `unsupported` when the
+    // file system cannot (exFAT: the caller copies instead).
+    enum class Linked { yes, missing, damaged, unsupported };
+    Linked link_into_place(const EntryPath& leader, const DeliveryItem& d, const Digest& hash,
+                           HashPipeline& pipe);
     // A directory renamed or moved at the source: renames the destination's
     // directory `from` to `to`, when `from` is a real directory and nothing
     // stands at `to` yet. Returns whether it did. The caller syncs

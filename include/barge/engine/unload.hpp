@@ -23,6 +23,7 @@ struct UnloadResult {
     int64_t files = 0, bytes = 0, symlinks = 0, dirs = 0;
     int64_t renamed = 0;        // renamed or moved at the source: renamed there, no bytes copied
     int64_t renamed_dirs = 0;   // directories renamed or moved there as a whole
+    int64_t hard_links = 0;     // names linked to their group's first name (no bytes written)
     int64_t local_copies = 0;   // delivered from the destination's own verified copy
     int64_t already_there = 0;  // the right bytes were already in place
     int64_t trashed = 0, forgotten = 0, versions = 0;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Hard links (SPEC §6): names sharing an inode at the source share one inode at
+# the destination, their content travels once; links added and removed later
+# (hardlinks_exfat.sh: a destination without hard links).
+source "$(dirname "$0")/lib.sh"
+
+setup_pair --on-delete trash --mass-change-limit 100
+mkdir -p "$SRC/a" "$SRC/b/deep"
+head -c 3000000 /dev/urandom >"$SRC/a/photo.raw"
+ln "$SRC/a/photo.raw" "$SRC/b/photo-link.raw"
+ln "$SRC/a/photo.raw" "$SRC/b/deep/third.raw"
+printf 'small\n' >"$SRC/a/note.txt"
+ln "$SRC/a/note.txt" "$SRC/note-link.txt"
+printf 'alone\n' >"$SRC/alone.txt"
+age "$SRC"/a/* "$SRC"/alone.txt
+
+# The manifest with link groups: each file's inode number replaced by the
+# first name (in byte order) that shares it, within its tree.
+link_groups() {
+    (cd "$1" && find . -path ./.barge -prune -o -type f -printf '%i %P\n' | LC_ALL=C sort -k2 |
+        awk '{ if (!($1 in first)) first[$1] = $2; print $2 " -> " first[$1] }' | LC_ALL=C sort)
+}
+expect_same_links() {
+    link_groups "$SRC" >"$T/links.src"
+    link_groups "$DST" >"$T/links.dst"
+    cmp -s "$T/links.src" "$T/links.dst" || { diff "$T/links.src" "$T/links.dst" >&2; fail "$1: link groups differ"; }
+    expect_same_tree "$SRC" "$DST" "$1"
+}
+
+expect_exit 0 barge load --json
+pieces_kib=$(du -sk "$DRIVE/cargo" | cut -f1)
+(( pieces_kib < 3000 + 200 )) || fail "the cargo holds $pieces_kib KiB: a link's content was carried twice"
+expect_exit 0 barge unload --json
+expect_eq 3 "$(json '.pairs[0].delivered.hard_links')" "names linked (two to the photo, one to the note)"
+expect_eq 3 "$(json '.pairs[0].delivered.files')" "files written (each group's first name and the lone file)"
+expect_eq 3 "$(stat -c %h "$DST/a/photo.raw")" "the photo's link count at the destination"
+expect_same_links "after the first cycle"
+
+# A link added (before the group's names in path order).
+ln "$SRC/a/photo.raw" "$SRC/0-fourth.raw"
+age "$SRC"
+expect_exit 0 barge load --json
+expect_exit 0 barge unload --json
+expect_eq 1 "$(json '.pairs[0].delivered.hard_links')" "the added link"
+expect_eq 0 "$(json '.pairs[0].delivered.files')" "nothing written"
+expect_eq 4 "$(stat -c %h "$DST/a/photo.raw")" "the photo's link count"
+expect_same_links "after a link was added"
+
+# A link removed, and a group broken by an editor's rewrite.
+rm "$SRC/b/deep/third.raw"
+printf 'rewritten\n' >"$SRC/note-link.txt.new" && mv "$SRC/note-link.txt.new" "$SRC/note-link.txt"
+age "$SRC/note-link.txt" "$SRC" "$SRC/b/deep"
+expect_exit 0 barge load --json
+expect_eq 10 "$(json '.pairs[0].carried.bytes')" "only the rewritten file's bytes"
+expect_exit 0 barge unload --json
+expect_eq 1 "$(json '.pairs[0].trashed')" "the removed link went to the trash"
+expect_eq 4 "$(stat -c %h "$DST/a/photo.raw")" "the photo's link count (one name in the trash, which keeps it)"
+[[ $(stat -c %i "$DST/a/note.txt") != $(stat -c %i "$DST/note-link.txt") ]] || fail "the broken group is still linked"
+compgen -G "$DST/.barge/versions/*/note-link.txt" >/dev/null || fail "the rewritten name's old version is not kept"
+expect_same_links "after a link was removed and a group broken"
+
+# A link added and another removed in one visit is a rename of that name.
+ln "$SRC/a/photo.raw" "$SRC/b/fifth.raw"
+rm "$SRC/0-fourth.raw"
+age "$SRC" "$SRC/b"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq "1 0" "$(json '.pairs[0].delivered.renamed') $(json '.pairs[0].trashed')" "renamed, nothing trashed"
+expect_same_links "after a link was moved"
+
+# A damaged first name: the link is not made to it; both are delivered again.
+ln "$SRC/alone.txt" "$SRC/alone-link.txt"
+printf 'ALONE\n' >"$T/x" && cat "$T/x" >"$DST/alone.txt"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+json '.pairs[0].notes[]' | grep -q "alone-link.txt.*damaged" || fail "no note about the damaged first name"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_links "after the damaged first name was delivered again"
+
+echo ok
