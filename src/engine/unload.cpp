@@ -27,6 +27,8 @@ namespace barge {
 namespace {
 
 constexpr size_t read_block = 1 << 20;
+// A duplicate at least this large is reflinked where the destination allows it.
+constexpr int64_t reflink_from = 64 << 10;
 
 // A file on its way into the destination: written to DEST/.barge/staging, then
 // verified, renamed into place and recorded by the transfer pipeline.
@@ -263,7 +265,17 @@ private:
             // A rename or a duplicate: the destination's own verified copy, re-hashed
             // while copied. No cargo bytes needed.
             Fd in = open_beneath(m_dest.tree().fd(), *local, O_RDONLY | O_NOFOLLOW);
-            if (in) {
+            if (in && m_reflink && d.st.size >= reflink_from) {
+                // Checked first, then shared (FICLONE) where the file system can:
+                // no bytes written, no space taken. The first refusal ends trying.
+                uint64_t n = 0;
+                if (hash_fd(in.get(), m_pipe, n, m_dest.display(*local)) == hash &&
+                    static_cast<int64_t>(n) == d.st.size) {
+                    f.local = out.clone_from(in.get(), d.st.size);
+                    m_reflink = f.local;
+                }
+            }
+            if (in && !f.local) {
                 m_pipe.reset();
                 uint64_t n = copy_through(m_pipe, in.get(), 0, d.st.size, m_dest.display(*local), &out, 0);
                 f.local = m_pipe.finish() == hash && static_cast<int64_t>(n) == d.st.size;
@@ -561,6 +573,7 @@ private:
     std::vector<DeliveryItem> m_dirs;
     std::vector<DeliveryItem> m_links; // names of link groups after their first
     bool m_no_links = false;           // the destination refused a hard link
+    bool m_reflink = true;             // until the destination refuses FICLONE
     // Last: destroyed first, so a batch still in flight finishes before the
     // members it uses go away.
     Transfer<DeliveredFile> m_transfer;

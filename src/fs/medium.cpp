@@ -9,6 +9,8 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
@@ -190,6 +192,15 @@ void TempFile::hole_at(size_t n, int64_t offset) {
     }
     m_written = end;
     m_trail.written(m_written);
+}
+
+bool TempFile::clone_from(int src_fd, int64_t size) {
+    if (m_written != 0 || ::ioctl(m_fd.get(), FICLONE, src_fd) != 0) {
+        return false; // EOPNOTSUPP, EXDEV, EINVAL: copied instead
+    }
+    m_written = size;
+    m_trail.written(m_written);
+    return true;
 }
 
 void TempFile::truncate(int64_t size) {

@@ -100,6 +100,10 @@ public:
     void write_at(const char* buf, size_t n, int64_t offset) override;
     // Leaves a hole: nothing written; the file is extended to offset + n if shorter.
     void hole_at(size_t n, int64_t offset) override;
+    // Makes the (empty) file share the extents of src_fd, size bytes long
+    // (FICLONE: XFS, Btrfs); false where the file system cannot (then nothing
+    // changed). It is read back and verified like a written file.
+    bool clone_from(int src_fd, int64_t size);
     void truncate(int64_t size);
     // fdatasync: what was written so far is durable (an assembly file's pieces).
     void sync();
