@@ -360,15 +360,24 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     std::string to_parent = dir.column_blob(0), to_name = dir.column_blob(1);
     move(from_id, to_parent, to_name);
     // Everything under it: parent == from, or parent in [from + "/", from + "0").
-    Statement under = m_db.prepare("SELECT id, parent, name FROM entries WHERE pair_id = ? AND "
-                                   "(parent = ?2 OR (parent >= ?3 AND parent < ?4))");
-    under.bind(1, pair_id).bind_blob(2, from).bind_blob(3, from + "/").bind_blob(4, from + "0");
+    // In pages, so memory stays bounded: every row moved leaves the range (`to`
+    // is never under `from`: the source holds `to` and not `from`).
+    Statement under = m_db.prepare("SELECT id, parent, name FROM entries WHERE pair_id = ?1 AND "
+                                   "(parent = ?2 OR (parent >= ?3 AND parent < ?4)) LIMIT 4096");
     std::vector<std::tuple<int64_t, std::string, std::string>> rows;
-    while (under.step()) {
-        rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2));
-    }
-    for (auto& [id, parent, name] : rows) {
-        move(id, to + parent.substr(from.size()), name);
+    for (;;) {
+        rows.clear();
+        under.reset();
+        under.bind(1, pair_id).bind_blob(2, from).bind_blob(3, from + "/").bind_blob(4, from + "0");
+        while (under.step()) {
+            rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2));
+        }
+        if (rows.empty()) {
+            return;
+        }
+        for (auto& [id, parent, name] : rows) {
+            move(id, to + parent.substr(from.size()), name);
+        }
     }
 }
 
@@ -378,11 +387,12 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
     }
     // A name already delivered leads (a link added later joins it); else the
     // first in path order.
-    Statement st = m_db.prepare(
-        "SELECT l.id, l.parent, l.name, l.d_kind IS 1 AND l.d_damaged = 0 AND l.d_content_id IS "
-        "l.content_id AS ready FROM entries l WHERE l.pair_id = ?1 AND l.ino = ?2 AND l.dev = ?3 AND "
-        "l.kind = 1 AND l.content_id = ?4 AND l.mtime_ns = ?5 AND l.id != ?8 AND (ready OR (l.parent, "
-        "l.name) < (?6, ?7)) ORDER BY ready DESC, l.parent, l.name LIMIT 1");
+    static const std::string sql = fmt::format(
+        "SELECT e.id, e.parent, e.name, {} AS ready FROM entries e WHERE e.pair_id = ?1 AND e.ino = "
+        "?2 AND e.dev = ?3 AND e.kind = 1 AND e.content_id = ?4 AND e.mtime_ns = ?5 AND e.id != ?8 "
+        "AND (ready OR (e.parent, e.name) < (?6, ?7)) ORDER BY ready DESC, e.parent, e.name LIMIT 1",
+        sql_delivered);
+    Statement st = m_db.prepare(sql);
     st.bind(1, pair_id)
         .bind(2, static_cast<int64_t>(d.st.ino))
         .bind(3, static_cast<int64_t>(d.st.dev))
@@ -402,6 +412,18 @@ bool TransitStore::any_gone(int64_t pair_id) {
                                 "AND e.kind IS NULL AND e.d_kind IS NOT NULL LIMIT 1");
     st.bind(1, pair_id);
     return st.step();
+}
+
+std::optional<std::pair<int64_t, EntryPath>> TransitStore::rename_source(int64_t entry_id) {
+    Statement st = m_db.prepare(
+        "SELECT x.id, x.parent, x.name FROM entries e JOIN entries x ON x.d_content_id = "
+        "e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND x.d_kind = 1 AND "
+        "x.d_damaged = 0 WHERE e.id = ? ORDER BY x.id LIMIT 1");
+    st.bind(1, entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return std::pair{st.column_int(0), EntryPath{st.column_blob(1), st.column_blob(2)}};
 }
 
 void TransitStore::mark_damaged_at_dest(int64_t entry_id) {

@@ -245,20 +245,31 @@ Destination::Linked Destination::link_into_place(const EntryPath& leader, const 
         !S_ISREG(st.st_mode) || !exact_name_present(leader_parent.get(), leader)) {
         return Linked::missing;
     }
+    Fd fd = open_beneath(leader_parent.get(), leader.name, O_RDONLY | O_NOFOLLOW);
+    if (!fd) {
+        return Linked::missing;
+    }
+    FileStat file = stat_fd(fd.get(), display(leader.rel()));
+    uint64_t n = 0;
+    if (file.kind != Kind::file || file.size != d.st.size ||
+        hash_fd(fd.get(), pipe, n, display(leader.rel())) != hash || static_cast<int64_t>(n) != d.st.size) {
+        return Linked::damaged;
+    }
+    // The inode's mode, owner and mtime are every name's: set (and synced) when
+    // the source changed them.
+    if (file.mode != (d.st.mode & 07777) || file.mtime_ns != d.st.mtime_ns ||
+        (m_root && (file.uid != d.st.uid || file.gid != d.st.gid))) {
+        apply_metadata(fd.get(), d.st, display(leader.rel()));
+        full_sync(fd.get(), display(leader.rel()));
+    }
     Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
     struct stat here{};
     if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
-        here.st_ino == st.st_ino && here.st_dev == st.st_dev && exact_name_present(parent.get(), d)) {
-        return Linked::yes; // linked by an interrupted run
+        here.st_ino == file.ino && here.st_dev == file.dev && exact_name_present(parent.get(), d)) {
+        return Linked::yes; // linked already (by an interrupted run)
     }
-    Fd fd = open_beneath(leader_parent.get(), leader.name, O_RDONLY | O_NOFOLLOW);
-    uint64_t n = 0;
-    if (!fd || st.st_size != d.st.size || hash_fd(fd.get(), pipe, n, display(leader.rel())) != hash ||
-        static_cast<int64_t>(n) != d.st.size) {
-        return Linked::damaged;
-    }
-    // A link cannot replace a name: it goes to a free name in staging, is
-    // checked to be the leader's inode, then renamed over d's path like any file.
+    // A link cannot replace a name: it is made under a free name in staging,
+    // checked to be the file just hashed, then renamed over d's path.
     std::string tmp = "tmp-link-" + random_hex(8);
     if (::linkat(leader_parent.get(), leader.name.c_str(), m_staging.dirfd(), tmp.c_str(), 0) != 0) {
         if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
@@ -266,11 +277,20 @@ Destination::Linked Destination::link_into_place(const EntryPath& leader, const 
         }
         throw_errno("link", fmt::format("{} -> {}", display(leader.rel()), display(d.rel())));
     }
-    clear_name(parent.get(), d);
-    if (::renameat(m_staging.dirfd(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
-        int err = errno;
+    struct stat made{};
+    if (::fstatat(m_staging.dirfd(), tmp.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0 ||
+        made.st_ino != file.ino || made.st_dev != file.dev) {
+        ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0); // a name in staging, not user data
+        return Linked::damaged; // replaced between the hash and the link
+    }
+    try {
+        clear_name(parent.get(), d);
+        if (::renameat(m_staging.dirfd(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
+            throw_errno("rename", display(d.rel()));
+        }
+    } catch (...) {
         ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
-        throw SystemError(err, "rename", display(d.rel()));
+        throw;
     }
     m_staging.renamed_into(parent.get());
     std::lock_guard lock(m_mutex);
@@ -293,8 +313,11 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     }
     if (::renameat2(from_parent.get(), from.name.c_str(), parent.get(), to.name.c_str(),
                     RENAME_NOREPLACE) != 0) {
-        if (errno == EEXIST || errno == EINVAL || errno == ENOTDIR) {
-            return false; // EINVAL: a file system without RENAME_NOREPLACE, or `to` under `from`
+        if (errno == EEXIST || errno == EINVAL || errno == ENOTDIR || errno == ENOSYS ||
+            errno == EOPNOTSUPP) {
+            // EINVAL, ENOSYS, EOPNOTSUPP: a file system without RENAME_NOREPLACE
+            // (some FUSE ones), or `to` under `from`.
+            return false;
         }
         throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(to.rel())));
     }

@@ -69,7 +69,7 @@ public:
             move_renamed();
             each_delivery(Kind::file, [&](const DeliveryItem& d) {
                 if (m_store.link_leader(m_pair.id, d)) {
-                    m_links.push_back(d); // after its group's first name is in place
+                    m_deferred_links = true; // after its group's first name is in place
                     return;
                 }
                 deliver(d, 1);
@@ -345,19 +345,31 @@ private:
         std::vector<std::pair<int64_t, int64_t>> moved; // new entry, old entry
         std::set<int64_t> used;                          // old entries moved this run
         auto record = [&] {
-            if (moved.empty()) {
-                return;
+            if (!moved.empty()) {
+                m_dest.staging().renamed_barrier();
+                Transaction tx(m_catalog.db());
+                int64_t now = now_ns();
+                for (auto [to, from] : moved) {
+                    m_store.mark_delivered(to, now);
+                    m_store.forget_entry(from);
+                }
+                tx.commit();
+                moved.clear();
             }
-            m_dest.staging().renamed_barrier();
-            Transaction tx(m_catalog.db());
-            int64_t now = now_ns();
-            for (auto [to, from] : moved) {
-                m_store.mark_delivered(to, now);
-                m_store.forget_entry(from);
-            }
-            tx.commit();
-            moved.clear();
+            used.clear(); // forgotten: no query returns them again
         };
+        try {
+            move_renamed_pages(moved, used, record);
+        } catch (const Stopped&) {
+            record(); // what was renamed is recorded before the run ends
+            throw;
+        }
+        record();
+    }
+
+    template <typename Record>
+    void move_renamed_pages(std::vector<std::pair<int64_t, int64_t>>& moved, std::set<int64_t>& used,
+                            Record& record) {
         std::string after_parent, after_name;
         for (;;) {
             auto page = m_store.renames(m_pair.id, after_parent, after_name, 256);
@@ -366,10 +378,23 @@ private:
             }
             after_parent = page.back().to.parent;
             after_name = page.back().to.name;
-            for (const auto& r : page) {
-                if (stop_requested() || !used.insert(r.from_id).second) {
-                    continue; // a second new name of one old file: copied in the next pass
+            for (RenameItem r : page) {
+                if (stop_requested()) {
+                    break;
                 }
+                if (used.contains(r.from_id)) {
+                    // Several files of one content renamed at once: what was moved is
+                    // recorded (its old entry forgotten), then this one takes another
+                    // old name, if one is left; else it is copied in the next pass.
+                    record();
+                    auto other = m_store.rename_source(r.to.entry_id);
+                    if (!other) {
+                        continue;
+                    }
+                    r.from_id = other->first;
+                    r.from = other->second;
+                }
+                used.insert(r.from_id);
                 const DeliveryItem& d = r.to;
                 for_file(m_sink, d.entry_id, display(d), [&] {
                     DestTree::check_path(d.rel());
@@ -412,7 +437,6 @@ private:
                 }
             }
         }
-        record();
     }
 
     // Hard links (SPEC §6): the other names of a link group become links to its
@@ -420,14 +444,35 @@ private:
     // Otherwise, or where the file system has no hard links, each is delivered as
     // a file of its own (copied from the first name when it is there).
     void link_names() {
+        if (!m_deferred_links) {
+            return;
+        }
+        // The deferred names are found again (the files still undelivered that
+        // have a leader), not kept in memory: a tree of snapshots may hold millions.
         std::vector<int64_t> linked;
-        for (const auto& d : m_links) {
-            if (stop_requested()) {
-                break;
+        auto record = [&] {
+            if (linked.empty()) {
+                return;
             }
-            for_file(m_sink, d.entry_id, display(d), [&] {
+            m_dest.staging().renamed_barrier();
+            Transaction tx(m_catalog.db());
+            int64_t now = now_ns();
+            for (int64_t id : linked) {
+                m_store.mark_delivered(id, now);
+            }
+            tx.commit();
+            linked.clear();
+        };
+        try {
+            each_delivery(Kind::file, [&](const DeliveryItem& d) {
+                if (linked.size() >= 512) {
+                    record();
+                }
                 auto leader = m_store.link_leader(m_pair.id, d);
-                auto how = leader && leader->delivered && !m_no_links
+                if (!leader) {
+                    return; // waiting or failed in the pass before: nothing new to do
+                }
+                auto how = leader->delivered && !m_no_links
                                ? m_dest.link_into_place(leader->path, d, *d.content_hash, m_pipe)
                                : Destination::Linked::missing;
                 if (how == Destination::Linked::yes) {
@@ -439,17 +484,19 @@ private:
                     }
                     return;
                 }
-                if (leader && leader->delivered && !m_no_links &&
+                if (leader->delivered && !m_no_links &&
                     (how == Destination::Linked::missing || how == Destination::Linked::damaged)) {
                     // Not what was delivered there: delivered again (SPEC §7.4).
                     Transaction tx(m_catalog.db());
                     m_store.mark_damaged_at_dest(leader->id);
                     tx.commit();
                     m_result.notes.push_back(fmt::format(
-                        "'{}' is a hard link to '{}', whose copy at the destination is {}: both "
-                        "are delivered again",
+                        "'{}' is a hard link to '{}', whose copy at the destination is {}: that "
+                        "is delivered again, and this name linked to it then",
                         escape_bytes(display(d)), escape_bytes(display(leader->path)),
                         how == Destination::Linked::missing ? "missing" : "damaged"));
+                    ++m_result.waiting;
+                    return;
                 }
                 if (how == Destination::Linked::unsupported && !m_no_links) {
                     m_no_links = true;
@@ -460,17 +507,12 @@ private:
                 }
                 deliver(d, 1);
             });
+        } catch (const Stopped&) {
+            record();
+            throw;
         }
         m_transfer.flush();
-        if (!linked.empty()) {
-            m_dest.staging().renamed_barrier();
-            Transaction tx(m_catalog.db());
-            int64_t now = now_ns();
-            for (int64_t id : linked) {
-                m_store.mark_delivered(id, now);
-            }
-            tx.commit();
-        }
+        record();
     }
 
     void deliver_symlinks() {
@@ -571,7 +613,7 @@ private:
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
-    std::vector<DeliveryItem> m_links; // names of link groups after their first
+    bool m_deferred_links = false;     // names of link groups wait for link_names()
     bool m_no_links = false;           // the destination refused a hard link
     bool m_reflink = true;             // until the destination refuses FICLONE
     // Last: destroyed first, so a batch still in flight finishes before the

@@ -75,7 +75,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         }
         std::string reason;
         std::string where = tree.display(it.rel);
-        if (!is_safe_relative_path(it.rel)) {
+        if (!DestTree::is_safe(it.rel)) {
             reason = "not a safe relative path in the catalog";
         } else {
             size_t slash = it.rel.rfind('/');

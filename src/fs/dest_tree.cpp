@@ -20,15 +20,37 @@ std::string DestTree::display(std::string_view rel) const {
     return rel.empty() ? m_root : join_path(m_root, rel);
 }
 
+namespace {
+
+// A scan never enters a directory named .barge (SPEC §3), so no catalog path
+// holds one: such a path would reach barge's own trash, versions or staging.
+bool names_barge_dir(std::string_view rel) {
+    size_t start = 0;
+    while (start <= rel.size()) {
+        size_t slash = rel.find('/', start);
+        size_t end = slash == std::string_view::npos ? rel.size() : slash;
+        if (rel.substr(start, end - start) == ".barge") {
+            return true;
+        }
+        if (slash == std::string_view::npos) {
+            return false;
+        }
+        start = slash + 1;
+    }
+    return false;
+}
+
+} // namespace
+
 bool DestTree::is_safe(std::string_view rel) {
-    return is_safe_relative_path(rel);
+    return is_safe_relative_path(rel) && !names_barge_dir(rel);
 }
 
 void DestTree::check_path(std::string_view rel) {
-    if (!is_safe_relative_path(rel)) {
+    if (!is_safe(rel)) {
         throw Error(fmt::format("refusing the catalog path '{}': not a safe relative path "
-                                "(absolute, '..', '.', empty component or NUL); the catalog may "
-                                "be damaged or tampered with",
+                                "(absolute, '..', '.', empty component, NUL, or a .barge "
+                                "directory); the catalog may be damaged or tampered with",
                                 escape_bytes(rel)));
     }
 }
@@ -37,7 +59,11 @@ Fd DestTree::open_dir(std::string_view rel, Create create) const {
     if (rel.empty()) {
         return open_beneath_or_throw(m_fd.get(), "", O_RDONLY | O_DIRECTORY, m_root);
     }
-    check_path(rel);
+    // Not check_path: barge opens its own .barge/ directories through here too
+    // (catalog paths were checked by check_path before they got here).
+    if (!is_safe_relative_path(rel)) {
+        check_path(rel); // throws, naming the reason
+    }
     int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
     Fd fd = open_beneath(m_fd.get(), rel, flags);
     if (fd || create == Create::no || errno != ENOENT) {

@@ -184,13 +184,24 @@ void TempFile::write_at(const char* buf, size_t n, int64_t offset) {
 
 void TempFile::hole_at(size_t n, int64_t offset) {
     int64_t end = offset + static_cast<int64_t>(n);
-    if (end <= m_written) {
-        return; // never written there: it stays a hole
+    struct stat st{};
+    if (::fstat(m_fd.get(), &st) != 0) {
+        m_medium->fail(errno, "stat", display());
     }
-    if (::ftruncate(m_fd.get(), end) != 0) {
+    // Within what the file already holds (an assembly file kept from an earlier
+    // run, a piece written again): the range must read as zeros, so a hole is
+    // punched there, or zeros written where the file system cannot.
+    int64_t overlap_end = std::min<int64_t>(end, st.st_size);
+    if (offset < overlap_end &&
+        ::fallocate(m_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
+                    overlap_end - offset) != 0) {
+        ByteSink::hole_at(static_cast<size_t>(overlap_end - offset), offset);
+    }
+    // Past its end: extended, never shortened (pieces after this one may be there).
+    if (end > st.st_size && ::ftruncate(m_fd.get(), end) != 0) {
         m_medium->fail(errno, "extend", display());
     }
-    m_written = end;
+    m_written = std::max(m_written, end);
     m_trail.written(m_written);
 }
 

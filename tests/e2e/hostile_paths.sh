@@ -45,4 +45,21 @@ expect_eq victim "$(cat "$T/outside/victim")" "the planted file symlink's target
 expect_eq r2 "$(cat "$DST/docs/readme.txt")" "the new version replaced the planted link"
 [[ -L $(echo "$DST"/.barge/versions/*/docs/readme.txt) ]] || fail "the planted link was not kept aside"
 [[ $(ls "$T/outside") == victim ]] || fail "something was written outside DEST: $(ls "$T/outside")"
+
+# A rename the catalog points into barge's own trash with an expired stamp (which
+# the retention pruning at the end of the same run would remove): refused, since
+# no scan ever yields a path through a .barge directory; the file is kept.
+rm -f "$DST/docs/readme.txt" && rm -rf "$DST/photos" && mkdir "$DST/photos" # the planted links
+echo keep-me >"$SRC/precious.txt"
+age "$SRC/precious.txt"
+expect_exit 0 barge load
+barge unload >/dev/null 2>&1 || true
+[[ $(cat "$DST/precious.txt") == keep-me ]] || fail "precious.txt was not delivered"
+mv "$SRC/precious.txt" "$SRC/moved.txt"
+expect_exit 0 barge load
+sql_write "UPDATE entries SET parent = CAST('.barge/trash/2000-01-01T000000.000000000Z' AS BLOB) WHERE name = CAST('moved.txt' AS BLOB)"
+expect_exit 3 barge unload
+grep -q "not a safe relative path" "$T/out" || fail "a .barge path was not refused: $(cat "$T/out")"
+[[ ! -e $DST/.barge/trash/2000-01-01T000000.000000000Z ]] || fail "barge wrote into its trash through a catalog path"
+grep -rqs keep-me "$DST/precious.txt" "$DST"/.barge/trash/ || fail "the renamed file's content is gone"
 echo ok

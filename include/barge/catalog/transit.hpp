@@ -139,6 +139,8 @@ public:
     // content the destination holds under a name gone from the source.
     std::vector<RenameItem> renames(int64_t pair_id, const std::string& after_parent,
                                     const std::string& after_name, int limit);
+    // Another old name for the rename of entry_id (as renames() picks one).
+    std::optional<std::pair<int64_t, EntryPath>> rename_source(int64_t entry_id);
     // The destination's copy of entry_id is missing or not what was delivered:
     // not a local source any more, and delivered again if the source still has it.
     void mark_damaged_at_dest(int64_t entry_id);
