@@ -196,31 +196,42 @@ void Destination::place(TempFile& file, const EntryPath& e) {
     file.commit(parent.get(), e.name, display(e.rel()));
 }
 
-Destination::Moved Destination::move_into_place(const EntryPath& from, const DeliveryItem& d,
-                                                const Digest& hash, HashPipeline& pipe) {
-    DestTree::check_path(from.rel());
-    Fd from_parent = open_beneath(m_tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat st{};
-    if (!from_parent || ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode) || !exact_name_present(from_parent.get(), from)) {
-        return Moved::missing;
+Destination::FromCopy Destination::check_copy(const EntryPath& at, const DeliveryItem& d,
+                                              const Digest& hash, HashPipeline& pipe, Fd& dir,
+                                              Fd& fd, FileStat& st) {
+    DestTree::check_path(at.rel());
+    dir = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat named{};
+    if (!dir || ::fstatat(dir.get(), at.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(named.st_mode) || !exact_name_present(dir.get(), at)) {
+        return FromCopy::missing;
     }
-    Fd fd = open_beneath(from_parent.get(), from.name, O_RDONLY | O_NOFOLLOW);
+    fd = open_beneath(dir.get(), at.name, O_RDONLY | O_NOFOLLOW);
     if (!fd) {
-        return Moved::missing;
+        return FromCopy::missing;
     }
-    FileStat now = stat_fd(fd.get(), display(from.rel()));
+    st = stat_fd(fd.get(), display(at.rel()));
     uint64_t n = 0;
-    if (now.size != d.st.size || hash_fd(fd.get(), pipe, n, display(from.rel())) != hash ||
-        static_cast<int64_t>(n) != d.st.size) {
-        return Moved::damaged;
+    if (st.kind != Kind::file || st.size != d.st.size ||
+        hash_fd(fd.get(), pipe, n, display(at.rel())) != hash || static_cast<int64_t>(n) != d.st.size) {
+        return FromCopy::damaged;
     }
-    // A rename keeps mode, owner and mtime: set (and synced) only when the source
-    // changed them too.
-    if (now.mode != (d.st.mode & 07777) || now.mtime_ns != d.st.mtime_ns ||
-        (m_root && (now.uid != d.st.uid || now.gid != d.st.gid))) {
-        apply_metadata(fd.get(), d.st, display(from.rel()));
-        full_sync(fd.get(), display(from.rel()));
+    // A rename or a link keeps the inode's mode, owner and mtime: set only when
+    // the source changed them too.
+    if (st.mode != (d.st.mode & 07777) || st.mtime_ns != d.st.mtime_ns ||
+        (m_root && (st.uid != d.st.uid || st.gid != d.st.gid))) {
+        apply_metadata(fd.get(), d.st, display(at.rel()));
+        full_sync(fd.get(), display(at.rel()));
+    }
+    return FromCopy::done;
+}
+
+Destination::FromCopy Destination::move_into_place(const EntryPath& from, const DeliveryItem& d,
+                                                   const Digest& hash, HashPipeline& pipe) {
+    Fd from_parent, fd;
+    FileStat st;
+    if (auto how = check_copy(from, d, hash, pipe, from_parent, fd, st); how != FromCopy::done) {
+        return how;
     }
     Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
     clear_name(parent.get(), d);
@@ -232,48 +243,28 @@ Destination::Moved Destination::move_into_place(const EntryPath& from, const Del
     std::lock_guard lock(m_mutex);
     m_touched.insert(from.parent);
     m_touched.insert(d.parent);
-    return Moved::yes;
+    return FromCopy::done;
 }
 
-Destination::Linked Destination::link_into_place(const EntryPath& leader, const DeliveryItem& d,
-                                                 const Digest& hash, HashPipeline& pipe) {
-    DestTree::check_path(leader.rel());
-    Fd leader_parent = open_beneath(m_tree.fd(), leader.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat st{};
-    if (!leader_parent ||
-        ::fstatat(leader_parent.get(), leader.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode) || !exact_name_present(leader_parent.get(), leader)) {
-        return Linked::missing;
-    }
-    Fd fd = open_beneath(leader_parent.get(), leader.name, O_RDONLY | O_NOFOLLOW);
-    if (!fd) {
-        return Linked::missing;
-    }
-    FileStat file = stat_fd(fd.get(), display(leader.rel()));
-    uint64_t n = 0;
-    if (file.kind != Kind::file || file.size != d.st.size ||
-        hash_fd(fd.get(), pipe, n, display(leader.rel())) != hash || static_cast<int64_t>(n) != d.st.size) {
-        return Linked::damaged;
-    }
-    // The inode's mode, owner and mtime are every name's: set (and synced) when
-    // the source changed them.
-    if (file.mode != (d.st.mode & 07777) || file.mtime_ns != d.st.mtime_ns ||
-        (m_root && (file.uid != d.st.uid || file.gid != d.st.gid))) {
-        apply_metadata(fd.get(), d.st, display(leader.rel()));
-        full_sync(fd.get(), display(leader.rel()));
+Destination::FromCopy Destination::link_into_place(const EntryPath& leader, const DeliveryItem& d,
+                                                   const Digest& hash, HashPipeline& pipe) {
+    Fd leader_parent, fd;
+    FileStat file;
+    if (auto how = check_copy(leader, d, hash, pipe, leader_parent, fd, file); how != FromCopy::done) {
+        return how;
     }
     Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
     struct stat here{};
     if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
         here.st_ino == file.ino && here.st_dev == file.dev && exact_name_present(parent.get(), d)) {
-        return Linked::yes; // linked already (by an interrupted run)
+        return FromCopy::done; // linked already (by an interrupted run)
     }
     // A link cannot replace a name: it is made under a free name in staging,
     // checked to be the file just hashed, then renamed over d's path.
     std::string tmp = "tmp-link-" + random_hex(8);
     if (::linkat(leader_parent.get(), leader.name.c_str(), m_staging.dirfd(), tmp.c_str(), 0) != 0) {
         if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
-            return Linked::unsupported;
+            return FromCopy::unsupported;
         }
         throw_errno("link", fmt::format("{} -> {}", display(leader.rel()), display(d.rel())));
     }
@@ -281,7 +272,7 @@ Destination::Linked Destination::link_into_place(const EntryPath& leader, const 
     if (::fstatat(m_staging.dirfd(), tmp.c_str(), &made, AT_SYMLINK_NOFOLLOW) != 0 ||
         made.st_ino != file.ino || made.st_dev != file.dev) {
         ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0); // a name in staging, not user data
-        return Linked::damaged; // replaced between the hash and the link
+        return FromCopy::damaged; // replaced between the hash and the link
     }
     try {
         clear_name(parent.get(), d);
@@ -295,7 +286,7 @@ Destination::Linked Destination::link_into_place(const EntryPath& leader, const 
     m_staging.renamed_into(parent.get());
     std::lock_guard lock(m_mutex);
     m_touched.insert(d.parent);
-    return Linked::yes;
+    return FromCopy::done;
 }
 
 bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {

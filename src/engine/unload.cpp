@@ -147,6 +147,16 @@ public:
 private:
     std::string display(const EntryPath& d) const { return m_dest.display(d.rel()); }
 
+    // Throws (the entry's error) when d's path is unsafe or under a directory
+    // refused this run.
+    void check_deliverable(const EntryPath& d) const {
+        DestTree::check_path(d.rel());
+        if (auto refused = m_dest.refused_ancestor(d)) {
+            throw Error(fmt::format("its directory '{}' could not be created (see its own error)",
+                                    escape_bytes(m_dest.display(*refused))));
+        }
+    }
+
     // Pages through the pair's undelivered entries of one kind, in path order;
     // each one's errors go to the sink.
     template <typename F> void each_delivery(Kind kind, F&& f) {
@@ -163,12 +173,7 @@ private:
                     return;
                 }
                 for_file(m_sink, d.entry_id, display(d), [&] {
-                    DestTree::check_path(d.rel());
-                    if (auto refused = m_dest.refused_ancestor(d)) {
-                        throw Error(fmt::format("its directory '{}' could not be created (see its "
-                                                "own error)",
-                                                escape_bytes(m_dest.display(*refused))));
-                    }
+                    check_deliverable(d);
                     f(d);
                 });
             }
@@ -397,12 +402,7 @@ private:
                 used.insert(r.from_id);
                 const DeliveryItem& d = r.to;
                 for_file(m_sink, d.entry_id, display(d), [&] {
-                    DestTree::check_path(d.rel());
-                    if (auto refused = m_dest.refused_ancestor(d)) {
-                        throw Error(fmt::format("its directory '{}' could not be created (see "
-                                                "its own error)",
-                                                escape_bytes(m_dest.display(*refused))));
-                    }
+                    check_deliverable(d);
                     // An interrupted run may have renamed it already: the old name
                     // is then gone, and its deletion finds nothing to move.
                     if (m_dest.already_there(d, *d.content_hash, m_pipe)) {
@@ -413,7 +413,7 @@ private:
                         return;
                     }
                     auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
-                    if (how != Destination::Moved::yes) {
+                    if (how != Destination::FromCopy::done) {
                         Transaction tx(m_catalog.db());
                         m_store.mark_damaged_at_dest(r.from_id);
                         tx.commit();
@@ -422,7 +422,7 @@ private:
                             "copy there is {}: its content is carried again (or copied from "
                             "another copy at the destination)",
                             escape_bytes(display(d)), escape_bytes(display(r.from)),
-                            how == Destination::Moved::missing ? "missing" : "damaged"));
+                            how == Destination::FromCopy::missing ? "missing" : "damaged"));
                         return;
                     }
                     moved.emplace_back(d.entry_id, r.from_id);
@@ -474,8 +474,8 @@ private:
                 }
                 auto how = leader->delivered && !m_no_links
                                ? m_dest.link_into_place(leader->path, d, *d.content_hash, m_pipe)
-                               : Destination::Linked::missing;
-                if (how == Destination::Linked::yes) {
+                               : Destination::FromCopy::missing;
+                if (how == Destination::FromCopy::done) {
                     linked.push_back(d.entry_id);
                     ++m_result.hard_links;
                     if (m_progress) {
@@ -485,7 +485,7 @@ private:
                     return;
                 }
                 if (leader->delivered && !m_no_links &&
-                    (how == Destination::Linked::missing || how == Destination::Linked::damaged)) {
+                    (how == Destination::FromCopy::missing || how == Destination::FromCopy::damaged)) {
                     // Not what was delivered there: delivered again (SPEC §7.4).
                     Transaction tx(m_catalog.db());
                     m_store.mark_damaged_at_dest(leader->id);
@@ -494,11 +494,11 @@ private:
                         "'{}' is a hard link to '{}', whose copy at the destination is {}: that "
                         "is delivered again, and this name linked to it then",
                         escape_bytes(display(d)), escape_bytes(display(leader->path)),
-                        how == Destination::Linked::missing ? "missing" : "damaged"));
+                        how == Destination::FromCopy::missing ? "missing" : "damaged"));
                     ++m_result.waiting;
                     return;
                 }
-                if (how == Destination::Linked::unsupported && !m_no_links) {
+                if (how == Destination::FromCopy::unsupported && !m_no_links) {
                     m_no_links = true;
                     m_result.notes.push_back(fmt::format(
                         "the destination '{}' cannot hold hard links: names that share a file "

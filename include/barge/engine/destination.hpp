@@ -62,21 +62,25 @@ public:
     // version. Refuses (SystemError) a name the file system takes for another one
     // (exFAT: 'Foo' for 'foo'). Thread-safe (the verifier thread places files).
     void place(TempFile& file, const EntryPath& e);
+    // What became of a rename or a link made from a copy already at the destination.
+    enum class FromCopy {
+        done,
+        missing,     // no regular file under that exact name
+        damaged,     // it does not hash to what was delivered there
+        unsupported, // the file system cannot (hard links on exFAT)
+    };
     // A rename or move at the source: renames the destination's copy at `from` to
     // d's path, after checking it is a regular file that hashes to `hash`, and
     // gives it d's metadata; whatever stood at d's path is kept as an old
     // version. Nothing moves when the copy is missing or damaged. The caller
     // syncs (renamed_barrier) before recording it.
-    enum class Moved { yes, missing, damaged };
-    Moved move_into_place(const EntryPath& from, const DeliveryItem& d, const Digest& hash,
-                          HashPipeline& pipe);
+    FromCopy move_into_place(const EntryPath& from, const DeliveryItem& d, const Digest& hash,
+                             HashPipeline& pipe);
     // A hard link at the source: makes d's path another name of the destination's
-    // file at `leader` (checked to be a regular file that hashes to `hash`);
-    // whatever stood at d's path is kept as an old version. `unsupported` when the
-    // file system cannot (exFAT: the caller copies instead).
-    enum class Linked { yes, missing, damaged, unsupported };
-    Linked link_into_place(const EntryPath& leader, const DeliveryItem& d, const Digest& hash,
-                           HashPipeline& pipe);
+    // file at `leader` (checked the same way); whatever stood at d's path is kept
+    // as an old version.
+    FromCopy link_into_place(const EntryPath& leader, const DeliveryItem& d, const Digest& hash,
+                             HashPipeline& pipe);
     // A directory renamed or moved at the source: renames the destination's
     // directory `from` to `to`, when `from` is a real directory and nothing
     // stands at `to` yet. Returns whether it did. The caller syncs
@@ -104,6 +108,11 @@ public:
 
 private:
     bool exact_name_present(int parent_fd, const EntryPath& e) const;
+    // The destination's copy at `at`, for d: a regular file under that exact name
+    // (its directory and the open file in `dir` and `fd`) that hashes to `hash`,
+    // given d's mode, owner and mtime (synced) where the source changed them.
+    FromCopy check_copy(const EntryPath& at, const DeliveryItem& d, const Digest& hash,
+                        HashPipeline& pipe, Fd& dir, Fd& fd, FileStat& st);
     // What stands at e's name in parent_fd goes to versions/ (refused when the
     // file system takes e's name for another one).
     void clear_name(int parent_fd, const EntryPath& e);
