@@ -10,8 +10,9 @@ no_leak_check_under_strace
 # 1 MiB pieces: the big files have a whole-block piece, which is re-read behind
 # its writer (the io_submit points below), and a tail, re-read after the barrier.
 PIECE_SIZE=1M setup_pair --on-delete trash
-mkdir -p "$SRC/a" "$SRC/b"
+mkdir -p "$SRC/a" "$SRC/b" "$SRC/c/d"
 for i in $(seq 1 300); do echo "small file $i" >"$SRC/a/s$i"; done
+for i in $(seq 1 20); do echo "c file $i" >"$SRC/c/d/f$i"; done
 for i in 1 2 3; do head -c 1500000 /dev/urandom >"$SRC/b/big$i"; done
 find "$SRC" -exec touch -d '2024-01-01 10:00:00' {} +
 
@@ -86,9 +87,14 @@ fi
 echo changed >"$SRC/a/s1"
 rm "$SRC/a/s2"
 mv "$SRC/b/big1" "$SRC/b/big1-renamed"
+mv "$SRC/c" "$SRC/c-renamed" # a directory rename: one renameat2 at the destination
 touch -d '2024-02-01' "$SRC/a/s1" "$SRC/a" "$SRC/b"
 kill_at syncfs 2 load
 expect_exit 0 barge load
+kill_at renameat2 1 unload # before the directory's rename
+kill_at syncfs 1 unload    # after it, before its commit
+kill_at renameat 1 unload  # before the renamed file's rename
+kill_at syncfs 1 unload    # after it, before its commit
 kill_at linkat 1 unload
 kill_at renameat 2 unload
 kill_at syncfs 3 unload
