@@ -24,6 +24,13 @@ constexpr const char* holder_condition =
     "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND x.id != e.id AND "
     "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
 
+// Entry "x" is the old name of a rename of entry "e": a delivered, undamaged
+// file gone from the source with e's content (the lowest id of those, by
+// ORDER BY x.id).
+constexpr const char* rename_source_condition =
+    "x.d_content_id = e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND "
+    "x.d_kind = 1 AND x.d_damaged = 0";
+
 } // namespace
 
 const std::string& sql_held_at_dest() {
@@ -283,13 +290,10 @@ std::optional<std::string> TransitStore::held_at_dest(int64_t entry_id, int64_t 
 
 std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string& after_parent,
                                               const std::string& after_name, int limit) {
-    // The old name: a delivered, undamaged file gone from the source (kind NULL)
-    // with the new name's content; the lowest id when several qualify.
     static const std::string sql =
         delivery_columns() + ", o.id, o.parent, o.name FROM entries e LEFT JOIN contents c ON c.id = "
-        "e.content_id JOIN entries o ON o.id = (SELECT x.id FROM entries x WHERE x.d_content_id = "
-        "e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND x.d_kind = 1 AND "
-        "x.d_damaged = 0 ORDER BY x.id LIMIT 1) WHERE e.pair_id = ? AND e.kind = 1 AND "
+        "e.content_id JOIN entries o ON o.id = (SELECT x.id FROM entries x WHERE " +
+        rename_source_condition + " ORDER BY x.id LIMIT 1) WHERE e.pair_id = ? AND e.kind = 1 AND "
         "e.content_id IS NOT NULL AND (e.parent, e.name) > (?, ?) AND NOT " +
         std::string(sql_delivered) + " ORDER BY e.parent, e.name LIMIT ?";
     Statement st = m_db.prepare(sql);
@@ -333,7 +337,8 @@ std::optional<EntryPath> TransitStore::dir_for_move(int64_t entry_id, bool gone)
 }
 
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
-                                     int64_t to_id, const std::string& to) {
+                                     const EntryPath& to_path) {
+    const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_verified_ns, d_damaged";
     // Onto the entry at the new path: what the destination holds there now.
@@ -351,14 +356,7 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
         }
     };
-    // The directory itself.
-    Statement dir = m_db.prepare("SELECT parent, name FROM entries WHERE id = ?");
-    dir.bind(1, to_id);
-    if (!dir.step()) {
-        return;
-    }
-    std::string to_parent = dir.column_blob(0), to_name = dir.column_blob(1);
-    move(from_id, to_parent, to_name);
+    move(from_id, to_path.parent, to_path.name); // the directory itself
     // Everything under it: parent == from, or parent in [from + "/", from + "0").
     // In pages, so memory stays bounded: every row moved leaves the range (`to`
     // is never under `from`: the source holds `to` and not `from`).
@@ -415,10 +413,10 @@ bool TransitStore::any_gone(int64_t pair_id) {
 }
 
 std::optional<std::pair<int64_t, EntryPath>> TransitStore::rename_source(int64_t entry_id) {
-    Statement st = m_db.prepare(
-        "SELECT x.id, x.parent, x.name FROM entries e JOIN entries x ON x.d_content_id = "
-        "e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND x.d_kind = 1 AND "
-        "x.d_damaged = 0 WHERE e.id = ? ORDER BY x.id LIMIT 1");
+    static const std::string sql = std::string("SELECT x.id, x.parent, x.name FROM entries e JOIN "
+                                               "entries x ON ") +
+                                   rename_source_condition + " WHERE e.id = ? ORDER BY x.id LIMIT 1";
+    Statement st = m_db.prepare(sql);
     st.bind(1, entry_id);
     if (!st.step()) {
         return std::nullopt;

@@ -196,14 +196,28 @@ void Destination::place(TempFile& file, const EntryPath& e) {
     file.commit(parent.get(), e.name, display(e.rel()));
 }
 
+Fd Destination::parent_of(const EntryPath& at, bool dir) const {
+    DestTree::check_path(at.rel());
+    Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat st{};
+    if (!parent || ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) || !exact_name_present(parent.get(), at)) {
+        return Fd();
+    }
+    return parent;
+}
+
+void Destination::renamed_in(int dirfd, const std::string& rel) {
+    m_staging.renamed_into(dirfd);
+    std::lock_guard lock(m_mutex);
+    m_touched.insert(rel);
+}
+
 Destination::FromCopy Destination::check_copy(const EntryPath& at, const DeliveryItem& d,
                                               const Digest& hash, HashPipeline& pipe, Fd& dir,
                                               Fd& fd, FileStat& st) {
-    DestTree::check_path(at.rel());
-    dir = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat named{};
-    if (!dir || ::fstatat(dir.get(), at.name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(named.st_mode) || !exact_name_present(dir.get(), at)) {
+    dir = parent_of(at, false);
+    if (!dir) {
         return FromCopy::missing;
     }
     fd = open_beneath(dir.get(), at.name, O_RDONLY | O_NOFOLLOW);
@@ -238,11 +252,8 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
     if (::renameat(from_parent.get(), from.name.c_str(), parent.get(), d.name.c_str()) != 0) {
         throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(d.rel())));
     }
-    m_staging.renamed_into(from_parent.get());
-    m_staging.renamed_into(parent.get());
-    std::lock_guard lock(m_mutex);
-    m_touched.insert(from.parent);
-    m_touched.insert(d.parent);
+    renamed_in(from_parent.get(), from.parent);
+    renamed_in(parent.get(), d.parent);
     return FromCopy::done;
 }
 
@@ -283,22 +294,18 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
         ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
         throw;
     }
-    m_staging.renamed_into(parent.get());
-    std::lock_guard lock(m_mutex);
-    m_touched.insert(d.parent);
+    renamed_in(parent.get(), d.parent);
     return FromCopy::done;
 }
 
 bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
-    DestTree::check_path(from.rel());
     DestTree::check_path(to.rel());
-    Fd from_parent = open_beneath(m_tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat st{};
-    if (!from_parent || ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode) || !exact_name_present(from_parent.get(), from)) {
+    Fd from_parent = parent_of(from, true);
+    if (!from_parent) {
         return false;
     }
     Fd parent = m_tree.open_dir(to.parent, DestTree::Create::yes);
+    struct stat st{};
     if (::fstatat(parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
         return false; // something stands there: the files move one by one
     }
@@ -312,11 +319,8 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
         }
         throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(to.rel())));
     }
-    m_staging.renamed_into(from_parent.get());
-    m_staging.renamed_into(parent.get());
-    std::lock_guard lock(m_mutex);
-    m_touched.insert(from.parent);
-    m_touched.insert(to.parent);
+    renamed_in(from_parent.get(), from.parent);
+    renamed_in(parent.get(), to.parent);
     return true;
 }
 

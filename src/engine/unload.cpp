@@ -330,7 +330,7 @@ private:
                 }
                 m_dest.staging().renamed_barrier();
                 Transaction tx(m_catalog.db());
-                m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), to_id, to->rel());
+                m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to);
                 tx.commit();
                 ++m_result.renamed_dirs;
                 if (m_progress) {
@@ -340,6 +340,30 @@ private:
         }
     }
 
+    // Names placed at the destination by renames and links since the last
+    // record_placed(): one barrier makes them durable, then one commit records the
+    // new names delivered and forgets the old names the renames took over.
+    struct Placed {
+        std::vector<int64_t> delivered, forgotten;
+    };
+    void record_placed(Placed& p) {
+        if (p.delivered.empty() && p.forgotten.empty()) {
+            return;
+        }
+        m_dest.staging().renamed_barrier();
+        Transaction tx(m_catalog.db());
+        int64_t now = now_ns();
+        for (int64_t id : p.delivered) {
+            m_store.mark_delivered(id, now);
+        }
+        for (int64_t id : p.forgotten) {
+            m_store.forget_entry(id);
+        }
+        tx.commit();
+        p.delivered.clear();
+        p.forgotten.clear();
+    }
+
     // Files renamed or moved at the source: the destination's copy under the old
     // name is checked and renamed (no bytes copied, nothing left in the trash).
     // The old entry is forgotten in the same commit that records the new one.
@@ -347,24 +371,44 @@ private:
         if (!m_store.any_gone(m_pair.id)) {
             return;
         }
-        std::vector<std::pair<int64_t, int64_t>> moved; // new entry, old entry
-        std::set<int64_t> used;                          // old entries moved this run
+        Placed placed;
+        std::set<int64_t> used; // old entries taken since the last record
         auto record = [&] {
-            if (!moved.empty()) {
-                m_dest.staging().renamed_barrier();
-                Transaction tx(m_catalog.db());
-                int64_t now = now_ns();
-                for (auto [to, from] : moved) {
-                    m_store.mark_delivered(to, now);
-                    m_store.forget_entry(from);
-                }
-                tx.commit();
-                moved.clear();
-            }
-            used.clear(); // forgotten: no query returns them again
+            record_placed(placed);
+            used.clear(); // forgotten or marked damaged: no query returns them again
         };
         try {
-            move_renamed_pages(moved, used, record);
+            std::string after_parent, after_name;
+            for (;;) {
+                auto page = m_store.renames(m_pair.id, after_parent, after_name, 256);
+                if (page.empty() || stop_requested()) {
+                    break;
+                }
+                after_parent = page.back().to.parent;
+                after_name = page.back().to.name;
+                for (RenameItem r : page) {
+                    if (stop_requested()) {
+                        break;
+                    }
+                    if (used.contains(r.from_id)) {
+                        // Several files of one content renamed at once: what was moved is
+                        // recorded (its old entry forgotten), then this one takes another
+                        // old name, if one is left; else it is copied in the next pass.
+                        record();
+                        auto other = m_store.rename_source(r.to.entry_id);
+                        if (!other) {
+                            continue;
+                        }
+                        r.from_id = other->first;
+                        r.from = other->second;
+                    }
+                    used.insert(r.from_id);
+                    move_one(r, placed);
+                    if (placed.delivered.size() >= 512) {
+                        record();
+                    }
+                }
+            }
         } catch (const Stopped&) {
             record(); // what was renamed is recorded before the run ends
             throw;
@@ -372,71 +416,40 @@ private:
         record();
     }
 
-    template <typename Record>
-    void move_renamed_pages(std::vector<std::pair<int64_t, int64_t>>& moved, std::set<int64_t>& used,
-                            Record& record) {
-        std::string after_parent, after_name;
-        for (;;) {
-            auto page = m_store.renames(m_pair.id, after_parent, after_name, 256);
-            if (page.empty() || stop_requested()) {
-                break;
+    void move_one(const RenameItem& r, Placed& placed) {
+        const DeliveryItem& d = r.to;
+        for_file(m_sink, d.entry_id, display(d), [&] {
+            check_deliverable(d);
+            // An interrupted run may have renamed it already: the old name is then
+            // gone, and its deletion finds nothing to move.
+            if (m_dest.already_there(d, *d.content_hash, m_pipe)) {
+                Transaction tx(m_catalog.db());
+                m_store.mark_delivered(d.entry_id, now_ns());
+                tx.commit();
+                ++m_result.already_there;
+                return;
             }
-            after_parent = page.back().to.parent;
-            after_name = page.back().to.name;
-            for (RenameItem r : page) {
-                if (stop_requested()) {
-                    break;
-                }
-                if (used.contains(r.from_id)) {
-                    // Several files of one content renamed at once: what was moved is
-                    // recorded (its old entry forgotten), then this one takes another
-                    // old name, if one is left; else it is copied in the next pass.
-                    record();
-                    auto other = m_store.rename_source(r.to.entry_id);
-                    if (!other) {
-                        continue;
-                    }
-                    r.from_id = other->first;
-                    r.from = other->second;
-                }
-                used.insert(r.from_id);
-                const DeliveryItem& d = r.to;
-                for_file(m_sink, d.entry_id, display(d), [&] {
-                    check_deliverable(d);
-                    // An interrupted run may have renamed it already: the old name
-                    // is then gone, and its deletion finds nothing to move.
-                    if (m_dest.already_there(d, *d.content_hash, m_pipe)) {
-                        Transaction tx(m_catalog.db());
-                        m_store.mark_delivered(d.entry_id, now_ns());
-                        tx.commit();
-                        ++m_result.already_there;
-                        return;
-                    }
-                    auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
-                    if (how != Destination::FromCopy::done) {
-                        Transaction tx(m_catalog.db());
-                        m_store.mark_damaged_at_dest(r.from_id);
-                        tx.commit();
-                        m_result.notes.push_back(fmt::format(
-                            "'{}' was renamed from '{}' at the source, but the destination's "
-                            "copy there is {}: its content is carried again (or copied from "
-                            "another copy at the destination)",
-                            escape_bytes(display(d)), escape_bytes(display(r.from)),
-                            how == Destination::FromCopy::missing ? "missing" : "damaged"));
-                        return;
-                    }
-                    moved.emplace_back(d.entry_id, r.from_id);
-                    ++m_result.renamed;
-                    if (m_progress) {
-                        m_progress->advance(1, static_cast<uint64_t>(d.st.size), d.rel());
-                        m_progress->item("renamed", d.rel());
-                    }
-                });
-                if (moved.size() >= 512) {
-                    record();
-                }
+            auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
+            if (how != Destination::FromCopy::done) {
+                Transaction tx(m_catalog.db());
+                m_store.mark_damaged_at_dest(r.from_id);
+                tx.commit();
+                m_result.notes.push_back(fmt::format(
+                    "'{}' was renamed from '{}' at the source, but the destination's copy there "
+                    "is {}: its content is carried again (or copied from another copy at the "
+                    "destination)",
+                    escape_bytes(display(d)), escape_bytes(display(r.from)),
+                    how == Destination::FromCopy::missing ? "missing" : "damaged"));
+                return;
             }
-        }
+            placed.delivered.push_back(d.entry_id);
+            placed.forgotten.push_back(r.from_id);
+            ++m_result.renamed;
+            if (m_progress) {
+                m_progress->advance(1, static_cast<uint64_t>(d.st.size), d.rel());
+                m_progress->item("renamed", d.rel());
+            }
+        });
     }
 
     // Hard links (SPEC §6): the other names of a link group become links to its
@@ -449,24 +462,11 @@ private:
         }
         // The deferred names are found again (the files still undelivered that
         // have a leader), not kept in memory: a tree of snapshots may hold millions.
-        std::vector<int64_t> linked;
-        auto record = [&] {
-            if (linked.empty()) {
-                return;
-            }
-            m_dest.staging().renamed_barrier();
-            Transaction tx(m_catalog.db());
-            int64_t now = now_ns();
-            for (int64_t id : linked) {
-                m_store.mark_delivered(id, now);
-            }
-            tx.commit();
-            linked.clear();
-        };
+        Placed linked;
         try {
             each_delivery(Kind::file, [&](const DeliveryItem& d) {
-                if (linked.size() >= 512) {
-                    record();
+                if (linked.delivered.size() >= 512) {
+                    record_placed(linked);
                 }
                 auto leader = m_store.link_leader(m_pair.id, d);
                 if (!leader) {
@@ -476,7 +476,7 @@ private:
                                ? m_dest.link_into_place(leader->path, d, *d.content_hash, m_pipe)
                                : Destination::FromCopy::missing;
                 if (how == Destination::FromCopy::done) {
-                    linked.push_back(d.entry_id);
+                    linked.delivered.push_back(d.entry_id);
                     ++m_result.hard_links;
                     if (m_progress) {
                         m_progress->advance(1, static_cast<uint64_t>(d.st.size), d.rel());
@@ -508,11 +508,11 @@ private:
                 deliver(d, 1);
             });
         } catch (const Stopped&) {
-            record();
+            record_placed(linked);
             throw;
         }
         m_transfer.flush();
-        record();
+        record_placed(linked);
     }
 
     void deliver_symlinks() {

@@ -25,19 +25,8 @@ namespace {
 // A scan never enters a directory named .barge (SPEC §3), so no catalog path
 // holds one: such a path would reach barge's own trash, versions or staging.
 bool names_barge_dir(std::string_view rel) {
-    size_t start = 0;
-    while (start <= rel.size()) {
-        size_t slash = rel.find('/', start);
-        size_t end = slash == std::string_view::npos ? rel.size() : slash;
-        if (rel.substr(start, end - start) == ".barge") {
-            return true;
-        }
-        if (slash == std::string_view::npos) {
-            return false;
-        }
-        start = slash + 1;
-    }
-    return false;
+    return rel == ".barge" || rel.starts_with(".barge/") || rel.ends_with("/.barge") ||
+           rel.find("/.barge/") != std::string_view::npos;
 }
 
 } // namespace

@@ -151,12 +151,12 @@ public:
     // NULL, delivered as a directory) or new (a directory not known at the
     // destination).
     std::optional<EntryPath> dir_for_move(int64_t entry_id, bool gone);
-    // The destination renamed directory `from` (entry from_id) to `to` (entry
-    // to_id): what the catalog knows of the destination under `from` moves to
-    // the same paths under `to`, into the source's entries there, or as entries
-    // gone from the source (deleted at the next deletions pass).
+    // The destination renamed directory `from` (entry from_id) to `to` (the
+    // source's new directory): what the catalog knows of the destination under
+    // `from` moves to the same paths under `to`, into the source's entries there,
+    // or as entries gone from the source (deleted at the next deletions pass).
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
-                           int64_t to_id, const std::string& to);
+                           const EntryPath& to);
     // The first name of d's link group when d is not it (SPEC §6: names sharing
     // an inode at the source share one at the destination). A delivered d is
     // never asked about, so two delivered names never lead each other.

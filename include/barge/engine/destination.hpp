@@ -113,6 +113,12 @@ private:
     // given d's mode, owner and mtime (synced) where the source changed them.
     FromCopy check_copy(const EntryPath& at, const DeliveryItem& d, const Digest& hash,
                         HashPipeline& pipe, Fd& dir, Fd& fd, FileStat& st);
+    // at's directory, when at names a directory (dir) or a regular file under
+    // that exact name; else no Fd. Throws for an unsafe catalog path.
+    Fd parent_of(const EntryPath& at, bool dir) const;
+    // A rename into or out of dirfd (the destination's directory rel): made
+    // durable by the next renamed_barrier, and rel's mtime restored at the end.
+    void renamed_in(int dirfd, const std::string& rel);
     // What stands at e's name in parent_fd goes to versions/ (refused when the
     // file system takes e's name for another one).
     void clear_name(int parent_fd, const EntryPath& e);
