@@ -157,12 +157,17 @@ void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area
         aside_dir += "/" + e.parent;
     }
     Fd dir = m_tree.open_dir(aside_dir, DestTree::Create::yes);
+    // Both directories are synced by the next barrier on FUSE too (elsewhere
+    // syncfs covers them), as for every rename at the destination.
     if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
+        m_staging.renamed_into(dir.get());
         return;
     }
     if (::renameat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str()) != 0) {
         throw_errno("move aside", display(e.rel()));
     }
+    m_staging.renamed_into(dir.get());
+    m_staging.renamed_into(parent_fd);
 }
 
 bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe) {
