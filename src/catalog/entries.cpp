@@ -2,13 +2,18 @@
 #include "barge/catalog/transit.hpp"
 
 #include "barge/catalog/contents.hpp"
+#include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <sys/sysmacros.h>
 
 namespace barge {
 
 namespace {
 
-// Binds a FileStat to ?first .. ?first+9 in the order of the stat columns.
+// Binds a FileStat to ?first .. ?first+10 in the order of the stat columns.
 void bind_stat(Statement& st, int first, const FileStat& s) {
     st.bind(first, static_cast<int>(s.kind))
         .bind(first + 1, static_cast<int64_t>(s.mode))
@@ -21,19 +26,27 @@ void bind_stat(Statement& st, int first, const FileStat& s) {
         .bind(first + 8, static_cast<int64_t>(s.dev));
     if (s.kind == Kind::symlink) {
         st.bind_blob(first + 9, s.target);
+    } else if (is_device(s.kind)) {
+        st.bind_blob(first + 9, device_number_text(s.rdev));
     } else {
         st.bind_null(first + 9);
+    }
+    if (s.xattrs.empty()) {
+        st.bind_null(first + 10);
+    } else {
+        st.bind_blob(first + 10, s.xattrs);
     }
 }
 
 } // namespace
 
-const char* const sql_stat_columns = "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target";
+const char* const sql_stat_columns =
+    "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target, xattrs";
 
 std::string stat_columns_of(const char* alias) {
     std::string out;
     for (const char* c : {"kind", "mode", "uid", "gid", "size", "mtime_ns", "ctime_ns", "ino", "dev",
-                          "target"}) {
+                          "target", "xattrs"}) {
         if (!out.empty()) {
             out += ", ";
         }
@@ -54,7 +67,27 @@ FileStat read_stat_columns(const Statement& st, int first) {
     s.ino = static_cast<uint64_t>(st.column_int(first + 7));
     s.dev = static_cast<uint64_t>(st.column_int(first + 8));
     s.target = st.column_blob(first + 9);
+    if (is_device(s.kind)) {
+        s.rdev = parse_device_number(s.target);
+        s.target.clear();
+    }
+    s.xattrs = st.column_blob(first + 10);
     return s;
+}
+
+std::string device_number_text(uint64_t rdev) {
+    return fmt::format("{}:{}", major(rdev), minor(rdev));
+}
+
+uint64_t parse_device_number(std::string_view text) {
+    unsigned int maj = 0, min = 0;
+    std::string s(text);
+    char end = 0;
+    if (std::sscanf(s.c_str(), "%u:%u%c", &maj, &min, &end) != 2) {
+        throw CatalogError(fmt::format("the catalog holds a device number '{}' that barge did "
+                                       "not write", escape_bytes(text)));
+    }
+    return makedev(maj, min);
 }
 
 namespace {
@@ -74,13 +107,13 @@ EntryStore::EntryStore(Database& db)
                             ", content_id, racy FROM entries WHERE pair_id = ? AND parent = ? "
                             "ORDER BY name")),
       m_insert(db.prepare(std::string("INSERT INTO entries(pair_id, parent, name, ") +
-                          sql_stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
+                          sql_stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
       m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
-                               "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=? "
-                               "WHERE id=?")),
+                               "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
+                               "changed_gen=? WHERE id=?")),
       m_update_forget(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
-                                 "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, changed_gen=?, "
-                                 "content_id=NULL, racy=0 WHERE id=?")),
+                                 "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
+                                 "changed_gen=?, content_id=NULL, racy=0 WHERE id=?")),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ? WHERE id = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")) {}
 
@@ -95,8 +128,8 @@ std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view par
             r.kind = static_cast<Kind>(m_children.column_int(2));
         }
         r.st = read_stat_columns(m_children, 2);
-        r.content_id = m_children.column_optional_int(12);
-        r.racy = m_children.column_int(13) != 0;
+        r.content_id = m_children.column_optional_int(2 + stat_column_count);
+        r.racy = m_children.column_int(3 + stat_column_count) != 0;
         out.push_back(std::move(r));
     }
     m_children.reset();
@@ -107,7 +140,7 @@ int64_t EntryStore::insert(int64_t pair_id, std::string_view parent, std::string
                            const FileStat& st, int64_t gen) {
     m_insert.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
     bind_stat(m_insert, 4, st);
-    m_insert.bind(14, gen);
+    m_insert.bind(4 + stat_column_count, gen);
     m_insert.run();
     return m_db.last_insert_rowid();
 }
@@ -115,7 +148,7 @@ int64_t EntryStore::insert(int64_t pair_id, std::string_view parent, std::string
 void EntryStore::update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget) {
     Statement& s = forget == ForgetContent::yes ? m_update_forget : m_update_keep;
     bind_stat(s, 1, st);
-    s.bind(11, gen).bind(12, id);
+    s.bind(1 + stat_column_count, gen).bind(2 + stat_column_count, id);
     s.run();
 }
 
@@ -145,8 +178,8 @@ int64_t EntryStore::count_present(int64_t pair_id) {
     static const std::string sql = fmt::format(
         "SELECT coalesce((SELECT files FROM pair_delivered WHERE pair_id = ?1), 0) + (SELECT "
         "count(*) FROM entries e INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND e.kind "
-        "IN ({f}, {l}) AND NOT {delivered})",
-        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("l", sql_kind(Kind::symlink)),
+        "IN {kinds} AND NOT {delivered})",
+        fmt::arg("kinds", sql_counted_kinds),
         fmt::arg("delivered", sql_delivered));
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);
@@ -217,7 +250,7 @@ std::vector<HashJob> EntryStore::hash_jobs(int64_t pair_id, int64_t after_id, in
         j.id = st.column_int(0);
         j.path = join_path(st.column_blob(1), st.column_blob(2));
         j.st = read_stat_columns(st, 3);
-        j.content_id = st.column_optional_int(13);
+        j.content_id = st.column_optional_int(3 + stat_column_count);
         out.push_back(std::move(j));
     }
     return out;

@@ -206,6 +206,114 @@ BEGIN
 END;
 )sql";
 
+// Version 4: special files and extended attributes (SPEC §6, issue 12). kind
+// takes FIFOs (4) and character (5) and block (6) devices, whose number is kept
+// in target; xattrs and d_xattrs hold the attributes (fs/xattrs.hpp) at the
+// source and as delivered. A CHECK cannot be altered in place: the table is
+// rebuilt, and its indexes and triggers made again with the delivered condition
+// that now compares the attributes too.
+
+// "Delivered" as sql_delivered (src/catalog/transit.cpp) says it, term for
+// term, for the row named by r ("NEW.", "OLD.", "e." or "" for the table itself).
+std::string delivered_v4(const std::string& r) {
+    return fmt::format(
+        "({r}d_kind IS NOT NULL AND {r}d_kind IS {r}kind AND {r}d_mode IS {r}mode AND "
+        "{r}d_mtime_ns IS {r}mtime_ns AND {r}d_target IS {r}target AND {r}d_xattrs IS {r}xattrs "
+        "AND {r}d_damaged = 0 AND ({r}kind IS NOT 1 OR ({r}content_id IS NOT NULL AND "
+        "{r}d_content_id IS {r}content_id)))",
+        fmt::arg("r", r));
+}
+
+// A file, symlink or special file (what status counts), delivered.
+std::string counted_delivered_v4(const std::string& r) {
+    return fmt::format("{r}kind IN (1, 3, 4, 5, 6) AND {d}", fmt::arg("r", r),
+                       fmt::arg("d", delivered_v4(r)));
+}
+
+std::string schema_v4() {
+    const std::string columns =
+        "id, pair_id, parent, name, kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, "
+        "content_id, target, racy, changed_gen, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+        "d_content_id, d_target, d_verified_ns, fail_count, fail_reason, fail_ns, d_damaged";
+    const std::string bytes = "CASE WHEN {r}kind = 1 THEN {r}size ELSE 0 END";
+    auto size_of = [&](const std::string& r) { return fmt::format(fmt::runtime(bytes), fmt::arg("r", r)); };
+    return fmt::format(R"sql(
+CREATE TABLE entries_v4 (
+    id           INTEGER PRIMARY KEY,
+    pair_id      INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    parent       BLOB NOT NULL,
+    name         BLOB NOT NULL,
+    kind         INTEGER CHECK (kind IN (1, 2, 3, 4, 5, 6)),
+    mode         INTEGER NOT NULL DEFAULT 0,
+    uid          INTEGER NOT NULL DEFAULT 0,
+    gid          INTEGER NOT NULL DEFAULT 0,
+    size         INTEGER NOT NULL DEFAULT 0,
+    mtime_ns     INTEGER NOT NULL DEFAULT 0,
+    ctime_ns     INTEGER NOT NULL DEFAULT 0,
+    ino          INTEGER NOT NULL DEFAULT 0,
+    dev          INTEGER NOT NULL DEFAULT 0,
+    content_id   INTEGER REFERENCES contents(id),
+    target       BLOB,
+    xattrs       BLOB,
+    racy         INTEGER NOT NULL DEFAULT 0 CHECK (racy IN (0, 1)),
+    changed_gen  INTEGER NOT NULL DEFAULT 0,
+    d_kind       INTEGER CHECK (d_kind IN (1, 2, 3, 4, 5, 6)),
+    d_mode       INTEGER,
+    d_uid        INTEGER,
+    d_gid        INTEGER,
+    d_mtime_ns   INTEGER,
+    d_content_id INTEGER REFERENCES contents(id),
+    d_target     BLOB,
+    d_xattrs     BLOB,
+    d_verified_ns INTEGER,
+    fail_count   INTEGER NOT NULL DEFAULT 0,
+    fail_reason  TEXT,
+    fail_ns      INTEGER,
+    d_damaged    INTEGER NOT NULL DEFAULT 0 CHECK (d_damaged IN (0, 1)),
+    UNIQUE (pair_id, parent, name)
+) STRICT;
+INSERT INTO entries_v4 ({columns}) SELECT {columns} FROM entries;
+DROP TABLE entries;
+ALTER TABLE entries_v4 RENAME TO entries;
+CREATE INDEX entries_content ON entries(content_id);
+CREATE INDEX entries_inode ON entries(pair_id, ino);
+CREATE INDEX entries_d_content ON entries(d_content_id);
+CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0), id) WHERE d_kind = 1;
+CREATE INDEX entries_undelivered ON entries(pair_id) WHERE kind IN (1, 3, 4, 5, 6) AND NOT
+    {table};
+CREATE INDEX entries_failed ON entries(pair_id, fail_ns) WHERE fail_reason IS NOT NULL;
+CREATE INDEX entries_gone ON entries(pair_id) WHERE kind IS NULL;
+DELETE FROM pair_delivered;
+INSERT INTO pair_delivered(pair_id, files, bytes)
+    SELECT e.pair_id, count(*), sum({e_size}) FROM entries e WHERE {e} GROUP BY e.pair_id;
+CREATE TRIGGER entries_delivered_insert AFTER INSERT ON entries
+WHEN {new}
+BEGIN
+    INSERT INTO pair_delivered(pair_id, files, bytes) VALUES (NEW.pair_id, 1, {new_size})
+        ON CONFLICT(pair_id) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER entries_delivered_delete AFTER DELETE ON entries
+WHEN {old}
+BEGIN
+    UPDATE pair_delivered SET files = files - 1, bytes = bytes - ({old_size}) WHERE pair_id = OLD.pair_id;
+END;
+CREATE TRIGGER entries_delivered_update AFTER UPDATE ON entries
+WHEN ({old}) IS NOT ({new})
+    OR (({new}) AND (OLD.pair_id IS NOT NEW.pair_id OR ({old_size}) IS NOT ({new_size})))
+BEGIN
+    UPDATE pair_delivered SET files = files - 1, bytes = bytes - ({old_size})
+        WHERE pair_id = OLD.pair_id AND {old};
+    INSERT INTO pair_delivered(pair_id, files, bytes) SELECT NEW.pair_id, 1, {new_size}
+        WHERE {new}
+        ON CONFLICT(pair_id) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
+END;
+)sql",
+        fmt::arg("columns", columns), fmt::arg("table", delivered_v4("")),
+        fmt::arg("e", counted_delivered_v4("e.")), fmt::arg("e_size", size_of("e.")),
+        fmt::arg("new", counted_delivered_v4("NEW.")), fmt::arg("old", counted_delivered_v4("OLD.")),
+        fmt::arg("new_size", size_of("NEW.")), fmt::arg("old_size", size_of("OLD.")));
+}
+
 // The objects in sqlite_schema: (type, name) -> the SQL of a trigger (what it runs
 // is checked too: barge's own triggers must be exactly what barge wrote), "" for
 // anything else.
@@ -226,6 +334,7 @@ const std::vector<Migration>& migrations() {
         {1, schema_v1},
         {2, schema_v2},
         {3, schema_v3},
+        {4, schema_v4()},
     };
     return steps;
 }

@@ -15,11 +15,11 @@ namespace {
 // a copy at the destination to be renamed or copied from (sql_held_at_dest).
 enum class OrAtDest { no, yes };
 std::string on_cargo_condition(OrAtDest at_dest = OrAtDest::yes) {
-    return fmt::format("(e.kind = {} OR (e.content_id IS NOT NULL AND (EXISTS (SELECT 1 FROM "
+    return fmt::format("(e.kind IS NOT {} OR (e.content_id IS NOT NULL AND (EXISTS (SELECT 1 FROM "
                        "contents c WHERE c.id = e.content_id AND (c.size = 0 OR (c.pieces IS NOT "
                        "NULL AND c.pieces = (SELECT count(*) FROM content_pieces cp JOIN pieces p "
                        "ON p.id = cp.piece_id WHERE cp.content_id = c.id AND {})))) OR {})))",
-                       sql_kind(Kind::symlink), sql_piece_here,
+                       sql_kind(Kind::file), sql_piece_here,
                        at_dest == OrAtDest::yes ? sql_held_at_dest() : std::string("0"));
 }
 
@@ -29,7 +29,7 @@ namespace {
 
 // The files and symlinks of entries "e", as the status indexes select them.
 std::string listed() {
-    return fmt::format("e.kind IN ({}, {})", sql_kind(Kind::file), sql_kind(Kind::symlink));
+    return fmt::format("e.kind IN {}", sql_counted_kinds);
 }
 
 } // namespace

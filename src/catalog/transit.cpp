@@ -9,11 +9,14 @@
 
 namespace barge {
 
+// schema.cpp (version 4) repeats this condition term for term in the partial
+// index entries_undelivered and the triggers that keep pair_delivered.
 // IS, not =: a never-delivered row has NULL d_ columns, and "NOT (NULL = x)" is
 // NULL, which would drop it from every "not delivered" query.
 const char* const sql_delivered =
     "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
-    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_damaged = 0 AND "
+    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_xattrs IS e.xattrs AND "
+    "e.d_damaged = 0 AND "
     "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
 
 namespace {
@@ -21,7 +24,7 @@ namespace {
 // Entry "x" holds at the destination, for entry "e", a verified copy that no
 // delivery will replace (the caller matches x.d_content_id to the content).
 constexpr const char* holder_condition =
-    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND x.id != e.id AND "
+    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND "
     "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
 
 // Entry "x" is the old name of a rename of entry "e": a delivered, undamaged
@@ -94,7 +97,9 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
                                                          const std::string& after_name, int limit) {
     Statement st = m_db.prepare(
         std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-        ", e.content_id, c.hash FROM entries e LEFT JOIN contents c ON c.id = e.content_id "
+        ", e.content_id, c.hash, (e.d_kind = 1 AND e.d_damaged = 0 AND e.d_mtime_ns IS "
+        "e.mtime_ns AND (SELECT size FROM contents WHERE id = e.d_content_id) = e.size) FROM "
+        "entries e LEFT JOIN contents c ON c.id = e.content_id "
         "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND NOT " +
         sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
     st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
@@ -105,10 +110,11 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
         c.parent = st.column_blob(1);
         c.name = st.column_blob(2);
         c.st = read_stat_columns(st, 3);
-        c.content_id = st.column_optional_int(13);
-        if (!st.is_null(14)) {
-            c.content_hash = digest_from_bytes(st.column_blob(14));
+        c.content_id = st.column_optional_int(3 + stat_column_count);
+        if (!st.is_null(4 + stat_column_count)) {
+            c.content_hash = digest_from_bytes(st.column_blob(4 + stat_column_count));
         }
+        c.same_as_delivered = st.column_int(5 + stat_column_count) != 0;
         out.push_back(std::move(c));
     }
     return out;
@@ -248,27 +254,32 @@ DeliveryItem read_delivery(const Statement& st) {
     d.parent = st.column_blob(1);
     d.name = st.column_blob(2);
     d.st = read_stat_columns(st, 3);
-    d.content_id = st.column_optional_int(13);
-    if (!st.is_null(14)) {
-        d.d_kind = static_cast<Kind>(st.column_int(14));
+    constexpr int after = 3 + stat_column_count;
+    d.content_id = st.column_optional_int(after);
+    if (!st.is_null(after + 1)) {
+        d.d_kind = static_cast<Kind>(st.column_int(after + 1));
     }
-    d.d_content_id = st.column_optional_int(15);
-    if (!st.is_null(16)) {
-        d.content_hash = digest_from_bytes(st.column_blob(16));
+    d.d_content_id = st.column_optional_int(after + 2);
+    if (!st.is_null(after + 3)) {
+        d.content_hash = digest_from_bytes(st.column_blob(after + 3));
     }
     return d;
 }
 
 } // namespace
 
-std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, Kind kind,
+std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, const std::vector<Kind>& kinds,
                                                    const std::string& after_parent,
                                                    const std::string& after_name, int limit) {
+    std::string in;
+    for (Kind k : kinds) {
+        in += std::string(in.empty() ? "" : ", ") + sql_kind(k);
+    }
     Statement st = m_db.prepare(
-        delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.kind = ? AND (e.parent, e.name) > (?, ?) AND NOT " +
-        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
-    st.bind(1, pair_id).bind(2, static_cast<int>(kind)).bind_blob(3, after_parent).bind_blob(4, after_name).bind(5, limit);
+        delivery_select() + "WHERE e.pair_id = ?1 AND "
+        "e.kind IN (" + in + ") AND (e.parent, e.name) > (?2, ?3) AND NOT " +
+        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?4");
+    st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
     std::vector<DeliveryItem> out;
     while (st.step()) {
         out.push_back(read_delivery(st));
@@ -276,8 +287,9 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, Kind kind,
     return out;
 }
 
-std::optional<std::string> TransitStore::held_at_dest(int64_t entry_id, int64_t content_id) {
-    static const std::string sql = std::string("SELECT x.parent, x.name FROM entries e JOIN entries x "
+std::optional<TransitStore::Holder> TransitStore::held_at_dest(int64_t entry_id,
+                                                               int64_t content_id) {
+    static const std::string sql = std::string("SELECT x.id, x.parent, x.name FROM entries e JOIN entries x "
                                                "ON x.d_content_id = ? WHERE e.id = ? AND ") +
                                    holder_condition + " LIMIT 1";
     Statement st = m_db.prepare(sql);
@@ -285,7 +297,7 @@ std::optional<std::string> TransitStore::held_at_dest(int64_t entry_id, int64_t 
     if (!st.step()) {
         return std::nullopt;
     }
-    return join_path(st.column_blob(0), st.column_blob(1));
+    return Holder{st.column_int(0), join_path(st.column_blob(1), st.column_blob(2))};
 }
 
 std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string& after_parent,
@@ -302,9 +314,10 @@ std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string
     while (st.step()) {
         RenameItem r;
         r.to = read_delivery(st);
-        r.from_id = st.column_int(17);
-        r.from.parent = st.column_blob(18);
-        r.from.name = st.column_blob(19);
+        constexpr int from = 7 + stat_column_count; // after read_delivery's columns
+        r.from_id = st.column_int(from);
+        r.from.parent = st.column_blob(from + 1);
+        r.from.name = st.column_blob(from + 2);
         out.push_back(std::move(r));
     }
     return out;
@@ -340,7 +353,8 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
                                      const EntryPath& to_path) {
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
-        "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_verified_ns, d_damaged";
+        "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
+        "d_damaged";
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
@@ -430,7 +444,7 @@ void TransitStore::mark_damaged_at_dest(int64_t entry_id) {
 
 void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
     m_db.prepare("UPDATE entries SET d_kind = kind, d_mode = mode, d_uid = uid, d_gid = gid, "
-                 "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, "
+                 "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, d_xattrs = xattrs, "
                  "d_verified_ns = ?, d_damaged = 0, fail_count = 0, fail_reason = NULL, fail_ns = NULL "
                  "WHERE id = ?")
         .bind(1, now)

@@ -66,6 +66,15 @@ void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems) {
     j.end_array();
 }
 
+void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
+    j.key("notes");
+    j.begin_array();
+    for (const auto& n : notes) {
+        j.value(n);
+    }
+    j.end_array();
+}
+
 void scan_result_json(JsonWriter& j, const ScanResult& r) {
     j.field("new", r.new_files);
     j.field("modified", r.modified);
@@ -81,6 +90,7 @@ void scan_result_json(JsonWriter& j, const ScanResult& r) {
     j.field("left_to_hash", r.left_to_hash);
     j.field("stopped_early", r.stopped_early);
     problems_json(j, r.problems);
+    notes_json(j, r.notes);
 }
 
 
@@ -108,14 +118,6 @@ void plan_json(JsonWriter& j, const std::vector<PlanLine>& plan) {
     j.end_array();
 }
 
-void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
-    j.key("notes");
-    j.begin_array();
-    for (const auto& n : notes) {
-        j.value(n);
-    }
-    j.end_array();
-}
 
 void problems_text(std::string& text, const std::vector<FileProblem>& problems,
                    const std::vector<std::string>& notes) {
@@ -245,6 +247,9 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
     text += fmt::format("delivered {} ({}), {}, {}", plural(r.files, "file"),
                         format_size(static_cast<uint64_t>(r.bytes)), plural(r.symlinks, "symlink"),
                         plural(r.dirs, "directory", "directories"));
+    if (r.special_files) {
+        text += fmt::format(", {} (FIFOs, devices)", plural(r.special_files, "special file"));
+    }
     if (r.renamed_dirs) {
         text += fmt::format("; {} renamed or moved there", plural(r.renamed_dirs, "directory", "directories"));
     }
@@ -291,6 +296,7 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("files", r.files);
     j.field("bytes", r.bytes);
     j.field("symlinks", r.symlinks);
+    j.field("special_files", r.special_files);
     j.field("dirs", r.dirs);
     j.field("renamed", r.renamed);
     j.field("renamed_dirs", r.renamed_dirs);

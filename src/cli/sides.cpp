@@ -103,7 +103,7 @@ PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
         say(g, unload_result_text(pair.name, r));
         failures_if_quiet(g, r.failures);
         unload_result_json(j, r);
-        PairOutcome out{ExitCode::ok, r.files + r.symlinks, r.bytes,
+        PairOutcome out{ExitCode::ok, r.files + r.symlinks + r.special_files, r.bytes,
                         static_cast<int64_t>(r.failures.size())};
         spdlog::info("unload {}: delivered {} files, {} bytes, {} symlinks, {} dirs; {} failed; "
                      "{} corrupt pieces",

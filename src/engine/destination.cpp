@@ -3,6 +3,7 @@
 #include "barge/fs/dir.hpp"
 #include "barge/fs/durable.hpp"
 #include "barge/fs/marker.hpp"
+#include "barge/fs/xattrs.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/util/path.hpp"
 #include "barge/util/system.hpp"
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -127,17 +129,28 @@ Destination::Destination(const Pair& pair)
     m_staging.remove_leftovers("tmp-");
 }
 
-void Destination::apply_metadata(int fd, const FileStat& st, const std::string& where) const {
+void Destination::apply_metadata(int fd, const FileStat& st, const std::string& where) {
     if (m_root && ::fchown(fd, st.uid, st.gid) != 0) {
         throw_errno("chown", where);
     }
     if (::fchmod(fd, st.mode & 07777) != 0) {
         throw_errno("chmod", where);
     }
+    // After chown, which clears security.capability; an ACL sets the group bits
+    // from its mask, which the source's mode already equals.
+    apply_xattrs(fd, -1, "", st, where);
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(st.mtime_ns)};
     if (::futimens(fd, times) != 0) {
         throw_errno("set mtime", where);
     }
+}
+
+bool Destination::apply_xattrs(int fd, int dirfd, const std::string& name, const FileStat& st,
+                               const std::string& where) {
+    XattrOutcome out = barge::apply_xattrs(fd, dirfd, name, st.xattrs, m_root, where);
+    m_xattrs_unsupported += out.unsupported > 0 ? 1 : 0;
+    m_xattrs_refused += out.refused;
+    return out.changed > 0;
 }
 
 bool Destination::exact_name_present(int parent_fd, const EntryPath& e) const {
@@ -240,6 +253,8 @@ Destination::FromCopy Destination::check_copy(const EntryPath& at, const Deliver
     if (st.mode != (d.st.mode & 07777) || st.mtime_ns != d.st.mtime_ns ||
         (m_root && (st.uid != d.st.uid || st.gid != d.st.gid))) {
         apply_metadata(fd.get(), d.st, display(at.rel()));
+        full_sync(fd.get(), display(at.rel()));
+    } else if (apply_xattrs(fd.get(), -1, "", d.st, display(at.rel()))) {
         full_sync(fd.get(), display(at.rel()));
     }
     return FromCopy::done;
@@ -378,11 +393,43 @@ void Destination::make_symlink(const DeliveryItem& d) {
                              AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("chown", display(d.rel()));
     }
+    apply_xattrs(-1, m_staging.dirfd(), link.name(), d.st, display(d.rel()));
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
     if (::utimensat(m_staging.dirfd(), link.name().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("set mtime", display(d.rel()));
     }
     place(link, d);
+}
+
+void Destination::make_node(const DeliveryItem& d) {
+    unsigned type = d.st.kind == Kind::fifo ? S_IFIFO : d.st.kind == Kind::chardev ? S_IFCHR : S_IFBLK;
+    if (type != S_IFIFO && !m_root) {
+        throw Error("a device node is made only when barge runs as root");
+    }
+    TempFile node;
+    try {
+        node = m_staging.create_node(type, d.st.rdev);
+    } catch (const SystemError& e) {
+        if (e.stops_run()) {
+            throw;
+        }
+        throw Error(fmt::format("the destination's file system cannot hold a {} ({}); exclude it "
+                                "from the pair if that is expected",
+                                type == S_IFIFO ? "FIFO" : "device node", std::strerror(e.err())));
+    }
+    const char* name = node.name().c_str();
+    if (m_root && ::fchownat(m_staging.dirfd(), name, d.st.uid, d.st.gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw_errno("chown", display(d.rel()));
+    }
+    if (::fchmodat(m_staging.dirfd(), name, d.st.mode & 07777, 0) != 0) {
+        throw_errno("chmod", display(d.rel()));
+    }
+    apply_xattrs(-1, m_staging.dirfd(), node.name(), d.st, display(d.rel()));
+    timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
+    if (::utimensat(m_staging.dirfd(), name, times, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw_errno("set mtime", display(d.rel()));
+    }
+    place(node, d);
 }
 
 bool Destination::trash(const EntryPath& d) {

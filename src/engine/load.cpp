@@ -214,6 +214,15 @@ private:
             add(std::move(f));
             return;
         }
+        if (!c.content_id && c.same_as_delivered) {
+            // Its mode, owner or attributes changed (its ctime moved): hashed at
+            // the source first, so that unchanged content is not carried again.
+            bool hashed = false;
+            for_file(m_sink, c.entry_id, display(c), [&] { hashed = hash_first(c); });
+            if (!hashed) {
+                return;
+            }
+        }
         if (held_at_dest(c)) {
             ++m_result.at_destination;
             return;

@@ -5,6 +5,7 @@
 #include "barge/engine/scan_walk.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/fs/marker.hpp"
+#include "barge/fs/xattrs.hpp"
 #include "barge/hash/blake2b.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/glob.hpp"
@@ -145,11 +146,13 @@ private:
                 }
                 continue;
             }
-            if (item.es->type == StatKind::special) {
+            bool device = item.es->type == StatKind::node && is_device(item.es->st.kind);
+            if (item.es->type == StatKind::special || (device && !m_root)) {
                 ++m_result.special_skipped;
-                m_result.notes.push_back(fmt::format("skipped '{}': not a regular file, directory "
-                                                     "or symlink (device, FIFO or socket)",
-                                                     escape_bytes(display(rel))));
+                m_result.notes.push_back(fmt::format(
+                    "skipped '{}': {}", escape_bytes(display(rel)),
+                    device ? "a device node is carried only when barge runs as root"
+                           : "a socket (or another kind of file barge does not carry)"));
                 if (row) {
                     gone(dir, *row);
                 }
@@ -169,8 +172,29 @@ private:
         }
     }
 
+    // The entry's extended attributes: read again only when it is new or its
+    // ctime moved (setting or removing one changes the ctime, SPEC §6).
+    void read_attrs(const std::string& rel, FileStat& st, const EntryRow* row) {
+        if (row && row->kind && row->st.ctime_ns == st.ctime_ns && row->st.ino == st.ino) {
+            st.xattrs = row->st.xattrs;
+            return;
+        }
+        try {
+            st.xattrs = read_xattrs(display(rel), m_root, display(rel));
+        } catch (const SystemError& e) {
+            if (e.err() == ENOENT) {
+                return; // gone since its stat: the next scan sees it go
+            }
+            problem(rel, e.what());
+            if (row) {
+                st.xattrs = row->st.xattrs;
+            }
+        }
+    }
+
     void present(const std::string& dir, const std::string& name, const std::string& rel,
-                 const FileStat& st, EntryRow* row) {
+                 FileStat st, EntryRow* row) {
+        read_attrs(rel, st, row);
         bool is_dir = st.kind == Kind::dir;
         if (st.kind == Kind::file && (!row || !row->kind || *row->kind != Kind::file ||
                                       !row->content_id || row->racy ||
@@ -217,7 +241,10 @@ private:
             }
             break;
         case Kind::symlink:
-            if (row->st.target != st.target) {
+        case Kind::fifo:
+        case Kind::chardev:
+        case Kind::blockdev:
+            if (row->st.target != st.target || row->st.rdev != st.rdev) {
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);
@@ -253,6 +280,7 @@ private:
     const Pair& m_pair;
     ScanResult& m_result;
     int64_t m_gen;
+    bool m_root = ::geteuid() == 0; // which attributes travel (carried_xattr)
     std::unordered_set<int64_t> m_modified_ids;
     int64_t m_to_hash = 0;
 };

@@ -62,12 +62,12 @@ public:
         }
         try {
             move_renamed_dirs();
-            each_delivery(Kind::dir, [&](const DeliveryItem& d) {
+            each_delivery({Kind::dir}, [&](const DeliveryItem& d) {
                 m_dest.make_dir(d);
                 m_dirs.push_back(d);
             });
             move_renamed();
-            each_delivery(Kind::file, [&](const DeliveryItem& d) {
+            each_delivery({Kind::file}, [&](const DeliveryItem& d) {
                 if (m_store.link_leader(m_pair.id, d)) {
                     m_deferred_links = true; // after its group's first name is in place
                     return;
@@ -88,9 +88,10 @@ public:
             m_result.versions += m_dest.versions();
             return;
         }
-        deliver_symlinks();
+        deliver_links_and_nodes();
         apply_deletions();
         dir_metadata();
+        xattr_notes();
         m_result.pruned += prune_expired(m_dest.tree(), m_pair.retention_days);
         m_result.staged_pieces += m_assembly.staged_pieces;
         m_result.waiting += m_assembly.waiting;
@@ -159,10 +160,10 @@ private:
 
     // Pages through the pair's undelivered entries of one kind, in path order;
     // each one's errors go to the sink.
-    template <typename F> void each_delivery(Kind kind, F&& f) {
+    template <typename F> void each_delivery(const std::vector<Kind>& kinds, F&& f) {
         std::string after_parent, after_name;
         for (;;) {
-            auto page = m_store.deliveries(m_pair.id, kind, after_parent, after_name, 256);
+            auto page = m_store.deliveries(m_pair.id, kinds, after_parent, after_name, 256);
             if (page.empty() || stop_requested()) {
                 return;
             }
@@ -269,12 +270,12 @@ private:
         if (auto local = m_store.held_at_dest(d.entry_id, *d.content_id)) {
             // A rename or a duplicate: the destination's own verified copy, re-hashed
             // while copied. No cargo bytes needed.
-            Fd in = open_beneath(m_dest.tree().fd(), *local, O_RDONLY | O_NOFOLLOW);
+            Fd in = open_beneath(m_dest.tree().fd(), local->rel, O_RDONLY | O_NOFOLLOW);
             if (in && m_reflink && d.st.size >= reflink_from) {
                 // Checked first, then shared (FICLONE) where the file system can:
                 // no bytes written, no space taken. The first refusal ends trying.
                 uint64_t n = 0;
-                if (hash_fd(in.get(), m_pipe, n, m_dest.display(*local)) == hash &&
+                if (hash_fd(in.get(), m_pipe, n, m_dest.display(local->rel)) == hash &&
                     static_cast<int64_t>(n) == d.st.size) {
                     f.local = out.clone_from(in.get(), d.st.size);
                     m_reflink = f.local;
@@ -282,10 +283,20 @@ private:
             }
             if (in && !f.local) {
                 m_pipe.reset();
-                uint64_t n = copy_through(m_pipe, in.get(), 0, d.st.size, m_dest.display(*local), &out, 0);
+                uint64_t n = copy_through(m_pipe, in.get(), 0, d.st.size, m_dest.display(local->rel), &out, 0);
                 f.local = m_pipe.finish() == hash && static_cast<int64_t>(n) == d.st.size;
             }
             if (!f.local) {
+                // Not what was delivered there: the next load carries the content
+                // again (SPEC §7.4), unless the cargo has it now.
+                Transaction tx(m_catalog.db());
+                m_store.mark_damaged_at_dest(local->id);
+                tx.commit();
+                m_result.notes.push_back(fmt::format(
+                    "the destination's copy '{}' of the content of '{}' is {}: it is carried "
+                    "again",
+                    escape_bytes(m_dest.display(local->rel)), escape_bytes(display(d)),
+                    in ? "damaged" : "missing"));
                 out = m_transfer.create("tmp-", "", d.st.size, 0600); // from the cargo, anew
             }
         }
@@ -464,7 +475,7 @@ private:
         // have a leader), not kept in memory: a tree of snapshots may hold millions.
         Placed linked;
         try {
-            each_delivery(Kind::file, [&](const DeliveryItem& d) {
+            each_delivery({Kind::file}, [&](const DeliveryItem& d) {
                 if (linked.delivered.size() >= 512) {
                     record_placed(linked);
                 }
@@ -515,12 +526,19 @@ private:
         record_placed(linked);
     }
 
-    void deliver_symlinks() {
+    // Symlinks and special files (FIFOs, device nodes): made under a temporary
+    // name with their metadata, placed, and recorded after one barrier.
+    void deliver_links_and_nodes() {
         std::vector<DeliveryItem> placed;
-        each_delivery(Kind::symlink, [&](const DeliveryItem& d) {
-            m_dest.make_symlink(d);
-            placed.push_back(d);
-        });
+        each_delivery({Kind::symlink, Kind::fifo, Kind::chardev, Kind::blockdev},
+                      [&](const DeliveryItem& d) {
+                          if (d.st.kind == Kind::symlink) {
+                              m_dest.make_symlink(d);
+                          } else {
+                              m_dest.make_node(d);
+                          }
+                          placed.push_back(d);
+                      });
         if (placed.empty()) {
             return;
         }
@@ -528,12 +546,29 @@ private:
         Transaction tx(m_catalog.db());
         for (const auto& d : placed) {
             m_store.mark_delivered(d.entry_id, now_ns());
-            ++m_result.symlinks;
+            bool link = d.st.kind == Kind::symlink;
+            ++(link ? m_result.symlinks : m_result.special_files);
             if (m_progress) {
-                m_progress->item("symlink", d.rel());
+                m_progress->item(link ? "symlink" : "special file", d.rel());
             }
         }
         tx.commit();
+    }
+
+    // One note per run for the extended attributes the destination could not take.
+    void xattr_notes() {
+        if (m_dest.xattrs_unsupported() > 0) {
+            m_result.notes.push_back(fmt::format(
+                "the destination '{}' cannot hold extended attributes (or ACLs): {} arrived "
+                "without them",
+                escape_bytes(m_pair.dest), plural(m_dest.xattrs_unsupported(), "file")));
+        }
+        if (m_dest.xattrs_refused() > 0) {
+            m_result.notes.push_back(fmt::format(
+                "{} could not be set at the destination '{}' (not permitted: trusted.* and "
+                "security.* attributes and ACLs need root)",
+                plural(m_dest.xattrs_refused(), "extended attribute"), escape_bytes(m_pair.dest)));
+        }
     }
 
     void apply_deletions() {
@@ -649,10 +684,10 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
     auto line = [&](const EntryPath& e, int64_t bytes, bool goes, std::string why) {
         r.plan.push_back({join_path(pair.dest, e.rel()), bytes, goes, std::move(why)});
     };
-    for (const auto& d : store.deliveries(pair.id, Kind::dir, "", "", 1 << 30)) {
+    for (const auto& d : store.deliveries(pair.id, {Kind::dir}, "", "", 1 << 30)) {
         line(d, 0, true, stands(d) ? "directory (exists)" : "new directory");
     }
-    for (const auto& d : store.deliveries(pair.id, Kind::file, "", "", 1 << 30)) {
+    for (const auto& d : store.deliveries(pair.id, {Kind::file}, "", "", 1 << 30)) {
         int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + piece_size - 1) / piece_size;
         std::string why;
         bool goes = true;
@@ -660,8 +695,11 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
             goes = false;
             why = "not on the cargo yet (waits for a load)";
         } else if (auto local = store.held_at_dest(d.entry_id, *d.content_id)) {
-            why = fmt::format("renamed, linked or copied from '{}', already at the destination (no cargo bytes)",
-                              escape_bytes(*local));
+            why = local->id == d.entry_id
+                      ? std::string("its content is at the destination: only its metadata changed")
+                      : fmt::format("renamed, linked or copied from '{}', already at the destination "
+                                    "(no cargo bytes)",
+                                    escape_bytes(local->rel));
         } else if (pieces == 0) {
             why = "empty file";
         } else {
@@ -682,8 +720,16 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
         }
         line(d, d.st.size, goes, why);
     }
-    for (const auto& d : store.deliveries(pair.id, Kind::symlink, "", "", 1 << 30)) {
+    for (const auto& d : store.deliveries(pair.id, {Kind::symlink}, "", "", 1 << 30)) {
         line(d, 0, true, "symlink to '" + escape_bytes(d.st.target) + "'");
+    }
+    for (const auto& d :
+         store.deliveries(pair.id, {Kind::fifo, Kind::chardev, Kind::blockdev}, "", "", 1 << 30)) {
+        Kind k = d.st.kind;
+        line(d, 0, true,
+             k == Kind::fifo ? std::string("FIFO")
+                             : fmt::format("{} device {}", k == Kind::chardev ? "character" : "block",
+                                           device_number_text(d.st.rdev)));
     }
     for (const auto& d : store.pending_deletions(pair.id)) {
         if (d.d_kind == Kind::dir) {

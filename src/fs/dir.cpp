@@ -110,8 +110,17 @@ FileStat from_stat(const struct stat& s) {
         f.kind = Kind::dir;
     } else if (S_ISLNK(s.st_mode)) {
         f.kind = Kind::symlink;
+    } else if (S_ISFIFO(s.st_mode)) {
+        f.kind = Kind::fifo;
+    } else if (S_ISCHR(s.st_mode)) {
+        f.kind = Kind::chardev;
+    } else if (S_ISBLK(s.st_mode)) {
+        f.kind = Kind::blockdev;
     } else {
         f.kind = Kind::file;
+    }
+    if (S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) {
+        f.rdev = s.st_rdev;
     }
     return f;
 }
@@ -145,6 +154,9 @@ std::optional<EntryStat> stat_entry(int dirfd, const std::string& name) {
             target.resize(target.size() * 2);
         }
         out.st.target = std::move(target);
+        out.st.size = 0;
+    } else if (S_ISFIFO(s.st_mode) || S_ISCHR(s.st_mode) || S_ISBLK(s.st_mode)) {
+        out.type = StatKind::node;
         out.st.size = 0;
     } else {
         out.type = StatKind::special;

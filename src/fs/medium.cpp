@@ -59,6 +59,19 @@ TempFile Medium::create_symlink(const std::string& target) {
     return TempFile(*this, Fd(), std::move(name), true);
 }
 
+TempFile Medium::create_node(unsigned type, uint64_t rdev) {
+    std::string name = "tmp-" + random_hex(8);
+    if (::mknodat(m_dir.get(), name.c_str(), type | 0600, rdev) != 0) {
+        int err = errno;
+        if (err == EPERM || err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP) {
+            throw SystemError(err, type == S_IFIFO ? "make FIFO" : "make device node",
+                              display(name));
+        }
+        fail(err, "mknod", display(name));
+    }
+    return TempFile(*this, Fd(), std::move(name), true);
+}
+
 void Medium::remove_leftovers(std::string_view prefix) {
     for (const auto& name : read_dir_names(m_dir.get(), m_display)) {
         if (starts_with(name, prefix)) {

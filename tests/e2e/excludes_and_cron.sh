@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Excludes (gitignore-style), special files skipped with a note, .barge never
+# Excludes (gitignore-style), sockets skipped with a note, .barge never
 # entered, the drive never scanned into itself; and quiet, non-interactive runs
 # for cron: nothing on stderr but warnings, nothing at all with -q.
 source "$(dirname "$0")/lib.sh"
@@ -11,7 +11,8 @@ echo c >"$SRC/cache/c"
 echo n >"$SRC/web/node_modules/x/n.js"
 echo w >"$SRC/web/index.html"
 echo b >"$SRC/sub/.barge/hidden"
-mkfifo "$SRC/fifo"
+mkfifo "$SRC/fifo" # carried (SPEC §6)
+python3 -c "import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$SRC/socket"
 # A source that contains the drive is refused (SPEC §5)...
 barge init "$DRIVE" --piece-size 1M >/dev/null
 expect_exit 2 barge -d "$DRIVE" pair add bad "$DRIVE/.." "$DST"
@@ -24,8 +25,9 @@ export BARGE_DRIVE=$DRIVE
 
 expect_exit 0 barge scan --json
 got=$(sql "SELECT CASE WHEN parent = x'' THEN CAST(name AS TEXT) ELSE CAST(parent AS TEXT) || '/' || CAST(name AS TEXT) END FROM entries WHERE kind IS NOT NULL ORDER BY 1" | tr '\n' ' ')
-expect_eq "keep keep/a.txt sub web web/index.html " "$got" "entries after excludes"
-expect_eq 1 "$(json '.pairs[0].special_skipped')" "the FIFO skipped"
+expect_eq "fifo keep keep/a.txt sub web web/index.html " "$got" "entries after excludes"
+expect_eq 1 "$(json '.pairs[0].special_skipped')" "the socket skipped"
+expect_eq 1 "$(json '.pairs[0].notes | map(select(test("socket"))) | length')" "a note names the socket"
 expect_eq 3 "$(json '.pairs[0].excluded')" "excluded entries"
 
 # Cron: no terminal; stderr stays empty on success, -q silences stdout too.

@@ -159,6 +159,23 @@ manifest() {
             while IFS= read -r -d '' p && IFS= read -r -d '' meta; do
                 printf '%s%s\n' "$meta" "${hash[$p]-}"
             done | LC_ALL=C sort
+        # MANIFEST_XATTRS=1: each entry's extended attributes (getfattr, every
+        # namespace it can read), its ACL (getfacl) and a device's number.
+        [[ -n ${MANIFEST_XATTRS:-} ]] || return 0
+        find . -mindepth 1 -path ./.barge -prune -o -print0 | LC_ALL=C sort -z |
+            while IFS= read -r -d '' p; do
+                printf '%s|xattrs:' "${p#./}"
+                { getfattr -h -d -m - -e hex --absolute-names -- "$p" 2>/dev/null || true; } |
+                    { grep -v -e '^#' -e '^$' || true; } | LC_ALL=C sort | tr '\n' ' '
+                if [[ ! -L $p ]]; then
+                    printf '|acl:'
+                    { getfacl -cpE -- "$p" 2>/dev/null || true; } | { grep -v '^$' || true; } | tr '\n' ' '
+                fi
+                if [[ -b $p || -c $p ]]; then
+                    printf '|rdev:%s' "$(stat -c '%t:%T' -- "$p")"
+                fi
+                echo
+            done
     )
 }
 

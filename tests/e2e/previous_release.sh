@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives already in use keep working (SPEC §7.9): a drive, source and
 # destination made by barge 0.1.0 (catalog schema 1) and by main as landed with
-# schema 2 (05d1aa7), both by tests/fixtures/make-v1-drive.sh, are opened by this
+# schema 2 (05d1aa7) and schema 3 (3859e90), all by
+# tests/fixtures/make-v1-drive.sh, are opened by this
 # barge, which migrates the catalog (keeping a backup copy), delivers what the
 # old barge loaded, and goes on with new visits.
 source "$(dirname "$0")/lib.sh"
@@ -12,7 +13,7 @@ flock 9
 on_exit "rm -rf '$R'"
 export BARGE_DRIVE=$R/drive
 
-for old in 1 2; do
+for old in 1 2 3; do
 fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
 rm -rf "$R"
 mkdir -p "$R"
@@ -44,6 +45,13 @@ expect_exit 0 barge verify-middle
 # Life goes on: a new visit with this barge.
 printf 'third visit\n' >"$R/src/docs/third.txt"
 age "$R/src/docs/third.txt"
+# What schema 4 adds travels with a migrated catalog: a FIFO, and attributes
+# (a change of attributes alone carries no bytes).
+mkfifo "$R/src/docs/pipe"
+touch -d '2024-02-03 04:05:06.5' "$R/src/docs/pipe" "$R/src/docs"
+if command -v setfattr >/dev/null && setfattr -n user.origin -v fixture "$R/src/docs/readme.txt" 2>/dev/null; then
+    export MANIFEST_XATTRS=1
+fi
 # Extracting the fixture gave every source file a new inode and ctime: to a scan
 # that is a change of every file, hence the flag (the contents are unchanged, and
 # nothing of them is carried again).
@@ -51,6 +59,8 @@ expect_exit 0 barge load --accept-mass-change --json
 expect_eq 12 "$(json '.pairs[0].carried.bytes')" "bytes carried on the new visit (the new file only)"
 expect_exit 0 barge unload
 expect_same_tree "$R/src" "$R/dst" "after a visit with this barge"
+unset MANIFEST_XATTRS
+[[ -p $R/dst/docs/pipe ]] || fail "v$old: the FIFO did not arrive"
 expect_exit 0 barge status --json
 expect_eq 0 "$(json '.pairs[0].pending.files')" "pending after the new visit"
 expect_eq 0 "$(json '.pairs[0].on_cargo.files')" "on cargo after the new visit"

@@ -21,9 +21,19 @@ constexpr const char* sql_kind(Kind k) {
         return "2";
     case Kind::symlink:
         return "3";
+    case Kind::fifo:
+        return "4";
+    case Kind::chardev:
+        return "5";
+    case Kind::blockdev:
+        return "6";
     }
     return "NULL";
 }
+
+// The kinds status counts and delivers one by one (all but directories), for
+// "kind IN ...": the partial index entries_undelivered repeats it (schema.cpp).
+constexpr const char* sql_counted_kinds = "(1, 3, 4, 5, 6)";
 
 // An entry's source side as the catalog holds it; kind is empty when the entry
 // has gone from the source (a deletion not yet applied at the destination).
@@ -44,8 +54,13 @@ struct HashJob {
     std::optional<int64_t> content_id; // the hash on record, for racy re-checks
 };
 
-// The stat columns of entries, in the order read_stat_columns expects.
+// The stat columns of entries, in the order read_stat_columns expects: a
+// device's number is stored in target as "MAJOR:MINOR".
 extern const char* const sql_stat_columns;
+constexpr int stat_column_count = 11;
+std::string device_number_text(uint64_t rdev);
+// Throws CatalogError for text device_number_text did not write.
+uint64_t parse_device_number(std::string_view text);
 // The same, each qualified with a table alias ("e.kind, e.mode, ...").
 std::string stat_columns_of(const char* alias);
 // Reads the stat columns starting at column first.

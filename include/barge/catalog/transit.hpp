@@ -23,9 +23,10 @@ extern const char* const sql_delivered;
 extern const char* const sql_piece_here;
 
 // SQL condition: the destination already holds entry "e"'s content, verified, in
-// another entry of its pair that no delivery will replace — a file whose source
-// is gone (the old name of a rename or move) or still has that content. Load
-// carries no bytes for such an entry; unload renames or copies it there.
+// an entry of its pair that no delivery will replace — a file whose source is
+// gone (the old name of a rename or move) or still has that content (a
+// duplicate, or e itself when only its metadata changed). Load carries no bytes
+// for such an entry; unload renames or copies it there, or sets its metadata.
 const std::string& sql_held_at_dest();
 
 // A piece as the catalog knows it.
@@ -56,6 +57,10 @@ struct LoadCandidate : EntryPath {
     FileStat st;
     std::optional<int64_t> content_id;
     std::optional<Digest> content_hash;
+    // Delivered before with this size and mtime: a change of its metadata alone
+    // (mode, owner, attributes) is likely, and its hash says whether the
+    // destination's copy still serves.
+    bool same_as_delivered = false;
 };
 
 // A file unload may deliver (its content and pieces are looked up separately).
@@ -130,11 +135,16 @@ public:
 
     // Unload: files, symlinks and directories of the pair not yet delivered, in
     // path order (parents before children).
-    std::vector<DeliveryItem> deliveries(int64_t pair_id, Kind kind, const std::string& after_parent,
+    std::vector<DeliveryItem> deliveries(int64_t pair_id, const std::vector<Kind>& kinds,
+                                         const std::string& after_parent,
                                          const std::string& after_name, int limit);
     // Where the destination holds entry_id's content (sql_held_at_dest): a local
     // source for a rename or a duplicate (no cargo bytes needed).
-    std::optional<std::string> held_at_dest(int64_t entry_id, int64_t content_id);
+    struct Holder {
+        int64_t id = 0;
+        std::string rel;
+    };
+    std::optional<Holder> held_at_dest(int64_t entry_id, int64_t content_id);
     // Undelivered files of the pair (path order after (parent, name)) whose
     // content the destination holds under a name gone from the source.
     std::vector<RenameItem> renames(int64_t pair_id, const std::string& after_parent,

@@ -52,8 +52,18 @@ public:
     // DEST/.barge/staging, where files are written before they take their names.
     Medium& staging() { return m_staging; }
 
-    // Sets mode, owner (as root) and mtime on an open file or directory.
-    void apply_metadata(int fd, const FileStat& st, const std::string& where) const;
+    // Sets owner (as root), mode, extended attributes and mtime on an open file
+    // or directory.
+    void apply_metadata(int fd, const FileStat& st, const std::string& where);
+    // Makes the extended attributes of the open file fd (or, with fd < 0, of the
+    // symlink `name` in dirfd) those of st; returns whether any changed. What the
+    // destination refuses is counted (xattrs_unsupported, xattrs_refused).
+    bool apply_xattrs(int fd, int dirfd, const std::string& name, const FileStat& st,
+                      const std::string& where);
+    // Files whose attributes the destination's file system cannot hold, and
+    // attributes it did not permit (trusted.* or security.* without root).
+    int64_t xattrs_unsupported() const { return m_xattrs_unsupported; }
+    int64_t xattrs_refused() const { return m_xattrs_refused; }
     // Is the right content already at e's final path (an interrupted run renamed
     // it into place, or the destination was seeded by hand)? Then its metadata is
     // set and synced, and true returned.
@@ -92,6 +102,9 @@ public:
     void make_dir(const DeliveryItem& d);
     // Writes symlink d under a temporary name with its owner and mtime, and places it.
     void make_symlink(const DeliveryItem& d);
+    // The same for a FIFO or device node (SPEC §6): made with mknod; a file
+    // system that cannot hold one (exFAT) or a device without root throws.
+    void make_node(const DeliveryItem& d);
     // Moves what stands at d's path to DEST/.barge/trash/<stamp>/ (a directory is
     // removed only when empty: one holding files barge does not track stays).
     // Returns whether something was moved.
@@ -132,6 +145,8 @@ private:
     std::set<std::string> m_touched;
     std::set<std::string> m_refused;
     std::atomic<int64_t> m_versions{0};
+    std::atomic<int64_t> m_xattrs_unsupported{0};
+    std::atomic<int64_t> m_xattrs_refused{0};
 };
 
 } // namespace barge

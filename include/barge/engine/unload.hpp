@@ -21,6 +21,7 @@ struct UnloadResult {
     bool dry_run = false;     // a plan only: nothing was changed
     bool interrupted = false; // a stop request ended the run early (what is counted was done)
     int64_t files = 0, bytes = 0, symlinks = 0, dirs = 0;
+    int64_t special_files = 0; // FIFOs and device nodes
     int64_t renamed = 0;        // renamed or moved at the source: renamed there, no bytes copied
     int64_t renamed_dirs = 0;   // directories renamed or moved there as a whole
     int64_t hard_links = 0;     // names linked to their group's first name (no bytes written)

@@ -27,8 +27,9 @@ Fd open_noatime_beneath(int dirfd, std::string_view rel);
 // it reads from the descriptor's current position.
 std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path);
 
-// What lstat found.
-enum class StatKind { file, dir, symlink, special };
+// What lstat found: node is a FIFO or a device node, special a socket (or
+// anything else barge does not carry).
+enum class StatKind { file, dir, symlink, node, special };
 struct EntryStat {
     StatKind type = StatKind::file;
     FileStat st;

@@ -48,6 +48,10 @@ public:
     TempFile open_kept(const std::string& name, unsigned mode);
     // A symlink to target under a temporary name.
     TempFile create_symlink(const std::string& target);
+    // A FIFO or device node (mknod type S_IFIFO, S_IFCHR or S_IFBLK) under a
+    // temporary name. A file system or a user that cannot make one (exFAT; a
+    // device without root) is the entry's failure (SystemError), never the run's.
+    TempFile create_node(unsigned type, uint64_t rdev);
     // Removes files whose names start with prefix: leftovers of an interrupted run.
     void remove_leftovers(std::string_view prefix);
 

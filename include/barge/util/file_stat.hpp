@@ -6,7 +6,12 @@
 namespace barge {
 
 // What an entry is. Values are stored in the catalog: never renumber.
-enum class Kind : int { file = 1, dir = 2, symlink = 3 };
+// fifo, chardev and blockdev are special files (SPEC §6), recreated with mknod.
+enum class Kind : int { file = 1, dir = 2, symlink = 3, fifo = 4, chardev = 5, blockdev = 6 };
+
+inline bool is_device(Kind k) {
+    return k == Kind::chardev || k == Kind::blockdev;
+}
 
 // The metadata barge records and carries for one entry of a tree.
 struct FileStat {
@@ -20,6 +25,10 @@ struct FileStat {
     uint64_t ino = 0;
     uint64_t dev = 0;
     std::string target; // symlink target, verbatim
+    uint64_t rdev = 0;  // a device node's number
+    // Extended attributes, as encode_xattrs writes them ("" when none): read by
+    // the scan when the entry is new or its ctime changed.
+    std::string xattrs;
 };
 
 // Same file, unchanged: size, mtime, ctime and inode all equal. A file whose

@@ -162,7 +162,10 @@ TEST(Catalog, EveryPageReadIsCheckedButOnlyTheFullCheckReadsThemAll) {
     // Through the table and through its index: one of them holds the damaged page.
     std::string failure;
     for (const char* sql : {"SELECT total(mtime_ns + size) FROM entries",
-                            "SELECT count(*) FROM entries INDEXED BY sqlite_autoindex_entries_1"}) {
+                            // Not a bare count(*): SQLite counts that with the
+                            // smallest index, whatever INDEXED BY says.
+                            "SELECT total(length(name)) FROM entries INDEXED BY "
+                            "sqlite_autoindex_entries_1 WHERE pair_id > 0"}) {
         try {
             c.db().query_int(sql);
         } catch (const CatalogError& e) {

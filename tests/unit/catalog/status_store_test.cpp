@@ -1,10 +1,12 @@
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/entries.hpp"
 #include "barge/catalog/status_store.hpp"
 #include "barge/catalog/transit.hpp"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -17,17 +19,18 @@ namespace {
 Counts counted_delivered(Database& db, int64_t pair_id) {
     Statement st = db.prepare(
         std::string("SELECT count(*), coalesce(sum(CASE WHEN e.kind = 1 THEN e.size ELSE 0 END), 0) "
-                    "FROM entries e WHERE e.pair_id = ? AND e.kind IN (1, 3) AND ") +
-        sql_delivered);
+                    "FROM entries e WHERE e.pair_id = ? AND e.kind IN ") +
+        sql_counted_kinds + " AND " + sql_delivered);
     st.bind(1, pair_id);
     EXPECT_TRUE(st.step());
     return {st.column_int(0), st.column_int(1)};
 }
 
 Counts counted_listed(Database& db, int64_t pair_id) {
+    // Every kind but directories, spelled out: a check on sql_counted_kinds too.
     Statement st = db.prepare(
         "SELECT count(*), coalesce(sum(CASE WHEN kind = 1 THEN size ELSE 0 END), 0) FROM entries "
-        "WHERE pair_id = ? AND kind IN (1, 3)");
+        "WHERE pair_id = ? AND kind IS NOT NULL AND kind != 2");
     st.bind(1, pair_id);
     EXPECT_TRUE(st.step());
     return {st.column_int(0), st.column_int(1)};
@@ -75,14 +78,17 @@ TEST(StatusStore, KeptDeliveredCountsMatchAFullCount) {
         ASSERT_TRUE(store.recount_delivered().empty()) << "after " << after;
         tx.commit();
     };
-    const char* cols[] = {"kind", "mode", "mtime_ns", "target", "size", "content_id", "d_kind",
-                          "d_mode", "d_mtime_ns", "d_target", "d_content_id", "d_damaged", "pair_id"};
+    const char* cols[] = {"kind",     "mode",       "mtime_ns",     "target",    "size",
+                          "content_id", "d_kind",   "d_mode",       "d_mtime_ns", "d_target",
+                          "d_content_id", "d_damaged", "pair_id",    "xattrs",    "d_xattrs"};
+    const int ncols = static_cast<int>(std::size(cols));
     int64_t next = 1;
     for (int op = 0; op < 3000; ++op) {
         int what = pick(10);
         if (what < 4 || next < 10) {
-            // A new entry, delivered or not, of any kind.
-            int kind = 1 + pick(3);
+            // A new entry, delivered or not, of any kind (files, directories,
+            // symlinks, FIFOs, devices).
+            int kind = 1 + pick(6);
             int content = 1 + pick(4);
             bool delivered = pick(2) == 0;
             std::string target = kind == 3 ? "CAST('t' AS BLOB)" : "NULL";
@@ -98,19 +104,20 @@ TEST(StatusStore, KeptDeliveredCountsMatchAFullCount) {
             ++next;
         } else if (what < 9) {
             // One column of a random entry changed (or the delivery recorded again).
-            std::string col = cols[pick(13)];
+            std::string col = cols[pick(ncols)];
             std::string value = col == "pair_id"      ? std::to_string(pairs[pick(3)])
                                 : col == "d_damaged"  ? std::to_string(pick(2))
-                                : col == "kind" || col == "d_kind" ? maybe(1 + pick(3))
+                                : col == "kind" || col == "d_kind" ? maybe(1 + pick(6))
                                 : col == "mode" || col == "d_mode" ? std::to_string(420 + pick(2))
                                 : col == "mtime_ns" || col == "d_mtime_ns" ? std::to_string(7 + pick(2))
                                 : col == "target" || col == "d_target" ? (pick(2) ? "CAST('t' AS BLOB)" : "NULL")
+                                : col == "xattrs" || col == "d_xattrs" ? (pick(2) ? "CAST('a' AS BLOB)" : "NULL")
                                 : col == "size" ? std::to_string(pick(1000))
                                                 : maybe(1 + pick(4));
             if (pick(4) == 0) { // delivered now: the destination's half set from the source's
                 db.exec(fmt::format("UPDATE entries SET d_kind = kind, d_mode = mode, d_mtime_ns = "
                                     "mtime_ns, d_target = target, d_content_id = content_id, "
-                                    "d_damaged = 0 WHERE id = {}",
+                                    "d_xattrs = xattrs, d_damaged = 0 WHERE id = {}",
                                     1 + pick(static_cast<int>(next - 1))));
             } else {
                 db.exec(fmt::format("UPDATE entries SET {} = {} WHERE id = {}", col, value,
