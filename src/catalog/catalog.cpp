@@ -442,6 +442,9 @@ Pair Catalog::read_pair(Statement& st) {
         p.dest_machine = st.column_text(17);
     }
     p.dest_seen_ns = st.column_optional_int(18);
+    if (!st.is_null(19)) {
+        p.xattr_scope = st.column_text(19);
+    }
     Statement ex = m_db.prepare("SELECT pattern FROM excludes WHERE pair_id = ? ORDER BY position");
     ex.bind(1, p.id);
     while (ex.step()) {
@@ -454,7 +457,7 @@ namespace {
 const char* const pair_columns =
     "SELECT id, uuid, name, source, dest, reserve, on_delete, retention_days, mass_change_limit, "
     "source_marker, created_ns, dest_claimed_ns, scan_gen, last_scan_ns, mass_change_min, "
-    "source_machine, source_seen_ns, dest_machine, dest_seen_ns FROM pairs";
+    "source_machine, source_seen_ns, dest_machine, dest_seen_ns, xattr_scope FROM pairs";
 }
 
 std::vector<Pair> Catalog::pairs() {
@@ -487,6 +490,16 @@ void Catalog::remove_pair(int64_t pair_id) {
 
 void Catalog::set_dest_claimed(int64_t pair_id, int64_t ns) {
     m_db.prepare("UPDATE pairs SET dest_claimed_ns = ? WHERE id = ?").bind(1, ns).bind(2, pair_id).run();
+}
+
+void Catalog::set_xattr_scope(int64_t pair_id, const std::optional<std::string>& scope) {
+    Statement st = m_db.prepare("UPDATE pairs SET xattr_scope = ? WHERE id = ?");
+    if (scope) {
+        st.bind_text(1, *scope);
+    } else {
+        st.bind_null(1);
+    }
+    st.bind(2, pair_id).run();
 }
 
 void Catalog::set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns) {

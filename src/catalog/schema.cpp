@@ -211,15 +211,16 @@ END;
 // in target; xattrs and d_xattrs hold the attributes (fs/xattrs.hpp) at the
 // source and as delivered. A CHECK cannot be altered in place: the table is
 // rebuilt, and its indexes and triggers made again with the delivered condition
-// that now compares the attributes too.
+// that now compares the attributes and the owner too (a chown alone at the
+// source was never delivered before).
 
 // "Delivered" as sql_delivered (src/catalog/transit.cpp) says it, term for
 // term, for the row named by r ("NEW.", "OLD.", "e." or "" for the table itself).
 std::string delivered_v4(const std::string& r) {
     return fmt::format(
         "({r}d_kind IS NOT NULL AND {r}d_kind IS {r}kind AND {r}d_mode IS {r}mode AND "
-        "{r}d_mtime_ns IS {r}mtime_ns AND {r}d_target IS {r}target AND {r}d_xattrs IS {r}xattrs "
-        "AND {r}d_damaged = 0 AND ({r}kind IS NOT 1 OR ({r}content_id IS NOT NULL AND "
+        "{r}d_uid IS {r}uid AND {r}d_gid IS {r}gid AND {r}d_mtime_ns IS {r}mtime_ns AND "
+        "{r}d_target IS {r}target AND {r}d_xattrs IS {r}xattrs AND {r}d_damaged = 0 AND ({r}kind IS NOT 1 OR ({r}content_id IS NOT NULL AND "
         "{r}d_content_id IS {r}content_id)))",
         fmt::arg("r", r));
 }
@@ -238,6 +239,9 @@ std::string schema_v4() {
     const std::string bytes = "CASE WHEN {r}kind = 1 THEN {r}size ELSE 0 END";
     auto size_of = [&](const std::string& r) { return fmt::format(fmt::runtime(bytes), fmt::arg("r", r)); };
     return fmt::format(R"sql(
+-- Which attributes a whole scan read for every entry (Pair::xattr_scope); NULL
+-- here: the first scan after this step reads them all.
+ALTER TABLE pairs ADD COLUMN xattr_scope TEXT CHECK (xattr_scope IN ('user', 'root'));
 CREATE TABLE entries_v4 (
     id           INTEGER PRIMARY KEY,
     pair_id      INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,

@@ -15,8 +15,8 @@ namespace barge {
 // NULL, which would drop it from every "not delivered" query.
 const char* const sql_delivered =
     "(e.d_kind IS NOT NULL AND e.d_kind IS e.kind AND e.d_mode IS e.mode AND "
-    "e.d_mtime_ns IS e.mtime_ns AND e.d_target IS e.target AND e.d_xattrs IS e.xattrs AND "
-    "e.d_damaged = 0 AND "
+    "e.d_uid IS e.uid AND e.d_gid IS e.gid AND e.d_mtime_ns IS e.mtime_ns AND "
+    "e.d_target IS e.target AND e.d_xattrs IS e.xattrs AND e.d_damaged = 0 AND "
     "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
 
 namespace {

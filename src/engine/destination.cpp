@@ -133,21 +133,34 @@ void Destination::apply_metadata(int fd, const FileStat& st, const std::string& 
     if (m_root && ::fchown(fd, st.uid, st.gid) != 0) {
         throw_errno("chown", where);
     }
+    // After chown, which clears security.capability, and before chmod, which
+    // sets an ACL's mask from the group bits (the source's mask equals them).
+    apply_xattrs(fd, "", st, where);
     if (::fchmod(fd, st.mode & 07777) != 0) {
         throw_errno("chmod", where);
     }
-    // After chown, which clears security.capability; an ACL sets the group bits
-    // from its mask, which the source's mode already equals.
-    apply_xattrs(fd, -1, "", st, where);
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(st.mtime_ns)};
     if (::futimens(fd, times) != 0) {
         throw_errno("set mtime", where);
     }
 }
 
-bool Destination::apply_xattrs(int fd, int dirfd, const std::string& name, const FileStat& st,
+bool Destination::apply_xattrs(int fd, const std::string& name, const FileStat& st,
                                const std::string& where) {
-    XattrOutcome out = barge::apply_xattrs(fd, dirfd, name, st.xattrs, m_root, where);
+    std::string path = fd >= 0 ? std::string()
+                               : beneath_fd(m_staging.dirfd(), name, m_staging.display(name));
+    // Not root, reading and writing user.* attributes takes the owner's read and
+    // write permission: a read-only file or directory gets them for the moment.
+    struct stat now{};
+    bool widen = !m_root && fd >= 0 && ::fstat(fd, &now) == 0 &&
+                 (now.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR);
+    if (widen && ::fchmod(fd, (now.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0) {
+        throw_errno("chmod", where);
+    }
+    XattrOutcome out = barge::apply_xattrs(fd, path, st.xattrs, m_root, where);
+    if (widen && ::fchmod(fd, now.st_mode & 07777) != 0) {
+        throw_errno("chmod", where);
+    }
     m_xattrs_unsupported += out.unsupported > 0 ? 1 : 0;
     m_xattrs_refused += out.refused;
     return out.changed > 0;
@@ -198,9 +211,10 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
     if (hash_fd(fd.get(), pipe, n, display(d.rel())) != hash) {
         return false;
     }
-    Fd rw = open_beneath_or_throw(parent.get(), d.name, O_WRONLY | O_NOFOLLOW, display(d.rel()));
-    apply_metadata(rw.get(), d.st, display(d.rel()));
-    full_sync(rw.get(), display(d.rel()));
+    // The descriptor read: metadata calls need ownership, not write access (a
+    // read-only file's owner may set them).
+    apply_metadata(fd.get(), d.st, display(d.rel()));
+    full_sync(fd.get(), display(d.rel()));
     return true;
 }
 
@@ -254,7 +268,7 @@ Destination::FromCopy Destination::check_copy(const EntryPath& at, const Deliver
         (m_root && (st.uid != d.st.uid || st.gid != d.st.gid))) {
         apply_metadata(fd.get(), d.st, display(at.rel()));
         full_sync(fd.get(), display(at.rel()));
-    } else if (apply_xattrs(fd.get(), -1, "", d.st, display(at.rel()))) {
+    } else if (apply_xattrs(fd.get(), "", d.st, display(at.rel()))) {
         full_sync(fd.get(), display(at.rel()));
     }
     return FromCopy::done;
@@ -393,7 +407,9 @@ void Destination::make_symlink(const DeliveryItem& d) {
                              AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("chown", display(d.rel()));
     }
-    apply_xattrs(-1, m_staging.dirfd(), link.name(), d.st, display(d.rel()));
+    if (!d.st.xattrs.empty()) { // a new link has none to remove
+        apply_xattrs(-1, link.name(), d.st, display(d.rel()));
+    }
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
     if (::utimensat(m_staging.dirfd(), link.name().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("set mtime", display(d.rel()));
@@ -406,25 +422,23 @@ void Destination::make_node(const DeliveryItem& d) {
     if (type != S_IFIFO && !m_root) {
         throw Error("a device node is made only when barge runs as root");
     }
-    TempFile node;
-    try {
-        node = m_staging.create_node(type, d.st.rdev);
-    } catch (const SystemError& e) {
-        if (e.stops_run()) {
-            throw;
-        }
-        throw Error(fmt::format("the destination's file system cannot hold a {} ({}); exclude it "
-                                "from the pair if that is expected",
-                                type == S_IFIFO ? "FIFO" : "device node", std::strerror(e.err())));
+    std::optional<TempFile> made = m_staging.create_node(type, d.st.rdev);
+    if (!made) {
+        throw Error(fmt::format("the destination's file system cannot hold a {}; exclude it from "
+                                "the pair if that is expected",
+                                type == S_IFIFO ? "FIFO" : "device node"));
     }
+    TempFile node = std::move(*made);
     const char* name = node.name().c_str();
     if (m_root && ::fchownat(m_staging.dirfd(), name, d.st.uid, d.st.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("chown", display(d.rel()));
     }
+    if (!d.st.xattrs.empty()) { // a new node has none to remove; before chmod, as for files
+        apply_xattrs(-1, node.name(), d.st, display(d.rel()));
+    }
     if (::fchmodat(m_staging.dirfd(), name, d.st.mode & 07777, 0) != 0) {
         throw_errno("chmod", display(d.rel()));
     }
-    apply_xattrs(-1, m_staging.dirfd(), node.name(), d.st, display(d.rel()));
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
     if (::utimensat(m_staging.dirfd(), name, times, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("set mtime", display(d.rel()));

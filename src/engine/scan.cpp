@@ -88,7 +88,8 @@ bool same_metadata(const FileStat& a, const FileStat& b) {
 class Walker {
 public:
     Walker(Catalog& catalog, const Pair& pair, ScanResult& result, int64_t gen)
-        : m_store(catalog.db()), m_pair(pair), m_result(result), m_gen(gen) {}
+        : m_store(catalog.db()), m_pair(pair), m_result(result), m_gen(gen),
+          m_read_all_attrs(pair.xattr_scope != attr_scope()) {}
 
     void walk(Lister& lister) {
         while (auto listing = lister.next()) {
@@ -100,6 +101,10 @@ public:
     }
 
     const std::unordered_set<int64_t>& modified_ids() const { return m_modified_ids; }
+    // The scope of the attributes this scan read ("user" or "root"), and whether
+    // it failed to read some.
+    const char* attr_scope() const { return m_root ? "root" : "user"; }
+    bool attrs_failed() const { return m_attrs_failed; }
     // Files merged that have no content on record or a racy one: the hash phase's
     // work (none after the rescan of an unchanged tree: then it need not look).
     int64_t to_hash() const { return m_to_hash; }
@@ -165,36 +170,42 @@ private:
                 }
                 continue;
             }
-            present(dir, name, rel, item.es->st, row);
+            present(l.fd.get(), dir, name, rel, item.es->st, row);
         }
         while (r < rows.size()) {
             gone(dir, rows[r++]);
         }
     }
 
-    // The entry's extended attributes: read again only when it is new or its
-    // ctime moved (setting or removing one changes the ctime, SPEC §6).
-    void read_attrs(const std::string& rel, FileStat& st, const EntryRow* row) {
-        if (row && row->kind && row->st.ctime_ns == st.ctime_ns && row->st.ino == st.ino) {
+    // The entry's extended attributes: read again only when it is new, its ctime
+    // or inode moved (setting or removing one changes the ctime, SPEC §6), its
+    // hash is racy, or the catalog's attributes are not of this scan's scope
+    // (a catalog migrated from schema 3, a scan as root after one as a user, a
+    // scan that failed to read some). Read beneath the listing's open directory.
+    void read_attrs(int dirfd, const std::string& name, const std::string& rel, FileStat& st,
+                    const EntryRow* row) {
+        if (!m_read_all_attrs && row && row->kind && !row->racy &&
+            row->st.ctime_ns == st.ctime_ns && row->st.ino == st.ino) {
             st.xattrs = row->st.xattrs;
             return;
         }
         try {
-            st.xattrs = read_xattrs(display(rel), m_root, display(rel));
+            st.xattrs = read_xattrs(beneath_fd(dirfd, name, display(rel)), m_root, display(rel));
         } catch (const SystemError& e) {
             if (e.err() == ENOENT) {
                 return; // gone since its stat: the next scan sees it go
             }
             problem(rel, e.what());
+            m_attrs_failed = true; // the next scan reads every entry's again
             if (row) {
                 st.xattrs = row->st.xattrs;
             }
         }
     }
 
-    void present(const std::string& dir, const std::string& name, const std::string& rel,
-                 FileStat st, EntryRow* row) {
-        read_attrs(rel, st, row);
+    void present(int dirfd, const std::string& dir, const std::string& name,
+                 const std::string& rel, FileStat st, EntryRow* row) {
+        read_attrs(dirfd, name, rel, st, row);
         bool is_dir = st.kind == Kind::dir;
         if (st.kind == Kind::file && (!row || !row->kind || *row->kind != Kind::file ||
                                       !row->content_id || row->racy ||
@@ -234,7 +245,8 @@ private:
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);
             } else {
-                if (row->st.mode != st.mode || row->st.uid != st.uid || row->st.gid != st.gid) {
+                if (row->st.mode != st.mode || row->st.uid != st.uid || row->st.gid != st.gid ||
+                    row->st.xattrs != st.xattrs) {
                     m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
                 }
                 ++m_result.unchanged;
@@ -249,14 +261,14 @@ private:
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);
             } else {
-                if (!same_metadata(row->st, st)) {
+                if (!same_metadata(row->st, st) || row->st.xattrs != st.xattrs) {
                     m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
                 }
                 ++m_result.unchanged;
             }
             break;
         case Kind::dir:
-            if (!same_metadata(row->st, st)) {
+            if (!same_metadata(row->st, st) || row->st.xattrs != st.xattrs) {
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
             }
             break;
@@ -281,6 +293,8 @@ private:
     ScanResult& m_result;
     int64_t m_gen;
     bool m_root = ::geteuid() == 0; // which attributes travel (carried_xattr)
+    bool m_read_all_attrs;          // the catalog's are not of this scope: read all
+    bool m_attrs_failed = false;
     std::unordered_set<int64_t> m_modified_ids;
     int64_t m_to_hash = 0;
 };
@@ -338,6 +352,11 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         catalog.set_seen(pair.id, End::source, machine_id(), now_ns());
         catalog.set_scan_gen(pair.id, gen,
                              result.stopped_early ? std::nullopt : std::optional<int64_t>(now_ns()));
+        if (walker.attrs_failed()) {
+            catalog.set_xattr_scope(pair.id, std::nullopt);
+        } else if (!result.stopped_early) {
+            catalog.set_xattr_scope(pair.id, std::string(walker.attr_scope()));
+        }
         tx.commit();
     }
     if (options.hash == ScanOptions::Hash::yes && !result.stopped_early && to_hash > 0) {

@@ -109,6 +109,7 @@ Listing Lister::list(const std::string& dir, std::vector<std::string>& stack) {
     for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) {
         stack.push_back(std::move(*it));
     }
+    l.fd = std::move(fd);
     return l;
 }
 

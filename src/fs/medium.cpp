@@ -59,17 +59,26 @@ TempFile Medium::create_symlink(const std::string& target) {
     return TempFile(*this, Fd(), std::move(name), true);
 }
 
-TempFile Medium::create_node(unsigned type, uint64_t rdev) {
+std::optional<TempFile> Medium::create_node(unsigned type, uint64_t rdev) {
     std::string name = "tmp-" + random_hex(8);
-    if (::mknodat(m_dir.get(), name.c_str(), type | 0600, rdev) != 0) {
-        int err = errno;
-        if (err == EPERM || err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP) {
-            throw SystemError(err, type == S_IFIFO ? "make FIFO" : "make device node",
-                              display(name));
-        }
-        fail(err, "mknod", display(name));
+    int made = ::mknodat(m_dir.get(), name.c_str(), type | 0600, rdev);
+    int err = errno;
+    struct stat st{};
+    bool present = ::fstatat(m_dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (made == 0 && present && (st.st_mode & S_IFMT) == type) {
+        return TempFile(*this, Fd(), std::move(name), true);
     }
-    return TempFile(*this, Fd(), std::move(name), true);
+    if (present) {
+        ::unlinkat(m_dir.get(), name.c_str(), 0); // something else than was asked for
+        return std::nullopt;
+    }
+    if (made == 0) {
+        err = ENOENT;
+    }
+    if (err == EPERM || err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP) {
+        return std::nullopt;
+    }
+    fail(err, "mknod", display(name));
 }
 
 void Medium::remove_leftovers(std::string_view prefix) {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <fmt/format.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 namespace barge {
 
@@ -169,13 +170,18 @@ Xattrs decode_xattrs(std::string_view blob) {
     return out;
 }
 
+std::string beneath_fd(int dirfd, const std::string& name, const std::string& fallback) {
+    static const bool proc = ::access("/proc/self/fd", X_OK) == 0;
+    return proc ? fmt::format("/proc/self/fd/{}/{}", dirfd, name) : fallback;
+}
+
 std::string read_xattrs(const std::string& path, bool root, std::string_view display_path) {
     return encode_xattrs(read_carried(Target{-1, path}, root, display_path));
 }
 
-XattrOutcome apply_xattrs(int fd, int dirfd, const std::string& name, std::string_view blob,
-                          bool root, std::string_view display_path) {
-    Target t{fd, fd >= 0 ? std::string() : fmt::format("/proc/self/fd/{}/{}", dirfd, name)};
+XattrOutcome apply_xattrs(int fd, const std::string& path, std::string_view blob, bool root,
+                          std::string_view display_path) {
+    Target t{fd, path};
     Xattrs want = decode_xattrs(blob);
     XattrOutcome out;
     auto names = list_names(t);

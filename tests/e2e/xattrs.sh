@@ -79,6 +79,31 @@ expect_eq "$big_ino" "$(stat -c %i "$DST/photos/big.raw")" "the same inode"
 getfattr -n trusted.origin "$DST/photos/big.raw" >/dev/null 2>&1 && fail "a removed attribute is still at the destination"
 same_tree "after attribute changes"
 
+# --- a change of owner alone reaches the destination too, with no bytes.
+chown 1234:4321 "$SRC/photos/big.raw"
+expect_exit 0 barge load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "an owner change carries no bytes"
+expect_exit 0 barge unload --json
+expect_eq 1 "$(json '.pairs[0].delivered.already_there')" "set on the destination's own copy"
+expect_eq "1234:4321" "$(stat -c %u:%g "$DST/photos/big.raw")" "the new owner"
+same_tree "after an owner change"
+
+# --- a catalog whose entries' attributes were never read (as one migrated from
+# schema 3 leaves them) reads them for every entry, changed or not, and the
+# destination gets them back without a byte carried.
+sql_write "UPDATE entries SET xattrs = NULL, d_xattrs = NULL; UPDATE pairs SET xattr_scope = NULL"
+setfattr -x user.xdg.tags "$DST/photos/big.raw"
+setfacl -b "$DST/shared/plan.txt"
+setfattr -n user.dir-note -v 'for the family' "$SRC/shared"
+setfattr -n user.dir-note -v 'for the family' "$DST/shared"
+touch -r "$DST/photos" "$SRC/shared"
+touch -r "$DST/photos" "$DST/shared"
+expect_exit 0 barge load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "no bytes for attributes read anew"
+expect_eq "root" "$(sql "SELECT xattr_scope FROM pairs")" "the scope recorded once every entry was read"
+expect_exit 0 barge unload
+same_tree "after attributes were read for entries the catalog had without them"
+
 # --- special files change kind and number; a FIFO becomes a file and back.
 rm "$SRC/dev/null-like" "$SRC/dev/pipe"
 mknod -m 660 "$SRC/dev/null-like" c 1 5

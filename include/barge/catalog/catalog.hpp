@@ -42,6 +42,11 @@ struct Pair : PairSettings {
     // The machine (/etc/machine-id) where each endpoint's marker was last seen, and when.
     std::optional<std::string> source_machine, dest_machine;
     std::optional<int64_t> source_seen_ns, dest_seen_ns;
+    // Which extended attributes the entries' xattrs hold: "user" (a scan not run
+    // as root) or "root" (docs/what-travels.md), once a whole scan read them for
+    // every entry; empty before (a catalog migrated from schema 3) and after a
+    // scan that could not read some: the next scan reads them all again.
+    std::optional<std::string> xattr_scope;
 };
 
 // Which end of a pair.
@@ -133,6 +138,7 @@ public:
     void set_seen(int64_t pair_id, End end, const std::string& machine, int64_t ns);
     // Records a scan's generation, and with finished_ns, when it walked the whole tree.
     void set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns);
+    void set_xattr_scope(int64_t pair_id, const std::optional<std::string>& scope);
 
     // Runs: a row opened at the start of a command and closed at its end.
     int64_t begin_run(const std::string& command, const std::string& side,

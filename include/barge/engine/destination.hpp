@@ -56,10 +56,10 @@ public:
     // or directory.
     void apply_metadata(int fd, const FileStat& st, const std::string& where);
     // Makes the extended attributes of the open file fd (or, with fd < 0, of the
-    // symlink `name` in dirfd) those of st; returns whether any changed. What the
-    // destination refuses is counted (xattrs_unsupported, xattrs_refused).
-    bool apply_xattrs(int fd, int dirfd, const std::string& name, const FileStat& st,
-                      const std::string& where);
+    // entry `name` in staging, never following it) those of st; returns whether
+    // any changed. What the destination refuses is counted (xattrs_unsupported,
+    // xattrs_refused).
+    bool apply_xattrs(int fd, const std::string& name, const FileStat& st, const std::string& where);
     // Files whose attributes the destination's file system cannot hold, and
     // attributes it did not permit (trusted.* or security.* without root).
     int64_t xattrs_unsupported() const { return m_xattrs_unsupported; }

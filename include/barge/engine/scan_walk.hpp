@@ -21,6 +21,7 @@ namespace barge {
 // What the file-system side of the walk found in one directory.
 struct Listing {
     std::string dir;
+    Fd fd; // the directory, open: entries' attributes are read beneath it
     std::string error; // the directory could not be read: leave its rows alone
     struct Item {
         std::string name;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,9 +50,10 @@ public:
     // A symlink to target under a temporary name.
     TempFile create_symlink(const std::string& target);
     // A FIFO or device node (mknod type S_IFIFO, S_IFCHR or S_IFBLK) under a
-    // temporary name. A file system or a user that cannot make one (exFAT; a
-    // device without root) is the entry's failure (SystemError), never the run's.
-    TempFile create_node(unsigned type, uint64_t rdev);
+    // temporary name; empty when the file system or the user cannot make one
+    // (exFAT refuses, or exfat-fuse makes a regular file and answers EIO; a
+    // device without root): checked by its type, and nothing is left behind.
+    std::optional<TempFile> create_node(unsigned type, uint64_t rdev);
     // Removes files whose names start with prefix: leftovers of an interrupted run.
     void remove_leftovers(std::string_view prefix);
 

@@ -26,6 +26,12 @@ bool carried_xattr(std::string_view name, bool root);
 // display_path for any other failure.
 std::string read_xattrs(const std::string& path, bool root, std::string_view display_path);
 
+// A path for the *xattr calls (which have no *at form before Linux 6.13) that
+// names `name` beneath the open directory dirfd without resolving the
+// directory's path again: /proc/self/fd/DIRFD/NAME; `fallback` (the full path)
+// where /proc is not mounted.
+std::string beneath_fd(int dirfd, const std::string& name, const std::string& fallback);
+
 // What setting a file's attributes at the destination ran into.
 struct XattrOutcome {
     int changed = 0;     // attributes set or removed
@@ -34,11 +40,12 @@ struct XattrOutcome {
 };
 
 // Makes the carried attributes of an open file or directory (fd), or of the
-// symlink `name` in directory dirfd (fd < 0), equal to `blob`: sets those that
-// differ, removes carried ones the blob lacks, except security.selinux, which
-// the destination's policy owns when the source has no label. Failures other
-// than the two XattrOutcome counts throw SystemError naming display_path.
-XattrOutcome apply_xattrs(int fd, int dirfd, const std::string& name, std::string_view blob,
-                          bool root, std::string_view display_path);
+// entry at `path` (fd < 0; a symlink is not followed), equal to `blob`: sets
+// those that differ, removes carried ones the blob lacks, except
+// security.selinux, which the destination's policy owns when the source has no
+// label. Failures other than the XattrOutcome counts throw SystemError naming
+// display_path; a name barge never carries throws CatalogError.
+XattrOutcome apply_xattrs(int fd, const std::string& path, std::string_view blob, bool root,
+                          std::string_view display_path);
 
 } // namespace barge

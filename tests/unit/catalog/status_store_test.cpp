@@ -80,7 +80,8 @@ TEST(StatusStore, KeptDeliveredCountsMatchAFullCount) {
     };
     const char* cols[] = {"kind",     "mode",       "mtime_ns",     "target",    "size",
                           "content_id", "d_kind",   "d_mode",       "d_mtime_ns", "d_target",
-                          "d_content_id", "d_damaged", "pair_id",    "xattrs",    "d_xattrs"};
+                          "d_content_id", "d_damaged", "pair_id",    "xattrs",    "d_xattrs",
+                          "uid",        "d_uid",    "gid",          "d_gid"};
     const int ncols = static_cast<int>(std::size(cols));
     int64_t next = 1;
     for (int op = 0; op < 3000; ++op) {
@@ -94,13 +95,14 @@ TEST(StatusStore, KeptDeliveredCountsMatchAFullCount) {
             std::string target = kind == 3 ? "CAST('t' AS BLOB)" : "NULL";
             db.exec(fmt::format(
                 "INSERT INTO entries(id, pair_id, parent, name, kind, mode, size, mtime_ns, "
-                "content_id, target, d_kind, d_mode, d_mtime_ns, d_content_id, d_target) VALUES "
-                "({id}, {pair}, CAST('' AS BLOB), CAST('n{id}' AS BLOB), {kind}, 420, {size}, 7, "
-                "{content}, {target}, {dk}, 420, 7, {dc}, {target})",
+                "content_id, target, d_kind, d_mode, d_mtime_ns, d_content_id, d_target, d_uid, "
+                "d_gid) VALUES ({id}, {pair}, CAST('' AS BLOB), CAST('n{id}' AS BLOB), {kind}, 420, "
+                "{size}, 7, {content}, {target}, {dk}, 420, 7, {dc}, {target}, {du}, {du})",
                 fmt::arg("id", next), fmt::arg("pair", pairs[pick(3)]), fmt::arg("kind", kind),
                 fmt::arg("size", content * 100), fmt::arg("content", content),
                 fmt::arg("target", target), fmt::arg("dk", delivered ? std::to_string(kind) : "NULL"),
-                fmt::arg("dc", delivered ? std::to_string(content) : "NULL")));
+                fmt::arg("dc", delivered ? std::to_string(content) : "NULL"),
+                fmt::arg("du", delivered ? "0" : "NULL")));
             ++next;
         } else if (what < 9) {
             // One column of a random entry changed (or the delivery recorded again).
@@ -112,12 +114,14 @@ TEST(StatusStore, KeptDeliveredCountsMatchAFullCount) {
                                 : col == "mtime_ns" || col == "d_mtime_ns" ? std::to_string(7 + pick(2))
                                 : col == "target" || col == "d_target" ? (pick(2) ? "CAST('t' AS BLOB)" : "NULL")
                                 : col == "xattrs" || col == "d_xattrs" ? (pick(2) ? "CAST('a' AS BLOB)" : "NULL")
+                                : col == "uid" || col == "d_uid" || col == "gid" || col == "d_gid" ? std::to_string(pick(2))
                                 : col == "size" ? std::to_string(pick(1000))
                                                 : maybe(1 + pick(4));
             if (pick(4) == 0) { // delivered now: the destination's half set from the source's
                 db.exec(fmt::format("UPDATE entries SET d_kind = kind, d_mode = mode, d_mtime_ns = "
                                     "mtime_ns, d_target = target, d_content_id = content_id, "
-                                    "d_xattrs = xattrs, d_damaged = 0 WHERE id = {}",
+                                    "d_xattrs = xattrs, d_uid = uid, d_gid = gid, d_damaged = 0 "
+                                    "WHERE id = {}",
                                     1 + pick(static_cast<int>(next - 1))));
             } else {
                 db.exec(fmt::format("UPDATE entries SET {} = {} WHERE id = {}", col, value,
@@ -143,8 +147,8 @@ TEST(StatusStore, RecountSetsWrongKeptCountsRight) {
     int64_t p = add_pair(c, "a");
     db.exec("INSERT INTO contents(id, hash, size) VALUES (1, randomblob(64), 5)");
     db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, mode, size, mtime_ns, "
-                        "content_id, d_kind, d_mode, d_mtime_ns, d_content_id) VALUES ({}, "
-                        "CAST('' AS BLOB), CAST('f' AS BLOB), 1, 420, 5, 7, 1, 1, 420, 7, 1)",
+                        "content_id, d_kind, d_mode, d_mtime_ns, d_content_id, d_uid, d_gid) VALUES "
+                        "({}, CAST('' AS BLOB), CAST('f' AS BLOB), 1, 420, 5, 7, 1, 1, 420, 7, 1, 0, 0)",
                         p));
     StatusStore store(db);
     EXPECT_EQ(store.pair_counts(p).delivered.files, 1);

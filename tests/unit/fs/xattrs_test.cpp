@@ -67,11 +67,11 @@ TEST(Xattrs, ApplyMakesTheCarriedSetEqualAndRefusesNamesBargeNeverCarries) {
     ASSERT_EQ(decode_xattrs(blob).size(), 2u);
     int fd = ::open(dst.c_str(), O_RDONLY);
     ASSERT_GE(fd, 0);
-    XattrOutcome out = apply_xattrs(fd, -1, "", blob, false, dst);
+    XattrOutcome out = apply_xattrs(fd, "", blob, false, dst);
     EXPECT_EQ(out.changed, 3); // user.keep set, user.bin set, user.stale removed
     EXPECT_EQ(read_xattrs(dst, false, dst), blob);
-    EXPECT_EQ(apply_xattrs(fd, -1, "", blob, false, dst).changed, 0) << "equal: nothing to do";
-    EXPECT_THROW(apply_xattrs(fd, -1, "", encode_xattrs({{"system.foo", "x"}}), false, dst),
+    EXPECT_EQ(apply_xattrs(fd, "", blob, false, dst).changed, 0) << "equal: nothing to do";
+    EXPECT_THROW(apply_xattrs(fd, "", encode_xattrs({{"system.foo", "x"}}), false, dst),
                  CatalogError);
     ::close(fd);
 }
