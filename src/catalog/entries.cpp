@@ -177,9 +177,9 @@ int64_t EntryStore::count_present(int64_t pair_id) {
     // pass over every entry (schema.cpp, version 2).
     static const std::string sql = fmt::format(
         "SELECT coalesce((SELECT files FROM pair_delivered WHERE pair_id = ?1), 0) + (SELECT "
-        "count(*) FROM entries e INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND e.kind "
-        "IN {kinds} AND NOT {delivered})",
-        fmt::arg("kinds", sql_counted_kinds),
+        "count(*) FROM entries e INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND {counted} "
+        "AND NOT {delivered})",
+        fmt::arg("counted", sql_counted("e")),
         fmt::arg("delivered", sql_delivered));
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);

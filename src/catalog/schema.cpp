@@ -227,7 +227,7 @@ std::string delivered_v4(const std::string& r) {
 
 // A file, symlink or special file (what status counts), delivered.
 std::string counted_delivered_v4(const std::string& r) {
-    return fmt::format("{r}kind IN (1, 3, 4, 5, 6) AND {d}", fmt::arg("r", r),
+    return fmt::format("{r}kind != 2 AND {d}", fmt::arg("r", r),
                        fmt::arg("d", delivered_v4(r)));
 }
 
@@ -283,7 +283,7 @@ CREATE INDEX entries_content ON entries(content_id);
 CREATE INDEX entries_inode ON entries(pair_id, ino);
 CREATE INDEX entries_d_content ON entries(d_content_id);
 CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0), id) WHERE d_kind = 1;
-CREATE INDEX entries_undelivered ON entries(pair_id) WHERE kind IN (1, 3, 4, 5, 6) AND NOT
+CREATE INDEX entries_undelivered ON entries(pair_id) WHERE kind != 2 AND NOT
     {table};
 CREATE INDEX entries_failed ON entries(pair_id, fail_ns) WHERE fail_reason IS NOT NULL;
 CREATE INDEX entries_gone ON entries(pair_id) WHERE kind IS NULL;

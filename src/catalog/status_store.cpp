@@ -29,7 +29,7 @@ namespace {
 
 // The files and symlinks of entries "e", as the status indexes select them.
 std::string listed() {
-    return fmt::format("e.kind IN {}", sql_counted_kinds);
+    return sql_counted("e");
 }
 
 } // namespace

@@ -31,9 +31,15 @@ constexpr const char* sql_kind(Kind k) {
     return "NULL";
 }
 
-// The kinds status counts and delivers one by one (all but directories), for
-// "kind IN ...": the partial index entries_undelivered repeats it (schema.cpp).
-constexpr const char* sql_counted_kinds = "(1, 3, 4, 5, 6)";
+// The entries status counts and delivers one by one: files, symlinks and
+// special files ("e.kind != 2"; a gone entry's NULL kind compares false). The
+// partial index entries_undelivered repeats it (schema.cpp). Not "kind IN (1,
+// 3, 4, 5, 6)": SQLite builds an IN list of more than two values as a
+// temporary table each time a trigger runs it, which made every update of an
+// entry five times slower.
+inline std::string sql_counted(const char* alias) {
+    return std::string(alias) + ".kind != 2";
+}
 
 // An entry's source side as the catalog holds it; kind is empty when the entry
 // has gone from the source (a deletion not yet applied at the destination).

@@ -19,15 +19,15 @@ namespace {
 Counts counted_delivered(Database& db, int64_t pair_id) {
     Statement st = db.prepare(
         std::string("SELECT count(*), coalesce(sum(CASE WHEN e.kind = 1 THEN e.size ELSE 0 END), 0) "
-                    "FROM entries e WHERE e.pair_id = ? AND e.kind IN ") +
-        sql_counted_kinds + " AND " + sql_delivered);
+                    "FROM entries e WHERE e.pair_id = ? AND ") +
+        sql_counted("e") + " AND " + sql_delivered);
     st.bind(1, pair_id);
     EXPECT_TRUE(st.step());
     return {st.column_int(0), st.column_int(1)};
 }
 
 Counts counted_listed(Database& db, int64_t pair_id) {
-    // Every kind but directories, spelled out: a check on sql_counted_kinds too.
+    // Every kind but directories, spelled out: a check on sql_counted too.
     Statement st = db.prepare(
         "SELECT count(*), coalesce(sum(CASE WHEN kind = 1 THEN size ELSE 0 END), 0) FROM entries "
         "WHERE pair_id = ? AND kind IS NOT NULL AND kind != 2");
