@@ -200,6 +200,17 @@ private:
         }
     }
 
+    // The destination's copy of entry `holder` that a rename, link, duplicate or
+    // metadata change was to use is missing or not what was delivered there:
+    // marked damaged (no longer a source for anything; the next load carries the
+    // content again, SPEC §7.4), and the user told.
+    void copy_not_there(int64_t holder, std::string note) {
+        Transaction tx(m_catalog.db());
+        m_store.mark_damaged_at_dest(holder);
+        tx.commit();
+        m_result.notes.push_back(std::move(note));
+    }
+
     // One file: its errors, a corrupt piece included, go to the sink.
     void deliver(const DeliveryItem& d, int attempt) {
         for_file(m_sink, d.entry_id, display(d), [&] {
@@ -289,10 +300,7 @@ private:
             if (!f.local) {
                 // Not what was delivered there: the next load carries the content
                 // again (SPEC §7.4), unless the cargo has it now.
-                Transaction tx(m_catalog.db());
-                m_store.mark_damaged_at_dest(local->id);
-                tx.commit();
-                m_result.notes.push_back(fmt::format(
+                copy_not_there(local->id, fmt::format(
                     "the destination's copy '{}' of the content of '{}' is {}: it is carried "
                     "again",
                     escape_bytes(m_dest.display(local->rel)), escape_bytes(display(d)),
@@ -442,10 +450,7 @@ private:
             }
             auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
             if (how != Destination::FromCopy::done) {
-                Transaction tx(m_catalog.db());
-                m_store.mark_damaged_at_dest(r.from_id);
-                tx.commit();
-                m_result.notes.push_back(fmt::format(
+                copy_not_there(r.from_id, fmt::format(
                     "'{}' was renamed from '{}' at the source, but the destination's copy there "
                     "is {}: its content is carried again (or copied from another copy at the "
                     "destination)",
@@ -498,10 +503,7 @@ private:
                 if (leader->delivered && !m_no_links &&
                     (how == Destination::FromCopy::missing || how == Destination::FromCopy::damaged)) {
                     // Not what was delivered there: delivered again (SPEC §7.4).
-                    Transaction tx(m_catalog.db());
-                    m_store.mark_damaged_at_dest(leader->id);
-                    tx.commit();
-                    m_result.notes.push_back(fmt::format(
+                    copy_not_there(leader->id, fmt::format(
                         "'{}' is a hard link to '{}', whose copy at the destination is {}: that "
                         "is delivered again, and this name linked to it then",
                         escape_bytes(display(d)), escape_bytes(display(leader->path)),
