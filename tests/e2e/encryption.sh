@@ -28,6 +28,12 @@ mkdir -p "$SRC/$MARK-dir"
 for i in $(seq 1 40); do printf '%s line %d\n' "$MARK" "$i" >"$SRC/$MARK-dir/$MARK-$i.txt"; done
 head -c 3000000 /dev/urandom >"$SRC/$MARK-dir/multi-piece.bin"
 printf '%s' "$MARK" >>"$SRC/$MARK-dir/multi-piece.bin"
+# An extended attribute travels in the catalog: its name and value must not show.
+attrs=
+if command -v setfattr >/dev/null &&
+    setfattr -n "user.$MARK" -v "$MARK-value" "$SRC/$MARK-dir/$MARK-1.txt" 2>/dev/null; then
+    attrs=1
+fi
 age "$SRC/$MARK-dir" "$SRC/$MARK-dir"/*
 
 # Every encoding of a secret the drive must not hold, as hex of bytes.
@@ -88,7 +94,7 @@ n=$(find "$DRIVE/cargo" -type f -not -path "$DRIVE/cargo/tmp/*" | wc -l)
 
 # Round trip, then the destination's own copy of the catalog is sealed as well.
 expect_exit 0 barge unload
-expect_same_tree "$SRC" "$DST" "round trip through an encrypted drive"
+MANIFEST_XATTRS=$attrs expect_same_tree "$SRC" "$DST" "round trip through an encrypted drive"
 expect_exit 0 barge verify-destination
 for f in "$SRC/.barge"/catalog-*.db "$DST/.barge"/catalog-*.db; do
     h=$(hex_of <"$f")

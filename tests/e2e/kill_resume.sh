@@ -100,6 +100,26 @@ kill_at renameat 2 unload
 kill_at syncfs 3 unload
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after an interrupted second cycle"
+
+# A third: a FIFO to make and an attribute alone changed, interrupted while the
+# attribute is set on the destination's copy (files come first), before the
+# FIFO is made, and at the next barrier.
+mkfifo "$SRC/a/pipe"
+attrs=
+if command -v setfattr >/dev/null && setfattr -n user.k -v v "$SRC/b/big2" 2>/dev/null; then
+    attrs=1
+fi
+touch -d '2024-03-01' "$SRC/a/pipe" "$SRC/a"
+expect_exit 0 barge load
+before=$killed
+if [[ -n $attrs ]]; then kill_at fsetxattr 1 unload; fi
+kill_at mknodat 1 unload
+kill_at syncfs 1 unload
+((killed - before >= 2)) || fail "the third cycle's fault points did not fire"
+expect_exit 0 barge unload
+[[ -p $DST/a/pipe ]] || fail "the FIFO did not arrive after the interruptions"
+MANIFEST_XATTRS=$attrs expect_same_tree "$SRC" "$DST" "after an interrupted third cycle"
+[[ -z $(ls "$DST/.barge/staging") ]] || fail "temporary files left in staging: $(ls "$DST/.barge/staging")"
 # After a clean run the catalog is one self-contained file again, whatever
 # journal a killed run left next to it.
 [[ ! -e "$DRIVE/barge.db-journal" ]] || fail "journal left next to the catalog after a clean run"
