@@ -150,14 +150,23 @@ bool Destination::apply_xattrs(int fd, const std::string& name, const FileStat& 
     std::string path = fd >= 0 ? std::string()
                                : beneath_fd(m_staging.dirfd(), name, m_staging.display(name));
     // Not root, reading and writing user.* attributes takes the owner's read and
-    // write permission: a read-only file or directory gets them for the moment.
+    // write permission: a read-only file or directory of ours gets them for the
+    // moment (one of another user's is left alone: its refusals are counted).
     struct stat now{};
-    bool widen = !m_root && fd >= 0 && ::fstat(fd, &now) == 0 &&
+    bool widen = !m_root && fd >= 0 && ::fstat(fd, &now) == 0 && now.st_uid == ::geteuid() &&
                  (now.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR);
     if (widen && ::fchmod(fd, (now.st_mode & 07777) | S_IRUSR | S_IWUSR) != 0) {
         throw_errno("chmod", where);
     }
-    XattrOutcome out = barge::apply_xattrs(fd, path, st.xattrs, m_root, where);
+    XattrOutcome out;
+    try {
+        out = barge::apply_xattrs(fd, path, st.xattrs, m_root, where);
+    } catch (...) {
+        if (widen) {
+            ::fchmod(fd, now.st_mode & 07777); // as it was; the error is what is reported
+        }
+        throw;
+    }
     if (widen && ::fchmod(fd, now.st_mode & 07777) != 0) {
         throw_errno("chmod", where);
     }

@@ -105,6 +105,7 @@ public:
     // it failed to read some.
     const char* attr_scope() const { return m_root ? "root" : "user"; }
     bool attrs_failed() const { return m_attrs_failed; }
+    bool read_all_attrs() const { return m_read_all_attrs; }
     // Files merged that have no content on record or a racy one: the hash phase's
     // work (none after the rescan of an unchanged tree: then it need not look).
     int64_t to_hash() const { return m_to_hash; }
@@ -126,6 +127,7 @@ private:
             // want a hash: the hash phase looks at the catalog itself.
             problem(dir, l.error);
             ++m_to_hash;
+            m_attrs_failed = true; // its entries' attributes were not read
             return;
         }
         std::vector<EntryRow> rows = m_store.children(m_pair.id, dir);
@@ -148,6 +150,7 @@ private:
                 } else {
                     problem(rel, fmt::format("cannot examine: {}", std::strerror(item.err)));
                     ++m_to_hash; // its row stays as it is: the hash phase decides
+                    m_attrs_failed = true;
                 }
                 continue;
             }
@@ -158,7 +161,10 @@ private:
                     "skipped '{}': {}", escape_bytes(display(rel)),
                     device ? "a device node is carried only when barge runs as root"
                            : "a socket (or another kind of file barge does not carry)"));
-                if (row) {
+                // A device a scan as root recorded stays as it is: not seeing it
+                // without root is not its deletion.
+                bool known_device = device && row && row->kind && is_device(*row->kind);
+                if (row && !known_device) {
                     gone(dir, *row);
                 }
                 continue;
@@ -352,10 +358,14 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         catalog.set_seen(pair.id, End::source, machine_id(), now_ns());
         catalog.set_scan_gen(pair.id, gen,
                              result.stopped_early ? std::nullopt : std::optional<int64_t>(now_ns()));
-        if (walker.attrs_failed()) {
-            catalog.set_xattr_scope(pair.id, std::nullopt);
-        } else if (!result.stopped_early) {
+        // The scope is recorded only once every entry's attributes were read in
+        // it; a scan that read some in another scope and did not finish (stopped
+        // early, an unreadable directory or attribute) leaves none, so that the
+        // next scan reads them all.
+        if (!walker.attrs_failed() && !result.stopped_early) {
             catalog.set_xattr_scope(pair.id, std::string(walker.attr_scope()));
+        } else if (walker.attrs_failed() || walker.read_all_attrs()) {
+            catalog.set_xattr_scope(pair.id, std::nullopt);
         }
         tx.commit();
     }

@@ -68,8 +68,8 @@ std::optional<TempFile> Medium::create_node(unsigned type, uint64_t rdev) {
     if (made == 0 && present && (st.st_mode & S_IFMT) == type) {
         return TempFile(*this, Fd(), std::move(name), true);
     }
-    if (present) {
-        ::unlinkat(m_dir.get(), name.c_str(), 0); // something else than was asked for
+    if (present && (made == 0 || err != EEXIST)) {
+        ::unlinkat(m_dir.get(), name.c_str(), 0); // made, but not what was asked for
         return std::nullopt;
     }
     if (made == 0) {

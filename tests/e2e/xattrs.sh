@@ -104,6 +104,15 @@ expect_eq "root" "$(sql "SELECT xattr_scope FROM pairs")" "the scope recorded on
 expect_exit 0 barge unload
 same_tree "after attributes were read for entries the catalog had without them"
 
+# --- a scan that must read every entry's attributes (the catalog says a scan
+# as a user made them) but stops early records no scope: the next reads all.
+sql_write "UPDATE pairs SET xattr_scope = 'user'"
+expect_exit 0 barge scan --max-time 0.000001s --json
+expect_eq true "$(json '.pairs[0].stopped_early')" "the scan stopped early"
+expect_eq "" "$(sql "SELECT xattr_scope FROM pairs")" "no scope recorded by a stopped scan that read in another"
+expect_exit 0 barge scan
+expect_eq "root" "$(sql "SELECT xattr_scope FROM pairs")" "the scope recorded by the next whole scan"
+
 # --- special files change kind and number; a FIFO becomes a file and back.
 rm "$SRC/dev/null-like" "$SRC/dev/pipe"
 mknod -m 660 "$SRC/dev/null-like" c 1 5

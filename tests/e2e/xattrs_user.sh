@@ -56,4 +56,31 @@ expect_exit 0 as_user "$BARGE" unload --json
 expect_eq 1 "$(json '.pairs[0].delivered.already_there')" "set on the read-only copy at the destination"
 expect_eq "thawed" "$(getfattr --only-values -n user.tag "$DST/ro-dir/frozen.txt")" "the new value"
 expect_same_tree "$SRC" "$DST" "after an attribute change on a read-only file"
+
+# An unreadable directory while every entry's attributes must be read (as after
+# a migration from schema 3): no scope recorded; once readable, they are read.
+sql_write "UPDATE entries SET xattrs = NULL, d_xattrs = NULL; UPDATE pairs SET xattr_scope = NULL"
+chmod 000 "$SRC/rw"
+expect_exit 3 as_user "$BARGE" scan
+expect_eq "" "$(sql "SELECT xattr_scope FROM pairs")" "no scope while a directory was unreadable"
+chmod 755 "$SRC/rw"
+touch -r "$SRC/ro-dir" "$SRC/rw"
+expect_exit 0 as_user "$BARGE" scan
+expect_eq "user" "$(sql "SELECT xattr_scope FROM pairs")" "the scope once every entry was read"
+expect_eq 1 "$(sql "SELECT count(*) FROM entries WHERE CAST(name AS TEXT) = 'open.txt' AND xattrs IS NOT NULL")" \
+    "the attributes of a file in the directory that was unreadable"
+
+# A device node a scan as root recorded is not deleted by a scan without root.
+mknod -m 600 "$SRC/rw/null-like" c 1 3
+touch -r "$SRC/ro-dir" "$SRC/rw"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+[[ -c $DST/rw/null-like ]] || fail "the device did not arrive (root)"
+chown -R 65534:65534 "$T" # what the root runs wrote
+expect_exit 0 as_user "$BARGE" load --json
+expect_eq 1 "$(json '.pairs[0].scan.special_skipped')" "the device skipped without root"
+expect_eq 0 "$(json '.pairs[0].scan.deleted')" "and not taken for a deletion"
+expect_exit 0 as_user "$BARGE" unload --json
+expect_eq 0 "$(json '.pairs[0].trashed')" "nothing trashed"
+[[ -c $DST/rw/null-like ]] || fail "a scan without root deleted the device at the destination"
 echo ok
