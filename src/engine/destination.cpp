@@ -172,6 +172,7 @@ bool Destination::apply_xattrs(int fd, const std::string& name, const FileStat& 
     }
     m_xattrs_unsupported += out.unsupported > 0 ? 1 : 0;
     m_xattrs_refused += out.refused;
+    m_xattrs_rejected += out.rejected;
     return out.changed > 0;
 }
 

@@ -571,6 +571,12 @@ private:
                 "security.* attributes and ACLs need root)",
                 plural(m_dest.xattrs_refused(), "extended attribute"), escape_bytes(m_pair.dest)));
         }
+        if (m_dest.xattrs_rejected() > 0) {
+            m_result.notes.push_back(fmt::format(
+                "{} rejected by the destination '{}' (too large for its file system, or a "
+                "security label its policy does not accept): the files arrived without them",
+                plural(m_dest.xattrs_rejected(), "extended attribute"), escape_bytes(m_pair.dest)));
+        }
     }
 
     void apply_deletions() {

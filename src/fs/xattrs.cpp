@@ -194,6 +194,9 @@ XattrOutcome apply_xattrs(int fd, const std::string& path, std::string_view blob
             ++out.unsupported;
         } else if (errno == EPERM || errno == EACCES) {
             ++out.refused;
+        } else if (errno == E2BIG || errno == ENOSPC ||
+                   (errno == EINVAL && attr.starts_with("security."))) {
+            ++out.rejected;
         } else {
             throw_errno(fmt::format("{} extended attribute '{}' of", what, escape_bytes(attr)),
                         display_path);

@@ -64,6 +64,7 @@ public:
     // attributes it did not permit (trusted.* or security.* without root).
     int64_t xattrs_unsupported() const { return m_xattrs_unsupported; }
     int64_t xattrs_refused() const { return m_xattrs_refused; }
+    int64_t xattrs_rejected() const { return m_xattrs_rejected; }
     // Is the right content already at e's final path (an interrupted run renamed
     // it into place, or the destination was seeded by hand)? Then its metadata is
     // set and synced, and true returned.
@@ -147,6 +148,7 @@ private:
     std::atomic<int64_t> m_versions{0};
     std::atomic<int64_t> m_xattrs_unsupported{0};
     std::atomic<int64_t> m_xattrs_refused{0};
+    std::atomic<int64_t> m_xattrs_rejected{0};
 };
 
 } // namespace barge

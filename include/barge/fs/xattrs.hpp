@@ -37,6 +37,8 @@ struct XattrOutcome {
     int changed = 0;     // attributes set or removed
     int unsupported = 0; // the file system holds none (exFAT, no user_xattr)
     int refused = 0;     // not permitted (trusted.* or security.* without root)
+    int rejected = 0;    // too large for the file system (E2BIG, ENOSPC), or a
+                         // security.* value its policy does not accept (EINVAL)
 };
 
 // Makes the carried attributes of an open file or directory (fd), or of the
