@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -411,20 +410,29 @@ void Destination::make_dir(const DeliveryItem& d) {
     m_tree.open_dir(d.rel(), DestTree::Create::yes);
 }
 
-void Destination::make_symlink(const DeliveryItem& d) {
-    TempFile link = m_staging.create_symlink(d.st.target);
-    if (m_root && ::fchownat(m_staging.dirfd(), link.name().c_str(), d.st.uid, d.st.gid,
-                             AT_SYMLINK_NOFOLLOW) != 0) {
+void Destination::place_new(TempFile& made, const DeliveryItem& d) {
+    const char* name = made.name().c_str();
+    if (m_root && ::fchownat(m_staging.dirfd(), name, d.st.uid, d.st.gid, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("chown", display(d.rel()));
     }
-    if (!d.st.xattrs.empty()) { // a new link has none to remove
-        apply_xattrs(-1, link.name(), d.st, display(d.rel()));
+    if (!d.st.xattrs.empty()) { // a new entry has none to remove; before chmod, as for files
+        apply_xattrs(-1, made.name(), d.st, display(d.rel()));
+    }
+    // A symlink has no mode of its own on Linux (chmod would follow it).
+    if (d.st.kind != Kind::symlink &&
+        ::fchmodat(m_staging.dirfd(), name, d.st.mode & 07777, 0) != 0) {
+        throw_errno("chmod", display(d.rel()));
     }
     timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
-    if (::utimensat(m_staging.dirfd(), link.name().c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::utimensat(m_staging.dirfd(), name, times, AT_SYMLINK_NOFOLLOW) != 0) {
         throw_errno("set mtime", display(d.rel()));
     }
-    place(link, d);
+    place(made, d);
+}
+
+void Destination::make_symlink(const DeliveryItem& d) {
+    TempFile link = m_staging.create_symlink(d.st.target);
+    place_new(link, d);
 }
 
 void Destination::make_node(const DeliveryItem& d) {
@@ -438,22 +446,7 @@ void Destination::make_node(const DeliveryItem& d) {
                                 "the pair if that is expected",
                                 type == S_IFIFO ? "FIFO" : "device node"));
     }
-    TempFile node = std::move(*made);
-    const char* name = node.name().c_str();
-    if (m_root && ::fchownat(m_staging.dirfd(), name, d.st.uid, d.st.gid, AT_SYMLINK_NOFOLLOW) != 0) {
-        throw_errno("chown", display(d.rel()));
-    }
-    if (!d.st.xattrs.empty()) { // a new node has none to remove; before chmod, as for files
-        apply_xattrs(-1, node.name(), d.st, display(d.rel()));
-    }
-    if (::fchmodat(m_staging.dirfd(), name, d.st.mode & 07777, 0) != 0) {
-        throw_errno("chmod", display(d.rel()));
-    }
-    timespec times[2] = {{0, UTIME_OMIT}, to_timespec(d.st.mtime_ns)};
-    if (::utimensat(m_staging.dirfd(), name, times, AT_SYMLINK_NOFOLLOW) != 0) {
-        throw_errno("set mtime", display(d.rel()));
-    }
-    place(node, d);
+    place_new(*made, d);
 }
 
 bool Destination::trash(const EntryPath& d) {

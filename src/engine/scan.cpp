@@ -82,7 +82,7 @@ namespace {
 
 bool same_metadata(const FileStat& a, const FileStat& b) {
     return a.mode == b.mode && a.uid == b.uid && a.gid == b.gid && a.mtime_ns == b.mtime_ns &&
-           a.ctime_ns == b.ctime_ns && a.ino == b.ino && a.dev == b.dev;
+           a.ctime_ns == b.ctime_ns && a.ino == b.ino && a.dev == b.dev && a.xattrs == b.xattrs;
 }
 
 class Walker {
@@ -267,14 +267,14 @@ private:
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);
             } else {
-                if (!same_metadata(row->st, st) || row->st.xattrs != st.xattrs) {
+                if (!same_metadata(row->st, st)) {
                     m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
                 }
                 ++m_result.unchanged;
             }
             break;
         case Kind::dir:
-            if (!same_metadata(row->st, st) || row->st.xattrs != st.xattrs) {
+            if (!same_metadata(row->st, st)) {
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
             }
             break;

@@ -211,6 +211,23 @@ private:
         m_result.notes.push_back(std::move(note));
     }
 
+    // Is the right content already at d's final path (an interrupted run, a
+    // destination seeded by hand, a change of metadata alone)? Then its metadata
+    // is set there (Destination::already_there) and d recorded delivered.
+    bool in_place(const DeliveryItem& d, const Digest& hash) {
+        if (!m_dest.already_there(d, hash, m_pipe)) {
+            return false;
+        }
+        Transaction tx(m_catalog.db());
+        m_store.mark_delivered(d.entry_id, now_ns());
+        tx.commit();
+        ++m_result.already_there;
+        if (m_progress) {
+            m_progress->item("in place", d.rel());
+        }
+        return true;
+    }
+
     // One file: its errors, a corrupt piece included, go to the sink.
     void deliver(const DeliveryItem& d, int attempt) {
         for_file(m_sink, d.entry_id, display(d), [&] {
@@ -240,14 +257,7 @@ private:
         bool multi_trip = pieces > 1 &&
                           !m_store.held_at_dest(d.entry_id, *d.content_id) &&
                           !m_store.on_cargo(m_pair.id, *d.content_id, pieces).whole_on_cargo();
-        if (m_dest.already_there(d, hash, m_pipe)) {
-            Transaction tx(m_catalog.db());
-            m_store.mark_delivered(d.entry_id, now_ns());
-            tx.commit();
-            ++m_result.already_there;
-            if (m_progress) {
-                m_progress->item("in place", d.rel());
-            }
+        if (in_place(d, hash)) {
             return;
         }
         if (multi_trip) {
@@ -441,11 +451,7 @@ private:
             check_deliverable(d);
             // An interrupted run may have renamed it already: the old name is then
             // gone, and its deletion finds nothing to move.
-            if (m_dest.already_there(d, *d.content_hash, m_pipe)) {
-                Transaction tx(m_catalog.db());
-                m_store.mark_delivered(d.entry_id, now_ns());
-                tx.commit();
-                ++m_result.already_there;
+            if (in_place(d, *d.content_hash)) {
                 return;
             }
             auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);

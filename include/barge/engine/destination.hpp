@@ -133,6 +133,10 @@ private:
     // A rename into or out of dirfd (the destination's directory rel): made
     // durable by the next renamed_barrier, and rel's mtime restored at the end.
     void renamed_in(int dirfd, const std::string& rel);
+    // Gives a symlink or node just made in staging its owner (as root),
+    // attributes, mode (not a symlink's) and mtime, by name, never following
+    // it, and places it.
+    void place_new(TempFile& made, const DeliveryItem& d);
     // What stands at e's name in parent_fd goes to versions/ (refused when the
     // file system takes e's name for another one).
     void clear_name(int parent_fd, const EntryPath& e);
