@@ -363,8 +363,8 @@ Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
     Transaction tx(m_db);
     Statement st = m_db.prepare(
         "INSERT INTO pairs(uuid, name, source, dest, reserve, on_delete, retention_days, "
-        "mass_change_limit, source_marker, created_ns, mass_change_min) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+        "mass_change_limit, source_marker, created_ns, mass_change_min, options_ns) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
     st.bind_text(1, uuid)
         .bind_text(2, s.name)
         .bind_blob(3, s.source)
@@ -376,6 +376,7 @@ Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
         .bind(9, s.source_marker ? 1 : 0)
         .bind(10, now_ns())
         .bind(11, s.mass_change_min)
+        .bind(12, s.options_ns ? s.options_ns : now_ns())
         .run();
     int64_t id = m_db.last_insert_rowid();
     set_excludes(id, s.excludes);
@@ -395,13 +396,14 @@ void Catalog::set_excludes(int64_t pair_id, const std::vector<std::string>& patt
 void Catalog::set_pair_settings(int64_t pair_id, const PairSettings& s) {
     Transaction tx(m_db);
     m_db.prepare("UPDATE pairs SET reserve = ?, on_delete = ?, retention_days = ?, "
-                 "mass_change_limit = ?, mass_change_min = ? WHERE id = ?")
+                 "mass_change_limit = ?, mass_change_min = ?, options_ns = ? WHERE id = ?")
         .bind_text(1, s.reserve.to_string())
         .bind_text(2, on_delete_text(s.on_delete))
         .bind(3, s.retention_days)
         .bind(4, s.mass_change_limit)
         .bind(5, s.mass_change_min)
-        .bind(6, pair_id)
+        .bind(6, s.options_ns ? s.options_ns : now_ns())
+        .bind(7, pair_id)
         .run();
     set_excludes(pair_id, s.excludes);
     tx.commit();
@@ -445,6 +447,12 @@ Pair Catalog::read_pair(Statement& st) {
     if (!st.is_null(19)) {
         p.xattr_scope = st.column_text(19);
     }
+    p.last_ord = st.column_int(20);
+    p.options_ns = st.column_int(21);
+    if (!st.is_null(22)) {
+        p.dest_order_epoch = st.column_text(22);
+    }
+    p.dest_order_seq = st.column_int(23);
     Statement ex = m_db.prepare("SELECT pattern FROM excludes WHERE pair_id = ? ORDER BY position");
     ex.bind(1, p.id);
     while (ex.step()) {
@@ -457,7 +465,8 @@ namespace {
 const char* const pair_columns =
     "SELECT id, uuid, name, source, dest, reserve, on_delete, retention_days, mass_change_limit, "
     "source_marker, created_ns, dest_claimed_ns, scan_gen, last_scan_ns, mass_change_min, "
-    "source_machine, source_seen_ns, dest_machine, dest_seen_ns, xattr_scope FROM pairs";
+    "source_machine, source_seen_ns, dest_machine, dest_seen_ns, xattr_scope, last_ord, options_ns, "
+    "dest_order_epoch, dest_order_seq FROM pairs";
 }
 
 std::vector<Pair> Catalog::pairs() {
@@ -482,6 +491,8 @@ void Catalog::remove_pair(int64_t pair_id) {
     Transaction tx(m_db);
     for (const char* sql : {"DELETE FROM staged WHERE pair_id = ?", "DELETE FROM entries WHERE pair_id = ?",
                             "DELETE FROM run_pairs WHERE pair_id = ?",
+                            "DELETE FROM drive_cargo WHERE pair_id = ?",
+                            "DELETE FROM drives WHERE pair_id = ?",
                             "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
         m_db.prepare(sql).bind(1, pair_id).run();
     }
@@ -500,6 +511,18 @@ void Catalog::set_xattr_scope(int64_t pair_id, const std::optional<std::string>&
         st.bind_null(1);
     }
     st.bind(2, pair_id).run();
+}
+
+void Catalog::set_last_ord(int64_t pair_id, int64_t ord) {
+    m_db.prepare("UPDATE pairs SET last_ord = max(last_ord, ?) WHERE id = ?").bind(1, ord).bind(2, pair_id).run();
+}
+
+void Catalog::set_dest_order_read(int64_t pair_id, const std::string& epoch, int64_t seq) {
+    m_db.prepare("UPDATE pairs SET dest_order_epoch = ?, dest_order_seq = ? WHERE id = ?")
+        .bind_text(1, epoch)
+        .bind(2, seq)
+        .bind(3, pair_id)
+        .run();
 }
 
 void Catalog::set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns) {

@@ -101,20 +101,23 @@ std::string subtree_end(std::string_view dir) {
 
 } // namespace
 
-EntryStore::EntryStore(Database& db)
+EntryStore::EntryStore(Database& db, int64_t ord)
     : m_db(db),
+      m_ord(ord),
       m_children(db.prepare(std::string("SELECT id, name, ") + sql_stat_columns +
                             ", content_id, racy FROM entries WHERE pair_id = ? AND parent = ? "
                             "ORDER BY name")),
       m_insert(db.prepare(std::string("INSERT INTO entries(pair_id, parent, name, ") +
-                          sql_stat_columns + ", changed_gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
+                          sql_stat_columns + ", changed_gen, ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
       m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                                "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
-                               "changed_gen=? WHERE id=?")),
+                               "changed_gen=?, ord=?, shelved_ord=NULL WHERE id=?")),
       m_update_forget(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                                  "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
-                                 "changed_gen=?, content_id=NULL, racy=0 WHERE id=?")),
-      m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ? WHERE id = ?")),
+                                 "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
+                                 "racy=0 WHERE id=?")),
+      m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
+                        "WHERE id = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")) {}
 
 std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view parent) {
@@ -140,7 +143,7 @@ int64_t EntryStore::insert(int64_t pair_id, std::string_view parent, std::string
                            const FileStat& st, int64_t gen) {
     m_insert.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
     bind_stat(m_insert, 4, st);
-    m_insert.bind(4 + stat_column_count, gen);
+    m_insert.bind(4 + stat_column_count, gen).bind(5 + stat_column_count, m_ord);
     m_insert.run();
     return m_db.last_insert_rowid();
 }
@@ -148,12 +151,12 @@ int64_t EntryStore::insert(int64_t pair_id, std::string_view parent, std::string
 void EntryStore::update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget) {
     Statement& s = forget == ForgetContent::yes ? m_update_forget : m_update_keep;
     bind_stat(s, 1, st);
-    s.bind(1 + stat_column_count, gen).bind(2 + stat_column_count, id);
+    s.bind(1 + stat_column_count, gen).bind(2 + stat_column_count, m_ord).bind(3 + stat_column_count, id);
     s.run();
 }
 
 void EntryStore::mark_gone(int64_t id, int64_t gen) {
-    m_gone.bind(1, gen).bind(2, id).run();
+    m_gone.bind(1, gen).bind(2, m_ord).bind(3, id).run();
 }
 
 int64_t EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen) {
@@ -166,9 +169,11 @@ int64_t EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int
                                    " AND kind != 2");
     count.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi);
     int64_t n = count.step() ? count.column_int(0) : 0;
-    Statement upd = m_db.prepare(std::string("UPDATE entries SET kind = NULL, changed_gen = ?5") +
+    Statement upd = m_db.prepare(std::string("UPDATE entries SET kind = NULL, changed_gen = ?5, "
+                                             "ord = ?6, shelved_ord = NULL") +
                                  where);
-    upd.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi).bind(5, gen).run();
+    upd.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi).bind(5, gen)
+        .bind(6, m_ord).run();
     return n;
 }
 
@@ -215,11 +220,22 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, 
     return out;
 }
 
-void EntryStore::drop_undelivered_gone(int64_t pair_id) {
-    m_db.prepare("DELETE FROM entries INDEXED BY entries_gone WHERE pair_id = ? AND kind IS NULL "
-                 "AND d_kind IS NULL")
-        .bind(1, pair_id)
-        .run();
+int64_t EntryStore::restamp_superseded(int64_t pair_id, int64_t ord) {
+    static const std::string present = fmt::format(
+        "UPDATE entries AS e INDEXED BY entries_undelivered SET ord = ?2, shelved_ord = NULL WHERE "
+        "e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.ord < e.d_ord",
+        fmt::arg("counted", sql_counted("e")),
+        fmt::arg("delivered", std::string(sql_delivered)));
+    int64_t n = 0;
+    Statement a = m_db.prepare(present);
+    a.bind(1, pair_id).bind(2, ord).run();
+    n += m_db.changes();
+    Statement b = m_db.prepare("UPDATE entries INDEXED BY entries_gone SET ord = ?2 WHERE pair_id = ?1 "
+                               "AND kind IS NULL AND ((d_kind IS NOT NULL AND ord < d_ord) OR "
+                               "(d_kind IS NULL AND ord = 0))");
+    b.bind(1, pair_id).bind(2, ord).run();
+    n += m_db.changes();
+    return n;
 }
 
 namespace {

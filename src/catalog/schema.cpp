@@ -318,6 +318,44 @@ END;
         fmt::arg("new_size", size_of("NEW.")), fmt::arg("old_size", size_of("OLD.")));
 }
 
+// Version 5: several drives in rotation (SPEC §9, §7.12; docs/rotation.md).
+// ord is the order stamp of the source half (taken at the source endpoint when a
+// scan recorded it; 0 for what was recorded before this step), d_ord the stamp
+// of the version the destination holds as far as this drive knows;
+// shelved_ord the stamp of a version put in DEST/.barge/versions because the
+// destination already held a newer one. drives and drive_cargo: what this
+// drive knows of the other drives serving its pairs, merged from the endpoints.
+const char* const schema_v5 = R"sql(
+ALTER TABLE entries ADD COLUMN ord INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN d_ord INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE entries ADD COLUMN shelved_ord INTEGER;
+ALTER TABLE pairs ADD COLUMN last_ord INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN options_ns INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE pairs ADD COLUMN dest_order_epoch TEXT;
+ALTER TABLE pairs ADD COLUMN dest_order_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE drives (
+    pair_id        INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    drive_id       TEXT NOT NULL,
+    label          TEXT NOT NULL DEFAULT '',
+    generation     INTEGER NOT NULL DEFAULT 0,
+    source_seen_ns INTEGER,
+    dest_seen_ns   INTEGER,
+    carries_files  INTEGER NOT NULL DEFAULT 0,
+    carries_bytes  INTEGER NOT NULL DEFAULT 0,
+    lost_ns        INTEGER,
+    learned_ns     INTEGER NOT NULL DEFAULT 0,
+    merged_source_gen INTEGER NOT NULL DEFAULT -1,
+    merged_dest_gen   INTEGER NOT NULL DEFAULT -1,
+    PRIMARY KEY (pair_id, drive_id)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE drive_cargo (
+    pair_id  INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
+    hash     BLOB NOT NULL CHECK (length(hash) = 64),
+    drive_id TEXT NOT NULL,
+    PRIMARY KEY (pair_id, hash, drive_id)
+) STRICT, WITHOUT ROWID;
+)sql";
+
 // The objects in sqlite_schema: (type, name) -> the SQL of a trigger (what it runs
 // is checked too: barge's own triggers must be exactly what barge wrote), "" for
 // anything else.
@@ -339,6 +377,7 @@ const std::vector<Migration>& migrations() {
         {2, schema_v2},
         {3, schema_v3},
         {4, schema_v4()},
+        {5, schema_v5},
     };
     return steps;
 }

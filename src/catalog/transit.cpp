@@ -32,9 +32,19 @@ constexpr const char* holder_condition =
 // ORDER BY x.id).
 constexpr const char* rename_source_condition =
     "x.d_content_id = e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND "
-    "x.d_kind = 1 AND x.d_damaged = 0";
+    "x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord";
 
 } // namespace
+
+// An entry's version is not older than what the destination holds (SPEC §7.12):
+// it may be delivered. An older one (another drive delivered a version stamped
+// later) is left alone, its file kept in versions/ (TransitStore::superseded).
+const char* const sql_current = "e.ord >= e.d_ord";
+
+const char* const sql_carried_elsewhere =
+    "(c.hash IS NOT NULL AND EXISTS (SELECT 1 FROM drive_cargo dc JOIN drives dr ON dr.pair_id = "
+    "dc.pair_id AND dr.drive_id = dc.drive_id WHERE dc.pair_id = e.pair_id AND dc.hash = c.hash AND "
+    "dr.lost_ns IS NULL))";
 
 const std::string& sql_held_at_dest() {
     static const std::string sql =
@@ -100,8 +110,9 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
         ", e.content_id, c.hash, (e.d_kind = 1 AND e.d_damaged = 0 AND e.d_mtime_ns IS "
         "e.mtime_ns AND (SELECT size FROM contents WHERE id = e.d_content_id) = e.size) FROM "
         "entries e LEFT JOIN contents c ON c.id = e.content_id "
-        "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND NOT " +
-        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?");
+        "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND " + sql_current +
+        " AND NOT " + sql_delivered + " AND NOT " + sql_carried_elsewhere +
+        " ORDER BY e.parent, e.name LIMIT ?");
     st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
     std::vector<LoadCandidate> out;
     while (st.step()) {
@@ -241,7 +252,7 @@ namespace {
 // The columns read_delivery() reads, from entries e with its content's hash.
 std::string delivery_columns() {
     return std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-           ", e.content_id, e.d_kind, e.d_content_id, c.hash";
+           ", e.content_id, e.d_kind, e.d_content_id, c.hash, e.ord";
 }
 
 std::string delivery_select() {
@@ -263,6 +274,7 @@ DeliveryItem read_delivery(const Statement& st) {
     if (!st.is_null(after + 3)) {
         d.content_hash = digest_from_bytes(st.column_blob(after + 3));
     }
+    d.ord = st.column_int(after + 4);
     return d;
 }
 
@@ -277,8 +289,8 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, const std::v
     }
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ?1 AND "
-        "e.kind IN (" + in + ") AND (e.parent, e.name) > (?2, ?3) AND NOT " +
-        sql_delivered + " ORDER BY e.parent, e.name LIMIT ?4");
+        "e.kind IN (" + in + ") AND (e.parent, e.name) > (?2, ?3) AND " + sql_current +
+        " AND NOT " + sql_delivered + " ORDER BY e.parent, e.name LIMIT ?4");
     st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
     std::vector<DeliveryItem> out;
     while (st.step()) {
@@ -306,7 +318,7 @@ std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string
         delivery_columns() + ", o.id, o.parent, o.name FROM entries e LEFT JOIN contents c ON c.id = "
         "e.content_id JOIN entries o ON o.id = (SELECT x.id FROM entries x WHERE " +
         rename_source_condition + " ORDER BY x.id LIMIT 1) WHERE e.pair_id = ? AND e.kind = 1 AND "
-        "e.content_id IS NOT NULL AND (e.parent, e.name) > (?, ?) AND NOT " +
+        "e.content_id IS NOT NULL AND (e.parent, e.name) > (?, ?) AND " + sql_current + " AND NOT " +
         std::string(sql_delivered) + " ORDER BY e.parent, e.name LIMIT ?";
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
@@ -314,7 +326,7 @@ std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string
     while (st.step()) {
         RenameItem r;
         r.to = read_delivery(st);
-        constexpr int from = 7 + stat_column_count; // after read_delivery's columns
+        constexpr int from = 8 + stat_column_count; // after read_delivery's columns
         r.from_id = st.column_int(from);
         r.from.parent = st.column_blob(from + 1);
         r.from.name = st.column_blob(from + 2);
@@ -327,8 +339,9 @@ std::vector<std::pair<int64_t, int64_t>> TransitStore::renamed_dirs(int64_t pair
     // Driven by the (few) directories gone from the source, through the inode index.
     Statement st = m_db.prepare(
         "SELECT n.id, o.id FROM entries o INDEXED BY entries_gone JOIN entries n ON n.pair_id = "
-        "o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND n.d_kind IS NULL WHERE "
-        "o.pair_id = ? AND o.kind IS NULL AND o.d_kind = 2 ORDER BY n.parent, n.name, o.id");
+        "o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND n.d_kind IS NULL AND "
+        "n.ord >= n.d_ord WHERE o.pair_id = ? AND o.kind IS NULL AND o.d_kind = 2 AND o.ord >= o.d_ord "
+        "ORDER BY n.parent, n.name, o.id");
     st.bind(1, pair_id);
     std::vector<std::pair<int64_t, int64_t>> out;
     while (st.step()) {
@@ -354,7 +367,7 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
-        "d_damaged";
+        "d_damaged, d_ord";
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
@@ -445,11 +458,70 @@ void TransitStore::mark_damaged_at_dest(int64_t entry_id) {
 void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
     m_db.prepare("UPDATE entries SET d_kind = kind, d_mode = mode, d_uid = uid, d_gid = gid, "
                  "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, d_xattrs = xattrs, "
+                 "d_ord = max(d_ord, ord), "
                  "d_verified_ns = ?, d_damaged = 0, fail_count = 0, fail_reason = NULL, fail_ns = NULL "
                  "WHERE id = ?")
         .bind(1, now)
         .bind(2, entry_id)
         .run();
+}
+
+std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_intents(int64_t pair_id) {
+    // Three indexed reads: the undelivered files, symlinks and special files
+    // (entries_undelivered), and the deletions (entries_gone). Directories are
+    // not recorded: a directory is only ever removed at the destination when
+    // empty, and what is inside it is recorded.
+    static const std::string undelivered = fmt::format(
+        "SELECT e.parent, e.name, e.ord FROM entries e INDEXED BY entries_undelivered LEFT JOIN "
+        "contents c ON c.id = e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} "
+        "AND {current} AND (e.kind != 1 OR e.size = 0 OR (e.content_id IS NOT NULL AND ({held} OR "
+        "(c.pieces > 0 AND (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = "
+        "cp.piece_id WHERE cp.content_id = e.content_id AND {here}) = c.pieces))))",
+        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered),
+        fmt::arg("current", sql_current), fmt::arg("held", sql_held_at_dest()),
+        fmt::arg("here", sql_piece_here));
+    static const std::string gone = fmt::format(
+        "SELECT e.parent, e.name, e.ord FROM entries e INDEXED BY entries_gone WHERE e.pair_id = ?1 "
+        "AND e.kind IS NULL AND {current} AND (e.d_kind IS NOT NULL OR e.ord > 0)",
+        fmt::arg("current", sql_current));
+    std::vector<std::tuple<std::string, std::string, int64_t>> out;
+    for (const std::string* sql : {&undelivered, &gone}) {
+        Statement st = m_db.prepare(*sql);
+        st.bind(1, pair_id);
+        while (st.step()) {
+            out.emplace_back(st.column_blob(0), st.column_blob(1), st.column_int(2));
+        }
+    }
+    return out;
+}
+
+std::vector<DeliveryItem> TransitStore::superseded(int64_t pair_id, const std::string& after_parent,
+                                                   const std::string& after_name, int limit) {
+    static const std::string sql = fmt::format(
+        "{columns} FROM entries e INDEXED BY entries_undelivered LEFT JOIN contents c ON c.id = "
+        "e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1 AND "
+        "e.ord < e.d_ord AND e.content_id IS NOT NULL AND e.shelved_ord IS NOT e.ord AND "
+        "(e.parent, e.name) > (?2, ?3) ORDER BY e.parent, e.name LIMIT ?4",
+        fmt::arg("columns", delivery_columns()), fmt::arg("counted", sql_counted("e")),
+        fmt::arg("delivered", sql_delivered));
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
+    std::vector<DeliveryItem> out;
+    while (st.step()) {
+        out.push_back(read_delivery(st));
+    }
+    return out;
+}
+
+void TransitStore::drop_deletion_records(int64_t pair_id) {
+    m_db.prepare("DELETE FROM entries INDEXED BY entries_gone WHERE pair_id = ? AND kind IS NULL "
+                 "AND d_kind IS NULL")
+        .bind(1, pair_id)
+        .run();
+}
+
+void TransitStore::set_shelved(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET shelved_ord = ord WHERE id = ?").bind(1, entry_id).run();
 }
 
 void TransitStore::record_staged(int64_t pair_id, int64_t content_id, int64_t idx) {
@@ -471,7 +543,8 @@ std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
     // Children before their directories: reverse path order.
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.kind IS NULL AND e.d_kind IS NOT NULL ORDER BY e.parent DESC, e.name DESC");
+        "e.kind IS NULL AND e.d_kind IS NOT NULL AND " + std::string(sql_current) +
+        " ORDER BY e.parent DESC, e.name DESC");
     st.bind(1, pair_id);
     std::vector<DeliveryItem> out;
     while (st.step()) {

@@ -228,6 +228,7 @@ int run(int argc, char** argv) {
     add_verify_middle(app, g, action);
     add_status(app, g, action);
     add_log(app, g, action);
+    add_drive(app, g, action);
     add_recover(app, g, action);
     add_passphrase(app, g, action);
     add_encrypt(app, g, action);

@@ -28,6 +28,7 @@ struct InitOptions {
     std::optional<std::string> from;
     bool dry_run = false;
     bool encrypt = false;
+    std::optional<std::string> label;
     KdfOptions kdf;
 };
 
@@ -142,6 +143,9 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
     }
     {
         Catalog cat = Catalog::create(layout.catalog(), piece, id, layout.keys);
+        // A name for people, shown beside the id by 'drive list' and status (SPEC §9).
+        std::string abs = absolute_path(dir);
+        cat.set_meta("label", o.label.value_or(abs.substr(abs.rfind('/') + 1)));
     }
     ensure_dir(layout.cargo());
     ensure_dir(layout.logs());
@@ -188,6 +192,9 @@ void add_init(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("--from", o->from, "with --install-binary: the static barge to copy")
         ->option_text("FILE");
     sub->add_flag("-n,--dry-run", o->dry_run, "check everything and say what would be made");
+    sub->add_option("--label", o->label,
+                    "a name for this drive, shown beside its id where drives are listed (default: "
+                    "the directory's name)");
     sub->add_flag("--encrypt", o->encrypt,
                   "encrypt everything on the drive (passphrase: --passphrase-file, "
                   "$BARGE_PASSPHRASE_FILE, or asked twice on the terminal)");

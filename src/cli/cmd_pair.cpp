@@ -3,6 +3,7 @@
 #include "barge/cli/unlock.hpp"
 #include "barge/cli/context.hpp"
 #include "barge/engine/status.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/util/glob.hpp"
 #include "barge/util/path.hpp"
@@ -35,6 +36,7 @@ struct OptionsCli {
 struct AddCli : OptionsCli {
     std::string name, source, dest;
     bool no_source_marker = false;
+    bool separate = false;
 };
 
 struct SetCli : OptionsCli {
@@ -156,7 +158,34 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
     if (s.catalog().find_pair(o.name)) {
         throw Refusal(fmt::format("a pair named '{}' already exists on this drive", o.name));
     }
+    // Another drive already serves SOURCE -> DEST (SPEC §9): this drive joins
+    // that pair (same id, the pair's options; the reserve is this drive's).
+    std::optional<PairToJoin> join;
+    if (!o.separate && ps.source_marker) {
+        join = find_pair_to_join(ps.source, ps.dest, s.catalog().drive_id(), saved_keys_for_copy);
+    }
+    if (join) {
+        if (o.excludes || o.clear_excludes || o.on_delete || o.retention || o.mass_change_limit ||
+            o.mass_change_min) {
+            throw Refusal(fmt::format(
+                "'{}' -> '{}' is already served by pair '{}' of another drive, which this drive "
+                "joins: its excludes and options are the pair's (only --reserve is this drive's "
+                "own). Add it without them and change them with 'barge pair set' (the change "
+                "reaches the other drives), or use --separate for an independent pair",
+                escape_bytes(ps.source), escape_bytes(ps.dest), join->pair.name));
+        }
+        SizeSpec reserve = ps.reserve;
+        static_cast<PairSettings&>(ps) = join->pair;
+        ps.name = o.name;
+        ps.reserve = reserve;
+        ps.source_marker = true;
+    }
     std::vector<std::string> warnings;
+    if (join) {
+        for (const auto& n : join->notes) {
+            warnings.push_back(n);
+        }
+    }
     Pair preview;
     static_cast<PairSettings&>(preview) = ps;
     if (auto w = reserve_warning(s.layout(), preview)) {
@@ -177,8 +206,8 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
                            escape_bytes(ps.source), escape_bytes(ps.dest),
                            ps.source_marker ? ", writing its marker in the source's .barge/" : ""));
     } else {
-        std::string uuid = new_uuid();
-        if (ps.source_marker) {
+        std::string uuid = join ? join->pair.uuid : new_uuid();
+        if (ps.source_marker && !join) {
             // Marker first: a crash in between leaves a harmless marker, never a pair
             // whose source cannot be recognized.
             try {
@@ -194,11 +223,33 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
             save_keys_at(s.layout(), {ps.source}); // an encrypted drive: cron needs no passphrase
         }
         j.field("id", p.uuid);
+        j.field("joined", join.has_value());
+        j.key("drives");
+        j.begin_array();
+        std::string names;
+        if (join) {
+            for (const auto& [id, label] : join->drives) {
+                j.begin_object();
+                j.field("id", id);
+                j.field("label", label);
+                j.end_object();
+                names += fmt::format("{}{}{}", names.empty() ? "" : ", ", id,
+                                     label.empty() ? "" : " (" + label + ")");
+            }
+        }
+        j.end_array();
         say_warnings(warnings, j);
         j.end_object();
-        say(g, fmt::format("added pair {}: {} -> {}{}", p.name, escape_bytes(p.source),
-                           escape_bytes(p.dest),
-                           p.source_marker ? "" : " (no source marker: an empty source is refused)"));
+        if (join) {
+            say(g, fmt::format("joined pair {} ({} -> {}), also served by drive{} {}: nothing another "
+                               "drive carries or delivered is carried again (docs/rotation.md)",
+                               p.name, escape_bytes(p.source), escape_bytes(p.dest),
+                               join->drives.size() == 1 ? "" : "s", names));
+        } else {
+            say(g, fmt::format("added pair {}: {} -> {}{}", p.name, escape_bytes(p.source),
+                               escape_bytes(p.dest),
+                               p.source_marker ? "" : " (no source marker: an empty source is refused)"));
+        }
     }
     if (g.json) {
         print_json(j);
@@ -324,7 +375,21 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
         auto others = s.catalog().pairs();
         for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
             try {
-                remove_marker(root, p.uuid, role);
+                // A marker other drives of the pair use stays (SPEC §9).
+                if (drives_with_pair_at(root, p.uuid, drive_id, saved_keys_for_copy).empty()) {
+                    remove_marker(root, p.uuid, role);
+                    // and the pair's order record there (docs/rotation.md)
+                    std::string order = role == Role::source ? order_stamp_path(root, p.uuid)
+                                                             : DestOrder::path(root, p.uuid);
+                    for (const auto& path : {order, order + ".lock", order + "-journal"}) {
+                        if (role == Role::source && path != order) {
+                            continue;
+                        }
+                        if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+                            throw_errno("unlink", path);
+                        }
+                    }
+                }
                 bool shared = false;
                 for (const auto& other : others) {
                     shared = shared || other.source == root || other.dest == root;
@@ -405,6 +470,9 @@ void add_pair(CLI::App& app, Globals& g, Action& action) {
     add_options(add, *o, false);
     add->add_flag("--no-source-marker", o->no_source_marker,
                   "do not write SOURCE/.barge (read-only source; an empty source is refused)");
+    add->add_flag("--separate", o->separate,
+                  "make an independent pair even where another drive already serves SOURCE -> "
+                  "DEST (by default this drive joins that pair: docs/rotation.md)");
     add->footer("Example: barge pair add photos /srv/photos /mnt/backup/photos --exclude '*.tmp'");
     add->callback([&g, &action, o] { action = [&g, o] { return run_add(g, *o); }; });
 

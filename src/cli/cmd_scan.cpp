@@ -36,6 +36,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     if (o.dry_run) {
         dry.emplace(s.catalog().db());
         opts.hash = ScanOptions::Hash::no; // what would be hashed is counted instead
+        opts.dry_run = true;
     } else {
         sync.emplace(s.catalog(), s.layout(), pairs);
     }
@@ -59,7 +60,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
                 progress->finish();
             }
             if (o.dry_run) {
-                auto todo = EntryStore(s.catalog().db()).hash_work(p.id, 0);
+                auto todo = EntryStore(s.catalog().db(), 0).hash_work(p.id, 0);
                 r.left_to_hash = todo.files;
                 j.field("would_hash_bytes", todo.bytes);
             }
@@ -68,7 +69,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
             say(g, (o.dry_run ? "dry run (nothing recorded): " : "") + scan_result_text(p.name, r) +
                        (o.dry_run ? fmt::format("\n  would hash {} ({})", plural(r.left_to_hash, "file"),
                                                 format_size(static_cast<uint64_t>(
-                                                    EntryStore(s.catalog().db()).hash_work(p.id, 0).bytes)))
+                                                    EntryStore(s.catalog().db(), 0).hash_work(p.id, 0).bytes)))
                                   : ""));
             files += r.files_hashed;
             bytes += r.bytes_hashed;

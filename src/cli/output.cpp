@@ -161,6 +161,11 @@ std::string load_result_text(const std::string& pair, const LoadResult& r, int64
             text += fmt::format("; {} already at the destination (renamed or copied there by unload)",
                                 r.at_destination);
         }
+        if (r.carried_elsewhere) {
+            text += fmt::format("\n  {} ({}) left to another drive of the pair, which carries them",
+                                plural(r.carried_elsewhere, "file"),
+                                format_size(static_cast<uint64_t>(r.carried_elsewhere_bytes)));
+        }
     }
     if (r.waiting_files > 0) {
         int64_t trips = trips_needed(r.waiting_bytes, trip_room);
@@ -209,6 +214,12 @@ void load_result_json(JsonWriter& j, const LoadResult& r) {
     j.end_object();
     j.field("deduplicated", r.deduplicated);
     j.field("at_destination", r.at_destination);
+    j.key("carried_elsewhere");
+    j.begin_object();
+    j.field("files", r.carried_elsewhere);
+    j.field("bytes", r.carried_elsewhere_bytes);
+    j.end_object();
+    j.field("learned", r.learned);
     j.key("waiting");
     j.begin_object();
     j.field("files", r.waiting_files);
@@ -269,7 +280,15 @@ std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
         text += fmt::format("\n  deletions: {} moved to trash, {} kept", r.trashed, r.forgotten);
     }
     if (r.versions) {
-        text += fmt::format("\n  {} kept in .barge/versions", plural(r.versions, "replaced file"));
+        if (r.versions > r.superseded) {
+            text += fmt::format("\n  {} kept in .barge/versions",
+                                plural(r.versions - r.superseded, "replaced file"));
+        }
+    }
+    if (r.superseded) {
+        text += fmt::format("\n  {} older than what another drive of the pair delivered there: "
+                            "kept in .barge/versions, the newer left in place",
+                            plural(r.superseded, "file"));
     }
     if (r.staged_pieces) {
         text += fmt::format("\n  {} of large files assembled in .barge/staging",
@@ -307,6 +326,8 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("trashed", r.trashed);
     j.field("deletions_kept", r.forgotten);
     j.field("versions", r.versions);
+    j.field("superseded", r.superseded);
+    j.field("learned", r.learned);
     j.field("staged_pieces", r.staged_pieces);
     j.field("corrupt_pieces", r.corrupt_pieces);
     j.field("waiting", r.waiting);

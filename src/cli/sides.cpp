@@ -1,5 +1,6 @@
 #include "barge/cli/sides.hpp"
 
+#include "barge/cli/unlock.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/fs/space.hpp"
 
@@ -79,7 +80,9 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
 PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
                      JsonWriter& j, CliProgress* progress, RunRecorder& run) {
     return one_pair(pair, "source", j, progress, run, [&] {
-        LoadResult r = load_pair(s.catalog(), s.layout(), pair, options, progress);
+        LoadOptions o = options;
+        o.copy_keys = saved_keys_for_copy;
+        LoadResult r = load_pair(s.catalog(), s.layout(), pair, o, progress);
         CargoStatus cs = cargo_status(s.catalog(), s.layout());
         int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
                        static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));
@@ -99,7 +102,9 @@ PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
                        const UnloadOptions& options, JsonWriter& j, CliProgress* progress,
                        RunRecorder& run) {
     return one_pair(pair, "destination", j, progress, run, [&] {
-        UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, options, progress);
+        UnloadOptions o = options;
+        o.copy_keys = saved_keys_for_copy;
+        UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, o, progress);
         say(g, unload_result_text(pair.name, r));
         failures_if_quiet(g, r.failures);
         unload_result_json(j, r);

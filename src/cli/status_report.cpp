@@ -2,6 +2,7 @@
 
 #include "barge/catalog/status_store.hpp"
 #include "barge/cli/output.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
@@ -107,6 +108,8 @@ void pair_json(JsonWriter& j, const PairReport& p) {
     j.field("unhashed", ps.unhashed);
     j.field("deletions_pending", ps.deletions_pending);
     j.field("trips_needed", p.trips);
+    counts_json(j, "carried_elsewhere", p.carried_elsewhere);
+    drives_json(j, p.drives);
     time_json(j, "last_scan", p.last_scan_ns);
     time_json(j, "oldest_verification", ps.oldest_verified_ns);
     time_json(j, "newest_verification", ps.newest_verified_ns);
@@ -135,13 +138,16 @@ DriveReport collect_report(Session& s, const std::vector<Pair>& pairs) {
     r.last_verify_destination = from(c.last_run("verify-destination"));
     r.last_verify_middle = from(c.last_run("verify-middle"));
     for (const auto& p : pairs) {
-        PairReport pr{p.name, p.source, p.dest, pair_status(c, p), 0, p.last_scan_ns, {}, {}, {}};
+        PairReport pr{p.name, p.source, p.dest, pair_status(c, p), 0, p.last_scan_ns, {}, {}, {}, {}, {}};
         int64_t room = static_cast<int64_t>(cargo.free_bytes + cargo.used_bytes) -
                        static_cast<int64_t>(p.reserve.resolve(cargo.capacity_bytes));
         pr.trips = trips_needed(pr.status.pending.bytes + pr.status.failed.bytes, room);
         pr.last_load = from(c.last_pair_run(p.id, "source", {"load", "run"}));
         pr.last_unload = from(c.last_pair_run(p.id, "destination", {"unload", "run"}));
         pr.last_verify = from(c.last_pair_run(p.id, "destination", {"verify-destination"}));
+        pr.drives = drive_views(c, p, pr.status.on_cargo);
+        auto [ef, eb] = carried_elsewhere(c.db(), p.id);
+        pr.carried_elsewhere = Counts{ef, eb};
         r.pairs.push_back(std::move(pr));
     }
     return r;
@@ -280,6 +286,9 @@ std::string report_text(const DriveReport& r) {
         if (ps.unhashed) {
             text += fmt::format(" ({} not hashed yet)", ps.unhashed);
         }
+        if (p.carried_elsewhere.files > 0) {
+            text += fmt::format(" ({} carried by another drive)", counts_text(p.carried_elsewhere));
+        }
         text += fmt::format("\n  on cargo:  {}\n  delivered: {}\n  failed:    {}",
                             counts_text(ps.on_cargo), counts_text(ps.delivered),
                             counts_text(ps.failed));
@@ -295,6 +304,10 @@ std::string report_text(const DriveReport& r) {
                             p.last_scan_ns ? format_utc(*p.last_scan_ns) : std::string("never"));
         text += fmt::format("\n  last load: {}\n  last unload: {}\n  last verify-destination: {}",
                             when(p.last_load), when(p.last_unload), when(p.last_verify));
+        if (p.drives.size() > 1) {
+            std::string block = drives_text(p.drives);
+            text += "\n  drives of the pair:\n" + block.substr(0, block.size() - 1);
+        }
         if (ps.oldest_verified_ns) {
             text += fmt::format("\n  delivered files verified at the destination between {} and {}",
                                 format_utc(*ps.oldest_verified_ns), format_utc(*ps.newest_verified_ns));

@@ -349,6 +349,21 @@ EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g) {
     return out;
 }
 
+std::shared_ptr<const DriveKeys> saved_keys_for_copy(const std::string& copy_path) {
+    if (!is_sealed_catalog(copy_path)) {
+        return nullptr;
+    }
+    std::string dir = parent_path(copy_path);
+    std::string name = copy_path.substr(std::min(copy_path.size(), dir.size() + 1));
+    std::string id = name.size() > 11 ? name.substr(8, name.size() - 11) : "";
+    if (auto key = saved_key_in(dir + "/drive-" + id + ".key", id)) {
+        return DriveKeys::derive(std::move(*key), id);
+    }
+    throw Refusal(fmt::format("it is encrypted and no key of drive {} is saved here (saved at "
+                              "that drive's first unlock here unless --no-save-key)",
+                              id));
+}
+
 void save_keys_at(const DriveLayout& layout, const std::vector<std::string>& roots) {
     if (!layout.keys || !g_unlocked.save || roots.empty()) {
         return;

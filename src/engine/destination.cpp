@@ -237,6 +237,16 @@ void Destination::place(TempFile& file, const EntryPath& e) {
     file.commit(parent.get(), e.name, display(e.rel()));
 }
 
+void Destination::place_version(TempFile& file, const EntryPath& e) {
+    std::string dir = ".barge/versions/" + m_stamp;
+    if (!e.parent.empty()) {
+        dir += "/" + e.parent;
+    }
+    Fd parent = m_tree.open_dir(dir, DestTree::Create::yes);
+    file.commit(parent.get(), e.name, display(dir + "/" + e.name));
+    ++m_versions;
+}
+
 Fd Destination::parent_of(const EntryPath& at, bool dir) const {
     DestTree::check_path(at.rel());
     Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);

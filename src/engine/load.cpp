@@ -28,7 +28,6 @@ namespace barge {
 
 namespace {
 
-constexpr size_t read_block = 1 << 20;
 int64_t round_up(int64_t n, int64_t block) {
     return block <= 1 ? n : (n + block - 1) / block * block;
 }
@@ -538,16 +537,43 @@ LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pa
     so.hash = ScanOptions::Hash::no;
     so.accept_mass_change = options.accept_mass_change;
     so.skip_dir = layout.root;
-    result.scan = scan_pair(catalog, pair, so, progress);
+    so.dry_run = options.dry_run;
+    std::vector<std::string> notes;
+    {
+        // What the other drives of the pair know (SPEC §9), from their catalog
+        // copies here: before the scan, so that it sees the paths they know (a
+        // file they delivered and the source deleted since is a deletion now)
+        // and uses the pair's options as last set on any drive.
+        Transaction tx(catalog.db());
+        KnowledgeMerge k = merge_knowledge(catalog, pair, End::source, pair.source, options.copy_keys);
+        result.learned = k.entries_learned;
+        notes = std::move(k.notes);
+        tx.commit();
+    }
+    Pair merged = catalog.find_pair(pair.name).value_or(pair);
+    result.scan = scan_pair(catalog, merged, so, progress);
+    for (auto& n : notes) {
+        result.scan.notes.push_back(std::move(n));
+    }
+    {
+        // And the content of files they hashed that this scan found new (a
+        // drive joining the pair, a file renamed since): no second read.
+        Transaction tx(catalog.db());
+        result.learned += adopt_contents(catalog, merged, options.copy_keys);
+        tx.commit();
+    }
     // The pair as the scan left it (its generation moved on).
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {
         Loader loader(catalog, layout, fresh, options, result, progress);
         loader.run();
     }
+    std::tie(result.carried_elsewhere, result.carried_elsewhere_bytes) =
+        carried_elsewhere(catalog.db(), fresh.id);
     PairStatus ps = pair_status(catalog, fresh);
-    result.waiting_files = ps.pending.files + ps.failed.files;
-    result.waiting_bytes = ps.pending.bytes + ps.failed.bytes;
+    result.waiting_files = std::max<int64_t>(0, ps.pending.files + ps.failed.files - result.carried_elsewhere);
+    result.waiting_bytes =
+        std::max<int64_t>(0, ps.pending.bytes + ps.failed.bytes - result.carried_elsewhere_bytes);
     return result;
 }
 

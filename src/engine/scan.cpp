@@ -1,6 +1,7 @@
 #include "barge/engine/scan.hpp"
 
 #include "barge/catalog/entries.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/engine/scan_hash.hpp"
 #include "barge/engine/scan_walk.hpp"
 #include "barge/fs/dir.hpp"
@@ -87,8 +88,8 @@ bool same_metadata(const FileStat& a, const FileStat& b) {
 
 class Walker {
 public:
-    Walker(Catalog& catalog, const Pair& pair, ScanResult& result, int64_t gen)
-        : m_store(catalog.db()), m_pair(pair), m_result(result), m_gen(gen),
+    Walker(Catalog& catalog, const Pair& pair, ScanResult& result, int64_t gen, int64_t ord)
+        : m_store(catalog.db(), ord), m_pair(pair), m_result(result), m_gen(gen),
           m_read_all_attrs(pair.xattr_scope != attr_scope()) {}
 
     void walk(Lister& lister) {
@@ -318,10 +319,11 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
     }
     {
         Transaction tx(catalog.db());
-        EntryStore store(catalog.db());
+        EntryStore store(catalog.db(), 0);
         int64_t known = store.count_present(pair.id);
         int64_t gen = pair.scan_gen + 1;
-        Walker walker(catalog, pair, result, gen);
+        int64_t ord = take_order_stamp(catalog, pair, options.dry_run);
+        Walker walker(catalog, pair, result, gen, ord);
         {
             Lister lister(pair, options, deadline);
             walker.walk(lister);
@@ -341,7 +343,6 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             }
             ++result.renamed;
         }
-        store.drop_undelivered_gone(pair.id);
         int64_t changed = result.modified + result.deleted;
         // Both conditions (SPEC §7.6): a share of the known files, and a number, so
         // that an ordinary edit in a small tree never brakes.
@@ -354,6 +355,14 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
                 pair.name, changed, known,
                 100.0 * static_cast<double>(changed) / static_cast<double>(known),
                 pair.mass_change_limit, plural(pair.mass_change_min, "file")));
+        }
+        if (!result.stopped_early && result.problems.empty() && !walker.attrs_failed()) {
+            // Every entry was seen as it is now: one whose destination holds a
+            // version stamped later by another drive, yet that is not what the
+            // source has now, is stamped now (the source's present is newer than
+            // anything observed before), and so is one gone from the source that
+            // this drive only learned of from another (SPEC §9).
+            result.restamped = store.restamp_superseded(pair.id, ord);
         }
         catalog.set_seen(pair.id, End::source, machine_id(), now_ns());
         catalog.set_scan_gen(pair.id, gen,

@@ -79,7 +79,7 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
 
 void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double deadline,
                 Progress* progress) {
-    EntryStore store(catalog.db());
+    EntryStore store(catalog.db(), 0);
     Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
     unsigned nthreads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
     if (progress) {

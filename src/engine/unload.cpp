@@ -26,7 +26,6 @@ namespace barge {
 
 namespace {
 
-constexpr size_t read_block = 1 << 20;
 // A duplicate at least this large is reflinked where the destination allows it.
 constexpr int64_t reflink_from = 64 << 10;
 
@@ -37,13 +36,14 @@ struct DeliveredFile : TransferItem {
     Digest hash{};
     bool local = false;     // copied from the destination's own verified copy
     bool assembled = false; // a multi-trip file's assembly file
+    bool shelve = false;    // superseded: kept in versions/, its path left alone
 };
 
 class Unloader : public Transfer<DeliveredFile>::Client {
 public:
     Unloader(Catalog& catalog, const DriveLayout& layout, const Pair& pair,
-             const UnloadOptions& options, UnloadResult& result, Progress* progress)
-        : m_catalog(catalog), m_store(catalog.db()), m_cargo(layout), m_pair(pair),
+             const UnloadOptions& options, UnloadResult& result, Progress* progress, DestOrder& order)
+        : m_order(order), m_catalog(catalog), m_store(catalog.db()), m_cargo(layout), m_pair(pair),
           m_result(result), m_progress(progress), m_dest(pair),
           m_piece_size(static_cast<int64_t>(catalog.piece_size())), m_pipe(read_block),
           m_sink("unload " + pair.name, result.failures, result.notes,
@@ -59,6 +59,15 @@ public:
             PairStatus ps = pair_status(m_catalog, m_pair, 0);
             m_progress->phase("unload", static_cast<uint64_t>(ps.on_cargo.files),
                               static_cast<uint64_t>(ps.on_cargo.bytes));
+        }
+        // Before anything changes at the destination: what this run may change
+        // there, with its order, so that no drive arriving later with an older
+        // version replaces it, even if this run is killed half-way (SPEC §7.12).
+        m_order.record(m_catalog, m_pair, m_store.order_intents(m_pair.id));
+        {
+            Transaction tx(m_catalog.db());
+            m_store.drop_deletion_records(m_pair.id);
+            tx.commit();
         }
         try {
             move_renamed_dirs();
@@ -76,6 +85,8 @@ public:
             });
             m_transfer.flush();
             link_names();
+            shelve_superseded();
+            m_transfer.flush();
         } catch (const Stopped&) {
             // the file in progress was abandoned; its temporary file is gone
         }
@@ -100,12 +111,26 @@ public:
 
     // Transfer<DeliveredFile>::Client: the verifier thread renames a verified
     // file into place (keeping what stood there as an old version).
-    void place(DeliveredFile& f) override { m_dest.place(f.written.front().file, f.item); }
+    void place(DeliveredFile& f) override {
+        if (f.shelve) {
+            m_dest.place_version(f.written.front().file, f.item);
+        } else {
+            m_dest.place(f.written.front().file, f.item);
+        }
+    }
 
     void commit(std::vector<DeliveredFile>& placed) override {
         Transaction tx(m_catalog.db());
         int64_t now = now_ns();
         for (auto& f : placed) {
+            if (f.shelve) {
+                m_store.set_shelved(f.item.entry_id);
+                ++m_result.superseded;
+                if (m_progress) {
+                    m_progress->item("superseded", f.item.rel());
+                }
+                continue;
+            }
             m_store.mark_delivered(f.item.entry_id, now);
             if (f.assembled) {
                 m_store.clear_staged(m_pair.id, *f.item.content_id);
@@ -278,11 +303,12 @@ private:
 
     // Writes a file whose pieces are all on the cargo (or an empty file, or a copy
     // of a delivered file with the same content) to a temporary file in staging.
-    void stage(const DeliveryItem& d, const Digest& hash, int attempt) {
+    void stage(const DeliveryItem& d, const Digest& hash, int attempt, bool shelve = false) {
         if (!room_for(d.st.size)) {
             throw Error("the destination is full (its reserve would be used); it stays on the cargo");
         }
         DeliveredFile f;
+        f.shelve = shelve;
         f.item = d;
         f.hash = hash;
         f.attempt = attempt;
@@ -335,6 +361,44 @@ private:
         add(std::move(f));
     }
 
+    // Files this drive carries in a version older than the one another drive
+    // delivered since (SPEC §9): kept in DEST/.barge/versions/<time>/ with their
+    // path, the newer file left in place. Only a file whose bytes are all here.
+    void shelve_superseded() {
+        std::string after_parent, after_name;
+        for (;;) {
+            auto page = m_store.superseded(m_pair.id, after_parent, after_name, 256);
+            if (page.empty() || stop_requested()) {
+                return;
+            }
+            after_parent = page.back().parent;
+            after_name = page.back().name;
+            for (auto& d : page) {
+                for_file(m_sink, d.entry_id, display(d), [&] {
+                    DestTree::check_path(d.rel());
+                    if (!d.content_hash) {
+                        return;
+                    }
+                    int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + m_piece_size - 1) / m_piece_size;
+                    if (pieces > 0 && !m_store.held_at_dest(d.entry_id, *d.content_id) &&
+                        !m_store.on_cargo(m_pair.id, *d.content_id, pieces).whole_on_cargo()) {
+                        return; // not (all) here: nothing to keep
+                    }
+                    stage(d, *d.content_hash, 1, true);
+                });
+            }
+        }
+    }
+
+    // The order of entry id's version (or deletion).
+    int64_t ord_of(int64_t id) {
+        Statement st = m_catalog.db().prepare("SELECT ord FROM entries WHERE id = ?");
+        st.bind(1, id);
+        int64_t out = st.step() ? st.column_int(0) : 0;
+        st.reset();
+        return out;
+    }
+
     // Directories renamed or moved at the source: one rename at the destination,
     // and the catalog's knowledge of what is under it follows (work per entry, no
     // bytes read). What changed inside meanwhile is delivered by the passes after
@@ -352,6 +416,9 @@ private:
             auto to = m_store.dir_for_move(to_id, false);
             if (!from || !to) {
                 continue;
+            }
+            if (m_order.newest_under(from->rel()) > ord_of(from_id)) {
+                continue; // another drive delivered into it later: moved name by name
             }
             for_file(m_sink, to_id, display(*to), [&] {
                 if (!m_dest.move_dir(*from, *to)) {
@@ -647,6 +714,7 @@ private:
         tx.commit();
     }
 
+    DestOrder& m_order;
     Catalog& m_catalog;
     TransitStore m_store;
     Cargo m_cargo;
@@ -776,9 +844,23 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
         result.claimed = true;
     }
     catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
+    DestOrder order(pair);
+    {
+        // What the destination and the other drives know that this drive does
+        // not (SPEC §9): first the destination's order record, then the other
+        // drives' catalog copies here.
+        Transaction tx(catalog.db());
+        result.learned = order.pull(catalog, pair);
+        KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
+        result.learned += k.entries_learned;
+        for (auto& n : k.notes) {
+            result.notes.push_back(std::move(n));
+        }
+        tx.commit();
+    }
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {
-        Unloader u(catalog, layout, fresh, options, result, progress);
+        Unloader u(catalog, layout, fresh, options, result, progress, order);
         u.run();
     }
     return result;

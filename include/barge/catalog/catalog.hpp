@@ -29,6 +29,10 @@ struct PairSettings {
     int64_t mass_change_min = 100; // the brake needs at least this many files too
     bool source_marker = true;
     std::vector<std::string> excludes;
+    // When the options above (but the reserve, which is each drive's own) were
+    // last set: of two drives serving one pair, the newer options win (SPEC §9).
+    // 0 in a PairSettings given to add_pair or set_pair_settings: now.
+    int64_t options_ns = 0;
 };
 
 // A pair as the catalog records it.
@@ -47,6 +51,12 @@ struct Pair : PairSettings {
     // every entry; empty before (a catalog migrated from schema 3) and after a
     // scan that could not read some: the next scan reads them all again.
     std::optional<std::string> xattr_scope;
+    // The order stamp of the pair's last scan (SPEC §9; engine/rotation.hpp).
+    int64_t last_ord = 0;
+    // How much of the destination's order record (DEST/.barge/order-<uuid>.db) this
+    // drive has taken in: the record's epoch and its last sequence number read.
+    std::optional<std::string> dest_order_epoch;
+    int64_t dest_order_seq = 0;
 };
 
 // Which end of a pair.
@@ -139,6 +149,8 @@ public:
     // Records a scan's generation, and with finished_ns, when it walked the whole tree.
     void set_scan_gen(int64_t pair_id, int64_t gen, std::optional<int64_t> finished_ns);
     void set_xattr_scope(int64_t pair_id, const std::optional<std::string>& scope);
+    void set_last_ord(int64_t pair_id, int64_t ord);
+    void set_dest_order_read(int64_t pair_id, const std::string& epoch, int64_t seq);
 
     // Runs: a row opened at the start of a command and closed at its end.
     int64_t begin_run(const std::string& command, const std::string& side,

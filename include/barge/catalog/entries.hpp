@@ -75,7 +75,15 @@ FileStat read_stat_columns(const Statement& st, int first);
 // The catalog queries of the source side (scan). Statements are prepared once.
 class EntryStore {
 public:
-    explicit EntryStore(Database& db);
+    // ord: the order stamp what this store records gets (SPEC §9): the scan's,
+    // taken at the source; 0 for a store that records no source change.
+    EntryStore(Database& db, int64_t ord);
+
+    // Stamps with this store's order the entries the destination holds a
+    // later-stamped version of and that are not delivered (superseded by a
+    // drive that saw the source earlier than this scan), and the gone ones this
+    // drive learned of from another drive only. Returns how many.
+    int64_t restamp_superseded(int64_t pair_id, int64_t ord);
 
     // Every catalog row directly inside parent ("" = root), sorted by name bytes.
     std::vector<EntryRow> children(int64_t pair_id, std::string_view parent);
@@ -99,8 +107,6 @@ public:
     };
     // Gives such entries the known content (no re-hash) and returns the matches.
     std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen);
-    // Drops rows gone from the source that never reached the destination.
-    void drop_undelivered_gone(int64_t pair_id);
     // Files to hash (no content yet, or racy), in id order after after_id.
     std::vector<HashJob> hash_jobs(int64_t pair_id, int64_t after_id, int limit);
     // How many files (and bytes) hash_jobs has left after after_id.
@@ -115,6 +121,7 @@ public:
 
 private:
     Database& m_db;
+    int64_t m_ord = 0;
     Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_set_content;
 };
 

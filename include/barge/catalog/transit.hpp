@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,15 @@ namespace barge {
 // SQL condition: entry e (alias "e") is delivered — the destination holds exactly
 // what the source has. Shared by status, load and unload so they cannot disagree.
 extern const char* const sql_delivered;
+
+// SQL condition: entry e's version (or deletion) is not older than the one the
+// destination holds as far as this catalog knows (its order stamp, SPEC §7.12):
+// unload may apply it. Every delivery query repeats it.
+extern const char* const sql_current;
+
+// SQL condition: entry e's content (contents "c") is on the cargo of another
+// drive of the pair that is not declared lost (SPEC §9): load leaves it to that drive.
+extern const char* const sql_carried_elsewhere;
 
 // SQL condition: piece cp.idx of content cp.content_id (content_pieces "cp", its
 // piece "p") is on the drive for the pair of entry "e": on the cargo, or already
@@ -71,6 +81,7 @@ struct DeliveryItem : EntryPath {
     std::optional<Digest> content_hash; // of content_id
     std::optional<Kind> d_kind; // what the destination had, if barge delivered it
     std::optional<int64_t> d_content_id;
+    int64_t ord = 0; // the version's order stamp (SPEC §9)
 };
 
 // A rename or move at the source: an undelivered file whose content the
@@ -175,6 +186,21 @@ public:
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
+    // (parent, name, ord) of what an unload may change at the destination now:
+    // deletions, and undelivered entries that are current and not files, or
+    // files whose content is complete on the drive or held at the destination.
+    // Recorded in the destination's order record before anything changes there.
+    std::vector<std::tuple<std::string, std::string, int64_t>> order_intents(int64_t pair_id);
+    // Undelivered files whose destination holds a version stamped later (another
+    // drive's), not yet kept in versions/: what unload keeps there instead of
+    // placing it (SPEC §9: no version is lost). After after_parent/after_name.
+    std::vector<DeliveryItem> superseded(int64_t pair_id, const std::string& after_parent,
+                                         const std::string& after_name, int limit);
+    // Forgets the deletions of files this drive never delivered, once
+    // order_intents took them to the destination's order record.
+    void drop_deletion_records(int64_t pair_id);
+    // The entry's version was kept in versions/.
+    void set_shelved(int64_t entry_id);
     void record_staged(int64_t pair_id, int64_t content_id, int64_t idx);
     void clear_staged(int64_t pair_id, int64_t content_id);
     // Entries gone from the source whose destination copy barge delivered.

@@ -21,6 +21,7 @@ void add_verify_destination(CLI::App& app, Globals& g, Action& action);
 void add_verify_middle(CLI::App& app, Globals& g, Action& action);
 void add_status(CLI::App& app, Globals& g, Action& action);
 void add_log(CLI::App& app, Globals& g, Action& action);
+void add_drive(CLI::App& app, Globals& g, Action& action);
 void add_recover(CLI::App& app, Globals& g, Action& action);
 void add_passphrase(CLI::App& app, Globals& g, Action& action);
 void add_encrypt(CLI::App& app, Globals& g, Action& action);

@@ -2,6 +2,7 @@
 
 #include "barge/catalog/catalog.hpp"
 #include "barge/cli/context.hpp"
+#include "barge/cli/drive_view.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/util/json.hpp"
 
@@ -26,6 +27,10 @@ struct PairReport {
     int64_t trips = 0; // -1: no room on this drive
     std::optional<int64_t> last_scan_ns;
     std::optional<LastRun> last_load, last_unload, last_verify;
+    // The drives serving the pair, this one first (SPEC §9), and what of the
+    // pending files another drive carries.
+    std::vector<DriveView> drives;
+    Counts carried_elsewhere;
 };
 
 // The drive as `barge status` shows it.

@@ -67,6 +67,11 @@ struct EndpointKeys {
 };
 EndpointKeys keys_for_copy(const std::string& copy_path, const Globals& g);
 
+// The keys for reading another drive's catalog copy at an endpoint without
+// asking anyone (what the other drives know, SPEC §9): null for a plain copy,
+// the key saved beside an encrypted one; Refusal when none is saved there.
+std::shared_ptr<const DriveKeys> saved_keys_for_copy(const std::string& copy_path);
+
 // The Argon2id cost from --kdf-memory SIZE and --kdf-passes N over `base`;
 // throws Refusal (exit 2) for a cost barge would not accept.
 KdfParams kdf_from_options(const std::optional<std::string>& memory,

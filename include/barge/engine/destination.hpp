@@ -73,6 +73,9 @@ public:
     // version. Refuses (SystemError) a name the file system takes for another one
     // (exFAT: 'Foo' for 'foo'). Thread-safe (the verifier thread places files).
     void place(TempFile& file, const EntryPath& e);
+    // Places a verified file at DEST/.barge/versions/<stamp>/<e's path> instead
+    // of e's path (a version older than the one there: SPEC §9). Thread-safe.
+    void place_version(TempFile& file, const EntryPath& e);
     // What became of a rename or a link made from a copy already at the destination.
     enum class FromCopy {
         done,

@@ -3,6 +3,7 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/engine/progress.hpp"
 #include "barge/engine/report.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/fs/drive.hpp"
 
@@ -18,6 +19,9 @@ struct LoadOptions {
     bool dry_run = false;              // print the plan, touch nothing
     bool accept_mass_change = false;
     int attempts = 5; // per file, for transient read errors and verify mismatches
+    // The keys of other drives' encrypted catalog copies at the source
+    // (engine/rotation.hpp), to learn what they know; may be empty.
+    CopyKeys copy_keys;
 };
 
 struct LoadResult {
@@ -27,6 +31,9 @@ struct LoadResult {
     int64_t at_destination = 0;               // files whose content the destination holds (renames, copies)
     int64_t waiting_files = 0, waiting_bytes = 0; // still at the source afterwards
     bool drive_full = false;
+    int64_t learned = 0;            // entries whose state this drive learned from other drives
+    int64_t carried_elsewhere = 0;  // files left to another drive that carries them (SPEC §9)
+    int64_t carried_elsewhere_bytes = 0;
     bool dry_run = false;         // a plan only: nothing was changed
     std::string room;             // the numbers behind the room on the drive, for messages
     bool reserve_too_big = false; // the reserve leaves no room even on an empty drive

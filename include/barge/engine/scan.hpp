@@ -19,6 +19,9 @@ struct ScanOptions {
     // Stop (at a safe point) after this many seconds.
     std::optional<double> max_seconds;
     bool accept_mass_change = false;
+    // Nothing is written outside the catalog (whose transaction the caller
+    // rolls back): the source's order file is read, not advanced.
+    bool dry_run = false;
     // A directory never to enter (the drive itself, when it sits inside the source).
     std::string skip_dir;
 };
@@ -30,6 +33,7 @@ struct ScanResult {
     int64_t special_skipped = 0, excluded = 0;
     int64_t files_hashed = 0, bytes_hashed = 0, left_to_hash = 0;
     bool stopped_early = false;
+    int64_t restamped = 0; // entries stamped anew (rotation: see scan.cpp)
     std::vector<FileProblem> problems;
     std::vector<std::string> notes;
 };

@@ -17,6 +17,9 @@
 
 namespace barge {
 
+// The block size load and unload read and hash in.
+inline constexpr size_t read_block = 1 << 20;
+
 // One file of an item, written under a temporary name and waiting for its
 // verification: it must read back from the medium as `size` bytes hashing to
 // `expected` (the BLAKE2b-512 taken while reading its source).

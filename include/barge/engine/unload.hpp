@@ -3,6 +3,7 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/engine/progress.hpp"
 #include "barge/engine/report.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/fs/drive.hpp"
 
 #include <cstdint>
@@ -14,6 +15,9 @@ namespace barge {
 struct UnloadOptions {
     bool dry_run = false;
     int attempts = 5;
+    // The keys of other drives' encrypted catalog copies at the destination
+    // (engine/rotation.hpp), to learn what they know; may be empty.
+    CopyKeys copy_keys;
 };
 
 struct UnloadResult {
@@ -32,6 +36,8 @@ struct UnloadResult {
     int64_t corrupt_pieces = 0; // found on the cargo, removed, to be carried again
     int64_t waiting = 0;        // files whose bytes are not (all) on the cargo yet
     int64_t pruned = 0;         // trash and version folders past their retention
+    int64_t superseded = 0;     // older than what another drive delivered: kept in versions/
+    int64_t learned = 0;        // entries whose newer state at the destination this drive learned
     std::vector<FileProblem> failures;
     std::vector<std::string> notes;
     std::vector<PlanLine> plan;

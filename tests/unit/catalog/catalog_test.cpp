@@ -142,7 +142,7 @@ std::string catalog_with_entries(TestDir& dir) {
     s.source = "/s";
     s.dest = "/d";
     Pair p = c.add_pair(s, "u");
-    EntryStore store(c.db());
+    EntryStore store(c.db(), 1);
     FileStat st;
     Transaction tx(c.db());
     for (int i = 0; i < 3000; ++i) {
@@ -193,7 +193,7 @@ TEST(Catalog, CatalogWithoutChecksumsIsConvertedAndKeepsItsRows) {
                 "('generation', '0'); INSERT INTO pairs(id, uuid, name, source, dest, reserve, "
                 "on_delete, retention_days, mass_change_limit, source_marker, created_ns) VALUES "
                 "(1, 'u', 'p', CAST('/s' AS BLOB), CAST('/d' AS BLOB), '0', 'keep', 1, 25, 1, 0)");
-        EntryStore store(db);
+        EntryStore store(db, 1);
         Transaction tx(db);
         for (int i = 0; i < 3000; ++i) {
             store.insert(1, "dir", "file-" + std::to_string(i), FileStat{}, 1);
@@ -260,7 +260,7 @@ TEST(Entries, PathBytesRoundTrip) {
     s.dest = "/d";
     Pair p = c.add_pair(s, "u");
     EXPECT_EQ(c.find_pair("p")->source, "/s\xff\n");
-    EntryStore store(c.db());
+    EntryStore store(c.db(), 1);
     std::vector<std::string> names = {"newline\nname", "bad\xff\xfeutf8", "-leading-dash",
                                       std::string(255, 'n'), "caf\xc3\xa9", "a:b?c*d"};
     FileStat st;
@@ -286,7 +286,7 @@ TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
     s.source = "/s";
     s.dest = "/d";
     Pair p = c.add_pair(s, "u");
-    EntryStore store(c.db());
+    EntryStore store(c.db(), 1);
     std::vector<int64_t> ids;
     for (int i = 1; i <= 5; ++i) {
         FileStat st;

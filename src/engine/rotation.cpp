@@ -1,0 +1,709 @@
+#include "barge/engine/rotation.hpp"
+
+#include "barge/catalog/contents.hpp"
+#include "barge/catalog/database.hpp"
+#include "barge/catalog/transit.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/fs/marker.hpp"
+#include "barge/util/atomic_file.hpp"
+#include "barge/util/error.hpp"
+#include "barge/util/fd.hpp"
+#include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace barge {
+
+std::string order_stamp_path(const std::string& root, const std::string& pair_uuid) {
+    return barge_dir(root) + "/order-" + pair_uuid;
+}
+
+int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
+    int64_t stamp = std::max(pair.last_ord + 1, now_ns());
+    if (pair.source_marker) {
+        std::string path = order_stamp_path(pair.source, pair.uuid);
+        Fd fd(::open(path.c_str(), (dry_run ? O_RDONLY : O_RDWR | O_CREAT) | O_NOFOLLOW | O_CLOEXEC,
+                     0644));
+        if (!fd && !(dry_run && errno == ENOENT)) {
+            throw_errno("open the pair's order file", path);
+        }
+        if (fd) {
+            if (::flock(fd.get(), LOCK_EX) != 0) {
+                throw_errno("lock", path);
+            }
+            char buf[40] = {};
+            ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
+            if (n > 0) {
+                long long last = std::strtoll(buf, nullptr, 10);
+                stamp = std::max<int64_t>(stamp, last + 1);
+            }
+            if (!dry_run) {
+                std::string text = fmt::format("{:020}\n", stamp);
+                if (::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+                    ::ftruncate(fd.get(), static_cast<off_t>(text.size())) != 0 ||
+                    ::fdatasync(fd.get()) != 0) {
+                    throw_errno("write", path);
+                }
+                if (n <= 0) {
+                    fsync_dir(barge_dir(pair.source)); // a new file: its name durable too
+                }
+            }
+        }
+    }
+    catalog.set_last_ord(pair.id, stamp);
+    return stamp;
+}
+
+// ---------------------------------------------------------------------------
+// The destination's order record.
+
+namespace {
+
+const char* const order_schema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS paths (
+    parent BLOB NOT NULL,
+    name   BLOB NOT NULL,
+    ord    INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (parent, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS paths_seq ON paths(seq);
+)sql";
+
+std::string random_id() {
+    uint64_t a = 0, b = 0;
+    Fd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+    if (!fd || ::read(fd.get(), &a, sizeof a) != sizeof a || ::read(fd.get(), &b, sizeof b) != sizeof b) {
+        throw_errno("read", "/dev/urandom");
+    }
+    return fmt::format("{:016x}{:016x}", a, b);
+}
+
+} // namespace
+
+std::string DestOrder::path(const std::string& dest_root, const std::string& pair_uuid) {
+    return barge_dir(dest_root) + "/order-" + pair_uuid + ".db";
+}
+
+DestOrder::DestOrder(const Pair& pair) {
+    std::string p = path(pair.dest, pair.uuid);
+    std::string lock = p + ".lock";
+    m_lock = ::open(lock.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (m_lock < 0) {
+        throw_errno("open", lock);
+    }
+    if (::flock(m_lock, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ::close(m_lock);
+        m_lock = -1;
+        if (err == EWOULDBLOCK) {
+            throw Error(fmt::format("pair '{}': another barge (another drive of the pair) is "
+                                    "unloading into '{}' right now; try again when it is done",
+                                    pair.name, escape_bytes(pair.dest)),
+                        ExitCode::busy);
+        }
+        errno = err;
+        throw_errno("lock", lock);
+    }
+    m_db = std::make_unique<Database>(p, Database::Create::yes);
+    m_db->exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;");
+    Transaction tx(*m_db);
+    m_db->exec(order_schema);
+    Statement get = m_db->prepare("SELECT value FROM meta WHERE key = 'epoch'");
+    if (get.step()) {
+        m_epoch = get.column_text(0);
+    } else {
+        m_epoch = random_id();
+        m_db->prepare("INSERT INTO meta(key, value) VALUES ('epoch', ?)").bind_text(1, m_epoch).run();
+    }
+    get.reset();
+    tx.commit();
+}
+
+DestOrder::~DestOrder() {
+    m_db.reset();
+    if (m_lock >= 0) {
+        ::close(m_lock);
+    }
+}
+
+int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
+    int64_t after = pair.dest_order_epoch == m_epoch ? pair.dest_order_seq : -1;
+    Statement rows = m_db->prepare("SELECT parent, name, ord, seq FROM paths WHERE seq > ? ORDER BY seq");
+    rows.bind(1, after);
+    // What the catalog believed stood there is forgotten: it is not what the
+    // destination holds (a newer version, from another drive).
+    // An entry whose own version carries that order (this drive recorded it, and
+    // a run cut short did not note that it read it back) keeps what it knows.
+    Statement upd = catalog.db().prepare(
+        "UPDATE entries SET d_ord = ?4, d_kind = NULL, d_mode = NULL, d_uid = NULL, d_gid = NULL, "
+        "d_mtime_ns = NULL, d_content_id = NULL, d_target = NULL, d_xattrs = NULL, "
+        "d_verified_ns = NULL, d_damaged = 0 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 "
+        "AND d_ord < ?4 AND ord != ?4");
+    Statement own = catalog.db().prepare(
+        "UPDATE entries SET d_ord = ?4 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
+        "d_ord < ?4 AND ord = ?4");
+    int64_t learned = 0, last = after;
+    while (rows.step()) {
+        upd.bind(1, pair.id).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1))
+            .bind(4, rows.column_int(2));
+        upd.run();
+        learned += catalog.db().changes();
+        own.bind(1, pair.id).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1))
+            .bind(4, rows.column_int(2));
+        own.run();
+        last = std::max(last, rows.column_int(3));
+    }
+    catalog.set_dest_order_read(pair.id, m_epoch, std::max<int64_t>(last, 0));
+    return learned;
+}
+
+void DestOrder::record(Catalog& catalog, const Pair& pair,
+                       const std::vector<std::tuple<std::string, std::string, int64_t>>& paths) {
+    if (paths.empty()) {
+        return;
+    }
+    Transaction tx(*m_db);
+    int64_t seq = m_db->query_int("SELECT coalesce(max(seq), 0) + 1 FROM paths");
+    Statement ins = m_db->prepare(
+        "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
+        "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord");
+    for (const auto& [parent, name, ord] : paths) {
+        ins.bind_blob(1, parent).bind_blob(2, name).bind(3, ord).bind(4, seq);
+        ins.run();
+    }
+    tx.commit();
+    // Under the lock nobody else wrote since this drive's pull.
+    Transaction mine(catalog.db());
+    catalog.set_dest_order_read(pair.id, m_epoch, seq);
+    mine.commit();
+}
+
+int64_t DestOrder::newest_under(const std::string& dir) {
+    std::string lo = dir + "/";
+    std::string hi = dir + static_cast<char>('/' + 1);
+    Statement st = m_db->prepare(
+        "SELECT max(ord) FROM paths WHERE parent = ?1 OR (parent >= ?2 AND parent < ?3)");
+    st.bind_blob(1, dir).bind_blob(2, lo).bind_blob(3, hi);
+    int64_t out = st.step() && !st.is_null(0) ? st.column_int(0) : 0;
+    st.reset();
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// Knowledge from the other drives' catalog copies.
+
+namespace {
+
+// The copies at root other than this drive's: (drive id, path).
+std::vector<std::pair<std::string, std::string>> copies_at(const std::string& root,
+                                                           const std::string& self) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string dir = barge_dir(root);
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        return out;
+    }
+    for (const auto& name : read_dir_names(fd.get(), dir)) {
+        if (starts_with(name, "catalog-") && name.ends_with(".db") && name.size() > 11) {
+            std::string id = name.substr(8, name.size() - 11);
+            if (id != self) {
+                out.emplace_back(id, dir + "/" + name);
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+struct OpenCopy {
+    std::optional<Catalog> cat;
+    std::string note; // why not, when cat is empty
+};
+
+OpenCopy open_copy(const std::string& path, const std::string& id, const CopyKeys& keys) {
+    OpenCopy out;
+    try {
+        struct stat st{};
+        if (::stat((path + ".patch").c_str(), &st) == 0) {
+            out.note = "an update of it was cut short (its drive's next visit completes it)";
+            return out;
+        }
+        std::shared_ptr<const DriveKeys> k;
+        if (keys) {
+            k = keys(path);
+        }
+        if (Catalog::needs_upgrade(path, k)) {
+            out.note = "it was written by an older barge (its drive's next visit here updates it)";
+            return out;
+        }
+        out.cat.emplace(Catalog::open(path, Catalog::Check::pages, k));
+        if (out.cat->drive_id() != id) {
+            out.cat.reset();
+            out.note = "it is the copy of another drive";
+        }
+    } catch (const Error& e) {
+        out.cat.reset();
+        out.note = e.what();
+    }
+    return out;
+}
+
+std::optional<Pair> pair_by_uuid(Catalog& c, const std::string& uuid) {
+    for (auto& p : c.pairs()) {
+        if (p.uuid == uuid) {
+            return p;
+        }
+    }
+    return std::nullopt;
+}
+
+// The contents (hash, size) a drive's catalog has on its cargo for the pair,
+// undelivered: what it carries.
+std::vector<std::pair<std::string, int64_t>> carried_contents(Database& db, int64_t pair_id) {
+    static const std::string sql = fmt::format(
+        "SELECT DISTINCT c.hash, c.size FROM entries e INDEXED BY entries_undelivered JOIN contents c "
+        "ON c.id = e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} AND "
+        "e.kind = 1 AND e.ord >= e.d_ord AND c.pieces > 0 AND (SELECT count(*) FROM content_pieces cp JOIN pieces p ON "
+        "p.id = cp.piece_id WHERE cp.content_id = c.id AND p.on_cargo = 1) = c.pieces",
+        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered));
+    std::vector<std::pair<std::string, int64_t>> out;
+    Statement st = db.prepare(sql);
+    st.bind(1, pair_id);
+    while (st.step()) {
+        out.emplace_back(st.column_blob(0), st.column_int(1));
+    }
+    return out;
+}
+
+void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
+                   const std::vector<std::string>& hashes) {
+    db.prepare("DELETE FROM drive_cargo WHERE pair_id = ? AND drive_id = ?")
+        .bind(1, pair_id)
+        .bind_text(2, drive_id)
+        .run();
+    Statement ins = db.prepare("INSERT OR IGNORE INTO drive_cargo(pair_id, hash, drive_id) VALUES (?,?,?)");
+    for (const auto& h : hashes) {
+        ins.bind(1, pair_id).bind_blob(2, h).bind_text(3, drive_id);
+        ins.run();
+    }
+}
+
+// Takes what the copy knows of the destination side of each entry, where it is
+// newer; at the source, also the content of files this catalog has not hashed
+// whose stat (size, mtime, ctime, inode, device) the copy recorded with a hash:
+// the same rule a rescan trusts (docs/scan.md), so a drive joining a pair need
+// not read what another drive already hashed.
+int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
+                      bool source) {
+    Statement rows = theirs.prepare(
+        "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
+        "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
+        "e.ctime_ns, e.ino, e.dev FROM entries e LEFT JOIN contents c ON c.id = e.d_content_id LEFT "
+        "JOIN contents s ON s.id = e.content_id AND e.kind = 1 AND e.racy = 0 WHERE e.pair_id = ? AND "
+        "(e.d_kind IS NOT NULL OR e.d_ord > 0 OR e.kind IS NOT NULL)");
+    rows.bind(1, their_pair);
+    Statement find = mine.prepare(
+        "SELECT id, d_ord, d_kind, coalesce(d_verified_ns, 0), kind = 1 AND content_id IS NULL AND "
+        "size = ?4 AND mtime_ns = ?5 AND ctime_ns = ?6 AND ino = ?7 AND dev = ?8 FROM entries WHERE "
+        "pair_id = ?1 AND parent = ?2 AND name = ?3");
+    Statement adopt = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
+    Statement set = mine.prepare(
+        "UPDATE entries SET d_kind = ?2, d_mode = ?3, d_uid = ?4, d_gid = ?5, d_mtime_ns = ?6, "
+        "d_content_id = ?7, d_target = ?8, d_xattrs = ?9, d_verified_ns = ?10, d_damaged = ?11, "
+        "d_ord = ?12 WHERE id = ?1");
+    Statement add = mine.prepare(
+        "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+        "d_content_id, d_target, d_xattrs, d_verified_ns, d_damaged, d_ord) VALUES "
+        "(?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+    int64_t learned = 0;
+    while (rows.step()) {
+        std::string parent = rows.column_blob(0), name = rows.column_blob(1);
+        bool known_there = !rows.is_null(2);
+        int64_t their_ord = rows.column_int(13);
+        int64_t their_verified = rows.is_null(11) ? 0 : rows.column_int(11);
+        std::optional<int64_t> content;
+        find.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
+        find.bind(4, rows.column_int(15)).bind(5, rows.column_int(16)).bind(6, rows.column_int(17))
+            .bind(7, rows.column_int(18)).bind(8, rows.column_int(19));
+        std::optional<int64_t> id;
+        int64_t my_ord = 0, my_verified = 0;
+        bool i_know = false, same_file = false;
+        if (find.step()) {
+            id = find.column_int(0);
+            my_ord = find.column_int(1);
+            i_know = !find.is_null(2);
+            my_verified = find.column_int(3);
+            same_file = find.column_int(4) == 1;
+        }
+        find.reset();
+        if (source && same_file && !rows.is_null(14)) {
+            int64_t c = upsert_content(mine, digest_from_bytes(rows.column_blob(14)), rows.column_int(15));
+            adopt.bind(1, *id).bind(2, c);
+            adopt.run();
+        }
+        // Newer by order; at the same order, a fact where there was none, or a
+        // later verification (a copy found damaged, or repaired).
+        bool take = their_ord > my_ord ||
+                    (their_ord == my_ord && known_there && (!i_know || their_verified > my_verified));
+        if (!id && !known_there) {
+            // A path the other drive saw at the source and this one does not
+            // know: recorded without a version (order 0), so that this drive's
+            // next complete scan records it present, or deleted as of that scan
+            // (a drive arriving later with it must not bring it back).
+            add.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
+            for (int i = 4; i <= 12; ++i) {
+                add.bind_null(i);
+            }
+            add.bind(13, 0).bind(14, 0);
+            add.run();
+            continue;
+        }
+        if (!take) {
+            continue;
+        }
+        if (!rows.is_null(7)) {
+            content = upsert_content(mine, digest_from_bytes(rows.column_blob(7)), rows.column_int(8));
+        }
+        Statement& st = id ? set : add;
+        int first = id ? 2 : 4;
+        if (id) {
+            st.bind(1, *id);
+        } else {
+            st.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
+        }
+        if (known_there) {
+            st.bind(first, rows.column_int(2))
+                .bind(first + 1, rows.column_int(3))
+                .bind(first + 2, rows.column_int(4))
+                .bind(first + 3, rows.column_int(5))
+                .bind(first + 4, rows.column_int(6))
+                .bind(first + 5, content);
+            rows.is_null(9) ? st.bind_null(first + 6) : st.bind_blob(first + 6, rows.column_blob(9));
+            rows.is_null(10) ? st.bind_null(first + 7) : st.bind_blob(first + 7, rows.column_blob(10));
+            st.bind(first + 8, their_verified ? std::optional<int64_t>(their_verified) : std::nullopt)
+                .bind(first + 9, rows.column_int(12));
+        } else {
+            for (int i = 0; i < 10; ++i) {
+                st.bind_null(first + i);
+            }
+            st.bind(first + 9, 0);
+        }
+        st.bind(first + 10, their_ord);
+        st.run();
+        ++learned;
+    }
+    return learned;
+}
+
+struct DriveFacts {
+    std::string label;
+    int64_t generation = 0;
+    std::optional<int64_t> source_seen_ns, dest_seen_ns, lost_ns;
+    int64_t carries_files = 0, carries_bytes = 0;
+    std::vector<std::string> cargo; // hashes
+};
+
+// Records facts about drive_id for the pair where they are newer (by the
+// generation they come from); lost is kept once known.
+void learn_drive(Database& db, int64_t pair_id, const std::string& drive_id, const DriveFacts& f) {
+    Statement cur = db.prepare("SELECT generation FROM drives WHERE pair_id = ? AND drive_id = ?");
+    cur.bind(1, pair_id).bind_text(2, drive_id);
+    std::optional<int64_t> known;
+    if (cur.step()) {
+        known = cur.column_int(0);
+    }
+    cur.reset();
+    if (!known) {
+        db.prepare("INSERT INTO drives(pair_id, drive_id, generation) VALUES (?, ?, -1)")
+            .bind(1, pair_id)
+            .bind_text(2, drive_id)
+            .run();
+    }
+    if (!known || f.generation > *known) {
+        db.prepare("UPDATE drives SET label = ?3, generation = ?4, source_seen_ns = max(coalesce(source_seen_ns, 0), coalesce(?5, 0)), "
+                   "dest_seen_ns = max(coalesce(dest_seen_ns, 0), coalesce(?6, 0)), carries_files = ?7, "
+                   "carries_bytes = ?8, learned_ns = ?9 WHERE pair_id = ?1 AND drive_id = ?2")
+            .bind(1, pair_id)
+            .bind_text(2, drive_id)
+            .bind_text(3, f.label)
+            .bind(4, f.generation)
+            .bind(5, f.source_seen_ns)
+            .bind(6, f.dest_seen_ns)
+            .bind(7, f.carries_files)
+            .bind(8, f.carries_bytes)
+            .bind(9, now_ns())
+            .run();
+        db.exec("UPDATE drives SET source_seen_ns = NULLIF(source_seen_ns, 0), dest_seen_ns = NULLIF(dest_seen_ns, 0)");
+        replace_cargo(db, pair_id, drive_id, f.cargo);
+    }
+    if (f.lost_ns) {
+        db.prepare("UPDATE drives SET lost_ns = max(coalesce(lost_ns, 0), ?3) WHERE pair_id = ?1 AND "
+                   "drive_id = ?2")
+            .bind(1, pair_id)
+            .bind_text(2, drive_id)
+            .bind(3, *f.lost_ns)
+            .run();
+    }
+}
+
+} // namespace
+
+KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
+                               const CopyKeys& keys) {
+    KnowledgeMerge out;
+    Database& mine = catalog.db();
+    std::string self = catalog.drive_id();
+    const char* merged_col = end == End::source ? "merged_source_gen" : "merged_dest_gen";
+    for (const auto& [id, path] : copies_at(root, self)) {
+        OpenCopy copy = open_copy(path, id, keys);
+        if (!copy.cat) {
+            out.notes.push_back(fmt::format("what drive {} knows could not be read from '{}': {}",
+                                            id, escape_bytes(path), copy.note));
+            continue;
+        }
+        Catalog& theirs = *copy.cat;
+        auto their_pair = pair_by_uuid(theirs, pair.uuid);
+        if (!their_pair) {
+            continue; // a drive of other pairs at this root
+        }
+        int64_t gen = theirs.generation();
+        Statement merged = mine.prepare(fmt::format(
+            "SELECT {} FROM drives WHERE pair_id = ? AND drive_id = ?", merged_col));
+        merged.bind(1, pair.id).bind_text(2, id);
+        bool done = merged.step() && merged.column_int(0) == gen;
+        merged.reset();
+        if (done) {
+            continue;
+        }
+        ++out.copies_read;
+        out.entries_learned +=
+            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source);
+        // The drive itself, as its copy shows it.
+        DriveFacts f;
+        f.label = theirs.meta("label").value_or("");
+        f.generation = gen;
+        f.source_seen_ns = their_pair->source_seen_ns;
+        f.dest_seen_ns = their_pair->dest_seen_ns;
+        for (auto& [hash, size] : carried_contents(theirs.db(), their_pair->id)) {
+            ++f.carries_files;
+            f.carries_bytes += size;
+            f.cargo.push_back(std::move(hash));
+        }
+        learn_drive(mine, pair.id, id, f);
+        // What it knows of the others, this drive excepted.
+        for (const auto& d : known_drives(theirs.db(), their_pair->id)) {
+            if (d.drive_id == self) {
+                continue;
+            }
+            DriveFacts g;
+            g.label = d.label;
+            g.generation = d.generation;
+            g.source_seen_ns = d.source_seen_ns;
+            g.dest_seen_ns = d.dest_seen_ns;
+            g.lost_ns = d.lost_ns;
+            g.carries_files = d.carries_files;
+            g.carries_bytes = d.carries_bytes;
+            Statement hs = theirs.db().prepare(
+                "SELECT hash FROM drive_cargo WHERE pair_id = ? AND drive_id = ?");
+            hs.bind(1, their_pair->id).bind_text(2, d.drive_id);
+            while (hs.step()) {
+                g.cargo.push_back(hs.column_blob(0));
+            }
+            learn_drive(mine, pair.id, d.drive_id, g);
+        }
+        // The pair's options, where they were set later there (the reserve is each drive's).
+        if (their_pair->options_ns > pair.options_ns) {
+            PairSettings s = pair;
+            s.excludes = their_pair->excludes;
+            s.on_delete = their_pair->on_delete;
+            s.retention_days = their_pair->retention_days;
+            s.mass_change_limit = their_pair->mass_change_limit;
+            s.mass_change_min = their_pair->mass_change_min;
+            s.options_ns = their_pair->options_ns;
+            catalog.set_pair_settings(pair.id, s);
+            out.notes.push_back(fmt::format("pair '{}': took the pair's options as set on drive {}",
+                                            pair.name, id));
+        }
+        mine.prepare(fmt::format("UPDATE drives SET {} = ? WHERE pair_id = ? AND drive_id = ?", merged_col))
+            .bind(1, gen)
+            .bind(2, pair.id)
+            .bind_text(3, id)
+            .run();
+    }
+    Statement cnt = mine.prepare("SELECT count(*) FROM drives WHERE pair_id = ?");
+    cnt.bind(1, pair.id);
+    out.drives_known = cnt.step() ? cnt.column_int(0) : 0;
+    cnt.reset();
+    return out;
+}
+
+int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys) {
+    Database& mine = catalog.db();
+    static const std::string todo_sql = fmt::format(
+        "SELECT e.id, e.ino, e.dev, e.size, e.mtime_ns FROM entries e INDEXED BY entries_undelivered "
+        "WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1 AND e.content_id IS NULL",
+        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered));
+    struct Todo {
+        int64_t id, ino, dev, size, mtime;
+    };
+    std::vector<Todo> todo;
+    {
+        Statement st = mine.prepare(todo_sql);
+        st.bind(1, pair.id);
+        while (st.step()) {
+            todo.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3),
+                            st.column_int(4)});
+        }
+    }
+    if (todo.empty()) {
+        return 0;
+    }
+    int64_t adopted = 0;
+    Statement set = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
+    for (const auto& [id, path] : copies_at(pair.source, catalog.drive_id())) {
+        OpenCopy copy = open_copy(path, id, keys);
+        if (!copy.cat) {
+            continue; // merge_knowledge said why
+        }
+        auto their_pair = pair_by_uuid(*copy.cat, pair.uuid);
+        if (!their_pair) {
+            continue;
+        }
+        Statement find = copy.cat->db().prepare(
+            "SELECT c.hash, c.size FROM entries e JOIN contents c ON c.id = e.content_id WHERE "
+            "e.pair_id = ?1 AND e.ino = ?2 AND e.dev = ?3 AND e.size = ?4 AND e.mtime_ns = ?5 AND "
+            "e.racy = 0 AND e.kind IS NOT 2 AND e.kind IS NOT 3 LIMIT 1");
+        std::vector<Todo> left;
+        for (const auto& t : todo) {
+            find.bind(1, their_pair->id).bind(2, t.ino).bind(3, t.dev).bind(4, t.size).bind(5, t.mtime);
+            if (find.step()) {
+                int64_t c = upsert_content(mine, digest_from_bytes(find.column_blob(0)), find.column_int(1));
+                find.reset();
+                set.bind(1, t.id).bind(2, c);
+                set.run();
+                ++adopted;
+            } else {
+                find.reset();
+                left.push_back(t);
+            }
+        }
+        todo = std::move(left);
+        if (todo.empty()) {
+            break;
+        }
+    }
+    return adopted;
+}
+
+std::vector<KnownDrive> known_drives(Database& db, int64_t pair_id) {
+    Statement st = db.prepare(
+        "SELECT drive_id, label, generation, source_seen_ns, dest_seen_ns, lost_ns, carries_files, "
+        "carries_bytes, learned_ns FROM drives WHERE pair_id = ? ORDER BY drive_id");
+    st.bind(1, pair_id);
+    std::vector<KnownDrive> out;
+    while (st.step()) {
+        KnownDrive d;
+        d.drive_id = st.column_text(0);
+        d.label = st.column_text(1);
+        d.generation = st.column_int(2);
+        d.source_seen_ns = st.column_optional_int(3);
+        d.dest_seen_ns = st.column_optional_int(4);
+        d.lost_ns = st.column_optional_int(5);
+        d.carries_files = st.column_int(6);
+        d.carries_bytes = st.column_int(7);
+        d.learned_ns = st.column_int(8);
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id) {
+    static const std::string sql = fmt::format(
+        "SELECT count(*), total(e.size) FROM entries e INDEXED BY entries_undelivered LEFT JOIN "
+        "contents c ON c.id = e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} "
+        "AND e.kind = 1 AND {elsewhere}",
+        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered),
+        fmt::arg("elsewhere", sql_carried_elsewhere));
+    Statement st = db.prepare(sql);
+    st.bind(1, pair_id);
+    std::pair<int64_t, int64_t> out{0, 0};
+    if (st.step()) {
+        out = {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
+    }
+    st.reset();
+    return out;
+}
+
+std::vector<std::string> mark_drive_lost(Catalog& catalog, const std::string& drive_id) {
+    std::vector<std::string> pairs;
+    Transaction tx(catalog.db());
+    for (const auto& p : catalog.pairs()) {
+        Statement st = catalog.db().prepare(
+            "UPDATE drives SET lost_ns = coalesce(lost_ns, ?3) WHERE pair_id = ?1 AND drive_id = ?2");
+        st.bind(1, p.id).bind_text(2, drive_id).bind(3, now_ns());
+        st.run();
+        if (catalog.db().changes() > 0) {
+            pairs.push_back(p.name);
+        }
+    }
+    tx.commit();
+    return pairs;
+}
+
+std::vector<std::string> drives_with_pair_at(const std::string& root, const std::string& pair_uuid,
+                                             const std::string& self, const CopyKeys& keys) {
+    std::vector<std::string> out;
+    for (const auto& [id, path] : copies_at(root, self)) {
+        OpenCopy copy = open_copy(path, id, keys);
+        if (copy.cat && pair_by_uuid(*copy.cat, pair_uuid)) {
+            out.push_back(id);
+        }
+    }
+    return out;
+}
+
+std::optional<PairToJoin> find_pair_to_join(const std::string& source, const std::string& dest,
+                                            const std::string& self, const CopyKeys& keys) {
+    std::optional<PairToJoin> out;
+    std::vector<std::string> notes;
+    for (const auto& [id, path] : copies_at(source, self)) {
+        OpenCopy copy = open_copy(path, id, keys);
+        if (!copy.cat) {
+            notes.push_back(fmt::format("drive {}'s copy '{}' could not be read: {}", id,
+                                        escape_bytes(path), copy.note));
+            continue;
+        }
+        for (auto& p : copy.cat->pairs()) {
+            if (p.source != source || p.dest != dest || !p.source_marker ||
+                !has_marker(source, p.uuid, Role::source)) {
+                continue;
+            }
+            if (out && out->pair.uuid != p.uuid) {
+                continue; // two pairs with these roots (one made --separate): the first
+            }
+            if (!out) {
+                out.emplace();
+                out->pair = p;
+            } else if (p.options_ns > out->pair.options_ns) {
+                out->pair = p;
+            }
+            out->drives.emplace_back(id, copy.cat->meta("label").value_or(""));
+        }
+    }
+    if (out) {
+        out->notes = std::move(notes);
+    }
+    return out;
+}
+
+} // namespace barge
