@@ -64,6 +64,7 @@ run_json verify-destination 0 verify-destination
 run_json verify-middle 0 verify-middle
 run_json status 0 status
 expect_eq 3 "$(json ".pairs[0].delivered.files")" "delivered files and symlinks in status"
+run_json drive-list 0 drive list
 run_json log 0 log -n 5
 run_json dump-cargo 0 dump-cargo --yes
 # run from the source side (the destination hidden): a load.
@@ -80,6 +81,16 @@ expect_eq 2 "$(json .exit_code)" "exit_code of an unknown pair"
 run_json error 2 -d "$T/not-a-drive" status
 mkdir "$T/newdrive"
 run_json recover 0 -d "$T/newdrive" recover "$SRC"
+# A second drive joins the pair, learns of the first, and declares it lost.
+barge init "$T/second" >/dev/null
+run_json pair-add 0 -d "$T/second" pair add p2 "$SRC" "$DST"
+expect_eq true "$(json .joined)" "the second drive joins the pair"
+expect_exit 0 barge -d "$T/second" load
+run_json drive-list 0 -d "$T/second" drive list
+first=$(json '.pairs[0].drives[] | select(.this_drive | not) | .id')
+[[ -n $first ]] || fail "the second drive does not know the first: $(cat "$T/out")"
+run_json drive-lost 0 -d "$T/second" drive lost "${first:0:8}"
+expect_eq "$first" "$(json .drive)" "drive lost names the drive"
 run_json pair-remove 0 pair remove p --yes
 run_json drive-log 0 log --drive-log -n 3
 # An encrypted drive: init, the passphrase changed, a plain drive encrypted.

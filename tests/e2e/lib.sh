@@ -184,7 +184,10 @@ expect_same_tree() {
     manifest "$1" >"$T/manifest.src"
     manifest "$2" >"$T/manifest.dst"
     if ! cmp -s "$T/manifest.src" "$T/manifest.dst"; then
-        diff "$T/manifest.src" "$T/manifest.dst" | head -20 >&2
+        # Not "diff | head" under pipefail: diff's exit 1 would end the script
+        # before fail says what differs.
+        diff "$T/manifest.src" "$T/manifest.dst" >"$T/manifest.diff" || true
+        head -20 "$T/manifest.diff" >&2
         fail "${3:-trees differ}: $1 vs $2"
     fi
     [[ -s $T/manifest.src ]] || fail "empty manifest for $1"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Drives already in use keep working (SPEC §7.9): a drive, source and
 # destination made by barge 0.1.0 (catalog schema 1) and by main as landed with
-# schema 2 (05d1aa7) and schema 3 (3859e90), all by
+# schema 2 (05d1aa7), schema 3 (3859e90) and schema 4 (b7b09c7), all by
 # tests/fixtures/make-v1-drive.sh, are opened by this
 # barge, which migrates the catalog (keeping a backup copy), delivers what the
 # old barge loaded, and goes on with new visits.
@@ -13,7 +13,7 @@ flock 9
 on_exit "rm -rf '$R'"
 export BARGE_DRIVE=$R/drive
 
-for old in 1 2 3; do
+for old in 1 2 3 4; do
 fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
 rm -rf "$R"
 mkdir -p "$R"
@@ -66,6 +66,16 @@ expect_eq 0 "$(json '.pairs[0].pending.files')" "pending after the new visit"
 expect_eq 0 "$(json '.pairs[0].on_cargo.files')" "on cargo after the new visit"
 expect_exit 0 barge verify-middle # the full check, and the kept counts recounted
 grep -q "count of delivered files was" "$T/err" && fail "v$old: the migrated counts were wrong: $(cat "$T/err")"
+# What schema 5 adds: a second drive joins the migrated pair and carries none of
+# what the first delivered (docs/rotation.md).
+rm -rf "$R/second"
+expect_exit 0 barge init "$R/second"
+expect_exit 0 barge -d "$R/second" --json pair add q "$R/src" "$R/dst"
+expect_eq true "$(json .joined)" "v$old: a second drive joins the migrated pair"
+expect_exit 0 barge -d "$R/second" load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "v$old: bytes the second drive carries"
+expect_exit 0 barge -d "$R/second" unload
+expect_same_tree "$R/src" "$R/dst" "v$old: after the second drive's visit"
 echo "v$old ok"
 done
 echo "ok"
