@@ -487,4 +487,35 @@ mkdrive "$C"
 expect_exit 0 barge -d "$C" --json pair add q "$SRC" "$DST" --separate
 expect_eq false "$(json .joined)" "--separate does not join"
 [[ $(json .id) != "$PAIR" ]] || fail "--separate gave the joined pair's id"
+
+# ---------------------------------------------------------------------------
+# 6. Two encrypted drives with different passphrases: each reads the other's
+# sealed catalog copy with the key saved at the endpoint at its first unlock
+# there; nothing is carried twice; the wrong-order rule holds.
+reset
+printf 'passphrase of A\n' >"$T/pa"
+printf 'passphrase of B\n' >"$T/pb"
+expect_exit 0 barge --passphrase-file "$T/pa" init "$A" --encrypt --kdf-memory 8KiB --kdf-passes 1
+expect_exit 0 barge --passphrase-file "$T/pb" init "$B" --encrypt --kdf-memory 8KiB --kdf-passes 1
+rnd "$SRC/photos/a.jpg" 30000
+rnd "$SRC/photos/b.jpg" 40000
+settle
+expect_exit 0 barge -d "$A" --passphrase-file "$T/pa" pair add p "$SRC" "$DST"
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" --passphrase-file "$T/pb" --json pair add p "$SRC" "$DST"
+expect_eq true "$(json .joined)" "an encrypted drive joins through the other's sealed copy"
+printf 'version one\n' >"$SRC/doc.txt"
+settle
+expect_exit 0 barge -d "$B" --json load
+expect_eq 12 "$(json '.pairs[0].carried.bytes')" "the encrypted second drive carries only the new file"
+printf 'version two, longer\n' >"$SRC/doc.txt"
+settle
+expect_exit 0 barge -d "$A" --json load
+expect_eq 20 "$(json '.pairs[0].carried.bytes')" "A carries only the new version"
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" --json unload
+expect_eq 1 "$(json '.pairs[0].superseded')" "B's older version is superseded"
+expect_same "$SRC" "$DST" "encrypted drives, late older version"
+versions_hold doc.txt <(printf 'version one\n') || fail "the older version is not in versions/"
 echo ok
