@@ -1,0 +1,184 @@
+// The knowledge merge of several drives (docs/rotation.md): whatever order the
+// other drives' catalog copies arrive in at an endpoint, and however often
+// they are merged, a drive ends up knowing, for every path, the destination
+// state with the greatest order stamp; facts about drives keep the newest
+// generation, and "lost" is never forgotten.
+#include "../test_dir.hpp"
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/contents.hpp"
+#include "barge/engine/rotation.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <gtest/gtest.h>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using namespace barge;
+
+namespace {
+
+constexpr int paths = 60;
+
+PairSettings settings() {
+    PairSettings s;
+    s.name = "p";
+    s.source = "/nonexistent/src";
+    s.dest = "/nonexistent/dst";
+    s.options_ns = 1;
+    return s;
+}
+
+// The content a version has: a function of its path and stamp, as in reality
+// (one stamp is one observation of the source).
+Digest content_of(int path, int64_t ord) {
+    Digest d{};
+    d[0] = static_cast<uint8_t>(path);
+    d[1] = static_cast<uint8_t>(ord);
+    d[2] = static_cast<uint8_t>(ord >> 8);
+    return d;
+}
+
+// A drive's catalog whose entries know, for a random half of the paths, a
+// version delivered with a random stamp.
+void make_drive(const std::string& path, const std::string& id, std::mt19937& rng) {
+    Catalog c = Catalog::create(path, 1 << 20, id);
+    Pair p = c.add_pair(settings(), "pair-uuid");
+    Statement ins = c.db().prepare(
+        "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+        "d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, ?3, ?4, ?3)");
+    for (int i = 0; i < paths; ++i) {
+        if (rng() % 2 == 0) {
+            continue;
+        }
+        int64_t ord = 1 + static_cast<int64_t>(rng() % 1000);
+        int64_t content = upsert_content(c.db(), content_of(i, ord), ord);
+        ins.bind(1, p.id).bind_blob(2, "f" + std::to_string(i)).bind(3, ord).bind(4, content);
+        ins.run();
+    }
+    c.bump_generation();
+}
+
+// What the catalog at path knows of each path: (d_ord, content hash, size).
+std::map<std::string, std::tuple<int64_t, std::string, int64_t>> known(Catalog& c) {
+    std::map<std::string, std::tuple<int64_t, std::string, int64_t>> out;
+    Statement st = c.db().prepare(
+        "SELECT e.name, e.d_ord, c.hash, c.size FROM entries e LEFT JOIN contents c ON c.id = "
+        "e.d_content_id WHERE e.d_kind IS NOT NULL ORDER BY e.name");
+    while (st.step()) {
+        out[st.column_blob(0)] = {st.column_int(1), st.column_blob(2), st.column_int(3)};
+    }
+    return out;
+}
+
+// A drive that merges the copies arriving one after another in `order`,
+// merging after each arrival (twice: the second merge must change nothing).
+std::map<std::string, std::tuple<int64_t, std::string, int64_t>>
+merged_in_order(TestDir& dir, const std::string& name, const std::vector<std::string>& ids,
+                const std::vector<int>& order) {
+    std::string root = dir / name;
+    std::filesystem::create_directories(root + "/.barge");
+    Catalog me = Catalog::create(dir / (name + ".db"), 1 << 20, "me");
+    me.add_pair(settings(), "pair-uuid");
+    for (int k : order) {
+        std::filesystem::copy_file(dir / (ids[static_cast<size_t>(k)] + ".db"),
+                                   root + "/.barge/catalog-" + ids[static_cast<size_t>(k)] + ".db");
+        for (int again = 0; again < 2; ++again) {
+            Pair p = *me.find_pair("p");
+            Transaction tx(me.db());
+            merge_knowledge(me, p, End::dest, root, nullptr);
+            tx.commit();
+        }
+    }
+    EXPECT_EQ(known_drives(me.db(), me.find_pair("p")->id).size(), ids.size());
+    return known(me);
+}
+
+} // namespace
+
+TEST(Rotation, MergeKeepsTheNewestStateWhateverTheOrder) {
+    TestDir dir;
+    std::mt19937 rng(13);
+    std::vector<std::string> ids = {"drive-x", "drive-y", "drive-z"};
+    for (const auto& id : ids) {
+        make_drive(dir / (id + ".db"), id, rng);
+    }
+    // What every order must give: per path, the greatest stamp any drive knew.
+    std::map<std::string, int64_t> newest;
+    for (const auto& id : ids) {
+        Catalog c = Catalog::open(dir / (id + ".db"));
+        for (const auto& [name, v] : known(c)) {
+            newest[name] = std::max(newest[name], std::get<0>(v));
+        }
+    }
+    ASSERT_GT(newest.size(), 20u);
+    std::vector<int> order = {0, 1, 2};
+    std::map<std::string, std::tuple<int64_t, std::string, int64_t>> first;
+    int n = 0;
+    do {
+        auto got = merged_in_order(dir, "end" + std::to_string(n++), ids, order);
+        ASSERT_EQ(got.size(), newest.size());
+        for (const auto& [name, v] : got) {
+            int path = std::stoi(name.substr(1));
+            EXPECT_EQ(std::get<0>(v), newest[name]) << name;
+            Digest want = content_of(path, newest[name]);
+            EXPECT_EQ(std::get<1>(v), std::string(reinterpret_cast<const char*>(want.data()), want.size()))
+                << name;
+        }
+        if (first.empty()) {
+            first = got;
+        }
+        EXPECT_EQ(got, first);
+    } while (std::next_permutation(order.begin(), order.end()));
+}
+
+TEST(Rotation, LostIsNeverForgottenAndOlderFactsLose) {
+    TestDir dir;
+    std::mt19937 rng(7);
+    make_drive(dir / "drive-x.db", "drive-x", rng);
+    std::string root = dir / "end";
+    std::filesystem::create_directories(root + "/.barge");
+    Catalog me = Catalog::create(dir / "me.db", 1 << 20, "me");
+    me.add_pair(settings(), "pair-uuid");
+    auto merge = [&] {
+        Pair p = *me.find_pair("p");
+        Transaction tx(me.db());
+        merge_knowledge(me, p, End::dest, root, nullptr);
+        tx.commit();
+    };
+    std::filesystem::copy_file(dir / "drive-x.db", root + "/.barge/catalog-drive-x.db");
+    merge();
+    ASSERT_EQ(mark_drive_lost(me, "drive-x"), std::vector<std::string>{"p"});
+    // drive-x comes back with a newer generation: still lost here, facts updated.
+    {
+        Catalog x = Catalog::open(dir / "drive-x.db");
+        x.bump_generation();
+        x.bump_generation();
+    }
+    std::filesystem::copy_file(dir / "drive-x.db", root + "/.barge/catalog-drive-x.db",
+                               std::filesystem::copy_options::overwrite_existing);
+    merge();
+    auto drives = known_drives(me.db(), me.find_pair("p")->id);
+    ASSERT_EQ(drives.size(), 1u);
+    EXPECT_TRUE(drives[0].lost_ns.has_value());
+    EXPECT_EQ(drives[0].generation, 3);
+    // An older image of drive-x (generation 1) teaches nothing.
+    auto before = known(me);
+    {
+        Catalog x = Catalog::create(dir / "old-x.db", 1 << 20, "drive-x");
+        Pair p = x.add_pair(settings(), "pair-uuid");
+        x.db().prepare("INSERT INTO entries(pair_id, parent, name, d_kind, d_mode, d_mtime_ns, d_ord) "
+                       "VALUES (?, CAST('dir' AS BLOB), CAST('f1' AS BLOB), 1, 420, 1, 0)")
+            .bind(1, p.id)
+            .run();
+        x.bump_generation();
+    }
+    std::filesystem::copy_file(dir / "old-x.db", root + "/.barge/catalog-drive-x.db",
+                               std::filesystem::copy_options::overwrite_existing);
+    merge();
+    EXPECT_EQ(known(me), before);
+    EXPECT_EQ(known_drives(me.db(), me.find_pair("p")->id)[0].generation, 3);
+}
