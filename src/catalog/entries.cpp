@@ -231,8 +231,7 @@ int64_t EntryStore::restamp_superseded(int64_t pair_id, int64_t ord) {
     a.bind(1, pair_id).bind(2, ord).run();
     n += m_db.changes();
     Statement b = m_db.prepare("UPDATE entries INDEXED BY entries_gone SET ord = ?2 WHERE pair_id = ?1 "
-                               "AND kind IS NULL AND ((d_kind IS NOT NULL AND ord < d_ord) OR "
-                               "(d_kind IS NULL AND ord = 0))");
+                               "AND kind IS NULL AND (ord < d_ord OR (d_kind IS NULL AND ord <= 0))");
     b.bind(1, pair_id).bind(2, ord).run();
     n += m_db.changes();
     return n;

@@ -514,10 +514,18 @@ std::vector<DeliveryItem> TransitStore::superseded(int64_t pair_id, const std::s
 }
 
 void TransitStore::drop_deletion_records(int64_t pair_id) {
+    // Recorded deletions of paths where nothing was ever recorded as delivered
+    // (d_ord 0). One with d_ord > 0 is where another drive delivered something
+    // this drive does not know: a pending deletion (pending_deletions) until
+    // applied. Rows with no stamp of this drive (ord <= 0) wait for its scan.
     m_db.prepare("DELETE FROM entries INDEXED BY entries_gone WHERE pair_id = ? AND kind IS NULL "
-                 "AND d_kind IS NULL")
+                 "AND d_kind IS NULL AND d_ord = 0 AND ord > 0")
         .bind(1, pair_id)
         .run();
+}
+
+void TransitStore::mark_superseded(int64_t entry_id, int64_t ord) {
+    m_db.prepare("UPDATE entries SET d_ord = ?2 WHERE id = ?1 AND d_ord < ?2").bind(1, entry_id).bind(2, ord).run();
 }
 
 void TransitStore::set_shelved(int64_t entry_id) {
@@ -543,7 +551,7 @@ std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
     // Children before their directories: reverse path order.
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.kind IS NULL AND e.d_kind IS NOT NULL AND " + std::string(sql_current) +
+        "e.kind IS NULL AND (e.d_kind IS NOT NULL OR e.d_ord > 0) AND " + std::string(sql_current) +
         " ORDER BY e.parent DESC, e.name DESC");
     st.bind(1, pair_id);
     std::vector<DeliveryItem> out;

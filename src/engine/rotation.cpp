@@ -62,6 +62,10 @@ int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
     return stamp;
 }
 
+int64_t latest_believable_ord() {
+    return now_ns() + 86'400'000'000'000; // a day of clock skew between the sites
+}
+
 // ---------------------------------------------------------------------------
 // The destination's order record.
 
@@ -154,6 +158,10 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
         "d_ord < ?4 AND ord = ?4");
     int64_t learned = 0, last = after;
     while (rows.step()) {
+        if (rows.column_int(2) > latest_believable_ord()) {
+            last = std::max(last, rows.column_int(3));
+            continue;
+        }
         upd.bind(1, pair.id).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1))
             .bind(4, rows.column_int(2));
         upd.run();
@@ -177,7 +185,11 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
     Statement ins = m_db->prepare(
         "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
         "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord");
+    int64_t latest = latest_believable_ord();
     for (const auto& [parent, name, ord] : paths) {
+        if (ord > latest) {
+            continue; // never recorded: it would freeze the path (the entry is refused, unload.cpp)
+        }
         ins.bind_blob(1, parent).bind_blob(2, name).bind(3, ord).bind(4, seq);
         ins.run();
     }
@@ -186,6 +198,17 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
     Transaction mine(catalog.db());
     catalog.set_dest_order_read(pair.id, m_epoch, seq);
     mine.commit();
+}
+
+int64_t DestOrder::ord_of(const std::string& rel) {
+    size_t slash = rel.rfind('/');
+    std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
+    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    Statement st = m_db->prepare("SELECT ord FROM paths WHERE parent = ?1 AND name = ?2");
+    st.bind_blob(1, parent).bind_blob(2, name);
+    int64_t out = st.step() ? st.column_int(0) : 0;
+    st.reset();
+    return out;
 }
 
 int64_t DestOrder::newest_under(const std::string& dir) {
@@ -321,15 +344,21 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         "UPDATE entries SET d_kind = ?2, d_mode = ?3, d_uid = ?4, d_gid = ?5, d_mtime_ns = ?6, "
         "d_content_id = ?7, d_target = ?8, d_xattrs = ?9, d_verified_ns = ?10, d_damaged = ?11, "
         "d_ord = ?12 WHERE id = ?1");
+    // A row learned only from another drive has order -1: no version or
+    // deletion of this drive's, so nothing unload ever applies (sql_current)
+    // until this drive's own complete scan stamps it present or gone.
     Statement add = mine.prepare(
         "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
-        "d_content_id, d_target, d_xattrs, d_verified_ns, d_damaged, d_ord) VALUES "
-        "(?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+        "d_content_id, d_target, d_xattrs, d_verified_ns, d_damaged, d_ord, ord) VALUES "
+        "(?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, -1)");
     int64_t learned = 0;
     while (rows.step()) {
         std::string parent = rows.column_blob(0), name = rows.column_blob(1);
         bool known_there = !rows.is_null(2);
         int64_t their_ord = rows.column_int(13);
+        if (their_ord > latest_believable_ord()) {
+            continue; // a stamp from the future: a damaged or forged copy, not a fact
+        }
         int64_t their_verified = rows.is_null(11) ? 0 : rows.column_int(11);
         std::optional<int64_t> content;
         find.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
@@ -550,11 +579,13 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
 int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys) {
     Database& mine = catalog.db();
     static const std::string todo_sql = fmt::format(
-        "SELECT e.id, e.ino, e.dev, e.size, e.mtime_ns FROM entries e INDEXED BY entries_undelivered "
+        "SELECT e.id, e.ino, e.dev, e.size, e.mtime_ns, e.ctime_ns, e.parent, e.name FROM entries e "
+        "INDEXED BY entries_undelivered "
         "WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1 AND e.content_id IS NULL",
         fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered));
     struct Todo {
-        int64_t id, ino, dev, size, mtime;
+        int64_t id, ino, dev, size, mtime, ctime;
+        std::string parent, name;
     };
     std::vector<Todo> todo;
     {
@@ -562,7 +593,7 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
         st.bind(1, pair.id);
         while (st.step()) {
             todo.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3),
-                            st.column_int(4)});
+                            st.column_int(4), st.column_int(5), st.column_blob(6), st.column_blob(7)});
         }
     }
     if (todo.empty()) {
@@ -579,13 +610,19 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
         if (!their_pair) {
             continue;
         }
+        // Under the same name, the whole stat must match (size, mtime, ctime,
+        // inode: what a rescan trusts); under another name, a rename (which
+        // moves the ctime): inode, size and mtime, of a file that has gone
+        // from that name or not, as the scan's rename rule (docs/scan.md).
         Statement find = copy.cat->db().prepare(
             "SELECT c.hash, c.size FROM entries e JOIN contents c ON c.id = e.content_id WHERE "
             "e.pair_id = ?1 AND e.ino = ?2 AND e.dev = ?3 AND e.size = ?4 AND e.mtime_ns = ?5 AND "
-            "e.racy = 0 AND e.kind IS NOT 2 AND e.kind IS NOT 3 LIMIT 1");
+            "e.racy = 0 AND (e.kind = 1 OR e.kind IS NULL) AND (e.ctime_ns = ?6 OR e.parent IS NOT ?7 "
+            "OR e.name IS NOT ?8) LIMIT 1");
         std::vector<Todo> left;
         for (const auto& t : todo) {
-            find.bind(1, their_pair->id).bind(2, t.ino).bind(3, t.dev).bind(4, t.size).bind(5, t.mtime);
+            find.bind(1, their_pair->id).bind(2, t.ino).bind(3, t.dev).bind(4, t.size).bind(5, t.mtime)
+                .bind(6, t.ctime).bind_blob(7, t.parent).bind_blob(8, t.name);
             if (find.step()) {
                 int64_t c = upsert_content(mine, digest_from_bytes(find.column_blob(0)), find.column_int(1));
                 find.reset();

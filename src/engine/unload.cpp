@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <fmt/format.h>
 #include <set>
+#include <map>
 
 namespace barge {
 
@@ -71,10 +72,13 @@ public:
         }
         try {
             move_renamed_dirs();
-            each_delivery({Kind::dir}, [&](const DeliveryItem& d) {
-                m_dest.make_dir(d);
-                m_dirs.push_back(d);
-            });
+            each_delivery(
+                {Kind::dir},
+                [&](const DeliveryItem& d) {
+                    m_dest.make_dir(d);
+                    m_dirs.push_back(d);
+                },
+                true);
             move_renamed();
             each_delivery({Kind::file}, [&](const DeliveryItem& d) {
                 if (m_store.link_leader(m_pair.id, d)) {
@@ -185,7 +189,10 @@ private:
 
     // Pages through the pair's undelivered entries of one kind, in path order;
     // each one's errors go to the sink.
-    template <typename F> void each_delivery(const std::vector<Kind>& kinds, F&& f) {
+    // record_first: the page's orders go to the destination's order record
+    // before any of it is made (directories: order_intents leaves them out).
+    template <typename F>
+    void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false) {
         std::string after_parent, after_name;
         for (;;) {
             auto page = m_store.deliveries(m_pair.id, kinds, after_parent, after_name, 256);
@@ -194,16 +201,66 @@ private:
             }
             after_parent = page.back().parent;
             after_name = page.back().name;
+            if (record_first) {
+                std::vector<std::tuple<std::string, std::string, int64_t>> orders;
+                for (const auto& d : page) {
+                    orders.emplace_back(d.parent, d.name, d.ord);
+                }
+                m_order.record(m_catalog, m_pair, orders);
+            }
             for (auto& d : page) {
                 if (stop_requested()) {
                     return;
                 }
                 for_file(m_sink, d.entry_id, display(d), [&] {
                     check_deliverable(d);
-                    f(d);
+                    if (!older_than_what_stands(d)) {
+                        f(d);
+                    }
                 });
             }
         }
+    }
+
+    // Whether an ancestor directory of d's path is, at the destination, not a
+    // directory but something recorded with a later order than d's (another
+    // drive replaced the directory by a file, SPEC §7.12): then d is older
+    // than what stands there, and making its directory would replace a newer
+    // file. d is marked superseded (its file kept in versions/ by
+    // shelve_superseded; the next scan stamps it anew if it is still current).
+    bool older_than_what_stands(const DeliveryItem& d) {
+        if (d.ord > latest_believable_ord()) {
+            throw Error("its order stamp lies in the future: the drive's catalog is damaged or "
+                        "forged; it is not delivered");
+        }
+        std::string dir = d.parent;
+        int64_t newest = 0;
+        while (!dir.empty()) {
+            auto it = m_not_dir_ord.find(dir);
+            if (it == m_not_dir_ord.end()) {
+                int64_t ord = 0;
+                size_t slash = dir.rfind('/');
+                std::string up = slash == std::string::npos ? std::string() : dir.substr(0, slash);
+                std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
+                Fd parent = open_beneath(m_dest.tree().fd(), up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                struct stat st{};
+                if (parent && ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    !S_ISDIR(st.st_mode)) {
+                    ord = m_order.ord_of(dir);
+                }
+                it = m_not_dir_ord.emplace(dir, ord).first;
+            }
+            newest = std::max(newest, it->second);
+            size_t slash = dir.rfind('/');
+            dir = slash == std::string::npos ? std::string() : dir.substr(0, slash);
+        }
+        if (newest <= d.ord) {
+            return false;
+        }
+        Transaction tx(m_catalog.db());
+        m_store.mark_superseded(d.entry_id, newest);
+        tx.commit();
+        return true;
     }
 
     // Free space above the reserve, read once per batch: what the batch writes is
@@ -730,6 +787,7 @@ private:
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
+    std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
     bool m_deferred_links = false;     // names of link groups wait for link_names()
     bool m_no_links = false;           // the destination refused a hard link
     bool m_reflink = true;             // until the destination refuses FICLONE

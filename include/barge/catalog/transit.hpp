@@ -199,11 +199,18 @@ public:
     // Forgets the deletions of files this drive never delivered, once
     // order_intents took them to the destination's order record.
     void drop_deletion_records(int64_t pair_id);
+    // The destination holds, at or above the entry's path, something stamped ord:
+    // the entry becomes superseded (its d_ord raised).
+    void mark_superseded(int64_t entry_id, int64_t ord);
     // The entry's version was kept in versions/.
     void set_shelved(int64_t entry_id);
     void record_staged(int64_t pair_id, int64_t content_id, int64_t idx);
     void clear_staged(int64_t pair_id, int64_t content_id);
     // Entries gone from the source whose destination copy barge delivered.
+    // Deletions to apply: entries gone from the source (in a version not older
+    // than the destination's) where the destination holds what this drive
+    // delivered (d_kind), or something another drive delivered since (d_ord > 0,
+    // d_kind unknown).
     std::vector<DeliveryItem> pending_deletions(int64_t pair_id);
     void forget_entry(int64_t entry_id);
     // The directory entry at path rel ("a/b"), if the source has one.

@@ -27,6 +27,11 @@ namespace barge {
 class Database;
 struct DriveKeys;
 
+// The greatest order stamp barge believes: now plus a day of clock skew. A
+// greater one (a damaged or forged catalog on the untrusted drive) is never
+// recorded at the destination nor taken from another drive's copy.
+int64_t latest_believable_ord();
+
 // ROOT/.barge/order-<pair uuid>: the pair's last order stamp at the source.
 std::string order_stamp_path(const std::string& root, const std::string& pair_uuid);
 
@@ -66,6 +71,8 @@ public:
                 const std::vector<std::tuple<std::string, std::string, int64_t>>& paths);
     // The greatest order recorded for dir or anything below it (0: none).
     int64_t newest_under(const std::string& dir);
+    // The order recorded for the path rel (0: none).
+    int64_t ord_of(const std::string& rel);
 
 private:
     std::unique_ptr<Database> m_db;
