@@ -821,6 +821,25 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
         struct stat st{};
         return parent && ::fstatat(parent.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     };
+    // The destination's order record, read only (a dry run takes no lock and
+    // merges nothing): an entry older than what another drive delivered there
+    // would be kept in versions/ instead (SPEC §7.12).
+    std::optional<Database> order;
+    struct stat ost{};
+    std::string order_path = DestOrder::path(pair.dest, pair.uuid);
+    if (state == DestState::visible && ::stat(order_path.c_str(), &ost) == 0) {
+        order.emplace(order_path, Database::Create::no);
+    }
+    auto newer_there = [&](const DeliveryItem& d) {
+        if (!order) {
+            return false;
+        }
+        Statement st = order->prepare("SELECT ord FROM paths WHERE parent = ? AND name = ?");
+        st.bind_blob(1, d.parent).bind_blob(2, d.name);
+        bool newer = st.step() && st.column_int(0) > d.ord;
+        st.reset();
+        return newer;
+    };
     auto line = [&](const EntryPath& e, int64_t bytes, bool goes, std::string why) {
         r.plan.push_back({join_path(pair.dest, e.rel()), bytes, goes, std::move(why)});
     };
@@ -855,7 +874,10 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
                                   have, pieces);
             }
         }
-        if (goes && stands(d)) {
+        if (goes && newer_there(d)) {
+            why = "older than the version another drive delivered there: it would be kept in "
+                  ".barge/versions, the newer left in place";
+        } else if (goes && stands(d)) {
             why += "; what stands there is kept in .barge/versions";
         }
         line(d, d.st.size, goes, why);

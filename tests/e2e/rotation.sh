@@ -489,6 +489,20 @@ expect_eq false "$(json .joined)" "--separate does not join"
 [[ $(json .id) != "$PAIR" ]] || fail "--separate gave the joined pair's id"
 
 # ---------------------------------------------------------------------------
+# 5b. Content the destination reported damaged is carried again by whichever
+# drive comes next: A delivered it, A's verify-destination found it damaged,
+# B (next at the source) carries it and repairs it.
+two_drives
+expect_exit 0 barge -d "$A" dump-cargo --yes
+printf 'X' | dd of="$DST/keep/base.bin" bs=1 seek=100 conv=notrunc status=none
+expect_exit 4 barge -d "$A" verify-destination
+expect_exit 0 barge -d "$B" --json load
+expect_eq 20000 "$(json '.pairs[0].carried.bytes')" "B carries the damaged file again"
+expect_exit 0 barge -d "$B" unload
+expect_same "$SRC" "$DST" "the damaged file repaired by the other drive"
+expect_exit 0 barge -d "$B" verify-destination
+
+# ---------------------------------------------------------------------------
 # 6. Two encrypted drives with different passphrases: each reads the other's
 # sealed catalog copy with the key saved at the endpoint at its first unlock
 # there; nothing is carried twice; the wrong-order rule holds.
