@@ -306,7 +306,11 @@ std::string report_text(const DriveReport& r) {
                             when(p.last_load), when(p.last_unload), when(p.last_verify));
         if (p.drives.size() > 1) {
             std::string block = drives_text(p.drives);
-            text += "\n  drives of the pair:\n" + block.substr(0, block.size() - 1);
+            text += "\n  drives of the pair:";
+            size_t start = 0;
+            for (size_t nl; (nl = block.find('\n', start)) != std::string::npos; start = nl + 1) {
+                text += "\n  " + block.substr(start, nl - start);
+            }
         }
         if (ps.oldest_verified_ns) {
             text += fmt::format("\n  delivered files verified at the destination between {} and {}",
