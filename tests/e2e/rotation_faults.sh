@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# Several drives in rotation when something goes wrong (SPEC §7.12,
+# docs/rotation.md): what a safety review of rotation found, each scenario
+# checked against the destination tree and what went to versions/ or trash/.
+#
+# 1. A path that is a file on A's older cargo and a newer directory delivered by
+#    B, B's catalog copy at the destination gone: A's late unload keeps the
+#    directory, and A's file goes to versions/.
+# 2. The same with B killed during its unload (SIGKILL through strace at two
+#    points: between two files renamed into the new directory, and once both
+#    are in place), before its catalog copy is written: A's late file neither
+#    replaces the directory nor is made inside it; B's next unload completes.
+# 3. --on-delete trash: a file delivered by B, B's copy at the destination gone,
+#    the file deleted at the source and the deletion carried by A: the file goes
+#    to the trash (it was left in place).
+# 4. A file edited in place keeping its size and mtime (only its ctime moves):
+#    the joining drive does not adopt the other drive's old hash for it, carries
+#    it, and the destination ends with the new content.
+# 5. A drive of schema 4 (the v4 fixture) unloads; a new drive joins its pair and
+#    unloads before its first load: nothing at the destination is trashed,
+#    moved or changed.
+# 6. A forged order stamp (far in the future) in a plain drive's catalog: its
+#    entry is refused, the stamp is not recorded at the destination, and the
+#    later versions another drive brings still arrive.
+source "$(dirname "$0")/lib.sh"
+
+A=$T/driveA
+B=$T/driveB
+declare -A ID # drive directory -> drive id
+
+# mkdrive DIR: a fresh drive; its id in ID[DIR].
+mkdrive() {
+    expect_exit 0 barge --json init "$1" --piece-size 1M
+    ID[$1]=$(json .drive_id)
+    [[ -n ${ID[$1]} && ${ID[$1]} != null ]] || fail "init $1 gave no drive id"
+}
+
+# reset: a new source, destination and drives A and B for the next scenario.
+reset() {
+    rm -rf "$SRC" "$DST" "$A" "$B" "$T/src.away" "$T/dst.away"
+    mkdir -p "$SRC"
+    ROUND=0
+    mkdrive "$A"
+    mkdrive "$B"
+}
+
+# settle: gives every entry of the source changed since the last settle an old
+# mtime, distinct per round, so that no hash is racy.
+ROUND=0
+settle() {
+    ROUND=$((ROUND + 1))
+    find "$SRC" -mindepth 1 -path "$SRC/.barge" -prune -o -newermt '2024-06-01' \
+        -exec touch -h -d "@$((1704067200 + ROUND * 60))" {} +
+}
+
+# rnd FILE SIZE: FILE gets SIZE random bytes.
+rnd() {
+    mkdir -p "$(dirname "$1")"
+    head -c "$2" /dev/urandom >"$1"
+}
+
+# expect_same SRC DST WHAT: the two trees are equal (rotation.sh's helper).
+expect_same() {
+    manifest "$1" >"$T/manifest.want"
+    manifest "$2" >"$T/manifest.now"
+    if ! cmp -s "$T/manifest.want" "$T/manifest.now"; then
+        diff "$T/manifest.want" "$T/manifest.now" >"$T/tree.diff" || true
+        head -20 "$T/tree.diff" >&2
+        fail "${3:-trees differ}: $1 vs $2"
+    fi
+}
+
+# kept_in versions|trash PATH FILE: some DST/.barge/KIND/*/PATH is a file with
+# FILE's content.
+kept_in() {
+    local v
+    for v in "$DST"/.barge/"$1"/*/"$2"; do
+        [[ -f $v ]] && cmp -s "$v" "$3" && return 0
+    done
+    return 1
+}
+
+# kept_list: every file under DST/.barge/versions and trash, with its content.
+kept_list() {
+    (cd "$DST/.barge" && find versions trash -type f -exec b2sum {} + 2>/dev/null | LC_ALL=C sort) || true
+}
+
+# without DIR COMMAND...: COMMAND runs with DIR moved away, as at the other site
+# (a load far from the destination, an unload far from the source).
+without() {
+    local dir=$1 rc=0
+    shift
+    [[ -e $dir ]] && mv "$dir" "$dir.away"
+    "$@" || rc=$?
+    [[ -e $dir.away ]] && mv "$dir.away" "$dir"
+    return $rc
+}
+
+# unload_json: what the last unload said of the pair, in one line.
+unload_json() { jq -c '.pairs[0] | {delivered, trashed, versions, superseded, problems}' <"$T/out"; }
+
+# ---------------------------------------------------------------------------
+# 1. p is a file on A's cargo (v2); B carries p/ (a directory, newer) and
+#    unloads first; B's catalog copy at the destination is then lost. A's late
+#    unload learns nothing from B, and must still not put its older file where
+#    the newer directory stands.
+reset
+echo v1 >"$SRC/p"
+settle
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" --json pair add p "$SRC" "$DST"
+expect_eq true "$(json .joined)" "1: B joins"
+echo v2 >"$SRC/p"
+settle
+cp "$SRC/p" "$T/p-v2"
+expect_exit 0 barge -d "$A" --json load
+expect_eq 1 "$(json '.pairs[0].carried.files')" "1: A carries p v2"
+rm "$SRC/p"
+mkdir "$SRC/p"
+echo z-new >"$SRC/p/z"
+settle
+expect_exit 0 barge -d "$B" --json load
+expect_eq 1 "$(json '.pairs[0].carried.files')" "1: B carries p/z"
+expect_exit 0 barge -d "$B" unload
+expect_same "$SRC" "$DST" "1: B's directory delivered"
+[[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "1: B left no catalog copy at the destination: $(ls "$DST/.barge")"
+rm -f "$DST/.barge/catalog-${ID[$B]}.db" # a copy that cannot be read
+expect_exit 0 barge -d "$A" --json unload
+[[ -d $DST/p && ! -L $DST/p ]] || fail "1: A's older file replaced B's newer directory p/ ($(unload_json))"
+expect_eq z-new "$(cat "$DST/p/z")" "1: B's p/z after A's late unload"
+kept_in versions p "$T/p-v2" || fail "1: A's p (v2) is not in versions/: $(kept_list)"
+expect_eq 1 "$(json '.pairs[0].superseded')" "1: A's unload: its p superseded"
+expect_same "$SRC" "$DST" "1: after A's late unload"
+
+# ---------------------------------------------------------------------------
+# 2. The same as 1 with B killed during its unload, before its catalog copy is
+#    written (it reached its order record, not the end). Then A's late unload,
+#    then B's again.
+# kill_unload_at DRIVE SYSCALL_REGEX PATH N: SIGKILL DRIVE's unload at the Nth
+#    call of the matching syscalls on PATH (strace -P: a path or a descriptor
+#    opened on it); fails unless it died there.
+kill_unload_at() {
+    local rc=0
+    # LeakSanitizer cannot run under ptrace (lib.sh); the braces keep bash's
+    # "Killed" off the output.
+    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        strace -f -qq -o /dev/null -P "$3" -e trace="$2" -e inject="$2":signal=KILL:when="$4" \
+        "$BARGE" -d "$1" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    [[ $rc -eq 137 ]] || fail "2: the unload was not killed at call $4 of $2 on $3 (exit $rc): has its order of work changed?"
+}
+if ! command -v strace >/dev/null; then
+    echo "scenario 2 skipped: strace is not installed" >&2
+else
+    # Two points: between the two files renamed into DST/p; and once both are
+    # in place, at the first time set on DST/p (its mtime, as the directory is
+    # finished), before the catalog copy.
+    for point in "/^rename 2" "utimensat 1"; do
+        read -r calls n <<<"$point"
+        reset
+        echo v1 >"$SRC/p"
+        settle
+        expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST"
+        expect_exit 0 barge -d "$A" load
+        expect_exit 0 barge -d "$A" unload
+        expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+        echo v2 >"$SRC/p"
+        settle
+        cp "$SRC/p" "$T/p-v2"
+        expect_exit 0 barge -d "$A" --json load
+        expect_eq 1 "$(json '.pairs[0].carried.files')" "2 ($point): A carries p v2"
+        rm "$SRC/p"
+        mkdir "$SRC/p"
+        echo small-new >"$SRC/p/a-small"
+        rnd "$SRC/p/zz-big" 300000
+        settle
+        expect_exit 0 barge -d "$B" --json load
+        expect_eq 2 "$(json '.pairs[0].carried.files')" "2 ($point): B carries p/a-small and p/zz-big"
+        kill_unload_at "$B" "$calls" "$DST/p" "$n"
+        [[ -d $DST/p ]] || fail "2 ($point): B was killed before it made p/"
+        expect_eq small-new "$(cat "$DST/p/a-small")" "2 ($point): p/a-small when B was killed"
+        if [[ $calls == utimensat ]]; then
+            cmp -s "$SRC/p/zz-big" "$DST/p/zz-big" || fail "2 ($point): p/zz-big not in place when B was killed"
+        else
+            [[ ! -e $DST/p/zz-big ]] || fail "2 ($point): p/zz-big already in place when B was killed"
+        fi
+        expect_exit 0 barge -d "$A" --json unload
+        [[ -d $DST/p && ! -L $DST/p ]] || fail "2 ($point): A's older file replaced B's newer directory p/ ($(unload_json))"
+        expect_eq small-new "$(cat "$DST/p/a-small")" "2 ($point): B's p/a-small after A's late unload"
+        kept_in versions p "$T/p-v2" || fail "2 ($point): A's p (v2) is not in versions/: $(kept_list)"
+        expect_eq 1 "$(json '.pairs[0].superseded')" "2 ($point): A's unload: its p superseded"
+        # B comes back and finishes.
+        expect_exit 0 barge -d "$B" --json unload
+        expect_eq 0 "$(json '.pairs[0].problems | length')" "2 ($point): problems of B's second unload"
+        expect_same "$SRC" "$DST" "2 ($point): after B's second unload"
+        kept_in versions p "$T/p-v2" || fail "2 ($point): A's p (v2) left versions/: $(kept_list)"
+        [[ -z $(find "$DST/.barge/versions" -path '*/p/*' -print -quit) ]] ||
+            fail "2 ($point): B's directory went to versions/: $(kept_list)"
+    done
+fi
+
+# ---------------------------------------------------------------------------
+# 3. --on-delete trash: f (v2) delivered by B; B's copy at the destination
+#    gone; f deleted at the source and the deletion carried by A, which never
+#    knew v2: f goes to the trash, not left in place. Each drive at one site at
+#    a time.
+reset
+echo v1 >"$SRC/f"
+echo keep >"$SRC/g"
+settle
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+without "$DST" expect_exit 0 barge -d "$A" load
+without "$SRC" expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+echo v2 >"$SRC/f"
+settle
+cp "$SRC/f" "$T/f-v2"
+without "$DST" expect_exit 0 barge -d "$B" load
+without "$SRC" expect_exit 0 barge -d "$B" unload
+expect_same "$SRC" "$DST" "3: B delivered f v2"
+[[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "3: B left no catalog copy at the destination"
+rm -f "$DST/.barge/catalog-${ID[$B]}.db"
+rm "$SRC/f"
+without "$DST" expect_exit 0 barge -d "$A" load
+without "$SRC" expect_exit 0 barge -d "$A" --json unload
+[[ ! -e $DST/f ]] || fail "3: the deletion carried by A left f at the destination ($(cat "$DST/f"); $(unload_json))"
+kept_in trash f "$T/f-v2" || fail "3: f (v2) is not in the trash: $(kept_list)"
+expect_eq 1 "$(json '.pairs[0].trashed')" "3: A's unload: trashed"
+expect_same "$SRC" "$DST" "3: after A's deletion"
+# B's next visit changes nothing.
+without "$DST" expect_exit 0 barge -d "$B" load
+without "$SRC" expect_exit 0 barge -d "$B" --json unload
+expect_same "$SRC" "$DST" "3: after B's next visit"
+expect_eq 1 "$(find "$DST/.barge/trash" -type f -name f | wc -l)" "3: copies of f in the trash"
+
+# ---------------------------------------------------------------------------
+# 4. vault loaded by A; then rewritten in place with the same size and its
+#    mtime put back (a container file, touch -r): only its ctime moves. B joins
+#    and must carry the new content, not adopt A's hash. A delivers its old
+#    content, is declared lost; B's unloads end with the new content.
+reset
+printf 'AAAAAAAA' >"$SRC/vault"
+echo x >"$SRC/other"
+settle
+cp "$SRC/vault" "$T/vault-A"
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST"
+without "$DST" expect_exit 0 barge -d "$A" load
+ino=$(stat -c %i "$SRC/vault")
+mtime=$(stat -c %y "$SRC/vault")
+sleep 1.1 # a ctime in another second, whatever the resolution barge keeps
+printf 'BBBBBBBB' | dd of="$SRC/vault" conv=notrunc status=none
+touch -d "$mtime" "$SRC/vault"
+expect_eq "$ino 8 $mtime" "$(stat -c '%i %s %y' "$SRC/vault")" "4: vault's inode, size and mtime after the edit"
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+without "$DST" expect_exit 0 barge -d "$B" --json load
+expect_eq "1 8" "$(json '.pairs[0].carried | "\(.files) \(.bytes)"')" "4: B carries the edited vault"
+without "$SRC" expect_exit 0 barge -d "$A" unload
+expect_eq AAAAAAAA "$(cat "$DST/vault")" "4: vault as A delivered it"
+expect_exit 0 barge -d "$B" drive lost "${ID[$A]}"
+without "$SRC" expect_exit 0 barge -d "$B" --json unload
+expect_eq BBBBBBBB "$(cat "$DST/vault")" "4: vault after B's unload ($(unload_json))"
+kept_in versions vault "$T/vault-A" || fail "4: A's vault is not in versions/: $(kept_list)"
+for _ in 1 2; do
+    without "$DST" expect_exit 0 barge -d "$B" load
+    without "$SRC" expect_exit 0 barge -d "$B" unload
+done
+expect_eq BBBBBBBB "$(cat "$DST/vault")" "4: vault after B's later visits"
+expect_same "$SRC" "$DST" "4: after B's later visits"
+
+# ---------------------------------------------------------------------------
+# 5. The v4 fixture (tests/fixtures/make-v1-drive.sh): its drive unloads (and
+#    migrates); a new drive joins the pair and, taken to the destination before
+#    its first load, unloads there: it knows no path of its own, so it deletes,
+#    trashes and moves nothing. Then its first load and unload.
+R=/tmp/barge-v1-fixture # the old catalog records absolute paths
+exec 9>/tmp/barge-v1-fixture.lock
+flock 9
+on_exit "rm -rf '$R'"
+rm -rf "$R"
+mkdir -p "$R"
+tar -C "$R" -xzf "$(cd "$(dirname "$0")/../fixtures" && pwd)/v4-drive.tar.gz"
+expect_exit 0 barge -d "$R/drive" --json unload
+expect_eq 2 "$(json '.pairs[0].delivered.files')" "5: files delivered from the old cargo"
+expect_same "$R/src" "$R/dst" "5: after the old drive's unload"
+before_tree=$(manifest "$R/dst")
+before_kept=$(DST=$R/dst kept_list)
+[[ $before_kept == *docs/to-delete.txt* ]] || fail "5: the old drive's deletion is not in the trash: $before_kept"
+expect_exit 0 barge init "$R/second"
+expect_exit 0 barge -d "$R/second" --json pair add q "$R/src" "$R/dst"
+expect_eq true "$(json .joined)" "5: the new drive joins the migrated pair"
+without "$R/src" expect_exit 0 barge -d "$R/second" --json unload
+expect_eq "0 0 0 0" "$(json '.pairs[0] | "\(.delivered.files) \(.trashed) \(.versions) \(.superseded)"')" \
+    "5: the new drive's unload before its first load: delivered, trashed, versions, superseded"
+expect_eq "$before_tree" "$(manifest "$R/dst")" "5: the destination after the new drive's unload before its first load"
+expect_eq "$before_kept" "$(DST=$R/dst kept_list)" "5: versions/ and trash/ after the new drive's unload before its first load"
+expect_exit 0 barge -d "$R/second" --json load
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "5: bytes the new drive carries"
+expect_exit 0 barge -d "$R/second" unload
+expect_same "$R/src" "$R/dst" "5: after the new drive's first visit"
+expect_eq "$before_kept" "$(DST=$R/dst kept_list)" "5: versions/ and trash/ after the new drive's first visit"
+rm -rf "$R" # the lock is kept to the end: the cleanup at exit removes $R again
+
+# ---------------------------------------------------------------------------
+# 6. B's catalog (a plain drive: nothing seals it) gets an order stamp of 9e18
+#    for f (v2), about 2255 in nanoseconds. B's unload refuses the entry and the
+#    destination records no stamp from the future; v3 and v4, on A, arrive.
+reset
+echo v1 >"$SRC/f"
+settle
+cp "$SRC/f" "$T/f-v1"
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST"
+without "$DST" expect_exit 0 barge -d "$A" load
+without "$SRC" expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+echo v2 >"$SRC/f"
+settle
+without "$DST" expect_exit 0 barge -d "$B" load
+catalog_sql "$B/barge.db" "UPDATE entries SET ord = 9000000000000000000 WHERE CAST(name AS TEXT) = 'f'"
+without "$SRC" expect_exit 3 barge -d "$B" --json unload
+expect_eq "$DST/f" "$(json '.pairs[0].problems[0].path')" "6: the refused entry"
+grep -q "future" <<<"$(json '.pairs[0].problems[0].reason')" || fail "6: refused for another reason: $(unload_json)"
+expect_eq v1 "$(cat "$DST/f")" "6: f after B's refused unload"
+now_ns=$(date +%s%N)
+max_ord=$(sqlite3 -readonly "$DST"/.barge/order-*.db "SELECT COALESCE(MAX(ord), 0) FROM paths")
+((max_ord < now_ns + 86400000000000)) || fail "6: the destination recorded a stamp from the future: $max_ord"
+for v in v3 v4; do
+    echo "$v" >"$SRC/f"
+    settle
+    cp "$SRC/f" "$T/f-$v"
+    without "$DST" expect_exit 0 barge -d "$A" --json load
+    expect_eq 1 "$(json '.pairs[0].carried.files')" "6: A carries f $v"
+    without "$SRC" expect_exit 0 barge -d "$A" --json unload
+    expect_eq "$v" "$(cat "$DST/f")" "6: f after A delivered $v ($(unload_json))"
+    expect_eq 0 "$(json '.pairs[0].superseded')" "6: A's $v superseded"
+done
+kept_in versions f "$T/f-v1" || fail "6: f v1 is not in versions/: $(kept_list)"
+kept_in versions f "$T/f-v3" || fail "6: f v3 is not in versions/: $(kept_list)"
+# B's next visit: its scan sees f anew; nothing is refused, nothing changes.
+without "$DST" expect_exit 0 barge -d "$B" load
+without "$SRC" expect_exit 0 barge -d "$B" --json unload
+expect_same "$SRC" "$DST" "6: after B's next visit"
+max_ord=$(sqlite3 -readonly "$DST"/.barge/order-*.db "SELECT COALESCE(MAX(ord), 0) FROM paths")
+((max_ord < now_ns + 86400000000000)) || fail "6: the destination recorded a stamp from the future: $max_ord"
+echo ok
