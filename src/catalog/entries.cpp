@@ -220,6 +220,15 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, 
     return out;
 }
 
+int64_t EntryStore::count_deletions_to_restamp(int64_t pair_id) {
+    Statement st = m_db.prepare("SELECT count(*) FROM entries INDEXED BY entries_gone WHERE pair_id = ?1 "
+                                "AND kind IS NULL AND d_kind IS NOT NULL AND d_kind != 2 AND ord < d_ord");
+    st.bind(1, pair_id);
+    int64_t n = st.step() ? st.column_int(0) : 0;
+    st.reset();
+    return n;
+}
+
 int64_t EntryStore::restamp_superseded(int64_t pair_id, int64_t ord) {
     static const std::string present = fmt::format(
         "UPDATE entries AS e INDEXED BY entries_undelivered SET ord = ?2, shelved_ord = NULL WHERE "

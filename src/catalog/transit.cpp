@@ -24,7 +24,7 @@ namespace {
 // Entry "x" holds at the destination, for entry "e", a verified copy that no
 // delivery will replace (the caller matches x.d_content_id to the content).
 constexpr const char* holder_condition =
-    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND "
+    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord AND "
     "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
 
 // Entry "x" is the old name of a rename of entry "e": a delivered, undamaged
@@ -39,7 +39,9 @@ constexpr const char* rename_source_condition =
 // An entry's version is not older than what the destination holds (SPEC §7.12):
 // it may be delivered. An older one (another drive delivered a version stamped
 // later) is left alone, its file kept in versions/ (TransitStore::superseded).
-const char* const sql_current = "e.ord >= e.d_ord";
+// The bound: engine/rotation.hpp's order_stamp_bound (INT64_MAX / 2), as a
+// literal so that every query can repeat it.
+const char* const sql_current = "e.ord >= e.d_ord AND e.ord <= 4611686018427387903";
 
 const char* const sql_carried_elsewhere =
     "(c.hash IS NOT NULL AND EXISTS (SELECT 1 FROM drive_cargo dc JOIN drives dr ON dr.pair_id = "
@@ -514,12 +516,12 @@ std::vector<DeliveryItem> TransitStore::superseded(int64_t pair_id, const std::s
 }
 
 void TransitStore::drop_deletion_records(int64_t pair_id) {
-    // Recorded deletions of paths where nothing was ever recorded as delivered
-    // (d_ord 0). One with d_ord > 0 is where another drive delivered something
-    // this drive does not know: a pending deletion (pending_deletions) until
-    // applied. Rows with no stamp of this drive (ord <= 0) wait for its scan.
+    // Recorded deletions of paths this drive never delivered to: what stands
+    // there (if anything) was put there by another drive, which deletes it at
+    // its own next visit, or by the user; never moved by this drive. Rows with
+    // no stamp of this drive (ord <= 0) wait for its scan.
     m_db.prepare("DELETE FROM entries INDEXED BY entries_gone WHERE pair_id = ? AND kind IS NULL "
-                 "AND d_kind IS NULL AND d_ord = 0 AND ord > 0")
+                 "AND d_kind IS NULL AND ord > 0")
         .bind(1, pair_id)
         .run();
 }
@@ -551,7 +553,7 @@ std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
     // Children before their directories: reverse path order.
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.kind IS NULL AND (e.d_kind IS NOT NULL OR e.d_ord > 0) AND " + std::string(sql_current) +
+        "e.kind IS NULL AND e.d_kind IS NOT NULL AND " + std::string(sql_current) +
         " ORDER BY e.parent DESC, e.name DESC");
     st.bind(1, pair_id);
     std::vector<DeliveryItem> out;

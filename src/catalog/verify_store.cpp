@@ -18,7 +18,8 @@ int64_t VerifyStore::delivered_files(int64_t pair_id) {
 std::vector<VerifyItem> VerifyStore::least_recently_verified(int64_t pair_id, int64_t limit) {
     static const std::string sql = fmt::format(
         "SELECT e.id, e.parent, e.name, c.hash, c.size FROM entries e JOIN contents c ON c.id = "
-        "e.d_content_id WHERE e.pair_id = ? AND e.d_kind = {} ORDER BY coalesce(e.d_verified_ns, "
+        "e.d_content_id WHERE e.pair_id = ? AND e.d_kind = {} AND e.ord >= e.d_ord ORDER BY "
+        "coalesce(e.d_verified_ns, "
         "0), e.id LIMIT ?",
         sql_kind(Kind::file));
     Statement st = m_db.prepare(sql);

@@ -63,7 +63,7 @@ int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
 }
 
 int64_t latest_believable_ord() {
-    return now_ns() + 86'400'000'000'000; // a day of clock skew between the sites
+    return order_stamp_bound;
 }
 
 // ---------------------------------------------------------------------------
@@ -146,16 +146,14 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
     rows.bind(1, after);
     // What the catalog believed stood there is forgotten: it is not what the
     // destination holds (a newer version, from another drive).
-    // An entry whose own version carries that order (this drive recorded it, and
-    // a run cut short did not note that it read it back) keeps what it knows.
+    // Only the order is raised: what the catalog knows of the path's content
+    // stays (the newer version may be this drive's own, or may not have arrived
+    // at all; an entry older than it is superseded whatever stands there, and a
+    // copy used from there is hashed first).
     Statement upd = catalog.db().prepare(
-        "UPDATE entries SET d_ord = ?4, d_kind = NULL, d_mode = NULL, d_uid = NULL, d_gid = NULL, "
-        "d_mtime_ns = NULL, d_content_id = NULL, d_target = NULL, d_xattrs = NULL, "
-        "d_verified_ns = NULL, d_damaged = 0 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 "
-        "AND d_ord < ?4 AND ord != ?4");
-    Statement own = catalog.db().prepare(
         "UPDATE entries SET d_ord = ?4 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
-        "d_ord < ?4 AND ord = ?4");
+        "d_ord < ?4");
+    int64_t greatest = 0;
     int64_t learned = 0, last = after;
     while (rows.step()) {
         if (rows.column_int(2) > latest_believable_ord()) {
@@ -166,12 +164,13 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
             .bind(4, rows.column_int(2));
         upd.run();
         learned += catalog.db().changes();
-        own.bind(1, pair.id).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1))
-            .bind(4, rows.column_int(2));
-        own.run();
+        greatest = std::max(greatest, rows.column_int(2));
         last = std::max(last, rows.column_int(3));
     }
     catalog.set_dest_order_read(pair.id, m_epoch, std::max<int64_t>(last, 0));
+    // A Lamport clock: the next stamp this drive takes at the source is greater
+    // than every stamp it has seen, whatever the clocks of the two sites say.
+    catalog.set_last_ord(pair.id, greatest);
     return learned;
 }
 
@@ -327,7 +326,7 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // the same rule a rescan trusts (docs/scan.md), so a drive joining a pair need
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
-                      bool source) {
+                      bool source, int64_t& greatest) {
     Statement rows = theirs.prepare(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
         "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
@@ -357,8 +356,9 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         bool known_there = !rows.is_null(2);
         int64_t their_ord = rows.column_int(13);
         if (their_ord > latest_believable_ord()) {
-            continue; // a stamp from the future: a damaged or forged copy, not a fact
+            continue; // beyond any clock: a damaged or forged copy, not a fact
         }
+        greatest = std::max(greatest, their_ord);
         int64_t their_verified = rows.is_null(11) ? 0 : rows.column_int(11);
         std::optional<int64_t> content;
         find.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
@@ -515,8 +515,10 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
             continue;
         }
         ++out.copies_read;
+        int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
         out.entries_learned +=
-            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source);
+            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest);
+        catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull
         // The drive itself, as its copy shows it.
         DriveFacts f;
         f.label = theirs.meta("label").value_or("");

@@ -343,7 +343,14 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             }
             ++result.renamed;
         }
-        int64_t changed = result.modified + result.deleted;
+        bool complete = !result.stopped_early && result.problems.empty() && !walker.attrs_failed();
+        // Files the destination holds that this drive knows only from another
+        // drive, gone from the source: deletions this scan records (below), for
+        // the brake like its own (a joining drive must not empty a destination
+        // the drive that served it alone would brake on).
+        int64_t learned_gone = complete ? store.count_deletions_to_restamp(pair.id) : 0;
+        known += learned_gone;
+        int64_t changed = result.modified + result.deleted + learned_gone;
         // Both conditions (SPEC §7.6): a share of the known files, and a number, so
         // that an ordinary edit in a small tree never brakes.
         if (known > 0 && !options.accept_mass_change && changed >= pair.mass_change_min &&
@@ -356,7 +363,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
                 100.0 * static_cast<double>(changed) / static_cast<double>(known),
                 pair.mass_change_limit, plural(pair.mass_change_min, "file")));
         }
-        if (!result.stopped_early && result.problems.empty() && !walker.attrs_failed()) {
+        if (complete) {
             // Every entry was seen as it is now: one whose destination holds a
             // version stamped later by another drive, yet that is not what the
             // source has now, is stamped now (the source's present is newer than

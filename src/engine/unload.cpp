@@ -229,10 +229,6 @@ private:
     // file. d is marked superseded (its file kept in versions/ by
     // shelve_superseded; the next scan stamps it anew if it is still current).
     bool older_than_what_stands(const DeliveryItem& d) {
-        if (d.ord > latest_believable_ord()) {
-            throw Error("its order stamp lies in the future: the drive's catalog is damaged or "
-                        "forged; it is not delivered");
-        }
         std::string dir = d.parent;
         int64_t newest = 0;
         while (!dir.empty()) {
@@ -244,7 +240,10 @@ private:
                 std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
                 Fd parent = open_beneath(m_dest.tree().fd(), up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
                 struct stat st{};
-                if (parent && ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                // Not a directory there, or nothing at all: a directory
+                // recorded there later than d (another drive replaced it by a
+                // file, or deleted it) makes d older than the destination.
+                if (!parent || ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
                     !S_ISDIR(st.st_mode)) {
                     ord = m_order.ord_of(dir);
                 }

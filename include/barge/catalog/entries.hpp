@@ -84,6 +84,10 @@ public:
     // drive that saw the source earlier than this scan), and the gone ones this
     // drive learned of from another drive only. Returns how many.
     int64_t restamp_superseded(int64_t pair_id, int64_t ord);
+    // How many files restamp_superseded would make deletions to deliver (files
+    // the destination holds that this drive learned of from another drive and
+    // the source no longer has): counted by the mass-change brake.
+    int64_t count_deletions_to_restamp(int64_t pair_id);
 
     // Every catalog row directly inside parent ("" = root), sorted by name bytes.
     std::vector<EntryRow> children(int64_t pair_id, std::string_view parent);

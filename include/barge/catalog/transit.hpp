@@ -208,9 +208,8 @@ public:
     void clear_staged(int64_t pair_id, int64_t content_id);
     // Entries gone from the source whose destination copy barge delivered.
     // Deletions to apply: entries gone from the source (in a version not older
-    // than the destination's) where the destination holds what this drive
-    // delivered (d_kind), or something another drive delivered since (d_ord > 0,
-    // d_kind unknown).
+    // than the destination's) where the destination holds what this drive knows
+    // was delivered (d_kind).
     std::vector<DeliveryItem> pending_deletions(int64_t pair_id);
     void forget_entry(int64_t entry_id);
     // The directory entry at path rel ("a/b"), if the source has one.

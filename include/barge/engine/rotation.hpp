@@ -27,9 +27,14 @@ namespace barge {
 class Database;
 struct DriveKeys;
 
-// The greatest order stamp barge believes: now plus a day of clock skew. A
-// greater one (a damaged or forged catalog on the untrusted drive) is never
-// recorded at the destination nor taken from another drive's copy.
+// Order stamps are a Lamport clock: a scan's stamp is greater than every stamp
+// the drive has seen (its own, the destination's order record, the other
+// drives' catalogs) and not less than the time in nanoseconds, so clocks that
+// disagree between the sites never stop anything. Only a stamp beyond this
+// bound (INT64_MAX / 2, the year 2116: a damaged or forged catalog on the
+// untrusted drive) is never recorded, learned or acted on (sql_current repeats
+// it as a literal).
+inline constexpr int64_t order_stamp_bound = INT64_MAX / 2;
 int64_t latest_believable_ord();
 
 // ROOT/.barge/order-<pair uuid>: the pair's last order stamp at the source.
