@@ -32,7 +32,7 @@ constexpr const char* holder_condition =
 // ORDER BY x.id).
 constexpr const char* rename_source_condition =
     "x.d_content_id = e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND "
-    "x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord";
+    "x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord AND x.ord <= 4611686018427387903";
 
 } // namespace
 
@@ -342,7 +342,8 @@ std::vector<std::pair<int64_t, int64_t>> TransitStore::renamed_dirs(int64_t pair
     Statement st = m_db.prepare(
         "SELECT n.id, o.id FROM entries o INDEXED BY entries_gone JOIN entries n ON n.pair_id = "
         "o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND n.d_kind IS NULL AND "
-        "n.ord >= n.d_ord WHERE o.pair_id = ? AND o.kind IS NULL AND o.d_kind = 2 AND o.ord >= o.d_ord "
+        "n.ord >= n.d_ord AND n.ord <= 4611686018427387903 WHERE o.pair_id = ? AND o.kind IS NULL AND "
+        "o.d_kind = 2 AND o.ord >= o.d_ord AND o.ord <= 4611686018427387903 "
         "ORDER BY n.parent, n.name, o.id");
     st.bind(1, pair_id);
     std::vector<std::pair<int64_t, int64_t>> out;

@@ -81,15 +81,6 @@ void Cargo::commit(TempFile& piece, const Digest& hash) {
     std::string rel = relative_path(hash);
     std::string fan = rel.substr(0, 2);
     if (::mkdirat(m_dir.get(), fan.c_str(), 0755) != 0 && errno != EEXIST) {
-        if (errno == ENOSPC) {
-            // The drive filled up between the piece's write and its name: this
-            // file waits for a later trip, and the pieces of its batch already
-            // named are recorded (a MediumError would stop the run before the
-            // batch's commit, leaving them unknown until the next load's check).
-            throw FileError(fmt::format("No space left on the drive for the directory of its "
-                                        "piece '{}/{}': it waits for a later trip",
-                                        m_root, fan));
-        }
         throw MediumError(errno, "mkdir", m_root + "/" + fan);
     }
     // Kept open: the rename goes into it, and on FUSE it is fsynced (docs/durability.md).

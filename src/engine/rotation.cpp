@@ -4,6 +4,7 @@
 #include "barge/catalog/database.hpp"
 #include "barge/catalog/transit.hpp"
 #include "barge/fs/dir.hpp"
+#include "barge/fs/drive.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
@@ -27,7 +28,9 @@ std::string order_stamp_path(const std::string& root, const std::string& pair_uu
 }
 
 int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
-    int64_t stamp = std::max(pair.last_ord + 1, now_ns());
+    // last_ord is at most the learning bound (what is learned) or a stamp of
+    // this drive's own: no overflow.
+    int64_t stamp = std::max(std::min(pair.last_ord, order_stamp_bound) + 1, now_ns());
     if (pair.source_marker) {
         std::string path = order_stamp_path(pair.source, pair.uuid);
         Fd fd(::open(path.c_str(), (dry_run ? O_RDONLY : O_RDWR | O_CREAT) | O_NOFOLLOW | O_CLOEXEC,
@@ -43,7 +46,9 @@ int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
             ssize_t n = ::pread(fd.get(), buf, sizeof buf - 1, 0);
             if (n > 0) {
                 long long last = std::strtoll(buf, nullptr, 10);
-                stamp = std::max<int64_t>(stamp, last + 1);
+                if (last >= 0 && last < order_stamp_bound) {
+                    stamp = std::max<int64_t>(stamp, last + 1); // else not barge's: ignored
+                }
             }
             if (!dry_run) {
                 std::string text = fmt::format("{:020}\n", stamp);
@@ -58,12 +63,17 @@ int64_t take_order_stamp(Catalog& catalog, const Pair& pair, bool dry_run) {
             }
         }
     }
+    if (stamp > order_stamp_bound) {
+        throw Error(fmt::format("pair '{}': the order stamp would pass 2^62 (the clock says after "
+                                "2116?): refusing to scan",
+                                pair.name));
+    }
     catalog.set_last_ord(pair.id, stamp);
     return stamp;
 }
 
 int64_t latest_believable_ord() {
-    return order_stamp_bound;
+    return order_stamp_learn_bound;
 }
 
 // ---------------------------------------------------------------------------
@@ -83,14 +93,6 @@ CREATE TABLE IF NOT EXISTS paths (
 CREATE INDEX IF NOT EXISTS paths_seq ON paths(seq);
 )sql";
 
-std::string random_id() {
-    uint64_t a = 0, b = 0;
-    Fd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
-    if (!fd || ::read(fd.get(), &a, sizeof a) != sizeof a || ::read(fd.get(), &b, sizeof b) != sizeof b) {
-        throw_errno("read", "/dev/urandom");
-    }
-    return fmt::format("{:016x}{:016x}", a, b);
-}
 
 } // namespace
 
@@ -126,7 +128,7 @@ DestOrder::DestOrder(const Pair& pair) {
     if (get.step()) {
         m_epoch = get.column_text(0);
     } else {
-        m_epoch = random_id();
+        m_epoch = new_uuid(); // getrandom(2): no /dev needed (a chroot, the static binary)
         m_db->prepare("INSERT INTO meta(key, value) VALUES ('epoch', ?)").bind_text(1, m_epoch).run();
     }
     get.reset();
@@ -144,8 +146,6 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
     int64_t after = pair.dest_order_epoch == m_epoch ? pair.dest_order_seq : -1;
     Statement rows = m_db->prepare("SELECT parent, name, ord, seq FROM paths WHERE seq > ? ORDER BY seq");
     rows.bind(1, after);
-    // What the catalog believed stood there is forgotten: it is not what the
-    // destination holds (a newer version, from another drive).
     // Only the order is raised: what the catalog knows of the path's content
     // stays (the newer version may be this drive's own, or may not have arrived
     // at all; an entry older than it is superseded whatever stands there, and a
@@ -184,10 +184,9 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
     Statement ins = m_db->prepare(
         "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
         "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord");
-    int64_t latest = latest_believable_ord();
     for (const auto& [parent, name, ord] : paths) {
-        if (ord > latest) {
-            continue; // never recorded: it would freeze the path (the entry is refused, unload.cpp)
+        if (ord > order_stamp_bound) {
+            continue; // never acted on either (sql_current)
         }
         ins.bind_blob(1, parent).bind_blob(2, name).bind(3, ord).bind(4, seq);
         ins.run();

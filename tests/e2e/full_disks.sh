@@ -82,12 +82,17 @@ echo "load of scanned files on a drive filling up: exit $rc: $(tail -1 "$T/err")
 [[ $rc -eq 0 || $rc -eq 1 || $rc -eq 3 ]] || fail "load meeting a full drive mid-piece exited $rc"
 grep -q -e "No space left" -e "drive full" -e "disk is full" "$T/err" "$T/out" ||
     fail "no word about the full drive: $(cat "$T/err" "$T/out")"
-[[ -z $(find "$DRIVE/cargo" -path "$DRIVE/cargo/tmp" -prune -o -type f -print | head -1) ]] ||
-    [[ $(sql "SELECT count(*) FROM pieces WHERE on_cargo = 1") -gt 0 ]] || fail "pieces on the drive the catalog does not know"
+# A stop (exit 1: the drive failed a piece directory's mkdir) can leave pieces
+# of the batch named but not recorded (its commit never came): they are not on
+# the cargo as far as the catalog knows, and the next load's cargo check
+# removes them.
 true_catalog "after the drive filled up mid-piece"
 
 expect_exit 0 barge load
 [[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left after a clean load"
+expect_eq "$(sql "SELECT count(*) FROM pieces WHERE on_cargo = 1")" \
+    "$(find "$DRIVE/cargo" -path "$DRIVE/cargo/tmp" -prune -o -type f -print | wc -l)" \
+    "pieces on the cargo after a clean load: every file the catalog's"
 true_catalog "after a clean load"
 
 fill_while "$T/dest" unload

@@ -32,9 +32,13 @@ struct DriveKeys;
 // drives' catalogs) and not less than the time in nanoseconds, so clocks that
 // disagree between the sites never stop anything. Only a stamp beyond this
 // bound (INT64_MAX / 2, the year 2116: a damaged or forged catalog on the
-// untrusted drive) is never recorded, learned or acted on (sql_current repeats
-// it as a literal).
+// untrusted drive) is never recorded or acted on (sql_current repeats it as a
+// literal); and only stamps below the learning bound (2^62 - 2^60, the year
+// 2079) are learned from the destination's record or other drives, so that no
+// stamp learned can push this drive's own stamps past the first bound.
 inline constexpr int64_t order_stamp_bound = INT64_MAX / 2;
+inline constexpr int64_t order_stamp_learn_bound = INT64_MAX / 2 - INT64_MAX / 8;
+// The greatest stamp learned from elsewhere (order_stamp_learn_bound).
 int64_t latest_believable_ord();
 
 // ROOT/.barge/order-<pair uuid>: the pair's last order stamp at the source.
