@@ -193,6 +193,32 @@ expect_same_tree() {
     [[ -s $T/manifest.src ]] || fail "empty manifest for $1"
 }
 
+# Several drives in one scenario (rotation.sh, rotation_faults.sh).
+declare -A ID # drive directory -> drive id
+
+# mkdrive DIR: a fresh drive; its id in ID[DIR].
+mkdrive() {
+    expect_exit 0 barge --json init "$1" --piece-size 1M
+    ID[$1]=$(json .drive_id)
+    [[ -n ${ID[$1]} && ${ID[$1]} != null ]] || fail "init $1 gave no drive id"
+}
+
+# settle: gives every entry of $SRC changed since the last settle an old mtime,
+# distinct per round (a new version never shares its predecessor's mtime), so
+# that no hash is racy and every drive can share it. Reset ROUND=0 with a new source.
+ROUND=0
+settle() {
+    ROUND=$((ROUND + 1))
+    find "$SRC" -mindepth 1 -path "$SRC/.barge" -prune -o -newermt '2024-06-01' \
+        -exec touch -h -d "@$((1704067200 + ROUND * 60))" {} +
+}
+
+# rnd FILE SIZE: FILE gets SIZE random bytes.
+rnd() {
+    mkdir -p "$(dirname "$1")"
+    head -c "$2" /dev/urandom >"$1"
+}
+
 # A varied source tree: odd names, modes, empty dirs and files, symlinks,
 # duplicates, and a file of several pieces (with PIECE_SIZE=1M).
 make_varied_tree() {

@@ -12,14 +12,6 @@ source "$(dirname "$0")/lib.sh"
 A=$T/driveA
 B=$T/driveB
 C=$T/driveC
-declare -A ID # drive directory -> drive id
-
-# mkdrive DIR: a fresh drive; its id in ID[DIR].
-mkdrive() {
-    expect_exit 0 barge --json init "$1" --piece-size 1M
-    ID[$1]=$(json .drive_id)
-    [[ -n ${ID[$1]} && ${ID[$1]} != null ]] || fail "init $1 gave no drive id"
-}
 
 # reset: a new source, destination and drives for the next scenario.
 reset() {
@@ -28,21 +20,6 @@ reset() {
     ROUND=0
 }
 
-# settle: gives every entry of the source changed since the last settle an old
-# mtime, distinct per round (a new version never shares its predecessor's
-# mtime), so that no hash is racy and every drive can share it.
-ROUND=0
-settle() {
-    ROUND=$((ROUND + 1))
-    find "$SRC" -mindepth 1 -path "$SRC/.barge" -prune -o -newermt '2024-06-01' \
-        -exec touch -h -d "@$((1704067200 + ROUND * 60))" {} +
-}
-
-# rnd FILE SIZE: FILE gets SIZE random bytes.
-rnd() {
-    mkdir -p "$(dirname "$1")"
-    head -c "$2" /dev/urandom >"$1"
-}
 
 # tree_is MANIFEST_FILE DIR: whether DIR's manifest equals a saved one; if
 # not, the difference (saved < > DIR) is in $T/tree.diff.
@@ -53,12 +30,6 @@ tree_is() {
     return 1
 }
 
-# expect_same SRC DST WHAT: lib.sh's expect_same_tree, but with its message
-# (there, `diff | head` under pipefail ends the script before `fail` speaks).
-expect_same() {
-    manifest "$1" >"$T/manifest.want"
-    tree_is "$T/manifest.want" "$2" || { head -20 "$T/tree.diff" >&2; fail "${3:-trees differ}: $1 vs $2"; }
-}
 
 # drive_field DRIVE_DIR ID JQ: a field of drive ID in DRIVE_DIR's `drive list`.
 drive_field() {
@@ -249,7 +220,7 @@ visit_unload "$B"
 
 echo "rotation: carried $CARRIED bytes for $NEW_BYTES bytes of new content"
 for m in "${TREE_MISMATCHES[@]}" "${MISMATCHES[@]}"; do echo "  $m" >&2; done
-expect_same "$SRC" "$DST" "after ten visits"
+expect_same_tree "$SRC" "$DST" "after ten visits"
 ((${#TREE_MISMATCHES[@]} == 0)) || fail "${#TREE_MISMATCHES[@]} visits left the destination unlike the source at their load"
 ((${#MISMATCHES[@]} == 0)) || fail "content carried twice or missed on ${#MISMATCHES[@]} visits"
 expect_eq "$NEW_BYTES" "$CARRIED" "bytes carried by all loads against bytes of new content"
@@ -280,7 +251,7 @@ settle
 expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
-expect_same "$SRC" "$DST" "three drives: first trip"
+expect_same_tree "$SRC" "$DST" "three drives: first trip"
 expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
 expect_exit 0 barge -d "$C" --json pair add p "$SRC" "$DST"
 expect_eq true "$(json .joined)" "C joins"
@@ -324,12 +295,12 @@ expect_exit 0 barge -d "$A" --json load
 expect_eq "2 $c_bytes" "$(json '.pairs[0].carried | "\(.files) \(.bytes)"')" "A carries what only C carried"
 expect_eq 0 "$(json '.pairs[0].carried_elsewhere.files')" "nothing carried elsewhere once C is lost"
 expect_exit 0 barge -d "$A" unload
-expect_same "$SRC" "$DST" "after C's content came on A"
+expect_same_tree "$SRC" "$DST" "after C's content came on A"
 # B learns at the source that C is lost, and has nothing left to carry.
 expect_exit 0 barge -d "$B" --json load
 expect_eq 0 "$(json '.pairs[0].carried.bytes')" "B after C was lost"
 expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "after B's next trip"
+expect_same_tree "$SRC" "$DST" "after B's next trip"
 expect_eq true "$(drive_field "$B" "$C_ID" .lost)" "B learned that C is lost"
 
 # ---------------------------------------------------------------------------
@@ -349,7 +320,7 @@ two_drives() {
     expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
     expect_exit 0 barge -d "$B" load
     expect_exit 0 barge -d "$B" unload
-    expect_same "$SRC" "$DST" "the first trips"
+    expect_same_tree "$SRC" "$DST" "the first trips"
 }
 
 # versions_hold PATH FILE: some DST/.barge/versions/*/PATH has FILE's content.
@@ -383,7 +354,7 @@ expect_eq 1 "$(json '.pairs[0].superseded')" "A's unload: its older f superseded
 expect_eq "v2 of f, longer" "$(cat "$DST/dir/f.txt")" "the destination keeps v2"
 versions_hold dir/f.txt "$T/f-v1" || fail "v1 of dir/f.txt is not in versions/: $(find "$DST/.barge/versions" 2>&1)"
 cmp -s "$SRC/other.bin" "$DST/other.bin" || fail "A's other file was not delivered"
-expect_same "$SRC" "$DST" "after the late drive (older version)"
+expect_same_tree "$SRC" "$DST" "after the late drive (older version)"
 
 # ---------------------------------------------------------------------------
 # 4a. A deletion overtaken by a re-creation: the deletion on A, the new f on B;
@@ -397,11 +368,11 @@ settle
 expect_exit 0 barge -d "$B" --json load
 expect_eq 1 "$(json '.pairs[0].carried.files')" "B carries the re-created file"
 expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "B (re-creation) unloaded first"
+expect_same_tree "$SRC" "$DST" "B (re-creation) unloaded first"
 expect_exit 0 barge -d "$A" --json unload
 expect_eq 0 "$(json '.pairs[0].trashed')" "the late deletion trashed nothing"
 expect_eq "f0 re-created" "$(cat "$DST/dir/f0.txt")" "the re-created file survives the late deletion"
-expect_same "$SRC" "$DST" "after the late drive (deletion)"
+expect_same_tree "$SRC" "$DST" "after the late drive (deletion)"
 
 # 4b. A late drive does not resurrect a deleted file: g created and loaded on
 #     A, then deleted and the deletion loaded on B; B unloads, then A: g absent,
@@ -423,14 +394,14 @@ expect_exit 0 barge -d "$B" --json load
 expect_eq 0 "$(json '.pairs[0].carried.files')" "B carries no file"
 [[ $(json '.pairs[0].scan.deleted') -ge 1 ]] || fail "B's load did not see g1 deleted: $(json '.pairs[0].scan')"
 expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "B (deletions) unloaded first"
+expect_same_tree "$SRC" "$DST" "B (deletions) unloaded first"
 expect_exit 0 barge -d "$A" --json unload
 for g in g1 g2; do
     [[ ! -e $DST/dir/$g.txt ]] || fail "the late drive resurrected dir/$g.txt (unload: $(jq -c '.pairs[0] | {delivered, trashed, versions, superseded}' <"$T/out"))"
     versions_hold "dir/$g.txt" "$T/$g.txt" || fail "A's copy of dir/$g.txt is not in versions/: $(find "$DST/.barge" -path '*versions*' 2>&1)"
 done
 expect_eq 2 "$(json '.pairs[0].superseded')" "A's unload: g1 and g2 superseded by their deletion"
-expect_same "$SRC" "$DST" "after the late drive (resurrection)"
+expect_same_tree "$SRC" "$DST" "after the late drive (resurrection)"
 
 # ---------------------------------------------------------------------------
 # 5. A drive restored from an old image is refused as stale, and the refusal
@@ -452,7 +423,7 @@ rnd "$SRC/s2.bin" 12000
 settle
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
-expect_same "$SRC" "$DST" "A's second trip"
+expect_same_tree "$SRC" "$DST" "A's second trip"
 # B has not seen A's second trip: its knowledge of A is stale here; a visit
 # to the source brings it up to date.
 expect_eq stale "$(drive_field "$B" "${ID[$A]}" .knowledge)" "B's knowledge of A before B's next visit"
@@ -480,7 +451,7 @@ cmp -s "$T/image-A.db" "$A/barge.db" || fail "a refused run changed the stale ca
 cp "$T/current-A.db" "$A/barge.db"
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
-expect_same "$SRC" "$DST" "after the current catalog came back"
+expect_same_tree "$SRC" "$DST" "after the current catalog came back"
 
 # --separate makes an independent pair even where A and B serve these roots.
 mkdrive "$C"
@@ -499,7 +470,7 @@ expect_exit 4 barge -d "$A" verify-destination
 expect_exit 0 barge -d "$B" --json load
 expect_eq 20000 "$(json '.pairs[0].carried.bytes')" "B carries the damaged file again"
 expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "the damaged file repaired by the other drive"
+expect_same_tree "$SRC" "$DST" "the damaged file repaired by the other drive"
 expect_exit 0 barge -d "$B" verify-destination
 
 # ---------------------------------------------------------------------------
@@ -530,6 +501,6 @@ expect_eq 20 "$(json '.pairs[0].carried.bytes')" "A carries only the new version
 expect_exit 0 barge -d "$A" unload
 expect_exit 0 barge -d "$B" --json unload
 expect_eq 1 "$(json '.pairs[0].superseded')" "B's older version is superseded"
-expect_same "$SRC" "$DST" "encrypted drives, late older version"
+expect_same_tree "$SRC" "$DST" "encrypted drives, late older version"
 versions_hold doc.txt <(printf 'version one\n') || fail "the older version is not in versions/"
 echo ok

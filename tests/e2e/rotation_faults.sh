@@ -26,14 +26,6 @@ source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
 B=$T/driveB
-declare -A ID # drive directory -> drive id
-
-# mkdrive DIR: a fresh drive; its id in ID[DIR].
-mkdrive() {
-    expect_exit 0 barge --json init "$1" --piece-size 1M
-    ID[$1]=$(json .drive_id)
-    [[ -n ${ID[$1]} && ${ID[$1]} != null ]] || fail "init $1 gave no drive id"
-}
 
 # reset: a new source, destination and drives A and B for the next scenario.
 reset() {
@@ -44,31 +36,7 @@ reset() {
     mkdrive "$B"
 }
 
-# settle: gives every entry of the source changed since the last settle an old
-# mtime, distinct per round, so that no hash is racy.
-ROUND=0
-settle() {
-    ROUND=$((ROUND + 1))
-    find "$SRC" -mindepth 1 -path "$SRC/.barge" -prune -o -newermt '2024-06-01' \
-        -exec touch -h -d "@$((1704067200 + ROUND * 60))" {} +
-}
 
-# rnd FILE SIZE: FILE gets SIZE random bytes.
-rnd() {
-    mkdir -p "$(dirname "$1")"
-    head -c "$2" /dev/urandom >"$1"
-}
-
-# expect_same SRC DST WHAT: the two trees are equal (rotation.sh's helper).
-expect_same() {
-    manifest "$1" >"$T/manifest.want"
-    manifest "$2" >"$T/manifest.now"
-    if ! cmp -s "$T/manifest.want" "$T/manifest.now"; then
-        diff "$T/manifest.want" "$T/manifest.now" >"$T/tree.diff" || true
-        head -20 "$T/tree.diff" >&2
-        fail "${3:-trees differ}: $1 vs $2"
-    fi
-}
 
 # kept_in versions|trash PATH FILE: some DST/.barge/KIND/*/PATH is a file with
 # FILE's content.
@@ -124,7 +92,7 @@ settle
 expect_exit 0 barge -d "$B" --json load
 expect_eq 1 "$(json '.pairs[0].carried.files')" "1: B carries p/z"
 expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "1: B's directory delivered"
+expect_same_tree "$SRC" "$DST" "1: B's directory delivered"
 [[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "1: B left no catalog copy at the destination: $(ls "$DST/.barge")"
 rm -f "$DST/.barge/catalog-${ID[$B]}.db" # a copy that cannot be read
 expect_exit 0 barge -d "$A" --json unload
@@ -132,7 +100,7 @@ expect_exit 0 barge -d "$A" --json unload
 expect_eq z-new "$(cat "$DST/p/z")" "1: B's p/z after A's late unload"
 kept_in versions p "$T/p-v2" || fail "1: A's p (v2) is not in versions/: $(kept_list)"
 expect_eq 1 "$(json '.pairs[0].superseded')" "1: A's unload: its p superseded"
-expect_same "$SRC" "$DST" "1: after A's late unload"
+expect_same_tree "$SRC" "$DST" "1: after A's late unload"
 
 # ---------------------------------------------------------------------------
 # 2. The same as 1 with B killed during its unload, before its catalog copy is
@@ -193,7 +161,7 @@ else
         # B comes back and finishes.
         expect_exit 0 barge -d "$B" --json unload
         expect_eq 0 "$(json '.pairs[0].problems | length')" "2 ($point): problems of B's second unload"
-        expect_same "$SRC" "$DST" "2 ($point): after B's second unload"
+        expect_same_tree "$SRC" "$DST" "2 ($point): after B's second unload"
         kept_in versions p "$T/p-v2" || fail "2 ($point): A's p (v2) left versions/: $(kept_list)"
         [[ -z $(find "$DST/.barge/versions" -path '*/p/*' -print -quit) ]] ||
             fail "2 ($point): B's directory went to versions/: $(kept_list)"
@@ -218,7 +186,7 @@ settle
 cp "$SRC/f" "$T/f-v2"
 without "$DST" expect_exit 0 barge -d "$B" load
 without "$SRC" expect_exit 0 barge -d "$B" unload
-expect_same "$SRC" "$DST" "3: B delivered f v2"
+expect_same_tree "$SRC" "$DST" "3: B delivered f v2"
 [[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "3: B left no catalog copy at the destination"
 rm -f "$DST/.barge/catalog-${ID[$B]}.db"
 rm "$SRC/f"
@@ -227,11 +195,11 @@ without "$SRC" expect_exit 0 barge -d "$A" --json unload
 [[ ! -e $DST/f ]] || fail "3: the deletion carried by A left f at the destination ($(cat "$DST/f"); $(unload_json))"
 kept_in trash f "$T/f-v2" || fail "3: f (v2) is not in the trash: $(kept_list)"
 expect_eq 1 "$(json '.pairs[0].trashed')" "3: A's unload: trashed"
-expect_same "$SRC" "$DST" "3: after A's deletion"
+expect_same_tree "$SRC" "$DST" "3: after A's deletion"
 # B's next visit changes nothing.
 without "$DST" expect_exit 0 barge -d "$B" load
 without "$SRC" expect_exit 0 barge -d "$B" --json unload
-expect_same "$SRC" "$DST" "3: after B's next visit"
+expect_same_tree "$SRC" "$DST" "3: after B's next visit"
 expect_eq 1 "$(find "$DST/.barge/trash" -type f -name f | wc -l)" "3: copies of f in the trash"
 
 # ---------------------------------------------------------------------------
@@ -266,7 +234,7 @@ for _ in 1 2; do
     without "$SRC" expect_exit 0 barge -d "$B" unload
 done
 expect_eq BBBBBBBB "$(cat "$DST/vault")" "4: vault after B's later visits"
-expect_same "$SRC" "$DST" "4: after B's later visits"
+expect_same_tree "$SRC" "$DST" "4: after B's later visits"
 
 # ---------------------------------------------------------------------------
 # 5. The v4 fixture (tests/fixtures/make-v1-drive.sh): its drive unloads (and
@@ -282,7 +250,7 @@ mkdir -p "$R"
 tar -C "$R" -xzf "$(cd "$(dirname "$0")/../fixtures" && pwd)/v4-drive.tar.gz"
 expect_exit 0 barge -d "$R/drive" --json unload
 expect_eq 2 "$(json '.pairs[0].delivered.files')" "5: files delivered from the old cargo"
-expect_same "$R/src" "$R/dst" "5: after the old drive's unload"
+expect_same_tree "$R/src" "$R/dst" "5: after the old drive's unload"
 before_tree=$(manifest "$R/dst")
 before_kept=$(DST=$R/dst kept_list)
 [[ $before_kept == *docs/to-delete.txt* ]] || fail "5: the old drive's deletion is not in the trash: $before_kept"
@@ -297,7 +265,7 @@ expect_eq "$before_kept" "$(DST=$R/dst kept_list)" "5: versions/ and trash/ afte
 expect_exit 0 barge -d "$R/second" --json load
 expect_eq 0 "$(json '.pairs[0].carried.bytes')" "5: bytes the new drive carries"
 expect_exit 0 barge -d "$R/second" unload
-expect_same "$R/src" "$R/dst" "5: after the new drive's first visit"
+expect_same_tree "$R/src" "$R/dst" "5: after the new drive's first visit"
 expect_eq "$before_kept" "$(DST=$R/dst kept_list)" "5: versions/ and trash/ after the new drive's first visit"
 rm -rf "$R" # the lock is kept to the end: the cleanup at exit removes $R again
 
@@ -339,7 +307,7 @@ kept_in versions f "$T/f-v3" || fail "6: f v3 is not in versions/: $(kept_list)"
 # B's next visit: its scan sees f anew; nothing is refused, nothing changes.
 without "$DST" expect_exit 0 barge -d "$B" load
 without "$SRC" expect_exit 0 barge -d "$B" --json unload
-expect_same "$SRC" "$DST" "6: after B's next visit"
+expect_same_tree "$SRC" "$DST" "6: after B's next visit"
 max_ord=$(sqlite3 -readonly "$DST"/.barge/order-*.db "SELECT COALESCE(MAX(ord), 0) FROM paths")
 ((max_ord <= bound)) || fail "6: the destination recorded a forged stamp: $max_ord"
 echo ok
