@@ -63,6 +63,14 @@ std::string EntryPath::rel() const {
     return join_path(parent, name);
 }
 
+EntryPath EntryPath::of(std::string_view rel) {
+    size_t slash = rel.rfind('/');
+    if (slash == std::string_view::npos) {
+        return {"", std::string(rel)};
+    }
+    return {std::string(rel.substr(0, slash)), std::string(rel.substr(slash + 1))};
+}
+
 bool ContentOnCargo::complete() const {
     for (int64_t i = 0; i < pieces; ++i) {
         auto k = static_cast<size_t>(i);
@@ -565,13 +573,11 @@ std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
 }
 
 std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::string& rel) {
-    size_t slash = rel.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
-    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    EntryPath p = EntryPath::of(rel);
     Statement st = m_db.prepare(
         delivery_select() + "WHERE e.pair_id = ? AND "
         "e.parent = ? AND e.name = ? AND e.kind = 2");
-    st.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
+    st.bind(1, pair_id).bind_blob(2, p.parent).bind_blob(3, p.name);
     if (!st.step()) {
         return std::nullopt;
     }

@@ -199,11 +199,9 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
 }
 
 int64_t DestOrder::ord_of(const std::string& rel) {
-    size_t slash = rel.rfind('/');
-    std::string parent = slash == std::string::npos ? "" : rel.substr(0, slash);
-    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    EntryPath p = EntryPath::of(rel);
     Statement st = m_db->prepare("SELECT ord FROM paths WHERE parent = ?1 AND name = ?2");
-    st.bind_blob(1, parent).bind_blob(2, name);
+    st.bind_blob(1, p.parent).bind_blob(2, p.name);
     int64_t out = st.step() ? st.column_int(0) : 0;
     st.reset();
     return out;

@@ -235,23 +235,20 @@ private:
             auto it = m_not_dir_ord.find(dir);
             if (it == m_not_dir_ord.end()) {
                 int64_t ord = 0;
-                size_t slash = dir.rfind('/');
-                std::string up = slash == std::string::npos ? std::string() : dir.substr(0, slash);
-                std::string name = slash == std::string::npos ? dir : dir.substr(slash + 1);
-                Fd parent = open_beneath(m_dest.tree().fd(), up, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                EntryPath at = EntryPath::of(dir);
+                Fd parent = open_beneath(m_dest.tree().fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
                 struct stat st{};
                 // Not a directory there, or nothing at all: a directory
                 // recorded there later than d (another drive replaced it by a
                 // file, or deleted it) makes d older than the destination.
-                if (!parent || ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                if (!parent || ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
                     !S_ISDIR(st.st_mode)) {
                     ord = m_order.ord_of(dir);
                 }
                 it = m_not_dir_ord.emplace(dir, ord).first;
             }
             newest = std::max(newest, it->second);
-            size_t slash = dir.rfind('/');
-            dir = slash == std::string::npos ? std::string() : dir.substr(0, slash);
+            dir = EntryPath::of(dir).parent;
         }
         if (newest <= d.ord) {
             return false;

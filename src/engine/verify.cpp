@@ -78,13 +78,11 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         if (!DestTree::is_safe(it.rel)) {
             reason = "not a safe relative path in the catalog";
         } else {
-            size_t slash = it.rel.rfind('/');
-            std::string parent = slash == std::string::npos ? "" : it.rel.substr(0, slash);
-            std::string name = slash == std::string::npos ? it.rel : it.rel.substr(slash + 1);
+            EntryPath at = EntryPath::of(it.rel);
             try {
-                Fd dir = tree.open_dir(parent, DestTree::Create::no);
+                Fd dir = tree.open_dir(at.parent, DestTree::Create::no);
                 // From the medium: O_DIRECT, or the page cache dropped first.
-                VerifyFd fd = open_for_verify(dir.get(), name, where);
+                VerifyFd fd = open_for_verify(dir.get(), at.name, where);
                 uint64_t n = 0;
                 Digest d = hash_for_verify(fd, pipe, n, where);
                 if (static_cast<int64_t>(n) != it.size) {

@@ -59,6 +59,8 @@ struct EntryPath {
     std::string parent, name;
     // "dir/name", relative to the tree's root.
     std::string rel() const;
+    // The other way: "dir/name" -> {"dir", "name"}, "name" -> {"", "name"}.
+    static EntryPath of(std::string_view rel);
 };
 
 // A file that load may carry.
