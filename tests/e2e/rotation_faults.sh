@@ -22,6 +22,8 @@
 # 6. A forged order stamp (beyond any clock) in a plain drive's catalog: its
 #    entry is not delivered, the stamp is not recorded at the destination, and
 #    the later versions another drive brings still arrive.
+# 7. The mass-change brake holds for a joining drive.
+# 8. A user's own file where another drive only intended a delivery stays.
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -310,4 +312,52 @@ without "$SRC" expect_exit 0 barge -d "$B" --json unload
 expect_same_tree "$SRC" "$DST" "6: after B's next visit"
 max_ord=$(sqlite3 -readonly "$DST"/.barge/order-*.db "SELECT COALESCE(MAX(ord), 0) FROM paths")
 ((max_ord <= bound)) || fail "6: the destination recorded a forged stamp: $max_ord"
+# ---------------------------------------------------------------------------
+# 7. (second review) The mass-change brake holds for a joining drive: the
+#    source emptied by accident brakes the drive that served the pair and the
+#    joining one alike (SPEC §7.6); nothing at the destination is trashed.
+reset
+for i in $(seq 1 150); do echo "$i" >"$SRC/photos-$i.jpg"; done
+settle
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+rm "$SRC"/photos-*.jpg
+echo keep >"$SRC/keep"
+settle
+expect_exit 2 barge -d "$A" load
+expect_exit 2 barge -d "$B" load
+grep -q "mass-change" "$T/err" || fail "7: the joining drive was refused for another reason: $(cat "$T/err")"
+expect_exit 0 barge -d "$B" unload
+expect_eq 150 "$(find "$DST" -path "$DST/.barge" -prune -o -name 'photos-*' -print | wc -l)" \
+    "7: files left at the destination"
+[[ ! -d $DST/.barge/trash ]] || fail "7: something went to the trash: $(kept_list)"
+
+# ---------------------------------------------------------------------------
+# 8. (second review) A file of the user's own at a path where another drive
+#    only intended a delivery (recorded, never made: the destination was full)
+#    is never trashed by a later deletion of that path.
+reset
+echo k >"$SRC/k"
+settle
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+echo p >"$SRC/p"
+settle
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" pair set p --reserve 99%
+expect_exit 3 barge -d "$B" unload
+expect_exit 0 barge -d "$B" pair set p --reserve 1M
+[[ ! -e $DST/p ]] || fail "8: p was delivered although the destination was full"
+echo mine >"$DST/p"
+rm "$SRC/p"
+settle
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_eq mine "$(cat "$DST/p")" "8: the user's own file"
+[[ ! -d $DST/.barge/trash ]] || fail "8: something went to the trash: $(kept_list)"
+
 echo ok
