@@ -118,7 +118,10 @@ EntryStore::EntryStore(Database& db, int64_t ord)
                                  "racy=0 WHERE id=?")),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
                         "WHERE id = ?")),
-      m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")) {}
+      m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),
+      m_inode_content(db.prepare("SELECT 1 FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 "
+                                 "AND ino = ?2 AND dev = ?3 AND size = ?4 AND mtime_ns = ?5 AND "
+                                 "content_id IS NOT NULL LIMIT 1")) {}
 
 std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view parent) {
     std::vector<EntryRow> out;
@@ -218,6 +221,23 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, 
         set_content(out[i].new_id, contents[i].first, contents[i].second);
     }
     return out;
+}
+
+bool EntryStore::any_content(int64_t pair_id) {
+    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE pair_id = ?1 AND content_id IS NOT NULL LIMIT 1");
+    st.bind(1, pair_id);
+    return st.step();
+}
+
+bool EntryStore::inode_has_content(int64_t pair_id, const FileStat& st) {
+    m_inode_content.bind(1, pair_id)
+        .bind(2, static_cast<int64_t>(st.ino))
+        .bind(3, static_cast<int64_t>(st.dev))
+        .bind(4, st.size)
+        .bind(5, st.mtime_ns);
+    bool found = m_inode_content.step();
+    m_inode_content.reset();
+    return found;
 }
 
 int64_t EntryStore::count_deletions_to_restamp(int64_t pair_id) {

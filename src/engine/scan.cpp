@@ -22,6 +22,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <functional>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 #include <thread>
@@ -92,9 +94,31 @@ public:
         : m_store(catalog.db(), ord), m_pair(pair), m_result(result), m_gen(gen),
           m_read_all_attrs(pair.xattr_scope != attr_scope()) {}
 
+    // Hash new files as they are listed (scan with hashing), on the walk's
+    // transaction; a new file that may be a rename of a known one is left to the
+    // hash phase, after match_renames has given it the known content.
+    // checkpoint commits the walk's transaction and begins the next one: called
+    // every few seconds while the walk has found nothing but new and unchanged
+    // entries, so that a first scan killed after an hour of hashing keeps that
+    // hour, as the hash phase's own commits do. Once the walk finds a deletion
+    // or a modification, it commits only at its end, after the mass-change brake.
+    void hash_inline(double deadline, Progress* progress, std::function<void()> checkpoint) {
+        m_renames_possible = m_store.any_content(m_pair.id);
+        m_checkpoint = std::move(checkpoint);
+        m_hasher.emplace(m_pair, deadline, m_store, m_result, progress, [this] { maybe_checkpoint(); });
+    }
+
     void walk(Lister& lister) {
+        m_last_checkpoint = monotonic_seconds();
         while (auto listing = lister.next()) {
             merge(*listing);
+            if (m_hasher) {
+                m_hasher->record();
+            }
+            maybe_checkpoint();
+        }
+        if (m_hasher) {
+            m_hasher->finish();
         }
         if (lister.stopped()) {
             m_result.stopped_early = true;
@@ -110,8 +134,30 @@ public:
     // Files merged that have no content on record or a racy one: the hash phase's
     // work (none after the rescan of an unchanged tree: then it need not look).
     int64_t to_hash() const { return m_to_hash; }
+    // Whether the walk committed what it had found (new files only) before its end.
+    bool checkpointed() const { return m_checkpointed; }
 
 private:
+    // Nothing the brake counts, nor any deletion, found so far.
+    bool only_additions() const {
+        return m_result.modified == 0 && m_result.deleted == 0 && m_result.deleted_dirs == 0;
+    }
+
+    // Also called while the hasher waits, in the middle of a directory: what is
+    // committed then is new and unchanged entries only, as a walk stopped there
+    // would leave them.
+    void maybe_checkpoint() {
+        constexpr double checkpoint_every_seconds = 2.0;
+        if (!m_checkpoint || !only_additions() ||
+            monotonic_seconds() - m_last_checkpoint < checkpoint_every_seconds) {
+            return;
+        }
+        m_hasher->record();
+        m_checkpoint();
+        m_checkpointed = true;
+        m_last_checkpoint = monotonic_seconds();
+    }
+
     std::string display(std::string_view rel) const {
         return rel.empty() ? m_pair.source : join_path(m_pair.source, rel);
     }
@@ -220,13 +266,15 @@ private:
             ++m_to_hash;
         }
         if (!row) {
-            m_store.insert(m_pair.id, dir, name, st, m_gen);
+            int64_t id = m_store.insert(m_pair.id, dir, name, st, m_gen);
             ++(is_dir ? m_result.new_dirs : m_result.new_files);
+            hash_new(id, rel, st);
             return;
         }
         if (!row->kind) {
             m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
             ++(is_dir ? m_result.new_dirs : m_result.new_files);
+            hash_new(row->id, rel, st);
             return;
         }
         if (*row->kind != st.kind) {
@@ -282,6 +330,13 @@ private:
         }
     }
 
+    void hash_new(int64_t id, const std::string& rel, const FileStat& st) {
+        if (m_hasher && st.kind == Kind::file &&
+            !(m_renames_possible && m_store.inode_has_content(m_pair.id, st))) {
+            m_hasher->submit(HashJob{id, rel, st, std::nullopt});
+        }
+    }
+
     void gone(const std::string& dir, const EntryRow& row) {
         if (!row.kind) {
             return; // already known to be gone
@@ -304,6 +359,11 @@ private:
     bool m_attrs_failed = false;
     std::unordered_set<int64_t> m_modified_ids;
     int64_t m_to_hash = 0;
+    bool m_renames_possible = true;
+    std::optional<InlineHasher> m_hasher; // after m_store: destroyed before it
+    std::function<void()> m_checkpoint;
+    bool m_checkpointed = false;
+    double m_last_checkpoint = 0;
 };
 
 } // namespace
@@ -318,12 +378,22 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         progress->phase("scan", 0, 0);
     }
     {
-        Transaction tx(catalog.db());
+        std::optional<Transaction> tx(std::in_place, catalog.db());
         EntryStore store(catalog.db(), 0);
         int64_t known = store.count_present(pair.id);
         int64_t gen = pair.scan_gen + 1;
         int64_t ord = take_order_stamp(catalog, pair, options.dry_run);
         Walker walker(catalog, pair, result, gen, ord);
+        if (options.hash == ScanOptions::Hash::yes) {
+            std::function<void()> checkpoint;
+            if (!options.dry_run) {
+                checkpoint = [&] {
+                    tx->commit();
+                    tx.emplace(catalog.db());
+                };
+            }
+            walker.hash_inline(deadline, progress, std::move(checkpoint));
+        }
         {
             Lister lister(pair, options, deadline);
             walker.walk(lister);
@@ -357,11 +427,15 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             static_cast<double>(changed) * 100.0 > pair.mass_change_limit * static_cast<double>(known)) {
             throw Refusal(fmt::format(
                 "pair '{}': this scan found {} of {} known files deleted or modified ({:.1f}%, "
-                "more than the limit of {}% and at least {}); nothing was recorded. If the "
+                "more than the limit of {}% and at least {}); {}. If the "
                 "source really changed this much, run again with --accept-mass-change",
                 pair.name, changed, known,
                 100.0 * static_cast<double>(changed) / static_cast<double>(known),
-                pair.mass_change_limit, plural(pair.mass_change_min, "file")));
+                pair.mass_change_limit, plural(pair.mass_change_min, "file"),
+                walker.checkpointed()
+                    ? "no deletion or modification was recorded (only new files found before "
+                      "the first of them)"
+                    : "nothing was recorded"));
         }
         if (complete) {
             // Every entry was seen as it is now: one whose destination holds a
@@ -383,7 +457,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         } else if (walker.attrs_failed() || walker.read_all_attrs()) {
             catalog.set_xattr_scope(pair.id, std::nullopt);
         }
-        tx.commit();
+        tx->commit();
     }
     if (options.hash == ScanOptions::Hash::yes && !result.stopped_early && to_hash > 0) {
         hash_phase(catalog, pair, result, deadline, progress);

@@ -8,6 +8,7 @@
 #include "barge/util/time.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -75,13 +76,132 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
     return out;
 }
 
+// Records a hashed file's content.
+void record_hash(EntryStore& store, const HashJob& job, const HashOutcome& o, ScanResult& result,
+                 Progress* progress) {
+    int64_t cid = store.content_id(o.digest, job.st.size);
+    if (job.content_id && *job.content_id != cid) {
+        // A racy file whose bytes changed without its stat moving.
+        ++result.modified;
+    }
+    store.set_content(job.id, cid, o.racy);
+    ++result.files_hashed;
+    result.bytes_hashed += job.st.size;
+    if (progress) {
+        progress->advance(1, static_cast<uint64_t>(job.st.size), job.path);
+    }
+}
+
+unsigned hash_threads() {
+    return std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+}
+
 } // namespace
+
+struct InlineHasher::Done {
+    HashJob job;
+    HashOutcome outcome;
+};
+
+InlineHasher::InlineHasher(const Pair& pair, double deadline, EntryStore& store, ScanResult& result,
+                           Progress* progress, std::function<void()> on_wait)
+    : m_pair(pair), m_deadline(deadline), m_store(store), m_result(result), m_progress(progress),
+      m_on_wait(std::move(on_wait)), m_root(open_or_throw(pair.source, O_RDONLY | O_DIRECTORY)) {
+    for (unsigned t = 0; t < hash_threads(); ++t) {
+        m_threads.emplace_back([this] { work(); });
+    }
+}
+
+InlineHasher::~InlineHasher() {
+    {
+        std::lock_guard lock(m_mutex);
+        m_closing = true;
+        m_queue.clear();
+    }
+    m_cv.notify_all();
+    for (auto& t : m_threads) {
+        t.join();
+    }
+}
+
+void InlineHasher::work() {
+    std::vector<char> buf(1 << 20);
+    std::unique_lock lock(m_mutex);
+    for (;;) {
+        m_cv.wait(lock, [&] { return !m_queue.empty() || m_closing; });
+        if (m_queue.empty()) {
+            return;
+        }
+        HashJob job = std::move(m_queue.front());
+        m_queue.pop_front();
+        ++m_busy;
+        lock.unlock();
+        m_cv.notify_all(); // room in the queue
+        HashOutcome out;
+        if (monotonic_seconds() <= m_deadline && !stop_requested()) {
+            out = hash_one(m_root.get(), job, join_path(m_pair.source, job.path), buf);
+        }
+        lock.lock();
+        --m_busy;
+        // A racy outcome is not kept: the hash phase looks at racy files again,
+        // and hashes this one then, once.
+        if (out.ok && !out.racy) {
+            m_done.push_back({std::move(job), std::move(out)});
+        }
+        m_cv.notify_all();
+    }
+}
+
+void InlineHasher::record_locked(std::unique_lock<std::mutex>& lock) {
+    if (m_done.empty()) {
+        return;
+    }
+    std::vector<Done> done;
+    done.swap(m_done);
+    lock.unlock();
+    for (const auto& d : done) {
+        record_hash(m_store, d.job, d.outcome, m_result, m_progress);
+    }
+    lock.lock();
+}
+
+void InlineHasher::wait_until(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready) {
+    while (!ready()) {
+        m_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return ready() || !m_done.empty(); });
+        record_locked(lock);
+        if (m_on_wait) {
+            lock.unlock();
+            m_on_wait();
+            lock.lock();
+        }
+    }
+}
+
+void InlineHasher::submit(HashJob job) {
+    constexpr size_t max_queued = 1024;
+    std::unique_lock lock(m_mutex);
+    wait_until(lock, [&] { return m_queue.size() < max_queued; });
+    m_queue.push_back(std::move(job));
+    lock.unlock();
+    m_cv.notify_all();
+}
+
+void InlineHasher::record() {
+    std::unique_lock lock(m_mutex);
+    record_locked(lock);
+}
+
+void InlineHasher::finish() {
+    std::unique_lock lock(m_mutex);
+    wait_until(lock, [&] { return m_queue.empty() && m_busy == 0; });
+    record_locked(lock);
+}
 
 void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double deadline,
                 Progress* progress) {
     EntryStore store(catalog.db(), 0);
     Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
-    unsigned nthreads = std::max(1u, std::min(2u, std::thread::hardware_concurrency()));
+    unsigned nthreads = hash_threads();
     if (progress) {
         auto todo = store.hash_work(pair.id, 0);
         progress->phase("hash", static_cast<uint64_t>(todo.files), static_cast<uint64_t>(todo.bytes));
@@ -144,17 +264,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 result.problems.push_back({join_path(pair.source, job.path), o.error});
                 continue;
             }
-            int64_t cid = store.content_id(o.digest, job.st.size);
-            if (job.content_id && *job.content_id != cid) {
-                // A racy file whose bytes changed without its stat moving.
-                ++result.modified;
-            }
-            store.set_content(job.id, cid, o.racy);
-            ++result.files_hashed;
-            result.bytes_hashed += job.st.size;
-            if (progress) {
-                progress->advance(1, static_cast<uint64_t>(job.st.size), job.path);
-            }
+            record_hash(store, job, o, result, progress);
         }
         if (result.stopped_early || monotonic_seconds() - last_commit > commit_every_seconds) {
             tx->commit();

@@ -111,6 +111,12 @@ public:
     };
     // Gives such entries the known content (no re-hash) and returns the matches.
     std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen);
+    // Whether any entry of the pair has a content on record (else no new file
+    // can be a rename match_renames would find).
+    bool any_content(int64_t pair_id);
+    // Whether an entry of the pair with known content has st's inode, size and
+    // mtime: a new file that match_renames may give that content.
+    bool inode_has_content(int64_t pair_id, const FileStat& st);
     // Files to hash (no content yet, or racy), in id order after after_id.
     std::vector<HashJob> hash_jobs(int64_t pair_id, int64_t after_id, int limit);
     // How many files (and bytes) hash_jobs has left after after_id.
@@ -127,6 +133,7 @@ private:
     Database& m_db;
     int64_t m_ord = 0;
     Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_set_content;
+    Statement m_inode_content;
 };
 
 } // namespace barge
