@@ -98,10 +98,11 @@ public:
     // transaction; a new file that may be a rename of a known one is left to the
     // hash phase, after match_renames has given it the known content.
     // checkpoint commits the walk's transaction and begins the next one: called
-    // every few seconds while the walk has found nothing but new and unchanged
-    // entries, so that a first scan killed after an hour of hashing keeps that
-    // hour, as the hash phase's own commits do. Once the walk finds a deletion
-    // or a modification, it commits only at its end, after the mass-change brake.
+    // every two seconds, so that a first scan killed after an hour of hashing
+    // keeps that hour, as the hash phase's own commits do. scan_pair hashes
+    // inline only where the mass-change brake cannot fire (no file known, no
+    // learned deletion): a braked scan must record nothing, not even new files,
+    // since they would count as known to the next scan's brake and weaken it.
     void hash_inline(double deadline, Progress* progress, std::function<void()> checkpoint) {
         m_renames_possible = m_store.any_content(m_pair.id);
         m_checkpoint = std::move(checkpoint);
@@ -134,11 +135,10 @@ public:
     // Files merged that have no content on record or a racy one: the hash phase's
     // work (none after the rescan of an unchanged tree: then it need not look).
     int64_t to_hash() const { return m_to_hash; }
-    // Whether the walk committed what it had found (new files only) before its end.
-    bool checkpointed() const { return m_checkpointed; }
 
 private:
-    // Nothing the brake counts, nor any deletion, found so far.
+    // Nothing the brake counts, nor any deletion, found so far (always so where
+    // checkpoints are given: a belt with the braces).
     bool only_additions() const {
         return m_result.modified == 0 && m_result.deleted == 0 && m_result.deleted_dirs == 0;
     }
@@ -148,13 +148,12 @@ private:
     // would leave them.
     void maybe_checkpoint() {
         constexpr double checkpoint_every_seconds = 2.0;
-        if (!m_checkpoint || !only_additions() ||
+        if (!only_additions() ||
             monotonic_seconds() - m_last_checkpoint < checkpoint_every_seconds) {
             return;
         }
         m_hasher->record();
         m_checkpoint();
-        m_checkpointed = true;
         m_last_checkpoint = monotonic_seconds();
     }
 
@@ -362,7 +361,6 @@ private:
     bool m_renames_possible = true;
     std::optional<InlineHasher> m_hasher; // after m_store: destroyed before it
     std::function<void()> m_checkpoint;
-    bool m_checkpointed = false;
     double m_last_checkpoint = 0;
 };
 
@@ -384,15 +382,21 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         int64_t gen = pair.scan_gen + 1;
         int64_t ord = take_order_stamp(catalog, pair, options.dry_run);
         Walker walker(catalog, pair, result, gen, ord);
-        if (options.hash == ScanOptions::Hash::yes) {
-            std::function<void()> checkpoint;
-            if (!options.dry_run) {
-                checkpoint = [&] {
-                    tx->commit();
-                    tx.emplace(catalog.db());
-                };
-            }
-            walker.hash_inline(deadline, progress, std::move(checkpoint));
+        // The first scan of a tree (no file known, no deletion learned from
+        // another drive: the brake cannot fire) hashes as it walks, committing as
+        // it goes. A rescan walks, commits past the brake, then hashes what is new
+        // in the hash phase, which commits as it goes: its hashing is kept
+        // whatever happens to the walk.
+        if (options.hash == ScanOptions::Hash::yes && !options.dry_run && known == 0 &&
+            store.count_deletions_to_restamp(pair.id) == 0) {
+            // The generation moves on as a stopped scan's does: rows committed now
+            // are of a scan that may never finish, and the next scan must not take
+            // them for its own (match_renames, changed_gen).
+            walker.hash_inline(deadline, progress, [&] {
+                catalog.set_scan_gen(pair.id, gen, std::nullopt);
+                tx->commit();
+                tx.emplace(catalog.db());
+            });
         }
         {
             Lister lister(pair, options, deadline);
@@ -427,15 +431,11 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             static_cast<double>(changed) * 100.0 > pair.mass_change_limit * static_cast<double>(known)) {
             throw Refusal(fmt::format(
                 "pair '{}': this scan found {} of {} known files deleted or modified ({:.1f}%, "
-                "more than the limit of {}% and at least {}); {}. If the "
+                "more than the limit of {}% and at least {}); nothing was recorded. If the "
                 "source really changed this much, run again with --accept-mass-change",
                 pair.name, changed, known,
                 100.0 * static_cast<double>(changed) / static_cast<double>(known),
-                pair.mass_change_limit, plural(pair.mass_change_min, "file"),
-                walker.checkpointed()
-                    ? "no deletion or modification was recorded (only new files found before "
-                      "the first of them)"
-                    : "nothing was recorded"));
+                pair.mass_change_limit, plural(pair.mass_change_min, "file")));
         }
         if (complete) {
             // Every entry was seen as it is now: one whose destination holds a

@@ -180,6 +180,7 @@ void InlineHasher::wait_until(std::unique_lock<std::mutex>& lock, const std::fun
 void InlineHasher::submit(HashJob job) {
     constexpr size_t max_queued = 1024;
     std::unique_lock lock(m_mutex);
+    record_locked(lock); // finished outcomes never pile up in a large directory
     wait_until(lock, [&] { return m_queue.size() < max_queued; });
     m_queue.push_back(std::move(job));
     lock.unlock();

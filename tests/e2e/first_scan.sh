@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# A scan hashes new files while it still lists the tree (SPEC §8: the first scan
+# The first scan hashes new files while it still lists the tree (SPEC §8: it
 # costs about what hashing the tree costs). Checked here: every file gets its own
-# hash (two workers, results recorded by the walk); a renamed file is still a
-# rename, not re-read; a first scan killed while hashing keeps what it had
-# hashed (the walk commits every few seconds while it has found only new
-# files); and once the walk has found deletions the brake still records none.
+# hash (two workers, results recorded by the walk); a rename found by a rescan
+# is still a rename, not re-read; a first scan killed while hashing keeps what
+# it had hashed (it commits every two seconds); and a rescan that finds new
+# files and then a mass deletion records nothing at all, so that the next scan
+# brakes too.
 source "$(dirname "$0")/lib.sh"
 
 setup_pair --mass-change-min 5
@@ -46,26 +47,33 @@ SRC2=$T/src2
 mkdir -p "$SRC2/a"
 # Two sparse files big enough to keep both workers busy for seconds, listed
 # last: the small files are hashed first, then the walk waits for the big ones,
-# committing every two seconds; it is killed after its first commit (the
-# catalog cannot be watched meanwhile: readers are locked out while it writes).
+# committing every two seconds; it is killed after its first commit, seen as
+# the catalog file growing (readers are locked out while it writes).
 truncate -s 6G "$SRC2/a/zbig1" "$SRC2/a/zbig2"
 for i in $(seq 1 1500); do echo "small $i" >"$SRC2/a/s$i"; done
 find "$SRC2" -exec touch -d '2024-01-01 10:00:00' {} +
 setup_fresh
+size0=$(stat -c %s "$DRIVE/barge.db")
 "$BARGE" scan >/dev/null 2>&1 &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null"
-sleep 4
-kill -9 $pid 2>/dev/null || fail "the scan ended before it could be killed (hashing 12 GiB in 4 s?)"
+for _ in $(seq 1 400); do
+    (($(stat -c %s "$DRIVE/barge.db") > size0 + 100000)) && break
+    sleep 0.05
+done
+kill -9 $pid 2>/dev/null || fail "the scan ended before it could be killed (hashing 12 GiB before its first commit?)"
 wait $pid 2>/dev/null || true
-expect_eq 1500 "$(sql "SELECT count(*) FROM entries WHERE content_id IS NOT NULL")" "hashes committed before the kill"
+# How many small files were hashed by the first commit depends on the machine's
+# load; the big ones cannot have been.
+kept=$(sql "SELECT count(*) FROM entries WHERE content_id IS NOT NULL")
+((kept > 0 && kept <= 1500)) || fail "the killed scan kept $kept hashes (expected some of the 1500 small files)"
 expect_exit 0 barge scan --json
-hashed=$(json '.pairs[0].files_hashed')
-expect_eq 2 "$hashed" "files hashed after the kill (the unfinished big ones; the small ones were kept)"
+expect_eq $((1502 - kept)) "$(json '.pairs[0].files_hashed')" "files hashed after the kill (only what the killed scan had not recorded)"
 expect_eq 1502 "$(sql "SELECT count(*) FROM entries WHERE kind = 1 AND content_id IS NOT NULL")" "every file hashed in the end"
 
-# 4. The brake after a checkpoint: the new files found first may be recorded,
-# no deletion is.
+# 4. A rescan that finds new files (listed first, slow to hash) and then a mass
+# deletion records nothing, not even the new files: they would count as known
+# files to the next scan's brake.
 setup_fresh
 rm -rf "$SRC2/a"
 mkdir -p "$SRC2/z"
@@ -74,14 +82,14 @@ find "$SRC2" -exec touch -d '2024-01-01 10:00:00' {} +
 expect_exit 0 barge scan
 rm "$SRC2"/z/f*
 mkdir -p "$SRC2/a"
-# Listed first now: both workers are busy with them, the queue fills with small
-# files and the walk waits in a/, committing, before it reaches z/.
 truncate -s 2G "$SRC2/a/0big1" "$SRC2/a/0big2"
 for i in $(seq 1 1500); do echo "small $i" >"$SRC2/a/s$i"; done
 find "$SRC2/a" -exec touch -d '2024-01-01 10:00:00' {} +
+cp "$DRIVE/barge.db" "$T/before.db"
 expect_exit 2 barge scan
-grep -q "no deletion or modification was recorded" "$T/err" || fail "the refusal does not say what was recorded: $(cat "$T/err")"
-expect_eq 20 "$(sql "SELECT count(*) FROM entries WHERE parent = CAST('z' AS BLOB) AND kind = 1")" "the deleted files are still present in the catalog"
+grep -q "nothing was recorded" "$T/err" || fail "the refusal does not say nothing was recorded: $(cat "$T/err")"
+cmp -s "$DRIVE/barge.db" "$T/before.db" || fail "a braked scan changed the catalog"
+expect_exit 2 barge scan # braked again: the new files did not dilute the deletions
 expect_exit 0 barge scan --accept-mass-change --json
 expect_eq 20 "$(json '.pairs[0].deleted')" "deleted once accepted"
 expect_eq 1502 "$(sql "SELECT count(*) FROM entries WHERE parent = CAST('a' AS BLOB) AND kind = 1 AND content_id IS NOT NULL")" "the new files hashed"
