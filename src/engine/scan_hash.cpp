@@ -77,14 +77,14 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
 }
 
 // Records a hashed file's content.
-void record_hash(EntryStore& store, const HashJob& job, const HashOutcome& o, ScanResult& result,
-                 Progress* progress) {
-    int64_t cid = store.content_id(o.digest, job.st.size);
+void record_hash(EntryStore& store, const HashJob& job, const Digest& digest, bool racy,
+                 ScanResult& result, Progress* progress) {
+    int64_t cid = store.content_id(digest, job.st.size);
     if (job.content_id && *job.content_id != cid) {
         // A racy file whose bytes changed without its stat moving.
         ++result.modified;
     }
-    store.set_content(job.id, cid, o.racy);
+    store.set_content(job.id, cid, racy);
     ++result.files_hashed;
     result.bytes_hashed += job.st.size;
     if (progress) {
@@ -100,7 +100,7 @@ unsigned hash_threads() {
 
 struct InlineHasher::Done {
     HashJob job;
-    HashOutcome outcome;
+    Digest digest; // of a file hashed whole, unchanged, and not racy
 };
 
 InlineHasher::InlineHasher(const Pair& pair, double deadline, EntryStore& store, ScanResult& result,
@@ -146,7 +146,7 @@ void InlineHasher::work() {
         // A racy outcome is not kept: the hash phase looks at racy files again,
         // and hashes this one then, once.
         if (out.ok && !out.racy) {
-            m_done.push_back({std::move(job), std::move(out)});
+            m_done.push_back({std::move(job), out.digest});
         }
         m_cv.notify_all();
     }
@@ -160,7 +160,7 @@ void InlineHasher::record_locked(std::unique_lock<std::mutex>& lock) {
     done.swap(m_done);
     lock.unlock();
     for (const auto& d : done) {
-        record_hash(m_store, d.job, d.outcome, m_result, m_progress);
+        record_hash(m_store, d.job, d.digest, false, m_result, m_progress);
     }
     lock.lock();
 }
@@ -265,7 +265,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 result.problems.push_back({join_path(pair.source, job.path), o.error});
                 continue;
             }
-            record_hash(store, job, o, result, progress);
+            record_hash(store, job, o.digest, o.racy, result, progress);
         }
         if (result.stopped_early || monotonic_seconds() - last_commit > commit_every_seconds) {
             tx->commit();

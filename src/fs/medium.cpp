@@ -109,6 +109,7 @@ void Medium::renamed_barrier() {
     {
         std::lock_guard lock(m_mutex);
         dirs = std::exchange(m_renamed_dirs, {});
+        m_renamed_keys.clear();
     }
     for (const auto& d : dirs) {
         if (::fsync(d.get()) != 0) {
@@ -126,17 +127,26 @@ void Medium::renamed_into(int dirfd) {
         fail(errno, "stat", m_display);
     }
     std::lock_guard lock(m_mutex);
-    for (const auto& d : m_renamed_dirs) {
-        struct stat seen{};
-        if (::fstat(d.get(), &seen) == 0 && seen.st_ino == st.st_ino && seen.st_dev == st.st_dev) {
-            return;
+    if (m_renamed_keys.contains({st.st_dev, st.st_ino})) {
+        return;
+    }
+    if (m_renamed_dirs.size() >= max_held_dirs) {
+        // Part of the next barrier, done now: the renames so far become durable
+        // a little earlier, and no more than max_held_dirs descriptors are held.
+        for (const auto& d : m_renamed_dirs) {
+            if (::fsync(d.get()) != 0) {
+                throw MediumError(errno, "fsync", m_display);
+            }
         }
+        m_renamed_dirs.clear();
+        m_renamed_keys.clear();
     }
     int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) {
         fail(errno, "dup", m_display);
     }
     m_renamed_dirs.emplace_back(dup);
+    m_renamed_keys.insert({st.st_dev, st.st_ino});
 }
 
 TempFile::TempFile(Medium& medium, Fd fd, std::string name, bool owned)

@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace barge {
@@ -68,8 +71,12 @@ public:
 
     // A rename into (or out of) dirfd happened: on FUSE the directory is fsynced
     // at the next renamed_barrier (TempFile::commit calls it; so must any other
-    // rename on this medium that a barrier is to make durable).
+    // rename on this medium that a barrier is to make durable). A descriptor is
+    // held per distinct directory until then; past max_held_dirs of them, the
+    // ones held are fsynced at once and let go (a batch of files spread over
+    // thousands of directories must not run out of descriptors).
     void renamed_into(int dirfd);
+    static constexpr size_t max_held_dirs = 256;
 
 private:
     friend class TempFile;
@@ -80,6 +87,7 @@ private:
     bool m_fuse;
     std::mutex m_mutex;
     std::vector<Fd> m_renamed_dirs; // FUSE only
+    std::set<std::pair<dev_t, ino_t>> m_renamed_keys; // theirs
 };
 
 // A file written under a temporary name on a Medium. Unless it is committed
