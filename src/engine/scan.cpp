@@ -148,7 +148,7 @@ private:
     // would leave them.
     void maybe_checkpoint() {
         constexpr double checkpoint_every_seconds = 2.0;
-        if (!only_additions() ||
+        if (!m_hasher || !only_additions() ||
             monotonic_seconds() - m_last_checkpoint < checkpoint_every_seconds) {
             return;
         }
