@@ -98,6 +98,18 @@ void Medium::written_barrier() {
     }
 }
 
+namespace {
+// Makes the renames into these directories durable (FUSE: syncfs may not reach
+// the device). Throws MediumError: a failed barrier stops the run.
+void fsync_dirs(const std::vector<Fd>& dirs, const std::string& display) {
+    for (const auto& d : dirs) {
+        if (::fsync(d.get()) != 0) {
+            throw MediumError(errno, "fsync", display);
+        }
+    }
+}
+} // namespace
+
 void Medium::renamed_barrier() {
     if (!m_fuse) {
         if (::syncfs(m_dir.get()) != 0) {
@@ -111,11 +123,7 @@ void Medium::renamed_barrier() {
         dirs = std::exchange(m_renamed_dirs, {});
         m_renamed_keys.clear();
     }
-    for (const auto& d : dirs) {
-        if (::fsync(d.get()) != 0) {
-            throw MediumError(errno, "fsync", m_display);
-        }
-    }
+    fsync_dirs(dirs, m_display);
 }
 
 void Medium::renamed_into(int dirfd) {
@@ -133,11 +141,7 @@ void Medium::renamed_into(int dirfd) {
     if (m_renamed_dirs.size() >= max_held_dirs) {
         // Part of the next barrier, done now: the renames so far become durable
         // a little earlier, and no more than max_held_dirs descriptors are held.
-        for (const auto& d : m_renamed_dirs) {
-            if (::fsync(d.get()) != 0) {
-                throw MediumError(errno, "fsync", m_display);
-            }
-        }
+        fsync_dirs(m_renamed_dirs, m_display);
         m_renamed_dirs.clear();
         m_renamed_keys.clear();
     }
