@@ -47,8 +47,11 @@ SRC2=$T/src2
 mkdir -p "$SRC2/a"
 # Two sparse files big enough to keep both workers busy for seconds, listed
 # last: the small files are hashed first, then the walk waits for the big ones,
-# committing every two seconds; it is killed after its first commit, seen as
-# the catalog file growing (readers are locked out while it writes).
+# committing every two seconds; it is killed after its first commit. Readers
+# are locked out while it runs (locking_mode EXCLUSIVE), so the commit is seen
+# on disk: barge.db has grown, and the journal's header has since been zeroed,
+# which is the commit point. (barge.db grows before that: a kill between the
+# two leaves a hot journal, and the next open rolls that commit back.)
 truncate -s 6G "$SRC2/a/zbig1" "$SRC2/a/zbig2"
 for i in $(seq 1 1500); do echo "small $i" >"$SRC2/a/s$i"; done
 find "$SRC2" -exec touch -d '2024-01-01 10:00:00' {} +
@@ -57,9 +60,13 @@ size0=$(stat -c %s "$DRIVE/barge.db")
 "$BARGE" scan >/dev/null 2>&1 &
 pid=$!
 on_exit "kill -9 $pid 2>/dev/null"
-for _ in $(seq 1 400); do
-    (($(stat -c %s "$DRIVE/barge.db") > size0 + 100000)) && break
-    sleep 0.05
+committed() {
+    (($(stat -c %s "$DRIVE/barge.db") > size0 + 100000)) && [[ -f $DRIVE/barge.db-journal ]] &&
+        [[ -z $(head -c 28 "$DRIVE/barge.db-journal" | tr -d '\0') ]]
+}
+for _ in $(seq 1 1000); do
+    committed && break
+    sleep 0.02
 done
 kill -9 $pid 2>/dev/null || fail "the scan ended before it could be killed (hashing 12 GiB before its first commit?)"
 wait $pid 2>/dev/null || true
