@@ -11,25 +11,50 @@ namespace barge {
 namespace {
 
 // Everything an undelivered entry needs is on the drive: symlinks and empty files
-// travel inside the catalog; a file needs each piece there (sql_piece_here), or
-// a copy at the destination to be renamed or copied from (sql_held_at_dest).
-enum class OrAtDest { no, yes };
-std::string on_cargo_condition(OrAtDest at_dest = OrAtDest::yes) {
-    return fmt::format("(e.kind IS NOT {} OR (e.content_id IS NOT NULL AND (EXISTS (SELECT 1 FROM "
+// travel inside the catalog; a file needs each piece there (sql_piece_here). (The
+// status counts a file the destination holds a copy of as on the cargo too:
+// ready_condition.)
+std::string on_cargo_condition() {
+    return fmt::format("(e.kind IS NOT {} OR (e.content_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                        "contents c WHERE c.id = e.content_id AND (c.size = 0 OR (c.pieces IS NOT "
                        "NULL AND c.pieces = (SELECT count(*) FROM content_pieces cp JOIN pieces p "
-                       "ON p.id = cp.piece_id WHERE cp.content_id = c.id AND {})))) OR {})))",
-                       sql_kind(Kind::file), sql_piece_here,
-                       at_dest == OrAtDest::yes ? sql_held_at_dest() : std::string("0"));
+                       "ON p.id = cp.piece_id WHERE cp.content_id = c.id AND {}))))))",
+                       sql_kind(Kind::file), sql_piece_here);
 }
-
-} // namespace
-
-namespace {
 
 // The files and symlinks of entries "e", as the status indexes select them.
 std::string listed() {
     return sql_counted("e");
+}
+
+// on_cargo_condition as sets, for a pass over many undelivered entries: the
+// contents of pair ?1 whose every piece is here (from the cargo's side: the
+// pieces on it and the pair's staged ones), and, when held is set, those the
+// destination holds a copy of (from the delivered side). A pass then looks each
+// entry up in two small in-memory tables instead of running the correlated
+// subqueries of on_cargo_condition (three b-tree searches) for every one.
+std::string ready_sets(bool held) {
+    return fmt::format(
+        "WITH here(content_id, idx) AS (SELECT cp.content_id, cp.idx FROM pieces p INDEXED BY "
+        "pieces_cargo JOIN content_pieces cp INDEXED BY content_pieces_piece ON cp.piece_id = p.id "
+        "WHERE p.on_cargo = 1 UNION SELECT cp.content_id, cp.idx FROM staged s JOIN content_pieces "
+        "cp ON cp.content_id = s.content_id AND cp.idx = s.idx JOIN pieces p ON p.id = cp.piece_id "
+        "WHERE s.pair_id = ?1), ready(content_id) AS (SELECT h.content_id FROM here h GROUP BY "
+        "h.content_id HAVING count(*) = (SELECT c.pieces FROM contents c WHERE c.id = "
+        "h.content_id)){} ",
+        held ? ", held(content_id) AS (" + sql_held_at_dest_of_pair() + ")" : std::string());
+}
+
+// Whether entry "e" (undelivered, of pair ?1) is on the cargo: on_cargo_condition
+// with the sets of ready_sets. An empty file travels inside the catalog; the
+// size of an entry with a content is that content's size (a scan forgets the
+// content of a file whose size changed), so only empty entries look it up.
+std::string ready_condition(bool held_set) {
+    return fmt::format(
+        "(e.kind IS NOT {f} OR (e.content_id IS NOT NULL AND (e.content_id IN ready OR (e.size = 0 "
+        "AND EXISTS (SELECT 1 FROM contents c WHERE c.id = e.content_id AND c.size = 0)) OR {held})))",
+        fmt::arg("f", sql_kind(Kind::file)),
+        fmt::arg("held", held_set ? std::string("e.content_id IN held") : sql_held_at_dest()));
 }
 
 } // namespace
@@ -37,7 +62,22 @@ std::string listed() {
 // Every query below names the partial index it must use (INDEXED BY): one that
 // no longer matches its index fails when it is prepared instead of silently
 // reading every entry (schema.cpp, version 2).
-PairCounts StatusStore::pair_counts(int64_t pair_id) {
+int64_t StatusStore::undelivered_files(std::optional<int64_t> pair_id) {
+    // From the partial index alone: no entry is read.
+    static const std::string sql = fmt::format(
+        "SELECT count(*) FROM entries e INDEXED BY entries_undelivered WHERE (?1 IS NULL OR "
+        "e.pair_id = ?1) AND {listed} AND NOT {delivered}",
+        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered));
+    Statement st = m_db.prepare(sql);
+    if (pair_id) {
+        st.bind(1, *pair_id);
+    } else {
+        st.bind_null(1);
+    }
+    return st.step() ? st.column_int(0) : 0;
+}
+
+PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
     PairCounts pc;
     // Kept with every write of entries (schema.cpp, triggers entries_delivered_*).
     Statement d = m_db.prepare("SELECT files, bytes FROM pair_delivered WHERE pair_id = ?");
@@ -45,27 +85,36 @@ PairCounts StatusStore::pair_counts(int64_t pair_id) {
     if (d.step()) {
         pc.delivered = {d.column_int(0), d.column_int(1)};
     }
-    // The rest: what waits, travels or failed (once a tree is delivered, few).
+    // The rest: what waits, travels or failed, in one pass over the undelivered
+    // entries (once a tree is delivered, few). Whether the destination holds an
+    // entry's content is looked up per entry, or in the set of what it holds when
+    // that is smaller (a first load of a big tree: nothing is held yet).
+    if (plan == Plan::choose) {
+        Statement all = m_db.prepare("SELECT coalesce(sum(files), 0) FROM pair_delivered");
+        int64_t delivered = all.step() ? all.column_int(0) : 0;
+        plan = delivered == 0 || delivered < undelivered_files(pair_id) ? Plan::by_set
+                                                                        : Plan::by_entries;
+    }
     static const std::string others_sql = fmt::format(
-        "SELECT CASE WHEN e.fail_reason IS NOT NULL THEN 'f' WHEN {on_cargo} THEN 'c' ELSE 'p' "
-        "END AS state, count(*), total(CASE WHEN e.kind = {f} THEN e.size ELSE 0 END), "
-        "total(CASE WHEN e.kind = {f} AND e.content_id IS NULL THEN 1 ELSE 0 END) FROM entries e "
-        "INDEXED BY entries_undelivered WHERE e.pair_id = ? AND {listed} AND NOT {delivered} "
-        "GROUP BY state",
-        fmt::arg("on_cargo", on_cargo_condition()), fmt::arg("f", sql_kind(Kind::file)),
-        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered));
-    Statement st = m_db.prepare(others_sql);
+        "SELECT CASE WHEN e.fail_reason IS NOT NULL THEN 2 WHEN {{}} THEN 1 ELSE 0 END, CASE WHEN "
+        "e.kind = {f} THEN e.size ELSE 0 END, e.kind = {f} AND e.content_id IS NULL FROM entries e "
+        "INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND {listed} AND NOT {delivered}",
+        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("listed", listed()),
+        fmt::arg("delivered", sql_delivered));
+    static const std::string per_entry_sql =
+        ready_sets(false) + fmt::format(fmt::runtime(others_sql), ready_condition(false));
+    static const std::string as_set_sql =
+        ready_sets(true) + fmt::format(fmt::runtime(others_sql), ready_condition(true));
+    Statement st = m_db.prepare(plan == Plan::by_set ? as_set_sql : per_entry_sql);
     st.bind(1, pair_id);
+    // Summed here: a GROUP BY would sort every row first.
+    Counts* by_state[] = {&pc.pending, &pc.on_cargo, &pc.failed};
     while (st.step()) {
-        std::string state = st.column_text(0);
-        Counts c{st.column_int(1), static_cast<int64_t>(st.column_double(2))};
-        if (state == "f") {
-            pc.failed = c;
-        } else if (state == "c") {
-            pc.on_cargo = c;
-        } else {
-            pc.pending = c;
-            pc.unhashed = static_cast<int64_t>(st.column_double(3));
+        Counts& c = *by_state[st.column_int(0)];
+        ++c.files;
+        c.bytes += st.column_int(1);
+        if (&c == &pc.pending && st.column_int(2) != 0) {
+            ++pc.unhashed;
         }
     }
     // The oldest and newest verification of a delivered file: the two ends of the
@@ -116,7 +165,7 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
         "e.pair_id = ? AND {listed} AND NOT {delivered} AND e.kind = {f} AND e.size > 0 AND "
         "{on_cargo}",
         fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
-        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("on_cargo", on_cargo_condition(OrAtDest::no)));
+        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("on_cargo", on_cargo_condition()));
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);
     if (!st.step()) {
@@ -125,9 +174,20 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
     return {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
 }
 
-Counts StatusStore::reclaimable() {
+Counts StatusStore::reclaimable(Plan plan) {
     // What the cargo holds, less the pieces some undelivered file still needs (the
-    // rule of TransitStore::reclaimable_pieces, counted from the undelivered side).
+    // rule of TransitStore::reclaimable_pieces), counted from the smaller side: the
+    // undelivered files (few once a tree is delivered) or the pieces on the cargo
+    // (none before the first load of a big tree).
+    Counts all = cargo();
+    static const std::string needed_by_cargo_sql = fmt::format(
+        "SELECT count(*), total(p.size) FROM pieces p INDEXED BY pieces_cargo WHERE p.on_cargo = 1 "
+        "AND EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece JOIN entries e "
+        "INDEXED BY entries_content ON e.content_id = cp.content_id WHERE cp.piece_id = p.id AND "
+        "{listed} AND NOT {delivered} AND e.kind = {f} AND NOT EXISTS (SELECT 1 FROM staged s WHERE "
+        "s.pair_id = e.pair_id AND s.content_id = cp.content_id AND s.idx = cp.idx))",
+        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
+        fmt::arg("f", sql_kind(Kind::file)));
     static const std::string needed_sql = fmt::format(
         "SELECT count(*), total(p.size) FROM pieces p WHERE p.on_cargo = 1 AND p.id IN (SELECT "
         "cp.piece_id FROM entries e INDEXED BY entries_undelivered JOIN content_pieces cp ON "
@@ -136,8 +196,11 @@ Counts StatusStore::reclaimable() {
         "cp.content_id AND s.idx = cp.idx))",
         fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
         fmt::arg("f", sql_kind(Kind::file)));
-    Counts all = cargo();
-    Statement st = m_db.prepare(needed_sql);
+    if (plan == Plan::choose) {
+        plan = all.files == 0 || all.files < undelivered_files(std::nullopt) ? Plan::by_set
+                                                                              : Plan::by_entries;
+    }
+    Statement st = m_db.prepare(plan == Plan::by_set ? needed_by_cargo_sql : needed_sql);
     if (st.step()) {
         all.files -= st.column_int(0);
         all.bytes -= static_cast<int64_t>(st.column_double(1));

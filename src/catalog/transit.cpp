@@ -23,9 +23,9 @@ namespace {
 
 // Entry "x" holds at the destination, for entry "e", a verified copy that no
 // delivery will replace (the caller matches x.d_content_id to the content).
-constexpr const char* holder_condition =
-    "x.pair_id = e.pair_id AND x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord AND "
-    "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
+constexpr const char* holder_of_pair = "x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord AND "
+                                       "(x.kind IS NULL OR x.content_id IS x.d_content_id)";
+const std::string holder_condition = std::string("x.pair_id = e.pair_id AND ") + holder_of_pair;
 
 // Entry "x" is the old name of a rename of entry "e": a delivered, undamaged
 // file gone from the source with e's content (the lowest id of those, by
@@ -52,6 +52,14 @@ const std::string& sql_held_at_dest() {
     static const std::string sql =
         std::string("EXISTS (SELECT 1 FROM entries x WHERE x.d_content_id = e.content_id AND ") +
         holder_condition + ")";
+    return sql;
+}
+
+const std::string& sql_held_at_dest_of_pair() {
+    static const std::string sql =
+        std::string("SELECT x.d_content_id FROM entries x INDEXED BY entries_d_content WHERE "
+                    "x.d_content_id IS NOT NULL AND x.pair_id = ?1 AND ") +
+        holder_of_pair;
     return sql;
 }
 

@@ -46,14 +46,21 @@ struct CounterMismatch {
 class StatusStore {
 public:
     explicit StatusStore(Database& db) : m_db(db) {}
-    PairCounts pair_counts(int64_t pair_id);
+    // Some counts join the undelivered entries to another set (the pieces on the
+    // cargo, what the destination holds, what other drives carry): driven by the
+    // entries, looking the set up per entry, or by the set, when it is the smaller.
+    // choose takes the cheaper; tests run both, which must agree.
+    enum class Plan { choose, by_entries, by_set };
+    PairCounts pair_counts(int64_t pair_id, Plan plan = Plan::choose);
+    // Undelivered files and symlinks, of one pair or of all: an index-only count.
+    int64_t undelivered_files(std::optional<int64_t> pair_id);
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
     // Pieces the catalog puts on the cargo, and their bytes.
     Counts cargo();
     // Pieces on the cargo no undelivered file needs (delivered, or no longer wanted):
     // what the next load, or dump-cargo, reclaims.
-    Counts reclaimable();
+    Counts reclaimable(Plan plan = Plan::choose);
     // Files of the pair the destination lacks whose content is on the drive, failed
     // ones included: what removing the pair would strand.
     Counts undelivered_on_cargo(int64_t pair_id);

@@ -38,6 +38,9 @@ extern const char* const sql_piece_here;
 // duplicate, or e itself when only its metadata changed). Load carries no bytes
 // for such an entry; unload renames or copies it there, or sets its metadata.
 const std::string& sql_held_at_dest();
+// The same as a set: the contents the destination of pair ?1 holds a copy of, for
+// `e.content_id IN (...)` (what sql_held_at_dest finds, from the delivered side).
+const std::string& sql_held_at_dest_of_pair();
 
 // A piece as the catalog knows it.
 struct PieceRow {

@@ -13,6 +13,7 @@
 // catalog copies at the endpoints it visits (merge_knowledge).
 
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/status_store.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -134,7 +135,8 @@ std::vector<KnownDrive> known_drives(Database& db, int64_t pair_id);
 
 // The pair's undelivered files whose content another drive (not lost) carries:
 // files and bytes.
-std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id);
+std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id,
+                                              StatusStore::Plan plan = StatusStore::Plan::choose);
 
 // Whether the other drives' catalog copies at root know the pair (by uuid):
 // the drive ids.
