@@ -12,8 +12,8 @@ namespace {
 
 // Everything an undelivered entry needs is on the drive: symlinks and empty files
 // travel inside the catalog; a file needs each piece there (sql_piece_here). (The
-// status counts a file the destination holds a copy of as on the cargo too:
-// ready_condition.)
+// status counts a file the destination holds a copy of, sql_held_at_dest, as on
+// the cargo too.)
 std::string on_cargo_condition() {
     return fmt::format("(e.kind IS NOT {} OR (e.content_id IS NOT NULL AND EXISTS (SELECT 1 FROM "
                        "contents c WHERE c.id = e.content_id AND (c.size = 0 OR (c.pieces IS NOT "
@@ -22,18 +22,31 @@ std::string on_cargo_condition() {
                        sql_kind(Kind::file), sql_piece_here);
 }
 
+} // namespace
+
+bool StatusStore::set_is_cheaper(int64_t set_rows, int64_t undelivered) {
+    // Measured at a million files (docs/benchmarks.md): building a set, or probing
+    // the entries from it, costs several times a step of the pass over the
+    // undelivered entries (random reads of the table, sorts), so the set must be
+    // much the smaller. An empty set always is.
+    constexpr int64_t set_row_cost = 8;
+    return set_rows == 0 || set_rows * set_row_cost < undelivered;
+}
+
+namespace {
+
 // The files and symlinks of entries "e", as the status indexes select them.
 std::string listed() {
     return sql_counted("e");
 }
 
-// on_cargo_condition as sets, for a pass over many undelivered entries: the
-// contents of pair ?1 whose every piece is here (from the cargo's side: the
-// pieces on it and the pair's staged ones), and, when held is set, those the
-// destination holds a copy of (from the delivered side). A pass then looks each
-// entry up in two small in-memory tables instead of running the correlated
-// subqueries of on_cargo_condition (three b-tree searches) for every one.
-std::string ready_sets(bool held) {
+// The status's "on the cargo" as sets, for a pass over many undelivered entries:
+// the contents of pair ?1 whose every piece is here (from the cargo's side: the
+// pieces on it and the pair's staged ones), and those the destination holds a
+// copy of (from the delivered side). A pass then looks each entry up in two
+// in-memory tables instead of running the correlated subqueries of
+// on_cargo_condition and sql_held_at_dest (three b-tree searches) for every one.
+std::string ready_sets() {
     return fmt::format(
         "WITH here(content_id, idx) AS (SELECT cp.content_id, cp.idx FROM pieces p INDEXED BY "
         "pieces_cargo JOIN content_pieces cp INDEXED BY content_pieces_piece ON cp.piece_id = p.id "
@@ -41,20 +54,20 @@ std::string ready_sets(bool held) {
         "cp ON cp.content_id = s.content_id AND cp.idx = s.idx JOIN pieces p ON p.id = cp.piece_id "
         "WHERE s.pair_id = ?1), ready(content_id) AS (SELECT h.content_id FROM here h GROUP BY "
         "h.content_id HAVING count(*) = (SELECT c.pieces FROM contents c WHERE c.id = "
-        "h.content_id)){} ",
-        held ? ", held(content_id) AS (" + sql_held_at_dest_of_pair() + ")" : std::string());
+        "h.content_id)), held(content_id) AS ({}) ",
+        sql_held_at_dest_of_pair());
 }
 
 // Whether entry "e" (undelivered, of pair ?1) is on the cargo: on_cargo_condition
 // with the sets of ready_sets. An empty file travels inside the catalog; the
 // size of an entry with a content is that content's size (a scan forgets the
 // content of a file whose size changed), so only empty entries look it up.
-std::string ready_condition(bool held_set) {
+std::string ready_condition() {
     return fmt::format(
-        "(e.kind IS NOT {f} OR (e.content_id IS NOT NULL AND (e.content_id IN ready OR (e.size = 0 "
-        "AND EXISTS (SELECT 1 FROM contents c WHERE c.id = e.content_id AND c.size = 0)) OR {held})))",
-        fmt::arg("f", sql_kind(Kind::file)),
-        fmt::arg("held", held_set ? std::string("e.content_id IN held") : sql_held_at_dest()));
+        "(e.kind IS NOT {} OR (e.content_id IS NOT NULL AND (e.content_id IN ready OR (e.size = 0 "
+        "AND EXISTS (SELECT 1 FROM contents c WHERE c.id = e.content_id AND c.size = 0)) OR "
+        "e.content_id IN held)))",
+        sql_kind(Kind::file));
 }
 
 } // namespace
@@ -63,16 +76,16 @@ std::string ready_condition(bool held_set) {
 // no longer matches its index fails when it is prepared instead of silently
 // reading every entry (schema.cpp, version 2).
 int64_t StatusStore::undelivered_files(std::optional<int64_t> pair_id) {
-    // From the partial index alone: no entry is read.
-    static const std::string sql = fmt::format(
-        "SELECT count(*) FROM entries e INDEXED BY entries_undelivered WHERE (?1 IS NULL OR "
-        "e.pair_id = ?1) AND {listed} AND NOT {delivered}",
+    // From the partial index alone: no entry is read. Two statements: with an OR
+    // on pair_id, one pair's count would scan every pair's part of the index.
+    static const std::string all_sql = fmt::format(
+        "SELECT count(*) FROM entries e INDEXED BY entries_undelivered WHERE {listed} AND NOT "
+        "{delivered}",
         fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered));
-    Statement st = m_db.prepare(sql);
+    static const std::string pair_sql = all_sql + " AND e.pair_id = ?1";
+    Statement st = m_db.prepare(pair_id ? pair_sql : all_sql);
     if (pair_id) {
         st.bind(1, *pair_id);
-    } else {
-        st.bind_null(1);
     }
     return st.step() ? st.column_int(0) : 0;
 }
@@ -86,14 +99,15 @@ PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
         pc.delivered = {d.column_int(0), d.column_int(1)};
     }
     // The rest: what waits, travels or failed, in one pass over the undelivered
-    // entries (once a tree is delivered, few). Whether the destination holds an
-    // entry's content is looked up per entry, or in the set of what it holds when
-    // that is smaller (a first load of a big tree: nothing is held yet).
+    // entries (once a tree is delivered, few). Whether an entry's pieces are all
+    // here, and whether the destination holds its content, is looked up per
+    // entry, or in the sets of such contents when building those is cheaper: what
+    // is on the cargo and what is delivered, against what waits (a first load of
+    // a big tree: nothing on the cargo or delivered yet).
     if (plan == Plan::choose) {
         Statement all = m_db.prepare("SELECT coalesce(sum(files), 0) FROM pair_delivered");
-        int64_t delivered = all.step() ? all.column_int(0) : 0;
-        plan = delivered == 0 || delivered < undelivered_files(pair_id) ? Plan::by_set
-                                                                        : Plan::by_entries;
+        int64_t sets = cargo().files + (all.step() ? all.column_int(0) : 0);
+        plan = set_is_cheaper(sets, undelivered_files(pair_id)) ? Plan::by_set : Plan::by_entries;
     }
     static const std::string others_sql = fmt::format(
         "SELECT CASE WHEN e.fail_reason IS NOT NULL THEN 2 WHEN {{}} THEN 1 ELSE 0 END, CASE WHEN "
@@ -101,10 +115,10 @@ PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
         "INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND {listed} AND NOT {delivered}",
         fmt::arg("f", sql_kind(Kind::file)), fmt::arg("listed", listed()),
         fmt::arg("delivered", sql_delivered));
-    static const std::string per_entry_sql =
-        ready_sets(false) + fmt::format(fmt::runtime(others_sql), ready_condition(false));
+    static const std::string per_entry_sql = fmt::format(
+        fmt::runtime(others_sql), "(" + on_cargo_condition() + " OR " + sql_held_at_dest() + ")");
     static const std::string as_set_sql =
-        ready_sets(true) + fmt::format(fmt::runtime(others_sql), ready_condition(true));
+        ready_sets() + fmt::format(fmt::runtime(others_sql), ready_condition());
     Statement st = m_db.prepare(plan == Plan::by_set ? as_set_sql : per_entry_sql);
     st.bind(1, pair_id);
     // Summed here: a GROUP BY would sort every row first.
@@ -197,8 +211,8 @@ Counts StatusStore::reclaimable(Plan plan) {
         fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
         fmt::arg("f", sql_kind(Kind::file)));
     if (plan == Plan::choose) {
-        plan = all.files == 0 || all.files < undelivered_files(std::nullopt) ? Plan::by_set
-                                                                              : Plan::by_entries;
+        plan = set_is_cheaper(all.files, undelivered_files(std::nullopt)) ? Plan::by_set
+                                                                          : Plan::by_entries;
     }
     Statement st = m_db.prepare(plan == Plan::by_set ? needed_by_cargo_sql : needed_sql);
     if (st.step()) {

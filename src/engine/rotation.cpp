@@ -671,7 +671,7 @@ std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id,
         Statement n = db.prepare("SELECT count(*) FROM drive_cargo WHERE pair_id = ?1");
         n.bind(1, pair_id);
         int64_t carried = n.step() ? n.column_int(0) : 0;
-        plan = carried == 0 || carried < StatusStore(db).undelivered_files(pair_id)
+        plan = StatusStore::set_is_cheaper(carried, StatusStore(db).undelivered_files(pair_id))
                    ? StatusStore::Plan::by_set
                    : StatusStore::Plan::by_entries;
     }

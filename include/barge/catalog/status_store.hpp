@@ -51,6 +51,8 @@ public:
     // entries, looking the set up per entry, or by the set, when it is the smaller.
     // choose takes the cheaper; tests run both, which must agree.
     enum class Plan { choose, by_entries, by_set };
+    // choose's rule: a set of set_rows rows against a pass over `undelivered` entries.
+    static bool set_is_cheaper(int64_t set_rows, int64_t undelivered);
     PairCounts pair_counts(int64_t pair_id, Plan plan = Plan::choose);
     // Undelivered files and symlinks, of one pair or of all: an index-only count.
     int64_t undelivered_files(std::optional<int64_t> pair_id);
