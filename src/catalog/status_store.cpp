@@ -194,22 +194,21 @@ Counts StatusStore::reclaimable(Plan plan) {
     // undelivered files (few once a tree is delivered) or the pieces on the cargo
     // (none before the first load of a big tree).
     Counts all = cargo();
-    static const std::string needed_by_cargo_sql = fmt::format(
+    // Undelivered file "e" still needs piece "cp" of its content.
+    static const std::string needs = fmt::format(
+        "{listed} AND NOT {delivered} AND e.kind = {f} AND NOT EXISTS (SELECT 1 FROM staged s WHERE "
+        "s.pair_id = e.pair_id AND s.content_id = cp.content_id AND s.idx = cp.idx)",
+        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
+        fmt::arg("f", sql_kind(Kind::file)));
+    static const std::string needed_by_cargo_sql =
         "SELECT count(*), total(p.size) FROM pieces p INDEXED BY pieces_cargo WHERE p.on_cargo = 1 "
         "AND EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece JOIN entries e "
-        "INDEXED BY entries_content ON e.content_id = cp.content_id WHERE cp.piece_id = p.id AND "
-        "{listed} AND NOT {delivered} AND e.kind = {f} AND NOT EXISTS (SELECT 1 FROM staged s WHERE "
-        "s.pair_id = e.pair_id AND s.content_id = cp.content_id AND s.idx = cp.idx))",
-        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
-        fmt::arg("f", sql_kind(Kind::file)));
-    static const std::string needed_sql = fmt::format(
+        "INDEXED BY entries_content ON e.content_id = cp.content_id WHERE cp.piece_id = p.id AND " +
+        needs + ")";
+    static const std::string needed_sql =
         "SELECT count(*), total(p.size) FROM pieces p WHERE p.on_cargo = 1 AND p.id IN (SELECT "
         "cp.piece_id FROM entries e INDEXED BY entries_undelivered JOIN content_pieces cp ON "
-        "cp.content_id = e.content_id WHERE {listed} AND NOT {delivered} AND e.kind = {f} AND NOT "
-        "EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND s.content_id = "
-        "cp.content_id AND s.idx = cp.idx))",
-        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered),
-        fmt::arg("f", sql_kind(Kind::file)));
+        "cp.content_id = e.content_id WHERE " + needs + ")";
     if (plan == Plan::choose) {
         plan = set_is_cheaper(all.files, undelivered_files(std::nullopt)) ? Plan::by_set
                                                                           : Plan::by_entries;

@@ -675,18 +675,18 @@ std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id,
                    ? StatusStore::Plan::by_set
                    : StatusStore::Plan::by_entries;
     }
-    static const std::string by_set_sql = fmt::format(
+    // An undelivered file "e" of the pair.
+    static const std::string undelivered = fmt::format(
+        "e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1",
+        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered));
+    static const std::string by_set_sql =
         "SELECT count(*), total(e.size) FROM entries e INDEXED BY entries_content WHERE "
         "e.content_id IN (SELECT c.id FROM drive_cargo dc JOIN drives dr ON dr.pair_id = dc.pair_id "
         "AND dr.drive_id = dc.drive_id JOIN contents c ON c.hash = dc.hash WHERE dc.pair_id = ?1 AND "
-        "dr.lost_ns IS NULL) AND e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1",
-        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered));
-    static const std::string sql = fmt::format(
-        "SELECT count(*), total(e.size) FROM entries e INDEXED BY entries_undelivered LEFT JOIN "
-        "contents c ON c.id = e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} "
-        "AND e.kind = 1 AND {elsewhere}",
-        fmt::arg("counted", sql_counted("e")), fmt::arg("delivered", sql_delivered),
-        fmt::arg("elsewhere", sql_carried_elsewhere));
+        "dr.lost_ns IS NULL) AND " + undelivered;
+    static const std::string sql = "SELECT count(*), total(e.size) FROM entries e INDEXED BY "
+                                   "entries_undelivered LEFT JOIN contents c ON c.id = e.content_id "
+                                   "WHERE " + undelivered + " AND " + sql_carried_elsewhere;
     Statement st = db.prepare(plan == StatusStore::Plan::by_set ? by_set_sql : sql);
     st.bind(1, pair_id);
     std::pair<int64_t, int64_t> out{0, 0};
