@@ -22,7 +22,7 @@ piece_of() {
 damage() { # KIND PIECE
     local p=$2
     case $1 in
-    flip) printf '\x5a' | dd of="$p" bs=1 seek=777 conv=notrunc status=none ;;
+    flip) flip_byte "$p" 777 ;;
     truncate) truncate -s 1000 "$p" ;;
     zero) dd if=/dev/zero of="$p" bs=65536 count=1 conv=notrunc status=none ;;
     delete) rm "$p" ;;

@@ -465,7 +465,7 @@ expect_eq false "$(json .joined)" "--separate does not join"
 # B (next at the source) carries it and repairs it.
 two_drives
 expect_exit 0 barge -d "$A" dump-cargo --yes
-printf 'X' | dd of="$DST/keep/base.bin" bs=1 seek=100 conv=notrunc status=none
+flip_byte "$DST/keep/base.bin" 100
 expect_exit 4 barge -d "$A" verify-destination
 expect_exit 0 barge -d "$B" --json load
 expect_eq 20000 "$(json '.pairs[0].carried.bytes')" "B carries the damaged file again"

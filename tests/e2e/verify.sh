@@ -14,7 +14,7 @@ expect_eq 5 "$(json '.pairs[0].checked')" "verified files"
 expect_eq 0 "$(json '.pairs[0].bad')" "nothing bad yet"
 
 # Damage the destination three ways.
-printf '\x00' | dd of="$DST/d/f1" bs=1 seek=500 conv=notrunc status=none
+flip_byte "$DST/d/f1" 500
 truncate -s 50000 "$DST/d/f2"
 rm "$DST/d/f3"
 expect_exit 4 barge verify-destination
@@ -48,7 +48,7 @@ expect_exit 0 barge load
 expect_exit 0 barge verify-middle --json
 expect_eq 0 "$(json '.bad')" "a healthy cargo"
 piece() { local h; h=$(b2sum "$SRC/d/$1" | cut -d' ' -f1); echo "$DRIVE/cargo/${h:0:2}/$h"; }
-printf '\x00' | dd of="$(piece f1)" bs=1 seek=10 conv=notrunc status=none
+flip_byte "$(piece f1)" 10
 truncate -s 10 "$(piece f2)"
 rm "$(piece f3)"
 expect_exit 4 barge verify-middle
