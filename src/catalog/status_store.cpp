@@ -190,9 +190,9 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
 
 Counts StatusStore::reclaimable(Plan plan) {
     // What the cargo holds, less the pieces some undelivered file still needs (the
-    // rule of TransitStore::reclaimable_pieces), counted from the smaller side: the
-    // undelivered files (few once a tree is delivered) or the pieces on the cargo
-    // (none before the first load of a big tree).
+    // rule of TransitStore::reclaimable_pieces), counted from the undelivered files
+    // (few once a tree is delivered), or from the pieces on the cargo when they are
+    // much fewer (none before the first load of a big tree).
     Counts all = cargo();
     // Undelivered file "e" still needs piece "cp" of its content.
     static const std::string needs = fmt::format(

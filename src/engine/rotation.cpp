@@ -666,7 +666,7 @@ std::vector<KnownDrive> known_drives(Database& db, int64_t pair_id) {
 std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id,
                                               StatusStore::Plan plan) {
     // Driven by the pair's undelivered files, or by what the other drives carry
-    // for it when that is fewer (most of the time nothing: one drive).
+    // for it when that is much less (most of the time nothing: one drive).
     if (plan == StatusStore::Plan::choose) {
         Statement n = db.prepare("SELECT count(*) FROM drive_cargo WHERE pair_id = ?1");
         n.bind(1, pair_id);

@@ -48,8 +48,9 @@ public:
     explicit StatusStore(Database& db) : m_db(db) {}
     // Some counts join the undelivered entries to another set (the pieces on the
     // cargo, what the destination holds, what other drives carry): driven by the
-    // entries, looking the set up per entry, or by the set, when it is the smaller.
-    // choose takes the cheaper; tests run both, which must agree.
+    // entries, looking the set up per entry, or by the set. choose takes the set
+    // only when it is much the smaller (set_is_cheaper); tests run both plans,
+    // which must agree.
     enum class Plan { choose, by_entries, by_set };
     // choose's rule: a set of set_rows rows against a pass over `undelivered` entries.
     static bool set_is_cheaper(int64_t set_rows, int64_t undelivered);
