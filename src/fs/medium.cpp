@@ -98,17 +98,13 @@ void Medium::written_barrier() {
     }
 }
 
-namespace {
-// Makes the renames into these directories durable (FUSE: syncfs may not reach
-// the device). Throws MediumError: a failed barrier stops the run.
-void fsync_dirs(const std::vector<Fd>& dirs, const std::string& display) {
-    for (const auto& d : dirs) {
+void Medium::fsync_dirs(const RenamedDirs& dirs, const std::string& display) {
+    for (const auto& [key, d] : dirs) {
         if (::fsync(d.get()) != 0) {
             throw MediumError(errno, "fsync", display);
         }
     }
 }
-} // namespace
 
 void Medium::renamed_barrier() {
     if (!m_fuse) {
@@ -117,11 +113,10 @@ void Medium::renamed_barrier() {
         }
         return;
     }
-    std::vector<Fd> dirs;
+    RenamedDirs dirs;
     {
         std::lock_guard lock(m_mutex);
         dirs = std::exchange(m_renamed_dirs, {});
-        m_renamed_keys.clear();
     }
     fsync_dirs(dirs, m_display);
 }
@@ -135,7 +130,7 @@ void Medium::renamed_into(int dirfd) {
         fail(errno, "stat", m_display);
     }
     std::lock_guard lock(m_mutex);
-    if (m_renamed_keys.contains({st.st_dev, st.st_ino})) {
+    if (m_renamed_dirs.contains({st.st_dev, st.st_ino})) {
         return;
     }
     if (m_renamed_dirs.size() >= max_held_dirs) {
@@ -143,14 +138,12 @@ void Medium::renamed_into(int dirfd) {
         // a little earlier, and no more than max_held_dirs descriptors are held.
         fsync_dirs(m_renamed_dirs, m_display);
         m_renamed_dirs.clear();
-        m_renamed_keys.clear();
     }
     int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) {
         fail(errno, "dup", m_display);
     }
-    m_renamed_dirs.emplace_back(dup);
-    m_renamed_keys.insert({st.st_dev, st.st_ino});
+    m_renamed_dirs.emplace(std::pair{st.st_dev, st.st_ino}, Fd(dup));
 }
 
 TempFile::TempFile(Medium& medium, Fd fd, std::string name, bool owned)

@@ -6,14 +6,13 @@
 #include "barge/util/fd.hpp"
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
 #include <utility>
-#include <vector>
 
 namespace barge {
 
@@ -86,8 +85,12 @@ private:
     OnFailure m_on_failure;
     bool m_fuse;
     std::mutex m_mutex;
-    std::vector<Fd> m_renamed_dirs; // FUSE only
-    std::set<std::pair<dev_t, ino_t>> m_renamed_keys; // theirs
+    // Directories renamed into since the last barrier, by device and inode (FUSE only).
+    using RenamedDirs = std::map<std::pair<dev_t, ino_t>, Fd>;
+    // Makes the renames into these directories durable (FUSE: syncfs may not reach
+    // the device). Throws MediumError: a failed barrier stops the run.
+    static void fsync_dirs(const RenamedDirs& dirs, const std::string& display);
+    RenamedDirs m_renamed_dirs;
 };
 
 // A file written under a temporary name on a Medium. Unless it is committed
