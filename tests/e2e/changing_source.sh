@@ -5,10 +5,7 @@
 # file is never delivered torn: the destination gets a whole version or nothing,
 # and once the file is stable it is carried and delivered exactly.
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-no_leak_check_under_strace
-strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
-    skip "strace cannot inject delays here"
+need_strace_delays
 
 PIECE_SIZE=4M setup_pair --mass-change-limit 100
 f=$SRC/video.bin

@@ -107,10 +107,7 @@ expect_eq 1502 "$(sql "SELECT count(*) FROM entries WHERE parent = CAST('a' AS B
 # 5. A rescan that walks for more than the two seconds between a first scan's
 # commits (every stat slowed down) neither hashes inline nor commits mid-walk:
 # it finishes as any rescan does.
-command -v strace >/dev/null || skip "strace is not installed (sections 1-4 passed)"
-strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
-    skip "strace cannot inject delays here (sections 1-4 passed)"
-no_leak_check_under_strace
+need_strace_delays "sections 1-4 passed"
 echo "one more" >"$SRC2/a/late"
 age "$SRC2/a/late"
 start=$(date +%s)

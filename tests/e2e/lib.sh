@@ -114,6 +114,14 @@ sql_write() { catalog_sql "$DRIVE/barge.db" "$1"; }
 # LeakSanitizer cannot run under ptrace: scenarios that run barge under strace
 # call this first (the others, and the unit tests, keep leak checking).
 no_leak_check_under_strace() { export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"; }
+# need_strace_delays [NOTE]: skips (NOTE added to the reason) unless strace can
+# slow barge's system calls here; then turns leak checking off.
+need_strace_delays() {
+    command -v strace >/dev/null || skip "strace is not installed${1:+ ($1)}"
+    strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
+        skip "strace cannot inject delays here${1:+ ($1)}"
+    no_leak_check_under_strace
+}
 
 # exfat_mount NAME: a 64 MiB exFAT file system (exfat-fuse on a loop device) at
 # $T/NAME, unmounted and detached at exit; skips with the reason when it cannot.

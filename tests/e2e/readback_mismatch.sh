@@ -9,10 +9,7 @@
 # the page cache is shown elsewhere: O_DIRECT, durable_test's mincore check, and
 # bench-load's block-device counters; see docs/durability.md.)
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-no_leak_check_under_strace
-strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
-    skip "strace cannot inject delays here"
+need_strace_delays
 
 PIECE_SIZE=4M setup_pair
 head -c 3000000 /dev/urandom >"$SRC/large.bin" # one piece of 3 MB: re-read behind its writer

@@ -6,10 +6,7 @@
 # what was verified before stays recorded, the exit code is 130 (143 for SIGTERM)
 # and the run is logged with it; the next run finishes.
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-no_leak_check_under_strace
-strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null ||
-    skip "strace cannot inject delays here"
+need_strace_delays
 
 PIECE_SIZE=512M setup_pair
 head -c 1000 /dev/urandom >"$SRC/a-small"
