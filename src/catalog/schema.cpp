@@ -356,6 +356,58 @@ CREATE TABLE drive_cargo (
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+// Version 6: the catalog at most 200 bytes per file (SPEC §8, issue 15). The
+// UNIQUE constraints on contents.hash and pieces.hash kept a second copy of every
+// 64-byte hash in their indexes; they index its first 8 bytes instead, and
+// triggers keep a hash recorded once (a lookup by the prefix, then the whole
+// hash). A UNIQUE constraint cannot be dropped: both tables are rebuilt, with
+// foreign keys off for the step (migrate(): a DROP would cascade into
+// content_pieces) and checked before it commits. docs/catalog.md, "Hashes, recorded
+// once".
+std::string schema_v6() {
+    auto unique_hash = [](const char* table) {
+        return fmt::format(R"sql(
+CREATE INDEX {t}_hash ON {t}(substr(hash, 1, 8));
+CREATE TRIGGER {t}_hash_insert BEFORE INSERT ON {t}
+WHEN EXISTS (SELECT 1 FROM {t} WHERE substr(hash, 1, 8) = substr(NEW.hash, 1, 8) AND hash = NEW.hash)
+BEGIN
+    SELECT RAISE(ABORT, 'a hash recorded twice in {t}');
+END;
+CREATE TRIGGER {t}_hash_update BEFORE UPDATE OF hash ON {t}
+WHEN NEW.hash IS NOT OLD.hash
+BEGIN
+    SELECT RAISE(ABORT, 'a recorded hash changed in {t}');
+END;
+)sql",
+                           fmt::arg("t", table));
+    };
+    return std::string(R"sql(
+CREATE TABLE contents_v6 (
+    id     INTEGER PRIMARY KEY,
+    hash   BLOB NOT NULL CHECK (length(hash) = 64),
+    size   INTEGER NOT NULL CHECK (size >= 0),
+    pieces INTEGER CHECK (pieces >= 0)
+) STRICT;
+INSERT INTO contents_v6(id, hash, size, pieces) SELECT id, hash, size, pieces FROM contents;
+DROP TABLE contents;
+ALTER TABLE contents_v6 RENAME TO contents;
+CREATE TABLE pieces_v6 (
+    id          INTEGER PRIMARY KEY,
+    hash        BLOB NOT NULL CHECK (length(hash) = 64),
+    size        INTEGER NOT NULL CHECK (size >= 0),
+    on_cargo    INTEGER NOT NULL DEFAULT 0 CHECK (on_cargo IN (0, 1)),
+    loaded_ns   INTEGER,
+    verified_ns INTEGER
+) STRICT;
+INSERT INTO pieces_v6(id, hash, size, on_cargo, loaded_ns, verified_ns)
+    SELECT id, hash, size, on_cargo, loaded_ns, verified_ns FROM pieces;
+DROP TABLE pieces;
+ALTER TABLE pieces_v6 RENAME TO pieces;
+CREATE INDEX pieces_cargo ON pieces(size) WHERE on_cargo = 1;
+)sql") + unique_hash("contents") +
+           unique_hash("pieces");
+}
+
 // The objects in sqlite_schema: (type, name) -> the SQL of a trigger (what it runs
 // is checked too: barge's own triggers must be exactly what barge wrote), "" for
 // anything else.
@@ -378,9 +430,36 @@ const std::vector<Migration>& migrations() {
         {3, schema_v3},
         {4, schema_v4()},
         {5, schema_v5},
+        {6, schema_v6()},
     };
     return steps;
 }
+
+namespace {
+
+// Each step in its own transaction, which sets user_version too.
+void apply_steps(Database& db, const std::vector<Migration>& steps, int current) {
+    for (const auto& step : steps) {
+        if (step.to <= current) {
+            continue;
+        }
+        Transaction tx(db);
+        db.exec(step.sql);
+        Statement broken = db.prepare("PRAGMA foreign_key_check");
+        if (broken.step()) {
+            throw CatalogError(fmt::format("catalog '{}': a row of table '{}' refers to a missing "
+                                           "row of '{}' (schema version {} to {}): the catalog is "
+                                           "damaged",
+                                           db.path(), broken.column_text(0), broken.column_text(2),
+                                           step.to - 1, step.to));
+        }
+        broken.reset();
+        db.exec(fmt::format("PRAGMA user_version = {}", step.to));
+        tx.commit();
+    }
+}
+
+} // namespace
 
 void migrate(Database& db, const std::vector<Migration>& steps,
              const std::function<void(int)>& backup) {
@@ -398,14 +477,26 @@ void migrate(Database& db, const std::vector<Migration>& steps,
     if (current > 0) {
         backup(current);
     }
-    for (const auto& step : steps) {
-        if (step.to <= current) {
-            continue;
+    // A step may rebuild a table others refer to (version 6): with foreign keys
+    // enforced, its DROP would delete, or cascade into, the rows that refer to it.
+    // They are off for the steps (the pragma does nothing inside a transaction)
+    // and every reference is checked before each step commits, as SQLite's
+    // documentation of ALTER TABLE prescribes.
+    bool enforced = db.query_int("PRAGMA foreign_keys") != 0;
+    db.exec("PRAGMA foreign_keys = OFF");
+    try {
+        apply_steps(db, steps, current);
+    } catch (...) {
+        if (enforced) {
+            try {
+                db.exec("PRAGMA foreign_keys = ON");
+            } catch (...) { // the first error is the one to report
+            }
         }
-        Transaction tx(db);
-        db.exec(step.sql);
-        db.exec(fmt::format("PRAGMA user_version = {}", step.to));
-        tx.commit();
+        throw;
+    }
+    if (enforced) {
+        db.exec("PRAGMA foreign_keys = ON");
     }
 }
 

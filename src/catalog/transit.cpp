@@ -1,5 +1,6 @@
 #include "barge/catalog/transit.hpp"
 
+#include "barge/catalog/contents.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 
@@ -184,15 +185,23 @@ ContentOnCargo TransitStore::on_cargo(int64_t pair_id, int64_t content_id, int64
 
 int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t content_id,
                                    int64_t idx, int64_t offset, int64_t now) {
-    Statement ins = m_db.prepare(
-        "INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) "
-        "ON CONFLICT(hash) DO UPDATE SET on_cargo = 1, loaded_ns = excluded.loaded_ns RETURNING id");
-    ins.bind_blob(1, digest_bytes(hash)).bind(2, size).bind(3, now);
-    if (!ins.step()) {
-        throw CatalogError(fmt::format("catalog '{}': no row for a piece", m_db.path()));
+    int64_t id = 0;
+    if (auto known = piece_by_hash(hash)) {
+        id = known->id;
+        m_db.prepare("UPDATE pieces SET on_cargo = 1, loaded_ns = ? WHERE id = ?")
+            .bind(1, now)
+            .bind(2, id)
+            .run();
+    } else {
+        Statement ins = m_db.prepare(
+            "INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) RETURNING id");
+        ins.bind_blob(1, digest_bytes(hash)).bind(2, size).bind(3, now);
+        if (!ins.step()) {
+            throw CatalogError(fmt::format("catalog '{}': no row for a piece", m_db.path()));
+        }
+        id = ins.column_int(0);
+        ins.reset();
     }
-    int64_t id = ins.column_int(0);
-    ins.reset();
     m_db.prepare("INSERT OR REPLACE INTO content_pieces(content_id, idx, piece_id, offset) "
                  "VALUES (?, ?, ?, ?)")
         .bind(1, content_id)
@@ -237,12 +246,16 @@ std::vector<PieceRow> TransitStore::pieces_on_cargo() {
 }
 
 std::optional<PieceRow> TransitStore::piece_by_hash(const Digest& hash) {
-    Statement st = m_db.prepare("SELECT id, hash, size, on_cargo FROM pieces WHERE hash = ?");
+    static const std::string sql = "SELECT p.id, p.hash, p.size, p.on_cargo FROM pieces p INDEXED BY "
+                                   "pieces_hash WHERE " + sql_hash_is("p", "?1");
+    Statement st = m_db.prepare(sql);
     st.bind_blob(1, digest_bytes(hash));
     if (!st.step()) {
         return std::nullopt;
     }
-    return read_piece(st, 0);
+    PieceRow out = read_piece(st, 0);
+    st.reset();
+    return out;
 }
 
 void TransitStore::set_off_cargo(int64_t piece_id) {

@@ -682,8 +682,9 @@ std::pair<int64_t, int64_t> carried_elsewhere(Database& db, int64_t pair_id,
     static const std::string by_set_sql =
         "SELECT count(*), total(e.size) FROM entries e INDEXED BY entries_content WHERE "
         "e.content_id IN (SELECT c.id FROM drive_cargo dc JOIN drives dr ON dr.pair_id = dc.pair_id "
-        "AND dr.drive_id = dc.drive_id JOIN contents c ON c.hash = dc.hash WHERE dc.pair_id = ?1 AND "
-        "dr.lost_ns IS NULL) AND " + undelivered;
+        "AND dr.drive_id = dc.drive_id JOIN contents c INDEXED BY contents_hash ON " +
+        sql_hash_is("c", "dc.hash") + " WHERE dc.pair_id = ?1 AND dr.lost_ns IS NULL) AND " +
+        undelivered;
     static const std::string sql = "SELECT count(*), total(e.size) FROM entries e INDEXED BY "
                                    "entries_undelivered LEFT JOIN contents c ON c.id = e.content_id "
                                    "WHERE " + undelivered + " AND " + sql_carried_elsewhere;

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace barge {
 
@@ -12,5 +14,11 @@ namespace barge {
 // how many pieces it is split into. The one way a content row is made.
 int64_t upsert_content(Database& db, const Digest& hash, int64_t size,
                        std::optional<int64_t> pieces = std::nullopt);
+
+// "Row `alias` of contents or pieces has the hash `value`" (an SQL expression: a
+// parameter or another table's column), as the index on the hash's first 8 bytes
+// can serve it (schema version 6): without the prefix term, a lookup by hash
+// would read the whole table.
+std::string sql_hash_is(std::string_view alias, std::string_view value);
 
 } // namespace barge

@@ -9,7 +9,7 @@ namespace barge {
 class Database;
 
 // The schema version this barge writes (PRAGMA user_version).
-constexpr int schema_version = 5;
+constexpr int schema_version = 6;
 
 // One step of the schema's history: the SQL that brings version `to - 1` to `to`.
 struct Migration {

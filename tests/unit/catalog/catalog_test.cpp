@@ -1,12 +1,15 @@
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/contents.hpp"
 #include "barge/catalog/database.hpp"
 #include "barge/catalog/entries.hpp"
 #include "barge/catalog/schema.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/util/error.hpp"
 
 #include <algorithm>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <vector>
@@ -249,6 +252,127 @@ TEST(Migration, FailedStepRollsBackAndKeepsVersion) {
     EXPECT_THROW(migrate(db, bad, [](int) {}), CatalogError);
     EXPECT_EQ(db.query_int("PRAGMA user_version"), 1);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'b'"), 0);
+}
+
+std::string query_text(Database& db, const std::string& sql) {
+    Statement st = db.prepare(sql);
+    return st.step() ? st.column_text(0) : std::string();
+}
+
+// The first five steps of the real schema: a catalog as barge wrote it before
+// version 6.
+std::vector<Migration> up_to_version_5() {
+    std::vector<Migration> steps;
+    for (const auto& m : migrations()) {
+        if (m.to <= 5) {
+            steps.push_back(m);
+        }
+    }
+    return steps;
+}
+
+TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version_5(), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 5);
+    db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
+            "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
+            "'0', 'keep', 0, 100, 1, 0)");
+    db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (10, randomblob(64), 5, 1), "
+            "(11, randomblob(64), 9, 2)");
+    db.exec("INSERT INTO pieces(id, hash, size, on_cargo) VALUES (20, randomblob(64), 5, 1), "
+            "(21, randomblob(64), 4, 1), (22, randomblob(64), 5, 0)");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
+            "(11, 0, 21, 0), (11, 1, 22, 4)");
+    db.exec("INSERT INTO entries(id, pair_id, parent, name, kind, size, content_id) VALUES "
+            "(1, 1, x'', x'61', 1, 5, 10)");
+    std::string before = query_text(db, "SELECT group_concat(hex(hash) || size, ',') FROM "
+                                       "(SELECT hash, size FROM contents UNION ALL SELECT hash, "
+                                       "size FROM pieces ORDER BY 1)");
+    int backups = 0;
+    migrate(db, migrations(), [&](int) { ++backups; });
+    EXPECT_EQ(backups, 1);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), 6);
+    EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1) << "enforcement is back on after the steps";
+    // A DROP with foreign keys on would have cascaded into content_pieces.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM content_pieces"), 3);
+    EXPECT_EQ(query_text(db, "SELECT group_concat(hex(hash) || size, ',') FROM (SELECT hash, size "
+                            "FROM contents UNION ALL SELECT hash, size FROM pieces ORDER BY 1)"),
+              before);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE "
+                           "'sqlite_autoindex_contents%' OR name LIKE 'sqlite_autoindex_pieces%'"),
+              0)
+        << "no second copy of each hash";
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM pieces INDEXED BY pieces_cargo WHERE on_cargo = 1"), 2);
+    // The references still name the rebuilt tables: a content in use cannot go.
+    EXPECT_THROW(db.exec("DELETE FROM pieces WHERE id = 20"), CatalogError);
+}
+
+TEST(Migration, VersionSixRefusesACatalogWhoseReferencesAreBroken) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    migrate(db, up_to_version_5(), [](int) {});
+    db.exec("PRAGMA foreign_keys = OFF");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (99, 0, 98, 0)");
+    db.exec("PRAGMA foreign_keys = ON");
+    try {
+        migrate(db, migrations(), [](int) {});
+        FAIL() << "a catalog with a dangling reference was migrated";
+    } catch (const CatalogError& e) {
+        EXPECT_NE(std::string(e.what()).find("content_pieces"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), 5) << "the step was rolled back";
+    EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
+}
+
+TEST(Contents, AHashIsRecordedOnceAndFoundByItsPrefix) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Digest a{};
+    Digest b{};
+    a[63] = 1;
+    b[63] = 2; // the same first 8 bytes as a: the prefix alone must not match
+    int64_t ia = upsert_content(db, a, 5);
+    int64_t ib = upsert_content(db, b, 5, 1);
+    EXPECT_NE(ia, ib);
+    EXPECT_EQ(upsert_content(db, a, 5, 3), ia);
+    EXPECT_EQ(db.query_int(fmt::format("SELECT pieces FROM contents WHERE id = {}", ia)), 3);
+    EXPECT_EQ(upsert_content(db, a, 5), ia) << "no piece count given keeps the recorded one";
+    EXPECT_EQ(db.query_int(fmt::format("SELECT pieces FROM contents WHERE id = {}", ia)), 3);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM contents"), 2);
+    // The schema itself refuses a second row with a recorded hash, and a changed hash.
+    EXPECT_THROW(db.exec("INSERT INTO contents(hash, size) SELECT hash, size FROM contents LIMIT 1"),
+                 CatalogError);
+    EXPECT_THROW(db.exec(fmt::format("UPDATE contents SET hash = randomblob(64) WHERE id = {}", ia)),
+                 CatalogError);
+
+    TransitStore t(db);
+    int64_t pa = t.record_piece(a, 5, ia, 0, 0, 100);
+    int64_t pb = t.record_piece(b, 5, ib, 0, 0, 100);
+    EXPECT_NE(pa, pb);
+    t.set_off_cargo(pa);
+    EXPECT_EQ(t.record_piece(a, 5, ia, 0, 0, 200), pa) << "a piece loaded again keeps its row";
+    auto found = t.piece_by_hash(a);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->id, pa);
+    EXPECT_TRUE(found->on_cargo);
+    EXPECT_EQ(db.query_int(fmt::format("SELECT loaded_ns FROM pieces WHERE id = {}", pa)), 200);
+    Digest none{};
+    none[0] = 9;
+    EXPECT_FALSE(t.piece_by_hash(none));
+    EXPECT_THROW(db.exec("INSERT INTO pieces(hash, size) SELECT hash, size FROM pieces LIMIT 1"),
+                 CatalogError);
+    // Lookups by hash read the prefix index, never the whole table.
+    std::string plan;
+    Statement q = db.prepare("EXPLAIN QUERY PLAN SELECT p.id FROM pieces p WHERE " +
+                             sql_hash_is("p", "?1"));
+    while (q.step()) {
+        plan += q.column_text(3) + "\n";
+    }
+    EXPECT_NE(plan.find("USING INDEX pieces_hash"), std::string::npos) << plan;
 }
 
 TEST(Entries, PathBytesRoundTrip) {
