@@ -73,6 +73,9 @@ public:
     std::vector<CounterMismatch> recount_delivered();
 
 private:
+    // pair_counts' pending, on-cargo, failed and unhashed counts, by the entries.
+    void classify_by_entries(int64_t pair_id, PairCounts& pc);
+
     Database& m_db;
 };
 
