@@ -251,8 +251,8 @@ int64_t EntryStore::count_deletions_to_restamp(int64_t pair_id) {
 
 int64_t EntryStore::restamp_superseded(int64_t pair_id, int64_t ord) {
     static const std::string present = fmt::format(
-        "UPDATE entries AS e INDEXED BY entries_undelivered SET ord = ?2, shelved_ord = NULL WHERE "
-        "e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.ord < e.d_ord",
+        "UPDATE entries AS e INDEXED BY entries_superseded SET ord = ?2, shelved_ord = NULL WHERE "
+        "e.pair_id = ?1 AND e.ord < e.d_ord AND {counted} AND NOT {delivered}",
         fmt::arg("counted", sql_counted("e")),
         fmt::arg("delivered", std::string(sql_delivered)));
     int64_t n = 0;

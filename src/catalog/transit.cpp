@@ -530,9 +530,9 @@ std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_i
 std::vector<DeliveryItem> TransitStore::superseded(int64_t pair_id, const std::string& after_parent,
                                                    const std::string& after_name, int limit) {
     static const std::string sql = fmt::format(
-        "{columns} FROM entries e INDEXED BY entries_undelivered LEFT JOIN contents c ON c.id = "
-        "e.content_id WHERE e.pair_id = ?1 AND {counted} AND NOT {delivered} AND e.kind = 1 AND "
-        "e.ord < e.d_ord AND e.content_id IS NOT NULL AND e.shelved_ord IS NOT e.ord AND "
+        "{columns} FROM entries e INDEXED BY entries_superseded LEFT JOIN contents c ON c.id = "
+        "e.content_id WHERE e.pair_id = ?1 AND e.ord < e.d_ord AND {counted} AND NOT {delivered} AND "
+        "e.kind = 1 AND e.content_id IS NOT NULL AND e.shelved_ord IS NOT e.ord AND "
         "(e.parent, e.name) > (?2, ?3) ORDER BY e.parent, e.name LIMIT ?4",
         fmt::arg("columns", delivery_columns()), fmt::arg("counted", sql_counted("e")),
         fmt::arg("delivered", sql_delivered));
