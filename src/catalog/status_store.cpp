@@ -312,7 +312,9 @@ Counts StatusStore::reclaimable(Plan plan) {
     int64_t first_id = 0;
     int64_t last_id = 0;
     if (plan == Plan::by_entries) {
-        Statement ids = m_db.prepare("SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM pieces");
+        // Two subqueries: min() and max() in one SELECT would read every row.
+        Statement ids = m_db.prepare(
+            "SELECT coalesce((SELECT min(id) FROM pieces), 0), coalesce((SELECT max(id) FROM pieces), 0)");
         if (ids.step()) {
             first_id = ids.column_int(0);
             last_id = ids.column_int(1);
@@ -371,12 +373,33 @@ std::vector<CounterMismatch> StatusStore::recount_delivered() {
 }
 
 Counts StatusStore::cargo() {
+    // Kept with every write of pieces (schema.cpp, version 6: cargo_total).
+    Statement st = m_db.prepare("SELECT pieces, bytes FROM cargo_total WHERE id = 1");
+    Counts out;
+    if (st.step()) {
+        out = {st.column_int(0), st.column_int(1)};
+    }
+    st.reset();
+    return out;
+}
+
+std::optional<CargoMismatch> StatusStore::recount_cargo() {
     Statement st = m_db.prepare(
         "SELECT count(*), total(size) FROM pieces INDEXED BY pieces_cargo WHERE on_cargo = 1");
-    if (!st.step()) {
-        return {};
+    CargoMismatch m{cargo(), {}};
+    if (st.step()) {
+        m.counted = {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
     }
-    return {st.column_int(0), static_cast<int64_t>(st.column_double(1))};
+    st.reset();
+    if (m.kept.files == m.counted.files && m.kept.bytes == m.counted.bytes) {
+        return std::nullopt;
+    }
+    m_db.prepare("INSERT INTO cargo_total(id, pieces, bytes) VALUES (1, ?1, ?2) ON CONFLICT(id) "
+                 "DO UPDATE SET pieces = excluded.pieces, bytes = excluded.bytes")
+        .bind(1, m.counted.files)
+        .bind(2, m.counted.bytes)
+        .run();
+    return m;
 }
 
 } // namespace barge

@@ -27,10 +27,16 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
         // The kept counts status reads (catalog/status_store.hpp), recounted: the
         // catalog's full check is the place for a full pass.
         Transaction tx(s.catalog().db());
-        for (const auto& m : StatusStore(s.catalog().db()).recount_delivered()) {
+        StatusStore store(s.catalog().db());
+        for (const auto& m : store.recount_delivered()) {
             spdlog::warn("pair {}: the catalog's count of delivered files was {} ({} B), the "
                          "entries say {} ({} B): set right",
                          m.pair_id, m.kept.files, m.kept.bytes, m.counted.files, m.counted.bytes);
+        }
+        if (auto m = store.recount_cargo()) {
+            spdlog::warn("the catalog's count of pieces on the cargo was {} ({} B), the pieces say "
+                         "{} ({} B): set right",
+                         m->kept.files, m->kept.bytes, m->counted.files, m->counted.bytes);
         }
         tx.commit();
     }

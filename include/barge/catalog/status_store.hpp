@@ -40,6 +40,11 @@ struct CounterMismatch {
     Counts kept, counted;
 };
 
+// The kept count of the pieces on the cargo (files: pieces), and a full count.
+struct CargoMismatch {
+    Counts kept, counted;
+};
+
 // The catalog queries of `barge status`. None reads every entry (SPEC §8): the
 // delivered files are counted as they are written (pair_delivered), the rest
 // through partial indexes of what is not delivered, failed or gone.
@@ -59,7 +64,8 @@ public:
     int64_t undelivered_files(std::optional<int64_t> pair_id);
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
-    // Pieces the catalog puts on the cargo, and their bytes.
+    // Pieces the catalog puts on the cargo, and their bytes: kept as pieces are
+    // written (cargo_total), one row.
     Counts cargo();
     // Pieces on the cargo no undelivered file needs (delivered, or no longer wanted):
     // what the next load, or dump-cargo, reclaims.
@@ -71,6 +77,8 @@ public:
     // verify-middle), sets the kept counts right where they were not, and returns
     // those. Call it inside a transaction.
     std::vector<CounterMismatch> recount_delivered();
+    // The same for the cargo's kept count: the mismatch it set right, if any.
+    std::optional<CargoMismatch> recount_cargo();
 
 private:
     // pair_counts' pending, on-cargo, failed and unhashed counts, by the entries.

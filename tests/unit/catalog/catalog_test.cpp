@@ -306,6 +306,8 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
               0)
         << "no second copy of each hash";
     EXPECT_EQ(db.query_int("SELECT count(*) FROM pieces INDEXED BY pieces_cargo WHERE on_cargo = 1"), 2);
+    EXPECT_EQ(query_text(db, "SELECT pieces || ' ' || bytes FROM cargo_total"), "2 9")
+        << "the kept count of the cargo starts from the migrated pieces";
     // The references still name the rebuilt tables: a content in use cannot go.
     EXPECT_THROW(db.exec("DELETE FROM pieces WHERE id = 20"), CatalogError);
 }

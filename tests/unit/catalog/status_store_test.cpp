@@ -164,6 +164,17 @@ TEST(StatusStore, RecountSetsWrongKeptCountsRight) {
     EXPECT_EQ(wrong[0].counted.files, 1);
     EXPECT_EQ(wrong[0].counted.bytes, 5);
     EXPECT_EQ(store.pair_counts(p).delivered.bytes, 5);
+
+    db.exec("INSERT INTO pieces(hash, size, on_cargo) VALUES (randomblob(64), 7, 1)");
+    EXPECT_EQ(store.cargo().bytes, 7);
+    EXPECT_FALSE(store.recount_cargo());
+    db.exec("UPDATE cargo_total SET pieces = 3, bytes = 30");
+    auto cargo = store.recount_cargo();
+    ASSERT_TRUE(cargo);
+    EXPECT_EQ(cargo->kept.files, 3);
+    EXPECT_EQ(cargo->counted.files, 1);
+    EXPECT_EQ(cargo->counted.bytes, 7);
+    EXPECT_EQ(store.cargo().bytes, 7);
 }
 
 namespace {
@@ -248,7 +259,7 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
         int64_t pair = pairs[pick(2)];
         int id = 1 + pick(60);
         int content = 1 + pick(5);
-        switch (pick(12)) {
+        switch (pick(13)) {
         case 0:
         case 1:
         case 2: { // an entry (re)written: a file (empty with the empty content), symlink or directory
@@ -301,6 +312,21 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
             db.exec(fmt::format("UPDATE drives SET lost_ns = {} WHERE pair_id = {} AND drive_id = 'd{}'",
                                 pick(2) ? "1" : "NULL", pair, 1 + pick(2)));
             break;
+        case 11: // a piece no content names: recorded, resized or forgotten (the kept cargo count)
+            switch (pick(3)) {
+            case 0:
+                db.exec(fmt::format("INSERT OR IGNORE INTO pieces(id, hash, size, on_cargo) VALUES "
+                                    "({}, randomblob(64), {}, {})",
+                                    100 + pick(5), 1 + pick(50), pick(2)));
+                break;
+            case 1:
+                db.exec(fmt::format("UPDATE pieces SET size = size + 1, on_cargo = {} WHERE id = {}",
+                                    pick(2), 100 + pick(5)));
+                break;
+            default:
+                db.exec(fmt::format("DELETE FROM pieces WHERE id = {}", 100 + pick(5)));
+            }
+            break;
         default:
             db.exec(fmt::format("UPDATE entries SET ord = {}, d_ord = {} WHERE id = {}", pick(3),
                                 pick(3), id));
@@ -345,6 +371,9 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
                 ASSERT_EQ(bytes, elsewhere.bytes) << "carried elsewhere, pair " << p << ", " << after;
             }
         }
+        // The kept count of the cargo against a count of every piece (recount_cargo
+        // returns the mismatch it found).
+        ASSERT_FALSE(store.recount_cargo()) << "the cargo's kept count, " << after;
         Counts reclaim = store.reclaimable(StatusStore::Plan::by_entries);
         for (auto plan : {StatusStore::Plan::by_set, StatusStore::Plan::choose}) {
             Counts other = store.reclaimable(plan);
