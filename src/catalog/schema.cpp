@@ -362,9 +362,10 @@ CREATE TABLE drive_cargo (
 // 64-byte hash in their indexes; they index its first 8 bytes instead, and
 // triggers keep a hash recorded once (a lookup by the prefix, then the whole
 // hash). A UNIQUE constraint cannot be dropped: both tables are rebuilt, with
-// foreign keys off for the step (migrate(): a DROP would cascade into
-// content_pieces) and checked before it commits. docs/catalog.md, "Hashes, recorded
-// once".
+// foreign keys off for the step (migrate(): with them on, a DROP deletes every
+// row first, which fails on the rows that refer to it or cascades into
+// content_pieces) and checked before it commits. docs/catalog.md, "Hashes,
+// recorded once".
 std::string schema_v6() {
     auto unique_hash = [](const char* table) {
         return fmt::format(R"sql(
@@ -382,7 +383,7 @@ END;
 )sql",
                            fmt::arg("t", table));
     };
-    return std::string(R"sql(
+    return fmt::format(R"sql(
 CREATE TABLE contents_v6 (
     id     INTEGER PRIMARY KEY,
     hash   BLOB NOT NULL CHECK (length(hash) = 64),
@@ -405,13 +406,18 @@ INSERT INTO pieces_v6(id, hash, size, on_cargo, loaded_ns, verified_ns)
 DROP TABLE pieces;
 ALTER TABLE pieces_v6 RENAME TO pieces;
 CREATE INDEX pieces_cargo ON pieces(size) WHERE on_cargo = 1;
--- Entries whose destination holds a version stamped later (SPEC §9): few or
--- none, found without a pass over every undelivered entry (a rescan's restamp,
--- unload's superseded versions).
-CREATE INDEX entries_superseded ON entries(pair_id) WHERE ord < d_ord;
+-- Undelivered entries whose destination holds a version stamped later (SPEC
+-- §9): few or none, found without a pass over every undelivered entry (a
+-- rescan's restamp, unload's superseded versions). Not the delivered ones with
+-- ord < d_ord: after another drive delivered first, those can be every file.
+-- The condition is entries_undelivered's, term for term, and ord < d_ord.
+CREATE INDEX entries_superseded ON entries(pair_id) WHERE ord < d_ord AND kind != 2 AND NOT
+    {undelivered};
 -- The pieces on the cargo and their bytes, kept by the triggers below in the
 -- same statement as every write of pieces: status, load and dump-cargo read one
--- row instead of counting every piece (SPEC §8); verify-middle recounts.
+-- row instead of counting every piece (SPEC §8); verify-middle recounts. (An
+-- INSERT OR REPLACE into pieces would delete a row without its delete trigger,
+-- recursive triggers being off: barge writes pieces with INSERT and UPDATE only.)
 CREATE TABLE cargo_total (
     id     INTEGER PRIMARY KEY CHECK (id = 1),
     pieces INTEGER NOT NULL,
@@ -435,7 +441,7 @@ BEGIN
                       + (CASE WHEN NEW.on_cargo = 1 THEN NEW.size ELSE 0 END)
         WHERE id = 1;
 END;
-)sql") + unique_hash("contents") +
+)sql", fmt::arg("undelivered", delivered_v4(""))) + unique_hash("contents") +
            unique_hash("pieces");
 }
 

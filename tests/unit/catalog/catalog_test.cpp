@@ -282,15 +282,20 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
             "'0', 'keep', 0, 100, 1, 0)");
     db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (10, randomblob(64), 5, 1), "
             "(11, randomblob(64), 9, 2)");
-    db.exec("INSERT INTO pieces(id, hash, size, on_cargo) VALUES (20, randomblob(64), 5, 1), "
-            "(21, randomblob(64), 4, 1), (22, randomblob(64), 5, 0)");
+    db.exec("INSERT INTO pieces(id, hash, size, on_cargo, loaded_ns, verified_ns) VALUES "
+            "(20, randomblob(64), 5, 1, 100, NULL), (21, randomblob(64), 4, 1, 101, 201), "
+            "(22, randomblob(64), 5, 0, NULL, 202)");
     db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
             "(11, 0, 21, 0), (11, 1, 22, 4)");
     db.exec("INSERT INTO entries(id, pair_id, parent, name, kind, size, content_id) VALUES "
             "(1, 1, x'', x'61', 1, 5, 10)");
-    std::string before = query_text(db, "SELECT group_concat(hex(hash) || size, ',') FROM "
-                                       "(SELECT hash, size FROM contents UNION ALL SELECT hash, "
-                                       "size FROM pieces ORDER BY 1)");
+    // Every column of every row of the two rebuilt tables.
+    const std::string rows =
+        "SELECT group_concat(r, ',') FROM (SELECT 'c:' || id || ':' || hex(hash) || ':' || size || "
+        "':' || coalesce(pieces, 'null') AS r FROM contents UNION ALL SELECT 'p:' || id || ':' || "
+        "hex(hash) || ':' || size || ':' || on_cargo || ':' || coalesce(loaded_ns, 'null') || ':' || "
+        "coalesce(verified_ns, 'null') FROM pieces ORDER BY 1)";
+    std::string before = query_text(db, rows);
     int backups = 0;
     migrate(db, migrations(), [&](int) { ++backups; });
     EXPECT_EQ(backups, 1);
@@ -298,9 +303,7 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
     EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1) << "enforcement is back on after the steps";
     // A DROP with foreign keys on would have cascaded into content_pieces.
     EXPECT_EQ(db.query_int("SELECT count(*) FROM content_pieces"), 3);
-    EXPECT_EQ(query_text(db, "SELECT group_concat(hex(hash) || size, ',') FROM (SELECT hash, size "
-                            "FROM contents UNION ALL SELECT hash, size FROM pieces ORDER BY 1)"),
-              before);
+    EXPECT_EQ(query_text(db, rows), before);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name LIKE "
                            "'sqlite_autoindex_contents%' OR name LIKE 'sqlite_autoindex_pieces%'"),
               0)
@@ -308,7 +311,7 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
     EXPECT_EQ(db.query_int("SELECT count(*) FROM pieces INDEXED BY pieces_cargo WHERE on_cargo = 1"), 2);
     EXPECT_EQ(query_text(db, "SELECT pieces || ' ' || bytes FROM cargo_total"), "2 9")
         << "the kept count of the cargo starts from the migrated pieces";
-    // The references still name the rebuilt tables: a content in use cannot go.
+    // The references still name the rebuilt tables: a piece a content uses cannot go.
     EXPECT_THROW(db.exec("DELETE FROM pieces WHERE id = 20"), CatalogError);
 }
 
