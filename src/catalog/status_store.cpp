@@ -194,17 +194,16 @@ PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
         int64_t sets = cargo().files + (all.step() ? all.column_int(0) : 0);
         plan = set_is_cheaper(sets, undelivered_files(pair_id)) ? Plan::by_set : Plan::by_entries;
     }
-    static const std::string others_sql = fmt::format(
-        "SELECT CASE WHEN e.fail_reason IS NOT NULL THEN 2 WHEN {{}} THEN 1 ELSE 0 END, CASE WHEN "
-        "e.kind = {f} THEN e.size ELSE 0 END, e.kind = {f} AND e.content_id IS NULL FROM entries e "
-        "INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND {listed} AND NOT {delivered}",
-        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("listed", listed()),
-        fmt::arg("delivered", sql_delivered));
     if (plan == Plan::by_entries) {
         classify_by_entries(pair_id, pc);
     } else {
-        static const std::string as_set_sql =
-            ready_sets() + fmt::format(fmt::runtime(others_sql), ready_condition());
+        static const std::string as_set_sql = ready_sets() + fmt::format(
+            "SELECT CASE WHEN e.fail_reason IS NOT NULL THEN 2 WHEN {ready} THEN 1 ELSE 0 END, CASE "
+            "WHEN e.kind = {f} THEN e.size ELSE 0 END, e.kind = {f} AND e.content_id IS NULL FROM "
+            "entries e INDEXED BY entries_undelivered WHERE e.pair_id = ?1 AND {listed} AND NOT "
+            "{delivered}",
+            fmt::arg("ready", ready_condition()), fmt::arg("f", sql_kind(Kind::file)),
+            fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered));
         Statement st = m_db.prepare(as_set_sql);
         st.bind(1, pair_id);
         // Summed here: a GROUP BY would sort every row first.
