@@ -1,6 +1,7 @@
 #include "barge/catalog/status_store.hpp"
 
 #include "barge/catalog/entries.hpp"
+#include "barge/catalog/schema.hpp"
 #include "barge/catalog/transit.hpp"
 #include "barge/util/text.hpp"
 
@@ -157,18 +158,121 @@ void StatusStore::classify_by_entries(int64_t pair_id, PairCounts& pc) {
     }
 }
 
+bool StatusStore::count_kept(int64_t pair_id, PairCounts& pc, bool must) {
+    // pair_undelivered's states (schema.cpp, version 7): 0 waiting, 1 on the cargo
+    // (every piece on it, an empty file, a symlink or special file), 2 failed, 3
+    // not hashed.
+    Counts kept[4];
+    Statement k = m_db.prepare("SELECT state, files, bytes FROM pair_undelivered WHERE pair_id = ?1");
+    k.bind(1, pair_id);
+    while (k.step()) {
+        int64_t state = k.column_int(0);
+        if (state >= 0 && state < 4) {
+            kept[state] = {k.column_int(1), k.column_int(2)};
+        }
+    }
+    k.reset();
+    // Waiting files that are here all the same: their content's pieces are on the
+    // cargo or staged at the destination for this pair, or the destination holds
+    // the content under another name (sql_piece_here, sql_held_at_dest).
+    Counts moved; // from waiting to on the cargo
+    std::set<int64_t> up;
+    static const std::string files_sql = fmt::format(
+        "SELECT count(*), total(e.size) FROM entries e INDEXED BY entries_content WHERE "
+        "e.content_id = ?1 AND e.pair_id = ?2 AND e.kind = {f} AND e.fail_reason IS NULL AND NOT "
+        "{delivered}",
+        fmt::arg("f", sql_kind(Kind::file)), fmt::arg("delivered", sql_delivered));
+    Statement files = m_db.prepare(files_sql);
+    auto move = [&](int64_t content_id, int64_t sign) {
+        files.bind(1, content_id).bind(2, pair_id);
+        if (files.step()) {
+            moved.files += sign * files.column_int(0);
+            moved.bytes += sign * static_cast<int64_t>(files.column_double(1));
+        }
+        files.reset();
+    };
+    // Whether a content is complete on the cargo (kept[1] has its files), and
+    // whether it is here by sql_piece_here's count. The two differ only for a
+    // content with staged pieces (where the first implies the second: barge
+    // writes a content's pieces at idx 0 to pieces - 1 only).
+    static const std::string content_sql = fmt::format(
+        "SELECT c.size = 0 OR coalesce(c.here = c.pieces, 0), c.size = 0 OR (c.pieces IS NOT NULL "
+        "AND c.pieces = (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id WHERE "
+        "cp.content_id = c.id AND {here})) FROM contents c, (SELECT ?2 AS pair_id) e WHERE c.id = ?1",
+        fmt::arg("here", sql_piece_here));
+    Statement content = m_db.prepare(content_sql);
+    Statement staged = m_db.prepare("SELECT DISTINCT content_id FROM staged WHERE pair_id = ?1");
+    staged.bind(1, pair_id);
+    while (staged.step()) {
+        int64_t id = staged.column_int(0);
+        content.bind(1, id).bind(2, pair_id);
+        if (content.step()) {
+            bool complete = content.column_int(0) != 0;
+            bool here = content.column_int(1) != 0;
+            if (!complete && here) {
+                up.insert(id);
+                move(id, 1);
+            }
+        }
+        content.reset();
+    }
+    // Held at the destination: only an entry once delivered there as a file holds
+    // a content (sql_held_at_dest); entries_verify indexes those per pair.
+    bool held_possible = false;
+    if (kept[0].files - moved.files > 0) {
+        Statement any = m_db.prepare(fmt::format(
+            "SELECT 1 FROM entries e INDEXED BY entries_verify WHERE e.pair_id = ?1 AND e.d_kind = "
+            "{} LIMIT 1",
+            sql_kind(Kind::file)));
+        any.bind(1, pair_id);
+        held_possible = any.step();
+    }
+    if (held_possible) {
+        if (!must) {
+            // The holders are about the delivered files, of every pair (the index
+            // is not per pair); the pass reads the pair's undelivered ones.
+            Statement all = m_db.prepare("SELECT coalesce(sum(files), 0) FROM pair_delivered");
+            int64_t holders = all.step() ? all.column_int(0) : 0;
+            int64_t undelivered = 0;
+            for (const Counts& c : kept) {
+                undelivered += c.files;
+            }
+            if (!set_is_cheaper(holders, undelivered)) {
+                return false;
+            }
+        }
+        Statement held = m_db.prepare(sql_held_at_dest_of_pair());
+        held.bind(1, pair_id);
+        while (held.step()) {
+            int64_t id = held.column_int(0);
+            if (up.contains(id)) {
+                continue;
+            }
+            content.bind(1, id).bind(2, pair_id);
+            bool waiting_content = content.step() && content.column_int(0) == 0;
+            content.reset();
+            if (waiting_content) {
+                up.insert(id);
+                move(id, 1);
+            }
+        }
+    }
+    pc.on_cargo = {kept[1].files + moved.files, kept[1].bytes + moved.bytes};
+    pc.pending = {kept[0].files - moved.files + kept[3].files,
+                  kept[0].bytes - moved.bytes + kept[3].bytes};
+    pc.failed = kept[2];
+    pc.unhashed = kept[3].files;
+    return true;
+}
+
 // Every query below names the partial index it must use (INDEXED BY): one that
 // no longer matches its index fails when it is prepared instead of silently
 // reading every entry (schema.cpp, version 2).
 int64_t StatusStore::undelivered_files(std::optional<int64_t> pair_id) {
-    // From the partial index alone: no entry is read. Two statements: with an OR
-    // on pair_id, one pair's count would scan every pair's part of the index.
-    static const std::string all_sql = fmt::format(
-        "SELECT count(*) FROM entries e INDEXED BY entries_undelivered WHERE {listed} AND NOT "
-        "{delivered}",
-        fmt::arg("listed", listed()), fmt::arg("delivered", sql_delivered));
-    static const std::string pair_sql = all_sql + " AND e.pair_id = ?1";
-    Statement st = m_db.prepare(pair_id ? pair_sql : all_sql);
+    // Kept as entries are written (pair_undelivered, schema.cpp version 7).
+    Statement st = m_db.prepare(
+        pair_id ? "SELECT coalesce(sum(files), 0) FROM pair_undelivered WHERE pair_id = ?1"
+                : "SELECT coalesce(sum(files), 0) FROM pair_undelivered");
     if (pair_id) {
         st.bind(1, *pair_id);
     }
@@ -188,13 +292,18 @@ PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
     // here, and whether the destination holds its content, is looked up per
     // entry, or in the sets of such contents when building those is cheaper: what
     // is on the cargo and what is delivered, against what waits (a first load of
-    // a big tree: nothing on the cargo or delivered yet).
-    if (plan == Plan::choose) {
+    // a big tree: nothing on the cargo or delivered yet). The kept counts first.
+    if ((plan == Plan::choose || plan == Plan::kept) &&
+        count_kept(pair_id, pc, plan == Plan::kept)) {
+        plan = Plan::kept;
+    } else if (plan == Plan::choose) {
         Statement all = m_db.prepare("SELECT coalesce(sum(files), 0) FROM pair_delivered");
         int64_t sets = cargo().files + (all.step() ? all.column_int(0) : 0);
         plan = set_is_cheaper(sets, undelivered_files(pair_id)) ? Plan::by_set : Plan::by_entries;
     }
-    if (plan == Plan::by_entries) {
+    if (plan == Plan::kept) {
+        // counted above
+    } else if (plan == Plan::by_entries) {
         classify_by_entries(pair_id, pc);
     } else {
         static const std::string as_set_sql = ready_sets() + fmt::format(
@@ -304,7 +413,7 @@ Counts StatusStore::reclaimable(Plan plan) {
         "content_pieces cp ON cp.content_id = e.content_id JOIN pieces p ON p.id = cp.piece_id "
         "WHERE p.on_cargo = 1 AND " + needs;
     constexpr int64_t bitmap_limit = int64_t{1} << 29; // 64 MiB of bits
-    if (plan == Plan::choose) {
+    if (plan == Plan::choose || plan == Plan::kept) {
         plan = set_is_cheaper(all.files, undelivered_files(std::nullopt)) ? Plan::by_set
                                                                           : Plan::by_entries;
     }
@@ -338,6 +447,59 @@ Counts StatusStore::reclaimable(Plan plan) {
         }
     }
     return all;
+}
+
+UndeliveredRecount StatusStore::recount_undelivered() {
+    UndeliveredRecount out;
+    // Each content's pieces on the cargo first: the states depend on them.
+    static const std::string here_sql =
+        "SELECT c.id, (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id "
+        "WHERE cp.content_id = c.id AND p.on_cargo = 1) AS n FROM contents c WHERE c.here IS NOT n";
+    std::vector<std::pair<int64_t, int64_t>> wrong;
+    Statement here = m_db.prepare(here_sql);
+    while (here.step()) {
+        wrong.emplace_back(here.column_int(0), here.column_int(1));
+    }
+    here.reset();
+    for (auto [id, n] : wrong) {
+        m_db.prepare("UPDATE contents SET here = ?1 WHERE id = ?2").bind(1, n).bind(2, id).run();
+    }
+    out.contents = static_cast<int64_t>(wrong.size());
+    static const std::string states_sql = fmt::format(
+        "SELECT coalesce(k.pair_id, t.pair_id), coalesce(k.state, t.state), coalesce(k.files, 0), "
+        "coalesce(k.bytes, 0), coalesce(t.files, 0), coalesce(t.bytes, 0) FROM pair_undelivered k "
+        "FULL JOIN (SELECT e.pair_id, {state} AS state, count(*) AS files, sum(CASE WHEN e.kind = "
+        "{f} THEN e.size ELSE 0 END) AS bytes FROM entries e WHERE {und} GROUP BY 1, 2) t ON "
+        "t.pair_id = k.pair_id AND t.state = k.state",
+        fmt::arg("state", sql_undelivered_state("e.")), fmt::arg("f", sql_kind(Kind::file)),
+        fmt::arg("und", sql_undelivered_of("e.")));
+    Statement st = m_db.prepare(states_sql);
+    while (st.step()) {
+        StateMismatch m{st.column_int(0), st.column_int(1), {st.column_int(2), st.column_int(3)},
+                        {st.column_int(4), st.column_int(5)}};
+        if (m.kept.files != m.counted.files || m.kept.bytes != m.counted.bytes) {
+            out.states.push_back(m);
+        }
+    }
+    st.reset();
+    for (const auto& m : out.states) {
+        m_db.prepare("INSERT INTO pair_undelivered(pair_id, state, files, bytes) VALUES (?, ?, ?, ?) "
+                     "ON CONFLICT(pair_id, state) DO UPDATE SET files = excluded.files, bytes = "
+                     "excluded.bytes")
+            .bind(1, m.pair_id)
+            .bind(2, m.state)
+            .bind(3, m.counted.files)
+            .bind(4, m.counted.bytes)
+            .run();
+    }
+    return out;
+}
+
+std::optional<Counts> StatusStore::reclaimable_within(int64_t max_rows) {
+    if (std::min(cargo().files, undelivered_files(std::nullopt)) > max_rows) {
+        return std::nullopt;
+    }
+    return reclaimable();
 }
 
 std::vector<CounterMismatch> StatusStore::recount_delivered() {

@@ -202,8 +202,11 @@ int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t con
         id = ins.column_int(0);
         ins.reset();
     }
-    m_db.prepare("INSERT OR REPLACE INTO content_pieces(content_id, idx, piece_id, offset) "
-                 "VALUES (?, ?, ?, ?)")
+    // An upsert, not INSERT OR REPLACE: a replaced row is deleted without its delete
+    // trigger (recursive triggers are off), and contents.here would miss it.
+    m_db.prepare("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (?, ?, ?, ?) "
+                 "ON CONFLICT(content_id, idx) DO UPDATE SET piece_id = excluded.piece_id, "
+                 "offset = excluded.offset")
         .bind(1, content_id)
         .bind(2, idx)
         .bind(3, id)

@@ -38,6 +38,19 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
                          "{} ({} B): set right",
                          m->kept.files, m->kept.bytes, m->counted.files, m->counted.bytes);
         }
+        UndeliveredRecount u = store.recount_undelivered();
+        if (u.contents > 0) {
+            spdlog::warn("the catalog's count of pieces on the cargo was wrong for {} content(s): "
+                         "set right",
+                         u.contents);
+        }
+        static const char* const states[] = {"waiting", "on the cargo", "failed", "not hashed"};
+        for (const auto& m : u.states) {
+            spdlog::warn("pair {}: the catalog's count of undelivered files {} was {} ({} B), the "
+                         "entries say {} ({} B): set right",
+                         m.pair_id, m.state >= 0 && m.state < 4 ? states[m.state] : "?",
+                         m.kept.files, m.kept.bytes, m.counted.files, m.counted.bytes);
+        }
         tx.commit();
     }
     auto progress = make_progress(g, s, pairs);

@@ -13,7 +13,7 @@ flock 9
 on_exit "rm -rf '$R'"
 export BARGE_DRIVE=$R/drive
 
-for old in 1 2 3 4 5; do
+for old in 1 2 3 4 5 6; do
 fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
 rm -rf "$R"
 mkdir -p "$R"

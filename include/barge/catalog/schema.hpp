@@ -9,7 +9,7 @@ namespace barge {
 class Database;
 
 // The schema version this barge writes (PRAGMA user_version).
-constexpr int schema_version = 6;
+constexpr int schema_version = 7;
 
 // One step of the schema's history: the SQL that brings version `to - 1` to `to`.
 struct Migration {
@@ -26,6 +26,12 @@ const std::vector<Migration>& migrations();
 // is newer than the last step (exit 2: a newer barge wrote it).
 void migrate(Database& db, const std::vector<Migration>& steps,
              const std::function<void(int from_version)>& backup);
+
+// What the kept counts of version 7 (pair_undelivered) count, for an entries row
+// named by r ("e.", "NEW."): an undelivered file or symlink (NULL or 0 if not),
+// and its state: 0 waiting, 1 on the cargo, 2 failed, 3 not hashed.
+std::string sql_undelivered_of(const std::string& r);
+std::string sql_undelivered_state(const std::string& r);
 
 // Refuses a catalog whose schema holds objects barge did not create (a trigger or
 // view planted on the drive could run SQL when barge writes): CatalogError.

@@ -40,6 +40,21 @@ struct CounterMismatch {
     Counts kept, counted;
 };
 
+// A pair's kept count of undelivered files in one state (pair_undelivered) that
+// was not what the entries say.
+struct StateMismatch {
+    int64_t pair_id = 0;
+    int64_t state = 0;
+    Counts kept, counted;
+};
+
+// What recount_undelivered set right: contents whose count of pieces on the
+// cargo was wrong, and the states.
+struct UndeliveredRecount {
+    int64_t contents = 0;
+    std::vector<StateMismatch> states;
+};
+
 // The kept count of the pieces on the cargo (files: pieces), and a full count.
 struct CargoMismatch {
     Counts kept, counted;
@@ -56,11 +71,16 @@ public:
     // entries, looking the set up per entry, or by the set. choose takes the set
     // only when it is much the smaller (set_is_cheaper); tests run both plans,
     // which must agree.
-    enum class Plan { choose, by_entries, by_set };
+    // kept reads the counts the catalog keeps as it is written (pair_undelivered,
+    // schema version 7) and corrects them for the few files staged at the
+    // destination or held there under another name, from those sets; choose
+    // does the same unless the set of what the destination holds is the bigger,
+    // then takes one of the passes.
+    enum class Plan { choose, by_entries, by_set, kept };
     // choose's rule: a set of set_rows rows against a pass over `undelivered` entries.
     static bool set_is_cheaper(int64_t set_rows, int64_t undelivered);
     PairCounts pair_counts(int64_t pair_id, Plan plan = Plan::choose);
-    // Undelivered files and symlinks, of one pair or of all: an index-only count.
+    // Undelivered files and symlinks, of one pair or of all: from the kept counts.
     int64_t undelivered_files(std::optional<int64_t> pair_id);
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
@@ -70,6 +90,10 @@ public:
     // Pieces on the cargo no undelivered file needs (delivered, or no longer wanted):
     // what the next load, or dump-cargo, reclaims.
     Counts reclaimable(Plan plan = Plan::choose);
+    // The same, unless counting it would pass over more than max_rows undelivered
+    // files or pieces on the cargo (both many: a big tree loaded and not yet
+    // unloaded): then nothing.
+    std::optional<Counts> reclaimable_within(int64_t max_rows);
     // Files of the pair the destination lacks whose content is on the drive, failed
     // ones included: what removing the pair would strand.
     Counts undelivered_on_cargo(int64_t pair_id);
@@ -79,10 +103,15 @@ public:
     std::vector<CounterMismatch> recount_delivered();
     // The same for the cargo's kept count: the mismatch it set right, if any.
     std::optional<CargoMismatch> recount_cargo();
+    // The same for contents.here and pair_undelivered (schema version 7).
+    UndeliveredRecount recount_undelivered();
 
 private:
     // pair_counts' pending, on-cargo, failed and unhashed counts, by the entries.
     void classify_by_entries(int64_t pair_id, PairCounts& pc);
+    // pair_counts from the kept counts; false, with pc untouched, when a pass is
+    // the cheaper way to find what the destination holds (only if !must).
+    bool count_kept(int64_t pair_id, PairCounts& pc, bool must);
 
     Database& m_db;
 };

@@ -259,12 +259,12 @@ std::string query_text(Database& db, const std::string& sql) {
     return st.step() ? st.column_text(0) : std::string();
 }
 
-// The first five steps of the real schema: a catalog as barge wrote it before
-// version 6.
-std::vector<Migration> up_to_version_5() {
+// The first steps of the real schema: a catalog as barge wrote it before
+// version last + 1.
+std::vector<Migration> up_to_version(int last) {
     std::vector<Migration> steps;
     for (const auto& m : migrations()) {
-        if (m.to <= 5) {
+        if (m.to <= last) {
             steps.push_back(m);
         }
     }
@@ -275,7 +275,7 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
     TestDir dir;
     Database db(dir / "m.db", Database::Create::yes);
     db.exec("PRAGMA foreign_keys = ON");
-    migrate(db, up_to_version_5(), [](int) {});
+    migrate(db, up_to_version(5), [](int) {});
     ASSERT_EQ(db.query_int("PRAGMA user_version"), 5);
     db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
             "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
@@ -297,7 +297,7 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
         "coalesce(verified_ns, 'null') FROM pieces ORDER BY 1)";
     std::string before = query_text(db, rows);
     int backups = 0;
-    migrate(db, migrations(), [&](int) { ++backups; });
+    migrate(db, up_to_version(6), [&](int) { ++backups; });
     EXPECT_EQ(backups, 1);
     EXPECT_EQ(db.query_int("PRAGMA user_version"), 6);
     EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1) << "enforcement is back on after the steps";
@@ -318,17 +318,67 @@ TEST(Migration, VersionSixRebuildsTheHashTablesAndKeepsEveryReference) {
 TEST(Migration, VersionSixRefusesACatalogWhoseReferencesAreBroken) {
     TestDir dir;
     Database db(dir / "m.db", Database::Create::yes);
-    migrate(db, up_to_version_5(), [](int) {});
+    migrate(db, up_to_version(5), [](int) {});
     db.exec("PRAGMA foreign_keys = OFF");
     db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (99, 0, 98, 0)");
     db.exec("PRAGMA foreign_keys = ON");
     try {
-        migrate(db, migrations(), [](int) {});
+        migrate(db, up_to_version(6), [](int) {});
         FAIL() << "a catalog with a dangling reference was migrated";
     } catch (const CatalogError& e) {
         EXPECT_NE(std::string(e.what()).find("content_pieces"), std::string::npos) << e.what();
     }
     EXPECT_EQ(db.query_int("PRAGMA user_version"), 5) << "the step was rolled back";
+    EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
+}
+
+TEST(Migration, VersionSevenStartsTheKeptCountsFromTheCatalog) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version(6), [](int) {});
+    db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
+            "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
+            "'0', 'keep', 0, 100, 1, 0), (2, 'v', 'q', x'2f74', x'2f65', '0', 'keep', 0, 100, 1, 0)");
+    // Content 10: both pieces on the cargo; 11: one of two; 12: empty; 13: pieces
+    // not known yet; 14: one piece twice (at two indexes), on the cargo.
+    db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (10, randomblob(64), 9, 2), "
+            "(11, randomblob(64), 9, 2), (12, randomblob(64), 0, 0), (13, randomblob(64), 7, NULL), "
+            "(14, randomblob(64), 8, 2)");
+    db.exec("INSERT INTO pieces(id, hash, size, on_cargo) VALUES (20, randomblob(64), 5, 1), "
+            "(21, randomblob(64), 4, 1), (22, randomblob(64), 5, 1), (23, randomblob(64), 4, 0), "
+            "(24, randomblob(64), 4, 1)");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
+            "(10, 1, 21, 5), (11, 0, 22, 0), (11, 1, 23, 5), (14, 0, 24, 0), (14, 1, 24, 4)");
+    // Pair 1: on the cargo (10, 12, 14, a symlink), waiting (11, 13), failed,
+    // not hashed, delivered. Pair 2: content 10 waiting nowhere: on the cargo.
+    db.exec("INSERT INTO entries(pair_id, parent, name, kind, size, content_id, target, fail_reason, "
+            "d_kind, d_mode, d_mtime_ns, d_content_id, d_uid, d_gid) VALUES "
+            "(1, x'', x'61', 1, 9, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'62', 1, 0, 12, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'63', 1, 8, 14, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'64', 3, 0, NULL, x'74', NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'65', 1, 9, 11, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'66', 1, 7, 13, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'67', 1, 9, 11, NULL, 'no room', NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'68', 1, 3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(1, x'', x'69', 1, 9, 10, NULL, NULL, 1, 0, 0, 10, 0, 0), "
+            "(1, x'', x'6a', 2, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+            "(2, x'', x'61', 1, 9, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+    migrate(db, migrations(), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 7);
+    EXPECT_EQ(query_text(db, "SELECT group_concat(id || ':' || here, ' ') FROM (SELECT id, here "
+                             "FROM contents ORDER BY id)"),
+              "10:2 11:1 12:0 13:0 14:2");
+    EXPECT_EQ(query_text(db, "SELECT group_concat(r, ' ') FROM (SELECT pair_id || '/' || state || ':' "
+                             "|| files || ':' || bytes AS r FROM pair_undelivered ORDER BY pair_id, "
+                             "state)"),
+              "1/0:2:16 1/1:4:17 1/2:1:9 1/3:1:3 2/1:1:9");
+    // The triggers keep them from here: the missing piece of 11 arrives.
+    db.exec("UPDATE pieces SET on_cargo = 1 WHERE id = 23");
+    EXPECT_EQ(query_text(db, "SELECT files || ':' || bytes FROM pair_undelivered WHERE pair_id = 1 "
+                             "AND state = 1"),
+              "5:26");
     EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
 }
 
