@@ -131,7 +131,9 @@ DriveReport collect_report(Session& s, const std::vector<Pair>& pairs) {
     r.used = cargo.used_bytes;
     r.free = cargo.free_bytes;
     r.capacity = cargo.capacity_bytes;
-    r.reclaimable = static_cast<uint64_t>(StatusStore(c.db()).reclaimable().bytes);
+    if (auto reclaim = StatusStore(c.db()).reclaimable_within(status_reclaim_rows)) {
+        r.reclaimable = static_cast<uint64_t>(reclaim->bytes);
+    }
     r.last_scan = from(c.last_run("scan"));
     r.last_load = from(c.last_run_of({"load", "run"}, {"source", "both"}));
     r.last_unload = from(c.last_run_of({"unload", "run"}, {"destination", "both"}));
@@ -170,7 +172,9 @@ DriveReport report_from_json(const JsonValue& v) {
     r.free = static_cast<uint64_t>(cargo["free_bytes"].num());
     r.capacity = static_cast<uint64_t>(cargo["capacity_bytes"].num());
     r.pieces = cargo["pieces"].num();
-    r.reclaimable = static_cast<uint64_t>(cargo["reclaimable_bytes"].num());
+    if (!cargo["reclaimable_bytes"].is_null()) {
+        r.reclaimable = static_cast<uint64_t>(cargo["reclaimable_bytes"].num());
+    }
     const JsonValue& last = v["last_runs"];
     r.last_scan = last_from(last["scan"]);
     r.last_load = last_from(last["load"]);
@@ -235,7 +239,12 @@ void report_json(JsonWriter& j, const DriveReport& r) {
     j.field("free_bytes", r.free);
     j.field("capacity_bytes", r.capacity);
     j.field("pieces", r.pieces);
-    j.field("reclaimable_bytes", r.reclaimable);
+    j.key("reclaimable_bytes");
+    if (r.reclaimable) {
+        j.value(*r.reclaimable);
+    } else {
+        j.null();
+    }
     j.end_object();
     j.key("last_runs");
     j.begin_object();
@@ -272,11 +281,13 @@ std::string report_text(const DriveReport& r) {
     }
     text += fmt::format("drive {}: {} on the cargo ({})", escape_bytes(r.root),
                         plural(r.pieces, "piece"), format_size(r.used));
-    if (r.reclaimable > 0) {
+    if (!r.reclaimable) {
+        text += ", what of it is delivered not counted at this size ('barge dump-cargo' counts it)";
+    } else if (*r.reclaimable > 0) {
         text += fmt::format(", of which {} {} delivered: the next load reclaims {}, or now 'barge "
                             "dump-cargo'",
-                            format_size(r.reclaimable), r.reclaimable == r.used ? "(all)" : "is",
-                            r.reclaimable == r.used ? "them" : "it");
+                            format_size(*r.reclaimable), *r.reclaimable == r.used ? "(all)" : "is",
+                            *r.reclaimable == r.used ? "them" : "it");
     }
     text += fmt::format("; {} free of {}", format_size(r.free), format_size(r.capacity));
     for (const auto& p : r.pairs) {
@@ -403,8 +414,10 @@ std::string report_metrics(const DriveReport& r, int64_t now, double max_age_s) 
     }
     out += ts + codes;
     family("barge_cargo_bytes", "Bytes on the cargo (used: every piece; reclaimable: delivered pieces).");
-    out += fmt::format("barge_cargo_bytes{{kind=\"used\"}} {}\nbarge_cargo_bytes{{kind=\"reclaimable\"}} {}\n",
-                       r.used, r.reclaimable);
+    out += fmt::format("barge_cargo_bytes{{kind=\"used\"}} {}\n", r.used);
+    if (r.reclaimable) { // not counted at this size: no sample rather than a wrong one
+        out += fmt::format("barge_cargo_bytes{{kind=\"reclaimable\"}} {}\n", *r.reclaimable);
+    }
     family("barge_drive_free_bytes", "Free space on the drive's file system.");
     out += fmt::format("barge_drive_free_bytes {}\n", r.free);
     family("barge_running", "1 while a barge works on this drive.");
