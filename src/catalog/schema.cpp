@@ -509,9 +509,12 @@ std::string schema_v7() {
     return fmt::format(
         R"sql(
 ALTER TABLE contents ADD COLUMN here INTEGER NOT NULL DEFAULT 0;
-UPDATE contents SET here = h.n FROM (SELECT cp.content_id, count(*) AS n FROM pieces p
-    JOIN content_pieces cp ON cp.piece_id = p.id WHERE p.on_cargo = 1 GROUP BY cp.content_id) AS h
-    WHERE contents.id = h.content_id;
+-- Counted per content and per pair in the order of an index: a GROUP BY over
+-- millions of rows would sort them all in memory (temp_store = MEMORY).
+UPDATE contents SET here = (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
+        WHERE cp.content_id = contents.id AND p.on_cargo = 1)
+    WHERE EXISTS (SELECT 1 FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
+        WHERE cp.content_id = contents.id AND p.on_cargo = 1);
 CREATE TABLE pair_undelivered (
     pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
     state   INTEGER NOT NULL CHECK (state IN (0, 1, 2, 3)),
@@ -519,8 +522,17 @@ CREATE TABLE pair_undelivered (
     bytes   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (pair_id, state)
 ) STRICT, WITHOUT ROWID;
+WITH s AS (SELECT e.pair_id, {e_state} AS state, {e_size} AS size FROM entries e
+        INDEXED BY entries_undelivered WHERE {e_und}),
+    k AS MATERIALIZED (SELECT pair_id,
+        sum(state = 0) AS f0, sum(CASE WHEN state = 0 THEN size ELSE 0 END) AS b0,
+        sum(state = 1) AS f1, sum(CASE WHEN state = 1 THEN size ELSE 0 END) AS b1,
+        sum(state = 2) AS f2, sum(CASE WHEN state = 2 THEN size ELSE 0 END) AS b2,
+        sum(state = 3) AS f3, sum(CASE WHEN state = 3 THEN size ELSE 0 END) AS b3
+        FROM s GROUP BY pair_id)
 INSERT INTO pair_undelivered(pair_id, state, files, bytes)
-    SELECT e.pair_id, {e_state}, count(*), sum({e_size}) FROM entries e WHERE {e_und} GROUP BY 1, 2;
+    SELECT pair_id, 0, f0, b0 FROM k WHERE f0 > 0 UNION ALL SELECT pair_id, 1, f1, b1 FROM k WHERE f1 > 0
+    UNION ALL SELECT pair_id, 2, f2, b2 FROM k WHERE f2 > 0 UNION ALL SELECT pair_id, 3, f3, b3 FROM k WHERE f3 > 0;
 CREATE TRIGGER pieces_here_update AFTER UPDATE OF on_cargo ON pieces
 WHEN OLD.on_cargo IS NOT NEW.on_cargo
 BEGIN
