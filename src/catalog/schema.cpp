@@ -488,10 +488,32 @@ std::string undelivered_state(const std::string& r) {
         fmt::arg("r", r), fmt::arg("ready", ready_of("c.")));
 }
 
+std::string size_of(const std::string& r) {
+    return fmt::format("(CASE WHEN {r}kind = 1 THEN {r}size ELSE 0 END)", fmt::arg("r", r));
+}
+
+// pair_undelivered as the entries say it, rows (pair_id, state, files, bytes),
+// counted in the order of entries_undelivered (per pair_id): a GROUP BY on the
+// state as well would sort every undelivered entry in memory (temp_store =
+// MEMORY).
+std::string undelivered_counted() {
+    return fmt::format(R"sql(WITH s AS (SELECT e.pair_id, {e_state} AS state, {e_size} AS size FROM entries e
+        INDEXED BY entries_undelivered WHERE {e_und}),
+    k AS MATERIALIZED (SELECT pair_id,
+        sum(state = 0) AS f0, sum(CASE WHEN state = 0 THEN size ELSE 0 END) AS b0,
+        sum(state = 1) AS f1, sum(CASE WHEN state = 1 THEN size ELSE 0 END) AS b1,
+        sum(state = 2) AS f2, sum(CASE WHEN state = 2 THEN size ELSE 0 END) AS b2,
+        sum(state = 3) AS f3, sum(CASE WHEN state = 3 THEN size ELSE 0 END) AS b3
+        FROM s GROUP BY pair_id)
+    SELECT pair_id, 0 AS state, f0 AS files, b0 AS bytes FROM k WHERE f0 > 0
+    UNION ALL SELECT pair_id, 1, f1, b1 FROM k WHERE f1 > 0
+    UNION ALL SELECT pair_id, 2, f2, b2 FROM k WHERE f2 > 0
+    UNION ALL SELECT pair_id, 3, f3, b3 FROM k WHERE f3 > 0)sql",
+                       fmt::arg("e_state", undelivered_state("e.")), fmt::arg("e_size", size_of("e.")),
+                       fmt::arg("e_und", undelivered_of("e.")));
+}
+
 std::string schema_v7() {
-    auto size_of = [](const std::string& r) {
-        return fmt::format("(CASE WHEN {r}kind = 1 THEN {r}size ELSE 0 END)", fmt::arg("r", r));
-    };
     // The waiting files of content NEW.id move to the other state, per pair.
     auto move = [](const char* from, const char* to) {
         return fmt::format(R"sql(
@@ -509,8 +531,7 @@ std::string schema_v7() {
     return fmt::format(
         R"sql(
 ALTER TABLE contents ADD COLUMN here INTEGER NOT NULL DEFAULT 0;
--- Counted per content and per pair in the order of an index: a GROUP BY over
--- millions of rows would sort them all in memory (temp_store = MEMORY).
+-- Counted per content in the order of an index, as undelivered_counted is.
 UPDATE contents SET here = (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
         WHERE cp.content_id = contents.id AND p.on_cargo = 1)
     WHERE EXISTS (SELECT 1 FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
@@ -522,17 +543,7 @@ CREATE TABLE pair_undelivered (
     bytes   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (pair_id, state)
 ) STRICT, WITHOUT ROWID;
-WITH s AS (SELECT e.pair_id, {e_state} AS state, {e_size} AS size FROM entries e
-        INDEXED BY entries_undelivered WHERE {e_und}),
-    k AS MATERIALIZED (SELECT pair_id,
-        sum(state = 0) AS f0, sum(CASE WHEN state = 0 THEN size ELSE 0 END) AS b0,
-        sum(state = 1) AS f1, sum(CASE WHEN state = 1 THEN size ELSE 0 END) AS b1,
-        sum(state = 2) AS f2, sum(CASE WHEN state = 2 THEN size ELSE 0 END) AS b2,
-        sum(state = 3) AS f3, sum(CASE WHEN state = 3 THEN size ELSE 0 END) AS b3
-        FROM s GROUP BY pair_id)
-INSERT INTO pair_undelivered(pair_id, state, files, bytes)
-    SELECT pair_id, 0, f0, b0 FROM k WHERE f0 > 0 UNION ALL SELECT pair_id, 1, f1, b1 FROM k WHERE f1 > 0
-    UNION ALL SELECT pair_id, 2, f2, b2 FROM k WHERE f2 > 0 UNION ALL SELECT pair_id, 3, f3, b3 FROM k WHERE f3 > 0;
+INSERT INTO pair_undelivered(pair_id, state, files, bytes) SELECT * FROM ({counted});
 CREATE TRIGGER pieces_here_update AFTER UPDATE OF on_cargo ON pieces
 WHEN OLD.on_cargo IS NOT NEW.on_cargo
 BEGIN
@@ -590,8 +601,7 @@ BEGIN
         ON CONFLICT(pair_id, state) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
 END;
 )sql",
-        fmt::arg("e_state", undelivered_state("e.")), fmt::arg("e_size", size_of("e.")),
-        fmt::arg("e_und", undelivered_of("e.")), fmt::arg("old_ready", ready_of("OLD.")),
+        fmt::arg("counted", undelivered_counted()), fmt::arg("old_ready", ready_of("OLD.")),
         fmt::arg("new_ready", ready_of("NEW.")),
         fmt::arg("to_ready", move("0", "1")), fmt::arg("to_waiting", move("1", "0")), fmt::arg("new_und", undelivered_of("NEW.")),
         fmt::arg("old_und", undelivered_of("OLD.")), fmt::arg("new_state", undelivered_state("NEW.")),
@@ -601,12 +611,8 @@ END;
 
 } // namespace
 
-std::string sql_undelivered_of(const std::string& r) {
-    return undelivered_of(r);
-}
-
-std::string sql_undelivered_state(const std::string& r) {
-    return undelivered_state(r);
+std::string sql_undelivered_counted() {
+    return undelivered_counted();
 }
 
 const std::vector<Migration>& migrations() {

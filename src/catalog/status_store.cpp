@@ -468,11 +468,8 @@ UndeliveredRecount StatusStore::recount_undelivered() {
     static const std::string states_sql = fmt::format(
         "SELECT coalesce(k.pair_id, t.pair_id), coalesce(k.state, t.state), coalesce(k.files, 0), "
         "coalesce(k.bytes, 0), coalesce(t.files, 0), coalesce(t.bytes, 0) FROM pair_undelivered k "
-        "FULL JOIN (SELECT e.pair_id, {state} AS state, count(*) AS files, sum(CASE WHEN e.kind = "
-        "{f} THEN e.size ELSE 0 END) AS bytes FROM entries e WHERE {und} GROUP BY 1, 2) t ON "
-        "t.pair_id = k.pair_id AND t.state = k.state",
-        fmt::arg("state", sql_undelivered_state("e.")), fmt::arg("f", sql_kind(Kind::file)),
-        fmt::arg("und", sql_undelivered_of("e.")));
+        "FULL JOIN ({}) t ON t.pair_id = k.pair_id AND t.state = k.state",
+        sql_undelivered_counted());
     Statement st = m_db.prepare(states_sql);
     while (st.step()) {
         StateMismatch m{st.column_int(0), st.column_int(1), {st.column_int(2), st.column_int(3)},

@@ -27,11 +27,10 @@ const std::vector<Migration>& migrations();
 void migrate(Database& db, const std::vector<Migration>& steps,
              const std::function<void(int from_version)>& backup);
 
-// What the kept counts of version 7 (pair_undelivered) count, for an entries row
-// named by r ("e.", "NEW."): an undelivered file or symlink (NULL or 0 if not),
-// and its state: 0 waiting, 1 on the cargo, 2 failed, 3 not hashed.
-std::string sql_undelivered_of(const std::string& r);
-std::string sql_undelivered_state(const std::string& r);
+// What the kept counts of version 7 (pair_undelivered) should hold, as the
+// entries say: a SELECT of rows (pair_id, state, files, bytes), the state 0
+// waiting, 1 on the cargo, 2 failed, 3 not hashed; in bounded memory.
+std::string sql_undelivered_counted();
 
 // Refuses a catalog whose schema holds objects barge did not create (a trigger or
 // view planted on the drive could run SQL when barge writes): CatalogError.
