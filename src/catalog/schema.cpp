@@ -448,8 +448,8 @@ END;
 // The objects in sqlite_schema: (type, name) -> the SQL of a trigger (what it runs
 // is checked too: barge's own triggers must be exactly what barge wrote), "" for
 // anything else.
-std::map<std::pair<std::string, std::string>, std::string> schema_objects(Database& db) {
-    std::map<std::pair<std::string, std::string>, std::string> out;
+SchemaObjects schema_objects(Database& db) {
+    SchemaObjects out;
     Statement st = db.prepare("SELECT type, name, sql FROM sqlite_schema");
     while (st.step()) {
         std::string type = st.column_text(0);
@@ -693,10 +693,34 @@ void migrate(Database& db, const std::vector<Migration>& steps,
     }
 }
 
-void check_schema_objects(Database& db) {
+SchemaObjects schema_objects_migrated() {
     Database fresh(":memory:", Database::Create::yes);
     migrate(fresh, migrations(), [](int) {});
-    auto expected = schema_objects(fresh);
+    return schema_objects(fresh);
+}
+
+// The default where the generated rows are not linked in (barge-schema-gen itself,
+// which makes them); the generated schema_objects.cpp defines the strong one.
+__attribute__((weak)) const SchemaObjectRow* embedded_schema_objects(size_t& count) {
+    count = 0;
+    return nullptr;
+}
+
+SchemaObjects schema_objects_expected() {
+    size_t count = 0;
+    const SchemaObjectRow* rows = embedded_schema_objects(count);
+    if (rows == nullptr) {
+        return schema_objects_migrated();
+    }
+    SchemaObjects out;
+    for (size_t i = 0; i < count; ++i) {
+        out[{rows[i].type, rows[i].name}] = rows[i].sql;
+    }
+    return out;
+}
+
+void check_schema_objects(Database& db) {
+    auto expected = schema_objects_expected();
     auto found = schema_objects(db);
     for (const auto& [obj, sql] : found) {
         auto it = expected.find(obj);

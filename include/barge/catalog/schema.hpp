@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstddef>
 #include <functional>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace barge {
@@ -31,6 +34,24 @@ void migrate(Database& db, const std::vector<Migration>& steps,
 // entries say: a SELECT of rows (pair_id, state, files, bytes), the state 0
 // waiting, 1 on the cargo, 2 failed, 3 not hashed; in bounded memory.
 std::string sql_undelivered_counted();
+
+// The objects in sqlite_schema of a catalog at schema_version: (type, name) -> a
+// trigger's SQL (what it runs is checked too), "" for any other object.
+using SchemaObjects = std::map<std::pair<std::string, std::string>, std::string>;
+// Made by running every migration on an empty catalog in memory: about 20 ms,
+// which every command paid when it opened the catalog until the build embedded them.
+SchemaObjects schema_objects_migrated();
+// The rows the build embedded (barge-schema-gen writes them, from
+// schema_objects_migrated, into the generated schema_objects.cpp linked into
+// barge and the unit tests); nullptr where a program was linked without them.
+struct SchemaObjectRow {
+    const char* type;
+    const char* name;
+    const char* sql;
+};
+const SchemaObjectRow* embedded_schema_objects(size_t& count);
+// The embedded rows when there are some, else schema_objects_migrated().
+SchemaObjects schema_objects_expected();
 
 // Refuses a catalog whose schema holds objects barge did not create (a trigger or
 // view planted on the drive could run SQL when barge writes): CatalogError.

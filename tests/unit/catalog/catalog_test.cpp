@@ -96,6 +96,36 @@ TEST(Catalog, RefusesPlantedTrigger) {
     }
 }
 
+TEST(Catalog, RefusesOneOfItsTriggersRewritten) {
+    TestDir dir;
+    std::string path = dir / "barge.db";
+    {
+        Catalog c = Catalog::create(path, 4096, "d");
+        c.db().exec("DROP TRIGGER entries_undelivered_insert");
+        c.db().exec("CREATE TRIGGER entries_undelivered_insert AFTER INSERT ON entries BEGIN "
+                    "DELETE FROM pairs; END");
+    }
+    try {
+        Catalog::open(path);
+        FAIL() << "a catalog with a rewritten trigger was accepted";
+    } catch (const CatalogError& e) {
+        EXPECT_NE(std::string(e.what()).find("did not write so"), std::string::npos) << e.what();
+    }
+}
+
+// The schema objects built into this program by barge-schema-gen are those the
+// migrations make now: a stale build would refuse every catalog, or accept a
+// tampered one.
+TEST(Schema, BuiltInObjectsAreWhatTheMigrationsMake) {
+    size_t count = 0;
+    ASSERT_NE(embedded_schema_objects(count), nullptr) << "barge_unit was linked without them";
+    SchemaObjects migrated = schema_objects_migrated();
+    EXPECT_EQ(count, migrated.size());
+    EXPECT_EQ(schema_objects_expected(), migrated);
+    EXPECT_TRUE(migrated.contains({"trigger", "entries_undelivered_insert"}));
+    EXPECT_FALSE(migrated.at({"trigger", "entries_undelivered_insert"}).empty());
+}
+
 TEST(Catalog, RefusesCorruptFile) {
     TestDir dir;
     std::string path = dir / "barge.db";
