@@ -488,7 +488,7 @@ std::string undelivered_state(const std::string& r) {
         fmt::arg("r", r), fmt::arg("ready", ready_of("c.")));
 }
 
-std::string size_of(const std::string& r) {
+std::string undelivered_size(const std::string& r) {
     return fmt::format("(CASE WHEN {r}kind = 1 THEN {r}size ELSE 0 END)", fmt::arg("r", r));
 }
 
@@ -510,7 +510,7 @@ std::string undelivered_counted() {
     UNION ALL SELECT pair_id, 1, f1, b1 FROM k WHERE f1 > 0
     UNION ALL SELECT pair_id, 2, f2, b2 FROM k WHERE f2 > 0
     UNION ALL SELECT pair_id, 3, f3, b3 FROM k WHERE f3 > 0)sql",
-                       fmt::arg("e_state", undelivered_state("e.")), fmt::arg("e_size", size_of("e.")),
+                       fmt::arg("e_state", undelivered_state("e.")), fmt::arg("e_size", undelivered_size("e.")),
                        fmt::arg("e_und", undelivered_of("e.")));
 }
 
@@ -606,8 +606,8 @@ END;
         fmt::arg("new_ready", ready_of("NEW.")),
         fmt::arg("to_ready", move("0", "1")), fmt::arg("to_waiting", move("1", "0")), fmt::arg("new_und", undelivered_of("NEW.")),
         fmt::arg("old_und", undelivered_of("OLD.")), fmt::arg("new_state", undelivered_state("NEW.")),
-        fmt::arg("old_state", undelivered_state("OLD.")), fmt::arg("new_size", size_of("NEW.")),
-        fmt::arg("old_size", size_of("OLD.")));
+        fmt::arg("old_state", undelivered_state("OLD.")), fmt::arg("new_size", undelivered_size("NEW.")),
+        fmt::arg("old_size", undelivered_size("OLD.")));
 }
 
 } // namespace
