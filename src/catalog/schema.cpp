@@ -514,6 +514,13 @@ std::string undelivered_counted() {
                        fmt::arg("e_und", undelivered_of("e.")));
 }
 
+// The pieces of content r ("c.") on the cargo, as contents.here should hold it.
+std::string here_counted(const std::string& r) {
+    return fmt::format("(SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id "
+                       "WHERE cp.content_id = {r}id AND p.on_cargo = 1)",
+                       fmt::arg("r", r));
+}
+
 std::string schema_v7() {
     // The waiting files of content NEW.id move to the other state, per pair.
     auto move = [](const char* from, const char* to) {
@@ -533,10 +540,7 @@ std::string schema_v7() {
         R"sql(
 ALTER TABLE contents ADD COLUMN here INTEGER NOT NULL DEFAULT 0;
 -- Counted per content in the order of an index, as undelivered_counted is.
-UPDATE contents SET here = (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
-        WHERE cp.content_id = contents.id AND p.on_cargo = 1)
-    WHERE EXISTS (SELECT 1 FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id
-        WHERE cp.content_id = contents.id AND p.on_cargo = 1);
+UPDATE contents SET here = {here} WHERE {here} > 0;
 CREATE TABLE pair_undelivered (
     pair_id INTEGER NOT NULL REFERENCES pairs(id) ON DELETE CASCADE,
     state   INTEGER NOT NULL CHECK (state IN (0, 1, 2, 3)),
@@ -602,7 +606,8 @@ BEGIN
         ON CONFLICT(pair_id, state) DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
 END;
 )sql",
-        fmt::arg("counted", undelivered_counted()), fmt::arg("old_ready", ready_of("OLD.")),
+        fmt::arg("counted", undelivered_counted()), fmt::arg("here", here_counted("contents.")),
+        fmt::arg("old_ready", ready_of("OLD.")),
         fmt::arg("new_ready", ready_of("NEW.")),
         fmt::arg("to_ready", move("0", "1")), fmt::arg("to_waiting", move("1", "0")), fmt::arg("new_und", undelivered_of("NEW.")),
         fmt::arg("old_und", undelivered_of("OLD.")), fmt::arg("new_state", undelivered_state("NEW.")),
@@ -611,6 +616,10 @@ END;
 }
 
 } // namespace
+
+std::string sql_here_counted(const std::string& r) {
+    return here_counted(r);
+}
 
 std::string sql_undelivered_counted() {
     return undelivered_counted();

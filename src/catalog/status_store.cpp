@@ -183,11 +183,11 @@ bool StatusStore::count_kept(int64_t pair_id, PairCounts& pc, bool must) {
         "{delivered}",
         fmt::arg("f", sql_kind(Kind::file)), fmt::arg("delivered", sql_delivered));
     Statement files = m_db.prepare(files_sql);
-    auto move = [&](int64_t content_id, int64_t sign) {
+    auto move = [&](int64_t content_id) {
         files.bind(1, content_id).bind(2, pair_id);
         if (files.step()) {
-            moved.files += sign * files.column_int(0);
-            moved.bytes += sign * static_cast<int64_t>(files.column_double(1));
+            moved.files += files.column_int(0);
+            moved.bytes += static_cast<int64_t>(files.column_double(1));
         }
         files.reset();
     };
@@ -211,7 +211,7 @@ bool StatusStore::count_kept(int64_t pair_id, PairCounts& pc, bool must) {
             bool here = content.column_int(1) != 0;
             if (!complete && here) {
                 up.insert(id);
-                move(id, 1);
+                move(id);
             }
         }
         content.reset();
@@ -253,7 +253,7 @@ bool StatusStore::count_kept(int64_t pair_id, PairCounts& pc, bool must) {
             content.reset();
             if (waiting_content) {
                 up.insert(id);
-                move(id, 1);
+                move(id);
             }
         }
     }
@@ -452,9 +452,8 @@ Counts StatusStore::reclaimable(Plan plan) {
 UndeliveredRecount StatusStore::recount_undelivered() {
     UndeliveredRecount out;
     // Each content's pieces on the cargo first: the states depend on them.
-    static const std::string here_sql =
-        "SELECT c.id, (SELECT count(*) FROM content_pieces cp JOIN pieces p ON p.id = cp.piece_id "
-        "WHERE cp.content_id = c.id AND p.on_cargo = 1) AS n FROM contents c WHERE c.here IS NOT n";
+    static const std::string here_sql = fmt::format(
+        "SELECT c.id, {} AS n FROM contents c WHERE c.here IS NOT n", sql_here_counted("c."));
     std::vector<std::pair<int64_t, int64_t>> wrong;
     Statement here = m_db.prepare(here_sql);
     while (here.step()) {

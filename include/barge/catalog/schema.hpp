@@ -34,6 +34,9 @@ void migrate(Database& db, const std::vector<Migration>& steps,
 // entries say: a SELECT of rows (pair_id, state, files, bytes), the state 0
 // waiting, 1 on the cargo, 2 failed, 3 not hashed; in bounded memory.
 std::string sql_undelivered_counted();
+// What contents.here of the content named by r ("c.") should hold: the count of
+// its pieces on the cargo.
+std::string sql_here_counted(const std::string& r);
 
 // The objects in sqlite_schema of a catalog at schema_version: (type, name) -> a
 // trigger's SQL (what it runs is checked too), "" for any other object.
