@@ -440,6 +440,15 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
             ASSERT_EQ(other.files, reclaim.files) << "reclaimable, " << after;
             ASSERT_EQ(other.bytes, reclaim.bytes) << "reclaimable, " << after;
         }
+        // Counted within a bound only when the cargo or the undelivered files fit it.
+        int64_t smaller = std::min(store.cargo().files, store.undelivered_files(std::nullopt));
+        std::optional<Counts> within = store.reclaimable_within(smaller);
+        ASSERT_TRUE(within) << "reclaimable within " << smaller << ", " << after;
+        ASSERT_EQ(within->bytes, reclaim.bytes) << "reclaimable within, " << after;
+        if (smaller > 0) {
+            ASSERT_FALSE(store.reclaimable_within(smaller - 1)) << "reclaimable within " << smaller - 1
+                                                                 << ", " << after;
+        }
     }
     // The random catalogs did reach the cases the plans differ on.
     EXPECT_GT(checked_on_cargo, 10);
