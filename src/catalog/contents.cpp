@@ -1,5 +1,6 @@
 #include "barge/catalog/contents.hpp"
 
+#include "barge/catalog/schema.hpp"
 #include "barge/util/error.hpp"
 
 #include <fmt/format.h>
@@ -9,6 +10,22 @@ namespace barge {
 std::string sql_hash_is(std::string_view alias, std::string_view value) {
     return fmt::format("substr({a}.hash, 1, 8) = substr({v}, 1, 8) AND {a}.hash = {v}",
                        fmt::arg("a", alias), fmt::arg("v", value));
+}
+
+Forgotten forget_unneeded(Database& db, Forget scope) {
+    const ForgetSql& sql = sql_forget_unneeded();
+    Forgotten out;
+    if (scope == Forget::all) {
+        db.exec(sql.note_all);
+    }
+    db.exec(sql.prepare);
+    db.exec(sql.contents);
+    out.contents = db.changes();
+    db.exec(sql.prepare_pieces);
+    db.exec(sql.pieces);
+    out.pieces = db.changes();
+    db.exec(sql.finish);
+    return out;
 }
 
 int64_t upsert_content(Database& db, const Digest& hash, int64_t size, std::optional<int64_t> pieces) {

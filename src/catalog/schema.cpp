@@ -615,7 +615,91 @@ END;
         fmt::arg("old_size", undelivered_size("OLD.")));
 }
 
+// Version 8: the catalog forgets what nothing needs (SPEC §8: a catalog that
+// stays its size over years of changes, not one that grows with every version
+// of every file ever seen). A content no entry holds or had delivered and no
+// staged piece names, and a piece off the cargo that no content needs recorded,
+// were kept forever. The triggers below note the contents and pieces that may
+// have lost their last user, in the same statement as the write that loosened
+// them; forget_unneeded (src/catalog/contents.cpp) checks those few at the end
+// of each run. The step forgets what is unneeded already, once. Besides,
+// entries_d_content holds only the rows with a delivered content: before the
+// first unload, that was an index entry of NULL per file. docs/catalog.md,
+// "What the catalog forgets".
+std::string schema_v8() {
+    return fmt::format(R"sql(
+DROP INDEX entries_d_content;
+CREATE INDEX entries_d_content ON entries(d_content_id) WHERE d_content_id IS NOT NULL;
+CREATE TABLE contents_loose (id INTEGER PRIMARY KEY) STRICT;
+CREATE TABLE pieces_loose (id INTEGER PRIMARY KEY) STRICT;
+CREATE TRIGGER entries_loosen_update AFTER UPDATE OF content_id, d_content_id ON entries
+WHEN OLD.content_id IS NOT NEW.content_id OR OLD.d_content_id IS NOT NEW.d_content_id
+BEGIN
+    INSERT INTO contents_loose(id) SELECT OLD.content_id
+        WHERE OLD.content_id IS NOT NULL AND OLD.content_id IS NOT NEW.content_id ON CONFLICT DO NOTHING;
+    INSERT INTO contents_loose(id) SELECT OLD.d_content_id
+        WHERE OLD.d_content_id IS NOT NULL AND OLD.d_content_id IS NOT NEW.d_content_id ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER entries_loosen_delete AFTER DELETE ON entries
+WHEN OLD.content_id IS NOT NULL OR OLD.d_content_id IS NOT NULL
+BEGIN
+    INSERT INTO contents_loose(id) SELECT OLD.content_id WHERE OLD.content_id IS NOT NULL ON CONFLICT DO NOTHING;
+    INSERT INTO contents_loose(id) SELECT OLD.d_content_id WHERE OLD.d_content_id IS NOT NULL ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER staged_loosen_delete AFTER DELETE ON staged
+BEGIN
+    INSERT INTO contents_loose(id) VALUES (OLD.content_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER content_pieces_loosen_delete AFTER DELETE ON content_pieces
+BEGIN
+    INSERT INTO pieces_loose(id) VALUES (OLD.piece_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER content_pieces_loosen_update AFTER UPDATE OF piece_id ON content_pieces
+WHEN OLD.piece_id IS NOT NEW.piece_id
+BEGIN
+    INSERT INTO pieces_loose(id) VALUES (OLD.piece_id) ON CONFLICT DO NOTHING;
+END;
+CREATE TRIGGER pieces_loosen_off_cargo AFTER UPDATE OF on_cargo ON pieces
+WHEN OLD.on_cargo = 1 AND NEW.on_cargo = 0
+BEGIN
+    INSERT INTO pieces_loose(id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+END;
+{forget}
+)sql",
+                       fmt::arg("forget", sql_forget_unneeded().all()));
+}
+
 } // namespace
+
+// Contents first, their content_pieces rows with them (named, not left to ON
+// DELETE CASCADE: foreign keys are off while a migration runs), which notes
+// their pieces as loose. A one-piece content's piece has the content's own
+// hash and size: off the cargo, the content row says all its record said, and
+// load records it anew when it carries it again.
+const ForgetSql& sql_forget_unneeded() {
+    static const ForgetSql sql{
+        "INSERT INTO contents_loose(id) SELECT id FROM contents WHERE true ON CONFLICT DO NOTHING;\n"
+        "INSERT INTO pieces_loose(id) SELECT id FROM pieces WHERE on_cargo = 0 ON CONFLICT DO NOTHING;",
+        R"sql(DELETE FROM contents_loose WHERE
+    EXISTS (SELECT 1 FROM entries e INDEXED BY entries_content WHERE e.content_id = contents_loose.id)
+    OR EXISTS (SELECT 1 FROM entries e INDEXED BY entries_d_content WHERE e.d_content_id = contents_loose.id)
+    OR EXISTS (SELECT 1 FROM staged s WHERE s.content_id = contents_loose.id);
+DELETE FROM content_pieces WHERE content_id IN (SELECT id FROM contents_loose);)sql",
+        "DELETE FROM contents WHERE id IN (SELECT id FROM contents_loose);",
+        R"sql(DELETE FROM contents_loose;
+DELETE FROM content_pieces WHERE piece_id IN (SELECT l.id FROM pieces_loose l JOIN pieces p ON p.id = l.id
+    WHERE p.on_cargo = 0 AND NOT EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece
+        JOIN contents c ON c.id = cp.content_id WHERE cp.piece_id = l.id AND (c.pieces IS NOT 1 OR cp.idx != 0)));)sql",
+        R"sql(DELETE FROM pieces WHERE id IN (SELECT l.id FROM pieces_loose l JOIN pieces p ON p.id = l.id
+    WHERE p.on_cargo = 0 AND NOT EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece
+        WHERE cp.piece_id = l.id));)sql",
+        "DELETE FROM pieces_loose;"};
+    return sql;
+}
+
+std::string ForgetSql::all() const {
+    return fmt::format("{}\n{}\n{}\n{}\n{}\n{}", note_all, prepare, contents, prepare_pieces, pieces, finish);
+}
 
 std::string sql_here_counted(const std::string& r) {
     return here_counted(r);
@@ -634,6 +718,7 @@ const std::vector<Migration>& migrations() {
         {5, schema_v5},
         {6, schema_v6()},
         {7, schema_v7()},
+        {8, schema_v8()},
     };
     return steps;
 }

@@ -1,4 +1,5 @@
 #include "barge/cli/commands.hpp"
+#include "barge/catalog/contents.hpp"
 #include "barge/catalog/status_store.hpp"
 #include "barge/cli/output.hpp"
 #include "barge/engine/verify.hpp"
@@ -50,6 +51,12 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
                          "entries say {} ({} B): set right",
                          m.pair_id, m.state >= 0 && m.state < 4 ? states[m.state] : "?",
                          m.kept.files, m.kept.bytes, m.counted.files, m.counted.bytes);
+        }
+        // What nothing needs, forgotten with a pass over every content: each run
+        // forgets what its triggers noted; this finds what they could not.
+        Forgotten f = forget_unneeded(s.catalog().db(), Forget::all);
+        if (f.contents + f.pieces > 0) {
+            spdlog::info("forgot {} content(s) and {} piece(s) that nothing needs", f.contents, f.pieces);
         }
         tx.commit();
     }

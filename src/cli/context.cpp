@@ -1,4 +1,5 @@
 #include "barge/cli/context.hpp"
+#include "barge/catalog/contents.hpp"
 
 #include "barge/cli/drive_log.hpp"
 #include "barge/cli/progress.hpp"
@@ -255,6 +256,12 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
                                               : "none";
     start();
     Transaction tx(m_catalog.db());
+    // The contents and pieces this run's writes left unneeded (few: each the
+    // old version of a changed or delivered file, or a piece off the cargo).
+    Forgotten f = forget_unneeded(m_catalog.db());
+    if (f.contents + f.pieces > 0) {
+        spdlog::debug("forgot {} content(s) and {} piece(s) that nothing needs", f.contents, f.pieces);
+    }
     m_catalog.end_run(*m_id, side, static_cast<int>(code), files, bytes, failed, summary);
     for (const auto& d : m_done) {
         m_catalog.record_pair_run(*m_id, d.pair_id, d.side, static_cast<int>(after_stop_request(d.code)),

@@ -12,7 +12,7 @@ namespace barge {
 class Database;
 
 // The schema version this barge writes (PRAGMA user_version).
-constexpr int schema_version = 7;
+constexpr int schema_version = 8;
 
 // One step of the schema's history: the SQL that brings version `to - 1` to `to`.
 struct Migration {
@@ -37,6 +37,17 @@ std::string sql_undelivered_counted();
 // What contents.here of the content named by r ("c.") should hold: the count of
 // its pieces on the cargo.
 std::string sql_here_counted(const std::string& r);
+
+// Forgetting the contents and pieces noted loose (schema version 8) that nothing
+// needs any more, in the order the statements run: what forget_unneeded runs,
+// and, with every content and every piece off the cargo noted first (all()),
+// the step to version 8 once. contents and pieces each delete the rows
+// forgotten (their changes() are the counts).
+struct ForgetSql {
+    std::string note_all, prepare, contents, prepare_pieces, pieces, finish;
+    std::string all() const;
+};
+const ForgetSql& sql_forget_unneeded();
 
 // The objects in sqlite_schema of a catalog at schema_version: (type, name) -> a
 // trigger's SQL (what it runs is checked too), "" for any other object.

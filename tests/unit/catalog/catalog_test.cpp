@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <random>
 #include <vector>
 
 using namespace barge;
@@ -395,7 +396,7 @@ TEST(Migration, VersionSevenStartsTheKeptCountsFromTheCatalog) {
             "(1, x'', x'69', 1, 9, 10, NULL, NULL, 1, 0, 0, 10, 0, 0), "
             "(1, x'', x'6a', 2, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
             "(2, x'', x'61', 1, 9, 10, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
-    migrate(db, migrations(), [](int) {});
+    migrate(db, up_to_version(7), [](int) {});
     ASSERT_EQ(db.query_int("PRAGMA user_version"), 7);
     EXPECT_EQ(query_text(db, "SELECT group_concat(id || ':' || here, ' ') FROM (SELECT id, here "
                              "FROM contents ORDER BY id)"),
@@ -410,6 +411,242 @@ TEST(Migration, VersionSevenStartsTheKeptCountsFromTheCatalog) {
                              "AND state = 1"),
               "5:26");
     EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
+}
+
+// Rows as "id id ..." in id order.
+std::string ids(Database& db, const std::string& table) {
+    return query_text(db, fmt::format("SELECT group_concat(id, ' ') FROM (SELECT id FROM {} ORDER BY id)", table));
+}
+
+TEST(Migration, VersionEightForgetsWhatNothingNeeds) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version(7), [](int) {});
+    db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
+            "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
+            "'0', 'keep', 0, 100, 1, 0)");
+    // 10 a file's content; 11 delivered only (the old version of a file, or a file
+    // gone whose rename may come); 12 nobody's, its piece on the cargo; 13
+    // nobody's, its piece off it; 14 staged only; 15 a file's, one piece, off the
+    // cargo; 16 a file's, two pieces off the cargo; 17 a file's, one piece that is
+    // also piece 1 of 18, a file's; 19 nobody's, two pieces (one on the cargo).
+    db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (10, randomblob(64), 5, 1), "
+            "(11, randomblob(64), 5, 1), (12, randomblob(64), 5, 1), (13, randomblob(64), 5, 1), "
+            "(14, randomblob(64), 9, 2), (15, randomblob(64), 5, 1), (16, randomblob(64), 9, 2), "
+            "(17, randomblob(64), 4, 1), (18, randomblob(64), 9, 2), (19, randomblob(64), 9, 2)");
+    // 20 of 10 (on), 21 of 11 (off), 22 of 12 (on), 23 of 13 (off), 24/25 of 14 (off),
+    // 26 of 15 (off), 27/28 of 16 (off), 29 of 17 and of 18 (off), 30 of 18 (off),
+    // 31/32 of 19 (on, off), 33 of nothing (off), 34 of nothing (on).
+    db.exec("INSERT INTO pieces(id, hash, size, on_cargo) VALUES (20, randomblob(64), 5, 1), "
+            "(21, randomblob(64), 5, 0), (22, randomblob(64), 5, 1), (23, randomblob(64), 5, 0), "
+            "(24, randomblob(64), 5, 0), (25, randomblob(64), 4, 0), (26, randomblob(64), 5, 0), "
+            "(27, randomblob(64), 5, 0), (28, randomblob(64), 4, 0), (29, randomblob(64), 4, 0), "
+            "(30, randomblob(64), 5, 0), (31, randomblob(64), 5, 1), (32, randomblob(64), 4, 0), "
+            "(33, randomblob(64), 3, 0), (34, randomblob(64), 3, 1)");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
+            "(11, 0, 21, 0), (12, 0, 22, 0), (13, 0, 23, 0), (14, 0, 24, 0), (14, 1, 25, 5), "
+            "(15, 0, 26, 0), (16, 0, 27, 0), (16, 1, 28, 5), (17, 0, 29, 0), (18, 0, 30, 0), "
+            "(18, 1, 29, 5), (19, 0, 31, 0), (19, 1, 32, 5)");
+    db.exec("INSERT INTO entries(pair_id, parent, name, kind, size, content_id, d_kind, d_content_id) VALUES "
+            "(1, x'', x'61', 1, 5, 10, 1, 11), (1, x'', x'62', NULL, 0, NULL, 1, 11), "
+            "(1, x'', x'63', 1, 5, 15, NULL, NULL), (1, x'', x'64', 1, 9, 16, NULL, NULL), "
+            "(1, x'', x'65', 1, 4, 17, NULL, NULL), (1, x'', x'66', 1, 9, 18, NULL, NULL)");
+    db.exec("INSERT INTO staged(pair_id, content_id, idx) VALUES (1, 14, 0)");
+    migrate(db, migrations(), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 8);
+    EXPECT_EQ(ids(db, "contents"), "10 11 14 15 16 17 18") << "12, 13 and 19: nobody's";
+    // 21 and 26: one-piece contents' pieces off the cargo (the content keeps the
+    // hash); 23, 32, 33: nobody's, off the cargo. 22, 31 and 34 wait on the cargo
+    // to be reclaimed.
+    EXPECT_EQ(ids(db, "pieces"), "20 22 24 25 27 28 29 30 31 34");
+    EXPECT_EQ(query_text(db, "SELECT group_concat(content_id || '/' || idx || ':' || piece_id, ' ') "
+                             "FROM (SELECT * FROM content_pieces ORDER BY content_id, idx)"),
+              "10/0:20 14/0:24 14/1:25 16/0:27 16/1:28 17/0:29 18/0:30 18/1:29");
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM contents_loose") + db.query_int("SELECT count(*) FROM pieces_loose"), 0);
+    EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
+    EXPECT_FALSE(db.prepare("PRAGMA foreign_key_check").step());
+    // The index of delivered contents holds only the delivered rows.
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM entries INDEXED BY entries_d_content WHERE d_content_id IS NOT NULL"), 2);
+}
+
+TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    PairSettings s;
+    s.name = "p";
+    s.source = "/s";
+    s.dest = "/d";
+    Pair p = c.add_pair(s, "u");
+    auto digest = [](uint8_t n) {
+        Digest d{};
+        d[0] = n;
+        return d;
+    };
+    int64_t a = upsert_content(db, digest(1), 5, 1);
+    int64_t b = upsert_content(db, digest(2), 6, 1);
+    int64_t cc = upsert_content(db, digest(3), 7, 1);
+    int64_t never = upsert_content(db, digest(4), 8, 1); // written, never anyone's
+    TransitStore t(db);
+    int64_t pa = t.record_piece(digest(1), 5, a, 0, 0, 1);
+    db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, size, content_id) VALUES "
+                        "({}, x'', x'66', 1, 5, {})", p.id, a));
+    int64_t e = db.last_insert_rowid();
+    auto forget = [&](Forget scope = Forget::noted) {
+        Forgotten f = forget_unneeded(db, scope);
+        return fmt::format("{}/{}", f.contents, f.pieces);
+    };
+    EXPECT_EQ(forget(), "0/0") << "nothing loosened yet";
+    // Delivered, then changed at the source: the delivered version is still held.
+    db.exec(fmt::format("UPDATE entries SET d_kind = 1, d_content_id = {} WHERE id = {}", a, e));
+    db.exec(fmt::format("UPDATE entries SET content_id = {} WHERE id = {}", b, e));
+    EXPECT_EQ(forget(), "0/0");
+    // Changed again before delivery: b was only the source's, and goes.
+    db.exec(fmt::format("UPDATE entries SET content_id = {} WHERE id = {}", cc, e));
+    EXPECT_EQ(forget(), "1/0");
+    EXPECT_EQ(db.query_int(fmt::format("SELECT count(*) FROM contents WHERE id = {}", b)), 0);
+    // c delivered: a is nobody's; its piece waits on the cargo to be reclaimed.
+    db.exec(fmt::format("UPDATE entries SET d_content_id = {} WHERE id = {}", cc, e));
+    EXPECT_EQ(forget(), "1/0");
+    EXPECT_EQ(db.query_int(fmt::format("SELECT on_cargo FROM pieces WHERE id = {}", pa)), 1);
+    t.set_off_cargo(pa);
+    EXPECT_EQ(forget(), "0/1") << "reclaimed: the piece goes too";
+    EXPECT_FALSE(t.piece_by_hash(digest(1)));
+    // Loaded again under a new content row: found and recorded anew.
+    int64_t a2 = upsert_content(db, digest(1), 5, 1);
+    EXPECT_NE(t.record_piece(digest(1), 5, a2, 0, 0, 2), 0);
+    EXPECT_TRUE(t.piece_by_hash(digest(1)));
+    // What no write loosened is left to the pass of Forget::all (verify-middle).
+    EXPECT_EQ(db.query_int(fmt::format("SELECT count(*) FROM contents WHERE id IN ({}, {})", never, a2)), 2);
+    EXPECT_EQ(forget(Forget::all), "2/0") << "never and a2: nobody's (a2's piece stays on the cargo)";
+    // The entry goes (its deletion delivered): c goes with it.
+    db.exec(fmt::format("DELETE FROM entries WHERE id = {}", e));
+    EXPECT_EQ(forget(), "1/0");
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM contents"), 0);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM pieces WHERE on_cargo = 1"), 1);
+    EXPECT_FALSE(db.prepare("PRAGMA foreign_key_check").step());
+}
+
+// Random writes as barge makes them, and a run's end after some: nothing a row
+// needs is ever forgotten, and what a write left unneeded is gone after the run.
+TEST(Contents, RandomWritesNeverForgetWhatIsNeeded) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    PairSettings s;
+    s.name = "p";
+    s.source = "/s";
+    s.dest = "/d";
+    Pair p = c.add_pair(s, "u");
+    std::mt19937 rng(11);
+    auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
+    TransitStore t(db);
+    int next = 1;
+    auto any_content = [&]() -> std::string {
+        if (pick(4) == 0) { // a new version: hashed, then recorded, maybe in pieces
+            Digest d{};
+            d[0] = static_cast<uint8_t>(next);
+            d[1] = static_cast<uint8_t>(next >> 8);
+            ++next;
+            int pieces = 1 + pick(3);
+            int64_t id = upsert_content(db, d, 10 * pieces, pieces);
+            for (int k = 0; k < pieces; ++k) {
+                Digest pd = d;
+                pd[2] = static_cast<uint8_t>(k + (pieces == 1 ? 0 : 1));
+                t.record_piece(pieces == 1 ? d : pd, 10, id, k, 10 * k, 1);
+            }
+            return std::to_string(id);
+        }
+        std::string id = query_text(db, fmt::format("SELECT id FROM contents ORDER BY id LIMIT 1 OFFSET {} % "
+                                                    "max(1, (SELECT count(*) FROM contents))",
+                                                    pick(1000)));
+        return id.empty() ? "NULL" : id;
+    };
+    // Needed, by the definition: named by an entry or a staged piece; a piece on the
+    // cargo, or recorded for a needed content of more than one piece.
+    const std::string content_needed = "(EXISTS (SELECT 1 FROM entries e WHERE e.content_id = c.id OR "
+                                       "e.d_content_id = c.id) OR EXISTS (SELECT 1 FROM staged s WHERE "
+                                       "s.content_id = c.id))";
+    const std::string needed_contents = "SELECT count(*) FROM contents c WHERE " + content_needed;
+    const std::string needed_pieces = "SELECT count(*) FROM pieces p WHERE p.on_cargo = 1 OR EXISTS (SELECT 1 "
+                                      "FROM content_pieces cp JOIN contents c ON c.id = cp.content_id WHERE "
+                                      "cp.piece_id = p.id AND (c.pieces > 1 OR cp.idx > 0) AND " +
+                                      content_needed + ")";
+    int forgotten = 0;
+    for (int op = 0; op < 1500; ++op) {
+        int name = pick(12);
+        switch (pick(7)) {
+        case 0:
+        case 1: // scanned: a new entry or a new source version
+            db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, size, content_id) VALUES "
+                                "({0}, x'', CAST('n{1}' AS BLOB), 1, 10, {2}) ON CONFLICT(pair_id, parent, "
+                                "name) DO UPDATE SET content_id = excluded.content_id, kind = 1",
+                                p.id, name, any_content()));
+            break;
+        case 2: // delivered
+            db.exec(fmt::format("UPDATE entries SET d_kind = 1, d_content_id = content_id WHERE name = "
+                                "CAST('n{}' AS BLOB)",
+                                name));
+            break;
+        case 3: // gone from the source, or its deletion delivered
+            db.exec(pick(2) ? fmt::format("UPDATE entries SET kind = NULL, content_id = NULL WHERE name = "
+                                          "CAST('n{}' AS BLOB)",
+                                          name)
+                            : fmt::format("DELETE FROM entries WHERE name = CAST('n{}' AS BLOB)", name));
+            break;
+        case 4: // staged, or assembled
+            if (pick(2)) {
+                std::string content = any_content();
+                if (content != "NULL") {
+                    db.exec(fmt::format("INSERT OR IGNORE INTO staged(pair_id, content_id, idx) VALUES ({}, {}, 0)",
+                                        p.id, content));
+                }
+            } else {
+                db.exec(fmt::format("DELETE FROM staged WHERE content_id IN (SELECT content_id FROM staged ORDER "
+                                    "BY content_id LIMIT 1 OFFSET {} % max(1, (SELECT count(*) FROM staged)))",
+                                    pick(1000)));
+            }
+            break;
+        case 5: // a piece reclaimed, or loaded again
+            db.exec(fmt::format("UPDATE pieces SET on_cargo = {} WHERE id IN (SELECT id FROM pieces ORDER BY id "
+                                "LIMIT 1 OFFSET {} % max(1, (SELECT count(*) FROM pieces)))",
+                                pick(3) ? 0 : 1, pick(1000)));
+            break;
+        default: { // a run ends
+            // Every content is named as it is made here, so every unneeded one was
+            // noted by the write that loosened it.
+            ASSERT_EQ(db.query_int("SELECT count(*) FROM contents c WHERE NOT " + content_needed +
+                                   " AND c.id NOT IN (SELECT id FROM contents_loose)"),
+                      0)
+                << "an unneeded content not noted, op " << op;
+            int64_t contents = db.query_int(needed_contents);
+            int64_t pieces = db.query_int(needed_pieces);
+            Transaction tx(db);
+            Forgotten f = forget_unneeded(db);
+            tx.commit();
+            forgotten += static_cast<int>(f.contents + f.pieces);
+            ASSERT_EQ(db.query_int(needed_contents), contents) << "a needed content forgotten, op " << op;
+            ASSERT_EQ(db.query_int(needed_pieces), pieces) << "a needed piece forgotten, op " << op;
+            ASSERT_FALSE(db.prepare("PRAGMA foreign_key_check").step()) << "op " << op;
+            ASSERT_EQ(db.query_int("SELECT count(*) FROM contents_loose") +
+                          db.query_int("SELECT count(*) FROM pieces_loose"),
+                      0);
+            // And nothing unneeded is left: every write that loosened one noted it.
+            ASSERT_EQ(db.query_int("SELECT count(*) FROM contents"), contents) << "op " << op;
+            ASSERT_EQ(db.query_int("SELECT count(*) FROM pieces"), pieces) << "op " << op;
+            ASSERT_EQ(db.query_int("SELECT count(*) FROM content_pieces cp JOIN contents c ON c.id = cp.content_id "
+                                   "JOIN pieces p ON p.id = cp.piece_id WHERE c.pieces = 1 AND p.hash != c.hash"),
+                      0)
+                << "a one-piece content's piece with another hash, op " << op;
+        }
+        }
+    }
+    EXPECT_GT(forgotten, 50) << "the random writes did leave things unneeded";
+    int64_t needed = db.query_int(needed_contents);
+    Forgotten rest = forget_unneeded(db, Forget::all);
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM contents"), needed) << "after the pass, every content is needed";
+    EXPECT_EQ(db.query_int(needed_contents), needed);
 }
 
 TEST(Contents, AHashIsRecordedOnceAndFoundByItsPrefix) {
