@@ -633,7 +633,8 @@ CREATE INDEX entries_d_content ON entries(d_content_id) WHERE d_content_id IS NO
 CREATE TABLE contents_loose (id INTEGER PRIMARY KEY) STRICT;
 CREATE TABLE pieces_loose (id INTEGER PRIMARY KEY) STRICT;
 CREATE TRIGGER entries_loosen_update AFTER UPDATE OF content_id, d_content_id ON entries
-WHEN OLD.content_id IS NOT NEW.content_id OR OLD.d_content_id IS NOT NEW.d_content_id
+WHEN (OLD.content_id IS NOT NULL AND OLD.content_id IS NOT NEW.content_id)
+    OR (OLD.d_content_id IS NOT NULL AND OLD.d_content_id IS NOT NEW.d_content_id)
 BEGIN
     INSERT INTO contents_loose(id) SELECT OLD.content_id
         WHERE OLD.content_id IS NOT NULL AND OLD.content_id IS NOT NEW.content_id ON CONFLICT DO NOTHING;

@@ -106,8 +106,9 @@ struct InlineHasher::Done {
 InlineHasher::InlineHasher(const Pair& pair, double deadline, EntryStore& store, ScanResult& result,
                            Progress* progress, std::function<void()> on_wait)
     : m_pair(pair), m_deadline(deadline), m_store(store), m_result(result), m_progress(progress),
-      m_on_wait(std::move(on_wait)), m_root(open_or_throw(pair.source, O_RDONLY | O_DIRECTORY)) {
-    for (unsigned t = 0; t < hash_threads(); ++t) {
+      m_on_wait(std::move(on_wait)), m_root(open_or_throw(pair.source, O_RDONLY | O_DIRECTORY)),
+      m_thread_count(hash_threads()) {
+    for (unsigned t = 0; t < m_thread_count; ++t) {
         m_threads.emplace_back([this] { work(); });
     }
 }
@@ -118,37 +119,60 @@ InlineHasher::~InlineHasher() {
         m_closing = true;
         m_queue.clear();
     }
-    m_cv.notify_all();
+    m_work_cv.notify_all();
     for (auto& t : m_threads) {
         t.join();
     }
 }
 
+namespace {
+constexpr size_t max_queued = 1024; // jobs the walk may queue ahead
+constexpr size_t wake_at = 16;      // queued jobs that wake an idle worker
+constexpr size_t max_batch = 64;    // jobs a worker takes at once
+} // namespace
+
 void InlineHasher::work() {
     std::vector<char> buf(1 << 20);
+    std::vector<HashJob> batch;
+    std::vector<Done> done;
     std::unique_lock lock(m_mutex);
     for (;;) {
-        m_cv.wait(lock, [&] { return !m_queue.empty() || m_closing; });
-        if (m_queue.empty()) {
+        ++m_idle;
+        m_work_cv.wait(lock, [&] { return !m_queue.empty() || m_closing; });
+        --m_idle;
+        if (m_closing) {
             return;
         }
-        HashJob job = std::move(m_queue.front());
-        m_queue.pop_front();
-        ++m_busy;
-        lock.unlock();
-        m_cv.notify_all(); // room in the queue
-        HashOutcome out;
-        if (monotonic_seconds() <= m_deadline && !stop_requested()) {
-            out = hash_one(m_root.get(), job, join_path(m_pair.source, job.path), buf);
+        // A fair share of what is queued, so that the other workers get some.
+        size_t take = std::clamp<size_t>(m_queue.size() / m_thread_count, 1, max_batch);
+        for (size_t i = 0; i < take; ++i) {
+            batch.push_back(std::move(m_queue.front()));
+            m_queue.pop_front();
         }
+        ++m_busy;
+        if (m_walk_waiting) {
+            m_walk_cv.notify_one(); // room in the queue
+        }
+        lock.unlock();
+        for (auto& job : batch) {
+            if (m_closing || monotonic_seconds() > m_deadline || stop_requested()) {
+                break;
+            }
+            HashOutcome out = hash_one(m_root.get(), job, join_path(m_pair.source, job.path), buf);
+            // A racy outcome is not kept: the hash phase looks at racy files again,
+            // and hashes this one then, once.
+            if (out.ok && !out.racy) {
+                done.push_back({std::move(job), out.digest});
+            }
+        }
+        batch.clear();
         lock.lock();
         --m_busy;
-        // A racy outcome is not kept: the hash phase looks at racy files again,
-        // and hashes this one then, once.
-        if (out.ok && !out.racy) {
-            m_done.push_back({std::move(job), out.digest});
+        std::move(done.begin(), done.end(), std::back_inserter(m_done));
+        done.clear();
+        if (m_walk_waiting) {
+            m_walk_cv.notify_one();
         }
-        m_cv.notify_all();
     }
 }
 
@@ -167,7 +191,12 @@ void InlineHasher::record_locked(std::unique_lock<std::mutex>& lock) {
 
 void InlineHasher::wait_until(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ready) {
     while (!ready()) {
-        m_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return ready() || !m_done.empty(); });
+        if (m_idle > 0 && !m_queue.empty()) {
+            m_work_cv.notify_all(); // fewer than wake_at jobs queued: wake them now
+        }
+        m_walk_waiting = true;
+        m_walk_cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return ready() || !m_done.empty(); });
+        m_walk_waiting = false;
         record_locked(lock);
         if (m_on_wait) {
             lock.unlock();
@@ -178,13 +207,15 @@ void InlineHasher::wait_until(std::unique_lock<std::mutex>& lock, const std::fun
 }
 
 void InlineHasher::submit(HashJob job) {
-    constexpr size_t max_queued = 1024;
     std::unique_lock lock(m_mutex);
     record_locked(lock); // finished outcomes never pile up in a large directory
     wait_until(lock, [&] { return m_queue.size() < max_queued; });
     m_queue.push_back(std::move(job));
+    bool wake = m_idle > 0 && m_queue.size() >= wake_at;
     lock.unlock();
-    m_cv.notify_all();
+    if (wake) {
+        m_work_cv.notify_one();
+    }
 }
 
 void InlineHasher::record() {

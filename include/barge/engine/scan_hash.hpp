@@ -6,6 +6,7 @@
 #include "barge/engine/scan.hpp"
 #include "barge/util/fd.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -62,12 +63,19 @@ private:
     Progress* m_progress;
     std::function<void()> m_on_wait;
     Fd m_root;
+    // The walk and the workers hand jobs and outcomes over in batches, and wake
+    // each other only when the other side waits: a wake-up per file cost a
+    // quarter of a million-file first scan's CPU (docs/benchmarks.md).
     std::mutex m_mutex;
-    std::condition_variable m_cv;
+    std::condition_variable m_work_cv; // workers wait here for jobs
+    std::condition_variable m_walk_cv; // the walk waits here for room or outcomes
     std::deque<HashJob> m_queue;
     std::vector<Done> m_done;
-    size_t m_busy = 0;
-    bool m_closing = false;
+    size_t m_busy = 0;                // batches being hashed
+    size_t m_idle = 0;                // workers waiting for jobs
+    bool m_walk_waiting = false;
+    std::atomic<bool> m_closing = false;
+    unsigned m_thread_count;
     std::vector<std::thread> m_threads;
 };
 
