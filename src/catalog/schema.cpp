@@ -672,8 +672,10 @@ END;
 
 } // namespace
 
-// Contents first, their content_pieces rows with them (named, not left to ON
-// DELETE CASCADE: foreign keys are off while a migration runs), which notes
+// Each noted content is looked up by index: staged's key starts with pair_id,
+// hence the loop over the pairs (a multi-trip file can stage thousands of
+// pieces). Contents first, their content_pieces rows with them (named, not
+// left to ON DELETE CASCADE: foreign keys are off while a migration runs), which notes
 // their pieces as loose. A one-piece content's piece has the content's own
 // hash and size: off the cargo, the content row says all its record said, and
 // load records it anew when it carries it again.
@@ -684,7 +686,7 @@ const ForgetSql& sql_forget_unneeded() {
         R"sql(DELETE FROM contents_loose WHERE
     EXISTS (SELECT 1 FROM entries e INDEXED BY entries_content WHERE e.content_id = contents_loose.id)
     OR EXISTS (SELECT 1 FROM entries e INDEXED BY entries_d_content WHERE e.d_content_id = contents_loose.id)
-    OR EXISTS (SELECT 1 FROM staged s WHERE s.content_id = contents_loose.id);
+    OR EXISTS (SELECT 1 FROM staged s WHERE s.pair_id IN (SELECT id FROM pairs) AND s.content_id = contents_loose.id);
 DELETE FROM content_pieces WHERE content_id IN (SELECT id FROM contents_loose);)sql",
         "DELETE FROM contents WHERE id IN (SELECT id FROM contents_loose);",
         R"sql(DELETE FROM contents_loose;
