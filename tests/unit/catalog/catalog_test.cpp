@@ -470,15 +470,20 @@ TEST(Migration, VersionEightForgetsWhatNothingNeeds) {
     EXPECT_EQ(db.query_int("SELECT count(*) FROM entries INDEXED BY entries_d_content WHERE d_content_id IS NOT NULL"), 2);
 }
 
-TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
-    TestDir dir;
-    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    Database& db = c.db();
+// Pair "p" (/s -> /d) on catalog c.
+Pair add_p(Catalog& c) {
     PairSettings s;
     s.name = "p";
     s.source = "/s";
     s.dest = "/d";
-    Pair p = c.add_pair(s, "u");
+    return c.add_pair(s, "u");
+}
+
+TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
     auto digest = [](uint8_t n) {
         Digest d{};
         d[0] = n;
@@ -534,11 +539,7 @@ TEST(Contents, RandomWritesNeverForgetWhatIsNeeded) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
     Database& db = c.db();
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    Pair p = c.add_pair(s, "u");
+    Pair p = add_p(c);
     std::mt19937 rng(11);
     auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<unsigned>(n)); };
     TransitStore t(db);
