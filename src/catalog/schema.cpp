@@ -624,12 +624,14 @@ END;
 // them; forget_unneeded (src/catalog/contents.cpp) checks those few at the end
 // of each run. The step forgets what is unneeded already, once. Besides,
 // entries_d_content holds only the rows with a delivered content: before the
-// first unload, that was an index entry of NULL per file. docs/catalog.md,
-// "What the catalog forgets".
+// first unload, that was an index entry of NULL per file; staged_content
+// serves the forget's lookups in staged. docs/catalog.md, "What the catalog
+// forgets".
 std::string schema_v8() {
     return fmt::format(R"sql(
 DROP INDEX entries_d_content;
 CREATE INDEX entries_d_content ON entries(d_content_id) WHERE d_content_id IS NOT NULL;
+CREATE INDEX staged_content ON staged(content_id);
 CREATE TABLE contents_loose (id INTEGER PRIMARY KEY) STRICT;
 CREATE TABLE pieces_loose (id INTEGER PRIMARY KEY) STRICT;
 CREATE TRIGGER entries_loosen_update AFTER UPDATE OF content_id, d_content_id ON entries
@@ -672,9 +674,11 @@ END;
 
 } // namespace
 
-// Each noted content is looked up by index: staged's key starts with pair_id,
-// hence the loop over the pairs (a multi-trip file can stage thousands of
-// pieces). Contents first, their content_pieces rows with them (named, not
+// Each noted row is looked up by index, never a pass (Contents.TheForgetReadsOnlyTheNotes):
+// staged_content serves the lookup and the foreign key check of a deleted
+// content (staged's key starts with pair_id, and a multi-trip file can stage
+// thousands of pieces); CROSS JOIN keeps the noted pieces the outer loop (the
+// planner would otherwise scan every piece and look each up in the notes). Contents first, their content_pieces rows with them (named, not
 // left to ON DELETE CASCADE: foreign keys are off while a migration runs), which notes
 // their pieces as loose. A one-piece content's piece has the content's own
 // hash and size: off the cargo, the content row says all its record said, and
@@ -686,14 +690,14 @@ const ForgetSql& sql_forget_unneeded() {
         R"sql(DELETE FROM contents_loose WHERE
     EXISTS (SELECT 1 FROM entries e INDEXED BY entries_content WHERE e.content_id = contents_loose.id)
     OR EXISTS (SELECT 1 FROM entries e INDEXED BY entries_d_content WHERE e.d_content_id = contents_loose.id)
-    OR EXISTS (SELECT 1 FROM staged s WHERE s.pair_id IN (SELECT id FROM pairs) AND s.content_id = contents_loose.id);
+    OR EXISTS (SELECT 1 FROM staged s INDEXED BY staged_content WHERE s.content_id = contents_loose.id);
 DELETE FROM content_pieces WHERE content_id IN (SELECT id FROM contents_loose);)sql",
         "DELETE FROM contents WHERE id IN (SELECT id FROM contents_loose);",
         R"sql(DELETE FROM contents_loose;
-DELETE FROM content_pieces WHERE piece_id IN (SELECT l.id FROM pieces_loose l JOIN pieces p ON p.id = l.id
+DELETE FROM content_pieces WHERE piece_id IN (SELECT l.id FROM pieces_loose l CROSS JOIN pieces p ON p.id = l.id
     WHERE p.on_cargo = 0 AND NOT EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece
         JOIN contents c ON c.id = cp.content_id WHERE cp.piece_id = l.id AND (c.pieces IS NOT 1 OR cp.idx != 0)));)sql",
-        R"sql(DELETE FROM pieces WHERE id IN (SELECT l.id FROM pieces_loose l JOIN pieces p ON p.id = l.id
+        R"sql(DELETE FROM pieces WHERE id IN (SELECT l.id FROM pieces_loose l CROSS JOIN pieces p ON p.id = l.id
     WHERE p.on_cargo = 0 AND NOT EXISTS (SELECT 1 FROM content_pieces cp INDEXED BY content_pieces_piece
         WHERE cp.piece_id = l.id));)sql",
         "DELETE FROM pieces_loose;"};

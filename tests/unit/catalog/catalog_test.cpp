@@ -533,6 +533,34 @@ TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     EXPECT_FALSE(db.prepare("PRAGMA foreign_key_check").step());
 }
 
+// Every run ends with the forget: it must read the notes and look each up by
+// index, never pass over the contents, pieces or entries (SPEC §8: fixed costs
+// proportional to the work).
+TEST(Contents, TheForgetReadsOnlyTheNotes) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    const ForgetSql& sql = sql_forget_unneeded();
+    std::string all = sql.prepare + "\n" + sql.contents + "\n" + sql.prepare_pieces + "\n" + sql.pieces + "\n" + sql.finish;
+    size_t checked = 0;
+    for (size_t at = 0; at < all.size();) {
+        size_t end = all.find(';', at);
+        std::string one = all.substr(at, end - at);
+        at = end + 1;
+        if (one.find_first_not_of(" \n") == std::string::npos) {
+            continue;
+        }
+        ++checked;
+        for (Statement st = c.db().prepare("EXPLAIN QUERY PLAN " + one); st.step();) {
+            std::string step = st.column_text(3);
+            if (step.find("SCAN") != std::string::npos) {
+                EXPECT_TRUE(step == "SCAN contents_loose" || step == "SCAN l")
+                    << "a pass in the forget: " << step << "\nof: " << one;
+            }
+        }
+    }
+    EXPECT_EQ(checked, 7u);
+}
+
 // Random writes as barge makes them, and a run's end after some: nothing a row
 // needs is ever forgotten, and what a write left unneeded is gone after the run.
 TEST(Contents, RandomWritesNeverForgetWhatIsNeeded) {
