@@ -673,7 +673,9 @@ TEST(Contents, RandomWritesNeverForgetWhatIsNeeded) {
     }
     EXPECT_GT(forgotten, 50) << "the random writes did leave things unneeded";
     int64_t needed = db.query_int(needed_contents);
+    int64_t unneeded = db.query_int("SELECT count(*) FROM contents") - needed; // noted since the last run's end
     Forgotten rest = forget_unneeded(db, Forget::all);
+    EXPECT_EQ(rest.contents, unneeded);
     EXPECT_EQ(db.query_int("SELECT count(*) FROM contents"), needed) << "after the pass, every content is needed";
     EXPECT_EQ(db.query_int(needed_contents), needed);
 }
