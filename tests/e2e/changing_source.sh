@@ -10,10 +10,21 @@ need_strace_delays
 PIECE_SIZE=4M setup_pair --mass-change-limit 100
 f=$SRC/video.bin
 
+# copying_started: waits (up to 20 s) until load has begun to copy, i.e. a
+# piece's temporary file exists on the cargo. A fixed sleep raced with the
+# start of a sanitizer build (0.4 s before its first read).
+copying_started() {
+    local i
+    for ((i = 0; i < 2000; i++)); do
+        compgen -G "$DRIVE/cargo/tmp/*.part" >/dev/null && return 0
+        sleep 0.01
+    done
+}
+
 # slow_load_while CHANGE: load with each read delayed, CHANGE (bash) run while
 # the file is being read; leaves load's exit code in $rc.
 slow_load_while() {
-    (sleep 0.4; eval "$1") &
+    (copying_started; sleep 0.1; eval "$1") &
     local changer=$!
     rc=0
     # -P: only the reads of this file are slowed (not the catalog's).
