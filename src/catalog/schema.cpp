@@ -678,8 +678,9 @@ END;
 // staged_content serves the lookup and the foreign key check of a deleted
 // content (staged's key starts with pair_id, and a multi-trip file can stage
 // thousands of pieces); CROSS JOIN keeps the noted pieces the outer loop (the
-// planner would otherwise scan every piece and look each up in the notes). Contents first, their content_pieces rows with them (named, not
-// left to ON DELETE CASCADE: foreign keys are off while a migration runs), which notes
+// planner would otherwise scan every piece and look each up in the notes).
+// Contents first, their content_pieces rows with them (named, not left to ON
+// DELETE CASCADE: foreign keys are off while a migration runs), which notes
 // their pieces as loose. A one-piece content's piece has the content's own
 // hash and size: off the cargo, the content row says all its record said, and
 // load records it anew when it carries it again.
