@@ -1,6 +1,7 @@
 #include "barge/catalog/page_codec.hpp"
 
 #include "barge/crypto/names.hpp"
+#include "barge/hash/blake2b.hpp"
 #include "barge/util/le_bytes.hpp"
 
 #include <blake2.h>
@@ -18,12 +19,11 @@ std::array<uint8_t, page_checksum_size> checksum_of(std::span<const uint8_t> pag
     std::array<uint8_t, page_checksum_size> sum{};
     std::array<uint8_t, 8> number{};
     put_le64(number.data(), pgno);
-    blake2b_state s;
     // An 8-byte BLAKE2b is its own parameter set, not a truncated BLAKE2b-512.
-    blake2b_init(&s, sum.size());
-    blake2b_update(&s, page.data(), page.size() - page_checksum_size);
-    blake2b_update(&s, number.data(), number.size());
-    blake2b_final(&s, sum.data(), sum.size());
+    Blake2b h(sum.size());
+    h.update(page.data(), page.size() - page_checksum_size);
+    h.update(number.data(), number.size());
+    h.final(sum);
     return sum;
 }
 

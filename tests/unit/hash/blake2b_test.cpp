@@ -1,5 +1,6 @@
 #include "barge/hash/blake2b.hpp"
 
+#include <blake2.h>
 #include <gtest/gtest.h>
 #include <string>
 
@@ -63,4 +64,56 @@ TEST(Blake2b, DigestBytesRoundTrip) {
     Digest d = blake2b("x");
     EXPECT_EQ(digest_from_bytes(digest_bytes(d)), d);
     EXPECT_THROW(digest_from_bytes("short"), std::exception);
+}
+
+// barge's own BLAKE2b against libb2's, an implementation written by BLAKE2's
+// authors: every length across the first eight block boundaries, every digest
+// size, fed whole and in uneven pieces (so the last block is sometimes full,
+// sometimes empty in the buffer when final() comes).
+TEST(Blake2b, AgreesWithLibb2ForEveryLengthAndDigestSize) {
+    std::string data = pattern_mib();
+    size_t checked = 0;
+    for (size_t digest_size = 1; digest_size <= Blake2b::max_digest_size; ++digest_size) {
+        for (size_t len = 0; len <= 8 * Blake2b::block_size + 1; ++len) {
+            std::array<uint8_t, 64> want{};
+            ASSERT_EQ(::blake2b(want.data(), data.data(), nullptr, digest_size, len, 0), 0);
+            std::array<uint8_t, 64> whole{}, pieces{};
+            Blake2b h(digest_size);
+            h.update(data.data(), len);
+            h.final(std::span(whole.data(), digest_size));
+            size_t pos = 0, step = digest_size % 7;
+            while (pos < len) {
+                size_t n = std::min(step, len - pos);
+                h.update(data.data() + pos, n);
+                pos += n;
+                step = (step * 5 + 3) % 300;
+            }
+            h.final(std::span(pieces.data(), digest_size));
+            ASSERT_EQ(whole, want) << "digest size " << digest_size << ", length " << len;
+            ASSERT_EQ(pieces, want) << "digest size " << digest_size << ", length " << len;
+            ++checked;
+        }
+    }
+    EXPECT_EQ(checked, 64u * (8 * Blake2b::block_size + 2));
+}
+
+TEST(Blake2b, AgreesWithLibb2OnLargeInputsFedInBlocks) {
+    std::string data = pattern_mib();
+    for (size_t len : {size_t{65536}, size_t{65536 + 1}, size_t{1 << 20}}) {
+        Digest want{};
+        ASSERT_EQ(::blake2b(want.data(), data.data(), nullptr, want.size(), len, 0), 0);
+        Blake2b h;
+        for (size_t pos = 0; pos < len; pos += 4096) {
+            h.update(data.data() + pos, std::min<size_t>(4096, len - pos));
+        }
+        EXPECT_EQ(h.final(), want) << len;
+    }
+}
+
+TEST(Blake2b, RefusesDigestSizesBeyondTheParameterSet) {
+    EXPECT_THROW(Blake2b(0), std::exception);
+    EXPECT_THROW(Blake2b(65), std::exception);
+    Blake2b h(8);
+    std::array<uint8_t, 64> out{};
+    EXPECT_THROW(h.final(out), std::exception);
 }
