@@ -672,6 +672,23 @@ END;
                        fmt::arg("forget", sql_forget_unneeded().all()));
 }
 
+// Version 9: what nothing reads goes (SPEC §8; issue 15, part 7: the
+// catalog's bytes per file). pieces.loaded_ns and pieces.verified_ns were
+// written for every piece loaded or checked by verify-middle and read by
+// nothing: 18 bytes per piece on the cargo, and a write per piece of every
+// verify-middle (a run that changes nothing wrote the whole table). The runs'
+// history says when a load or a verify-middle ran; docs/catalog.md, "Schema
+// history". entries_verify named the rowid as its last column, which every
+// index of a rowid table holds anyway: the same order, 4 bytes per delivered
+// file less. DROP COLUMN rewrites the table; no index, trigger or CHECK names
+// either column.
+const char* const schema_v9 = R"sql(
+ALTER TABLE pieces DROP COLUMN loaded_ns;
+ALTER TABLE pieces DROP COLUMN verified_ns;
+DROP INDEX entries_verify;
+CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0)) WHERE d_kind = 1;
+)sql";
+
 } // namespace
 
 // Each noted row is looked up by index, never a pass (Contents.TheForgetReadsOnlyTheNotes):
@@ -727,6 +744,7 @@ const std::vector<Migration>& migrations() {
         {6, schema_v6()},
         {7, schema_v7()},
         {8, schema_v8()},
+        {9, schema_v9},
     };
     return steps;
 }

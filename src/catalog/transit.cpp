@@ -184,18 +184,15 @@ ContentOnCargo TransitStore::on_cargo(int64_t pair_id, int64_t content_id, int64
 }
 
 int64_t TransitStore::record_piece(const Digest& hash, int64_t size, int64_t content_id,
-                                   int64_t idx, int64_t offset, int64_t now) {
+                                   int64_t idx, int64_t offset) {
     int64_t id = 0;
     if (auto known = piece_by_hash(hash)) {
         id = known->id;
-        m_db.prepare("UPDATE pieces SET on_cargo = 1, loaded_ns = ? WHERE id = ?")
-            .bind(1, now)
-            .bind(2, id)
-            .run();
+        m_db.prepare("UPDATE pieces SET on_cargo = 1 WHERE id = ?").bind(1, id).run();
     } else {
         Statement ins = m_db.prepare(
-            "INSERT INTO pieces(hash, size, on_cargo, loaded_ns) VALUES (?, ?, 1, ?) RETURNING id");
-        ins.bind_blob(1, digest_bytes(hash)).bind(2, size).bind(3, now);
+            "INSERT INTO pieces(hash, size, on_cargo) VALUES (?, ?, 1) RETURNING id");
+        ins.bind_blob(1, digest_bytes(hash)).bind(2, size);
         if (!ins.step()) {
             throw CatalogError(fmt::format("catalog '{}': no row for a piece", m_db.path()));
         }

@@ -55,10 +55,6 @@ void VerifyStore::set_damaged(int64_t entry_id, const std::string& reason, int64
         .run();
 }
 
-void VerifyStore::set_piece_verified(int64_t piece_id, int64_t now) {
-    m_db.prepare("UPDATE pieces SET verified_ns = ? WHERE id = ?").bind(1, now).bind(2, piece_id).run();
-}
-
 std::vector<std::string> VerifyStore::files_needing_piece(int64_t piece_id,
                                                           const std::vector<int64_t>& pair_ids,
                                                           int limit) {

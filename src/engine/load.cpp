@@ -136,7 +136,6 @@ public:
 
     // One catalog commit for a verified, durable batch.
     void commit(std::vector<CopiedFile>& good) override {
-        int64_t now = now_ns();
         Transaction tx(m_catalog.db());
         for (auto& f : good) {
             int64_t cid = upsert_content(m_catalog.db(), f.content_hash, f.cand.st.size, f.pieces_total);
@@ -144,7 +143,7 @@ public:
                 m_store.set_entry_content(f.cand.entry_id, cid, f.racy);
             }
             for (const auto& p : f.pieces) {
-                m_store.record_piece(p.hash, p.size, cid, p.idx, p.offset, now);
+                m_store.record_piece(p.hash, p.size, cid, p.idx, p.offset);
                 m_result.pieces += p.duplicate ? 0 : 1;
             }
             m_store.clear_failure(f.cand.entry_id);

@@ -136,7 +136,7 @@ public:
     // Records a verified piece on the cargo (creating or updating its row) as
     // piece idx of content; returns the piece id.
     int64_t record_piece(const Digest& hash, int64_t size, int64_t content_id, int64_t idx,
-                         int64_t offset, int64_t now);
+                         int64_t offset);
     void set_entry_content(int64_t entry_id, int64_t content_id, bool racy);
     void set_failure(int64_t entry_id, const std::string& reason, int64_t now);
     void clear_failure(int64_t entry_id);

@@ -32,8 +32,6 @@ public:
     // next load carries it again and the next unload keeps the damaged copy aside;
     // until then every verify-destination checks it again (and finds it bad).
     void set_damaged(int64_t entry_id, const std::string& reason, int64_t now);
-    // A piece re-hashed right on the cargo now.
-    void set_piece_verified(int64_t piece_id, int64_t now);
     // Up to limit source paths (absolute) of the files of these pairs that need the piece.
     std::vector<std::string> files_needing_piece(int64_t piece_id, const std::vector<int64_t>& pair_ids,
                                                  int limit);

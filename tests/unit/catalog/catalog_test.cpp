@@ -453,7 +453,7 @@ TEST(Migration, VersionEightForgetsWhatNothingNeeds) {
             "(1, x'', x'63', 1, 5, 15, NULL, NULL), (1, x'', x'64', 1, 9, 16, NULL, NULL), "
             "(1, x'', x'65', 1, 4, 17, NULL, NULL), (1, x'', x'66', 1, 9, 18, NULL, NULL)");
     db.exec("INSERT INTO staged(pair_id, content_id, idx) VALUES (1, 14, 0)");
-    migrate(db, migrations(), [](int) {});
+    migrate(db, up_to_version(8), [](int) {});
     ASSERT_EQ(db.query_int("PRAGMA user_version"), 8);
     EXPECT_EQ(ids(db, "contents"), "10 11 14 15 16 17 18") << "12, 13 and 19: nobody's";
     // 21 and 26: one-piece contents' pieces off the cargo (the content keeps the
@@ -468,6 +468,63 @@ TEST(Migration, VersionEightForgetsWhatNothingNeeds) {
     EXPECT_FALSE(db.prepare("PRAGMA foreign_key_check").step());
     // The index of delivered contents holds only the delivered rows.
     EXPECT_EQ(db.query_int("SELECT count(*) FROM entries INDEXED BY entries_d_content WHERE d_content_id IS NOT NULL"), 2);
+}
+
+TEST(Migration, VersionNineDropsWhatNothingReadsAndKeepsEveryPiece) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version(8), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 8);
+    db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
+            "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
+            "'0', 'keep', 0, 100, 1, 0)");
+    db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (10, randomblob(64), 5, 1), "
+            "(11, randomblob(64), 9, 2)");
+    db.exec("INSERT INTO pieces(id, hash, size, on_cargo, loaded_ns, verified_ns) VALUES "
+            "(20, randomblob(64), 5, 1, 100, NULL), (21, randomblob(64), 4, 1, 101, 201), "
+            "(22, randomblob(64), 5, 1, 102, 202)");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
+            "(11, 0, 21, 0), (11, 1, 22, 4)");
+    // Delivered files verified at 300, never, 100, 300 (ids 1-4); a symlink.
+    db.exec("INSERT INTO entries(id, pair_id, parent, name, kind, size, content_id, d_kind, "
+            "d_content_id, d_verified_ns) VALUES (1, 1, x'', x'61', 1, 5, 10, 1, 10, 300), "
+            "(2, 1, x'', x'62', 1, 9, 11, 1, 11, NULL), (3, 1, x'', x'63', 1, 5, 10, 1, 10, 100), "
+            "(4, 1, x'', x'64', 1, 5, 10, 1, 10, 300), (5, 1, x'', x'65', 3, 0, NULL, 3, NULL, NULL)");
+    const std::string pieces = "SELECT group_concat(r, ',') FROM (SELECT id || ':' || hex(hash) || ':' || "
+                               "size || ':' || on_cargo AS r FROM pieces ORDER BY id)";
+    std::string before = query_text(db, pieces);
+    std::string cargo = query_text(db, "SELECT pieces || ' ' || bytes FROM cargo_total");
+    std::string here = query_text(db, "SELECT group_concat(id || ':' || here, ' ') FROM contents");
+    int backups = 0;
+    migrate(db, migrations(), [&](int) { ++backups; });
+    EXPECT_EQ(backups, 1);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), schema_version);
+    EXPECT_EQ(query_text(db, pieces), before) << "every piece keeps its hash, size and place";
+    EXPECT_EQ(query_text(db, "SELECT pieces || ' ' || bytes FROM cargo_total"), cargo);
+    EXPECT_EQ(query_text(db, "SELECT group_concat(id || ':' || here, ' ') FROM contents"), here);
+    EXPECT_EQ(cargo, "3 14");
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM pragma_table_info('pieces') WHERE name IN "
+                           "('loaded_ns', 'verified_ns')"),
+              0);
+    EXPECT_EQ(db.query_int("PRAGMA foreign_keys"), 1);
+    EXPECT_FALSE(db.prepare("PRAGMA foreign_key_check").step());
+    // The verify order, least recently verified first and then by id, comes from
+    // the index alone: no sort.
+    const std::string order = "SELECT id FROM entries e INDEXED BY entries_verify WHERE e.pair_id = 1 "
+                              "AND e.d_kind = 1 ORDER BY coalesce(e.d_verified_ns, 0), e.id";
+    Statement plan = db.prepare("EXPLAIN QUERY PLAN " + order);
+    std::string steps;
+    while (plan.step()) {
+        steps += plan.column_text(3) + "; ";
+    }
+    EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << steps;
+    EXPECT_EQ(query_text(db, "SELECT group_concat(id, ' ') FROM (" + order + ")"), "2 3 1 4");
+    EXPECT_EQ(query_text(db, "SELECT group_concat(id, ' ') FROM (" +
+                                 std::string("SELECT id FROM entries e INDEXED BY entries_verify WHERE e.pair_id = 1 "
+                                             "AND e.d_kind = 1 ORDER BY coalesce(e.d_verified_ns, 0) DESC, e.id DESC") +
+                                 ")"),
+              "4 1 3 2");
 }
 
 // Pair "p" (/s -> /d) on catalog c.
@@ -494,7 +551,7 @@ TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     int64_t cc = upsert_content(db, digest(3), 7, 1);
     int64_t never = upsert_content(db, digest(4), 8, 1); // written, never anyone's
     TransitStore t(db);
-    int64_t pa = t.record_piece(digest(1), 5, a, 0, 0, 1);
+    int64_t pa = t.record_piece(digest(1), 5, a, 0, 0);
     db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, size, content_id) VALUES "
                         "({}, x'', x'66', 1, 5, {})", p.id, a));
     int64_t e = db.last_insert_rowid();
@@ -520,7 +577,7 @@ TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     EXPECT_FALSE(t.piece_by_hash(digest(1)));
     // Loaded again under a new content row: found and recorded anew.
     int64_t a2 = upsert_content(db, digest(1), 5, 1);
-    EXPECT_NE(t.record_piece(digest(1), 5, a2, 0, 0, 2), 0);
+    EXPECT_NE(t.record_piece(digest(1), 5, a2, 0, 0), 0);
     EXPECT_TRUE(t.piece_by_hash(digest(1)));
     // What no write loosened is left to the pass of Forget::all (verify-middle).
     EXPECT_EQ(db.query_int(fmt::format("SELECT count(*) FROM contents WHERE id IN ({}, {})", never, a2)), 2);
@@ -583,7 +640,7 @@ TEST(Contents, RandomWritesNeverForgetWhatIsNeeded) {
             for (int k = 0; k < pieces; ++k) {
                 Digest pd = d;
                 pd[2] = static_cast<uint8_t>(k + (pieces == 1 ? 0 : 1));
-                t.record_piece(pieces == 1 ? d : pd, 10, id, k, 10 * k, 1);
+                t.record_piece(pieces == 1 ? d : pd, 10, id, k, 10 * k);
             }
             return std::to_string(id);
         }
@@ -703,16 +760,15 @@ TEST(Contents, AHashIsRecordedOnceAndFoundByItsPrefix) {
                  CatalogError);
 
     TransitStore t(db);
-    int64_t pa = t.record_piece(a, 5, ia, 0, 0, 100);
-    int64_t pb = t.record_piece(b, 5, ib, 0, 0, 100);
+    int64_t pa = t.record_piece(a, 5, ia, 0, 0);
+    int64_t pb = t.record_piece(b, 5, ib, 0, 0);
     EXPECT_NE(pa, pb);
     t.set_off_cargo(pa);
-    EXPECT_EQ(t.record_piece(a, 5, ia, 0, 0, 200), pa) << "a piece loaded again keeps its row";
+    EXPECT_EQ(t.record_piece(a, 5, ia, 0, 0), pa) << "a piece loaded again keeps its row";
     auto found = t.piece_by_hash(a);
     ASSERT_TRUE(found);
     EXPECT_EQ(found->id, pa);
     EXPECT_TRUE(found->on_cargo);
-    EXPECT_EQ(db.query_int(fmt::format("SELECT loaded_ns FROM pieces WHERE id = {}", pa)), 200);
     Digest none{};
     none[0] = 9;
     EXPECT_FALSE(t.piece_by_hash(none));
