@@ -678,15 +678,14 @@ END;
 // nothing: 18 bytes per piece on the cargo, and a write per piece of every
 // verify-middle (a run that changes nothing wrote the whole table). The runs'
 // history says when a load or a verify-middle ran; docs/catalog.md, "Schema
-// history". entries_verify named the rowid as its last column, which every
-// index of a rowid table holds anyway: the same order, 4 bytes per delivered
-// file less. DROP COLUMN rewrites the table; no index, trigger or CHECK names
-// either column.
+// history". DROP COLUMN rewrites the table; no index, trigger or CHECK names
+// either column. (entries_verify keeps the id it names last, though every
+// index of a rowid table ends with the rowid anyway: without it, SQLite's
+// planner preferred that index to entries_d_content for a content's holders,
+// a pass over every delivered file per delivery. docs/catalog.md.)
 const char* const schema_v9 = R"sql(
 ALTER TABLE pieces DROP COLUMN loaded_ns;
 ALTER TABLE pieces DROP COLUMN verified_ns;
-DROP INDEX entries_verify;
-CREATE INDEX entries_verify ON entries(pair_id, coalesce(d_verified_ns, 0)) WHERE d_kind = 1;
 )sql";
 
 } // namespace
