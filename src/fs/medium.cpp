@@ -289,6 +289,23 @@ Digest TempFile::read_back(HashPipeline& pipe, uint64_t& bytes) {
     }
 }
 
+std::optional<size_t> TempFile::queue_read_back(DirectBatch& batch, int64_t size) const {
+    if (!m_medium || m_trail || m_medium->fuse()) {
+        return std::nullopt;
+    }
+    return batch.add(m_medium->dirfd(), m_name, size);
+}
+
+Digest TempFile::read_back(HashPipeline& pipe, uint64_t& bytes, DirectBatch& batch,
+                           std::optional<size_t> ticket) {
+    if (ticket && !m_trail) {
+        if (auto read = batch.take(*ticket)) {
+            return hash_bytes(pipe, *read, bytes);
+        }
+    }
+    return read_back(pipe, bytes);
+}
+
 void TempFile::commit(int dirfd, const std::string& name, std::string_view display_path) {
     if (::renameat(m_medium->dirfd(), m_name.c_str(), dirfd, name.c_str()) != 0) {
         if (errno == EXDEV) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "barge/hash/blake2b.hpp"
+#include "barge/hash/direct_batch.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/trailing.hpp"
 #include "barge/util/fd.hpp"
@@ -131,6 +132,13 @@ public:
     // The file's digest and size as read back from the medium (behind the writer,
     // or now, bypassing the page cache). Call after the medium's written_barrier().
     Digest read_back(HashPipeline& pipe, uint64_t& bytes);
+    // Queues the file's re-read in batch when read_back() would read it whole
+    // now with O_DIRECT (not behind its writer, a medium that allows O_DIRECT):
+    // its ticket, to give read_back() with the same batch.
+    std::optional<size_t> queue_read_back(DirectBatch& batch, int64_t size) const;
+    // read_back(), from batch's read of the file when it has one for ticket.
+    Digest read_back(HashPipeline& pipe, uint64_t& bytes, DirectBatch& batch,
+                     std::optional<size_t> ticket);
     // Renames the file to name (relative to dirfd; may hold a '/'); it is then no
     // longer removed. The medium's barriers make the rename durable.
     void commit(int dirfd, const std::string& name, std::string_view display);

@@ -486,7 +486,7 @@ TEST(Migration, VersionNineDropsWhatNothingReadsAndKeepsEveryPiece) {
             "(22, randomblob(64), 5, 1, 102, 202)");
     db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (10, 0, 20, 0), "
             "(11, 0, 21, 0), (11, 1, 22, 4)");
-    // Delivered files verified at 300, never, 100, 300 (ids 1-4); a symlink.
+    // Delivered files (two holding content 10) and a symlink, for the plan checked below.
     db.exec("INSERT INTO entries(id, pair_id, parent, name, kind, size, content_id, d_kind, "
             "d_content_id, d_verified_ns) VALUES (1, 1, x'', x'61', 1, 5, 10, 1, 10, 300), "
             "(2, 1, x'', x'62', 1, 9, 11, 1, 11, NULL), (3, 1, x'', x'63', 1, 5, 10, 1, 10, 100), "
