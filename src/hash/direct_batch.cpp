@@ -82,6 +82,7 @@ void DirectBatch::submit(size_t i) {
     s.want = (static_cast<size_t>(s.size) / page + 1) * page;
     void* p = nullptr;
     if (::posix_memalign(&p, page, s.want) != 0) {
+        s.fd = Fd();
         return;
     }
     s.buf.reset(static_cast<char*>(p));
@@ -137,8 +138,8 @@ void DirectBatch::reap() {
 }
 
 std::optional<std::span<const char>> DirectBatch::take(size_t ticket) {
-    if (ticket >= m_slots.size()) {
-        return std::nullopt;
+    if (ticket >= m_slots.size() || ticket < m_free_from) {
+        return std::nullopt; // no such file, or one whose bytes are gone
     }
     // The bytes of the files before this one were valid until now. A file
     // skipped (never taken) may still be read into its buffer: it is kept
@@ -154,7 +155,9 @@ std::optional<std::span<const char>> DirectBatch::take(size_t ticket) {
     // This file's read, queued if it is not yet (room made by reaping reads
     // of files skipped), then the queue kept full ahead of it.
     while (m_submitted <= ticket && !m_broken) {
-        if (m_in_flight >= m_depth) {
+        if (m_submitted < ticket) {
+            m_slots[m_submitted++].failed = true; // skipped before it was read: never read
+        } else if (m_in_flight >= m_depth) {
             reap();
         } else {
             submit(m_submitted++);

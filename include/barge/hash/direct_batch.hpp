@@ -20,7 +20,7 @@ class HashPipeline;
 // of them instead of one at a time. Files are added in the order they will be
 // taken; take() waits for one, keeping up to `depth` reads in flight ahead of it.
 // Anything unusual (no AIO, no O_DIRECT, an open or read error, a file longer
-// than added) makes take() answer nullopt, and the caller reads that file the
+// than added by a page or more) makes take() answer nullopt, and the caller reads that file the
 // ordinary way, which reports what is wrong. Not thread-safe.
 class DirectBatch {
 public:
