@@ -16,11 +16,7 @@ namespace barge {
 
 namespace {
 
-constexpr size_t page = 4096;
-
-struct FreeDeleter {
-    void operator()(char* p) const { std::free(p); }
-};
+constexpr size_t direct_page = 4096; // O_DIRECT alignment and length unit
 
 } // namespace
 
@@ -28,11 +24,14 @@ struct FreeDeleter {
 // (room for the file and a page more, so that a short read proves the end) and
 // the read's outcome.
 struct DirectBatch::Slot {
+    struct AlignedFree {
+        void operator()(char* p) const { std::free(p); }
+    };
     int dirfd = -1;
     std::string name;
     int64_t size = 0;
     Fd fd;
-    std::unique_ptr<char, FreeDeleter> buf;
+    std::unique_ptr<char, AlignedFree> buf;
     size_t want = 0;
     iocb cb{};
     bool submitted = false, done = false, failed = false;
@@ -79,9 +78,9 @@ void DirectBatch::submit(size_t i) {
         return;
     }
     s.fd = Fd(fd);
-    s.want = (static_cast<size_t>(s.size) / page + 1) * page;
+    s.want = (static_cast<size_t>(s.size) / direct_page + 1) * direct_page;
     void* p = nullptr;
-    if (::posix_memalign(&p, page, s.want) != 0) {
+    if (::posix_memalign(&p, direct_page, s.want) != 0) {
         s.fd = Fd();
         return;
     }
