@@ -7,6 +7,7 @@
 #include "barge/engine/status.hpp"
 #include "barge/engine/transfer.hpp"
 #include "barge/fs/dir.hpp"
+#include "barge/fs/read_ahead.hpp"
 #include "barge/fs/space.hpp"
 #include "barge/hash/hash_file.hpp"
 #include "barge/hash/pipeline.hpp"
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <map>
+#include <optional>
 #include <set>
 #include <sys/statvfs.h>
 
@@ -97,6 +99,10 @@ public:
     void fill() {
         std::string after_parent, after_name;
         bool first = true;
+        std::optional<ReadAhead> ahead;
+        if (!m_options.dry_run) {
+            ahead.emplace(m_src.get(), ReadAhead::Window{});
+        }
         for (;;) {
             auto page = m_store.load_candidates(m_pair.id, after_parent, after_name, 256);
             if (first && !page.empty() && m_progress) {
@@ -114,9 +120,17 @@ public:
             }
             after_parent = page.back().parent;
             after_name = page.back().name;
+            if (ahead) {
+                for (const auto& c : page) {
+                    ahead->add(c.rel(), c.st.size);
+                }
+            }
             for (auto& c : page) {
                 if (stop_requested() || m_stopped) {
                     break;
+                }
+                if (ahead) {
+                    ahead->next();
                 }
                 consider(std::move(c));
             }
