@@ -136,6 +136,15 @@ void DirectBatch::reap() {
     }
 }
 
+int DirectBatch::error(size_t ticket) const {
+    if (ticket >= m_slots.size()) {
+        return 0;
+    }
+    const Slot& s = m_slots[ticket];
+    // EINVAL is O_DIRECT refused for this file's alignment, not a failing device.
+    return s.done && s.res < 0 && s.res != -EINVAL ? static_cast<int>(-s.res) : 0;
+}
+
 std::optional<std::span<const char>> DirectBatch::take(size_t ticket) {
     if (ticket >= m_slots.size() || ticket < m_free_from) {
         return std::nullopt; // no such file, or one whose bytes are gone

@@ -8,6 +8,7 @@
 #include "barge/hash/trailing.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <future>
 #include <set>
@@ -79,7 +80,7 @@ public:
         virtual void failed(Item& item, const std::string& reason) = 0;
         // Why written[index] of the item read back wrong.
         virtual std::string mismatch(const Item& item, size_t index) = 0;
-        // The item's name for messages.
+        // The item's name for messages (called on both threads).
         virtual std::string describe(const Item& item) = 0;
     };
 
@@ -161,6 +162,7 @@ private:
         std::vector<Item> placed;
         std::vector<std::pair<Item, std::string>> wrong;  // read back wrong: retried
         std::vector<std::pair<Item, std::string>> failed; // failed for good
+        std::vector<std::string> notes; // read errors that a second read got past
     };
 
     // Hands the batch to the verifier thread; at most one batch is in flight, so
@@ -194,6 +196,9 @@ private:
         }
         for (auto& [item, reason] : v.failed) {
             m_client.failed(item, reason);
+        }
+        for (const auto& text : v.notes) {
+            m_sink.note(text);
         }
         if (!v.placed.empty()) {
             m_client.commit(v.placed);
@@ -239,6 +244,13 @@ private:
                     if (static_cast<int64_t>(n) != w.size || d != w.expected) {
                         reason = m_client.mismatch(item, k);
                         wrong = true;
+                    } else if (int err = tickets[i][k] ? reads.error(*tickets[i][k]) : 0) {
+                        // Verified by the ordinary read, but the drive failed one: say so.
+                        v.notes.push_back(
+                            m_client.describe(item) + ": the drive failed a read of it (" +
+                            std::strerror(err) +
+                            "); read again, it matched what was written. A drive that fails "
+                            "reads may be failing: check it (smartctl) before trusting it further");
                     }
                 }
             } catch (const Stopped&) {

@@ -39,6 +39,11 @@ public:
     // The file's bytes as read from the medium (valid until the next take()), or
     // nullopt: read it the ordinary way. Tickets are taken in increasing order.
     std::optional<std::span<const char>> take(size_t ticket);
+    // After take() answered nullopt: the error the device gave for this file's
+    // read (EIO, ...), or 0 when none did (not read, no O_DIRECT here, longer
+    // than written). The ordinary read that follows may succeed: the caller
+    // should still say that the drive failed a read once.
+    int error(size_t ticket) const;
 
 private:
     struct Slot;

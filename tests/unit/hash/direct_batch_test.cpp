@@ -104,6 +104,10 @@ TEST(DirectBatch, LeavesTheUnusualToTheOrdinaryRead) {
     ASSERT_TRUE(grew && gone);
     EXPECT_FALSE(batch.take(*grew)) << "a file longer than written";
     EXPECT_FALSE(batch.take(*gone)) << "a missing file";
+    // None of these is an error of the device: nothing to warn about.
+    EXPECT_EQ(batch.error(*grew), 0);
+    EXPECT_EQ(batch.error(*gone), 0);
+    EXPECT_EQ(batch.error(999), 0);
     // r0, r2, r3 and r5 are skipped: the others still read right.
     for (size_t i : {size_t{1}, size_t{4}, size_t{6}, size_t{7}}) {
         ASSERT_TRUE(rest[i]);
