@@ -498,6 +498,12 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
+void TransitStore::forget_dir_times(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ? AND kind = 2 AND d_kind = 2")
+        .bind(1, entry_id)
+        .run();
+}
+
 std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_intents(int64_t pair_id) {
     // Three indexed reads: the undelivered files, symlinks and special files
     // (entries_undelivered), and the deletions (entries_gone). Directories are

@@ -751,7 +751,16 @@ private:
                   [](const DeliveryItem& a, const DeliveryItem& b) { return a.rel() > b.rel(); });
         Transaction tx(m_catalog.db());
         for (const auto& d : restore) {
-            for_file(m_sink, 0, display(d), [&] { m_dest.set_dir_metadata(d); });
+            bool restored = false;
+            for_file(m_sink, 0, display(d), [&] {
+                m_dest.set_dir_metadata(d);
+                restored = true;
+            });
+            if (!restored) {
+                // Its mtime is the kernel's now (a symlink stood in the way, ...):
+                // the next unload sets it, as for a directory not yet delivered.
+                m_store.forget_dir_times(d.entry_id);
+            }
         }
         for (const auto& d : m_dirs) {
             for_file(m_sink, d.entry_id, display(d), [&] {

@@ -25,17 +25,23 @@ cat >"$T/race.py" <<'PY'
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 AT_FDCWD, RENAME_EXCHANGE = -100, 2
-a, b, stop = (p.encode() for p in sys.argv[1:4])
+a, b, stop, started = (p.encode() for p in sys.argv[1:5])
 n = 0
 while not os.path.exists(stop):
     if libc.renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) != 0:
         sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
     n += 1
+    if n == 1:
+        open(started, "w").close()
 print(n)
 PY
-python3 "$T/race.py" "$DST/d" "$DST/swap" "$T/stop" >"$T/swaps" 2>"$T/race.err" &
+python3 "$T/race.py" "$DST/d" "$DST/swap" "$T/stop" "$T/started" >"$T/swaps" 2>"$T/race.err" &
 racer=$!
 on_exit "touch '$T/stop'; wait $racer"
+# The race must be running when unload starts (a loaded machine may start
+# python slower than unload finishes).
+for _ in $(seq 1 200); do [[ -e $T/started ]] && break; sleep 0.05; done
+[[ -e $T/started ]] || fail "the racer did not start in 10 s: $(cat "$T/race.err")"
 rc=0
 "$BARGE" unload >"$T/out" 2>"$T/err" || rc=$?
 touch "$T/stop"
