@@ -498,10 +498,20 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
-void TransitStore::forget_dir_times(int64_t entry_id) {
-    m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ? AND kind = 2 AND d_kind = 2")
-        .bind(1, entry_id)
-        .run();
+std::optional<int64_t> TransitStore::forget_dir_times(int64_t pair_id, const std::string& rel) {
+    auto slash = rel.rfind('/');
+    std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    Statement st = m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE pair_id = ?1 AND parent = ?2 "
+                                "AND name = ?3 AND kind = 2 AND d_kind = 2 RETURNING id");
+    st.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    int64_t id = st.column_int(0);
+    while (st.step()) {
+    }
+    return id;
 }
 
 std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_intents(int64_t pair_id) {

@@ -64,10 +64,26 @@ public:
         // Before anything changes at the destination: what this run may change
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
-        m_order.record(m_catalog, m_pair, m_store.order_intents(m_pair.id));
+        auto intents = m_store.order_intents(m_pair.id);
+        m_order.record(m_catalog, m_pair, intents);
         {
             Transaction tx(m_catalog.db());
             m_store.drop_deletion_records(m_pair.id);
+            // The delivered directories this run may write into lose their
+            // delivered times first: writing into one gives it the kernel's
+            // mtime, and a run that dies before setting it back must leave it to
+            // the next run, not called delivered. This run sets them at its end.
+            std::set<std::string> parents;
+            for (const auto& intent : intents) {
+                if (!std::get<0>(intent).empty()) {
+                    parents.insert(std::get<0>(intent));
+                }
+            }
+            for (const auto& p : parents) {
+                if (auto id = m_store.forget_dir_times(m_pair.id, p)) {
+                    m_times_only.insert(*id);
+                }
+            }
             tx.commit();
         }
         try {
@@ -759,13 +775,16 @@ private:
             if (!restored) {
                 // Its mtime is the kernel's now (a symlink stood in the way, ...):
                 // the next unload sets it, as for a directory not yet delivered.
-                m_store.forget_dir_times(d.entry_id);
+                m_store.forget_dir_times(m_pair.id, d.rel());
             }
         }
         for (const auto& d : m_dirs) {
             for_file(m_sink, d.entry_id, display(d), [&] {
                 m_dest.set_dir_metadata(d);
                 m_store.mark_delivered(d.entry_id, now_ns());
+                if (m_times_only.contains(d.entry_id)) {
+                    return; // delivered before: only its times were set back
+                }
                 ++m_result.dirs;
                 if (m_progress) {
                     m_progress->item("directory", d.rel());
@@ -792,6 +811,7 @@ private:
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
     std::vector<DeliveryItem> m_dirs;
+    std::set<int64_t> m_times_only; // delivered directories whose times this run sets back
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
     bool m_deferred_links = false;     // names of link groups wait for link_names()
     bool m_no_links = false;           // the destination refused a hard link

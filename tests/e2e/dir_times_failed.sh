@@ -36,4 +36,20 @@ cmp -s "$SRC/d/f2" "$DST/d/f2" || fail "d/f2 was not delivered"
 # The next unload has no file to deliver, and sets d's times.
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the next unload"
+
+# Killed when it comes to set d's times back, after d/f3's new version was
+# written into d and recorded: the next unload, with nothing left to deliver,
+# sets them (the directories it may write into stop counting as delivered
+# before it writes).
+echo "file 3, second version" >"$SRC/d/f3"
+age "$SRC/d/f3" "$SRC/d"
+expect_exit 0 barge load
+rc=0
+strace -f -qq -P "$DST/d" -o "$T/strace" -e trace=utimensat -e inject=utimensat:signal=KILL:when=1 \
+    "$BARGE" unload >"$T/out" 2>"$T/err" || rc=$?
+grep -q "killed by SIGKILL" "$T/strace" || fail "unload was not killed at d's utimensat (exit $rc): $(cat "$T/strace")"
+cmp -s "$SRC/d/f3" "$DST/d/f3" || fail "d/f3 was not delivered before the kill"
+[[ $(stat -c %Y "$DST/d") != $(stat -c %Y "$SRC/d") ]] || fail "d's mtime was set before the kill"
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after the unload that follows the kill"
 echo "ok"

@@ -191,9 +191,11 @@ public:
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
-    // A delivered directory whose own times could not be set back after this run
-    // wrote into it: undelivered again, so that the next unload sets them.
-    void forget_dir_times(int64_t entry_id);
+    // The delivered directory at rel (not the root) loses its delivered times:
+    // undelivered again, so that an unload sets them (those it is about to write
+    // into, and one whose times could not be set back). Its entry id, or nullopt
+    // when rel is no delivered directory.
+    std::optional<int64_t> forget_dir_times(int64_t pair_id, const std::string& rel);
     // (parent, name, ord) of what an unload may change at the destination now:
     // deletions, and undelivered entries that are current and not files, or
     // files whose content is complete on the drive or held at the destination.
