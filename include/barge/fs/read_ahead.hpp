@@ -12,7 +12,7 @@
 namespace barge {
 
 // Asks the kernel for the next files of a list before the reader gets to them,
-// on a thread of its own: opening a file reads its inode (a wait the reader no
+// on threads of its own: opening a file reads its inode (a wait the reader no
 // longer has), and posix_fadvise(WILLNEED) starts reading its bytes into the page
 // cache without waiting for them. A tree of many small files is otherwise read
 // one wait at a time, the disk idle between a file's read and the next open.
@@ -32,7 +32,7 @@ public:
 
     // root (not owned) must stay open while this lives; paths are below it.
     ReadAhead(int root, Window window);
-    ReadAhead(int root) : ReadAhead(root, Window{}) {}
+    explicit ReadAhead(int root) : ReadAhead(root, Window{}) {}
     ~ReadAhead(); // abandons the rest of the list and joins the threads
     ReadAhead(const ReadAhead&) = delete;
     ReadAhead& operator=(const ReadAhead&) = delete;
@@ -57,7 +57,7 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_cv;
     std::deque<Item> m_items; // the files the reader has not started, in order
-    size_t m_ahead = 0;       // how many at the front are taken by this thread
+    size_t m_ahead = 0;       // how many at the front its threads have taken
     int64_t m_ahead_bytes = 0;
     size_t m_advised = 0;
     size_t m_waiting = 0; // threads waiting for work or room: wake them
