@@ -64,8 +64,16 @@ public:
         // Before anything changes at the destination: what this run may change
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
-        auto intents = m_store.order_intents(m_pair.id);
-        m_order.record(m_catalog, m_pair, intents);
+        std::set<std::string> parents; // of what it may change (the list is let go here)
+        {
+            auto intents = m_store.order_intents(m_pair.id);
+            m_order.record(m_catalog, m_pair, intents);
+            for (const auto& intent : intents) {
+                if (!std::get<0>(intent).empty()) {
+                    parents.insert(std::get<0>(intent));
+                }
+            }
+        }
         {
             Transaction tx(m_catalog.db());
             m_store.drop_deletion_records(m_pair.id);
@@ -73,12 +81,6 @@ public:
             // delivered times first: writing into one gives it the kernel's
             // mtime, and a run that dies before setting it back must leave it to
             // the next run, not called delivered. This run sets them at its end.
-            std::set<std::string> parents;
-            for (const auto& intent : intents) {
-                if (!std::get<0>(intent).empty()) {
-                    parents.insert(std::get<0>(intent));
-                }
-            }
             for (const auto& p : parents) {
                 if (auto id = m_store.forget_dir_times(m_pair.id, p)) {
                     m_times_only.insert(*id);
