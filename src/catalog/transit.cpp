@@ -499,12 +499,10 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
 }
 
 std::optional<int64_t> TransitStore::forget_dir_times(int64_t pair_id, const std::string& rel) {
-    auto slash = rel.rfind('/');
-    std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
-    std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    EntryPath at = EntryPath::of(rel);
     Statement st = m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE pair_id = ?1 AND parent = ?2 "
                                 "AND name = ?3 AND kind = 2 AND d_kind = 2 RETURNING id");
-    st.bind(1, pair_id).bind_blob(2, parent).bind_blob(3, name);
+    st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
     }

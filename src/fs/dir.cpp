@@ -49,10 +49,10 @@ Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string
     return fd;
 }
 
-Fd open_noatime_beneath(int dirfd, std::string_view rel) {
-    Fd fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NOATIME);
+Fd open_noatime_beneath(int dirfd, std::string_view rel, int extra_flags) {
+    Fd fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NOATIME | extra_flags);
     if (!fd && errno == EPERM) {
-        fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW); // not the owner: without
+        fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW | extra_flags); // not the owner: without
     }
     return fd;
 }

@@ -13,10 +13,7 @@ namespace {
 // Opens rel without blocking (a FIFO put there since the scan must not hang the
 // thread) and, if it is a regular file, asks for its bytes.
 bool advise(int root, const std::string& rel, int64_t size) {
-    Fd fd = open_beneath(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOATIME);
-    if (!fd && errno == EPERM) {
-        fd = open_beneath(root, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-    }
+    Fd fd = open_noatime_beneath(root, rel, O_NONBLOCK);
     struct stat st{};
     if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
         return false;

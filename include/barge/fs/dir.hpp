@@ -20,8 +20,9 @@ Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string
 
 // Opens a file beneath dirfd for reading, never through a symlink, with O_NOATIME
 // where allowed (it needs ownership or root): reading a file must not dirty its
-// inode. Returns an invalid Fd with errno set on failure.
-Fd open_noatime_beneath(int dirfd, std::string_view rel);
+// inode. extra_flags are added to O_RDONLY | O_NOFOLLOW (O_NONBLOCK, ...).
+// Returns an invalid Fd with errno set on failure.
+Fd open_noatime_beneath(int dirfd, std::string_view rel, int extra_flags = 0);
 
 // The names in a freshly opened directory (not "." or ".."), sorted bytewise;
 // it reads from the descriptor's current position.
