@@ -140,13 +140,23 @@ exfat_mount() {
     on_exit "umount '$T/$name'"
 }
 
+# Where a file's data and holes lie: "DATA 0 HOLE 65536 DATA 819200 ..." by
+# SEEK_DATA/SEEK_HOLE (xfs_io works on any file system). Two files with the same
+# map have the same holes, whatever blocks the file system spent on its own
+# bookkeeping (an ext4 extent-tree block counts in stat %b and depends on how the
+# allocator split the data, not on the holes).
+data_map() {
+    xfs_io -r -c 'seek -a -r 0' -- "$1" | tail -n +2 | tr '\t\n' '  '
+}
+
 need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 
 # A manifest of a tree for byte-for-byte comparison: one line per entry (but the
 # root and .barge), with type, mode, owner, mtime in ns, size, and the BLAKE2b of
 # a file's bytes or a symlink's target. Names are printed as they are (both sides
-# are printed the same way). MANIFEST_BLOCKS=1 adds each file's allocated blocks
-# (stat %b: holes) for trees on file systems of one kind. The files are hashed by one b2sum per 5,000 files
+# are printed the same way). MANIFEST_BLOCKS=1 adds each file's data map (where
+# its data and its holes lie, by SEEK_DATA/SEEK_HOLE: see data_map). The files
+# are hashed by one b2sum per 5,000 files
 # (--zero: names unescaped), not one process per file.
 manifest() {
     local root=$1
@@ -158,14 +168,16 @@ manifest() {
             hash[${line:130}]=${line:0:32}
         done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
                      xargs -0 -r -n 5000 b2sum --zero)
-        local blocks=
-        [[ -n ${MANIFEST_BLOCKS:-} ]] && blocks='%b|'
         find . -mindepth 1 -path ./.barge -prune -o \( \
-            -type f -printf "%p\\0%P|%y|%m|%u:%g|%T@|%s|$blocks\\0" -o \
+            -type f -printf '%p\0%P|%y|%m|%u:%g|%T@|%s|\0' -o \
             -type l -printf '%p\0%P|%y|%m|%u:%g|%T@|%l\0' -o \
             -printf '%p\0%P|%y|%m|%u:%g|%T@|dir\0' \) |
             while IFS= read -r -d '' p && IFS= read -r -d '' meta; do
-                printf '%s%s\n' "$meta" "${hash[$p]-}"
+                if [[ -n ${MANIFEST_BLOCKS:-} && -f $p && ! -L $p ]]; then
+                    printf '%s%s|%s\n' "$meta" "${hash[$p]-}" "$(data_map "$p")"
+                else
+                    printf '%s%s\n' "$meta" "${hash[$p]-}"
+                fi
             done | LC_ALL=C sort
         # MANIFEST_XATTRS=1: each entry's extended attributes (getfattr, every
         # namespace it can read), its ACL (getfacl) and a device's number.

@@ -1,13 +1,27 @@
 #!/usr/bin/env bash
 # Sparse files (SPEC §6): holes are neither carried nor written; the destination
-# file has the same holes (allocated blocks equal, stat %b) and its hash is that
-# of the full content, so verify-destination works unchanged.
+# file has the same holes (the same data map by SEEK_DATA/SEEK_HOLE, and about the
+# same allocated blocks) and its hash is that of the full content, so
+# verify-destination works unchanged.
 source "$(dirname "$0")/lib.sh"
 
 # Pieces larger than the holes, so that holes inside a piece are what is tested
 # (with small pieces an all-zero piece would simply be carried once).
 PIECE_SIZE=128M setup_pair
+command -v xfs_io >/dev/null || skip "xfs_io (xfsprogs) is needed to read data maps"
 blocks() { stat -c %b "$1"; }
+# Same holes: the same data map, and allocated blocks within 8 (4 KiB) of each
+# other. stat %b also counts the file system's own bookkeeping: ext4 spends a
+# 4 KiB extent-tree block on a file whose data the allocator split into more
+# than four extents, which depends on free space, not on holes (CI once saw
+# 26632 against 26624 for the same data map).
+expect_same_holes() {
+    local a=$1 b=$2 what=$3
+    expect_eq "$(data_map "$a")" "$(data_map "$b")" "data map of $what"
+    local ba bb
+    ba=$(blocks "$a") bb=$(blocks "$b")
+    (( ba - bb <= 8 && bb - ba <= 8 )) || fail "allocated blocks of $what: $ba at the source, $bb at the destination"
+}
 # A 256 MiB image holding 13 MiB of data in three extents, the last at its end.
 truncate -s 256M "$SRC/vm.img"
 head -c $((8 << 20)) /dev/urandom | dd of="$SRC/vm.img" bs=1M seek=40 conv=notrunc status=none
@@ -34,7 +48,7 @@ echo "source: $src_kib KiB allocated (du), cargo: $cargo_kib KiB"
 expect_exit 0 barge unload
 MANIFEST_BLOCKS=1 expect_same_tree "$SRC" "$DST" "content and allocated blocks"
 for f in vm.img tail-hole.bin small.bin zeros.bin; do
-    expect_eq "$(blocks "$SRC/$f")" "$(blocks "$DST/$f")" "allocated blocks of $f"
+    expect_same_holes "$SRC/$f" "$DST/$f" "$f"
     expect_eq "$(b2sum <"$SRC/$f")" "$(b2sum <"$DST/$f")" "BLAKE2b-512 of $f"
 done
 expect_exit 0 barge verify-destination --json
@@ -47,6 +61,6 @@ cp --sparse=always "$SRC/vm.img" "$SRC/vm-copy.img"
 age "$SRC/vm-copy.img"
 expect_exit 0 barge load
 expect_exit 0 barge unload
-expect_eq "$(blocks "$SRC/vm-copy.img")" "$(blocks "$DST/vm-copy.img")" "allocated blocks of the copy"
+expect_same_holes "$SRC/vm-copy.img" "$DST/vm-copy.img" "the copy"
 MANIFEST_BLOCKS=1 expect_same_tree "$SRC" "$DST" "after the second cycle"
 echo ok
