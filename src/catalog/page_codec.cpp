@@ -7,6 +7,7 @@
 #include <blake2.h>
 #include <cstring>
 #include <sodium.h>
+#include <sqlite3.h>
 
 namespace barge {
 
@@ -37,6 +38,14 @@ void put_page_checksum(std::span<uint8_t> page, uint64_t pgno) {
 bool page_checksum_ok(std::span<const uint8_t> page, uint64_t pgno) {
     auto sum = checksum_of(page, pgno);
     return std::memcmp(page.data() + page.size() - page_checksum_size, sum.data(), sum.size()) == 0;
+}
+
+uint64_t lock_byte_page(uint32_t page_size) {
+    // With 0, SQLITE_TESTCTRL_PENDING_BYTE changes nothing and returns the offset in
+    // use; a library built without test controls returns 0: the format's 1 GiB.
+    int pending = sqlite3_test_control(SQLITE_TESTCTRL_PENDING_BYTE, 0u);
+    uint64_t offset = pending > 0 ? static_cast<uint64_t>(pending) : uint64_t{0x40000000};
+    return offset / page_size + 1;
 }
 
 NonceSequence::NonceSequence() {

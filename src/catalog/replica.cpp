@@ -105,9 +105,13 @@ int reserve_of(int fd, const std::string& path) {
 
 // A page read raw from the catalog file is copied only when its checksum holds,
 // or, encrypted, when it authenticates: a page damaged on the drive must never
-// replace a good page at an endpoint.
+// replace a good page at an endpoint. The lock-byte page is neither: SQLite never
+// writes it (page_codec.hpp), and it is copied as it is.
 void check_page(const char* page, size_t size, uint64_t pgno, int reserve, const PageCipher* cipher,
                 const std::string& db_path) {
+    if (pgno == lock_byte_page(static_cast<uint32_t>(size))) {
+        return;
+    }
     bool bad = false;
     if (cipher) {
         std::array<uint8_t, encrypted_page_size> copy{};

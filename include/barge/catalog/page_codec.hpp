@@ -21,6 +21,15 @@ void put_page_checksum(std::span<uint8_t> page, uint64_t pgno);
 // True when the page's last 8 bytes are the checksum of the rest.
 bool page_checksum_ok(std::span<const uint8_t> page, uint64_t pgno);
 
+// The number of the page that holds SQLite's lock bytes (the 512 bytes from 1 GiB
+// on: sqlite.org/fileformat2.html, "The Lock-Byte Page") in a catalog of pages of
+// page_size bytes. SQLite never writes it nor reads it: in a catalog over 1 GiB
+// (about four million files) it carries no checksum and never authenticates, and
+// whatever it holds means nothing. Whoever reads pages raw passes over it. The
+// offset is the one SQLite in this process uses (tests move it lower, so that a
+// small catalog has the page).
+uint64_t lock_byte_page(uint32_t page_size);
+
 // Encrypted mode: 4096-byte pages whose last 40 bytes hold a 24-byte nonce and a
 // 16-byte Poly1305 tag; the first 4056 bytes are XChaCha20-Poly1305 ciphertext.
 inline constexpr size_t encrypted_page_size = 4096;
