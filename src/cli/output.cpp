@@ -1,5 +1,6 @@
 #include "barge/cli/output.hpp"
 
+#include "barge/cli/progress.hpp"
 #include "barge/engine/status.hpp"
 
 #include "barge/util/size.hpp"
@@ -96,25 +97,35 @@ void scan_result_json(JsonWriter& j, const ScanResult& r) {
 
 namespace {
 
-void plan_text(std::string& text, const std::vector<PlanLine>& plan) {
-    for (const auto& l : plan) {
-        text += fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
-                            format_size(static_cast<uint64_t>(l.bytes)),
-                            l.why.empty() ? "" : ": " + l.why);
+// The plan's lines go straight to stdout after what text holds so far (which is
+// printed first and emptied): a plan of millions of lines is never one string.
+void plan_text(const Globals& g, std::string& text, const Plan& plan) {
+    if (g.json || g.quiet || plan.empty()) {
+        return;
     }
+    clear_progress_line();
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    text.clear();
+    std::string line;
+    plan.each([&](const PlanLine& l) {
+        line = fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
+                           format_size(static_cast<uint64_t>(l.bytes)),
+                           l.why.empty() ? "" : ": " + l.why);
+        std::fwrite(line.data(), 1, line.size(), stdout);
+    });
 }
 
-void plan_json(JsonWriter& j, const std::vector<PlanLine>& plan) {
+void plan_json(JsonWriter& j, const Plan& plan) {
     j.key("plan");
     j.begin_array();
-    for (const auto& l : plan) {
+    plan.each([&](const PlanLine& l) {
         j.begin_object();
         j.field("path", l.path);
         j.field("bytes", l.bytes);
         j.field("goes", l.goes);
         j.field("why", l.why);
         j.end_object();
-    }
+    });
     j.end_array();
 }
 
@@ -131,7 +142,7 @@ void problems_text(std::string& text, const std::vector<FileProblem>& problems,
 
 } // namespace
 
-std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room) {
+std::string load_result_text(const Globals& g, const std::string& pair, const LoadResult& r, int64_t trip_room) {
     std::string text;
     if (r.files == 0 && !r.dry_run) {
         text = fmt::format("{}: ", pair);
@@ -139,15 +150,10 @@ std::string load_result_text(const std::string& pair, const LoadResult& r, int64
         text = scan_result_text(pair, r.scan) + "\n" + fmt::format("{}: ", pair);
     }
     if (r.dry_run) {
-        int64_t go = 0, go_bytes = 0;
-        for (const auto& l : r.plan) {
-            go += l.goes;
-            go_bytes += l.goes ? l.bytes : 0;
-        }
         text += fmt::format("dry run: {} ({}) would go, {} would stay (nothing was changed)",
-                            plural(go, "file"), format_size(static_cast<uint64_t>(go_bytes)),
-                            static_cast<int64_t>(r.plan.size()) - go);
-        plan_text(text, r.plan);
+                            plural(r.plan.goes(), "file"), format_size(static_cast<uint64_t>(r.plan.go_bytes())),
+                            r.plan.size() - r.plan.goes());
+        plan_text(g, text, r.plan);
     } else {
         if (r.interrupted) {
             text += fmt::format("interrupted by {} before the end: ", stop_signal_name());
@@ -240,15 +246,15 @@ void load_result_json(JsonWriter& j, const LoadResult& r) {
     plan_json(j, r.plan);
 }
 
-std::string unload_result_text(const std::string& pair, const UnloadResult& r) {
+std::string unload_result_text(const Globals& g, const std::string& pair, const UnloadResult& r) {
     std::string text = fmt::format("{}: ", pair);
     if (r.claimed) {
         text += "claimed the destination; ";
     }
     if (!r.plan.empty() || r.dry_run) {
         text += fmt::format("dry run: {} (nothing was changed)",
-                            plural(static_cast<int64_t>(r.plan.size()), "entry", "entries"));
-        plan_text(text, r.plan);
+                            plural(r.plan.size(), "entry", "entries"));
+        plan_text(g, text, r.plan);
         problems_text(text, r.failures, r.notes);
         return text;
     }

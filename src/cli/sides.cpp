@@ -86,7 +86,7 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
         CargoStatus cs = cargo_status(s.catalog(), s.layout());
         int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
                        static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));
-        say(g, load_result_text(pair.name, r, room));
+        say(g, load_result_text(g, pair.name, r, room));
         failures_if_quiet(g, r.scan.problems);
         failures_if_quiet(g, r.failures);
         load_result_json(j, r);
@@ -105,7 +105,7 @@ PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
         UnloadOptions o = options;
         o.copy_keys = saved_keys_for_copy;
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, o, progress);
-        say(g, unload_result_text(pair.name, r));
+        say(g, unload_result_text(g, pair.name, r));
         failures_if_quiet(g, r.failures);
         unload_result_json(j, r);
         PairOutcome out{ExitCode::ok, r.files + r.symlinks + r.special_files, r.bytes,

@@ -332,7 +332,7 @@ private:
                                          format_size(static_cast<uint64_t>(std::max<int64_t>(m_room, 0))),
                                          m_result.room);
         }
-        m_result.plan.push_back(line);
+        m_result.plan.add(line);
     }
 
     int64_t piece_count(const LoadCandidate& c) const {

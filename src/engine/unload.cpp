@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <fmt/format.h>
+#include <functional>
 #include <set>
 #include <map>
 
@@ -868,12 +869,28 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
         return newer;
     };
     auto line = [&](const EntryPath& e, int64_t bytes, bool goes, std::string why) {
-        r.plan.push_back({join_path(pair.dest, e.rel()), bytes, goes, std::move(why)});
+        r.plan.add({join_path(pair.dest, e.rel()), bytes, goes, std::move(why)});
     };
-    for (const auto& d : store.deliveries(pair.id, {Kind::dir}, "", "", 1 << 30)) {
+    // Page by page in path order, as the unload itself reads them: a plan of
+    // millions of entries holds one page at a time (SPEC §8).
+    auto each = [&](const std::vector<Kind>& kinds, const std::function<void(const DeliveryItem&)>& f) {
+        std::string after_parent, after_name;
+        for (;;) {
+            auto page = store.deliveries(pair.id, kinds, after_parent, after_name, 4096);
+            if (page.empty()) {
+                return;
+            }
+            after_parent = page.back().parent;
+            after_name = page.back().name;
+            for (const auto& d : page) {
+                f(d);
+            }
+        }
+    };
+    each({Kind::dir}, [&](const DeliveryItem& d) {
         line(d, 0, true, stands(d) ? "directory (exists)" : "new directory");
-    }
-    for (const auto& d : store.deliveries(pair.id, {Kind::file}, "", "", 1 << 30)) {
+    });
+    each({Kind::file}, [&](const DeliveryItem& d) {
         int64_t pieces = d.st.size == 0 ? 0 : (d.st.size + piece_size - 1) / piece_size;
         std::string why;
         bool goes = true;
@@ -908,18 +925,17 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
             why += "; what stands there is kept in .barge/versions";
         }
         line(d, d.st.size, goes, why);
-    }
-    for (const auto& d : store.deliveries(pair.id, {Kind::symlink}, "", "", 1 << 30)) {
+    });
+    each({Kind::symlink}, [&](const DeliveryItem& d) {
         line(d, 0, true, "symlink to '" + escape_bytes(d.st.target) + "'");
-    }
-    for (const auto& d :
-         store.deliveries(pair.id, {Kind::fifo, Kind::chardev, Kind::blockdev}, "", "", 1 << 30)) {
+    });
+    each({Kind::fifo, Kind::chardev, Kind::blockdev}, [&](const DeliveryItem& d) {
         Kind k = d.st.kind;
         line(d, 0, true,
              k == Kind::fifo ? std::string("FIFO")
                              : fmt::format("{} device {}", k == Kind::chardev ? "character" : "block",
                                            device_number_text(d.st.rdev)));
-    }
+    });
     for (const auto& d : store.pending_deletions(pair.id)) {
         if (d.d_kind == Kind::dir) {
             line(d, 0, true, "deleted at the source: the directory is removed once empty");

@@ -26,9 +26,11 @@ void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems);
 
 
 // Load and unload summaries, as text and as JSON fields (inside an open object).
-std::string load_result_text(const std::string& pair, const LoadResult& r, int64_t trip_room);
+// A dry run's plan is printed as it is read (unless g says quiet or JSON): the
+// text returned is what follows it, for say().
+std::string load_result_text(const Globals& g, const std::string& pair, const LoadResult& r, int64_t trip_room);
 void load_result_json(JsonWriter& j, const LoadResult& r);
-std::string unload_result_text(const std::string& pair, const UnloadResult& r);
+std::string unload_result_text(const Globals& g, const std::string& pair, const UnloadResult& r);
 void unload_result_json(JsonWriter& j, const UnloadResult& r);
 // A verification's summary, as JSON fields (inside an open object) and as text.
 void verify_json(JsonWriter& j, const VerifyResult& r);

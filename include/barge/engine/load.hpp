@@ -42,7 +42,7 @@ struct LoadResult {
     int64_t reclaimed_pieces = 0, reclaimed_bytes = 0;
     std::vector<FileProblem> failures;
     std::vector<std::string> notes;
-    std::vector<PlanLine> plan;
+    Plan plan;
 };
 
 // Source side: scan (without hashing: the copy hashes), then fill the cargo with

@@ -40,7 +40,7 @@ struct UnloadResult {
     int64_t learned = 0;        // entries whose newer state at the destination this drive learned
     std::vector<FileProblem> failures;
     std::vector<std::string> notes;
-    std::vector<PlanLine> plan;
+    Plan plan;
 };
 
 // Destination side: deliver everything on the cargo (docs/unload.md). Refuses

@@ -1,0 +1,49 @@
+#include "barge/engine/report.hpp"
+
+#include <gtest/gtest.h>
+#include <string>
+#include <vector>
+
+using namespace barge;
+
+// A plan reads back every line as added (names with any byte, long reasons, empty
+// strings), in order, as often as asked, and counts what goes.
+TEST(Plan, ReadsBackEveryLineInOrder) {
+    Plan plan;
+    EXPECT_TRUE(plan.empty());
+    std::vector<PlanLine> lines;
+    for (int i = 0; i < 3000; ++i) {
+        PlanLine l;
+        l.path = "/src/d" + std::to_string(i % 7) + std::string(1, static_cast<char>(i % 256)) + "f" + std::to_string(i);
+        l.bytes = int64_t{i} * 4099;
+        l.goes = i % 3 != 0;
+        l.why = l.goes ? "" : std::string(static_cast<size_t>(i % 500), 'w');
+        lines.push_back(l);
+        plan.add(l);
+    }
+    EXPECT_EQ(plan.size(), 3000);
+    EXPECT_EQ(plan.goes(), 2000);
+    int64_t go_bytes = 0;
+    for (const auto& l : lines) {
+        go_bytes += l.goes ? l.bytes : 0;
+    }
+    EXPECT_EQ(plan.go_bytes(), go_bytes);
+    for (int pass = 0; pass < 2; ++pass) {
+        size_t i = 0;
+        plan.each([&](const PlanLine& l) {
+            ASSERT_LT(i, lines.size());
+            EXPECT_EQ(l.path, lines[i].path);
+            EXPECT_EQ(l.bytes, lines[i].bytes);
+            EXPECT_EQ(l.goes, lines[i].goes);
+            EXPECT_EQ(l.why, lines[i].why);
+            ++i;
+        });
+        EXPECT_EQ(i, lines.size()) << "pass " << pass;
+    }
+    // Lines added after a read-back follow the others.
+    plan.add({"/src/last", 1, true, ""});
+    std::string last;
+    plan.each([&](const PlanLine& l) { last = l.path; });
+    EXPECT_EQ(last, "/src/last");
+    EXPECT_EQ(plan.size(), 3001);
+}
