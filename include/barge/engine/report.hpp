@@ -22,8 +22,8 @@ struct PlanLine {
     std::string why; // for what stays
 };
 
-// A dry run's plan: its lines kept in an unlinked temporary file (tmpfile(3), in
-// /tmp) as they are decided, read back once to print them, and their counts in
+// A dry run's plan: its lines kept in an unlinked temporary file (in $TMPDIR,
+// else /tmp) as they are decided, read back once to print them, and their counts in
 // memory. Held in memory, a load --dry-run of ten million files peaked at 6.4 GiB
 // (SPEC §8: bounded memory at ten million files); the file holds about the bytes
 // the printed plan takes.

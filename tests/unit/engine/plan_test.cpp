@@ -1,5 +1,6 @@
 #include "barge/engine/report.hpp"
 
+#include <cstdlib>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -46,4 +47,24 @@ TEST(Plan, ReadsBackEveryLineInOrder) {
     plan.each([&](const PlanLine& l) { last = l.path; });
     EXPECT_EQ(last, "/src/last");
     EXPECT_EQ(plan.size(), 3001);
+}
+
+// The plan's file goes to $TMPDIR; where it cannot be made, the error names it.
+TEST(Plan, TemporaryFileInTmpdirOrAClearError) {
+    const char* old = std::getenv("TMPDIR");
+    std::string saved = old ? old : "";
+    ::setenv("TMPDIR", "/nonexistent-barge-tmpdir", 1);
+    Plan plan;
+    try {
+        plan.add({"/src/a", 1, true, ""});
+        ADD_FAILURE() << "a plan was kept in a directory that does not exist";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent-barge-tmpdir"), std::string::npos) << e.what();
+    }
+    if (old) {
+        ::setenv("TMPDIR", saved.c_str(), 1);
+    } else {
+        ::unsetenv("TMPDIR");
+    }
+    EXPECT_TRUE(plan.empty()) << "a line that was not kept was counted";
 }
