@@ -207,7 +207,7 @@ std::string load_result_text(const Globals& g, const std::string& pair, const Lo
     return text;
 }
 
-void load_result_json(JsonWriter& j, const LoadResult& r) {
+void load_result_json(JsonWriter& j, const LoadResult& r, bool with_plan) {
     j.key("scan");
     j.begin_object();
     scan_result_json(j, r.scan);
@@ -243,7 +243,9 @@ void load_result_json(JsonWriter& j, const LoadResult& r) {
     j.end_object();
     problems_json(j, r.failures);
     notes_json(j, r.notes);
-    plan_json(j, r.plan);
+    if (with_plan) {
+        plan_json(j, r.plan);
+    }
 }
 
 std::string unload_result_text(const Globals& g, const std::string& pair, const UnloadResult& r) {
@@ -312,7 +314,7 @@ std::string unload_result_text(const Globals& g, const std::string& pair, const 
     return text;
 }
 
-void unload_result_json(JsonWriter& j, const UnloadResult& r) {
+void unload_result_json(JsonWriter& j, const UnloadResult& r, bool with_plan) {
     j.field("claimed", r.claimed);
     j.field("interrupted", r.interrupted);
     j.field("dry_run", r.dry_run);
@@ -340,7 +342,9 @@ void unload_result_json(JsonWriter& j, const UnloadResult& r) {
     j.field("pruned", r.pruned);
     problems_json(j, r.failures);
     notes_json(j, r.notes);
-    plan_json(j, r.plan);
+    if (with_plan) {
+        plan_json(j, r.plan);
+    }
 }
 
 void verify_json(JsonWriter& j, const VerifyResult& r) {

@@ -89,7 +89,7 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadO
         say(g, load_result_text(g, pair.name, r, room));
         failures_if_quiet(g, r.scan.problems);
         failures_if_quiet(g, r.failures);
-        load_result_json(j, r);
+        load_result_json(j, r, g.json);
         PairOutcome out{ExitCode::ok, r.files, r.bytes,
                         static_cast<int64_t>(r.failures.size() + r.scan.problems.size())};
         spdlog::info("load {}: carried {} files, {} bytes, {} pieces; {} failed; {} files waiting",
@@ -107,7 +107,7 @@ PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
         UnloadResult r = unload_pair(s.catalog(), s.layout(), pair, o, progress);
         say(g, unload_result_text(g, pair.name, r));
         failures_if_quiet(g, r.failures);
-        unload_result_json(j, r);
+        unload_result_json(j, r, g.json);
         PairOutcome out{ExitCode::ok, r.files + r.symlinks + r.special_files, r.bytes,
                         static_cast<int64_t>(r.failures.size())};
         spdlog::info("unload {}: delivered {} files, {} bytes, {} symlinks, {} dirs; {} failed; "

@@ -29,9 +29,12 @@ void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems);
 // A dry run's plan is printed as it is read (unless g says quiet or JSON): the
 // text returned is what follows it, for say().
 std::string load_result_text(const Globals& g, const std::string& pair, const LoadResult& r, int64_t trip_room);
-void load_result_json(JsonWriter& j, const LoadResult& r);
+// with_plan: a dry run's plan as "plan" (for --json only: the same JSON is the
+// run's summary otherwise, and a plan of millions of lines was built in memory
+// for nothing, 2.5 GiB at ten million files).
+void load_result_json(JsonWriter& j, const LoadResult& r, bool with_plan);
 std::string unload_result_text(const Globals& g, const std::string& pair, const UnloadResult& r);
-void unload_result_json(JsonWriter& j, const UnloadResult& r);
+void unload_result_json(JsonWriter& j, const UnloadResult& r, bool with_plan);
 // A verification's summary, as JSON fields (inside an open object) and as text.
 void verify_json(JsonWriter& j, const VerifyResult& r);
 std::string verify_text(const std::string& what, const VerifyResult& r);
