@@ -330,6 +330,22 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, const std::v
     return out;
 }
 
+void TransitStore::each_delivery_page(int64_t pair_id, const std::vector<Kind>& kinds, int limit,
+                                      const std::function<bool(std::vector<DeliveryItem>&)>& f) {
+    std::string after_parent, after_name;
+    for (;;) {
+        auto page = deliveries(pair_id, kinds, after_parent, after_name, limit);
+        if (page.empty()) {
+            return;
+        }
+        after_parent = page.back().parent;
+        after_name = page.back().name;
+        if (!f(page)) {
+            return;
+        }
+    }
+}
+
 std::optional<TransitStore::Holder> TransitStore::held_at_dest(int64_t entry_id,
                                                                int64_t content_id) {
     static const std::string sql = std::string("SELECT x.id, x.parent, x.name FROM entries e JOIN entries x "

@@ -212,14 +212,10 @@ private:
     // before any of it is made (directories: order_intents leaves them out).
     template <typename F>
     void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false) {
-        std::string after_parent, after_name;
-        for (;;) {
-            auto page = m_store.deliveries(m_pair.id, kinds, after_parent, after_name, 256);
-            if (page.empty() || stop_requested()) {
-                return;
+        m_store.each_delivery_page(m_pair.id, kinds, 256, [&](std::vector<DeliveryItem>& page) {
+            if (stop_requested()) {
+                return false;
             }
-            after_parent = page.back().parent;
-            after_name = page.back().name;
             if (record_first) {
                 std::vector<std::tuple<std::string, std::string, int64_t>> orders;
                 for (const auto& d : page) {
@@ -229,7 +225,7 @@ private:
             }
             for (auto& d : page) {
                 if (stop_requested()) {
-                    return;
+                    return false;
                 }
                 for_file(m_sink, d.entry_id, display(d), [&] {
                     check_deliverable(d);
@@ -238,7 +234,8 @@ private:
                     }
                 });
             }
-        }
+            return true;
+        });
     }
 
     // Whether an ancestor directory of d's path is, at the destination, not a
@@ -874,18 +871,12 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
     // Page by page in path order, as the unload itself reads them: a plan of
     // millions of entries holds one page at a time (SPEC §8).
     auto each = [&](const std::vector<Kind>& kinds, const std::function<void(const DeliveryItem&)>& f) {
-        std::string after_parent, after_name;
-        for (;;) {
-            auto page = store.deliveries(pair.id, kinds, after_parent, after_name, 4096);
-            if (page.empty()) {
-                return;
-            }
-            after_parent = page.back().parent;
-            after_name = page.back().name;
+        store.each_delivery_page(pair.id, kinds, 4096, [&](std::vector<DeliveryItem>& page) {
             for (const auto& d : page) {
                 f(d);
             }
-        }
+            return true;
+        });
     };
     each({Kind::dir}, [&](const DeliveryItem& d) {
         line(d, 0, true, stands(d) ? "directory (exists)" : "new directory");

@@ -5,6 +5,7 @@
 #include "barge/hash/blake2b.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -154,6 +155,11 @@ public:
     std::vector<DeliveryItem> deliveries(int64_t pair_id, const std::vector<Kind>& kinds,
                                          const std::string& after_parent,
                                          const std::string& after_name, int limit);
+    // The same, a page of `limit` at a time from the start: f gets each page and
+    // returns false to stop. Unload and its dry run read deliveries this way,
+    // never all at once (SPEC §8).
+    void each_delivery_page(int64_t pair_id, const std::vector<Kind>& kinds, int limit,
+                            const std::function<bool(std::vector<DeliveryItem>&)>& f);
     // Where the destination holds entry_id's content (sql_held_at_dest): a local
     // source for a rename or a duplicate (no cargo bytes needed).
     struct Holder {
