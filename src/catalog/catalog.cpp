@@ -330,9 +330,10 @@ void Catalog::seal_pages() {
 
 ReplicaUpdate Catalog::update_copy(const std::string& copy_path) {
     if (m_db.damaged()) {
-        throw CatalogError(fmt::format("catalog '{}' is corrupt: its copies at the endpoints "
-                                       "are left as they are",
-                                       m_db.path()));
+        throw CatalogError(with_recover_hint(fmt::format("catalog '{}' is corrupt: its copies at the "
+                                                         "endpoints are left as they are",
+                                                         m_db.path()),
+                                             m_db.path()));
     }
     try {
         if (!m_pages) {
@@ -344,9 +345,10 @@ ReplicaUpdate Catalog::update_copy(const std::string& copy_path) {
         }
         m_pages->seal();
         return update_replica(m_db.path(), *m_pages, copy_path, m_cipher.get());
-    } catch (const DamagedPage&) {
+    } catch (const DamagedPage& e) {
         m_db.mark_damaged(); // nothing more is written to it, nor copied anywhere
-        throw;
+        throw CatalogError(with_recover_hint(std::string(e.what()) + ": no endpoint copy is updated from it",
+                                             m_db.path()));
     }
 }
 

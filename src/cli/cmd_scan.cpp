@@ -99,7 +99,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
         print_json(j);
     }
     if (sync) {
-        sync->backup(code);
+        code = worst(code, sync->backup(code));
     }
     return code;
 }

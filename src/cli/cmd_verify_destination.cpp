@@ -89,7 +89,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
         print_json(j);
     }
     if (sync) {
-        sync->backup(code);
+        code = worst(code, sync->backup(code));
     }
     return code;
 }

@@ -145,9 +145,9 @@ void EndpointSync::record_seen(const std::vector<std::string>& roots) {
     }
 }
 
-void EndpointSync::backup(ExitCode code) {
+ExitCode EndpointSync::backup(ExitCode code) {
     if (!m_wrote || code == ExitCode::stopped) {
-        return; // nothing changed (the copies there are current), or stopped midway
+        return ExitCode::ok; // nothing changed (the copies there are current), or stopped midway
     }
     // A destination claimed during the run is visible now.
     std::vector<std::string> roots = visible_roots(m_pairs);
@@ -167,13 +167,14 @@ void EndpointSync::backup(ExitCode code) {
                          u.whole ? "made whole" : "updated", u.pages, u.pages == 1 ? "" : "s",
                          u.bytes_written);
         } catch (const Error& e) {
-            spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
             if (m_catalog.db().damaged()) {
-                spdlog::error("{}: no endpoint copy is updated from it", e.what());
-                break;
+                spdlog::error("{}", e.what());
+                return ExitCode::stopped;
             }
+            spdlog::warn("copying the catalog to '{}': {}", escape_bytes(root), e.what());
         }
     }
+    return ExitCode::ok;
 }
 
 ExitCode worst(ExitCode a, ExitCode b) {

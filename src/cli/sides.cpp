@@ -72,7 +72,7 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
         print_json(j);
     }
     if (sync) {
-        sync->backup(totals.code);
+        totals.code = worst(totals.code, sync->backup(totals.code));
     }
     return totals.code;
 }

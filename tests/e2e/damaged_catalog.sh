@@ -93,6 +93,21 @@ flip_pages "SELECT pageno FROM dbstat WHERE name = 'entries_inode'"
 refused_corrupt "index damaged" verify-middle
 restore_good
 
+# The same damage, in a run that writes and makes the source's copy whole (the
+# copy there was lost): the copy reads every page and finds it. The run exits 1
+# (cron must not take it for a success), says what is damaged and how to
+# recover, and no copy is made from the damaged catalog.
+flip_pages "SELECT pageno FROM dbstat WHERE name = 'entries_inode'"
+rm -f "$SRC"/.barge/catalog-*
+expect_exit 1 barge load
+grep -q "fails its checksum" "$T/err" || fail "the damage found while copying is not named: $(cat "$T/err")"
+grep -q "no endpoint copy is updated from it" "$T/err" || fail "the refused copy is not said: $(cat "$T/err")"
+grep -q "barge -d .* recover" "$T/err" || fail "the damage found while copying does not say how to recover: $(cat "$T/err")"
+grep -q "no endpoint copy is updated from it" "$DRIVE"/logs/barge.log* || fail "the drive's log does not say the copy was refused"
+[[ -z $(find "$SRC/.barge" -name 'catalog-*') ]] || fail "a copy was made from a damaged catalog: $(ls "$SRC/.barge")"
+[[ ! -e $DST ]] || fail "something was written to the destination"
+restore_good
+
 # Truncated to half.
 truncate -s $((size / 2)) "$DRIVE/barge.db"
 refused_corrupt "truncation" unload load verify-middle

@@ -78,9 +78,13 @@ public:
     ~EndpointSync();
     EndpointSync(const EndpointSync&) = delete;
     EndpointSync& operator=(const EndpointSync&) = delete;
-    // At the end of a run: unless it stopped (exit 1), the catalog copies
-    // (failures are warnings).
-    void backup(ExitCode code);
+    // At the end of a run: unless it stopped (exit 1), the catalog copies.
+    // An endpoint that cannot take its copy (full, read-only, gone) is a warning:
+    // the drive is sound and the next run tries again. A drive's catalog found
+    // damaged while it is copied returns ExitCode::stopped (exit 1, a corrupt
+    // catalog), to be the run's exit code: no copy is updated from it, and cron
+    // must not read the run as a success (docs/recovery.md).
+    [[nodiscard]] ExitCode backup(ExitCode code);
 
 private:
     void record_seen(const std::vector<std::string>& roots);
