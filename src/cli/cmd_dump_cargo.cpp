@@ -53,7 +53,7 @@ ExitCode run_dump(const Globals& g, bool dry_run) {
     j.field("removed_bytes", bytes);
     cargo_json(j, s.catalog(), s.layout());
     j.end_object();
-    run.finish(ExitCode::ok, n, bytes, 0, j.str());
+    run.finish(ExitCode::ok, n, bytes, 0, j);
     if (g.json) {
         print_json(j);
     } else {

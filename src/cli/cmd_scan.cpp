@@ -93,7 +93,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
     j.end_object();
     // A scan refused for every pair leaves the catalog byte-identical (SPEC §4):
     // its record is only in the drive's log file.
-    run.finish(code, files, bytes, failed, j.str(),
+    run.finish(code, files, bytes, failed, j,
                any_scanned ? RunRecorder::Record::always : RunRecorder::Record::if_started);
     if (g.json) {
         print_json(j);

@@ -83,7 +83,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
     }
     j.end_array();
     j.end_object();
-    run.finish(code, files, bytes, bad, j.str(),
+    run.finish(code, files, bytes, bad, j,
                o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
     if (g.json) {
         print_json(j);

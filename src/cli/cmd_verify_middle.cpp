@@ -74,7 +74,7 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
     for (const auto& p : pairs) {
         run.pair_done(p.id, "drive", code, r.checked, r.bytes, r.bad);
     }
-    run.finish(code, r.checked, r.bytes, r.bad, j.str(),
+    run.finish(code, r.checked, r.bytes, r.bad, j,
                o.dry_run ? RunRecorder::Record::if_started : RunRecorder::Record::always);
     if (g.json) {
         print_json(j);

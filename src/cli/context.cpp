@@ -226,7 +226,7 @@ RunRecorder::~RunRecorder() {
         return;
     }
     try {
-        finish(ExitCode::stopped, 0, 0, 0, "");
+        finish(ExitCode::stopped, 0, 0, 0, JsonWriter()); // no summary
     } catch (const Error&) {
         // The catalog itself failed; the error that got us here is already reported.
     }
@@ -238,7 +238,7 @@ void RunRecorder::pair_done(int64_t pair_id, const std::string& side, ExitCode c
 }
 
 void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
-                         const std::string& summary, Record record) {
+                         const JsonWriter& summary, Record record) {
     m_finished = true;
     if (!m_id && record == Record::if_started) {
         return;
@@ -263,7 +263,7 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
     if (f.contents + f.pieces > 0) {
         spdlog::debug("forgot {} content(s) and {} piece(s) that nothing needs", f.contents, f.pieces);
     }
-    m_catalog.end_run(*m_id, side, static_cast<int>(code), files, bytes, failed, summary);
+    m_catalog.end_run(*m_id, side, static_cast<int>(code), files, bytes, failed, summary.str());
     for (const auto& d : m_done) {
         m_catalog.record_pair_run(*m_id, d.pair_id, d.side, static_cast<int>(after_stop_request(d.code)),
                                   d.files, d.bytes, d.failed);
@@ -287,9 +287,10 @@ bool g_json_printed = false;
 }
 
 void print_json(const JsonWriter& j) {
-    std::fwrite(j.str().data(), 1, j.str().size(), stdout);
-    std::fputc('\n', stdout);
+    // Printed (in part) even if a value written late fails: no second document follows.
     g_json_printed = true;
+    j.write_to(stdout);
+    std::fputc('\n', stdout);
 }
 
 bool json_printed() {

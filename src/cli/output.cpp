@@ -115,18 +115,22 @@ void plan_text(const Globals& g, std::string& text, const Plan& plan) {
     });
 }
 
+// Written as the document is printed, read back from the plan's file: a plan of
+// millions of lines is never one string (SPEC §8).
 void plan_json(JsonWriter& j, const Plan& plan) {
     j.key("plan");
-    j.begin_array();
-    plan.each([&](const PlanLine& l) {
-        j.begin_object();
-        j.field("path", l.path);
-        j.field("bytes", l.bytes);
-        j.field("goes", l.goes);
-        j.field("why", l.why);
-        j.end_object();
+    j.value_later([plan](JsonWriter& w) {
+        w.begin_array();
+        plan.each([&](const PlanLine& l) {
+            w.begin_object();
+            w.field("path", l.path);
+            w.field("bytes", l.bytes);
+            w.field("goes", l.goes);
+            w.field("why", l.why);
+            w.end_object();
+        });
+        w.end_array();
     });
-    j.end_array();
 }
 
 

@@ -67,7 +67,7 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
     }
     cargo_json(j, s.catalog(), s.layout());
     j.end_object();
-    run.finish(totals.code, totals.files, totals.bytes, totals.failed, j.str(), record);
+    run.finish(totals.code, totals.files, totals.bytes, totals.failed, j, record);
     if (g.json) {
         print_json(j);
     }

@@ -77,7 +77,7 @@ bool get_text(std::FILE* f, std::string& s) {
 
 void Plan::add(const PlanLine& line) {
     if (!m_file) {
-        m_file.reset(open_spool());
+        m_file.reset(open_spool(), [](std::FILE* f) { std::fclose(f); });
     }
     put_text(m_file.get(), line.path);
     put(m_file.get(), &line.bytes, sizeof line.bytes);

@@ -1,5 +1,6 @@
 #include "barge/util/json.hpp"
 
+#include "barge/util/error.hpp"
 #include "barge/util/text.hpp"
 
 #include <cctype>
@@ -31,6 +32,7 @@ void JsonWriter::begin_object() {
 void JsonWriter::end_object() {
     m_out += '}';
     m_first.pop_back();
+    spill();
 }
 
 void JsonWriter::begin_array() {
@@ -42,6 +44,50 @@ void JsonWriter::begin_array() {
 void JsonWriter::end_array() {
     m_out += ']';
     m_first.pop_back();
+    spill();
+}
+
+void JsonWriter::spill() {
+    constexpr size_t chunk = 64 * 1024;
+    if (m_sink && m_later.empty() && m_out.size() >= chunk) { // nothing waits before m_out
+        if (std::fwrite(m_out.data(), 1, m_out.size(), m_sink) != m_out.size()) {
+            throw_errno("write", "the JSON document");
+        }
+        m_out.clear();
+    }
+}
+
+void JsonWriter::value_later(std::function<void(JsonWriter&)> write) {
+    separate();
+    m_later.push_back({std::move(m_out), std::move(write)});
+    m_out.clear();
+}
+
+std::string JsonWriter::str() const {
+    std::string out;
+    for (const auto& l : m_later) {
+        out += l.before;
+        JsonWriter w;
+        l.write(w);
+        out += w.str();
+    }
+    return out + m_out;
+}
+
+void JsonWriter::write_to(std::FILE* f) const {
+    auto put = [&](const std::string& s) {
+        if (std::fwrite(s.data(), 1, s.size(), f) != s.size()) {
+            throw_errno("write", "the JSON document");
+        }
+    };
+    for (const auto& l : m_later) {
+        put(l.before);
+        JsonWriter w;
+        w.m_sink = f;
+        l.write(w);
+        w.write_to(f);
+    }
+    put(m_out);
 }
 
 void JsonWriter::key(std::string_view k) {

@@ -122,10 +122,11 @@ public:
     // written with the run's row (status, status --check and --metrics read it).
     void pair_done(int64_t pair_id, const std::string& side, ExitCode code, int64_t files,
                    int64_t bytes, int64_t failed);
-    // Records the outcome; with Record::if_started, only when start() ran.
+    // Records the outcome; with Record::if_started, only when start() ran. The
+    // summary's text is made only when it is recorded (a dry run's plan is not).
     enum class Record { always, if_started };
     void finish(ExitCode code, int64_t files, int64_t bytes, int64_t failed,
-                const std::string& summary, Record record = Record::always);
+                const JsonWriter& summary, Record record = Record::always);
 
 private:
     struct Done {

@@ -26,7 +26,8 @@ struct PlanLine {
 // else /tmp) as they are decided, read back once to print them, and their counts in
 // memory. Held in memory, a load --dry-run of ten million files peaked at 6.4 GiB
 // (SPEC §8: bounded memory at ten million files); the file holds about the bytes
-// the printed plan takes.
+// the printed plan takes. A copy shares the file (a JSON document prints the
+// plan after the run's result is gone); lines are added to one copy only.
 class Plan {
 public:
     void add(const PlanLine& line);
@@ -38,10 +39,7 @@ public:
     void each(const std::function<void(const PlanLine&)>& f) const;
 
 private:
-    struct Close {
-        void operator()(std::FILE* f) const { std::fclose(f); }
-    };
-    std::unique_ptr<std::FILE, Close> m_file;
+    std::shared_ptr<std::FILE> m_file;
     int64_t m_lines = 0;
     int64_t m_goes = 0;
     int64_t m_go_bytes = 0;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -35,13 +37,28 @@ public:
         key(k);
         value(v);
     }
-    const std::string& str() const { return m_out; }
+    // A value written only when the document is: write_to streams it through a
+    // writer of its own whose text goes out as it grows, so a value of millions
+    // of elements (a dry run's plan, SPEC §8) is never held whole.
+    void value_later(std::function<void(JsonWriter&)> write);
+    // The whole document as one string, the values given later written in full
+    // (for what must be one string: a run's recorded summary, tests).
+    std::string str() const;
+    // The whole document to f, the values given later streamed.
+    void write_to(std::FILE* f) const;
 
 private:
     void separate();
+    void spill();
+    struct Later {
+        std::string before; // the text that precedes the value
+        std::function<void(JsonWriter&)> write;
+    };
     std::string m_out;
+    std::vector<Later> m_later;
     std::vector<bool> m_first; // per open container: nothing written in it yet
     bool m_after_key = false;
+    std::FILE* m_sink = nullptr; // write_to's: m_out goes there as it grows
 };
 
 // A parsed JSON value: what barge reads back of the documents it writes (the

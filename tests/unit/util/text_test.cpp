@@ -120,6 +120,59 @@ TEST(Json, ParseReadsWhatTheWriterWrites) {
     EXPECT_EQ(parse_json("\"\\ud83d\\udcf7\"")->str(), "\xf0\x9f\x93\xb7") << "a surrogate pair";
 }
 
+// A value given later (a dry run's plan) lands where it was given, commas and
+// all, and write_to sends it out as it grows instead of holding it whole.
+TEST(Json, ValueWrittenLateStreamsInPlace) {
+    std::FILE* out = std::tmpfile();
+    ASSERT_NE(out, nullptr);
+    bool streaming = false;
+    long out_before_end = -1;
+    JsonWriter j;
+    j.begin_object();
+    j.field("a", 1);
+    j.key("big");
+    j.value_later([&](JsonWriter& w) {
+        w.begin_array();
+        for (int i = 0; i < 20000; ++i) {
+            w.begin_object();
+            w.field("i", i);
+            w.field("name", "some file name");
+            w.end_object();
+        }
+        if (streaming) {
+            out_before_end = std::ftell(out); // what left memory before the value ended
+        }
+        w.end_array();
+    });
+    j.field("after", "x");
+    j.key("list");
+    j.begin_array();
+    j.value(1);
+    j.value_later([](JsonWriter& w) { w.value("late"); });
+    j.value(2);
+    j.end_array();
+    j.end_object();
+
+    std::string whole = j.str();
+    auto v = parse_json(whole);
+    ASSERT_TRUE(v) << whole.substr(0, 200);
+    EXPECT_EQ((*v)["a"].num(), 1);
+    ASSERT_EQ((*v)["big"].items().size(), 20000u);
+    EXPECT_EQ((*v)["big"].items()[19999]["i"].num(), 19999);
+    EXPECT_EQ((*v)["after"].str(), "x");
+    ASSERT_EQ((*v)["list"].items().size(), 3u);
+    EXPECT_EQ((*v)["list"].items()[1].str(), "late");
+
+    streaming = true;
+    j.write_to(out);
+    std::string streamed(static_cast<size_t>(std::ftell(out)), '\0');
+    std::rewind(out);
+    ASSERT_EQ(std::fread(streamed.data(), 1, streamed.size(), out), streamed.size());
+    std::fclose(out);
+    EXPECT_EQ(streamed, whole);
+    EXPECT_GT(out_before_end, 64 * 1024) << "the big value was held whole before it was written";
+}
+
 TEST(Json, ParseRefusesWhatIsNotJson) {
     for (const char* bad : {"", "{", "{\"a\":}", "[1,]", "\"unterminated", "{\"a\":1} x", "tru",
                             "\"\\q\"", "01x"}) {
