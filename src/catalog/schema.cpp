@@ -688,6 +688,19 @@ ALTER TABLE pieces DROP COLUMN loaded_ns;
 ALTER TABLE pieces DROP COLUMN verified_ns;
 )sql";
 
+// Version 10: deletions delivered a page at a time (SPEC §8: memory bounded
+// at ten million files; issue 15). entries_gone held only pair_id, so unload
+// read every entry gone from the source at once and sorted them in memory
+// (children before their directories); a tree of a million deleted files was a
+// million rows in memory. In (pair_id, parent, name) order the index serves that
+// order backwards, a page at a time (TransitStore::each_deletion_page). It still
+// holds only the entries gone from the source, and every query that named it
+// (pair_id and kind IS NULL) is served as before.
+const char* const schema_v10 = R"sql(
+DROP INDEX entries_gone;
+CREATE INDEX entries_gone ON entries(pair_id, parent, name) WHERE kind IS NULL;
+)sql";
+
 } // namespace
 
 // Each noted row is looked up by index, never a pass (Contents.TheForgetReadsOnlyTheNotes):
@@ -744,6 +757,7 @@ const std::vector<Migration>& migrations() {
         {7, schema_v7()},
         {8, schema_v8()},
         {9, schema_v9},
+        {10, schema_v10},
     };
     return steps;
 }

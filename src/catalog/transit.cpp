@@ -609,18 +609,41 @@ void TransitStore::clear_staged(int64_t pair_id, int64_t content_id) {
         .run();
 }
 
-std::vector<DeliveryItem> TransitStore::pending_deletions(int64_t pair_id) {
-    // Children before their directories: reverse path order.
-    Statement st = m_db.prepare(
-        delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.kind IS NULL AND e.d_kind IS NOT NULL AND " + std::string(sql_current) +
-        " ORDER BY e.parent DESC, e.name DESC");
-    st.bind(1, pair_id);
-    std::vector<DeliveryItem> out;
-    while (st.step()) {
-        out.push_back(read_delivery(st));
+void TransitStore::each_deletion_page(int64_t pair_id, int limit,
+                                      const std::function<bool(std::vector<DeliveryItem>&)>& f) {
+    // Children before their directories: reverse path order, read backwards
+    // from entries_gone, each page below the last one's key (a statement of its
+    // own: an OR around the key would read the index from its end every page).
+    auto statement = [&](bool after_key) {
+        return m_db.prepare(
+            delivery_columns() + " FROM entries e INDEXED BY entries_gone LEFT JOIN contents c ON c.id = "
+            "e.content_id WHERE e.pair_id = ?1 AND e.kind IS NULL AND " +
+            (after_key ? "(e.parent, e.name) < (?2, ?3) AND " : "") + "e.d_kind IS NOT NULL AND " +
+            sql_current + " ORDER BY e.parent DESC, e.name DESC LIMIT ?4");
+    };
+    Statement first = statement(false), next = statement(true);
+    std::string before_parent, before_name;
+    Statement* st = &first;
+    for (;;) {
+        st->bind(1, pair_id).bind(4, limit);
+        if (st == &next) {
+            st->bind_blob(2, before_parent).bind_blob(3, before_name);
+        }
+        std::vector<DeliveryItem> page;
+        while (st->step()) {
+            page.push_back(read_delivery(*st));
+        }
+        st->reset();
+        if (page.empty()) {
+            return;
+        }
+        st = &next;
+        before_parent = page.back().parent;
+        before_name = page.back().name;
+        if (!f(page)) {
+            return;
+        }
     }
-    return out;
 }
 
 std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::string& rel) {

@@ -721,26 +721,30 @@ private:
         }
     }
 
+    // A page at a time, each committed once its moves to the trash are durable:
+    // a stop between pages leaves the rest to the next run.
     void apply_deletions() {
-        auto items = m_store.pending_deletions(m_pair.id);
-        if (items.empty() || stop_requested()) {
-            return;
-        }
-        Transaction tx(m_catalog.db());
-        for (const auto& d : items) {
-            for_file(m_sink, d.entry_id, display(d), [&] {
-                DestTree::check_path(d.rel());
-                bool trashed = m_pair.on_delete == OnDelete::trash && m_dest.trash(d);
-                m_result.trashed += trashed ? 1 : 0;
-                m_result.forgotten += m_pair.on_delete == OnDelete::trash ? 0 : 1;
-                if (m_progress && d.d_kind != Kind::dir) {
-                    m_progress->item(trashed ? "trashed" : "kept", d.rel());
-                }
-                m_store.forget_entry(d.entry_id);
-            });
-        }
-        m_dest.staging().renamed_barrier();
-        tx.commit();
+        m_store.each_deletion_page(m_pair.id, 4096, [&](std::vector<DeliveryItem>& page) {
+            if (stop_requested()) {
+                return false;
+            }
+            Transaction tx(m_catalog.db());
+            for (const auto& d : page) {
+                for_file(m_sink, d.entry_id, display(d), [&] {
+                    DestTree::check_path(d.rel());
+                    bool trashed = m_pair.on_delete == OnDelete::trash && m_dest.trash(d);
+                    m_result.trashed += trashed ? 1 : 0;
+                    m_result.forgotten += m_pair.on_delete == OnDelete::trash ? 0 : 1;
+                    if (m_progress && d.d_kind != Kind::dir) {
+                        m_progress->item(trashed ? "trashed" : "kept", d.rel());
+                    }
+                    m_store.forget_entry(d.entry_id);
+                });
+            }
+            m_dest.staging().renamed_barrier();
+            tx.commit();
+            return true;
+        });
     }
 
     void dir_metadata() {
@@ -927,15 +931,18 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
                              : fmt::format("{} device {}", k == Kind::chardev ? "character" : "block",
                                            device_number_text(d.st.rdev)));
     });
-    for (const auto& d : store.pending_deletions(pair.id)) {
-        if (d.d_kind == Kind::dir) {
-            line(d, 0, true, "deleted at the source: the directory is removed once empty");
-        } else if (pair.on_delete == OnDelete::trash) {
-            line(d, 0, true, "deleted at the source: moves to .barge/trash");
-        } else {
-            line(d, 0, true, "deleted at the source: stays at the destination (--on-delete keep)");
+    store.each_deletion_page(pair.id, 4096, [&](std::vector<DeliveryItem>& page) {
+        for (const auto& d : page) {
+            if (d.d_kind == Kind::dir) {
+                line(d, 0, true, "deleted at the source: the directory is removed once empty");
+            } else if (pair.on_delete == OnDelete::trash) {
+                line(d, 0, true, "deleted at the source: moves to .barge/trash");
+            } else {
+                line(d, 0, true, "deleted at the source: stays at the destination (--on-delete keep)");
+            }
         }
-    }
+        return true;
+    });
 }
 
 UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pair,

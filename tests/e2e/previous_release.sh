@@ -2,7 +2,8 @@
 # Drives already in use keep working (SPEC §7.9): a drive, source and
 # destination made by barge 0.1.0 (catalog schema 1) and by main as landed with
 # schema 2 (05d1aa7), schema 3 (3859e90), schema 4 (b7b09c7), schema 5 (1229f83),
-# schema 6 (051b54f), schema 7 (18690f3) and schema 8 (d774dd7), all by
+# schema 6 (051b54f), schema 7 (18690f3), schema 8 (d774dd7) and schema 9
+# (2756cbc), all by
 # tests/fixtures/make-v1-drive.sh, are opened by this
 # barge, which migrates the catalog (keeping a backup copy), delivers what the
 # old barge loaded, and goes on with new visits.
@@ -14,7 +15,7 @@ flock 9
 on_exit "rm -rf '$R'"
 export BARGE_DRIVE=$R/drive
 
-for old in 1 2 3 4 5 6 7 8; do
+for old in 1 2 3 4 5 6 7 8 9; do
 fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
 rm -rf "$R"
 mkdir -p "$R"

@@ -225,8 +225,12 @@ public:
     // Entries gone from the source whose destination copy barge delivered.
     // Deletions to apply: entries gone from the source (in a version not older
     // than the destination's) where the destination holds what this drive knows
-    // was delivered (d_kind).
-    std::vector<DeliveryItem> pending_deletions(int64_t pair_id);
+    // was delivered (d_kind). Children before their directories (reverse path
+    // order), a page of `limit` at a time: f gets each page and returns false to
+    // stop. Rows f forgets or leaves are both passed over (SPEC §8: a million
+    // deletions are never held at once).
+    void each_deletion_page(int64_t pair_id, int limit,
+                            const std::function<bool(std::vector<DeliveryItem>&)>& f);
     void forget_entry(int64_t entry_id);
     // The directory entry at path rel ("a/b"), if the source has one.
     std::optional<DeliveryItem> dir_entry(int64_t pair_id, const std::string& rel);

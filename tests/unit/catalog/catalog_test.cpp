@@ -874,3 +874,70 @@ TEST(Database, StatementCacheReusesSafely) {
     ASSERT_TRUE(c.step());
     EXPECT_EQ(c.column_int(0), 3);
 }
+
+// Deletions come children first (reverse path order), a page at a time below the
+// last page's key, whatever the callback does with the rows it is given: those
+// it forgets and those it leaves (a failure) are both passed over, and false stops.
+TEST(Transit, DeletionsComePageByPageChildrenFirst) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
+    // Gone from the source and delivered (x'' is the root), inserted out of order;
+    // a gone entry never delivered, and a live one, are not deletions.
+    db.exec(fmt::format(
+        "INSERT INTO entries(pair_id, parent, name, kind, d_kind) VALUES "
+        "({0}, x'61', x'32', NULL, 1), ({0}, x'', x'61', NULL, 2), ({0}, x'6162', x'31', NULL, 1), "
+        "({0}, x'', x'62', NULL, 1), ({0}, x'61', x'62', NULL, 2), ({0}, x'61', x'31', NULL, 1), "
+        "({0}, x'', x'63', NULL, NULL), ({0}, x'', x'64', 1, 1)",
+        p.id));
+    TransitStore t(db);
+    std::vector<std::string> seen;
+    std::vector<size_t> sizes;
+    t.each_deletion_page(p.id, 2, [&](std::vector<DeliveryItem>& page) {
+        sizes.push_back(page.size());
+        for (const auto& d : page) {
+            seen.push_back(d.rel());
+        }
+        t.forget_entry(page.front().entry_id); // the second of each page is left
+        return true;
+    });
+    EXPECT_EQ(seen, (std::vector<std::string>{"ab/1", "a/b", "a/2", "a/1", "b", "a"}));
+    EXPECT_EQ(sizes, (std::vector<size_t>{2, 2, 2}));
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM entries WHERE kind IS NULL AND d_kind IS NOT NULL"), 3);
+    int pages = 0;
+    t.each_deletion_page(p.id, 1, [&](std::vector<DeliveryItem>&) { return ++pages < 2; });
+    EXPECT_EQ(pages, 2) << "false stops the pages";
+}
+
+// Schema 10: entries_gone in path order serves the deletions' reverse order
+// from the index, a page at a time, where it sorted every gone entry in memory.
+TEST(Migration, VersionTenOrdersTheGoneEntriesByPath) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version(9), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 9);
+    db.exec("INSERT INTO pairs(id, uuid, name, source, dest, reserve, on_delete, retention_days, "
+            "mass_change_limit, source_marker, created_ns) VALUES (1, 'u', 'p', x'2f73', x'2f64', "
+            "'0', 'keep', 0, 100, 1, 0)");
+    db.exec("INSERT INTO entries(pair_id, parent, name, kind, d_kind) VALUES (1, x'', x'61', NULL, 1), "
+            "(1, x'', x'62', 1, 1), (1, x'', x'63', NULL, 1)");
+    int backups = 0;
+    migrate(db, migrations(), [&](int) { ++backups; });
+    EXPECT_EQ(backups, 1);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), schema_version);
+    EXPECT_EQ(query_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info('entries_gone') "
+                             "ORDER BY seqno)"),
+              "pair_id,parent,name");
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM entries INDEXED BY entries_gone WHERE pair_id = 1 AND kind IS NULL"), 2);
+    Statement plan = db.prepare("EXPLAIN QUERY PLAN SELECT e.id FROM entries e INDEXED BY entries_gone WHERE "
+                                "e.pair_id = 1 AND e.kind IS NULL AND (e.parent, e.name) < (x'', x'63') "
+                                "ORDER BY e.parent DESC, e.name DESC LIMIT 2");
+    std::string steps;
+    while (plan.step()) {
+        steps += plan.column_text(3) + "; ";
+    }
+    EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << "sorted in memory: " << steps;
+    EXPECT_NE(steps.find("entries_gone"), std::string::npos) << steps;
+}
