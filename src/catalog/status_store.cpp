@@ -385,7 +385,7 @@ Counts StatusStore::undelivered_on_cargo(int64_t pair_id) {
 
 Counts StatusStore::reclaimable(Plan plan) {
     // What the cargo holds, less the pieces some undelivered file still needs (the
-    // rule of TransitStore::reclaimable_pieces), counted from the undelivered files
+    // rule of TransitStore::each_reclaimable_piece), counted from the undelivered files
     // (few once a tree is delivered), or from the pieces on the cargo when they are
     // much fewer (none before the first load of a big tree).
     Counts all = cargo();

@@ -236,13 +236,39 @@ void TransitStore::clear_failure(int64_t entry_id) {
         .run();
 }
 
-std::vector<PieceRow> TransitStore::pieces_on_cargo() {
-    Statement st = m_db.prepare("SELECT id, hash, size, on_cargo FROM pieces WHERE on_cargo = 1");
-    std::vector<PieceRow> out;
-    while (st.step()) {
-        out.push_back(read_piece(st, 0));
+namespace {
+
+// Pages of the pieces `sql` selects (its first columns read_piece's, ?1 the last
+// id of the page before, ?2 the page's size), in id order.
+void each_piece_page(Database& db, const std::string& sql, int limit,
+                     const std::function<bool(std::vector<PieceRow>&)>& f) {
+    Statement st = db.prepare(sql);
+    int64_t after = 0;
+    for (;;) {
+        st.bind(1, after).bind(2, limit);
+        std::vector<PieceRow> page;
+        while (st.step()) {
+            page.push_back(read_piece(st, 0));
+        }
+        st.reset();
+        if (page.empty()) {
+            return;
+        }
+        after = page.back().id;
+        if (!f(page)) {
+            return;
+        }
     }
-    return out;
+}
+
+} // namespace
+
+void TransitStore::each_piece_on_cargo(int limit, const std::function<bool(std::vector<PieceRow>&)>& f) {
+    // NOT INDEXED: in id order from the table itself, not sorted from pieces_cargo.
+    each_piece_page(m_db,
+                    "SELECT p.id, p.hash, p.size, p.on_cargo FROM pieces p NOT INDEXED WHERE p.on_cargo = 1 "
+                    "AND p.id > ?1 ORDER BY p.id LIMIT ?2",
+                    limit, f);
 }
 
 std::optional<PieceRow> TransitStore::piece_by_hash(const Digest& hash) {
@@ -262,20 +288,17 @@ void TransitStore::set_off_cargo(int64_t piece_id) {
     m_db.prepare("UPDATE pieces SET on_cargo = 0 WHERE id = ?").bind(1, piece_id).run();
 }
 
-std::vector<PieceRow> TransitStore::reclaimable_pieces() {
-    Statement st = m_db.prepare(
-        std::string("SELECT p.id, p.hash, p.size, p.on_cargo FROM pieces p WHERE p.on_cargo = 1 "
-                    "AND NOT EXISTS (SELECT 1 FROM content_pieces cp JOIN entries e ON "
-                    "e.content_id = cp.content_id WHERE cp.piece_id = p.id AND e.kind = 1 AND "
-                    "NOT ") +
-        sql_delivered +
-        " AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
-        "s.content_id = cp.content_id AND s.idx = cp.idx))");
-    std::vector<PieceRow> out;
-    while (st.step()) {
-        out.push_back(read_piece(st, 0));
-    }
-    return out;
+void TransitStore::each_reclaimable_piece(int limit,
+                                          const std::function<bool(std::vector<PieceRow>&)>& f) {
+    each_piece_page(m_db,
+                    std::string("SELECT p.id, p.hash, p.size, p.on_cargo FROM pieces p NOT INDEXED WHERE "
+                                "p.on_cargo = 1 AND p.id > ?1 AND NOT EXISTS (SELECT 1 FROM content_pieces cp "
+                                "JOIN entries e ON e.content_id = cp.content_id WHERE cp.piece_id = p.id AND "
+                                "e.kind = 1 AND NOT ") +
+                        sql_delivered +
+                        " AND NOT EXISTS (SELECT 1 FROM staged s WHERE s.pair_id = e.pair_id AND "
+                        "s.content_id = cp.content_id AND s.idx = cp.idx)) ORDER BY p.id LIMIT ?2",
+                    limit, f);
 }
 
 namespace {

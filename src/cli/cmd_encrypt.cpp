@@ -99,7 +99,11 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     KdfParams kdf = o.kdf.over();
     Catalog cat = Catalog::open(layout.catalog(), Catalog::Check::full);
     std::string id = cat.drive_id();
-    size_t on_cargo = TransitStore(cat.db()).pieces_on_cargo().size();
+    size_t on_cargo = 0;
+    TransitStore(cat.db()).each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
+        on_cargo += page.size();
+        return true;
+    });
     if (on_cargo > 0) {
         throw Refusal(fmt::format(
             "{} pieces are on the cargo of drive '{}', in the clear: deliver them ('barge unload') "

@@ -199,19 +199,22 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout) {
     // On an encrypted drive the names of the pieces the catalog keeps (keyed names
     // cannot be turned back into digests).
     std::unordered_set<std::string> kept;
-    for (const auto& p : store.pieces_on_cargo()) {
-        auto size = cargo.piece_size(p.hash);
-        if (cargo.encrypted()) {
-            kept.insert(cargo.relative_path(p.hash).substr(3));
+    store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
+        for (const auto& p : page) {
+            auto size = cargo.piece_size(p.hash);
+            if (cargo.encrypted()) {
+                kept.insert(cargo.relative_path(p.hash).substr(3));
+            }
+            if (!size || *size != cargo.stored_size(p.size)) {
+                spdlog::warn("piece {} is {} on the cargo: it will be carried again",
+                             digest_hex(p.hash).substr(0, 16), size ? "of the wrong size" : "missing");
+                store.set_off_cargo(p.id);
+                kept.erase(cargo.relative_path(p.hash).substr(3));
+                ++requeued;
+            }
         }
-        if (!size || *size != cargo.stored_size(p.size)) {
-            spdlog::warn("piece {} is {} on the cargo: it will be carried again",
-                         digest_hex(p.hash).substr(0, 16), size ? "of the wrong size" : "missing");
-            store.set_off_cargo(p.id);
-            kept.erase(cargo.relative_path(p.hash).substr(3));
-            ++requeued;
-        }
-    }
+        return true;
+    });
     // Files the catalog does not hold as on the cargo: pieces whose commit never
     // happened (an interrupted load) or that were reclaimed. The cargo is barge's.
     for (const auto& fan : read_dir_names(cargo.dirfd(), layout.cargo())) {
@@ -246,25 +249,24 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout) {
 std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& layout) {
     Cargo cargo(layout);
     TransitStore store(catalog.db());
-    auto pieces = store.reclaimable_pieces();
-    if (pieces.empty()) {
-        return {0, 0};
-    }
-    // The catalog first: a crash after the commit leaves files check_cargo removes;
-    // the other order would leave the catalog naming pieces that are gone.
-    {
+    int64_t n = 0, bytes = 0;
+    // A page at a time, the catalog first: a crash after a page's commit leaves
+    // files check_cargo removes; the other order would leave the catalog naming
+    // pieces that are gone.
+    store.each_reclaimable_piece(4096, [&](std::vector<PieceRow>& page) {
         Transaction tx(catalog.db());
-        for (const auto& p : pieces) {
+        for (const auto& p : page) {
             store.set_off_cargo(p.id);
         }
         tx.commit();
-    }
-    int64_t bytes = 0;
-    for (const auto& p : pieces) {
-        cargo.remove(p.hash);
-        bytes += p.size; // content bytes, as status and the dry run count them
-    }
-    return {static_cast<int64_t>(pieces.size()), bytes};
+        for (const auto& p : page) {
+            cargo.remove(p.hash);
+            bytes += p.size; // content bytes, as status and the dry run count them
+        }
+        n += static_cast<int64_t>(page.size());
+        return true;
+    });
+    return {n, bytes};
 }
 
 } // namespace barge

@@ -309,9 +309,12 @@ private:
         }
         int64_t need = needed_bytes(c, needed);
         if (!m_reclaimed && need > m_room) {
-            for (const auto& p : m_store.reclaimable_pieces()) {
-                m_room += on_drive(p.size);
-            }
+            m_store.each_reclaimable_piece(4096, [&](std::vector<PieceRow>& page) {
+                for (const auto& p : page) {
+                    m_room += on_drive(p.size);
+                }
+                return true;
+            });
             m_reclaimed = true;
         }
         if (need <= std::min(m_room, m_budget)) {

@@ -132,21 +132,26 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
     Cargo cargo(layout);
     TransitStore store(catalog.db());
     VerifyStore verified(catalog.db());
-    auto pieces = store.pieces_on_cargo();
+    // Counted first (a dry run's answer, the progress line's total), then
+    // checked a page at a time: the pieces are never all in memory (SPEC §8).
+    int64_t count = 0, total = 0;
+    if (dry_run || progress) {
+        store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
+            for (const auto& p : page) {
+                ++count;
+                total += p.size;
+            }
+            return true;
+        });
+    }
     if (dry_run) {
         r.dry_run = true;
-        r.would_check = static_cast<int64_t>(pieces.size());
-        for (const auto& p : pieces) {
-            r.would_bytes += p.size;
-        }
+        r.would_check = count;
+        r.would_bytes = total;
         return r;
     }
     if (progress) {
-        int64_t bytes = 0;
-        for (const auto& p : pieces) {
-            bytes += p.size;
-        }
-        progress->phase("verify-middle", pieces.size(), static_cast<uint64_t>(bytes));
+        progress->phase("verify-middle", static_cast<uint64_t>(count), static_cast<uint64_t>(total));
     }
     std::vector<int64_t> pair_ids;
     for (const auto& p : pairs) {
@@ -154,60 +159,63 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
     }
     HashPipeline pipe;
     pipe.set_filter(cargo.read_filter()); // an encrypted piece: its plaintext is hashed
-    for (const auto& p : pieces) {
-        if (stop_requested()) {
-            r.stopped_early = true;
-            break;
-        }
-        std::string reason;
-        std::string rel = cargo.relative_path(p.hash);
-        Fd fan = open_beneath(cargo.dirfd(), rel.substr(0, 2), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        try {
-            if (!fan) {
-                throw SystemError(errno, "open", cargo.path(p.hash));
+    store.each_piece_on_cargo(256, [&](std::vector<PieceRow>& page) {
+        for (const auto& p : page) {
+            if (stop_requested()) {
+                r.stopped_early = true;
+                return false;
             }
-            VerifyFd fd = open_for_verify(fan.get(), rel.substr(3), cargo.path(p.hash));
-            uint64_t n = 0;
-            int64_t stored = cargo.stored_size(p.size);
-            Digest d{};
+            std::string reason;
+            std::string rel = cargo.relative_path(p.hash);
+            Fd fan = open_beneath(cargo.dirfd(), rel.substr(0, 2), O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
             try {
-                d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
-            } catch (const TamperedPiece& e) {
-                reason = std::string("does not authenticate (corrupt or tampered: ") + e.what() + ")";
+                if (!fan) {
+                    throw SystemError(errno, "open", cargo.path(p.hash));
+                }
+                VerifyFd fd = open_for_verify(fan.get(), rel.substr(3), cargo.path(p.hash));
+                uint64_t n = 0;
+                int64_t stored = cargo.stored_size(p.size);
+                Digest d{};
+                try {
+                    d = hash_for_verify(fd, pipe, n, cargo.path(p.hash));
+                } catch (const TamperedPiece& e) {
+                    reason = std::string("does not authenticate (corrupt or tampered: ") + e.what() + ")";
+                }
+                r.bytes += static_cast<int64_t>(n);
+                if (reason.empty() && static_cast<int64_t>(n) != stored) {
+                    reason = fmt::format("has {} instead of {}", plural(static_cast<int64_t>(n), "byte"),
+                                         stored);
+                } else if (reason.empty() && d != p.hash) {
+                    reason = "does not match its BLAKE2b-512 (corrupt)";
+                }
+            } catch (const SystemError& e) {
+                reason = e.err() == ENOENT ? "is missing" : "cannot be read: " + std::string(e.what());
             }
-            r.bytes += static_cast<int64_t>(n);
-            if (reason.empty() && static_cast<int64_t>(n) != stored) {
-                reason = fmt::format("has {} instead of {}", plural(static_cast<int64_t>(n), "byte"),
-                                     stored);
-            } else if (reason.empty() && d != p.hash) {
-                reason = "does not match its BLAKE2b-512 (corrupt)";
+            ++r.checked;
+            if (progress) {
+                progress->advance(1, static_cast<uint64_t>(p.size), digest_hex(p.hash).substr(0, 16));
             }
-        } catch (const SystemError& e) {
-            reason = e.err() == ENOENT ? "is missing" : "cannot be read: " + std::string(e.what());
+            if (reason.empty()) {
+                continue;
+            }
+            ++r.bad;
+            cargo.remove(p.hash);
+            store.set_off_cargo(p.id);
+            // Name the files that need this piece, so the report means something.
+            auto files = verified.files_needing_piece(p.id, pair_ids, 20);
+            for (auto& path : files) {
+                r.problems.push_back({std::move(path),
+                                      fmt::format("piece {} on the cargo {}; removed, it will be "
+                                                  "carried again on the next load",
+                                                  digest_hex(p.hash).substr(0, 16), reason)});
+            }
+            if (files.empty()) {
+                r.problems.push_back({cargo.path(p.hash), "the piece " + reason + " (no file still needs it); removed"});
+            }
+            spdlog::info("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);
         }
-        ++r.checked;
-        if (progress) {
-            progress->advance(1, static_cast<uint64_t>(p.size), digest_hex(p.hash).substr(0, 16));
-        }
-        if (reason.empty()) {
-            continue;
-        }
-        ++r.bad;
-        cargo.remove(p.hash);
-        store.set_off_cargo(p.id);
-        // Name the files that need this piece, so the report means something.
-        auto files = verified.files_needing_piece(p.id, pair_ids, 20);
-        for (auto& path : files) {
-            r.problems.push_back({std::move(path),
-                                  fmt::format("piece {} on the cargo {}; removed, it will be "
-                                              "carried again on the next load",
-                                              digest_hex(p.hash).substr(0, 16), reason)});
-        }
-        if (files.empty()) {
-            r.problems.push_back({cargo.path(p.hash), "the piece " + reason + " (no file still needs it); removed"});
-        }
-        spdlog::info("verify-middle: piece {}: {}", digest_hex(p.hash).substr(0, 16), reason);
-    }
+        return true;
+    });
     return r;
 }
 

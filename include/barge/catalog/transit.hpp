@@ -142,13 +142,15 @@ public:
     void set_failure(int64_t entry_id, const std::string& reason, int64_t now);
     void clear_failure(int64_t entry_id);
 
-    // Every piece the catalog puts on the cargo.
-    std::vector<PieceRow> pieces_on_cargo();
+    // The pieces the catalog puts on the cargo, in id order, a page of `limit` at
+    // a time (SPEC §8: ten million pieces on a cargo are never held at once); f
+    // gets each page and returns false to stop; it may take pieces off the cargo.
+    void each_piece_on_cargo(int limit, const std::function<bool(std::vector<PieceRow>&)>& f);
     std::optional<PieceRow> piece_by_hash(const Digest& hash);
     void set_off_cargo(int64_t piece_id);
     // Pieces on the cargo that no undelivered entry still needs (delivered, staged
-    // or no longer wanted): free to reclaim.
-    std::vector<PieceRow> reclaimable_pieces();
+    // or no longer wanted): free to reclaim. Paged as each_piece_on_cargo.
+    void each_reclaimable_piece(int limit, const std::function<bool(std::vector<PieceRow>&)>& f);
 
     // Unload: files, symlinks and directories of the pair not yet delivered, in
     // path order (parents before children).

@@ -941,3 +941,46 @@ TEST(Migration, VersionTenOrdersTheGoneEntriesByPath) {
     EXPECT_EQ(steps.find("TEMP B-TREE"), std::string::npos) << "sorted in memory: " << steps;
     EXPECT_NE(steps.find("entries_gone"), std::string::npos) << steps;
 }
+
+// The pieces on the cargo, and those free to reclaim, come in id order a page at
+// a time, each once, though the callback takes pieces off the cargo as it goes.
+TEST(Transit, PiecesOnTheCargoComePageByPage) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
+    for (int i = 1; i <= 7; ++i) { // pieces 3 and 6 are off the cargo
+        db.exec(fmt::format("INSERT INTO pieces(id, hash, size, on_cargo) VALUES ({}, randomblob(64), {}, {})", i,
+                            i * 10, i == 3 || i == 6 ? 0 : 1));
+    }
+    // Piece 5 is a file's that is not delivered yet.
+    db.exec("INSERT INTO contents(id, hash, size, pieces) VALUES (1, randomblob(64), 50, 1)");
+    db.exec("INSERT INTO content_pieces(content_id, idx, piece_id, offset) VALUES (1, 0, 5, 0)");
+    db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, size, content_id) VALUES "
+                        "({}, x'', x'66', 1, 50, 1)",
+                        p.id));
+    TransitStore t(db);
+    std::vector<int64_t> seen;
+    std::vector<size_t> sizes;
+    t.each_piece_on_cargo(2, [&](std::vector<PieceRow>& page) {
+        sizes.push_back(page.size());
+        for (const auto& r : page) {
+            seen.push_back(r.id);
+        }
+        t.set_off_cargo(page.front().id);
+        return true;
+    });
+    EXPECT_EQ(seen, (std::vector<int64_t>{1, 2, 4, 5, 7}));
+    EXPECT_EQ(sizes, (std::vector<size_t>{2, 2, 1}));
+    std::vector<int64_t> reclaimable;
+    t.each_reclaimable_piece(1, [&](std::vector<PieceRow>& page) {
+        for (const auto& r : page) {
+            reclaimable.push_back(r.id);
+        }
+        return true;
+    });
+    EXPECT_EQ(reclaimable, (std::vector<int64_t>{2})) << "1, 4 and 7 went off the cargo; 5 is still needed";
+    int pages = 0;
+    t.each_piece_on_cargo(1, [&](std::vector<PieceRow>&) { return ++pages < 1; });
+    EXPECT_EQ(pages, 1) << "false stops the pages";
+}
