@@ -632,19 +632,19 @@ void TransitStore::clear_staged(int64_t pair_id, int64_t content_id) {
         .run();
 }
 
+// Children before their directories: reverse path order, read backwards from
+// entries_gone, each page below the last one's key (a statement of its own: an
+// OR around the key would read the index from its end every page).
+std::string TransitStore::deletion_page_sql(bool after_key) {
+    return delivery_columns() + " FROM entries e INDEXED BY entries_gone LEFT JOIN contents c ON c.id = "
+           "e.content_id WHERE e.pair_id = ?1 AND e.kind IS NULL AND " +
+           (after_key ? "(e.parent, e.name) < (?2, ?3) AND " : "") + "e.d_kind IS NOT NULL AND " + sql_current +
+           " ORDER BY e.parent DESC, e.name DESC LIMIT ?4";
+}
+
 void TransitStore::each_deletion_page(int64_t pair_id, int limit,
                                       const std::function<bool(std::vector<DeliveryItem>&)>& f) {
-    // Children before their directories: reverse path order, read backwards
-    // from entries_gone, each page below the last one's key (a statement of its
-    // own: an OR around the key would read the index from its end every page).
-    auto statement = [&](bool after_key) {
-        return m_db.prepare(
-            delivery_columns() + " FROM entries e INDEXED BY entries_gone LEFT JOIN contents c ON c.id = "
-            "e.content_id WHERE e.pair_id = ?1 AND e.kind IS NULL AND " +
-            (after_key ? "(e.parent, e.name) < (?2, ?3) AND " : "") + "e.d_kind IS NOT NULL AND " +
-            sql_current + " ORDER BY e.parent DESC, e.name DESC LIMIT ?4");
-    };
-    Statement first = statement(false), next = statement(true);
+    Statement first = m_db.prepare(deletion_page_sql(false)), next = m_db.prepare(deletion_page_sql(true));
     std::string before_parent, before_name;
     Statement* st = &first;
     for (;;) {

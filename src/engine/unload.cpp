@@ -115,20 +115,28 @@ public:
         }
         m_transfer.flush();
         if (stop_requested()) {
-            // What was verified is recorded; the rest (and the directories' own
-            // metadata) waits for the next run.
-            m_result.interrupted = true;
-            m_result.staged_pieces += m_assembly.staged_pieces;
-            m_result.versions += m_dest.versions();
+            stopped_midway();
             return;
         }
         deliver_links_and_nodes();
         apply_deletions();
+        if (stop_requested()) {
+            stopped_midway(); // between two pages of deletions, say
+            return;
+        }
         dir_metadata();
         xattr_notes();
         m_result.pruned += prune_expired(m_dest.tree(), m_pair.retention_days);
         m_result.staged_pieces += m_assembly.staged_pieces;
         m_result.waiting += m_assembly.waiting;
+        m_result.versions += m_dest.versions();
+    }
+
+    // What was verified is recorded; the rest (and the directories' own
+    // metadata) waits for the next run.
+    void stopped_midway() {
+        m_result.interrupted = true;
+        m_result.staged_pieces += m_assembly.staged_pieces;
         m_result.versions += m_dest.versions();
     }
 

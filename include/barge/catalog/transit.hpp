@@ -233,6 +233,9 @@ public:
     // deletions are never held at once).
     void each_deletion_page(int64_t pair_id, int limit,
                             const std::function<bool(std::vector<DeliveryItem>&)>& f);
+    // Its statement for the first page, or for a page below a key (the
+    // migration test checks SQLite's plan of the real one).
+    static std::string deletion_page_sql(bool after_key);
     void forget_entry(int64_t entry_id);
     // The directory entry at path rel ("a/b"), if the source has one.
     std::optional<DeliveryItem> dir_entry(int64_t pair_id, const std::string& rel);
