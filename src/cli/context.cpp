@@ -287,10 +287,16 @@ bool g_json_printed = false;
 }
 
 void print_json(const JsonWriter& j) {
-    // Printed (in part) even if a value written late fails: no second document follows.
+    // Printed (in part) even if a value written late fails: no second document
+    // follows. A failure to write it is said, and the run goes on to its
+    // endpoint copies (the catalog is written already; recover needs them).
     g_json_printed = true;
-    j.write_to(stdout);
-    std::fputc('\n', stdout);
+    try {
+        j.write_to(stdout);
+        std::fputc('\n', stdout);
+    } catch (const Error& e) {
+        spdlog::error("printing the JSON document: {}", e.what());
+    }
 }
 
 bool json_printed() {
