@@ -332,6 +332,27 @@ DeliveryItem read_delivery(const Statement& st) {
     return d;
 }
 
+// Pages of entries in path order (either way), each the one that fetch gives
+// past the last page's key (`first`: no key yet); f gets each page and returns
+// false to stop.
+void each_page_by_path(
+    const std::function<std::vector<DeliveryItem>(const std::string& parent, const std::string& name, bool first)>&
+        fetch,
+    const std::function<bool(std::vector<DeliveryItem>&)>& f) {
+    std::string parent, name;
+    for (bool first = true;; first = false) {
+        auto page = fetch(parent, name, first);
+        if (page.empty()) {
+            return;
+        }
+        parent = page.back().parent;
+        name = page.back().name;
+        if (!f(page)) {
+            return;
+        }
+    }
+}
+
 } // namespace
 
 std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, const std::vector<Kind>& kinds,
@@ -355,18 +376,10 @@ std::vector<DeliveryItem> TransitStore::deliveries(int64_t pair_id, const std::v
 
 void TransitStore::each_delivery_page(int64_t pair_id, const std::vector<Kind>& kinds, int limit,
                                       const std::function<bool(std::vector<DeliveryItem>&)>& f) {
-    std::string after_parent, after_name;
-    for (;;) {
-        auto page = deliveries(pair_id, kinds, after_parent, after_name, limit);
-        if (page.empty()) {
-            return;
-        }
-        after_parent = page.back().parent;
-        after_name = page.back().name;
-        if (!f(page)) {
-            return;
-        }
-    }
+    // No key is the empty one: every path follows ("", "").
+    each_page_by_path([&](const std::string& parent, const std::string& name,
+                          bool) { return deliveries(pair_id, kinds, parent, name, limit); },
+                      f);
 }
 
 std::optional<TransitStore::Holder> TransitStore::held_at_dest(int64_t entry_id,
@@ -644,29 +657,20 @@ std::string TransitStore::deletion_page_sql(bool after_key) {
 
 void TransitStore::each_deletion_page(int64_t pair_id, int limit,
                                       const std::function<bool(std::vector<DeliveryItem>&)>& f) {
-    Statement first = m_db.prepare(deletion_page_sql(false)), next = m_db.prepare(deletion_page_sql(true));
-    std::string before_parent, before_name;
-    Statement* st = &first;
-    for (;;) {
-        st->bind(1, pair_id).bind(4, limit);
-        if (st == &next) {
-            st->bind_blob(2, before_parent).bind_blob(3, before_name);
-        }
-        std::vector<DeliveryItem> page;
-        while (st->step()) {
-            page.push_back(read_delivery(*st));
-        }
-        st->reset();
-        if (page.empty()) {
-            return;
-        }
-        st = &next;
-        before_parent = page.back().parent;
-        before_name = page.back().name;
-        if (!f(page)) {
-            return;
-        }
-    }
+    each_page_by_path(
+        [&](const std::string& parent, const std::string& name, bool first) {
+            Statement st = m_db.prepare(deletion_page_sql(!first));
+            st.bind(1, pair_id).bind(4, limit);
+            if (!first) {
+                st.bind_blob(2, parent).bind_blob(3, name);
+            }
+            std::vector<DeliveryItem> page;
+            while (st.step()) {
+                page.push_back(read_delivery(st));
+            }
+            return page;
+        },
+        f);
 }
 
 std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::string& rel) {

@@ -30,8 +30,8 @@ void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems);
 // text returned is what follows it, for say().
 std::string load_result_text(const Globals& g, const std::string& pair, const LoadResult& r, int64_t trip_room);
 // with_plan: a dry run's plan as "plan" (for --json only: the same JSON is the
-// run's summary otherwise, and a plan of millions of lines was built in memory
-// for nothing, 2.5 GiB at ten million files).
+// run's summary otherwise, and a recorded summary never holds a plan). The plan
+// is read back from its file only as the document is printed (plan_json).
 void load_result_json(JsonWriter& j, const LoadResult& r, bool with_plan);
 std::string unload_result_text(const Globals& g, const std::string& pair, const UnloadResult& r);
 void unload_result_json(JsonWriter& j, const UnloadResult& r, bool with_plan);
