@@ -1,5 +1,6 @@
 #include "barge/engine/cargo.hpp"
 
+#include "barge/catalog/status_store.hpp"
 #include "barge/catalog/transit.hpp"
 #include "barge/crypto/names.hpp"
 #include "barge/fs/dir.hpp"
@@ -10,10 +11,10 @@
 #include "barge/util/stop.hpp"
 #include "barge/util/text.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <unordered_set>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -42,8 +43,12 @@ Cargo::Cargo(const DriveLayout& layout)
 
 Cargo::~Cargo() = default;
 
+Digest Cargo::stored_name(const Digest& hash) const {
+    return m_keys ? piece_name(m_keys->names, hash) : hash;
+}
+
 std::string Cargo::relative_path(const Digest& hash) const {
-    std::string hex = digest_hex(m_keys ? piece_name(m_keys->names, hash) : hash);
+    std::string hex = digest_hex(stored_name(hash));
     return hex.substr(0, 2) + "/" + hex;
 }
 
@@ -190,55 +195,115 @@ void Cargo::remove(const Digest& hash) {
     }
 }
 
-int64_t check_cargo(Catalog& catalog, const DriveLayout& layout) {
+namespace {
+
+// The first eight bytes of a name on the cargo, as a number.
+uint64_t name_prefix(const Digest& name) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) {
+        v = v << 8 | name[i];
+    }
+    return v;
+}
+
+// A fan-out directory under cargo/: its name and the byte it stands for (-1 for
+// a name that is not two hex digits: nothing of barge's is in it).
+struct Fan {
+    std::string name;
+    int byte;
+};
+
+std::vector<Fan> list_fans(const Cargo& cargo, const DriveLayout& layout) {
+    std::vector<Fan> fans;
+    for (auto& name : read_dir_names(cargo.dirfd(), layout.cargo())) {
+        if (name == "tmp" || name.size() != 2) {
+            continue;
+        }
+        auto raw = from_hex(name);
+        int byte = raw ? static_cast<uint8_t>((*raw)[0]) : -1;
+        fans.push_back({std::move(name), byte});
+    }
+    return fans;
+}
+
+// Deletes the files in `fan` that are not pieces the catalog puts on the cargo
+// (a name out of its fan-out directory is not where a piece is read). On a plain drive a file's name is its digest, looked up in the catalog. On an
+// encrypted drive keyed names cannot be turned back into digests: `kept` holds,
+// sorted, the name prefixes of the kept pieces of this fan. A file whose prefix
+// matches one but whose name differs is left (harmless space, 2^-64 odds per file),
+// never the other way round.
+void remove_strays(const Cargo& cargo, const DriveLayout& layout, TransitStore& store, const Fan& fan,
+                   const std::vector<uint64_t>& kept) {
+    Fd dir = open_beneath(cargo.dirfd(), fan.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!dir) {
+        return;
+    }
+    for (const auto& name : read_dir_names(dir.get(), layout.cargo() + "/" + fan.name)) {
+        auto raw = from_hex(name);
+        bool ok = raw && raw->size() == 64 && static_cast<uint8_t>((*raw)[0]) == fan.byte;
+        if (ok && cargo.encrypted()) {
+            ok = std::binary_search(kept.begin(), kept.end(), name_prefix(digest_from_bytes(*raw)));
+        } else if (ok) {
+            auto row = store.piece_by_hash(digest_from_bytes(*raw));
+            ok = row && row->on_cargo;
+        }
+        if (!ok) {
+            ::unlinkat(dir.get(), name.c_str(), 0);
+        }
+    }
+}
+
+} // namespace
+
+int64_t check_cargo(Catalog& catalog, const DriveLayout& layout, int64_t kept_per_pass) {
     Cargo cargo(layout);
     cargo.tmp().remove_leftovers("");
     TransitStore store(catalog.db());
     int64_t requeued = 0;
     Transaction tx(catalog.db());
-    // On an encrypted drive the names of the pieces the catalog keeps (keyed names
-    // cannot be turned back into digests).
-    std::unordered_set<std::string> kept;
-    store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
-        for (const auto& p : page) {
-            auto size = cargo.piece_size(p.hash);
-            if (cargo.encrypted()) {
-                kept.insert(cargo.relative_path(p.hash).substr(3));
-            }
-            if (!size || *size != cargo.stored_size(p.size)) {
-                spdlog::warn("piece {} is {} on the cargo: it will be carried again",
-                             digest_hex(p.hash).substr(0, 16), size ? "of the wrong size" : "missing");
-                store.set_off_cargo(p.id);
-                kept.erase(cargo.relative_path(p.hash).substr(3));
-                ++requeued;
-            }
-        }
-        return true;
-    });
-    // Files the catalog does not hold as on the cargo: pieces whose commit never
-    // happened (an interrupted load) or that were reclaimed. The cargo is barge's.
-    for (const auto& fan : read_dir_names(cargo.dirfd(), layout.cargo())) {
-        if (fan == "tmp" || fan.size() != 2) {
-            continue;
-        }
-        Fd dir = open_beneath(cargo.dirfd(), fan, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        if (!dir) {
-            continue;
-        }
-        for (const auto& name : read_dir_names(dir.get(), layout.cargo() + "/" + fan)) {
-            if (cargo.encrypted()) {
-                if (!kept.contains(name)) {
-                    ::unlinkat(dir.get(), name.c_str(), 0);
+    // On an encrypted drive the kept pieces' name prefixes are gathered from the
+    // catalog, 8 bytes each, for a group of fan-out directories per pass over the
+    // pieces: at most about kept_per_pass at a time (ten million pieces on the cargo
+    // are three passes, not a gigabyte of names). cargo_total says how many there
+    // are; a wrong count costs memory or a pass, never a kept piece.
+    int64_t groups = 1;
+    if (cargo.encrypted()) {
+        int64_t n = StatusStore(catalog.db()).cargo().files;
+        groups = std::clamp<int64_t>((n + kept_per_pass - 1) / std::max<int64_t>(kept_per_pass, 1), 1, 256);
+    }
+    auto group_of = [&](int byte) { return byte < 0 ? 0 : byte * groups / 256; };
+    std::vector<Fan> fans = list_fans(cargo, layout);
+    std::vector<uint64_t> kept;
+    for (int64_t g = 0; g < groups; ++g) {
+        kept.clear();
+        store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
+            for (const auto& p : page) {
+                if (g == 0) { // the first pass checks every piece
+                    auto size = cargo.piece_size(p.hash);
+                    if (!size || *size != cargo.stored_size(p.size)) {
+                        spdlog::warn("piece {} is {} on the cargo: it will be carried again",
+                                     digest_hex(p.hash).substr(0, 16),
+                                     size ? "of the wrong size" : "missing");
+                        store.set_off_cargo(p.id);
+                        ++requeued;
+                        continue;
+                    }
                 }
-                continue;
+                if (cargo.encrypted()) {
+                    Digest name = cargo.stored_name(p.hash);
+                    if (group_of(name[0]) == g) {
+                        kept.push_back(name_prefix(name));
+                    }
+                }
             }
-            auto raw = from_hex(name);
-            std::optional<PieceRow> row;
-            if (raw && raw->size() == 64) {
-                row = store.piece_by_hash(digest_from_bytes(*raw));
-            }
-            if (!row || !row->on_cargo) {
-                ::unlinkat(dir.get(), name.c_str(), 0);
+            return true;
+        });
+        std::sort(kept.begin(), kept.end());
+        // Files the catalog does not hold as on the cargo: pieces whose commit never
+        // happened (an interrupted load) or that were reclaimed. The cargo is barge's.
+        for (const auto& fan : fans) {
+            if (group_of(fan.byte) == g) {
+                remove_strays(cargo, layout, store, fan, kept);
             }
         }
     }

@@ -53,6 +53,8 @@ public:
     // "ab/abcd…" relative to the cargo directory (the keyed name on an encrypted
     // drive), and the full path for messages.
     std::string relative_path(const Digest& hash) const;
+    // The name a piece has on the cargo: its digest, or its keyed name.
+    Digest stored_name(const Digest& hash) const;
     std::string path(const Digest& hash) const;
     // The size on the drive of a piece of `plain` bytes.
     int64_t stored_size(int64_t plain) const;
@@ -97,8 +99,11 @@ private:
 // Once per load: removes temporary files left by an interrupted run, queues again
 // the pieces the catalog puts on the cargo that are missing or of the wrong size,
 // and deletes files under cargo/ the catalog does not know (a piece whose catalog
-// commit never happened). Returns how many pieces were queued again.
-int64_t check_cargo(Catalog& catalog, const DriveLayout& layout);
+// commit never happened). Returns how many pieces were queued again. On an
+// encrypted drive, memory holds 8 bytes for each of at most about kept_per_pass
+// pieces: more on the cargo take more passes over the pieces.
+inline constexpr int64_t kept_names_per_pass = int64_t{4} << 20;
+int64_t check_cargo(Catalog& catalog, const DriveLayout& layout, int64_t kept_per_pass = kept_names_per_pass);
 
 // Removes pieces no undelivered file needs; returns {pieces, bytes}.
 std::pair<int64_t, int64_t> reclaim_pieces(Catalog& catalog, const DriveLayout& layout);
