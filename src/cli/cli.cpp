@@ -250,11 +250,15 @@ int run(int argc, char** argv) {
     setup_logging(g);
     try {
         ExitCode code = action ? action() : ExitCode::refused;
-        std::fflush(stdout);
+        bool output_whole = stdout_written();
         if (ExitCode stopped = after_stop_request(code); stopped != code) {
             // Everything reported above is committed; the rest waits for the next run.
             spdlog::error("{}", Stopped().what());
             code = stopped;
+        }
+        if (!output_whole) {
+            // A cron job reading a cut report must not take it for a success.
+            code = worst(code, ExitCode::stopped);
         }
         return static_cast<int>(code);
     } catch (const Error& e) {

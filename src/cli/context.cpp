@@ -11,7 +11,9 @@
 #include "barge/util/time.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -284,6 +286,7 @@ void say(const Globals& g, const std::string& text) {
 
 namespace {
 bool g_json_printed = false;
+bool g_output_failure_said = false;
 }
 
 void print_json(const JsonWriter& j) {
@@ -296,7 +299,22 @@ void print_json(const JsonWriter& j) {
         std::fputc('\n', stdout);
     } catch (const Error& e) {
         spdlog::error("printing the JSON document: {}", e.what());
+        g_output_failure_said = true;
     }
+}
+
+bool stdout_written() {
+    errno = 0;
+    bool flush_failed = std::fflush(stdout) != 0;
+    int err = errno;
+    if (!flush_failed && !std::ferror(stdout)) {
+        return true;
+    }
+    if (!g_output_failure_said) {
+        spdlog::error("writing the output to stdout: {}",
+                      flush_failed && err != 0 ? std::strerror(err) : "a write failed");
+    }
+    return false;
 }
 
 bool json_printed() {

@@ -103,6 +103,25 @@ expect_exit 0 barge -d "$T/enc" --passphrase-file "$T/p2" status # the new passp
 barge init "$T/plain" >/dev/null
 run_json encrypt 0 -d "$T/plain" --passphrase-file "$T/p1" encrypt --kdf-memory 8KiB --kdf-passes 1
 
+# Output that cannot be written (docs/json.md, "When stdout cannot be written"):
+# said on stderr and exit 1, though the run did its work and recorded it.
+loads() { barge -d "$T/second" --json log | jq '[.runs[] | select(.command == "load")] | length'; }
+cargo_files() { barge -d "$T/second" --json status | jq '.pairs[0].on_cargo.files'; }
+before=$(loads) cargo_before=$(cargo_files)
+echo "loaded while stdout was full" >"$SRC/full-stdout.txt"
+rc=0
+barge -d "$T/second" --json load >/dev/full 2>"$T/err" || rc=$?
+expect_eq 1 "$rc" "the exit of a load whose JSON document could not be written"
+grep -Eq "(printing the JSON document|writing the output to stdout).*No space left on device" "$T/err" ||
+    fail "the failed write is not said: $(cat "$T/err")"
+expect_eq $((before + 1)) "$(loads)" "the load was recorded"
+expect_eq $((cargo_before + 1)) "$(cargo_files)" "the new file is on the cargo"
+rc=0
+barge -d "$T/second" status >/dev/full 2>"$T/err" || rc=$?
+expect_eq 1 "$rc" "the exit of a status whose text could not be written"
+grep -q "writing the output to stdout: No space left on device" "$T/err" ||
+    fail "the failed write of text is not said: $(cat "$T/err")"
+
 # Without --json, nothing on stdout parses as a document (text for humans).
 expect_exit 0 barge log
 ! jq -e . "$T/out" >/dev/null 2>&1 || fail "text output of log parsed as JSON"
