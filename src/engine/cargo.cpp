@@ -10,6 +10,7 @@
 #include "barge/util/error.hpp"
 #include "barge/util/stop.hpp"
 #include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -274,9 +275,11 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout, int64_t kept_pe
     auto group_of = [&](int byte) { return byte < 0 ? 0 : byte * groups / 256; };
     std::vector<Fan> fans = list_fans(cargo, layout);
     std::vector<uint64_t> kept;
+    int64_t started_ns = now_ns(), pieces = 0;
     for (int64_t g = 0; g < groups; ++g) {
         kept.clear();
         store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
+            pieces += g == 0 ? static_cast<int64_t>(page.size()) : 0;
             for (const auto& p : page) {
                 if (g == 0) { // the first pass checks every piece
                     auto size = cargo.piece_size(p.hash);
@@ -308,6 +311,8 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout, int64_t kept_pe
         }
     }
     tx.commit();
+    spdlog::info("the cargo check read {} on the cargo in {} ({:.2f} s)", plural(pieces, "piece"),
+                 plural(groups, "pass", "passes"), static_cast<double>(now_ns() - started_ns) / 1e9);
     return requeued;
 }
 
