@@ -564,7 +564,7 @@ std::optional<int64_t> TransitStore::forget_dir_times(int64_t pair_id, const std
     return id;
 }
 
-std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_intents(int64_t pair_id) {
+void TransitStore::each_order_intent(int64_t pair_id, const PathOrderSink& f) {
     // Three indexed reads: the undelivered files, symlinks and special files
     // (entries_undelivered), and the deletions (entries_gone). Directories are
     // not recorded: a directory is only ever removed at the destination when
@@ -582,15 +582,13 @@ std::vector<std::tuple<std::string, std::string, int64_t>> TransitStore::order_i
         "SELECT e.parent, e.name, e.ord FROM entries e INDEXED BY entries_gone WHERE e.pair_id = ?1 "
         "AND e.kind IS NULL AND {current} AND (e.d_kind IS NOT NULL OR e.ord > 0)",
         fmt::arg("current", sql_current));
-    std::vector<std::tuple<std::string, std::string, int64_t>> out;
     for (const std::string* sql : {&undelivered, &gone}) {
         Statement st = m_db.prepare(*sql);
         st.bind(1, pair_id);
         while (st.step()) {
-            out.emplace_back(st.column_blob(0), st.column_blob(1), st.column_int(2));
+            f(st.column_blob(0), st.column_blob(1), st.column_int(2));
         }
     }
-    return out;
 }
 
 std::vector<DeliveryItem> TransitStore::superseded(int64_t pair_id, const std::string& after_parent,
@@ -679,6 +677,15 @@ std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::
         delivery_select() + "WHERE e.pair_id = ? AND "
         "e.parent = ? AND e.name = ? AND e.kind = 2");
     st.bind(1, pair_id).bind_blob(2, p.parent).bind_blob(3, p.name);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_delivery(st);
+}
+
+std::optional<DeliveryItem> TransitStore::dir_entry_by_id(int64_t entry_id) {
+    Statement st = m_db.prepare(delivery_select() + "WHERE e.id = ? AND e.kind = 2");
+    st.bind(1, entry_id);
     if (!st.step()) {
         return std::nullopt;
     }

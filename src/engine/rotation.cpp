@@ -175,23 +175,30 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
 }
 
 void DestOrder::record(Catalog& catalog, const Pair& pair,
-                       const std::vector<std::tuple<std::string, std::string, int64_t>>& paths) {
-    if (paths.empty()) {
+                       const std::function<void(const PathOrderSink&)>& each) {
+    // Begun at the first path: a run with nothing to record writes nothing.
+    std::optional<Transaction> tx;
+    std::optional<Statement> ins;
+    int64_t seq = 0;
+    each([&](const std::string& parent, const std::string& name, int64_t ord) {
+        if (!tx) {
+            tx.emplace(*m_db);
+            seq = m_db->query_int("SELECT coalesce(max(seq), 0) + 1 FROM paths");
+            ins.emplace(m_db->prepare(
+                "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
+                "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord"));
+        }
+        if (ord > order_stamp_bound) {
+            return; // never acted on either (sql_current)
+        }
+        ins->bind_blob(1, parent).bind_blob(2, name).bind(3, ord).bind(4, seq);
+        ins->run();
+    });
+    if (!tx) {
         return;
     }
-    Transaction tx(*m_db);
-    int64_t seq = m_db->query_int("SELECT coalesce(max(seq), 0) + 1 FROM paths");
-    Statement ins = m_db->prepare(
-        "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
-        "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord");
-    for (const auto& [parent, name, ord] : paths) {
-        if (ord > order_stamp_bound) {
-            continue; // never acted on either (sql_current)
-        }
-        ins.bind_blob(1, parent).bind_blob(2, name).bind(3, ord).bind(4, seq);
-        ins.run();
-    }
-    tx.commit();
+    ins.reset();
+    tx->commit();
     // Under the lock nobody else wrote since this drive's pull.
     Transaction mine(catalog.db());
     catalog.set_dest_order_read(pair.id, m_epoch, seq);

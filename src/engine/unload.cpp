@@ -65,15 +65,16 @@ public:
         // Before anything changes at the destination: what this run may change
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
-        std::set<std::string> parents; // of what it may change (the list is let go here)
+        std::set<std::string> parents; // of what it may change (the paths are not kept)
         {
-            auto intents = m_store.order_intents(m_pair.id);
-            m_order.record(m_catalog, m_pair, intents);
-            for (const auto& intent : intents) {
-                if (!std::get<0>(intent).empty()) {
-                    parents.insert(std::get<0>(intent));
-                }
-            }
+            m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
+                m_store.each_order_intent(m_pair.id, [&](const std::string& parent, const std::string& name, int64_t ord) {
+                    add(parent, name, ord);
+                    if (!parent.empty()) {
+                        parents.insert(parent);
+                    }
+                });
+            });
         }
         {
             Transaction tx(m_catalog.db());
@@ -95,7 +96,8 @@ public:
                 {Kind::dir},
                 [&](const DeliveryItem& d) {
                     m_dest.make_dir(d);
-                    m_dirs.push_back(d);
+                    std::string rel = d.rel();
+                    m_dirs.push_back({d.entry_id, std::count(rel.begin(), rel.end(), '/')});
                 },
                 true);
             move_renamed();
@@ -225,11 +227,11 @@ private:
                 return false;
             }
             if (record_first) {
-                std::vector<std::tuple<std::string, std::string, int64_t>> orders;
-                for (const auto& d : page) {
-                    orders.emplace_back(d.parent, d.name, d.ord);
-                }
-                m_order.record(m_catalog, m_pair, orders);
+                m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
+                    for (const auto& d : page) {
+                        add(d.parent, d.name, d.ord);
+                    }
+                });
             }
             for (auto& d : page) {
                 if (stop_requested()) {
@@ -758,39 +760,50 @@ private:
     void dir_metadata() {
         // Directories this run wrote into got a new mtime from the kernel: give them
         // back their own, unless they are delivered below anyway.
-        std::set<std::string> pending;
-        for (const auto& d : m_dirs) {
-            pending.insert(d.rel());
-        }
-        std::vector<DeliveryItem> restore;
-        for (const auto& t : m_dest.touched()) {
-            if (t.empty() || pending.contains(t)) {
-                continue;
-            }
-            if (auto d = m_store.dir_entry(m_pair.id, t); d && d->d_kind == Kind::dir) {
-                restore.push_back(*d);
-            }
-        }
-        if (m_dirs.empty() && restore.empty()) {
+        std::set<std::string> touched = m_dest.touched();
+        if (m_dirs.empty() && touched.empty()) {
             return;
         }
-        // Deepest first: setting a child's times does not disturb its parent's.
         std::sort(m_dirs.begin(), m_dirs.end(),
-                  [](const DeliveryItem& a, const DeliveryItem& b) { return a.rel() > b.rel(); });
+                  [](const MadeDir& a, const MadeDir& b) { return a.entry_id < b.entry_id; });
+        auto made = [&](int64_t id) {
+            auto it = std::lower_bound(m_dirs.begin(), m_dirs.end(), id,
+                                       [](const MadeDir& m, int64_t v) { return m.entry_id < v; });
+            return it != m_dirs.end() && it->entry_id == id;
+        };
         Transaction tx(m_catalog.db());
-        for (const auto& d : restore) {
+        bool written = !m_dirs.empty();
+        for (const auto& t : touched) {
+            if (t.empty()) {
+                continue;
+            }
+            auto d = m_store.dir_entry(m_pair.id, t);
+            if (!d || d->d_kind != Kind::dir || made(d->entry_id)) {
+                continue;
+            }
             bool restored = false;
-            for_file(m_sink, 0, display(d), [&] {
-                m_dest.set_dir_metadata(d);
+            written = true;
+            for_file(m_sink, 0, display(*d), [&] {
+                m_dest.set_dir_metadata(*d);
                 restored = true;
             });
             if (!restored) {
                 // Its mtime is the kernel's now (a symlink stood in the way, ...):
                 // the next unload sets it, as for a directory not yet delivered.
-                m_store.forget_dir_times(m_pair.id, d.rel());
+                m_store.forget_dir_times(m_pair.id, d->rel());
             }
         }
-        for (const auto& d : m_dirs) {
+        touched.clear();
+        // Deepest first: setting a child's times does not disturb its parent's.
+        std::sort(m_dirs.begin(), m_dirs.end(), [](const MadeDir& a, const MadeDir& b) {
+            return a.depth != b.depth ? a.depth > b.depth : a.entry_id < b.entry_id;
+        });
+        for (const auto& m : m_dirs) {
+            auto found = m_store.dir_entry_by_id(m.entry_id);
+            if (!found) {
+                continue; // not a directory of the catalog's any more
+            }
+            const DeliveryItem& d = *found;
             for_file(m_sink, d.entry_id, display(d), [&] {
                 m_dest.set_dir_metadata(d);
                 m_store.mark_delivered(d.entry_id, now_ns());
@@ -802,6 +815,9 @@ private:
                     m_progress->item("directory", d.rel());
                 }
             });
+        }
+        if (!written) {
+            return; // nothing was restored or delivered here
         }
         m_dest.staging().renamed_barrier();
         tx.commit();
@@ -822,7 +838,13 @@ private:
     Assembler m_assembler;
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
-    std::vector<DeliveryItem> m_dirs;
+    // The directories this run made or delivered again: 16 bytes each (read back
+    // from the catalog when their times are set), not a whole item each.
+    struct MadeDir {
+        int64_t entry_id;
+        std::ptrdiff_t depth;
+    };
+    std::vector<MadeDir> m_dirs;
     std::set<int64_t> m_times_only; // delivered directories whose times this run sets back
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
     bool m_deferred_links = false;     // names of link groups wait for link_names()

@@ -80,6 +80,9 @@ struct LoadCandidate : EntryPath {
 };
 
 // A file unload may deliver (its content and pieces are looked up separately).
+// Takes one (parent, name, order stamp) of a path at the destination.
+using PathOrderSink = std::function<void(const std::string& parent, const std::string& name, int64_t ord)>;
+
 struct DeliveryItem : EntryPath {
     int64_t entry_id = 0;
     FileStat st; // the source side: what the destination must end up with
@@ -207,8 +210,10 @@ public:
     // (parent, name, ord) of what an unload may change at the destination now:
     // deletions, and undelivered entries that are current and not files, or
     // files whose content is complete on the drive or held at the destination.
-    // Recorded in the destination's order record before anything changes there.
-    std::vector<std::tuple<std::string, std::string, int64_t>> order_intents(int64_t pair_id);
+    // Recorded in the destination's order record before anything changes there;
+    // given to f one at a time as they are read (ten million of them at a first
+    // unload: never all in memory).
+    void each_order_intent(int64_t pair_id, const PathOrderSink& f);
     // Undelivered files whose destination holds a version stamped later (another
     // drive's), not yet kept in versions/: what unload keeps there instead of
     // placing it (SPEC §9: no version is lost). After after_parent/after_name.
@@ -239,6 +244,8 @@ public:
     void forget_entry(int64_t entry_id);
     // The directory entry at path rel ("a/b"), if the source has one.
     std::optional<DeliveryItem> dir_entry(int64_t pair_id, const std::string& rel);
+    // The same by the entry's id (empty when it is no directory).
+    std::optional<DeliveryItem> dir_entry_by_id(int64_t entry_id);
 
 private:
     Database& m_db;

@@ -14,6 +14,7 @@
 
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/status_store.hpp"
+#include "barge/catalog/transit.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -74,11 +75,11 @@ public:
     // forgotten (d_kind NULL) until knowledge of it arrives. Returns how many
     // entries learned a newer order. Inside the caller's transaction.
     int64_t pull(Catalog& catalog, const Pair& pair);
-    // Records (parent, name, ord) durably, keeping the greater order per path,
-    // and notes in the catalog (inside a transaction of its own) that this drive
-    // has read everything up to them: its own intents are not news to it.
-    void record(Catalog& catalog, const Pair& pair,
-                const std::vector<std::tuple<std::string, std::string, int64_t>>& paths);
+    // Records durably each (parent, name, ord) that each gives the sink, keeping
+    // the greater order per path, and notes in the catalog (inside a transaction
+    // of its own) that this drive has read everything up to them: its own
+    // intents are not news to it. Nothing when each gives none.
+    void record(Catalog& catalog, const Pair& pair, const std::function<void(const PathOrderSink&)>& each);
     // The greatest order recorded for dir or anything below it (0: none).
     int64_t newest_under(const std::string& dir);
     // The order recorded for the path rel (0: none).
