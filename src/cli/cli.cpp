@@ -256,9 +256,10 @@ int run(int argc, char** argv) {
             spdlog::error("{}", Stopped().what());
             code = stopped;
         }
-        if (!output_whole) {
-            // A cron job reading a cut report must not take it for a success.
-            code = worst(code, ExitCode::stopped);
+        if (!output_whole && code == ExitCode::ok) {
+            // A cron job reading a cut report must not take it for a success; a
+            // code that already says something else (4: corrupt data) stays.
+            code = ExitCode::stopped;
         }
         return static_cast<int>(code);
     } catch (const Error& e) {

@@ -273,14 +273,21 @@ void RunRecorder::finish(ExitCode code, int64_t files, int64_t bytes, int64_t fa
     tx.commit();
 }
 
+namespace {
+int g_stdout_errno = 0; // the first failed write of text to stdout
+}
+
 void say(const Globals& g, const std::string& text) {
     if (g.json || g.quiet) {
         return;
     }
     clear_progress_line(); // text never lands on the end of a progress line
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    if (text.empty() || text.back() != '\n') {
-        std::fputc('\n', stdout);
+    bool whole = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+    if (whole && (text.empty() || text.back() != '\n')) {
+        whole = std::fputc('\n', stdout) != EOF;
+    }
+    if (!whole && g_stdout_errno == 0) {
+        g_stdout_errno = errno; // said at the end (stdout_written), with its cause
     }
 }
 
@@ -306,13 +313,17 @@ void print_json(const JsonWriter& j) {
 bool stdout_written() {
     errno = 0;
     bool flush_failed = std::fflush(stdout) != 0;
-    int err = errno;
+    int err = flush_failed ? errno : 0;
     if (!flush_failed && !std::ferror(stdout)) {
         return true;
     }
     if (!g_output_failure_said) {
-        spdlog::error("writing the output to stdout: {}",
-                      flush_failed && err != 0 ? std::strerror(err) : "a write failed");
+        // glibc empties the buffer when a write fails: the first failure's cause
+        // may be all there is to say.
+        if (g_stdout_errno != 0) {
+            err = g_stdout_errno;
+        }
+        spdlog::error("writing the output to stdout: {}", err != 0 ? std::strerror(err) : "a write failed");
     }
     return false;
 }

@@ -228,11 +228,12 @@ std::vector<Fan> list_fans(const Cargo& cargo, const DriveLayout& layout) {
 }
 
 // Deletes the files in `fan` that are not pieces the catalog puts on the cargo
-// (a name out of its fan-out directory is not where a piece is read). On a plain drive a file's name is its digest, looked up in the catalog. On an
+// (a name out of its fan-out directory is not where a piece is read). On a
+// plain drive a file's name is its digest, looked up in the catalog. On an
 // encrypted drive keyed names cannot be turned back into digests: `kept` holds,
-// sorted, the name prefixes of the kept pieces of this fan. A file whose prefix
-// matches one but whose name differs is left (harmless space, 2^-64 odds per file),
-// never the other way round.
+// sorted, the name prefixes of the kept pieces of this fan's group. A file whose
+// prefix matches one but whose name differs is left (harmless space, 2^-64 odds
+// per file), never the other way round.
 void remove_strays(const Cargo& cargo, const DriveLayout& layout, TransitStore& store, const Fan& fan,
                    const std::vector<uint64_t>& kept) {
     Fd dir = open_beneath(cargo.dirfd(), fan.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
@@ -270,13 +271,16 @@ int64_t check_cargo(Catalog& catalog, const DriveLayout& layout, int64_t kept_pe
     int64_t groups = 1;
     if (cargo.encrypted()) {
         int64_t n = StatusStore(catalog.db()).cargo().files;
-        groups = std::clamp<int64_t>((n + kept_per_pass - 1) / std::max<int64_t>(kept_per_pass, 1), 1, 256);
+        groups = std::clamp<int64_t>((std::max<int64_t>(n, 1) - 1) / std::max<int64_t>(kept_per_pass, 1) + 1, 1, 256);
     }
     auto group_of = [&](int byte) { return byte < 0 ? 0 : byte * groups / 256; };
     std::vector<Fan> fans = list_fans(cargo, layout);
     std::vector<uint64_t> kept;
     int64_t started_ns = now_ns(), pieces = 0;
     for (int64_t g = 0; g < groups; ++g) {
+        if (g > 0 && stop_requested()) {
+            break; // the pieces are checked; the strays left wait for the next load
+        }
         kept.clear();
         store.each_piece_on_cargo(4096, [&](std::vector<PieceRow>& page) {
             pieces += g == 0 ? static_cast<int64_t>(page.size()) : 0;

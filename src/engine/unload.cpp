@@ -68,7 +68,8 @@ public:
         std::set<std::string> parents; // of what it may change (the paths are not kept)
         {
             m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
-                m_store.each_order_intent(m_pair.id, [&](const std::string& parent, const std::string& name, int64_t ord) {
+                m_store.each_order_intent(m_pair.id, [&](const std::string& parent, const std::string& name,
+                                                         int64_t ord) {
                     add(parent, name, ord);
                     if (!parent.empty()) {
                         parents.insert(parent);
@@ -219,7 +220,7 @@ private:
     // Pages through the pair's undelivered entries of one kind, in path order;
     // each one's errors go to the sink.
     // record_first: the page's orders go to the destination's order record
-    // before any of it is made (directories: order_intents leaves them out).
+    // before any of it is made (directories: each_order_intent leaves them out).
     template <typename F>
     void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false) {
         m_store.each_delivery_page(m_pair.id, kinds, 256, [&](std::vector<DeliveryItem>& page) {

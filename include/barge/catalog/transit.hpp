@@ -79,10 +79,10 @@ struct LoadCandidate : EntryPath {
     bool same_as_delivered = false;
 };
 
-// A file unload may deliver (its content and pieces are looked up separately).
 // Takes one (parent, name, order stamp) of a path at the destination.
 using PathOrderSink = std::function<void(const std::string& parent, const std::string& name, int64_t ord)>;
 
+// A file unload may deliver (its content and pieces are looked up separately).
 struct DeliveryItem : EntryPath {
     int64_t entry_id = 0;
     FileStat st; // the source side: what the destination must end up with
@@ -220,7 +220,7 @@ public:
     std::vector<DeliveryItem> superseded(int64_t pair_id, const std::string& after_parent,
                                          const std::string& after_name, int limit);
     // Forgets the deletions of files this drive never delivered, once
-    // order_intents took them to the destination's order record.
+    // each_order_intent took them to the destination's order record.
     void drop_deletion_records(int64_t pair_id);
     // The destination holds, at or above the entry's path, something stamped ord:
     // the entry becomes superseded (its d_ord raised).

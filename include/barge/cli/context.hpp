@@ -148,8 +148,8 @@ void say(const Globals& g, const std::string& text);
 // Prints the JSON document (one per command) to stdout.
 void print_json(const JsonWriter& j);
 // At the end of a command: flushes stdout and says whether everything printed
-// reached it. When not (a full disk, a closed pipe), says so on stderr: the
-// command then exits 1 whatever its run did (docs/json.md, "When stdout cannot
+// reached it. When not (a full disk, a closed pipe), says so on stderr: a
+// command that would have exited 0 exits 1 (docs/json.md, "When stdout cannot
 // be written").
 bool stdout_written();
 // Whether this process has printed its JSON document (an error after that must
