@@ -6,10 +6,12 @@
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
 #include <algorithm>
 #include <cstdio>
 #include <fmt/format.h>
+#include <functional>
 #include <optional>
 #include <unistd.h>
 #include <spdlog/spdlog.h>
@@ -115,6 +117,15 @@ std::string unknown(CLI::App* app, const std::string& prefix, const std::string&
                         : fmt::format("{}; did you mean '{}{}'?", msg, prefix, best);
 }
 
+// Help or the version, printed to stdout by print (CLI11 or barge itself): 0, or
+// 1 when it could not all be written, as for a command's report. CLI11 flushes
+// its stream itself, so the cause is errno right after the printing.
+int print_help(const std::function<void()>& print) {
+    errno = 0;
+    print();
+    return stdout_written(std::ferror(stdout) ? errno : 0) ? 0 : static_cast<int>(ExitCode::stopped);
+}
+
 // Finds the command words among argv (skipping the global options and the values
 // of -d/--drive and --passphrase-file): checks them before CLI11 parses, so that a
 // mistyped command gets "did you mean", and `barge help [COMMAND]` prints that
@@ -152,8 +163,7 @@ std::optional<int> check_commands(CLI::App& app, int argc, char** argv) {
                     break;
                 }
             }
-            std::fputs(target->help().c_str(), stdout);
-            return 0;
+            return print_help([&] { std::fputs(target->help().c_str(), stdout); });
         }
         if (!subcommand(cur, a)) {
             std::string prefix;
@@ -244,8 +254,10 @@ int run(int argc, char** argv) {
             // No command (or no subcommand): show what there is to choose from.
             std::fputs(app.help().c_str(), stderr);
         }
-        int code = app.exit(e);
-        return code == 0 ? 0 : static_cast<int>(ExitCode::refused);
+        int code = 0;
+        int printed = print_help([&] { code = app.exit(e); });
+        // 0: --help or --version, printed to stdout; else an error, on stderr.
+        return code == 0 ? printed : static_cast<int>(ExitCode::refused);
     }
     setup_logging(g);
     try {

@@ -310,7 +310,10 @@ void print_json(const JsonWriter& j) {
     }
 }
 
-bool stdout_written() {
+bool stdout_written(int write_errno) {
+    if (g_stdout_errno == 0) {
+        g_stdout_errno = write_errno;
+    }
     errno = 0;
     bool flush_failed = std::fflush(stdout) != 0;
     int err = flush_failed ? errno : 0;

@@ -121,6 +121,16 @@ barge -d "$T/second" status >/dev/full 2>"$T/err" || rc=$?
 expect_eq 1 "$rc" "the exit of a status whose text could not be written"
 grep -q "writing the output to stdout: No space left on device" "$T/err" ||
     fail "the failed write of text is not said: $(cat "$T/err")"
+# Help and the version go to stdout too.
+for args in --help "help load" "load --help" --version; do
+    rc=0
+    # shellcheck disable=SC2086 # the words of args are the arguments
+    barge $args >/dev/full 2>"$T/err" || rc=$?
+    expect_eq 1 "$rc" "the exit of 'barge $args' whose text could not be written"
+    grep -q "writing the output to stdout: No space left on device" "$T/err" ||
+        fail "the failed write of 'barge $args' is not said: $(cat "$T/err")"
+    expect_exit 0 barge $args
+done
 
 # Without --json, nothing on stdout parses as a document (text for humans).
 expect_exit 0 barge log

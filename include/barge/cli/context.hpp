@@ -150,8 +150,9 @@ void print_json(const JsonWriter& j);
 // At the end of a command: flushes stdout and says whether everything printed
 // reached it. When not (a full disk, a closed pipe), says so on stderr: a
 // command that would have exited 0 exits 1 (docs/json.md, "When stdout cannot
-// be written").
-bool stdout_written();
+// be written"). write_errno: the cause of a failed write made without say() or
+// print_json (CLI11's help and version), said when none is known.
+bool stdout_written(int write_errno = 0);
 // Whether this process has printed its JSON document (an error after that must
 // not print a second one).
 bool json_printed();
