@@ -17,7 +17,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <utility>
 
 namespace barge {
 
@@ -175,9 +177,77 @@ bool Destination::apply_xattrs(int fd, const std::string& name, const FileStat& 
     return out.changed > 0;
 }
 
+namespace {
+
+// name with the case of its ASCII letters swapped ("Foo.jpg" -> "fOO.JPG"), or
+// nothing when that says nothing of how a directory finds it: no letter, a byte
+// outside ASCII (a normalizing file system may fold it), a trailing dot or
+// space (which Windows-minded file systems drop), or a ':', '\\' or '~' (a
+// stream, a separator, a DOS short name there).
+std::optional<std::string> case_swapped(const std::string& name) {
+    if (name.empty() || name.back() == '.' || name.back() == ' ') {
+        return std::nullopt;
+    }
+    std::string out = name;
+    bool letter = false;
+    for (char& c : out) {
+        auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || c == ':' || c == '\\' || c == '~') {
+            return std::nullopt;
+        }
+        if (u >= 'a' && u <= 'z') {
+            c = static_cast<char>(u - 'a' + 'A');
+            letter = true;
+        } else if (u >= 'A' && u <= 'Z') {
+            c = static_cast<char>(u - 'A' + 'a');
+            letter = true;
+        }
+    }
+    return letter ? std::optional<std::string>(std::move(out)) : std::nullopt;
+}
+
+// Whether dirfd's file system looks a name up by its bytes, but where a
+// directory folds case (ext4, F2FS and tmpfs casefold, XFS ascii-ci: the
+// case-swapped twin is found there too): ext2/3/4, XFS, Btrfs, tmpfs, F2FS.
+// Not FUSE (exFAT, NTFS with its DOS short names), ZFS or Ceph (Unicode
+// normalization: U+212A, the Kelvin sign, answers for "K"), NFS, SMB,
+// overlays: there the directory is listed.
+bool looks_up_bytes(int dirfd) {
+    struct statfs sf{};
+    if (::fstatfs(dirfd, &sf) != 0) {
+        return false;
+    }
+    switch (static_cast<uint32_t>(sf.f_type)) {
+    case 0xEF53U:     // ext2, ext3, ext4
+    case 0x58465342U: // XFS
+    case 0x9123683EU: // Btrfs
+    case 0x01021994U: // tmpfs
+    case 0xF2F52010U: // F2FS
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
 bool Destination::exact_name_present(int parent_fd, const EntryPath& e) const {
-    // Asked only when something answers to the name, so the listing is paid for
-    // replacements, not per file.
+    // Asked only when something answers to the name. On a file system that
+    // looks names up by their bytes, only case folding (a casefold directory)
+    // could make another name answer to an ASCII one: the name found and its
+    // case-swapped twin not found is the answer, with no listing. A directory
+    // of 100,000 names redelivered whole (its delivered times forgotten)
+    // listed itself once per name before. Elsewhere (exFAT, NTFS, ZFS, a
+    // casefold directory, a twin that exists, a name with no letter) the
+    // listing says.
+    auto twin = case_swapped(e.name);
+    if (twin && looks_up_bytes(parent_fd)) {
+        struct stat st{};
+        if (::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            ::fstatat(parent_fd, twin->c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+            return true;
+        }
+    }
     ::lseek(parent_fd, 0, SEEK_SET);
     auto names = read_dir_names(parent_fd, m_tree.display(e.parent));
     return std::find(names.begin(), names.end(), e.name) != names.end();
