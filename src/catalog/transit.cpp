@@ -550,18 +550,25 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
-std::optional<int64_t> TransitStore::forget_dir_times(int64_t pair_id, const std::string& rel) {
+std::optional<int64_t> TransitStore::delivered_dir_id(int64_t pair_id, const std::string& rel) {
     EntryPath at = EntryPath::of(rel);
-    Statement st = m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE pair_id = ?1 AND parent = ?2 "
-                                "AND name = ?3 AND kind = 2 AND d_kind = 2 RETURNING id");
+    Statement st = m_db.prepare("SELECT id FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 "
+                                "AND kind = 2 AND d_kind = 2");
     st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
     }
-    int64_t id = st.column_int(0);
+    return st.column_int(0);
+}
+
+bool TransitStore::forget_dir_times(int64_t entry_id) {
+    Statement st = m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND kind = 2 AND "
+                                "d_kind = 2 RETURNING id");
+    st.bind(1, entry_id);
+    bool was = st.step();
     while (st.step()) {
     }
-    return id;
+    return was;
 }
 
 void TransitStore::each_order_intent(int64_t pair_id, const PathOrderSink& f) {

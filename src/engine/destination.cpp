@@ -575,9 +575,14 @@ std::optional<std::string> Destination::refused_ancestor(const EntryPath& e) con
     }
 }
 
-std::set<std::string> Destination::touched() const {
+std::set<std::string> Destination::take_touched() {
     std::lock_guard lock(m_mutex);
-    return m_touched;
+    return std::exchange(m_touched, {});
+}
+
+size_t Destination::touched_count() const {
+    std::lock_guard lock(m_mutex);
+    return m_touched.size();
 }
 
 } // namespace barge

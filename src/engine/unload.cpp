@@ -23,6 +23,7 @@
 #include <functional>
 #include <set>
 #include <map>
+#include <unordered_set>
 
 namespace barge {
 
@@ -30,6 +31,42 @@ namespace {
 
 // A duplicate at least this large is reflinked where the destination allows it.
 constexpr int64_t reflink_from = 64 << 10;
+
+// Per-directory memory of an unload stays a few bytes (SPEC §8): directories
+// are kept by entry id, and the path-keyed memos below are emptied at these
+// sizes (what was forgotten is looked up again when asked).
+constexpr size_t recent_parents = 1024; // of the order intents, see run()
+constexpr size_t touched_drain = 1024;  // see drain_touched()
+constexpr size_t dir_ord_memo = 1 << 16; // see older_than_what_stands()
+
+// Entry ids gathered with repeats (a directory met again after a memo let it
+// go), held to about twice the distinct ones: sorted and rid of repeats each
+// time they double past 65,536.
+class IdSet {
+public:
+    void add(int64_t id) {
+        m_ids.push_back(id);
+        if (m_ids.size() >= m_compact_at) {
+            compact();
+            m_compact_at = std::max(m_compact_at, 2 * m_ids.size());
+        }
+    }
+    bool empty() const { return m_ids.empty(); }
+    // The ids, sorted, each once.
+    const std::vector<int64_t>& sorted() {
+        compact();
+        return m_ids;
+    }
+    void clear() { m_ids = {}; }
+
+private:
+    void compact() {
+        std::sort(m_ids.begin(), m_ids.end());
+        m_ids.erase(std::unique(m_ids.begin(), m_ids.end()), m_ids.end());
+    }
+    std::vector<int64_t> m_ids;
+    size_t m_compact_at = size_t{1} << 16;
+};
 
 // A file on its way into the destination: written to DEST/.barge/staging, then
 // verified, renamed into place and recorded by the transfer pipeline.
@@ -65,14 +102,28 @@ public:
         // Before anything changes at the destination: what this run may change
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
-        std::set<std::string> parents; // of what it may change (the paths are not kept)
+        // The delivered directories among the parents of what it may change, by
+        // entry id. The intents come grouped by directory (as the scan found
+        // them; deletions in path order), so a memo of the last parents spares
+        // nearly every lookup.
+        IdSet parents;
         {
+            std::unordered_set<std::string> seen;
             m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
                 m_store.each_order_intent(m_pair.id, [&](const std::string& parent, const std::string& name,
                                                          int64_t ord) {
                     add(parent, name, ord);
-                    if (!parent.empty()) {
-                        parents.insert(parent);
+                    if (parent.empty()) {
+                        return;
+                    }
+                    if (seen.size() >= recent_parents) {
+                        seen.clear();
+                    }
+                    if (!seen.insert(parent).second) {
+                        return;
+                    }
+                    if (auto id = m_store.delivered_dir_id(m_pair.id, parent)) {
+                        parents.add(*id);
                     }
                 });
             });
@@ -84,13 +135,14 @@ public:
             // delivered times first: writing into one gives it the kernel's
             // mtime, and a run that dies before setting it back must leave it to
             // the next run, not called delivered. This run sets them at its end.
-            for (const auto& p : parents) {
-                if (auto id = m_store.forget_dir_times(m_pair.id, p)) {
-                    m_times_only.insert(*id);
+            for (int64_t id : parents.sorted()) {
+                if (m_store.forget_dir_times(id)) {
+                    m_times_only.push_back(id); // in order: parents is sorted
                 }
             }
             tx.commit();
         }
+        parents.clear();
         try {
             move_renamed_dirs();
             each_delivery(
@@ -178,6 +230,7 @@ public:
             }
         }
         tx.commit();
+        drain_touched(false);
     }
 
     void retry(DeliveredFile&& f) override {
@@ -222,7 +275,9 @@ private:
     // record_first: the page's orders go to the destination's order record
     // before any of it is made (directories: each_order_intent leaves them out).
     template <typename F>
-    void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false) {
+    // after_page: called after each whole page, outside any one file's errors.
+    void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false,
+                       const std::function<void()>& after_page = {}) {
         m_store.each_delivery_page(m_pair.id, kinds, 256, [&](std::vector<DeliveryItem>& page) {
             if (stop_requested()) {
                 return false;
@@ -245,6 +300,9 @@ private:
                     }
                 });
             }
+            if (after_page) {
+                after_page();
+            }
             return true;
         });
     }
@@ -258,6 +316,12 @@ private:
     bool older_than_what_stands(const DeliveryItem& d) {
         std::string dir = d.parent;
         int64_t newest = 0;
+        if (m_not_dir_ord.size() >= m_dir_ord_limit) {
+            // Nearly all are directories standing there (0): those are looked
+            // up again when asked. The rare others are kept for the whole run.
+            std::erase_if(m_not_dir_ord, [](const auto& kv) { return kv.second == 0; });
+            m_dir_ord_limit = std::max(dir_ord_memo, 2 * m_not_dir_ord.size());
+        }
         while (!dir.empty()) {
             auto it = m_not_dir_ord.find(dir);
             if (it == m_not_dir_ord.end()) {
@@ -508,6 +572,7 @@ private:
                 Transaction tx(m_catalog.db());
                 m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to);
                 tx.commit();
+                drain_touched(false);
                 ++m_result.renamed_dirs;
                 if (m_progress) {
                     m_progress->item("renamed", to->rel() + "/");
@@ -538,6 +603,7 @@ private:
         tx.commit();
         p.delivered.clear();
         p.forgotten.clear();
+        drain_touched(false);
     }
 
     // Files renamed or moved at the source: the destination's copy under the old
@@ -683,31 +749,46 @@ private:
 
     // Symlinks and special files (FIFOs, device nodes): made under a temporary
     // name with their metadata, placed, and recorded after one barrier.
+    // Recorded 4096 at a time (at the end of a page), each batch once its
+    // renames are durable: a million symlinks are never all held, nor the
+    // paths of the directories they went into.
     void deliver_links_and_nodes() {
         std::vector<DeliveryItem> placed;
-        each_delivery({Kind::symlink, Kind::fifo, Kind::chardev, Kind::blockdev},
-                      [&](const DeliveryItem& d) {
-                          if (d.st.kind == Kind::symlink) {
-                              m_dest.make_symlink(d);
-                          } else {
-                              m_dest.make_node(d);
-                          }
-                          placed.push_back(d);
-                      });
-        if (placed.empty()) {
-            return;
-        }
-        m_dest.staging().renamed_barrier();
-        Transaction tx(m_catalog.db());
-        for (const auto& d : placed) {
-            m_store.mark_delivered(d.entry_id, now_ns());
-            bool link = d.st.kind == Kind::symlink;
-            ++(link ? m_result.symlinks : m_result.special_files);
-            if (m_progress) {
-                m_progress->item(link ? "symlink" : "special file", d.rel());
+        auto record = [&] {
+            if (placed.empty()) {
+                return;
             }
-        }
-        tx.commit();
+            m_dest.staging().renamed_barrier();
+            Transaction tx(m_catalog.db());
+            for (const auto& d : placed) {
+                m_store.mark_delivered(d.entry_id, now_ns());
+                bool link = d.st.kind == Kind::symlink;
+                ++(link ? m_result.symlinks : m_result.special_files);
+                if (m_progress) {
+                    m_progress->item(link ? "symlink" : "special file", d.rel());
+                }
+            }
+            tx.commit();
+            placed.clear();
+            drain_touched(false);
+        };
+        each_delivery(
+            {Kind::symlink, Kind::fifo, Kind::chardev, Kind::blockdev},
+            [&](const DeliveryItem& d) {
+                if (d.st.kind == Kind::symlink) {
+                    m_dest.make_symlink(d);
+                } else {
+                    m_dest.make_node(d);
+                }
+                placed.push_back(d);
+            },
+            false,
+            [&] {
+                if (placed.size() >= 4096) {
+                    record();
+                }
+            });
+        record();
     }
 
     // One note per run for the extended attributes the destination could not take.
@@ -754,15 +835,36 @@ private:
             }
             m_dest.staging().renamed_barrier();
             tx.commit();
+            drain_touched(false);
             return true;
         });
+    }
+
+    // The directories the destination saw this run write into, from their paths
+    // to their entry ids, once there are touched_drain of them or (all) when
+    // asked. Whether each is delivered is asked at the end (dir_metadata): a
+    // renamed directory's move may deliver one later. An unload adds no entry,
+    // so a path names the same entry until a deletion forgets it. On this
+    // thread only: the catalog is read.
+    void drain_touched(bool all) {
+        if (!all && m_dest.touched_count() < touched_drain) {
+            return;
+        }
+        for (const auto& t : m_dest.take_touched()) {
+            if (t.empty()) {
+                continue; // the root's times are never set
+            }
+            if (auto d = m_store.dir_entry(m_pair.id, t)) {
+                m_touched.add(d->entry_id);
+            }
+        }
     }
 
     void dir_metadata() {
         // Directories this run wrote into got a new mtime from the kernel: give them
         // back their own, unless they are delivered below anyway.
-        std::set<std::string> touched = m_dest.touched();
-        if (m_dirs.empty() && touched.empty()) {
+        drain_touched(true);
+        if (m_dirs.empty() && m_touched.empty()) {
             return;
         }
         std::sort(m_dirs.begin(), m_dirs.end(),
@@ -774,12 +876,13 @@ private:
         };
         Transaction tx(m_catalog.db());
         bool written = !m_dirs.empty();
-        for (const auto& t : touched) {
-            if (t.empty()) {
+        for (int64_t id : m_touched.sorted()) {
+            if (made(id)) {
                 continue;
             }
-            auto d = m_store.dir_entry(m_pair.id, t);
-            if (!d || d->d_kind != Kind::dir || made(d->entry_id)) {
+            // Read again: a deletion of this run may have forgotten it since.
+            auto d = m_store.dir_entry_by_id(id);
+            if (!d || d->d_kind != Kind::dir) {
                 continue;
             }
             bool restored = false;
@@ -791,10 +894,10 @@ private:
             if (!restored) {
                 // Its mtime is the kernel's now (a symlink stood in the way, ...):
                 // the next unload sets it, as for a directory not yet delivered.
-                m_store.forget_dir_times(m_pair.id, d->rel());
+                m_store.forget_dir_times(d->entry_id);
             }
         }
-        touched.clear();
+        m_touched.clear();
         // Deepest first: setting a child's times does not disturb its parent's.
         std::sort(m_dirs.begin(), m_dirs.end(), [](const MadeDir& a, const MadeDir& b) {
             return a.depth != b.depth ? a.depth > b.depth : a.entry_id < b.entry_id;
@@ -808,7 +911,7 @@ private:
             for_file(m_sink, d.entry_id, display(d), [&] {
                 m_dest.set_dir_metadata(d);
                 m_store.mark_delivered(d.entry_id, now_ns());
-                if (m_times_only.contains(d.entry_id)) {
+                if (std::binary_search(m_times_only.begin(), m_times_only.end(), d.entry_id)) {
                     return; // delivered before: only its times were set back
                 }
                 ++m_result.dirs;
@@ -846,8 +949,10 @@ private:
         std::ptrdiff_t depth;
     };
     std::vector<MadeDir> m_dirs;
-    std::set<int64_t> m_times_only; // delivered directories whose times this run sets back
+    std::vector<int64_t> m_times_only; // delivered directories whose times this run sets back (sorted)
+    IdSet m_touched; // directories it wrote into (drain_touched), by entry id
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
+    size_t m_dir_ord_limit = dir_ord_memo;
     bool m_deferred_links = false;     // names of link groups wait for link_names()
     bool m_no_links = false;           // the destination refused a hard link
     bool m_reflink = true;             // until the destination refuses FICLONE

@@ -202,11 +202,14 @@ public:
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
-    // The delivered directory at rel (not the root) loses its delivered times:
-    // undelivered again, so that an unload sets them (those it is about to write
-    // into, and one whose times could not be set back). Its entry id, or nullopt
+    // The entry id of the delivered directory at rel (not the root), or nullopt
     // when rel is no delivered directory.
-    std::optional<int64_t> forget_dir_times(int64_t pair_id, const std::string& rel);
+    std::optional<int64_t> delivered_dir_id(int64_t pair_id, const std::string& rel);
+    // The delivered directory entry_id loses its delivered times: undelivered
+    // again, so that an unload sets them (those it is about to write into, and
+    // one whose times could not be set back). Whether it was a delivered
+    // directory.
+    bool forget_dir_times(int64_t entry_id);
     // (parent, name, ord) of what an unload may change at the destination now:
     // deletions, and undelivered entries that are current and not files, or
     // files whose content is complete on the drive or held at the destination.

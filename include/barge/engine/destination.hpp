@@ -118,8 +118,12 @@ public:
     // The nearest ancestor directory of e refused this run, if any.
     std::optional<std::string> refused_ancestor(const EntryPath& e) const;
 
-    // Directories (relative) this run wrote into: their mtime needs restoring.
-    std::set<std::string> touched() const;
+    // Directories (relative) this run wrote into since the last call: their
+    // mtime needs restoring. The caller takes them a few thousand at a time
+    // (touched_count), so that a run over a million directories never holds
+    // all their paths.
+    std::set<std::string> take_touched();
+    size_t touched_count() const;
     // Files and directories kept in versions/ so far.
     int64_t versions() const { return m_versions; }
 
