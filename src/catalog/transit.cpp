@@ -447,7 +447,8 @@ std::optional<EntryPath> TransitStore::dir_for_move(int64_t entry_id, bool gone)
 }
 
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
-                                     const EntryPath& to_path) {
+                                     const EntryPath& to_path,
+                                     const std::function<void(int64_t, int64_t)>& moved_onto) {
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
@@ -455,14 +456,24 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
-        "parent = ?3 AND name = ?4",
+        "parent = ?3 AND name = ?4 RETURNING id",
         d_columns));
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
-        onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name).run();
-        if (m_db.changes() > 0) {
+        onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name);
+        std::optional<int64_t> onto_id;
+        if (onto.step()) {
+            onto_id = onto.column_int(0);
+        }
+        while (onto.step()) {
+        }
+        onto.reset();
+        if (onto_id) {
             drop.bind(1, id).run();
+            if (moved_onto) {
+                moved_onto(id, *onto_id);
+            }
         } else {
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
         }
@@ -550,15 +561,15 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
-std::optional<int64_t> TransitStore::delivered_dir_id(int64_t pair_id, const std::string& rel) {
+std::optional<TransitStore::DirAt> TransitStore::dir_at(int64_t pair_id, const std::string& rel) {
     EntryPath at = EntryPath::of(rel);
-    Statement st = m_db.prepare("SELECT id FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 "
-                                "AND kind = 2 AND d_kind = 2");
+    Statement st = m_db.prepare("SELECT id, kind IS 2 AND d_kind IS 2 FROM entries WHERE pair_id = ?1 AND "
+                                "parent = ?2 AND name = ?3 AND (kind = 2 OR d_kind = 2)");
     st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
     }
-    return st.column_int(0);
+    return DirAt{st.column_int(0), st.column_int(1) != 0};
 }
 
 bool TransitStore::forget_dir_times(int64_t entry_id) {

@@ -103,9 +103,11 @@ public:
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
         // The delivered directories among the parents of what it may change, by
-        // entry id. The intents come grouped by directory (as the scan found
-        // them; deletions in path order), so a memo of the last parents spares
-        // nearly every lookup.
+        // entry id; and the other directory entries there (not delivered yet,
+        // or gone from the source), whose delivered times a directory's move
+        // may carry to the entry written into (move_renamed_dirs). The intents
+        // come grouped by directory (as the scan found them; deletions in path
+        // order), so a memo of the last parents spares nearly every lookup.
         IdSet parents;
         {
             std::unordered_set<std::string> seen;
@@ -122,8 +124,8 @@ public:
                     if (!seen.insert(parent).second) {
                         return;
                     }
-                    if (auto id = m_store.delivered_dir_id(m_pair.id, parent)) {
-                        parents.add(*id);
+                    if (auto d = m_store.dir_at(m_pair.id, parent)) {
+                        (d->delivered ? parents : m_pending_parents).add(d->id);
                     }
                 });
             });
@@ -137,7 +139,7 @@ public:
             // the next run, not called delivered. This run sets them at its end.
             for (int64_t id : parents.sorted()) {
                 if (m_store.forget_dir_times(id)) {
-                    m_times_only.push_back(id); // in order: parents is sorted
+                    m_times_only.push_back(id);
                 }
             }
             tx.commit();
@@ -145,6 +147,8 @@ public:
         parents.clear();
         try {
             move_renamed_dirs();
+            m_pending_parents.clear();
+            std::sort(m_times_only.begin(), m_times_only.end()); // the moves added theirs
             each_delivery(
                 {Kind::dir},
                 [&](const DeliveryItem& d) {
@@ -551,6 +555,7 @@ private:
         if (!m_store.any_gone(m_pair.id)) {
             return;
         }
+        const std::vector<int64_t>& pending = m_pending_parents.sorted(); // sorted once: no more are added
         for (auto [to_id, from_id] : m_store.renamed_dirs(m_pair.id)) {
             if (stop_requested()) {
                 return;
@@ -570,7 +575,19 @@ private:
                 }
                 m_dest.staging().renamed_barrier();
                 Transaction tx(m_catalog.db());
-                m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to);
+                // A directory this run writes into that the move delivers (it
+                // takes over the old one's times) has its delivered times
+                // forgotten in the same commit, as the other parents' were
+                // before anything changed: a run killed after writing into
+                // it leaves it to the next run.
+                m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to,
+                                          [&](int64_t old_id, int64_t new_id) {
+                                              if ((std::binary_search(pending.begin(), pending.end(), old_id) ||
+                                                   std::binary_search(pending.begin(), pending.end(), new_id)) &&
+                                                  m_store.forget_dir_times(new_id)) {
+                                                  m_times_only.push_back(new_id);
+                                              }
+                                          });
                 tx.commit();
                 drain_touched(false);
                 ++m_result.renamed_dirs;
@@ -949,7 +966,8 @@ private:
         std::ptrdiff_t depth;
     };
     std::vector<MadeDir> m_dirs;
-    std::vector<int64_t> m_times_only; // delivered directories whose times this run sets back (sorted)
+    std::vector<int64_t> m_times_only; // delivered directories whose times this run sets back (sorted after the moves)
+    IdSet m_pending_parents; // parents of what it may change that a move may deliver (see run())
     IdSet m_touched; // directories it wrote into (drain_touched), by entry id
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
     size_t m_dir_ord_limit = dir_ord_memo;

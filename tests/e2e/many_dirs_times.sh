@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Unload keeps a few bytes per directory (SPEC §8): the directories it writes
-# into are taken from the destination a few thousand paths at a time and kept
+# into are taken from the destination 1,024 paths at a time and kept
 # by entry id, and the parents of what it may change are looked up with a
-# memo of a few thousand paths. With more directories than either holds, every
+# memo of 1,024 paths. With more directories than either holds, every
 # directory still gets its own times back:
 # - 1,200 delivered directories each get a new file, their own times kept:
 #   all their delivered times are forgotten before anything is written (a
@@ -12,7 +12,9 @@
 #   file edited inside each: the renames deliver them (the moved directory's
 #   times were delivered before), the edited files write into them, and their
 #   times are restored from what the destination saw written into, taken a
-#   thousand paths at a time while the files arrive;
+#   thousand paths at a time while the files arrive; renamed again and killed
+#   as the first edited file is placed, every moved directory is left with its
+#   delivered times forgotten;
 # - 4,500 symlinks are recorded as delivered in batches of 4,096.
 source "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || skip "strace is not installed"
@@ -65,3 +67,24 @@ expect_eq "$n" "$(json '.pairs[0].delivered.renamed_dirs')" "each directory move
 expect_eq "$n" "$(json '.pairs[0].delivered.files')" "the edited files"
 expect_same_tree "$SRC" "$DST" "after every directory was renamed"
 expect_exit 0 barge verify-destination
+
+# Again, killed as it places the first edited file, after every move: each
+# moved directory took over the old one's delivered times, and those had been
+# forgotten (the files under the old name are deletions there), so none is
+# left recorded as delivered with times the writes would change.
+perl -e 'for (1 .. $ARGV[1]) { rename("$ARGV[0]/e$_", "$ARGV[0]/g$_") or die "$_: $!" }' "$SRC/top" "$n"
+for i in $(seq 1 $n); do echo "edited again $i" >"$SRC/top/g$i/f"; done
+find "$SRC" -exec touch -h -d '2024-04-01 10:00:00' {} +
+touch -d '2024-03-01 10:00:00' "$SRC"/top/g* # as delivered
+expect_exit 0 barge load
+rc=0
+{ strace -f -qq -o /dev/null -P "$DST/.barge/staging" -e trace='?rename,renameat,renameat2' \
+    -e inject='?rename,renameat,renameat2:signal=KILL:when=1' "$BARGE" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+expect_eq 137 "$rc" "the unload killed as it placed the first edited file"
+[[ -d $DST/top/g1 && -d $DST/top/g$n && ! -e $DST/top/e1 ]] || fail "the directories were not all moved before the kill"
+expect_eq "$n" "$(sql "SELECT count(*) FROM entries WHERE kind = 2 AND d_kind = 2 AND CAST(parent AS TEXT) = 'top' AND
+    CAST(name AS TEXT) LIKE 'g%' AND d_mtime_ns IS NULL")" "moved directories whose delivered times are forgotten"
+expect_exit 0 barge unload --json
+expect_eq "$n" "$(json '.pairs[0].delivered.files')" "the edited files, after the kill"
+expect_eq 0 "$(sql "SELECT count(*) FROM entries WHERE kind = 2 AND d_mtime_ns IS NULL")" "times left forgotten"
+expect_same_tree "$SRC" "$DST" "after every directory was renamed again"

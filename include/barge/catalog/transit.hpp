@@ -192,8 +192,11 @@ public:
     // source's new directory): what the catalog knows of the destination under
     // `from` moves to the same paths under `to`, into the source's entries there,
     // or as entries gone from the source (deleted at the next deletions pass).
+    // moved_onto(old id, new id) for each entry whose destination state moved
+    // onto the source's entry at the new path.
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
-                           const EntryPath& to);
+                           const EntryPath& to,
+                           const std::function<void(int64_t, int64_t)>& moved_onto = {});
     // The first name of d's link group when d is not it (SPEC §6: names sharing
     // an inode at the source share one at the destination). A delivered d is
     // never asked about, so two delivered names never lead each other.
@@ -202,9 +205,15 @@ public:
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
-    // The entry id of the delivered directory at rel (not the root), or nullopt
-    // when rel is no delivered directory.
-    std::optional<int64_t> delivered_dir_id(int64_t pair_id, const std::string& rel);
+    // The directory entry at rel (not the root): a directory at the source
+    // (delivered or not), or one gone from the source that the destination
+    // holds. delivered: a directory at both (its delivered times can be
+    // forgotten now). nullopt when rel names neither.
+    struct DirAt {
+        int64_t id = 0;
+        bool delivered = false;
+    };
+    std::optional<DirAt> dir_at(int64_t pair_id, const std::string& rel);
     // The delivered directory entry_id loses its delivered times: undelivered
     // again, so that an unload sets them (those it is about to write into, and
     // one whose times could not be set back). Whether it was a delivered
