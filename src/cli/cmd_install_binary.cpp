@@ -153,7 +153,7 @@ void install_binary(const Globals& g, const DriveLayout& layout, const std::opti
     Medium medium(open_or_throw(bin, O_RDONLY | O_DIRECTORY), bin, OnFailure::stop_run);
     medium.remove_leftovers("tmp-");
     BinaryPlacer placer(medium.dirfd(), dst);
-    std::vector<FileProblem> failures;
+    Problems failures;
     std::vector<std::string> notes;
     ErrorSink sink("install-binary", failures, notes, nullptr);
     Transfer<Binary> transfer(medium, placer, sink, RetryPolicy{1});

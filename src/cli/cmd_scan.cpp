@@ -66,7 +66,7 @@ ExitCode run_scan(const Globals& g, const ScanCliOptions& o) {
             }
             scan_result_json(j, r);
             failures_if_quiet(g, r.problems);
-            say(g, (o.dry_run ? "dry run (nothing recorded): " : "") + scan_result_text(p.name, r) +
+            say(g, scan_result_text(g, o.dry_run ? "dry run (nothing recorded): " : "", p.name, r) +
                        (o.dry_run ? fmt::format("\n  would hash {} ({})", plural(r.left_to_hash, "file"),
                                                 format_size(static_cast<uint64_t>(
                                                     EntryStore(s.catalog().db(), 0).hash_work(p.id, 0).bytes)))

@@ -65,7 +65,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
                 progress->finish();
             }
             verify_json(j, r);
-            say(g, verify_text(p.name, r));
+            say(g, verify_text(g, p.name, r));
             failures_if_quiet(g, r.problems);
             files += r.checked;
             bytes += r.bytes;

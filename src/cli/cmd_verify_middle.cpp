@@ -79,7 +79,7 @@ ExitCode run_verify_middle(const Globals& g, const VerifyMiddleCli& o) {
     if (g.json) {
         print_json(j);
     } else {
-        say(g, verify_text("cargo", r));
+        say(g, verify_text(g, "cargo", r));
         failures_if_quiet(g, r.problems);
     }
     return code;

@@ -14,9 +14,38 @@
 
 namespace barge::cli {
 
-std::string scan_result_text(const std::string& pair, const ScanResult& r) {
-    std::string text = fmt::format("{}: {} new, {} modified, {} deleted, {} renamed, {} unchanged",
-                                   pair, r.new_files, r.modified, r.deleted, r.renamed, r.unchanged);
+namespace {
+
+// Lines of the text of a summary (problems, a plan) are many: the text so far
+// goes to stdout once it holds this much, and is emptied (say() prints the rest).
+constexpr size_t text_chunk = 64 * 1024;
+
+void text_out(std::string& text) {
+    clear_progress_line();
+    std::fwrite(text.data(), 1, text.size(), stdout); // a failed write: said at the end (stdout_written)
+    text.clear();
+}
+
+// The problems as lines ("\n  label: path: reason") after the text so far;
+// nothing when g says that text is not printed (say(): JSON, -q).
+void problem_lines(const Globals& g, std::string& text, const Problems& problems, const char* label) {
+    if (g.json || g.quiet) {
+        return;
+    }
+    problems.each([&](const FileProblem& p) {
+        text += fmt::format("\n  {}: {}: {}", label, escape_bytes(p.path), p.reason);
+        if (text.size() >= text_chunk) {
+            text_out(text);
+        }
+    });
+}
+
+} // namespace
+
+std::string scan_result_text(const Globals& g, std::string text, const std::string& pair,
+                             const ScanResult& r) {
+    text += fmt::format("{}: {} new, {} modified, {} deleted, {} renamed, {} unchanged", pair,
+                        r.new_files, r.modified, r.deleted, r.renamed, r.unchanged);
     if (r.new_dirs || r.deleted_dirs) {
         text += fmt::format("; directories: {} new, {} deleted", r.new_dirs, r.deleted_dirs);
     }
@@ -31,9 +60,7 @@ std::string scan_result_text(const std::string& pair, const ScanResult& r) {
     for (const auto& n : r.notes) {
         text += "\n  note: " + n;
     }
-    for (const auto& p : r.problems) {
-        text += fmt::format("\n  failed: {}: {}", escape_bytes(p.path), p.reason);
-    }
+    problem_lines(g, text, r.problems, "failed");
     return text;
 }
 
@@ -46,25 +73,52 @@ void time_json(JsonWriter& j, const char* key, const std::optional<int64_t>& ns)
     }
 }
 
-void failures_if_quiet(const Globals& g, const std::vector<FileProblem>& problems) {
+void failures_if_quiet(const Globals& g, const Problems& problems) {
     if (!g.quiet || g.json) {
         return;
     }
-    for (const auto& p : problems) {
-        spdlog::error("'{}': {}", escape_bytes(p.path), p.reason);
-    }
+    problems.each([](const FileProblem& p) { spdlog::error("'{}': {}", escape_bytes(p.path), p.reason); });
 }
+
+namespace {
+
+void problem_json(JsonWriter& j, const FileProblem& p) {
+    j.begin_object();
+    j.field("path", p.path);
+    j.field("reason", p.reason);
+    j.end_object();
+}
+
+void problems_array(JsonWriter& j, const std::vector<FileProblem>& problems) {
+    j.begin_array();
+    for (const auto& p : problems) {
+        problem_json(j, p);
+    }
+    j.end_array();
+}
+
+} // namespace
 
 void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems) {
     j.key("problems");
-    j.begin_array();
-    for (const auto& p : problems) {
-        j.begin_object();
-        j.field("path", p.path);
-        j.field("reason", p.reason);
-        j.end_object();
+    problems_array(j, problems);
+}
+
+void problems_json(JsonWriter& j, const Problems& problems) {
+    j.key("problems");
+    if (problems.size() <= Problems::held) {
+        problems_array(j, problems.first()); // all of them
+        return;
     }
-    j.end_array();
+    // Printed whole, read back from the spool as the document is printed; the
+    // run's recorded summary keeps the first ones (the runs table counts all).
+    j.value_later(
+        [problems](JsonWriter& w) {
+            w.begin_array();
+            problems.each([&](const FileProblem& p) { problem_json(w, p); });
+            w.end_array();
+        },
+        [problems](JsonWriter& w) { problems_array(w, problems.first()); });
 }
 
 void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
@@ -103,15 +157,12 @@ void plan_text(const Globals& g, std::string& text, const Plan& plan) {
     if (g.json || g.quiet || plan.empty()) {
         return;
     }
-    clear_progress_line();
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    text.clear();
-    std::string line;
     plan.each([&](const PlanLine& l) {
-        line = fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
-                           format_size(static_cast<uint64_t>(l.bytes)),
-                           l.why.empty() ? "" : ": " + l.why);
-        std::fwrite(line.data(), 1, line.size(), stdout);
+        text += fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
+                            format_size(static_cast<uint64_t>(l.bytes)), l.why.empty() ? "" : ": " + l.why);
+        if (text.size() >= text_chunk) {
+            text_out(text);
+        }
     });
 }
 
@@ -134,13 +185,9 @@ void plan_json(JsonWriter& j, const Plan& plan) {
 }
 
 
-void problems_text(std::string& text, const std::vector<FileProblem>& problems,
-                   const std::vector<std::string>& notes) {
+void notes_text(std::string& text, const std::vector<std::string>& notes) {
     for (const auto& n : notes) {
         text += "\n  note: " + n;
-    }
-    for (const auto& p : problems) {
-        text += fmt::format("\n  failed: {}: {}", escape_bytes(p.path), p.reason);
     }
 }
 
@@ -148,10 +195,12 @@ void problems_text(std::string& text, const std::vector<FileProblem>& problems,
 
 std::string load_result_text(const Globals& g, const std::string& pair, const LoadResult& r, int64_t trip_room) {
     std::string text;
-    if (r.files == 0 && !r.dry_run) {
-        text = fmt::format("{}: ", pair);
+    // Without the scan's line, its notes and problems are listed with the load's.
+    bool scan_said = r.files != 0 || r.dry_run;
+    if (scan_said) {
+        text = scan_result_text(g, "", pair, r.scan) + "\n" + fmt::format("{}: ", pair);
     } else {
-        text = scan_result_text(pair, r.scan) + "\n" + fmt::format("{}: ", pair);
+        text = fmt::format("{}: ", pair);
     }
     if (r.dry_run) {
         text += fmt::format("dry run: {} ({}) would go, {} would stay (nothing was changed)",
@@ -203,11 +252,14 @@ std::string load_result_text(const Globals& g, const std::string& pair, const Lo
         text += fmt::format("\n  reclaimed {} ({})", plural(r.reclaimed_pieces, "delivered piece"),
                             format_size(static_cast<uint64_t>(r.reclaimed_bytes)));
     }
-    std::vector<FileProblem> all = r.scan.problems;
-    all.insert(all.end(), r.failures.begin(), r.failures.end());
-    std::vector<std::string> notes = r.scan.notes;
-    notes.insert(notes.end(), r.notes.begin(), r.notes.end());
-    problems_text(text, all, notes);
+    if (!scan_said) {
+        notes_text(text, r.scan.notes);
+    }
+    notes_text(text, r.notes);
+    if (!scan_said) {
+        problem_lines(g, text, r.scan.problems, "failed");
+    }
+    problem_lines(g, text, r.failures, "failed");
     return text;
 }
 
@@ -261,7 +313,8 @@ std::string unload_result_text(const Globals& g, const std::string& pair, const 
         text += fmt::format("dry run: {} (nothing was changed)",
                             plural(r.plan.size(), "entry", "entries"));
         plan_text(g, text, r.plan);
-        problems_text(text, r.failures, r.notes);
+        notes_text(text, r.notes);
+        problem_lines(g, text, r.failures, "failed");
         return text;
     }
     if (r.interrupted) {
@@ -314,7 +367,8 @@ std::string unload_result_text(const Globals& g, const std::string& pair, const 
         text += fmt::format("\n  pruned {} past their retention",
                             plural(r.pruned, "trash or version folder"));
     }
-    problems_text(text, r.failures, r.notes);
+    notes_text(text, r.notes);
+    problem_lines(g, text, r.failures, "failed");
     return text;
 }
 
@@ -363,7 +417,7 @@ void verify_json(JsonWriter& j, const VerifyResult& r) {
     problems_json(j, r.problems);
 }
 
-std::string verify_text(const std::string& what, const VerifyResult& r) {
+std::string verify_text(const Globals& g, const std::string& what, const VerifyResult& r) {
     if (r.dry_run) {
         return fmt::format("{}: dry run: would verify {} ({}), reading them from the medium; "
                            "nothing was read or changed",
@@ -375,9 +429,7 @@ std::string verify_text(const std::string& what, const VerifyResult& r) {
     if (r.left > 0) {
         text += fmt::format("; {} left for a later run", r.left);
     }
-    for (const auto& p : r.problems) {
-        text += fmt::format("\n  BAD: {}: {}", escape_bytes(p.path), p.reason);
-    }
+    problem_lines(g, text, r.problems, "BAD");
     return text;
 }
 

@@ -18,7 +18,7 @@ bool RetryPolicy::transient(const Error& e) {
     return false;
 }
 
-ErrorSink::ErrorSink(std::string what, std::vector<FileProblem>& failures,
+ErrorSink::ErrorSink(std::string what, Problems& failures,
                      std::vector<std::string>& notes, Record record)
     : m_what(std::move(what)), m_failures(failures), m_notes(notes), m_record(std::move(record)) {}
 

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 namespace barge {
@@ -19,13 +20,17 @@ std::string spool_dir() {
     return t && *t ? t : "/tmp";
 }
 
-std::string spool_name() {
-    return fmt::format("the dry run's plan (a temporary file in '{}')", spool_dir());
+// what: "the dry run's plan", "the run's problems".
+std::string spool_name(const char* what) {
+    return fmt::format("{} (a temporary file in '{}')", what, spool_dir());
 }
+
+const char* const plan_spool = "the dry run's plan";
+const char* const problems_spool = "the run's problems";
 
 // An unlinked file in spool_dir(): O_TMPFILE, or where the file system has none
 // (some network and FUSE file systems), a named file removed at once.
-std::FILE* open_spool() {
+std::FILE* open_spool(const char* what) {
     std::string dir = spool_dir();
     int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
@@ -36,28 +41,46 @@ std::FILE* open_spool() {
         }
     }
     if (fd < 0) {
-        throw_errno("create", spool_name());
+        throw_errno("create", spool_name(what));
     }
     std::FILE* f = ::fdopen(fd, "w+b");
     if (!f) {
         int e = errno;
         ::close(fd);
         errno = e;
-        throw_errno("open", spool_name());
+        throw_errno("open", spool_name(what));
     }
     return f;
 }
 
-void put(std::FILE* f, const void* data, size_t n) {
+void put(const char* what, std::FILE* f, const void* data, size_t n) {
     if (n > 0 && std::fwrite(data, 1, n, f) != n) {
-        throw_errno("write", spool_name());
+        throw_errno("write", spool_name(what));
     }
 }
 
-void put_text(std::FILE* f, const std::string& s) {
+void put_text(const char* what, std::FILE* f, const std::string& s) {
     uint64_t n = s.size();
-    put(f, &n, sizeof n);
-    put(f, s.data(), s.size());
+    put(what, f, &n, sizeof n);
+    put(what, f, s.data(), s.size());
+}
+
+// Back to the start of a spool to read it, and to its end after.
+void rewind_spool(const char* what, std::FILE* f) {
+    if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0) {
+        throw_errno("read", spool_name(what));
+    }
+}
+
+void unwind_spool(const char* what, std::FILE* f) {
+    if (std::fseek(f, 0, SEEK_END) != 0) {
+        throw_errno("seek", spool_name(what));
+    }
+}
+
+[[noreturn]] void spool_unreadable(const char* what, std::FILE* f, const char* item, size_t i, size_t n) {
+    throw Error(fmt::format("{}: {} {} of {} could not be read back{}", spool_name(what), item, i + 1, n,
+                            std::ferror(f) ? std::string(": ") + std::strerror(errno) : ""));
 }
 
 bool get(std::FILE* f, void* data, size_t n) {
@@ -77,13 +100,13 @@ bool get_text(std::FILE* f, std::string& s) {
 
 void Plan::add(const PlanLine& line) {
     if (!m_file) {
-        m_file.reset(open_spool(), [](std::FILE* f) { std::fclose(f); });
+        m_file.reset(open_spool(plan_spool), [](std::FILE* f) { std::fclose(f); });
     }
-    put_text(m_file.get(), line.path);
-    put(m_file.get(), &line.bytes, sizeof line.bytes);
+    put_text(plan_spool, m_file.get(), line.path);
+    put(plan_spool, m_file.get(), &line.bytes, sizeof line.bytes);
     char goes = line.goes ? 1 : 0;
-    put(m_file.get(), &goes, 1);
-    put_text(m_file.get(), line.why);
+    put(plan_spool, m_file.get(), &goes, 1);
+    put_text(plan_spool, m_file.get(), line.why);
     ++m_lines;
     m_goes += line.goes ? 1 : 0;
     m_go_bytes += line.goes ? line.bytes : 0;
@@ -94,22 +117,66 @@ void Plan::each(const std::function<void(const PlanLine&)>& f) const {
         return;
     }
     std::FILE* in = m_file.get();
-    if (std::fflush(in) != 0 || std::fseek(in, 0, SEEK_SET) != 0) {
-        throw_errno("read", spool_name());
-    }
+    rewind_spool(plan_spool, in);
     PlanLine line;
     for (int64_t i = 0; i < m_lines; ++i) {
         char goes = 0;
         if (!get_text(in, line.path) || !get(in, &line.bytes, sizeof line.bytes) ||
             !get(in, &goes, 1) || !get_text(in, line.why)) {
-            throw Error(fmt::format("{}: line {} of {} could not be read back{}", spool_name(), i + 1,
-                                    m_lines, std::ferror(in) ? std::string(": ") + std::strerror(errno) : ""));
+            spool_unreadable(plan_spool, in, "line", static_cast<size_t>(i), static_cast<size_t>(m_lines));
         }
         line.goes = goes != 0;
         f(line);
     }
-    if (std::fseek(in, 0, SEEK_END) != 0) {
-        throw_errno("seek", spool_name());
+    unwind_spool(plan_spool, in);
+}
+
+void Problems::push_back(FileProblem p) {
+    ++m_count;
+    if (m_first.size() < held) {
+        m_first.push_back(std::move(p));
+        return;
+    }
+    if (m_rest.empty()) {
+        try {
+            if (!m_file) {
+                m_file.reset(open_spool(problems_spool), [](std::FILE* f) { std::fclose(f); });
+            }
+            put_text(problems_spool, m_file.get(), p.path);
+            put_text(problems_spool, m_file.get(), p.reason);
+            // Written through now: a full disk is met here, where the problem
+            // can still be kept, not when the list is printed.
+            if (std::fflush(m_file.get()) != 0) {
+                throw_errno("write", spool_name(problems_spool));
+            }
+            ++m_in_file;
+            return;
+        } catch (const Error& e) {
+            // A half-written problem is never read: m_in_file counts whole ones.
+            spdlog::warn("{}; the rest of the problems are kept in memory", e.what());
+        }
+    }
+    m_rest.push_back(std::move(p));
+}
+
+void Problems::each(const std::function<void(const FileProblem&)>& f) const {
+    for (const auto& p : m_first) {
+        f(p);
+    }
+    if (m_file) {
+        std::FILE* in = m_file.get();
+        rewind_spool(problems_spool, in);
+        FileProblem p;
+        for (size_t i = 0; i < m_in_file; ++i) {
+            if (!get_text(in, p.path) || !get_text(in, p.reason)) {
+                spool_unreadable(problems_spool, in, "problem", i, m_in_file);
+            }
+            f(p);
+        }
+        unwind_spool(problems_spool, in);
+    }
+    for (const auto& p : m_rest) {
+        f(p);
     }
 }
 

@@ -57,9 +57,10 @@ void JsonWriter::spill() {
     }
 }
 
-void JsonWriter::value_later(std::function<void(JsonWriter&)> write) {
+void JsonWriter::value_later(std::function<void(JsonWriter&)> write,
+                             std::function<void(JsonWriter&)> abridged) {
     separate();
-    m_later.push_back({std::move(m_out), std::move(write)});
+    m_later.push_back({std::move(m_out), std::move(write), std::move(abridged)});
     m_out.clear();
 }
 
@@ -68,7 +69,7 @@ std::string JsonWriter::str() const {
     for (const auto& l : m_later) {
         out += l.before;
         JsonWriter w;
-        l.write(w);
+        (l.abridged ? l.abridged : l.write)(w);
         out += w.str();
     }
     return out + m_out;

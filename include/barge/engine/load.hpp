@@ -40,7 +40,7 @@ struct LoadResult {
     bool interrupted = false; // a stop request ended the run early (what is counted was done)
     int64_t requeued_pieces = 0; // catalog said on cargo, but missing or wrong size
     int64_t reclaimed_pieces = 0, reclaimed_bytes = 0;
-    std::vector<FileProblem> failures;
+    Problems failures;
     std::vector<std::string> notes;
     Plan plan;
 };

@@ -34,7 +34,7 @@ struct ScanResult {
     int64_t files_hashed = 0, bytes_hashed = 0, left_to_hash = 0;
     bool stopped_early = false;
     int64_t restamped = 0; // entries stamped anew (rotation: see scan.cpp)
-    std::vector<FileProblem> problems;
+    Problems problems;
     std::vector<std::string> notes;
 };
 

@@ -38,7 +38,7 @@ struct UnloadResult {
     int64_t pruned = 0;         // trash and version folders past their retention
     int64_t superseded = 0;     // older than what another drive delivered: kept in versions/
     int64_t learned = 0;        // entries whose newer state at the destination this drive learned
-    std::vector<FileProblem> failures;
+    Problems failures;
     std::vector<std::string> notes;
     Plan plan;
 };

@@ -18,7 +18,7 @@ struct VerifyResult {
     bool stopped_early = false;
     bool dry_run = false;                     // nothing read or recorded: what would be checked
     int64_t would_check = 0, would_bytes = 0; // a dry run's plan
-    std::vector<FileProblem> problems; // each bad item, by file name
+    Problems problems; // each bad item, by file name
 };
 
 struct VerifyDestOptions {

@@ -39,10 +39,13 @@ public:
     }
     // A value written only when the document is: write_to streams it through a
     // writer of its own whose text goes out as it grows, so a value of millions
-    // of elements (a dry run's plan, SPEC §8) is never held whole.
-    void value_later(std::function<void(JsonWriter&)> write);
+    // of elements (a dry run's plan, SPEC §8) is never held whole. abridged, when
+    // given, writes the value for str() instead (a run's problems: the first
+    // thousand in the recorded summary).
+    void value_later(std::function<void(JsonWriter&)> write,
+                     std::function<void(JsonWriter&)> abridged = {});
     // The whole document as one string, the values given later written in full
-    // (for what must be one string: a run's recorded summary, tests).
+    // or abridged (for what must be one string: a run's recorded summary, tests).
     std::string str() const;
     // The whole document to f, the values given later streamed.
     void write_to(std::FILE* f) const;
@@ -53,6 +56,7 @@ private:
     struct Later {
         std::string before; // the text that precedes the value
         std::function<void(JsonWriter&)> write;
+        std::function<void(JsonWriter&)> abridged;
     };
     std::string m_out;
     std::vector<Later> m_later;

@@ -9,7 +9,7 @@ using namespace barge;
 namespace {
 
 struct Sink {
-    std::vector<FileProblem> failures;
+    Problems failures;
     std::vector<std::string> notes;
     std::map<int64_t, std::string> recorded;
     ErrorSink sink{"load p", failures, notes,
@@ -31,8 +31,8 @@ TEST(ErrorSink, AFileProblemIsRecordedCountedAndListed) {
     Sink s;
     s.handle(7, SystemError(EACCES, "open", "/src/a"));
     ASSERT_EQ(s.failures.size(), 1u);
-    EXPECT_EQ(s.failures[0].path, "/src/a");
-    EXPECT_EQ(s.failures[0].reason, "open '/src/a': Permission denied");
+    EXPECT_EQ(s.failures.first()[0].path, "/src/a");
+    EXPECT_EQ(s.failures.first()[0].reason, "open '/src/a': Permission denied");
     EXPECT_EQ(s.recorded.at(7), "open '/src/a': Permission denied");
     EXPECT_EQ(s.sink.failed(), 1u);
     EXPECT_TRUE(s.notes.empty());

@@ -68,3 +68,70 @@ TEST(Plan, TemporaryFileInTmpdirOrAClearError) {
     }
     EXPECT_TRUE(plan.empty()) << "a line that was not kept was counted";
 }
+
+namespace {
+
+std::vector<FileProblem> some_problems(size_t n) {
+    std::vector<FileProblem> out;
+    for (size_t i = 0; i < n; ++i) {
+        out.push_back({"/src/d" + std::to_string(i % 7) + std::string(1, static_cast<char>(i % 256)) + "f" +
+                           std::to_string(i),
+                       i % 5 == 0 ? "" : "open: Permission denied " + std::string(i % 300, 'r')});
+    }
+    return out;
+}
+
+std::vector<FileProblem> listed(const Problems& p) {
+    std::vector<FileProblem> out;
+    p.each([&](const FileProblem& f) { out.push_back(f); });
+    return out;
+}
+
+void expect_same(const std::vector<FileProblem>& got, const std::vector<FileProblem>& want) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].path, want[i].path) << i;
+        EXPECT_EQ(got[i].reason, want[i].reason) << i;
+    }
+}
+
+} // namespace
+
+// A run's problems: the first thousand in memory, the rest in the temporary
+// file, every one listed in order, as often as asked, by every copy.
+TEST(Problems, ListsEveryProblemInOrderHoldingTheFirstThousand) {
+    auto want = some_problems(2500);
+    Problems p;
+    EXPECT_TRUE(p.empty());
+    for (const auto& f : want) {
+        p.push_back(f);
+    }
+    EXPECT_EQ(p.size(), 2500u);
+    EXPECT_EQ(p.first().size(), Problems::held) << "more problems than held were kept in memory";
+    expect_same(listed(p), want);
+    Problems copy = p;
+    expect_same(listed(copy), want);
+    p.push_back({"/src/last", "late"});
+    want.push_back({"/src/last", "late"});
+    expect_same(listed(p), want);
+}
+
+// Where the temporary file cannot be made, the problems past the first
+// thousand stay in memory: none is left out of the listing.
+TEST(Problems, WithoutATemporaryFileNoneIsLost) {
+    const char* old = std::getenv("TMPDIR");
+    std::string saved = old ? old : "";
+    ::setenv("TMPDIR", "/nonexistent-barge-tmpdir", 1);
+    auto want = some_problems(1500);
+    Problems p;
+    for (const auto& f : want) {
+        p.push_back(f);
+    }
+    if (old) {
+        ::setenv("TMPDIR", saved.c_str(), 1);
+    } else {
+        ::unsetenv("TMPDIR");
+    }
+    EXPECT_EQ(p.size(), 1500u);
+    expect_same(listed(p), want);
+}

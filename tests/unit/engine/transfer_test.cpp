@@ -85,7 +85,7 @@ private:
 
 struct Fixture {
     TestDir dir;
-    std::vector<FileProblem> problems;
+    Problems problems;
     std::vector<std::string> notes;
     ErrorSink sink{"test", problems, notes, nullptr};
     Fd out;

@@ -179,3 +179,35 @@ TEST(Json, ParseRefusesWhatIsNotJson) {
         EXPECT_FALSE(parse_json(bad)) << bad;
     }
 }
+
+// A value given later with an abridged form: str() (a run's recorded summary)
+// writes the abridged one, write_to (the printed document) the whole.
+TEST(Json, AbridgedValueOnlyInStr) {
+    JsonWriter j;
+    j.begin_object();
+    j.key("problems");
+    j.value_later(
+        [](JsonWriter& w) {
+            w.begin_array();
+            for (int i = 0; i < 3; ++i) {
+                w.value(i);
+            }
+            w.end_array();
+        },
+        [](JsonWriter& w) {
+            w.begin_array();
+            w.value(0);
+            w.end_array();
+        });
+    j.field("after", 1);
+    j.end_object();
+    EXPECT_EQ(j.str(), R"({"problems":[0],"after":1})");
+    std::FILE* out = std::tmpfile();
+    ASSERT_NE(out, nullptr);
+    j.write_to(out);
+    std::string printed(static_cast<size_t>(std::ftell(out)), '\0');
+    std::rewind(out);
+    ASSERT_EQ(std::fread(printed.data(), 1, printed.size(), out), printed.size());
+    std::fclose(out);
+    EXPECT_EQ(printed, R"({"problems":[0,1,2],"after":1})");
+}
