@@ -2,6 +2,7 @@
 
 #include "barge/util/error.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -83,6 +84,52 @@ void unwind_spool(const char* what, std::FILE* f) {
                             std::ferror(f) ? std::string(": ") + std::strerror(errno) : ""));
 }
 
+// Reads a spool from its start with pread, whatever the state of the stream
+// that writes it (a write that failed may leave bytes in its buffer).
+class SpoolReader {
+public:
+    explicit SpoolReader(std::FILE* f) : m_fd(::fileno(f)) {}
+    bool get(void* data, size_t n) {
+        auto* out = static_cast<char*>(data);
+        while (n > 0) {
+            if (m_at == m_buf.size() && !fill()) {
+                return false;
+            }
+            size_t k = std::min(n, m_buf.size() - m_at);
+            std::memcpy(out, m_buf.data() + m_at, k);
+            m_at += k;
+            out += k;
+            n -= k;
+        }
+        return true;
+    }
+    bool get_text(std::string& s) {
+        uint64_t n = 0;
+        if (!get(&n, sizeof n)) {
+            return false;
+        }
+        s.resize(n);
+        return get(s.data(), n);
+    }
+
+private:
+    bool fill() {
+        m_buf.resize(64 * 1024);
+        ssize_t n;
+        do {
+            n = ::pread(m_fd, m_buf.data(), m_buf.size(), m_pos);
+        } while (n < 0 && errno == EINTR);
+        m_buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+        m_at = 0;
+        m_pos += n > 0 ? n : 0;
+        return n > 0;
+    }
+    int m_fd;
+    off_t m_pos = 0;
+    std::string m_buf;
+    size_t m_at = 0;
+};
+
 bool get(std::FILE* f, void* data, size_t n) {
     return n == 0 || std::fread(data, 1, n, f) == n;
 }
@@ -152,7 +199,8 @@ void Problems::push_back(FileProblem p) {
             ++m_in_file;
             return;
         } catch (const Error& e) {
-            // A half-written problem is never read: m_in_file counts whole ones.
+            // A half-written problem is never read: m_in_file counts whole
+            // ones, and they are read back with pread (SpoolReader).
             spdlog::warn("{}; the rest of the problems are kept in memory", e.what());
         }
     }
@@ -164,16 +212,17 @@ void Problems::each(const std::function<void(const FileProblem&)>& f) const {
         f(p);
     }
     if (m_file) {
-        std::FILE* in = m_file.get();
-        rewind_spool(problems_spool, in);
+        // Each problem counted in m_in_file was flushed whole when added.
+        SpoolReader in(m_file.get());
         FileProblem p;
         for (size_t i = 0; i < m_in_file; ++i) {
-            if (!get_text(in, p.path) || !get_text(in, p.reason)) {
-                spool_unreadable(problems_spool, in, "problem", i, m_in_file);
+            errno = 0;
+            if (!in.get_text(p.path) || !in.get_text(p.reason)) {
+                throw Error(fmt::format("{}: problem {} of {} could not be read back{}", spool_name(problems_spool),
+                                        i + 1, m_in_file, errno ? std::string(": ") + std::strerror(errno) : ""));
             }
             f(p);
         }
-        unwind_spool(problems_spool, in);
     }
     for (const auto& p : m_rest) {
         f(p);

@@ -1,6 +1,8 @@
 #include "barge/engine/report.hpp"
 
+#include <csignal>
 #include <cstdlib>
+#include <sys/resource.h>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -133,5 +135,26 @@ TEST(Problems, WithoutATemporaryFileNoneIsLost) {
         ::unsetenv("TMPDIR");
     }
     EXPECT_EQ(p.size(), 1500u);
+    expect_same(listed(p), want);
+}
+
+// The temporary file filling up part-way (a file size limit here, a full
+// $TMPDIR in life): the problems written whole before are read back, the
+// half-written one and the rest come from memory, in order.
+TEST(Problems, AFileThatFillsUpPartWayLosesNone) {
+    auto want = some_problems(3000);
+    struct rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of the signal
+    struct rlimit small = old;
+    small.rlim_cur = 64 * 1024; // about 400 of the 2,000 past the first thousand
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    Problems p;
+    for (const auto& f : want) {
+        p.push_back(f);
+    }
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_EQ(p.size(), 3000u);
     expect_same(listed(p), want);
 }
