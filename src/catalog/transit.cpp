@@ -463,10 +463,10 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
         onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name);
         std::optional<int64_t> onto_id;
-        if (onto.step()) {
+        if (onto.step()) { // (pair_id, parent, name) is unique: one row at most
             onto_id = onto.column_int(0);
-        }
-        while (onto.step()) {
+            while (onto.step()) {
+            }
         }
         onto.reset();
         if (onto_id) {
@@ -576,10 +576,12 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
     Statement st = m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND kind = 2 AND "
                                 "d_kind = 2 RETURNING id");
     st.bind(1, entry_id);
-    bool was = st.step();
+    if (!st.step()) {
+        return false; // (a step after the end would run the UPDATE again)
+    }
     while (st.step()) {
     }
-    return was;
+    return true;
 }
 
 void TransitStore::each_order_intent(int64_t pair_id, const PathOrderSink& f) {

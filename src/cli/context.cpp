@@ -277,17 +277,29 @@ namespace {
 int g_stdout_errno = 0; // the first failed write of text to stdout
 }
 
-void say(const Globals& g, const std::string& text) {
-    if (g.json || g.quiet) {
-        return;
-    }
+namespace {
+// Writes text (and a line's end after it, unless it ends one) to stdout.
+void write_text(const std::string& text, bool end_line) {
     clear_progress_line(); // text never lands on the end of a progress line
     bool whole = std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
-    if (whole && (text.empty() || text.back() != '\n')) {
+    if (whole && end_line && (text.empty() || text.back() != '\n')) {
         whole = std::fputc('\n', stdout) != EOF;
     }
     if (!whole && g_stdout_errno == 0) {
         g_stdout_errno = errno; // said at the end (stdout_written), with its cause
+    }
+}
+} // namespace
+
+void say(const Globals& g, const std::string& text) {
+    if (!g.json && !g.quiet) {
+        write_text(text, true);
+    }
+}
+
+void say_part(const Globals& g, const std::string& text) {
+    if (!g.json && !g.quiet) {
+        write_text(text, false);
     }
 }
 

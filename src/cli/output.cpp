@@ -20,9 +20,8 @@ namespace {
 // goes to stdout once it holds this much, and is emptied (say() prints the rest).
 constexpr size_t text_chunk = 64 * 1024;
 
-void text_out(std::string& text) {
-    clear_progress_line();
-    std::fwrite(text.data(), 1, text.size(), stdout); // a failed write: said at the end (stdout_written)
+void text_out(const Globals& g, std::string& text) {
+    say_part(g, text);
     text.clear();
 }
 
@@ -35,7 +34,7 @@ void problem_lines(const Globals& g, std::string& text, const Problems& problems
     problems.each([&](const FileProblem& p) {
         text += fmt::format("\n  {}: {}: {}", label, escape_bytes(p.path), p.reason);
         if (text.size() >= text_chunk) {
-            text_out(text);
+            text_out(g, text);
         }
     });
 }
@@ -112,13 +111,17 @@ void problems_json(JsonWriter& j, const Problems& problems) {
     }
     // Printed whole, read back from the spool as the document is printed; the
     // run's recorded summary keeps the first ones (the runs table counts all).
+    // One copy, shared by both forms (the result is gone when the document is
+    // printed): past the first ones it holds the file, or the problems kept in
+    // memory where the file could not be written.
+    auto kept = std::make_shared<const Problems>(problems);
     j.value_later(
-        [problems](JsonWriter& w) {
+        [kept](JsonWriter& w) {
             w.begin_array();
-            problems.each([&](const FileProblem& p) { problem_json(w, p); });
+            kept->each([&](const FileProblem& p) { problem_json(w, p); });
             w.end_array();
         },
-        [problems](JsonWriter& w) { problems_array(w, problems.first()); });
+        [kept](JsonWriter& w) { problems_array(w, kept->first()); });
 }
 
 void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
@@ -161,7 +164,7 @@ void plan_text(const Globals& g, std::string& text, const Plan& plan) {
         text += fmt::format("\n  {} {} ({}){}", l.goes ? "goes: " : "stays:", escape_bytes(l.path),
                             format_size(static_cast<uint64_t>(l.bytes)), l.why.empty() ? "" : ": " + l.why);
         if (text.size() >= text_chunk) {
-            text_out(text);
+            text_out(g, text);
         }
     });
 }

@@ -35,7 +35,7 @@ std::FILE* open_spool(const char* what) {
     std::string dir = spool_dir();
     int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-        std::string name = dir + "/barge-plan-XXXXXX";
+        std::string name = dir + "/barge-spool-XXXXXX";
         fd = ::mkostemp(name.data(), O_CLOEXEC);
         if (fd >= 0) {
             ::unlink(name.c_str());

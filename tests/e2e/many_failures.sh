@@ -38,6 +38,13 @@ sql "SELECT summary FROM runs ORDER BY id DESC LIMIT 1" >"$T/summary"
 expect_eq 1000 "$(jq '.pairs[0].problems | length' "$T/summary")" "the load's problems kept in the recorded summary"
 expect_eq 1 "$(jq '.pairs[0].scan.problems | length' "$T/summary")" "the scan's problems in the recorded summary"
 
+# Text that cannot be written as it streams out: exit 3 stays 3, the cause said.
+rc=0
+as_user "$BARGE" load >/dev/full 2>"$T/err" || rc=$?
+expect_eq 3 "$rc" "the exit of a load with unreadable files, its text to /dev/full"
+grep -q "writing the output to stdout: No space left on device" "$T/err" ||
+    fail "the failed write of the problems' lines is not said: $(grep -v 'Permission denied' "$T/err" | head -3)"
+
 # JSON: all of them, read back from the temporary file as it is printed.
 rc=0
 as_user "$BARGE" load --json >"$T/out" 2>"$T/err" || rc=$?

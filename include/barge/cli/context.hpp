@@ -145,6 +145,9 @@ private:
 
 // Prints human text to stdout unless --json or --quiet.
 void say(const Globals& g, const std::string& text);
+// The same without the line's end: the first part of a long text (a plan's or
+// the problems' lines), printed as it grows; say() prints the rest.
+void say_part(const Globals& g, const std::string& text);
 // Prints the JSON document (one per command) to stdout.
 void print_json(const JsonWriter& j);
 // At the end of a command: flushes stdout and says whether everything printed
