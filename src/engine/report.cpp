@@ -66,26 +66,16 @@ void put_text(const char* what, std::FILE* f, const std::string& s) {
     put(what, f, s.data(), s.size());
 }
 
-// Back to the start of a spool to read it, and to its end after.
-void rewind_spool(const char* what, std::FILE* f) {
-    if (std::fflush(f) != 0 || std::fseek(f, 0, SEEK_SET) != 0) {
-        throw_errno("read", spool_name(what));
-    }
-}
-
-void unwind_spool(const char* what, std::FILE* f) {
-    if (std::fseek(f, 0, SEEK_END) != 0) {
-        throw_errno("seek", spool_name(what));
-    }
-}
-
-[[noreturn]] void spool_unreadable(const char* what, std::FILE* f, const char* item, size_t i, size_t n) {
+// One of a spool's items could not be read back (errno: why, when known).
+[[noreturn]] void spool_unreadable(const char* what, const char* item, size_t i, size_t n) {
+    int e = errno;
     throw Error(fmt::format("{}: {} {} of {} could not be read back{}", spool_name(what), item, i + 1, n,
-                            std::ferror(f) ? std::string(": ") + std::strerror(errno) : ""));
+                            e ? std::string(": ") + std::strerror(e) : ""));
 }
 
-// Reads a spool from its start with pread, whatever the state of the stream
-// that writes it (a write that failed may leave bytes in its buffer).
+// Reads a spool from its start with pread: what its stream has flushed,
+// whatever the stream's position or state (a write that failed may leave
+// bytes in its buffer), which the reading leaves as they are.
 class SpoolReader {
 public:
     explicit SpoolReader(std::FILE* f) : m_fd(::fileno(f)) {}
@@ -130,19 +120,6 @@ private:
     size_t m_at = 0;
 };
 
-bool get(std::FILE* f, void* data, size_t n) {
-    return n == 0 || std::fread(data, 1, n, f) == n;
-}
-
-bool get_text(std::FILE* f, std::string& s) {
-    uint64_t n = 0;
-    if (!get(f, &n, sizeof n)) {
-        return false;
-    }
-    s.resize(n);
-    return get(f, s.data(), n);
-}
-
 } // namespace
 
 void Plan::add(const PlanLine& line) {
@@ -163,19 +140,21 @@ void Plan::each(const std::function<void(const PlanLine&)>& f) const {
     if (!m_file) {
         return;
     }
-    std::FILE* in = m_file.get();
-    rewind_spool(plan_spool, in);
+    if (std::fflush(m_file.get()) != 0) {
+        throw_errno("write", spool_name(plan_spool));
+    }
+    SpoolReader in(m_file.get());
     PlanLine line;
     for (int64_t i = 0; i < m_lines; ++i) {
         char goes = 0;
-        if (!get_text(in, line.path) || !get(in, &line.bytes, sizeof line.bytes) ||
-            !get(in, &goes, 1) || !get_text(in, line.why)) {
-            spool_unreadable(plan_spool, in, "line", static_cast<size_t>(i), static_cast<size_t>(m_lines));
+        errno = 0;
+        if (!in.get_text(line.path) || !in.get(&line.bytes, sizeof line.bytes) || !in.get(&goes, 1) ||
+            !in.get_text(line.why)) {
+            spool_unreadable(plan_spool, "line", static_cast<size_t>(i), static_cast<size_t>(m_lines));
         }
         line.goes = goes != 0;
         f(line);
     }
-    unwind_spool(plan_spool, in);
 }
 
 void Problems::push_back(FileProblem p) {
@@ -218,8 +197,7 @@ void Problems::each(const std::function<void(const FileProblem&)>& f) const {
         for (size_t i = 0; i < m_in_file; ++i) {
             errno = 0;
             if (!in.get_text(p.path) || !in.get_text(p.reason)) {
-                throw Error(fmt::format("{}: problem {} of {} could not be read back{}", spool_name(problems_spool),
-                                        i + 1, m_in_file, errno ? std::string(": ") + std::strerror(errno) : ""));
+                spool_unreadable(problems_spool, "problem", i, m_in_file);
             }
             f(p);
         }
