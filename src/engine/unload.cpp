@@ -139,7 +139,7 @@ public:
             // the next run, not called delivered. This run sets them at its end.
             for (int64_t id : parents.sorted()) {
                 if (m_store.forget_dir_times(id)) {
-                    m_times_only.push_back(id);
+                    m_times_only.add(id);
                 }
             }
             tx.commit();
@@ -148,7 +148,6 @@ public:
         try {
             move_renamed_dirs();
             m_pending_parents.clear();
-            std::sort(m_times_only.begin(), m_times_only.end()); // the moves added theirs
             each_delivery(
                 {Kind::dir},
                 [&](const DeliveryItem& d) {
@@ -585,7 +584,7 @@ private:
                                               if ((std::binary_search(pending.begin(), pending.end(), old_id) ||
                                                    std::binary_search(pending.begin(), pending.end(), new_id)) &&
                                                   m_store.forget_dir_times(new_id)) {
-                                                  m_times_only.push_back(new_id);
+                                                  m_times_only.add(new_id);
                                               }
                                           });
                 tx.commit();
@@ -919,6 +918,7 @@ private:
         std::sort(m_dirs.begin(), m_dirs.end(), [](const MadeDir& a, const MadeDir& b) {
             return a.depth != b.depth ? a.depth > b.depth : a.entry_id < b.entry_id;
         });
+        const std::vector<int64_t>& times_only = m_times_only.sorted();
         for (const auto& m : m_dirs) {
             auto found = m_store.dir_entry_by_id(m.entry_id);
             if (!found) {
@@ -928,7 +928,7 @@ private:
             for_file(m_sink, d.entry_id, display(d), [&] {
                 m_dest.set_dir_metadata(d);
                 m_store.mark_delivered(d.entry_id, now_ns());
-                if (std::binary_search(m_times_only.begin(), m_times_only.end(), d.entry_id)) {
+                if (std::binary_search(times_only.begin(), times_only.end(), d.entry_id)) {
                     return; // delivered before: only its times were set back
                 }
                 ++m_result.dirs;
@@ -966,7 +966,7 @@ private:
         std::ptrdiff_t depth;
     };
     std::vector<MadeDir> m_dirs;
-    std::vector<int64_t> m_times_only; // delivered directories whose times this run sets back (sorted after the moves)
+    IdSet m_times_only; // delivered directories whose times this run sets back
     IdSet m_pending_parents; // parents of what it may change that a move may deliver (see run())
     IdSet m_touched; // directories it wrote into (drain_touched), by entry id
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory
