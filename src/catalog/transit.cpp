@@ -584,6 +584,22 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
     return true;
 }
 
+std::optional<int64_t> TransitStore::forget_delivered_dir_times(int64_t pair_id, const std::string& rel) {
+    static const std::string sql = std::string("UPDATE entries AS e SET d_mtime_ns = NULL WHERE e.pair_id = ?1 AND "
+                                               "e.parent = ?2 AND e.name = ?3 AND e.kind = 2 AND ") +
+                                   sql_delivered + " RETURNING id";
+    EntryPath at = EntryPath::of(rel);
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
+    if (!st.step()) {
+        return std::nullopt; // (a step after the end would run the UPDATE again)
+    }
+    int64_t id = st.column_int(0);
+    while (st.step()) {
+    }
+    return id;
+}
+
 void TransitStore::each_order_intent(int64_t pair_id, const PathOrderSink& f) {
     // Three indexed reads: the undelivered files, symlinks and special files
     // (entries_undelivered), and the deletions (entries_gone). Directories are

@@ -152,10 +152,9 @@ public:
                 {Kind::dir},
                 [&](const DeliveryItem& d) {
                     m_dest.make_dir(d);
-                    std::string rel = d.rel();
-                    m_dirs.push_back({d.entry_id, std::count(rel.begin(), rel.end(), '/')});
+                    m_dirs.push_back({d.entry_id, depth(d.rel())});
                 },
-                true);
+                [&](const std::vector<DeliveryItem>& page) { before_dirs(page); });
             move_renamed();
             each_delivery({Kind::file}, [&](const DeliveryItem& d) {
                 if (m_store.link_leader(m_pair.id, d)) {
@@ -273,24 +272,60 @@ private:
         }
     }
 
+    static std::ptrdiff_t depth(const std::string& rel) { return std::count(rel.begin(), rel.end(), '/'); }
+
+    // Before a page of directories is made: their orders go to the
+    // destination's order record (each_order_intent leaves directories out),
+    // and the delivered directories they are made in lose their delivered
+    // times in one commit.
+    void before_dirs(const std::vector<DeliveryItem>& page) {
+        m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
+            for (const auto& d : page) {
+                add(d.parent, d.name, d.ord);
+            }
+        });
+        Transaction tx(m_catalog.db());
+        const std::string* last = nullptr; // the page comes grouped by parent
+        for (const auto& d : page) {
+            if (!last || *last != d.parent) {
+                forget_delivered_parent(d.parent);
+            }
+            last = &d.parent;
+        }
+        tx.commit();
+    }
+
+    // A name is about to appear in directory rel (a directory made or moved
+    // there) that is not a parent of the run's intents (run() forgot those):
+    // if it is a delivered directory, it loses its delivered times, in the
+    // caller's transaction, and this run sets them at its end like a made
+    // directory's. Its source mtime is then the delivered one, though the new
+    // name is new in it, only when set back by hand or by a tool; a run killed
+    // after the name appeared must still leave its times to the next run.
+    void forget_delivered_parent(const std::string& rel) {
+        if (rel.empty()) {
+            return; // the root's times are never set
+        }
+        if (auto id = m_store.forget_delivered_dir_times(m_pair.id, rel)) {
+            m_times_only.add(*id);
+            m_dirs.push_back({*id, depth(rel)});
+        }
+    }
+
     // Pages through the pair's undelivered entries of one kind, in path order;
     // each one's errors go to the sink.
-    // record_first: the page's orders go to the destination's order record
-    // before any of it is made (directories: each_order_intent leaves them out).
+    // before_page: called with each page before any of it is made, after_page
+    // after each whole page, both outside any one file's errors.
     template <typename F>
-    // after_page: called after each whole page, outside any one file's errors.
-    void each_delivery(const std::vector<Kind>& kinds, F&& f, bool record_first = false,
+    void each_delivery(const std::vector<Kind>& kinds, F&& f,
+                       const std::function<void(const std::vector<DeliveryItem>&)>& before_page = {},
                        const std::function<void()>& after_page = {}) {
         m_store.each_delivery_page(m_pair.id, kinds, 256, [&](std::vector<DeliveryItem>& page) {
             if (stop_requested()) {
                 return false;
             }
-            if (record_first) {
-                m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
-                    for (const auto& d : page) {
-                        add(d.parent, d.name, d.ord);
-                    }
-                });
+            if (before_page) {
+                before_page(page);
             }
             for (auto& d : page) {
                 if (stop_requested()) {
@@ -569,6 +604,11 @@ private:
                 continue; // another drive delivered into it later: moved name by name
             }
             for_file(m_sink, to_id, display(*to), [&] {
+                {
+                    Transaction tx(m_catalog.db());
+                    forget_delivered_parent(to->parent);
+                    tx.commit();
+                }
                 if (!m_dest.move_dir(*from, *to)) {
                     return; // its files are renamed one by one
                 }
@@ -798,7 +838,7 @@ private:
                 }
                 placed.push_back(d);
             },
-            false,
+            {},
             [&] {
                 if (placed.size() >= 4096) {
                     record();
@@ -959,7 +999,8 @@ private:
     Assembler m_assembler;
     int64_t m_pending_bytes = 0;
     std::optional<int64_t> m_free; // see room_for()
-    // The directories this run made or delivered again: 16 bytes each (read back
+    // The directories this run made or delivered again, and those it forgot the
+    // times of before making a name in them: 16 bytes each (read back
     // from the catalog when their times are set), not a whole item each.
     struct MadeDir {
         int64_t entry_id;

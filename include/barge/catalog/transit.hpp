@@ -219,6 +219,10 @@ public:
     // one whose times could not be set back). Whether it was a delivered
     // directory.
     bool forget_dir_times(int64_t entry_id);
+    // The same for the directory at rel (not the root) when it is a delivered
+    // directory: its id then, nullopt when it is not (an undelivered one is set
+    // by the unload anyway).
+    std::optional<int64_t> forget_delivered_dir_times(int64_t pair_id, const std::string& rel);
     // (parent, name, ord) of what an unload may change at the destination now:
     // deletions, and undelivered entries that are current and not files, or
     // files whose content is complete on the drive or held at the destination.
