@@ -154,7 +154,7 @@ void install_binary(const Globals& g, const DriveLayout& layout, const std::opti
     medium.remove_leftovers("tmp-");
     BinaryPlacer placer(medium.dirfd(), dst);
     Problems failures;
-    std::vector<std::string> notes;
+    Notes notes;
     ErrorSink sink("install-binary", failures, notes, nullptr);
     Transfer<Binary> transfer(medium, placer, sink, RetryPolicy{1});
     HashPipeline pipe;

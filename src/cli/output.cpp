@@ -39,6 +39,19 @@ void problem_lines(const Globals& g, std::string& text, const Problems& problems
     });
 }
 
+// The notes as lines ("\n  note: text"), the same way.
+void note_lines(const Globals& g, std::string& text, const Notes& notes) {
+    if (g.json || g.quiet) {
+        return;
+    }
+    notes.each([&](const std::string& n) {
+        text += "\n  note: " + n;
+        if (text.size() >= text_chunk) {
+            text_out(g, text);
+        }
+    });
+}
+
 } // namespace
 
 std::string scan_result_text(const Globals& g, std::string text, const std::string& pair,
@@ -56,9 +69,7 @@ std::string scan_result_text(const Globals& g, std::string text, const std::stri
         text += fmt::format("; stopped early, {} files still to hash (the next scan continues)",
                             r.left_to_hash);
     }
-    for (const auto& n : r.notes) {
-        text += "\n  note: " + n;
-    }
+    note_lines(g, text, r.notes);
     problem_lines(g, text, r.problems, "failed");
     return text;
 }
@@ -81,57 +92,57 @@ void failures_if_quiet(const Globals& g, const Problems& problems) {
 
 namespace {
 
-void problem_json(JsonWriter& j, const FileProblem& p) {
+void item_json(JsonWriter& j, const FileProblem& p) {
     j.begin_object();
     j.field("path", p.path);
     j.field("reason", p.reason);
     j.end_object();
 }
 
-void problems_array(JsonWriter& j, const std::vector<FileProblem>& problems) {
+void item_json(JsonWriter& j, const std::string& note) { j.value(note); }
+
+template <typename T>
+void items_array(JsonWriter& j, const std::vector<T>& items) {
     j.begin_array();
-    for (const auto& p : problems) {
-        problem_json(j, p);
+    for (const auto& item : items) {
+        item_json(j, item);
     }
     j.end_array();
+}
+
+// items as the array at key.
+template <typename T>
+void spooled_json(JsonWriter& j, const char* key, const Spooled<T>& items) {
+    j.key(key);
+    if (items.size() <= Spooled<T>::held) {
+        items_array(j, items.first()); // all of them
+        return;
+    }
+    // Printed whole, read back from the spool as the document is printed; the
+    // run's recorded summary keeps the first ones (the runs table counts the
+    // problems). One copy, shared by both forms (the result is gone when the
+    // document is printed): past the first ones it holds the file, or the
+    // items kept in memory where the file could not be written.
+    auto kept = std::make_shared<const Spooled<T>>(items);
+    j.value_later(
+        [kept](JsonWriter& w) {
+            w.begin_array();
+            kept->each([&](const T& item) { item_json(w, item); });
+            w.end_array();
+        },
+        [kept](JsonWriter& w) { items_array(w, kept->first()); });
 }
 
 } // namespace
 
 void problems_json(JsonWriter& j, const std::vector<FileProblem>& problems) {
     j.key("problems");
-    problems_array(j, problems);
+    items_array(j, problems);
 }
 
-void problems_json(JsonWriter& j, const Problems& problems) {
-    j.key("problems");
-    if (problems.size() <= Problems::held) {
-        problems_array(j, problems.first()); // all of them
-        return;
-    }
-    // Printed whole, read back from the spool as the document is printed; the
-    // run's recorded summary keeps the first ones (the runs table counts all).
-    // One copy, shared by both forms (the result is gone when the document is
-    // printed): past the first ones it holds the file, or the problems kept in
-    // memory where the file could not be written.
-    auto kept = std::make_shared<const Problems>(problems);
-    j.value_later(
-        [kept](JsonWriter& w) {
-            w.begin_array();
-            kept->each([&](const FileProblem& p) { problem_json(w, p); });
-            w.end_array();
-        },
-        [kept](JsonWriter& w) { problems_array(w, kept->first()); });
-}
+void problems_json(JsonWriter& j, const Problems& problems) { spooled_json(j, "problems", problems); }
 
-void notes_json(JsonWriter& j, const std::vector<std::string>& notes) {
-    j.key("notes");
-    j.begin_array();
-    for (const auto& n : notes) {
-        j.value(n);
-    }
-    j.end_array();
-}
+void notes_json(JsonWriter& j, const Notes& notes) { spooled_json(j, "notes", notes); }
 
 void scan_result_json(JsonWriter& j, const ScanResult& r) {
     j.field("new", r.new_files);
@@ -185,13 +196,6 @@ void plan_json(JsonWriter& j, const Plan& plan) {
         });
         w.end_array();
     });
-}
-
-
-void notes_text(std::string& text, const std::vector<std::string>& notes) {
-    for (const auto& n : notes) {
-        text += "\n  note: " + n;
-    }
 }
 
 } // namespace
@@ -256,9 +260,9 @@ std::string load_result_text(const Globals& g, const std::string& pair, const Lo
                             format_size(static_cast<uint64_t>(r.reclaimed_bytes)));
     }
     if (!scan_said) {
-        notes_text(text, r.scan.notes);
+        note_lines(g, text, r.scan.notes);
     }
-    notes_text(text, r.notes);
+    note_lines(g, text, r.notes);
     if (!scan_said) {
         problem_lines(g, text, r.scan.problems, "failed");
     }
@@ -316,7 +320,7 @@ std::string unload_result_text(const Globals& g, const std::string& pair, const 
         text += fmt::format("dry run: {} (nothing was changed)",
                             plural(r.plan.size(), "entry", "entries"));
         plan_text(g, text, r.plan);
-        notes_text(text, r.notes);
+        note_lines(g, text, r.notes);
         problem_lines(g, text, r.failures, "failed");
         return text;
     }
@@ -370,7 +374,7 @@ std::string unload_result_text(const Globals& g, const std::string& pair, const 
         text += fmt::format("\n  pruned {} past their retention",
                             plural(r.pruned, "trash or version folder"));
     }
-    notes_text(text, r.notes);
+    note_lines(g, text, r.notes);
     problem_lines(g, text, r.failures, "failed");
     return text;
 }

@@ -11,7 +11,7 @@ namespace barge {
 
 Assembler::Assembler(Catalog& catalog, const Pair& pair, Cargo& cargo, Destination& dest,
                      HashPipeline& pipe, ErrorSink& sink, AssemblyCounts& counts,
-                     std::vector<std::string>& notes, std::function<bool(int64_t)> room_for)
+                     Notes& notes, std::function<bool(int64_t)> room_for)
     : m_catalog(catalog), m_store(catalog.db()), m_pair(pair), m_cargo(cargo), m_dest(dest),
       m_pipe(pipe), m_sink(sink), m_counts(counts), m_notes(notes), m_room_for(std::move(room_for)),
       m_piece_size(static_cast<int64_t>(catalog.piece_size())) {}

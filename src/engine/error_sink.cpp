@@ -19,7 +19,7 @@ bool RetryPolicy::transient(const Error& e) {
 }
 
 ErrorSink::ErrorSink(std::string what, Problems& failures,
-                     std::vector<std::string>& notes, Record record)
+                     Notes& notes, Record record)
     : m_what(std::move(what)), m_failures(failures), m_notes(notes), m_record(std::move(record)) {}
 
 void ErrorSink::fail(int64_t entry_id, const std::string& path, const std::string& reason) {

@@ -157,54 +157,77 @@ void Plan::each(const std::function<void(const PlanLine&)>& f) const {
     }
 }
 
-void Problems::push_back(FileProblem p) {
+namespace {
+
+// How each kind of item is named, written and read back.
+const char* const notes_spool = "the run's notes";
+const char* spool_what(const FileProblem*) { return problems_spool; }
+const char* spool_what(const std::string*) { return notes_spool; }
+const char* item_name(const FileProblem*) { return "problem"; }
+const char* item_name(const std::string*) { return "note"; }
+void put_item(std::FILE* f, const FileProblem& p) {
+    put_text(problems_spool, f, p.path);
+    put_text(problems_spool, f, p.reason);
+}
+void put_item(std::FILE* f, const std::string& n) { put_text(notes_spool, f, n); }
+bool get_item(SpoolReader& in, FileProblem& p) { return in.get_text(p.path) && in.get_text(p.reason); }
+bool get_item(SpoolReader& in, std::string& n) { return in.get_text(n); }
+
+} // namespace
+
+template <typename T>
+void Spooled<T>::push_back(T item) {
     ++m_count;
     if (m_first.size() < held) {
-        m_first.push_back(std::move(p));
+        m_first.push_back(std::move(item));
         return;
     }
+    const char* what = spool_what(&item);
     if (m_rest.empty()) {
         try {
             if (!m_file) {
-                m_file.reset(open_spool(problems_spool), [](std::FILE* f) { std::fclose(f); });
+                m_file.reset(open_spool(what), [](std::FILE* f) { std::fclose(f); });
             }
-            put_text(problems_spool, m_file.get(), p.path);
-            put_text(problems_spool, m_file.get(), p.reason);
-            // Written through now: a full disk is met here, where the problem
+            put_item(m_file.get(), item);
+            // Written through now: a full disk is met here, where the item
             // can still be kept, not when the list is printed.
             if (std::fflush(m_file.get()) != 0) {
-                throw_errno("write", spool_name(problems_spool));
+                throw_errno("write", spool_name(what));
             }
             ++m_in_file;
             return;
         } catch (const Error& e) {
-            // A half-written problem is never read: m_in_file counts whole
+            // A half-written item is never read: m_in_file counts whole
             // ones, and they are read back with pread (SpoolReader).
-            spdlog::warn("{}; the rest of the problems are kept in memory", e.what());
+            spdlog::warn("{}; the rest are kept in memory", e.what());
         }
     }
-    m_rest.push_back(std::move(p));
+    m_rest.push_back(std::move(item));
 }
 
-void Problems::each(const std::function<void(const FileProblem&)>& f) const {
-    for (const auto& p : m_first) {
-        f(p);
+template <typename T>
+void Spooled<T>::each(const std::function<void(const T&)>& f) const {
+    for (const auto& item : m_first) {
+        f(item);
     }
     if (m_file) {
-        // Each problem counted in m_in_file was flushed whole when added.
+        // Each item counted in m_in_file was flushed whole when added.
         SpoolReader in(m_file.get());
-        FileProblem p;
+        T item;
         for (size_t i = 0; i < m_in_file; ++i) {
             errno = 0;
-            if (!in.get_text(p.path) || !in.get_text(p.reason)) {
-                spool_unreadable(problems_spool, "problem", i, m_in_file);
+            if (!get_item(in, item)) {
+                spool_unreadable(spool_what(&item), item_name(&item), i, m_in_file);
             }
-            f(p);
+            f(item);
         }
     }
-    for (const auto& p : m_rest) {
-        f(p);
+    for (const auto& item : m_rest) {
+        f(item);
     }
 }
+
+template class Spooled<FileProblem>;
+template class Spooled<std::string>;
 
 } // namespace barge

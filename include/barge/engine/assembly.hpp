@@ -34,7 +34,7 @@ public:
     // room_for(bytes): whether the destination holds that much more above its reserve.
     Assembler(Catalog& catalog, const Pair& pair, Cargo& cargo, Destination& dest,
               HashPipeline& pipe, ErrorSink& sink, AssemblyCounts& counts,
-              std::vector<std::string>& notes, std::function<bool(int64_t)> room_for);
+              Notes& notes, std::function<bool(int64_t)> room_for);
 
     // Appends d's pieces that are on the cargo and not staged yet. Returns the
     // complete assembly file (metadata set, ready for verification), or nothing
@@ -55,7 +55,7 @@ private:
     HashPipeline& m_pipe;
     ErrorSink& m_sink;
     AssemblyCounts& m_counts;
-    std::vector<std::string>& m_notes;
+    Notes& m_notes;
     std::function<bool(int64_t)> m_room_for;
     int64_t m_piece_size;
 };

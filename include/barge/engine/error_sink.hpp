@@ -29,8 +29,7 @@ class ErrorSink {
 public:
     // Records a failure on the catalog entry (entry_id 0: no entry to record on).
     using Record = std::function<void(int64_t entry_id, const std::string& reason)>;
-    ErrorSink(std::string what, Problems& failures,
-              std::vector<std::string>& notes, Record record);
+    ErrorSink(std::string what, Problems& failures, Notes& notes, Record record);
 
     // A file failed for good.
     void fail(int64_t entry_id, const std::string& path, const std::string& reason);
@@ -49,7 +48,7 @@ public:
 private:
     std::string m_what; // "load photos": the prefix of every log line
     Problems& m_failures;
-    std::vector<std::string>& m_notes;
+    Notes& m_notes;
     Record m_record;
 };
 

@@ -41,7 +41,7 @@ struct LoadResult {
     int64_t requeued_pieces = 0; // catalog said on cargo, but missing or wrong size
     int64_t reclaimed_pieces = 0, reclaimed_bytes = 0;
     Problems failures;
-    std::vector<std::string> notes;
+    Notes notes;
     Plan plan;
 };
 

@@ -15,32 +15,39 @@ struct FileProblem {
     std::string reason;
 };
 
-// The files a run could not process, each with its reason, in the order met:
-// the first `held` in memory, the rest in an unlinked temporary file (in
-// $TMPDIR, else /tmp), as a Plan's lines are. Every one is listed (SPEC §4,
-// exit 3) whatever their number, in bounded memory (SPEC §8): held in memory,
-// 200,200 failures of an unload took 192 MiB, 97 MiB since. Where the temporary file cannot
-// be written, the rest stay in memory (said once in the log): a failure is
-// never left out of the listing. A copy shares the file; problems are added
-// to one copy only.
-class Problems {
+// What a run reports item by item, in the order met: the first `held` in
+// memory, the rest in an unlinked temporary file (in $TMPDIR, else /tmp), as a
+// Plan's lines are. Every one is listed (SPEC §4: each failure with its
+// reason, exit 3) whatever their number, in bounded memory (SPEC §8): held in
+// memory, 200,200 failures of an unload took 192 MiB, 97 MiB since. Where the
+// temporary file cannot be written, the rest stay in memory (said once in the
+// log): none is ever left out of the listing. A copy shares the file; items
+// are added to one copy only. T: FileProblem or std::string (report.cpp).
+template <typename T>
+class Spooled {
 public:
     static constexpr size_t held = 1000;
-    void push_back(FileProblem p);
+    void push_back(T item);
     size_t size() const { return m_count; }
     bool empty() const { return m_count == 0; }
-    // Each problem in the order added.
-    void each(const std::function<void(const FileProblem&)>& f) const;
+    // Each item in the order added.
+    void each(const std::function<void(const T&)>& f) const;
     // The first ones (all of them when there are at most `held`).
-    const std::vector<FileProblem>& first() const { return m_first; }
+    const std::vector<T>& first() const { return m_first; }
 
 private:
-    std::vector<FileProblem> m_first;  // the first `held`
+    std::vector<T> m_first;            // the first `held`
     std::shared_ptr<std::FILE> m_file; // the next ones
     size_t m_in_file = 0;
-    std::vector<FileProblem> m_rest; // after the file could not be written
+    std::vector<T> m_rest; // after the file could not be written
     size_t m_count = 0;
 };
+
+// The files a run could not process, each with its reason.
+using Problems = Spooled<FileProblem>;
+// What a run tells besides (a file that changed while read, to be carried on
+// a later run, say): one per file at most, so as many as the files.
+using Notes = Spooled<std::string>;
 
 // One line of a dry run's plan.
 struct PlanLine {

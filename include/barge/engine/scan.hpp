@@ -35,7 +35,7 @@ struct ScanResult {
     bool stopped_early = false;
     int64_t restamped = 0; // entries stamped anew (rotation: see scan.cpp)
     Problems problems;
-    std::vector<std::string> notes;
+    Notes notes;
 };
 
 // Why the pair's source is not visible here (SPEC §4), or nullopt when it is: its

@@ -39,7 +39,7 @@ struct UnloadResult {
     int64_t superseded = 0;     // older than what another drive delivered: kept in versions/
     int64_t learned = 0;        // entries whose newer state at the destination this drive learned
     Problems failures;
-    std::vector<std::string> notes;
+    Notes notes;
     Plan plan;
 };
 

@@ -10,7 +10,7 @@ namespace {
 
 struct Sink {
     Problems failures;
-    std::vector<std::string> notes;
+    Notes notes;
     std::map<int64_t, std::string> recorded;
     ErrorSink sink{"load p", failures, notes,
                    [this](int64_t entry, const std::string& reason) { recorded[entry] = reason; }};
@@ -53,7 +53,7 @@ TEST(ErrorSink, AFileThatWaitsForALaterRunIsANoteNotAFailure) {
     EXPECT_TRUE(s.failures.empty());
     EXPECT_TRUE(s.recorded.empty());
     ASSERT_EQ(s.notes.size(), 1u);
-    EXPECT_EQ(s.notes[0], "'/src/a' changed while being read: it will be carried on a later run");
+    EXPECT_EQ(s.notes.first().at(0), "'/src/a' changed while being read: it will be carried on a later run");
 }
 
 TEST(ErrorSink, NoEntryNothingRecorded) {

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <gtest/gtest.h>
 #include <string>
@@ -157,4 +158,28 @@ TEST(Problems, AFileThatFillsUpPartWayLosesNone) {
     std::signal(SIGXFSZ, old_handler);
     EXPECT_EQ(p.size(), 3000u);
     expect_same(listed(p), want);
+}
+
+// A run's notes are kept the same way: one per file that changed while read
+// can be as many as the files.
+TEST(Notes, ListsEveryNoteInOrderHoldingTheFirstThousand) {
+    std::vector<std::string> want;
+    for (int i = 0; i < 2500; ++i) {
+        want.push_back(fmt::format("'/src/{}{}' changed while being read: it will be carried on a later run",
+                                   std::string(static_cast<size_t>(i % 7), 'x'), i));
+    }
+    want.push_back(""); // an empty one is still a note
+    Notes n;
+    for (const auto& s : want) {
+        n.push_back(s);
+    }
+    EXPECT_EQ(n.size(), want.size());
+    EXPECT_EQ(n.first().size(), Notes::held) << "more notes than held were kept in memory";
+    std::vector<std::string> got;
+    n.each([&](const std::string& s) { got.push_back(s); });
+    EXPECT_EQ(got, want);
+    Notes copy = n;
+    got.clear();
+    copy.each([&](const std::string& s) { got.push_back(s); });
+    EXPECT_EQ(got, want);
 }

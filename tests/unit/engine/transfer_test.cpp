@@ -86,7 +86,7 @@ private:
 struct Fixture {
     TestDir dir;
     Problems problems;
-    std::vector<std::string> notes;
+    Notes notes;
     ErrorSink sink{"test", problems, notes, nullptr};
     Fd out;
     std::unique_ptr<Medium> medium;
