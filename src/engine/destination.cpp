@@ -146,6 +146,30 @@ void Destination::apply_metadata(int fd, const FileStat& st, const std::string& 
     }
 }
 
+void Destination::write_into(int dirfd, const std::string& rel) {
+    constexpr mode_t needed = S_IWUSR | S_IXUSR;
+    struct stat st{};
+    if (m_root || rel.empty() || ::fstat(dirfd, &st) != 0 || st.st_uid != ::geteuid() ||
+        (st.st_mode & needed) == needed) {
+        // (Never the root, whose mode the run does not set; a failed fstat: the
+        // write itself says what is wrong.)
+        return;
+    }
+    {
+        std::lock_guard lock(m_mutex);
+        m_touched.insert(rel); // before the chmod: its mode is set back at the end
+    }
+    if (::fchmod(dirfd, (st.st_mode & 07777) | needed) != 0) {
+        throw_errno("chmod u+wx (to write into a read-only directory)", display(rel));
+    }
+}
+
+Fd Destination::dir_to_write(const std::string& rel) {
+    Fd dir = m_tree.open_dir(rel, DestTree::Create::yes);
+    write_into(dir.get(), rel);
+    return dir;
+}
+
 bool Destination::apply_xattrs(int fd, const std::string& name, const FileStat& st,
                                const std::string& where) {
     std::string path = fd >= 0 ? std::string()
@@ -298,7 +322,7 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
 }
 
 void Destination::place(TempFile& file, const EntryPath& e) {
-    Fd parent = m_tree.open_dir(e.parent, DestTree::Create::yes);
+    Fd parent = dir_to_write(e.parent);
     clear_name(parent.get(), e);
     {
         std::lock_guard lock(m_mutex);
@@ -370,7 +394,8 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
     if (auto how = check_copy(from, d, hash, pipe, from_parent, fd, st); how != FromCopy::done) {
         return how;
     }
-    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    Fd parent = dir_to_write(d.parent);
+    write_into(from_parent.get(), from.parent);
     clear_name(parent.get(), d);
     if (::renameat(from_parent.get(), from.name.c_str(), parent.get(), d.name.c_str()) != 0) {
         throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(d.rel())));
@@ -387,7 +412,7 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
     if (auto how = check_copy(leader, d, hash, pipe, leader_parent, fd, file); how != FromCopy::done) {
         return how;
     }
-    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    Fd parent = dir_to_write(d.parent);
     struct stat here{};
     if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
         here.st_ino == file.ino && here.st_dev == file.dev && exact_name_present(parent.get(), d)) {
@@ -427,17 +452,20 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     if (!from_parent) {
         return false;
     }
-    Fd parent = m_tree.open_dir(to.parent, DestTree::Create::yes);
+    Fd parent = dir_to_write(to.parent);
     struct stat st{};
     if (::fstatat(parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
         return false; // something stands there: the files move one by one
     }
+    write_into(from_parent.get(), from.parent);
     if (::renameat2(from_parent.get(), from.name.c_str(), parent.get(), to.name.c_str(),
                     RENAME_NOREPLACE) != 0) {
         if (errno == EEXIST || errno == EINVAL || errno == ENOTDIR || errno == ENOSYS ||
-            errno == EOPNOTSUPP) {
+            errno == EOPNOTSUPP || errno == EACCES) {
             // EINVAL, ENOSYS, EOPNOTSUPP: a file system without RENAME_NOREPLACE
-            // (some FUSE ones), or `to` under `from`.
+            // (some FUSE ones), or `to` under `from`. EACCES: a read-only
+            // directory of ours, moved to another parent (its ".." changes),
+            // not root: it is left as it is.
             return false;
         }
         throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(to.rel())));
@@ -469,7 +497,7 @@ void Destination::make_dir(const DeliveryItem& d) {
     // A file that became a directory at the source: the destination's old file is
     // kept as a version. A symlink in the way is left alone and reported (it may
     // be the destination admin's own redirect; barge never follows one).
-    Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
+    Fd parent = dir_to_write(d.parent);
     struct stat st{};
     bool exists = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !exact_name_present(parent.get(), d)) {
@@ -542,6 +570,7 @@ bool Destination::trash(const EntryPath& d) {
         std::lock_guard lock(m_mutex);
         m_touched.insert(d.parent);
     }
+    write_into(parent.get(), d.parent);
     if (S_ISDIR(st.st_mode)) {
         // An emptied directory is removed; one still holding files barge does not
         // track (the user's own) stays where it is.

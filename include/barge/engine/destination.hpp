@@ -140,6 +140,17 @@ private:
     // A rename into or out of dirfd (the destination's directory rel): made
     // durable by the next renamed_barrier, and rel's mtime restored at the end.
     void renamed_in(int dirfd, const std::string& rel);
+    // The run is about to add or remove a name in dirfd (the destination's
+    // directory rel). Not root, a directory of ours without the owner's write
+    // and search permission (a read-only directory delivered before, 0555)
+    // gets them, as rsync does, and counts as touched: the run gives it back
+    // its own mode and times at its end. Every such directory had its delivered
+    // times forgotten first (the unload's parents), so a run killed before its
+    // end leaves its mode to the next run too. Another user's is left alone.
+    void write_into(int dirfd, const std::string& rel);
+    // The destination's directory rel, opened (made where missing) for
+    // write_into.
+    Fd dir_to_write(const std::string& rel);
     // Gives a symlink or node just made in staging its owner (as root),
     // attributes, mode (not a symlink's) and mtime, by name, never following
     // it, and places it.
