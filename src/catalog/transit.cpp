@@ -584,6 +584,12 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
     return true;
 }
 
+bool TransitStore::same_file(int64_t entry_id, const DeliveryItem& d) {
+    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE id = ? AND ino = ? AND dev = ? AND ino != 0");
+    st.bind(1, entry_id).bind(2, static_cast<int64_t>(d.st.ino)).bind(3, static_cast<int64_t>(d.st.dev));
+    return st.step();
+}
+
 std::optional<int64_t> TransitStore::forget_delivered_dir_times(int64_t pair_id, const std::string& rel) {
     static const std::string sql = std::string("UPDATE entries AS e SET d_mtime_ns = NULL WHERE e.pair_id = ?1 AND "
                                                "e.parent = ?2 AND e.name = ?3 AND e.kind = 2 AND ") +

@@ -360,7 +360,7 @@ void Destination::renamed_in(int dirfd, const std::string& rel) {
 
 Destination::FromCopy Destination::check_copy(const EntryPath& at, const DeliveryItem& d,
                                               const Digest& hash, HashPipeline& pipe, Fd& dir,
-                                              Fd& fd, FileStat& st) {
+                                              Fd& fd, FileStat& st, bool alone) {
     dir = parent_of(at, false);
     if (!dir) {
         return FromCopy::missing;
@@ -368,6 +368,10 @@ Destination::FromCopy Destination::check_copy(const EntryPath& at, const Deliver
     fd = open_beneath(dir.get(), at.name, O_RDONLY | O_NOFOLLOW);
     if (!fd) {
         return FromCopy::missing;
+    }
+    struct stat links{};
+    if (alone && ::fstat(fd.get(), &links) == 0 && links.st_nlink > 1) {
+        return FromCopy::shared;
     }
     st = stat_fd(fd.get(), display(at.rel()));
     uint64_t n = 0;
@@ -388,10 +392,10 @@ Destination::FromCopy Destination::check_copy(const EntryPath& at, const Deliver
 }
 
 Destination::FromCopy Destination::move_into_place(const EntryPath& from, const DeliveryItem& d,
-                                                   const Digest& hash, HashPipeline& pipe) {
+                                                   const Digest& hash, HashPipeline& pipe, bool alone) {
     Fd from_parent, fd;
     FileStat st;
-    if (auto how = check_copy(from, d, hash, pipe, from_parent, fd, st); how != FromCopy::done) {
+    if (auto how = check_copy(from, d, hash, pipe, from_parent, fd, st, alone); how != FromCopy::done) {
         return how;
     }
     Fd parent = dir_to_write(d.parent);
@@ -409,7 +413,8 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
                                                    const Digest& hash, HashPipeline& pipe) {
     Fd leader_parent, fd;
     FileStat file;
-    if (auto how = check_copy(leader, d, hash, pipe, leader_parent, fd, file); how != FromCopy::done) {
+    if (auto how = check_copy(leader, d, hash, pipe, leader_parent, fd, file, false);
+        how != FromCopy::done) {
         return how;
     }
     Fd parent = dir_to_write(d.parent);

@@ -723,7 +723,14 @@ private:
             if (in_place(d, *d.content_hash)) {
                 return;
             }
-            auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe);
+            // The same source file under a new name (a rename, a link moved) takes
+            // the destination's copy even where it has other names (its link group);
+            // another file with that content takes it only when it has none.
+            bool alone = !m_store.same_file(r.from_id, d);
+            auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe, alone);
+            if (how == Destination::FromCopy::shared) {
+                return; // delivered with the other files (linked, or copied from it)
+            }
             if (how != Destination::FromCopy::done) {
                 copy_not_there(r.from_id, fmt::format(
                     "'{}' was renamed from '{}' at the source, but the destination's copy there "

@@ -78,4 +78,25 @@ expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_links "after the damaged first name was delivered again"
 
+# A name of a link group removed and a new file of the same content (not a
+# link) added: the destination's copy under the old name has the group's
+# other names, so it is not renamed to the new file (which would then share
+# their inode, mode and mtime): the new file arrives as a file of its own.
+printf 'grouped\n' >"$SRC/g1"
+ln "$SRC/g1" "$SRC/g2"
+age "$SRC/g1" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_eq 2 "$(stat -c %h "$DST/g1")" "the group's link count at the destination"
+rm "$SRC/g2"
+printf 'grouped\n' >"$SRC/solo"
+chmod 600 "$SRC/g1"
+age "$SRC/solo" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq 0 "$(json '.pairs[0].delivered.renamed')" "renamed onto the group's inode"
+expect_eq "1 644 600" "$(stat -c %h "$DST/solo") $(stat -c %a "$DST/solo") $(stat -c %a "$DST/g1")" \
+    "the new file's link count and mode, and the group's mode, at the destination"
+expect_same_links "after a name of a group was removed and a file of its content added"
+
 echo ok

@@ -219,6 +219,9 @@ public:
     // one whose times could not be set back). Whether it was a delivered
     // directory.
     bool forget_dir_times(int64_t entry_id);
+    // Whether entry_id was last seen at the source as the file (device and
+    // inode) d is now.
+    bool same_file(int64_t entry_id, const DeliveryItem& d);
     // The same for the directory at rel (not the root) when it is a delivered
     // directory: its id then, nullopt when it is not (an undelivered one is set
     // by the unload anyway).

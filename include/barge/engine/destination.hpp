@@ -82,14 +82,19 @@ public:
         missing,     // no regular file under that exact name
         damaged,     // it does not hash to what was delivered there
         unsupported, // the file system cannot (hard links on exFAT)
+        shared,      // a rename's copy is also under other names (hard links)
     };
     // A rename or move at the source: renames the destination's copy at `from` to
     // d's path, after checking it is a regular file that hashes to `hash`, and
     // gives it d's metadata; whatever stood at d's path is kept as an old
-    // version. Nothing moves when the copy is missing or damaged. The caller
-    // syncs (renamed_barrier) before recording it.
+    // version. Nothing moves when the copy is missing or damaged, or, when
+    // `alone` (d is not the source's file that was at `from`), when the copy
+    // has other names at the destination (shared: d would take their inode and
+    // share its metadata with them, though at the source it is a file of its
+    // own; it is delivered as any file then). The caller syncs
+    // (renamed_barrier) before recording it.
     FromCopy move_into_place(const EntryPath& from, const DeliveryItem& d, const Digest& hash,
-                             HashPipeline& pipe);
+                             HashPipeline& pipe, bool alone);
     // A hard link at the source: makes d's path another name of the destination's
     // file at `leader` (checked the same way); whatever stood at d's path is kept
     // as an old version.
@@ -132,8 +137,9 @@ private:
     // The destination's copy at `at`, for d: a regular file under that exact name
     // (its directory and the open file in `dir` and `fd`) that hashes to `hash`,
     // given d's mode, owner and mtime (synced) where the source changed them.
+    // alone: shared, and nothing changed, when the file has other names.
     FromCopy check_copy(const EntryPath& at, const DeliveryItem& d, const Digest& hash,
-                        HashPipeline& pipe, Fd& dir, Fd& fd, FileStat& st);
+                        HashPipeline& pipe, Fd& dir, Fd& fd, FileStat& st, bool alone);
     // at's directory, when at names a directory (dir) or a regular file under
     // that exact name; else no Fd. Throws for an unsafe catalog path.
     Fd parent_of(const EntryPath& at, bool dir) const;
