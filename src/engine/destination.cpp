@@ -457,7 +457,17 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     if (!from_parent) {
         return false;
     }
-    Fd parent = dir_to_write(to.parent);
+    Fd parent;
+    try {
+        parent = dir_to_write(to.parent);
+    } catch (const SystemError& e) {
+        if (e.err() != ENOTDIR) {
+            throw;
+        }
+        // A file stands at the new parent's path yet (the source replaced it by
+        // a directory, made after the moves): the files move one by one.
+        return false;
+    }
     struct stat st{};
     if (::fstatat(parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
         return false; // something stands there: the files move one by one
@@ -500,8 +510,10 @@ void Destination::clear_name(int parent_fd, const EntryPath& e) {
 
 void Destination::make_dir(const DeliveryItem& d) {
     // A file that became a directory at the source: the destination's old file is
-    // kept as a version. A symlink in the way is left alone and reported (it may
-    // be the destination admin's own redirect; barge never follows one).
+    // kept as a version, and so is a symlink barge delivered there (a symlink
+    // that became a directory). Another symlink in the way is left alone and
+    // reported (it may be the destination admin's own redirect; barge never
+    // follows one).
     Fd parent = dir_to_write(d.parent);
     struct stat st{};
     bool exists = ::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -516,7 +528,7 @@ void Destination::make_dir(const DeliveryItem& d) {
                     "different one, as exFAT does with 'Foo' and 'foo'; not merged into it, "
                     "nothing under it delivered");
     }
-    if (exists && S_ISREG(st.st_mode)) {
+    if (exists && (S_ISREG(st.st_mode) || (S_ISLNK(st.st_mode) && d.d_kind == Kind::symlink))) {
         move_aside(parent.get(), d, "versions", false);
         ++m_versions;
     }

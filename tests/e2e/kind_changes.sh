@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A path that changes kind at the source (file -> directory, directory -> file,
-# file -> symlink) ends up as the source has it; what stood at the destination
-# is kept in .barge/versions, never unlinked.
+# file -> symlink, symlink -> directory) ends up as the source has it; what
+# stood at the destination is kept in .barge/versions, never unlinked. A
+# directory moved under a path that was a file arrives in the same run, name
+# by name (its new parent is made after the moves): the emptied old directory
+# stays, as deletions do with --on-delete keep.
 source "$(dirname "$0")/lib.sh"
 
 setup_pair --mass-change-limit 100
@@ -9,7 +12,10 @@ echo "was a file" >"$SRC/thing"
 mkdir "$SRC/folder"
 echo inside >"$SRC/folder/inner"
 echo "plain" >"$SRC/becomes-link"
-find "$SRC" -mindepth 1 -exec touch -d '2024-01-01 10:00:00' {} +
+ln -s folder/inner "$SRC/link-becomes-dir"
+echo "a file, then a directory" >"$SRC/spot"
+mkdir "$SRC/movable" && echo moved >"$SRC/movable/m"
+find "$SRC" -mindepth 1 -exec touch -h -d '2024-01-01 10:00:00' {} +
 expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "first cycle"
@@ -21,10 +27,19 @@ rm -r "$SRC/folder"
 echo "was a folder" >"$SRC/folder"
 rm "$SRC/becomes-link"
 ln -s thing/child "$SRC/becomes-link"
+rm "$SRC/link-becomes-dir"
+mkdir "$SRC/link-becomes-dir"
+echo "under what was a symlink" >"$SRC/link-becomes-dir/f"
+rm "$SRC/spot"
+mkdir "$SRC/spot"
+mv "$SRC/movable" "$SRC/spot/movable"
 find "$SRC" -mindepth 1 -exec touch -h -d '2024-02-02 10:00:00' {} +
 expect_exit 0 barge load
 expect_exit 0 barge unload
+rmdir "$DST/movable" || fail "the moved directory's old place is not left empty"
 expect_same_tree "$SRC" "$DST" "after the kinds changed"
 grep -qx "was a file" "$DST"/.barge/versions/*/thing || fail "the old file was not kept"
 grep -qx "plain" "$DST"/.barge/versions/*/becomes-link || fail "the replaced file was not kept"
+[[ $(readlink "$DST"/.barge/versions/*/link-becomes-dir) == folder/inner ]] ||
+    fail "the symlink replaced by a directory was not kept"
 echo ok
