@@ -1,0 +1,62 @@
+#!/usr/bin/env perl
+# random_history.pl DIR SEED: one round of random changes to the tree DIR, as
+# a life of edits would make them (random_history.sh). Deterministic for a
+# seed. Prints one line per change (to show a failing history).
+use strict;
+use warnings;
+use File::Find;
+use File::Path qw(make_path remove_tree);
+
+my ($root, $seed) = @ARGV;
+srand($seed);
+my $old = 1704103200; # 2024-01-01 10:00, a time set back to
+
+sub pick { return $_[int(rand(@_))]; }
+sub entries {
+    my ($want) = @_; # 'f' files, 'd' directories, 'l' symlinks, 'a' anything
+    my @out;
+    find({ no_chdir => 1, wanted => sub {
+        return if $File::Find::name eq $root;
+        my $rel = substr($File::Find::name, length($root) + 1);
+        if ($rel eq '.barge') { $File::Find::prune = 1; return; } # the source marker
+        my $ok = $want eq 'a' || ($want eq 'l' && -l $_) || ($want eq 'f' && -f $_ && !-l $_) ||
+                 ($want eq 'd' && -d $_ && !-l $_);
+        push @out, $rel if $ok;
+    } }, $root);
+    return sort @out;
+}
+sub dirs { return ('', entries('d')); }
+sub under { my ($d, $name) = @_; return $d eq '' ? $name : "$d/$name"; }
+sub fresh { my ($d) = @_; my $n; do { $n = under($d, pick(qw(a b c Foo foo 2019-07-14 x.jpg)) . int(rand(50))) } while (-e "$root/$n" || -l "$root/$n"); return $n; }
+sub write_file {
+    my ($rel, $size) = @_;
+    open(my $fh, '>', "$root/$rel") or die "$rel: $!";
+    print $fh join('', map { chr(32 + int(rand(90))) } 1 .. $size);
+    close($fh);
+}
+sub set_back { my ($rel) = @_; utime($old, $old + int(rand(3)) * 86400, "$root/$rel"); }
+
+my @ops = (
+    [ 'new file', 6, sub { my $f = fresh(pick(dirs())); write_file($f, int(rand(3)) ? int(rand(3000)) : 0); $f } ],
+    [ 'edit', 4, sub { my @f = entries('f') or return; my $f = pick(@f); write_file($f, int(rand(3000))); $f } ],
+    [ 'delete file', 2, sub { my @f = (entries('f'), entries('l')) or return; my $f = pick(@f); unlink("$root/$f"); $f } ],
+    [ 'rename file', 3, sub { my @f = entries('f') or return; my $f = pick(@f); my $t = fresh(pick(dirs())); rename("$root/$f", "$root/$t") or return; "$f -> $t" } ],
+    [ 'mkdir', 3, sub { my $d = fresh(pick(dirs())); mkdir("$root/$d") or return; write_file(fresh($d), 100) if rand() < 0.7; $d } ],
+    [ 'rm -r', 1, sub { my @d = entries('d') or return; my $d = pick(@d); remove_tree("$root/$d"); $d } ],
+    [ 'rename dir', 2, sub { my @d = entries('d') or return; my $d = pick(@d); my $p = pick(dirs()); return if $p eq $d || index($p, "$d/") == 0; my $t = fresh($p); rename("$root/$d", "$root/$t") or return; "$d -> $t" } ],
+    [ 'chmod', 2, sub { my @a = (entries('f'), entries('d')) or return; my $e = pick(@a); my $m = -d "$root/$e" ? pick(0755, 0700, 0750) : pick(0644, 0600, 0755, 0444); chmod($m, "$root/$e"); sprintf('%s %o', $e, $m) } ],
+    [ 'set back', 3, sub { my @a = (entries('f'), entries('d')) or return; my $e = pick(@a); set_back($e); $e } ],
+    [ 'symlink', 2, sub { my $l = fresh(pick(dirs())); symlink(pick('../x', 'target', '/etc/hostname', 'a b'), "$root/$l") or return; $l } ],
+    [ 'hard link', 1, sub { my @f = entries('f') or return; my $f = pick(@f); my $l = fresh(pick(dirs())); link("$root/$f", "$root/$l") or return; "$f = $l" } ],
+    [ 'file to dir', 1, sub { my @f = entries('f') or return; my $f = pick(@f); unlink("$root/$f"); mkdir("$root/$f"); write_file("$f/inside", 10); $f } ],
+    [ 'dir to file', 1, sub { my @d = entries('d') or return; my $d = pick(@d); remove_tree("$root/$d"); write_file($d, 20); $d } ],
+);
+my @weighted = map { my $op = $_; map { $op } 1 .. $op->[1] } @ops;
+my $n = 8 + int(rand(12));
+for (1 .. $n) {
+    my $op = pick(@weighted);
+    my $what = $op->[2]->();
+    print "$op->[0]: $what\n" if defined $what;
+    # Some directories written into keep their delivered mtime (set back).
+    if (rand() < 0.3) { my @d = entries('d'); set_back(pick(@d)) if @d; }
+}
