@@ -446,6 +446,19 @@ std::optional<EntryPath> TransitStore::dir_for_move(int64_t entry_id, bool gone)
     return EntryPath{st.column_blob(0), st.column_blob(1)};
 }
 
+bool TransitStore::same_dir_moved(int64_t pair_id, const std::string& from, const std::string& to) {
+    Statement any = m_db.prepare("SELECT 1 FROM entries WHERE pair_id = ? AND parent = ? LIMIT 1");
+    any.bind(1, pair_id).bind_blob(2, from);
+    if (!any.step()) {
+        return true; // nothing under it to tell: moving an empty directory is making one
+    }
+    Statement st = m_db.prepare("SELECT 1 FROM entries c JOIN entries k ON k.pair_id = c.pair_id AND "
+                                "k.parent = ?3 AND k.name = c.name AND k.ino = c.ino AND k.dev = c.dev "
+                                "WHERE c.pair_id = ?1 AND c.parent = ?2 AND c.ino != 0 LIMIT 1");
+    st.bind(1, pair_id).bind_blob(2, from).bind_blob(3, to);
+    return st.step();
+}
+
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                                      const EntryPath& to_path,
                                      const std::function<void(int64_t, int64_t)>& moved_onto) {

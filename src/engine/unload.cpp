@@ -603,6 +603,9 @@ private:
             if (m_order.newest_under(from->rel()) > ord_of(from_id)) {
                 continue; // another drive delivered into it later: moved name by name
             }
+            if (!m_store.same_dir_moved(m_pair.id, from->rel(), to->rel())) {
+                continue; // a new directory on a reused inode: made, the old one's names deleted
+            }
             for_file(m_sink, to_id, display(*to), [&] {
                 {
                     Transaction tx(m_catalog.db());

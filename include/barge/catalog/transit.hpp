@@ -188,6 +188,12 @@ public:
     // NULL, delivered as a directory) or new (a directory not known at the
     // destination).
     std::optional<EntryPath> dir_for_move(int64_t entry_id, bool gone);
+    // Whether the directory gone from `from` and the one new at `to` (the same
+    // device and inode) are one directory moved, not an inode reused by a new
+    // directory after the old one was removed (`rm -r a; mkdir b`): `from` had
+    // no entry under it, or an entry under it is under `to` by the same name,
+    // device and inode.
+    bool same_dir_moved(int64_t pair_id, const std::string& from, const std::string& to);
     // The destination renamed directory `from` (entry from_id) to `to` (the
     // source's new directory): what the catalog knows of the destination under
     // `from` moves to the same paths under `to`, into the source's entries there,
