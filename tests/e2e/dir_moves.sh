@@ -9,10 +9,7 @@
 # random_history.sh). The inode's reuse is made certain by giving the new
 # directory the old one's device and inode in the catalog after the scan.
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null ||
-    skip "strace cannot inject signals here (ptrace not permitted?)"
-no_leak_check_under_strace
+need_strace_kills
 setup_pair --mass-change-limit 100 --on-delete trash
 mkdir -p "$SRC/pack/sub"
 for f in a b sub/c; do echo "$f" >"$SRC/pack/$f"; done

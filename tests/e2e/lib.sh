@@ -114,6 +114,23 @@ sql_write() { catalog_sql "$DRIVE/barge.db" "$1"; }
 # LeakSanitizer cannot run under ptrace: scenarios that run barge under strace
 # call this first (the others, and the unit tests, keep leak checking).
 no_leak_check_under_strace() { export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"; }
+# need_strace_kills: skips unless strace can kill barge at a chosen system
+# call here; then turns leak checking off.
+need_strace_kills() {
+    command -v strace >/dev/null || skip "strace is not installed"
+    strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null ||
+        skip "strace cannot inject signals here (ptrace not permitted?)"
+    no_leak_check_under_strace
+}
+# need_user: as root, runs as_user CMD... as uid 65534 (setpriv); skips where
+# that cannot be done or that user cannot run $BARGE.
+need_user() {
+    need_root "switching to an unprivileged user with setpriv"
+    command -v setpriv >/dev/null || skip "setpriv is not installed"
+    as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+    chmod 755 "$T"
+    as_user test -x "$BARGE" || skip "the unprivileged user cannot run $BARGE"
+}
 # need_strace_delays [NOTE]: skips (NOTE added to the reason) unless strace can
 # slow barge's system calls here; then turns leak checking off.
 need_strace_delays() {

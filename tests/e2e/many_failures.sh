@@ -5,11 +5,7 @@
 # keeps the first thousand and the runs table counts them all. Where the
 # temporary file cannot be made, they stay in memory: none is left out.
 source "$(dirname "$0")/lib.sh"
-need_root "switching to an unprivileged user with setpriv"
-command -v setpriv >/dev/null || skip "setpriv is not installed"
-as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
-chmod 755 "$T"
-as_user test -x "$BARGE" || skip "the unprivileged user cannot run $BARGE"
+need_user
 n=1200
 mkdir -p "$SRC/locked" "$SRC/open" "$DRIVE" "$DST"
 (cd "$SRC/locked" && for i in $(seq 1 $n); do echo "$i" >"f$i"; done)

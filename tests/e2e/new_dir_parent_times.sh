@@ -8,10 +8,7 @@
 # set back: verify-destination does not compare directory mtimes).
 # 300 parents: more than one page (256) of new directories.
 source "$(dirname "$0")/lib.sh"
-command -v strace >/dev/null || skip "strace is not installed"
-no_leak_check_under_strace
-strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null ||
-    skip "strace cannot inject signals here (ptrace not permitted?)"
+need_strace_kills
 n=300
 setup_pair --mass-change-limit 100
 mkdir -p "$SRC/top" "$SRC/from/a" "$SRC/to" && (cd "$SRC/top" && mkdir $(seq -f "p%g" 1 $n))

@@ -8,11 +8,7 @@
 # to another parent (the move needs write permission on the directory itself)
 # is delivered name by name instead.
 source "$(dirname "$0")/lib.sh"
-need_root "switching to an unprivileged user with setpriv"
-command -v setpriv >/dev/null || skip "setpriv is not installed"
-as_user() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
-chmod 755 "$T"
-as_user test -x "$BARGE" || skip "the unprivileged user cannot run $BARGE"
+need_user
 
 mkdir -p "$SRC/ro/inner" "$SRC/ro2" "$SRC/rw" "$DRIVE" "$DST"
 echo a >"$SRC/ro/a"
