@@ -498,6 +498,8 @@ void Catalog::remove_pair(int64_t pair_id) {
                             "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
         m_db.prepare(sql).bind(1, pair_id).run();
     }
+    // Its journal of a directory move (TransitStore::record_dir_move), if a run left one.
+    m_db.prepare("DELETE FROM meta WHERE key = 'dir_move:' || ?").bind(1, pair_id).run();
     tx.commit();
 }
 

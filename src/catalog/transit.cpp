@@ -5,6 +5,7 @@
 #include "barge/util/text.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
 #include <tuple>
 
@@ -512,6 +513,61 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
             move(id, to + parent.substr(from.size()), name);
         }
     }
+}
+
+namespace {
+
+// The meta key of a pair's journal; its value is the entry id and the paths in
+// hex, one per line (the names last: never empty, so no line is lost).
+std::string dir_move_key(int64_t pair_id) {
+    return fmt::format("dir_move:{}", pair_id);
+}
+
+std::string hex_of(const std::string& s) {
+    return to_hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+}
+
+} // namespace
+
+void TransitStore::record_dir_move(int64_t pair_id, const DirMove& move) {
+    std::string value = fmt::format("{}\n{}\n{}\n{}\n{}\n", move.from_id, hex_of(move.from.parent),
+                                    hex_of(move.to.parent), hex_of(move.from.name), hex_of(move.to.name));
+    m_db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+                 "excluded.value")
+        .bind_text(1, dir_move_key(pair_id))
+        .bind_text(2, value)
+        .run();
+}
+
+std::optional<TransitStore::DirMove> TransitStore::dir_move(int64_t pair_id) {
+    Statement st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind_text(1, dir_move_key(pair_id));
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    std::string value = st.column_text(0);
+    std::vector<std::string> lines = split_lines(value);
+    auto malformed = [&] {
+        return CatalogError(fmt::format("the catalog's journal of a directory move ({}) is malformed: '{}'",
+                                        dir_move_key(pair_id), value));
+    };
+    int64_t from_id = 0;
+    const char* end = lines.empty() ? nullptr : lines[0].data() + lines[0].size();
+    if (lines.size() != 5 || lines[0].empty() || std::from_chars(lines[0].data(), end, from_id).ptr != end) {
+        throw malformed();
+    }
+    std::optional<std::string> parts[4];
+    for (size_t i = 0; i < 4; ++i) {
+        parts[i] = from_hex(lines[i + 1]);
+        if (!parts[i]) {
+            throw malformed();
+        }
+    }
+    return DirMove{from_id, {*parts[0], *parts[2]}, {*parts[1], *parts[3]}};
+}
+
+void TransitStore::drop_dir_move(int64_t pair_id) {
+    m_db.prepare("DELETE FROM meta WHERE key = ?").bind_text(1, dir_move_key(pair_id)).run();
 }
 
 std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const DeliveryItem& d) {

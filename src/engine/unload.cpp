@@ -21,8 +21,9 @@
 #include <sys/stat.h>
 #include <fmt/format.h>
 #include <functional>
-#include <set>
 #include <map>
+#include <set>
+#include <spdlog/spdlog.h>
 #include <unordered_set>
 
 namespace barge {
@@ -94,6 +95,7 @@ public:
           m_transfer(m_dest.staging(), *this, m_sink, RetryPolicy{options.attempts}) {}
 
     void run() {
+        finish_dir_move();
         if (m_progress) {
             PairStatus ps = pair_status(m_catalog, m_pair, 0);
             m_progress->phase("unload", static_cast<uint64_t>(ps.on_cargo.files),
@@ -581,6 +583,43 @@ private:
         return out;
     }
 
+    void drop_dir_move() {
+        Transaction tx(m_catalog.db());
+        m_store.drop_dir_move(m_pair.id);
+        tx.commit();
+    }
+
+    // A directory move whose record a killed run left undone (move_renamed_dirs
+    // journals each one before its rename): when the destination shows it made,
+    // and the catalog still holds the old directory as the run found it, the
+    // record is made now, before this run reads the catalog for anything;
+    // otherwise the rename was not made, or the catalog changed since (a load
+    // found the old path again at the source), and it is dropped.
+    void finish_dir_move() {
+        auto move = m_store.dir_move(m_pair.id);
+        if (!move) {
+            return;
+        }
+        Transaction tx(m_catalog.db());
+        auto from = m_store.dir_for_move(move->from_id, true);
+        if (m_dest.shows_move(move->from, move->to)) {
+            if (from && from->rel() == move->from.rel()) {
+                m_store.move_dest_subtree(m_pair.id, move->from_id, move->from.rel(), move->to);
+                spdlog::info("unload {}: recorded the move of '{}' to '{}', made by a run that stopped "
+                             "before recording it",
+                             m_pair.name, escape_bytes(display(move->from)), escape_bytes(display(move->to)));
+            } else {
+                m_result.notes.push_back(fmt::format(
+                    "'{}' was moved to '{}' by an unload that stopped before recording it, and a "
+                    "load found it at the source again since: run verify-destination, which finds "
+                    "what the catalog holds there missing, and the next unload delivers it again",
+                    escape_bytes(display(move->from)), escape_bytes(display(move->to))));
+            }
+        }
+        m_store.drop_dir_move(m_pair.id);
+        tx.commit();
+    }
+
     // Directories renamed or moved at the source: one rename at the destination,
     // and the catalog's knowledge of what is under it follows (work per entry, no
     // bytes read). What changed inside meanwhile is delivered by the passes after
@@ -610,9 +649,18 @@ private:
                 {
                     Transaction tx(m_catalog.db());
                     forget_delivered_parent(to->parent);
+                    m_store.record_dir_move(m_pair.id, {from_id, *from, *to});
                     tx.commit();
                 }
-                if (!m_dest.move_dir(*from, *to)) {
+                bool moved = false;
+                try {
+                    moved = m_dest.move_dir(*from, *to);
+                } catch (...) {
+                    drop_dir_move();
+                    throw;
+                }
+                if (!moved) {
+                    drop_dir_move();
                     return; // its files are renamed one by one
                 }
                 m_dest.staging().renamed_barrier();
@@ -630,6 +678,7 @@ private:
                                                   m_times_only.add(new_id);
                                               }
                                           });
+                m_store.drop_dir_move(m_pair.id);
                 tx.commit();
                 drain_touched(false);
                 ++m_result.renamed_dirs;

@@ -73,8 +73,10 @@ expect_eq 137 "$rc" "the unload killed at its first barrier"
 [[ -d $DST/to/a && ! -e $DST/from/a ]] || fail "the directory was not moved before the kill"
 expect_eq 1 "$(sql "SELECT count(*) FROM entries WHERE kind = 2 AND CAST(name AS TEXT) = 'to' AND
     d_mtime_ns IS NULL")" "the moved directory's new parent, its delivered times forgotten"
+expect_eq 1 "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" "the move's journal, after the kill"
 expect_exit 0 barge unload --json
-expect_eq 1 "$(json '.pairs[0].delivered.already_there')" "the moved file, found in place after the kill"
+expect_eq 0 "$(json '.pairs[0].delivered.already_there')" "the moved file, known in place from the journal"
 expect_eq 0 "$(json '.pairs[0].delivered.files')" "files carried again after the kill"
+expect_eq 0 "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" "the journal, after the next run"
 expect_eq 0 "$(sql "SELECT count(*) FROM entries WHERE kind = 2 AND d_mtime_ns IS NULL")" "times left forgotten"
 expect_same_tree "$SRC" "$DST" "after the move killed at its barrier, and the next run"

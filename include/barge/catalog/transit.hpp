@@ -203,6 +203,18 @@ public:
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                            const EntryPath& to,
                            const std::function<void(int64_t, int64_t)>& moved_onto = {});
+    // The drive's journal of a directory move at the destination (one per pair):
+    // recorded and committed before the rename, dropped in the commit that
+    // records the move (move_dest_subtree) or when the rename was not made. A
+    // run killed between the rename and that commit leaves it to the next
+    // unload, which finishes the record when the destination shows the move.
+    struct DirMove {
+        int64_t from_id = 0;
+        EntryPath from, to;
+    };
+    void record_dir_move(int64_t pair_id, const DirMove& move);
+    std::optional<DirMove> dir_move(int64_t pair_id);
+    void drop_dir_move(int64_t pair_id);
     // The first name of d's link group when d is not it (SPEC §6: names sharing
     // an inode at the source share one at the destination). A delivered d is
     // never asked about, so two delivered names never lead each other.

@@ -532,6 +532,41 @@ Pair add_p(Catalog& c) {
     return c.add_pair(s, "u");
 }
 
+// The journal of a directory move keeps any bytes of its paths (a newline, a
+// root parent), one per pair; a malformed one is an error, never a wrong move;
+// removing the pair removes its journal.
+TEST(Transit, DirMoveJournalKeepsAnyPathAndIsOnePerPair) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Pair p = add_p(c);
+    TransitStore t(c.db());
+    EXPECT_FALSE(t.dir_move(p.id));
+    t.record_dir_move(p.id, {42, {"", "old\nname"}, {"a/b\xff", "new"}});
+    auto m = t.dir_move(p.id);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->from_id, 42);
+    EXPECT_EQ(m->from.parent, "");
+    EXPECT_EQ(m->from.name, "old\nname");
+    EXPECT_EQ(m->to.parent, "a/b\xff");
+    EXPECT_EQ(m->to.name, "new");
+    t.record_dir_move(p.id, {7, {"x", "y"}, {"", "z"}});
+    ASSERT_TRUE(t.dir_move(p.id));
+    EXPECT_EQ(t.dir_move(p.id)->from_id, 7) << "one journal per pair: the newest replaces it";
+    EXPECT_EQ(t.dir_move(p.id)->to.rel(), "z");
+    EXPECT_FALSE(t.dir_move(p.id + 1)) << "another pair's is its own";
+    c.db().exec(fmt::format("UPDATE meta SET value = '7\n\nzz\n79\n7a\n' WHERE key = 'dir_move:{}'", p.id));
+    EXPECT_THROW(t.dir_move(p.id), CatalogError);
+    for (const char* bad : {"x\n\n\n79\n7a\n", "7x\n\n\n79\n7a\n", "7\n\n79\n7a\n"}) {
+        c.db().exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'dir_move:{}'", bad, p.id));
+        EXPECT_THROW(t.dir_move(p.id), CatalogError) << bad;
+    }
+    t.drop_dir_move(p.id);
+    EXPECT_FALSE(t.dir_move(p.id));
+    t.record_dir_move(p.id, {7, {"x", "y"}, {"", "z"}});
+    c.remove_pair(p.id);
+    EXPECT_FALSE(t.dir_move(p.id)) << "removed with its pair";
+}
+
 TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
