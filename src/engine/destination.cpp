@@ -490,16 +490,6 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     return true;
 }
 
-bool Destination::shows_move(const EntryPath& from, const EntryPath& to) const {
-    DestTree::check_path(from.rel());
-    Fd from_parent = open_beneath(m_tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat st{};
-    bool from_gone = from_parent ? ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 &&
-                                       errno == ENOENT
-                                 : errno == ENOENT;
-    return from_gone && static_cast<bool>(parent_of(to, true));
-}
-
 void Destination::clear_name(int parent_fd, const EntryPath& e) {
     struct stat st{};
     bool replaced = ::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;

@@ -4,6 +4,7 @@
 #include "barge/engine/assembly.hpp"
 #include "barge/engine/cargo.hpp"
 #include "barge/engine/destination.hpp"
+#include "barge/engine/dir_move.hpp"
 #include "barge/engine/error_sink.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/engine/transfer.hpp"
@@ -23,7 +24,6 @@
 #include <functional>
 #include <map>
 #include <set>
-#include <spdlog/spdlog.h>
 #include <unordered_set>
 
 namespace barge {
@@ -95,7 +95,6 @@ public:
           m_transfer(m_dest.staging(), *this, m_sink, RetryPolicy{options.attempts}) {}
 
     void run() {
-        finish_dir_move();
         if (m_progress) {
             PairStatus ps = pair_status(m_catalog, m_pair, 0);
             m_progress->phase("unload", static_cast<uint64_t>(ps.on_cargo.files),
@@ -585,37 +584,6 @@ private:
 
     void drop_dir_move() {
         Transaction tx(m_catalog.db());
-        m_store.drop_dir_move(m_pair.id);
-        tx.commit();
-    }
-
-    // A directory move whose record a killed run left undone (move_renamed_dirs
-    // journals each one before its rename): when the destination shows it made,
-    // and the catalog still holds the old directory as the run found it, the
-    // record is made now, before this run reads the catalog for anything;
-    // otherwise the rename was not made, or the catalog changed since (a load
-    // found the old path again at the source), and it is dropped.
-    void finish_dir_move() {
-        auto move = m_store.dir_move(m_pair.id);
-        if (!move) {
-            return;
-        }
-        Transaction tx(m_catalog.db());
-        auto from = m_store.dir_for_move(move->from_id, true);
-        if (m_dest.shows_move(move->from, move->to)) {
-            if (from && from->rel() == move->from.rel()) {
-                m_store.move_dest_subtree(m_pair.id, move->from_id, move->from.rel(), move->to);
-                spdlog::info("unload {}: recorded the move of '{}' to '{}', made by a run that stopped "
-                             "before recording it",
-                             m_pair.name, escape_bytes(display(move->from)), escape_bytes(display(move->to)));
-            } else {
-                m_result.notes.push_back(fmt::format(
-                    "'{}' was moved to '{}' by an unload that stopped before recording it, and a "
-                    "load found it at the source again since: run verify-destination, which finds "
-                    "what the catalog holds there missing, and the next unload delivers it again",
-                    escape_bytes(display(move->from)), escape_bytes(display(move->to))));
-            }
-        }
         m_store.drop_dir_move(m_pair.id);
         tx.commit();
     }
@@ -1219,6 +1187,9 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
         result.claimed = true;
     }
     catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
+    if (auto note = finish_dir_move(catalog, pair)) {
+        result.notes.push_back(std::move(*note));
+    }
     DestOrder order(pair);
     {
         // What the destination and the other drives know that this drive does

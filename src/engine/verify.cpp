@@ -4,6 +4,7 @@
 #include "barge/catalog/verify_store.hpp"
 #include "barge/engine/cargo.hpp"
 #include "barge/engine/destination.hpp"
+#include "barge/engine/dir_move.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/fs/durable.hpp"
@@ -35,6 +36,14 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                                   escape_bytes(marker_path(pair.dest, pair.uuid, Role::dest))));
     }
     VerifyResult r;
+    if (!options.dry_run) {
+        // Before the files are chosen: a directory moved whole by an unload
+        // killed before recording it is checked where it is now, not reported
+        // missing where it was.
+        if (auto note = finish_dir_move(catalog, pair)) {
+            spdlog::warn("verify-destination {}: {}", pair.name, *note);
+        }
+    }
     VerifyStore store(catalog.db());
     int64_t total = store.delivered_files(pair.id);
     int64_t limit = total;

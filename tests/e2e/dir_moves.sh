@@ -39,9 +39,11 @@ expect_exit 0 barge unload --json
 expect_same_tree "$SRC" "$DST" "after the killed run and the next"
 
 # Moved whole with a name deleted inside and a file renamed out of it; the
-# unload killed after the rename, before its commit, then run again: the next
-# run finds the move on the drive's journal and records it before anything
-# else, so the deleted name is deleted under the new path.
+# unload killed after the rename, before its commit; then verify-destination
+# and the next unload: the first finds the move on the drive's journal and
+# records it before anything else (the files are checked where they are, not
+# reported missing), so the unload deletes the deleted name under the new path.
+# (new_dir_parent_times.sh has an unload find the journal.)
 mkdir -p "$SRC/album/sub"
 for f in keep gone out sub/deep; do echo "$f" >"$SRC/album/$f"; done
 expect_exit 0 barge load
@@ -56,8 +58,9 @@ rc=0
 expect_eq 137 "$rc" "the unload killed after the directory's rename"
 [[ -d "$DST/album2" && ! -e "$DST/album" ]] || fail "the kill came after the rename (album2 moved at the destination)"
 expect_eq 1 "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" "the move's journal, after the kill"
+expect_exit 0 barge verify-destination
+expect_eq 0 "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" "the journal, after verify-destination"
 expect_exit 0 barge unload --json
-expect_eq 0 "$(sql "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" "the journal, after the next run"
 expect_same_tree "$SRC" "$DST" "after the interrupted whole move and the next run"
 expect_exit 0 barge verify-destination
 

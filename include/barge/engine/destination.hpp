@@ -105,9 +105,6 @@ public:
     // stands at `to` yet. Returns whether it did. The caller syncs
     // (renamed_barrier) before recording it.
     bool move_dir(const EntryPath& from, const EntryPath& to);
-    // Whether the destination shows move_dir(from, to) made: nothing at `from`
-    // (or no directory to hold it), a real directory at `to`.
-    bool shows_move(const EntryPath& from, const EntryPath& to) const;
     // Creates directory d; a file in the way is kept as a version. Throws (and
     // remembers, see refused_ancestor) when the file system takes the name for an
     // existing different directory.
