@@ -183,7 +183,11 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
     each([&](const std::string& parent, const std::string& name, int64_t ord) {
         if (!tx) {
             tx.emplace(*m_db);
-            seq = m_db->query_int("SELECT coalesce(max(seq), 0) + 1 FROM paths");
+            // Above every seq a drive may have been told it read: its own
+            // record's, also when none of that record's rows raised an order
+            // (a run again after a kill, whose intents were all recorded),
+            // which before the mark below could be max(seq) + 1.
+            seq = m_db->query_int("SELECT coalesce(max(seq), 0) + 2 FROM paths");
             ins.emplace(m_db->prepare(
                 "INSERT INTO paths(parent, name, ord, seq) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(parent, name) "
                 "DO UPDATE SET ord = excluded.ord, seq = excluded.seq WHERE excluded.ord > paths.ord"));
@@ -198,6 +202,17 @@ void DestOrder::record(Catalog& catalog, const Pair& pair,
         return;
     }
     ins.reset();
+    // The mark: a row no path can have (a name is never empty, a path never
+    // holds a NUL) carries this record's seq, so that the next record's seq
+    // is greater than the one this drive now counts as read, though no row of
+    // its own took it. Without it, another drive's next record took the same
+    // seq, and this drive never read it: a deletion or a newer version
+    // recorded there stayed unknown to it (verify-destination reported the
+    // other drive's work as damaged; found by random_rotation.sh).
+    m_db->prepare("INSERT INTO paths(parent, name, ord, seq) VALUES (x'00', x'', 0, ?1) ON CONFLICT(parent, "
+                  "name) DO UPDATE SET seq = excluded.seq")
+        .bind(1, seq)
+        .run();
     tx->commit();
     // Under the lock nobody else wrote since this drive's pull.
     Transaction mine(catalog.db());

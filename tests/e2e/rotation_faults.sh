@@ -24,6 +24,11 @@
 #    the later versions another drive brings still arrive.
 # 7. The mass-change brake holds for a joining drive.
 # 8. A user's own file where another drive only intended a delivery stays.
+# 9. A's unload killed after recording its intents and run again (its second
+#    record raises no order), then B deletes a file A delivered: A learns of
+#    the deletion from the order record (B's record took the seq A had been
+#    told it read: verify-destination with A reported the file missing; found
+#    by random_rotation.sh).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -359,5 +364,36 @@ expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
 expect_eq mine "$(cat "$DST/p")" "8: the user's own file"
 [[ ! -d $DST/.barge/trash ]] || fail "8: something went to the trash: $(kept_list)"
+
+# ---------------------------------------------------------------------------
+# 9. The seq of a record that raised no order.
+if ! command -v strace >/dev/null; then
+    echo "scenario 9 skipped: strace is not installed" >&2
+else
+    reset
+    mkdir -p "$SRC/dir"
+    echo f0 >"$SRC/dir/f0.txt"
+    echo keep >"$SRC/keep.txt"
+    settle
+    expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+    expect_exit 0 barge -d "$A" load
+    expect_exit 0 barge -d "$A" unload
+    expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+    echo g >"$SRC/dir/g.txt"
+    settle
+    expect_exit 0 barge -d "$A" load
+    rc=0
+    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" strace -f -qq -o /dev/null -e trace=syncfs \
+        -e inject=syncfs:signal=KILL:when=1 "$BARGE" -d "$A" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    expect_eq 137 "$rc" "9: A's unload killed at its first barrier"
+    expect_exit 0 barge -d "$A" unload
+    rm "$SRC/dir/f0.txt"
+    settle
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    expect_same_tree "$SRC" "$DST" "9: B's trip with the deletion"
+    expect_exit 0 barge -d "$A" --json verify-destination
+    expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "9: A's verify-destination after B's deletion: checked, bad"
+fi
 
 echo ok
