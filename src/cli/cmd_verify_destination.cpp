@@ -1,5 +1,6 @@
 #include "barge/cli/commands.hpp"
 #include "barge/cli/output.hpp"
+#include "barge/cli/unlock.hpp"
 #include "barge/engine/verify.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
@@ -41,6 +42,7 @@ ExitCode run_verify_dest(const Globals& g, const VerifyDestCli& o) {
         opts.max_seconds = parse_duration(*o.max_time);
     }
     opts.dry_run = o.dry_run;
+    opts.copy_keys = saved_keys_for_copy;
     Session s(g, "verify-destination", Session::Lock::exclusive);
     auto pairs = s.select_pairs(o.pairs);
     std::optional<EndpointSync> sync;

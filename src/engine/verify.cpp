@@ -43,6 +43,22 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         if (auto note = finish_dir_move(catalog, pair)) {
             spdlog::warn("verify-destination {}: {}", pair.name, *note);
         }
+        // And what the destination and the other drives know that this drive
+        // does not (SPEC §9), as an unload learns it: a file another drive
+        // replaced there since is checked as that drive delivered it (or left
+        // out, superseded), not reported damaged by this drive's older belief.
+        Transaction tx(catalog.db());
+        DestOrder order(pair);
+        int64_t learned = order.pull(catalog, pair);
+        KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
+        tx.commit();
+        for (const auto& n : k.notes) {
+            spdlog::warn("verify-destination {}: {}", pair.name, n);
+        }
+        if (learned + k.entries_learned > 0) {
+            spdlog::info("verify-destination {}: learned {} from the destination and the other drives",
+                         pair.name, plural(learned + k.entries_learned, "entry", "entries"));
+        }
     }
     VerifyStore store(catalog.db());
     int64_t total = store.delivered_files(pair.id);

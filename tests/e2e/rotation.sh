@@ -404,6 +404,30 @@ expect_eq 2 "$(json '.pairs[0].superseded')" "A's unload: g1 and g2 superseded b
 expect_same_tree "$SRC" "$DST" "after the late drive (resurrection)"
 
 # ---------------------------------------------------------------------------
+# 4c. verify-destination learns before it checks (found by
+#     random_rotation.sh): B delivers a new version of a file A delivered, then
+#     deletes another; verify-destination with A, whose catalog still believes
+#     its own versions stand there, learns first (as an unload does) and
+#     reports nothing bad (it reported each file damaged and queued it again).
+#     A file whose new content A does not know is left to A's next unload.
+two_drives
+printf 'f0, edited and delivered by B\n' >"$SRC/dir/f0.txt"
+settle
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+expect_exit 0 barge -d "$A" --json verify-destination
+expect_eq "1 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "A's verify-destination after B's edit: checked, bad"
+rm "$SRC/keep/base.bin"
+settle
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+expect_same_tree "$SRC" "$DST" "B's trips with an edit and a deletion"
+expect_exit 0 barge -d "$A" --json verify-destination
+expect_eq 0 "$(json '.pairs[0].bad')" "A's verify-destination after B's deletion: bad"
+expect_exit 0 barge -d "$A" --json load
+expect_eq 0 "$(json '.pairs[0].carried.files')" "A's next load carries nothing again"
+
+# ---------------------------------------------------------------------------
 # 5. A drive restored from an old image is refused as stale, and the refusal
 #    changes nothing at the destination.
 reset

@@ -2,6 +2,7 @@
 
 #include "barge/catalog/catalog.hpp"
 #include "barge/engine/progress.hpp"
+#include "barge/engine/rotation.hpp"
 #include "barge/engine/scan.hpp"
 #include "barge/fs/drive.hpp"
 
@@ -25,6 +26,7 @@ struct VerifyDestOptions {
     std::optional<double> sample_percent; // verify this share, least recently verified first
     std::optional<double> max_seconds;
     bool dry_run = false;
+    CopyKeys copy_keys; // to read the other drives' encrypted catalog copies
 };
 
 // Re-hashes delivered files at the pair's destination, reading from the medium,
