@@ -358,6 +358,7 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         "size = ?4 AND mtime_ns = ?5 AND ctime_ns = ?6 AND ino = ?7 AND dev = ?8 FROM entries WHERE "
         "pair_id = ?1 AND parent = ?2 AND name = ?3");
     Statement adopt = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
+    Statement raise = mine.prepare("UPDATE entries SET d_ord = ?2 WHERE id = ?1 AND d_ord < ?2");
     Statement set = mine.prepare(
         "UPDATE entries SET d_kind = ?2, d_mode = ?3, d_uid = ?4, d_gid = ?5, d_mtime_ns = ?6, "
         "d_content_id = ?7, d_target = ?8, d_xattrs = ?9, d_verified_ns = ?10, d_damaged = ?11, "
@@ -417,6 +418,17 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             continue;
         }
         if (!take) {
+            continue;
+        }
+        if (id && !known_there) {
+            // Their row knows an order there, not what stands there (their own
+            // pull raised it, from the order record: maybe from this drive's
+            // own intent). Only the order is raised, as DestOrder::pull does:
+            // taking their empty knowledge erased this drive's, and a file it
+            // delivered was then forgotten, not deleted, when the source
+            // deleted it (found by random_rotation.sh).
+            raise.bind(1, *id).bind(2, their_ord).run();
+            ++learned;
             continue;
         }
         if (!rows.is_null(7)) {

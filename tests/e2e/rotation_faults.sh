@@ -29,6 +29,12 @@
 #    the deletion from the order record (B's record took the seq A had been
 #    told it read: verify-destination with A reported the file missing; found
 #    by random_rotation.sh).
+# 10. A moves a directory whole (its new path's rows keep the old delivery's
+#    stamp, its intent there is newer); B, late, raises its own rows there to
+#    A's stamp from the order record, knowing nothing delivered there; A then
+#    merges B's copy and must not take that empty knowledge for a fact: the
+#    file deleted at the source next is trashed, not forgotten and left at the
+#    destination (found by random_rotation.sh).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -395,5 +401,32 @@ else
     expect_exit 0 barge -d "$A" --json verify-destination
     expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "9: A's verify-destination after B's deletion: checked, bad"
 fi
+
+# ---------------------------------------------------------------------------
+# 10. Empty knowledge of another drive is not a fact.
+reset
+mkdir -p "$SRC/d"
+echo f >"$SRC/d/f"
+echo other >"$SRC/other"
+settle
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+mv "$SRC/d" "$SRC/e"
+settle
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" --json unload
+expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "10: A moved the directory whole"
+expect_exit 0 barge -d "$B" unload
+expect_same_tree "$SRC" "$DST" "10: after B's late unload"
+rm "$SRC/e/f"
+settle
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" --json unload
+expect_eq 1 "$(json '.pairs[0].trashed')" "10: A's unload trashed the deleted file"
+expect_same_tree "$SRC" "$DST" "10: after the deletion"
+kept_in trash e/f <(echo f) || fail "10: e/f is not in the trash: $(kept_list)"
 
 echo ok
