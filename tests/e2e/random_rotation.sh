@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Random histories with two drives in rotation (SPEC §9; random_history.pl
+# makes the changes, as in random_history.sh): each round changes the source;
+# a drive at home is loaded (most rounds) and goes in transit; each drive in
+# transit is then unloaded or not, in a random order, so drives arrive late
+# and overtake each other while the source goes on changing. One unload in
+# three is first killed at a random rename, mkdir or barrier, and run again.
+# After every unload, verify-destination with that drive passes (nothing it
+# reports damaged is damaged). Every fourth round with no drive in transit,
+# and at the end, each drive makes one more trip with the source unchanged;
+# then the destination equals the source byte for byte (contents, modes,
+# owners, mtimes of files and directories, symlinks) and verify-destination
+# passes with each drive. Not before that trip: what a late drive cannot know
+# converges only then (docs/rotation.md: a deletion of files only another
+# drive delivered since is applied by a drive's next visit; a late drive
+# writing into a directory can leave it an older mtime).
+# BARGE_ROTATION_SEED and BARGE_ROTATION_ROUNDS change the seed (default 1)
+# and rounds (default 24); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
+source "$(dirname "$0")/lib.sh"
+command -v perl >/dev/null || skip "perl is not installed"
+kills=yes
+if ! command -v strace >/dev/null || ! strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null; then
+    kills=no # every unload runs to its end
+else
+    no_leak_check_under_strace
+fi
+seed=${BARGE_ROTATION_SEED:-1}
+rounds=${BARGE_ROTATION_ROUNDS:-24}
+A=$T/driveA
+B=$T/driveB
+mkdir -p "$SRC/base/sub"
+echo one >"$SRC/base/one"
+echo two >"$SRC/base/sub/two"
+mkdrive "$A"
+mkdrive "$B"
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+expect_exit 0 barge -d "$B" --json pair add p "$SRC" "$DST"
+expect_eq true "$(json .joined)" "B joins A's pair"
+RANDOM=$seed
+failed() {
+    cat "$T/history" >&2
+    [[ -z ${BARGE_HISTORY_KEEP:-} ]] || { rm -rf "$BARGE_HISTORY_KEEP"; cp -a "$T" "$BARGE_HISTORY_KEEP"; }
+    fail "round $round (seed $seed): $1"
+}
+declare -A AWAY LOADED # drive -> 1 when in transit; drive -> the load's number
+loads=0
+unload() {
+    local d=$1 name call rc
+    name=$(basename "$d")
+    if [[ $kills == yes && $((RANDOM % 3)) == 0 ]]; then
+        call=$(printf '%s\n' renameat renameat2 mkdirat syncfs | sed -n "$((RANDOM % 4 + 1))p")
+        rc=0
+        { strace -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$((RANDOM % 6 + 1))" \
+            "$BARGE" -d "$d" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+        echo "unload $name (load $((LOADED[$d]))), killed at a $call: exit $rc" >>"$T/history"
+        [[ $rc == 0 || $rc == 137 ]] || failed "the unload of $name to be killed at a $call exited $rc"
+    fi
+    rc=0
+    "$BARGE" -d "$d" unload >"$T/out" 2>"$T/err" || rc=$?
+    echo "unload $name (load $((LOADED[$d]))): exit $rc" >>"$T/history"
+    if [[ $rc != 0 ]]; then
+        cat "$T/out" "$T/err" >&2
+        failed "the unload of $name exited $rc"
+    fi
+    AWAY[$d]=
+    rc=0
+    "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
+    [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "verify-destination with $name after its unload exited $rc"; }
+    return 0
+}
+for round in $(seq 1 "$rounds"); do
+    echo "round $round:" >>"$T/history"
+    perl "$(dirname "$0")/random_history.pl" "$SRC" "$((seed * 1000 + round))" >>"$T/history"
+    home=()
+    for d in "$A" "$B"; do [[ -n ${AWAY[$d]:-} ]] || home+=("$d"); done
+    if ((${#home[@]} > 0 && RANDOM % 5 != 0)); then
+        d=${home[$((RANDOM % ${#home[@]}))]}
+        loads=$((loads + 1))
+        rc=0
+        "$BARGE" -d "$d" load >"$T/out" 2>"$T/err" || rc=$?
+        echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
+        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "the load on $(basename "$d") exited $rc"; }
+        AWAY[$d]=1
+        LOADED[$d]=$loads
+    fi
+    away=()
+    for d in "$A" "$B"; do [[ -z ${AWAY[$d]:-} ]] || away+=("$d"); done
+    ((${#away[@]} == 2 && RANDOM % 2 == 0)) && away=("${away[1]}" "${away[0]}")
+    for d in "${away[@]}"; do
+        if ((RANDOM % 5 < 3 || round == rounds)); then unload "$d"; fi
+    done
+    [[ -z ${AWAY[$A]:-} && -z ${AWAY[$B]:-} ]] && ((round % 4 == 0 || round == rounds)) || continue
+    for d in "$A" "$B"; do
+        loads=$((loads + 1))
+        LOADED[$d]=$loads
+        expect_exit 0 barge -d "$d" load
+        echo "load $loads on $(basename "$d") (the source unchanged)" >>"$T/history"
+        unload "$d"
+    done
+    manifest "$SRC" >"$T/m.src"
+    manifest "$DST" >"$T/m.dst"
+    if ! cmp -s "$T/m.src" "$T/m.dst"; then
+        diff "$T/m.src" "$T/m.dst" | head -20 >&2 || true
+        failed "after a trip of each drive, the destination differs from the source (< source, > destination)"
+    fi
+    for d in "$A" "$B"; do
+        rc=0
+        "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
+        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "verify-destination with $(basename "$d") exited $rc"; }
+    done
+done
