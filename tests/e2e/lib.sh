@@ -131,6 +131,37 @@ need_user() {
     chmod 755 "$T"
     as_user test -x "$BARGE" || skip "the unprivileged user cannot run $BARGE"
 }
+# Random histories (random_history.sh, random_rotation.sh). history_kills:
+# kills=yes when strace can kill barge at a chosen system call here (leak
+# checking then off), else kills=no (every unload then runs to its end).
+history_kills() {
+    kills=yes
+    if ! command -v strace >/dev/null || ! strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null; then
+        kills=no
+    else
+        no_leak_check_under_strace
+    fi
+}
+# history_failed WHAT: prints the whole history ($T/history), copies the trees
+# and the drives to $BARGE_HISTORY_KEEP if set, and fails round $round.
+history_failed() {
+    cat "$T/history" >&2
+    [[ -z ${BARGE_HISTORY_KEEP:-} ]] || { rm -rf "$BARGE_HISTORY_KEEP"; cp -a "$T" "$BARGE_HISTORY_KEEP"; }
+    fail "round $round (seed $seed): $1"
+}
+# history_killed_unload LABEL [ARG...]: `barge ARG... unload` killed at one of
+# the first six calls of a random renameat, renameat2, mkdirat or syncfs (it
+# may end before); logged in the history; fails unless it exited 0 or 137.
+history_killed_unload() {
+    local label=$1 call rc=0
+    shift
+    call=$(printf '%s\n' renameat renameat2 mkdirat syncfs | sed -n "$((RANDOM % 4 + 1))p")
+    { strace -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$((RANDOM % 6 + 1))" \
+        "$BARGE" "$@" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    echo "$label, killed at a $call: exit $rc" >>"$T/history"
+    [[ $rc == 0 || $rc == 137 ]] || history_failed "$label, to be killed at a $call, exited $rc"
+}
+
 # need_strace_delays [NOTE]: skips (NOTE added to the reason) unless strace can
 # slow barge's system calls here; then turns leak checking off.
 need_strace_delays() {

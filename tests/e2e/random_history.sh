@@ -11,12 +11,7 @@
 # BARGE_HISTORY_ROUNDS change the seed (default 1) and rounds (default 24).
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
-kills=yes
-if ! command -v strace >/dev/null || ! strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null; then
-    kills=no # every round runs to its end
-else
-    no_leak_check_under_strace
-fi
+history_kills
 seed=${BARGE_HISTORY_SEED:-1}
 rounds=${BARGE_HISTORY_ROUNDS:-24}
 setup_pair --mass-change-limit 100 --on-delete trash
@@ -25,33 +20,23 @@ echo one >"$SRC/base/one"
 echo two >"$SRC/base/sub/two"
 RANDOM=$seed
 # On a failure: the whole history, and with BARGE_HISTORY_KEEP=DIR the trees
-# and the drive copied there.
-failed() {
-    cat "$T/history" >&2
-    [[ -z ${BARGE_HISTORY_KEEP:-} ]] || { rm -rf "$BARGE_HISTORY_KEEP"; cp -a "$T" "$BARGE_HISTORY_KEEP"; }
-    fail "round $round (seed $seed): $1"
-}
+# and the drive copied there (history_failed).
 for round in $(seq 1 "$rounds"); do
     echo "round $round:" >>"$T/history"
     perl "$(dirname "$0")/random_history.pl" "$SRC" "$((seed * 1000 + round))" >>"$T/history"
     expect_exit 0 barge load
     if [[ $kills == yes && $((round % 3)) == 0 ]]; then
-        call=$(printf '%s\n' renameat renameat2 mkdirat syncfs | sed -n "$((RANDOM % 4 + 1))p")
-        rc=0
-        { strace -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$((RANDOM % 6 + 1))" \
-            "$BARGE" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-        echo "(the unload killed at a $call: exit $rc)" >>"$T/history"
-        [[ $rc == 0 || $rc == 137 ]] || failed "the unload to be killed at a $call exited $rc"
+        history_killed_unload "(the unload)"
     fi
     rc=0
     barge unload >"$T/out" 2>"$T/err" || rc=$?
     if [[ $rc != 0 ]]; then
         cat "$T/out" "$T/err" >&2
-        failed "the unload exited $rc"
+        history_failed "the unload exited $rc"
     fi
     if ! manifest "$SRC" >"$T/m.src" || ! manifest "$DST" >"$T/m.dst" || ! cmp -s "$T/m.src" "$T/m.dst"; then
         diff "$T/m.src" "$T/m.dst" | head -20 >&2 || true
-        failed "the destination differs from the source"
+        history_failed "the destination differs from the source"
     fi
     expect_exit 0 barge verify-destination
 done

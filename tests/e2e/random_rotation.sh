@@ -18,12 +18,7 @@
 # and rounds (default 24); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
-kills=yes
-if ! command -v strace >/dev/null || ! strace -f -qq -o /dev/null -e inject=getpid:error=EIO:when=1 true 2>/dev/null; then
-    kills=no # every unload runs to its end
-else
-    no_leak_check_under_strace
-fi
+history_kills
 seed=${BARGE_ROTATION_SEED:-1}
 rounds=${BARGE_ROTATION_ROUNDS:-24}
 A=$T/driveA
@@ -39,35 +34,25 @@ expect_exit 0 barge -d "$A" unload
 expect_exit 0 barge -d "$B" --json pair add p "$SRC" "$DST"
 expect_eq true "$(json .joined)" "B joins A's pair"
 RANDOM=$seed
-failed() {
-    cat "$T/history" >&2
-    [[ -z ${BARGE_HISTORY_KEEP:-} ]] || { rm -rf "$BARGE_HISTORY_KEEP"; cp -a "$T" "$BARGE_HISTORY_KEEP"; }
-    fail "round $round (seed $seed): $1"
-}
 declare -A AWAY LOADED # drive -> 1 when in transit; drive -> the load's number
 loads=0
 unload() {
-    local d=$1 name call rc
+    local d=$1 name rc
     name=$(basename "$d")
     if [[ $kills == yes && $((RANDOM % 3)) == 0 ]]; then
-        call=$(printf '%s\n' renameat renameat2 mkdirat syncfs | sed -n "$((RANDOM % 4 + 1))p")
-        rc=0
-        { strace -f -qq -o /dev/null -e trace="$call" -e inject="$call:signal=KILL:when=$((RANDOM % 6 + 1))" \
-            "$BARGE" -d "$d" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-        echo "unload $name (load $((LOADED[$d]))), killed at a $call: exit $rc" >>"$T/history"
-        [[ $rc == 0 || $rc == 137 ]] || failed "the unload of $name to be killed at a $call exited $rc"
+        history_killed_unload "unload $name (load $((LOADED[$d])))" -d "$d"
     fi
     rc=0
     "$BARGE" -d "$d" unload >"$T/out" 2>"$T/err" || rc=$?
     echo "unload $name (load $((LOADED[$d]))): exit $rc" >>"$T/history"
     if [[ $rc != 0 ]]; then
         cat "$T/out" "$T/err" >&2
-        failed "the unload of $name exited $rc"
+        history_failed "the unload of $name exited $rc"
     fi
     AWAY[$d]=
     rc=0
     "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
-    [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "verify-destination with $name after its unload exited $rc"; }
+    [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $name after its unload exited $rc"; }
     return 0
 }
 for round in $(seq 1 "$rounds"); do
@@ -81,7 +66,7 @@ for round in $(seq 1 "$rounds"); do
         rc=0
         "$BARGE" -d "$d" load >"$T/out" 2>"$T/err" || rc=$?
         echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
-        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "the load on $(basename "$d") exited $rc"; }
+        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "the load on $(basename "$d") exited $rc"; }
         AWAY[$d]=1
         LOADED[$d]=$loads
     fi
@@ -103,11 +88,11 @@ for round in $(seq 1 "$rounds"); do
     manifest "$DST" >"$T/m.dst"
     if ! cmp -s "$T/m.src" "$T/m.dst"; then
         diff "$T/m.src" "$T/m.dst" | head -20 >&2 || true
-        failed "after a trip of each drive, the destination differs from the source (< source, > destination)"
+        history_failed "after a trip of each drive, the destination differs from the source (< source, > destination)"
     fi
     for d in "$A" "$B"; do
         rc=0
         "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
-        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; failed "verify-destination with $(basename "$d") exited $rc"; }
+        [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $(basename "$d") exited $rc"; }
     done
 done

@@ -51,6 +51,15 @@ reset() {
 
 
 
+# first_trip_then_join [OPTION...]: A makes the pair (with OPTION...) and
+# its first trip; then B joins it.
+first_trip_then_join() {
+    expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" "$@"
+    expect_exit 0 barge -d "$A" load
+    expect_exit 0 barge -d "$A" unload
+    expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+}
+
 # kept_in versions|trash PATH FILE: some DST/.barge/KIND/*/PATH is a file with
 # FILE's content.
 kept_in() {
@@ -142,10 +151,7 @@ else
         reset
         echo v1 >"$SRC/p"
         settle
-        expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST"
-        expect_exit 0 barge -d "$A" load
-        expect_exit 0 barge -d "$A" unload
-        expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+        first_trip_then_join
         echo v2 >"$SRC/p"
         settle
         cp "$SRC/p" "$T/p-v2"
@@ -330,10 +336,7 @@ max_ord=$(sqlite3 -readonly "$DST"/.barge/order-*.db "SELECT COALESCE(MAX(ord), 
 reset
 for i in $(seq 1 150); do echo "$i" >"$SRC/photos-$i.jpg"; done
 settle
-expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
-expect_exit 0 barge -d "$A" load
-expect_exit 0 barge -d "$A" unload
-expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+first_trip_then_join --on-delete trash
 rm "$SRC"/photos-*.jpg
 echo keep >"$SRC/keep"
 settle
@@ -352,10 +355,7 @@ expect_eq 150 "$(find "$DST" -path "$DST/.barge" -prune -o -name 'photos-*' -pri
 reset
 echo k >"$SRC/k"
 settle
-expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
-expect_exit 0 barge -d "$A" load
-expect_exit 0 barge -d "$A" unload
-expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+first_trip_then_join --on-delete trash
 echo p >"$SRC/p"
 settle
 expect_exit 0 barge -d "$B" load
@@ -381,10 +381,7 @@ else
     echo f0 >"$SRC/dir/f0.txt"
     echo keep >"$SRC/keep.txt"
     settle
-    expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
-    expect_exit 0 barge -d "$A" load
-    expect_exit 0 barge -d "$A" unload
-    expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+    first_trip_then_join --on-delete trash
     echo g >"$SRC/dir/g.txt"
     settle
     expect_exit 0 barge -d "$A" load
@@ -409,10 +406,7 @@ mkdir -p "$SRC/d"
 echo f >"$SRC/d/f"
 echo other >"$SRC/other"
 settle
-expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash
-expect_exit 0 barge -d "$A" load
-expect_exit 0 barge -d "$A" unload
-expect_exit 0 barge -d "$B" pair add p "$SRC" "$DST"
+first_trip_then_join --on-delete trash
 mv "$SRC/d" "$SRC/e"
 settle
 expect_exit 0 barge -d "$B" load
