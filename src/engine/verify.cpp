@@ -47,17 +47,29 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         // does not (SPEC §9), as an unload learns it: a file another drive
         // replaced there since is checked as that drive delivered it (or left
         // out, superseded), not reported damaged by this drive's older belief.
-        Transaction tx(catalog.db());
-        DestOrder order(pair);
-        int64_t learned = order.pull(catalog, pair);
-        KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
-        tx.commit();
-        for (const auto& n : k.notes) {
-            spdlog::warn("verify-destination {}: {}", pair.name, n);
-        }
-        if (learned + k.entries_learned > 0) {
-            spdlog::info("verify-destination {}: learned {} from the destination and the other drives",
-                         pair.name, plural(learned + k.entries_learned, "entry", "entries"));
+        // A destination this user cannot write to (mounted read-only, say)
+        // cannot take the order record's lock: it is verified with what this
+        // drive knows, as before.
+        try {
+            Transaction tx(catalog.db());
+            DestOrder order(pair);
+            int64_t learned = order.pull(catalog, pair);
+            KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
+            tx.commit();
+            for (const auto& n : k.notes) {
+                spdlog::warn("verify-destination {}: {}", pair.name, n);
+            }
+            if (learned + k.entries_learned > 0) {
+                spdlog::info("verify-destination {}: learned {} from the destination and the other drives",
+                             pair.name, plural(learned + k.entries_learned, "entry", "entries"));
+            }
+        } catch (const SystemError& e) {
+            if (e.err() != EROFS && e.err() != EACCES && e.err() != EPERM) {
+                throw;
+            }
+            spdlog::warn("verify-destination {}: {}; checked with what this drive knows (another "
+                         "drive's changes there since its last visit may be reported)",
+                         pair.name, e.what());
         }
     }
     VerifyStore store(catalog.db());

@@ -58,4 +58,21 @@ expect_eq 3 "$(json '.pairs[0].carried.files')" "pieces carried again after veri
 expect_exit 0 barge verify-middle
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the cargo repair"
+
+# A destination mounted read-only: verify-destination cannot take the order
+# record's lock to learn what other drives did there; it checks with what the
+# drive knows, says so, and exits 0 (as before it learned).
+if [[ $(id -u) == 0 ]] && mount --bind "$DST" "$DST" 2>/dev/null; then
+    on_exit "umount '$DST' 2>/dev/null"
+    if mount -o remount,ro,bind "$DST" 2>/dev/null; then
+        expect_exit 0 barge verify-destination
+        grep -q "Read-only file system; checked with what this drive knows" "$T/err" ||
+            fail "no warning about the read-only destination: $(cat "$T/err")"
+    else
+        echo "read-only destination part skipped: cannot remount read-only here" >&2
+    fi
+    umount "$DST"
+else
+    echo "read-only destination part skipped: needs root and bind mounts" >&2
+fi
 echo ok
