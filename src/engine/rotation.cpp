@@ -609,6 +609,16 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
     return out;
 }
 
+KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
+                                    const CopyKeys& keys) {
+    Transaction tx(catalog.db());
+    int64_t pulled = order.pull(catalog, pair);
+    KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
+    tx.commit();
+    k.entries_learned += pulled;
+    return k;
+}
+
 int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys) {
     Database& mine = catalog.db();
     static const std::string todo_sql = fmt::format(

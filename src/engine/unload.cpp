@@ -1192,17 +1192,11 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
     }
     DestOrder order(pair);
     {
-        // What the destination and the other drives know that this drive does
-        // not (SPEC §9): first the destination's order record, then the other
-        // drives' catalog copies here.
-        Transaction tx(catalog.db());
-        result.learned = order.pull(catalog, pair);
-        KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
-        result.learned += k.entries_learned;
+        KnowledgeMerge k = learn_at_destination(catalog, pair, order, options.copy_keys);
+        result.learned = k.entries_learned;
         for (auto& n : k.notes) {
             result.notes.push_back(std::move(n));
         }
-        tx.commit();
     }
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {

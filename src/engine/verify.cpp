@@ -51,17 +51,14 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
         // cannot take the order record's lock: it is verified with what this
         // drive knows, as before.
         try {
-            Transaction tx(catalog.db());
             DestOrder order(pair);
-            int64_t learned = order.pull(catalog, pair);
-            KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, options.copy_keys);
-            tx.commit();
+            KnowledgeMerge k = learn_at_destination(catalog, pair, order, options.copy_keys);
             for (const auto& n : k.notes) {
                 spdlog::warn("verify-destination {}: {}", pair.name, n);
             }
-            if (learned + k.entries_learned > 0) {
+            if (k.entries_learned > 0) {
                 spdlog::info("verify-destination {}: learned {} from the destination and the other drives",
-                             pair.name, plural(learned + k.entries_learned, "entry", "entries"));
+                             pair.name, plural(k.entries_learned, "entry", "entries"));
             }
         } catch (const SystemError& e) {
             if (e.err() != EROFS && e.err() != EACCES && e.err() != EPERM) {

@@ -113,6 +113,13 @@ using CopyKeys = std::function<std::shared_ptr<const DriveKeys>(const std::strin
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
                                const CopyKeys& keys);
 
+// What the destination knows that this drive does not (SPEC §9), in one
+// transaction: its order record (order.pull), then the other drives' catalog
+// copies there (merge_knowledge); entries_learned counts both. What unload and
+// verify-destination do first there.
+KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
+                                    const CopyKeys& keys);
+
 // At the source, after a scan: gives the pair's files that have no content yet
 // the content another drive's copy at the source recorded for the same file
 // (same inode, device, size and mtime, not racy: the rule a scan trusts for
