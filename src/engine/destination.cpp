@@ -255,7 +255,7 @@ bool looks_up_bytes(int dirfd) {
 
 } // namespace
 
-bool Destination::exact_name_present(int parent_fd, const EntryPath& e) const {
+bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e) {
     // Asked only when something answers to the name. On a file system that
     // looks names up by their bytes, only case folding (a casefold directory)
     // could make another name answer to an ASCII one: the name found and its
@@ -273,7 +273,7 @@ bool Destination::exact_name_present(int parent_fd, const EntryPath& e) const {
         }
     }
     ::lseek(parent_fd, 0, SEEK_SET);
-    auto names = read_dir_names(parent_fd, m_tree.display(e.parent));
+    auto names = read_dir_names(parent_fd, tree.display(e.parent));
     return std::find(names.begin(), names.end(), e.name) != names.end();
 }
 

@@ -1,11 +1,11 @@
 #include "barge/engine/dir_move.hpp"
 
 #include "barge/catalog/transit.hpp"
+#include "barge/engine/destination.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/util/text.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -31,12 +31,8 @@ bool shows_move(const DestTree& tree, const EntryPath& from, const EntryPath& to
         return false;
     }
     Fd to_parent = open_beneath(tree.fd(), to.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    if (!to_parent || ::fstatat(to_parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode)) {
-        return false;
-    }
-    auto names = read_dir_names(to_parent.get(), tree.display(to.parent));
-    return std::find(names.begin(), names.end(), to.name) != names.end();
+    return to_parent && ::fstatat(to_parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISDIR(st.st_mode) && exact_name_present(tree, to_parent.get(), to);
 }
 
 } // namespace

@@ -39,6 +39,11 @@ void claim_destination(Catalog& catalog, const Pair& pair);
 // Returns how many were removed. Throws SystemError naming the path.
 int64_t prune_expired(const DestTree& tree, int retention_days);
 
+// Whether the name that answers to e in its directory (parent_fd, which is at
+// e.parent in tree) is e's exact name, not one a case-insensitive or
+// normalizing file system (exFAT, ext4 casefold) takes for it.
+bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e);
+
 // The operations of one unload on a destination tree: every path is confined
 // beneath DEST (DestTree), nothing is ever unlinked there (what is replaced or
 // deleted moves to DEST/.barge/versions or trash, SPEC §7.5), and nothing takes a
@@ -133,7 +138,9 @@ public:
     int64_t versions() const { return m_versions; }
 
 private:
-    bool exact_name_present(int parent_fd, const EntryPath& e) const;
+    bool exact_name_present(int parent_fd, const EntryPath& e) const {
+        return barge::exact_name_present(m_tree, parent_fd, e);
+    }
     // The destination's copy at `at`, for d: a regular file under that exact name
     // (its directory and the open file in `dir` and `fd`) that hashes to `hash`,
     // given d's mode, owner and mtime (synced) where the source changed them.
