@@ -1,6 +1,7 @@
 #include "barge/catalog/catalog.hpp"
 
 #include "barge/catalog/schema.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/catalog/vfs.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
@@ -498,8 +499,7 @@ void Catalog::remove_pair(int64_t pair_id) {
                             "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
         m_db.prepare(sql).bind(1, pair_id).run();
     }
-    // Its journal of a directory move (TransitStore::record_dir_move), if a run left one.
-    m_db.prepare("DELETE FROM meta WHERE key = 'dir_move:' || ?").bind(1, pair_id).run();
+    TransitStore(m_db).drop_dir_move(pair_id); // the journal of a directory move a run left
     tx.commit();
 }
 
