@@ -194,13 +194,16 @@ int64_t EntryStore::count_present(int64_t pair_id) {
     return st.step() ? st.column_int(0) : 0;
 }
 
-std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, int64_t gen) {
-    // The same inode with the same size and mtime is the same file under a new name
-    // (ctime is not compared: rename(2) updates it on most file systems).
+std::vector<EntryStore::RenameMatch> EntryStore::match_renames(
+    int64_t pair_id, int64_t gen, const std::function<bool(const RenameMatch&)>& same_file) {
+    // The same inode with the same size and mtime may be the same file under a new
+    // name (ctime is not compared: rename(2) updates it on most file systems), or
+    // a new file on the inode the old one freed: same_file tells them apart.
     // Driven by the (few) files that left the source in this scan; the inode index
     // finds their new names.
     Statement st = m_db.prepare(
-        "SELECT n.id, o.id, o.content_id, o.racy FROM entries AS o "
+        "SELECT n.id, o.id, o.content_id, o.racy, n.parent, n.name, n.ino, n.dev, o.ctime_ns "
+        "FROM entries AS o "
         "JOIN entries AS n ON n.pair_id = o.pair_id AND n.ino = o.ino AND n.dev = o.dev "
         "AND n.size = o.size AND n.mtime_ns = o.mtime_ns AND n.id != o.id "
         "WHERE o.pair_id = ?1 AND o.changed_gen = ?2 AND o.kind IS NULL "
@@ -214,7 +217,17 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(int64_t pair_id, 
         if (!out.empty() && out.back().new_id == nid) {
             continue; // one match per new entry
         }
-        out.push_back({nid, st.column_int(1)});
+        RenameMatch m{nid,
+                      st.column_int(1),
+                      st.column_blob(4),
+                      st.column_blob(5),
+                      static_cast<uint64_t>(st.column_int(6)),
+                      static_cast<uint64_t>(st.column_int(7)),
+                      st.column_int(8)};
+        if (!same_file(m)) {
+            continue; // another old entry of the inode may still be its past
+        }
+        out.push_back(std::move(m));
         contents.emplace_back(st.column_int(2), st.column_int(3) != 0);
     }
     for (size_t i = 0; i < out.size(); ++i) {

@@ -644,6 +644,7 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
     }
     int64_t adopted = 0;
     Statement set = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
+    Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     for (const auto& [id, path] : copies_at(pair.source, catalog.drive_id())) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
@@ -656,24 +657,32 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
         // Under the same name, the whole stat must match (size, mtime, ctime,
         // inode: what a rescan trusts); under another name, a rename (which
         // moves the ctime): inode, size and mtime, of a file that has gone
-        // from that name or not, as the scan's rename rule (docs/scan.md).
+        // from that name or not, born before the copy saw it there, as the
+        // scan's rename rule (docs/scan.md): not a new file on a reused inode.
         Statement find = copy.cat->db().prepare(
-            "SELECT c.hash, c.size FROM entries e JOIN contents c ON c.id = e.content_id WHERE "
+            "SELECT c.hash, c.size, e.ctime_ns, e.ctime_ns = ?6 AND e.parent IS ?7 AND e.name IS ?8 "
+            "FROM entries e JOIN contents c ON c.id = e.content_id WHERE "
             "e.pair_id = ?1 AND e.ino = ?2 AND e.dev = ?3 AND e.size = ?4 AND e.mtime_ns = ?5 AND "
             "e.racy = 0 AND (e.kind = 1 OR e.kind IS NULL) AND (e.ctime_ns = ?6 OR e.parent IS NOT ?7 "
-            "OR e.name IS NOT ?8) LIMIT 1");
+            "OR e.name IS NOT ?8)");
         std::vector<Todo> left;
         for (const auto& t : todo) {
             find.bind(1, their_pair->id).bind(2, t.ino).bind(3, t.dev).bind(4, t.size).bind(5, t.mtime)
                 .bind(6, t.ctime).bind_blob(7, t.parent).bind_blob(8, t.name);
-            if (find.step()) {
-                int64_t c = upsert_content(mine, digest_from_bytes(find.column_blob(0)), find.column_int(1));
-                find.reset();
-                set.bind(1, t.id).bind(2, c);
+            std::optional<int64_t> c;
+            while (!c && find.step()) {
+                if (find.column_int(3) == 1 ||
+                    (root && same_inode_life(root.get(), join_path(t.parent, t.name), static_cast<uint64_t>(t.ino),
+                                             static_cast<uint64_t>(t.dev), find.column_int(2)))) {
+                    c = upsert_content(mine, digest_from_bytes(find.column_blob(0)), find.column_int(1));
+                }
+            }
+            find.reset();
+            if (c) {
+                set.bind(1, t.id).bind(2, *c);
                 set.run();
                 ++adopted;
             } else {
-                find.reset();
                 left.push_back(t);
             }
         }

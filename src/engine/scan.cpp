@@ -404,8 +404,17 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
         }
         to_hash = walker.to_hash();
         std::set<int64_t> renamed_from;
-        auto matches = result.deleted > 0 ? store.match_renames(pair.id, gen)
-                                          : std::vector<EntryStore::RenameMatch>{};
+        std::vector<EntryStore::RenameMatch> matches;
+        if (result.deleted > 0) {
+            // A file deleted and another written with the same size and mtime can
+            // get its inode: only a birth before the old entry's last ctime proves
+            // a rename. The open may fail (the source vanished): then hashed.
+            Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            matches = store.match_renames(pair.id, gen, [&](const EntryStore::RenameMatch& m) {
+                return root && same_inode_life(root.get(), join_path(m.parent, m.name), m.ino, m.dev,
+                                               m.old_ctime_ns);
+            });
+        }
         for (const auto& m : matches) {
             if (walker.modified_ids().contains(m.new_id)) {
                 --result.modified;

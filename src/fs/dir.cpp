@@ -10,6 +10,7 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace barge {
@@ -55,6 +56,20 @@ Fd open_noatime_beneath(int dirfd, std::string_view rel, int extra_flags) {
         fd = open_beneath(dirfd, rel, O_RDONLY | O_NOFOLLOW | extra_flags); // not the owner: without
     }
     return fd;
+}
+
+bool same_inode_life(int dirfd, std::string_view rel, uint64_t ino, uint64_t dev, int64_t ctime_ns) {
+    Fd fd = open_beneath(dirfd, rel, O_PATH | O_NOFOLLOW);
+    struct statx sx{};
+    if (!fd || ::statx(fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) != 0) {
+        return false;
+    }
+    if ((sx.stx_mask & STATX_BTIME) == 0 || sx.stx_ino != ino ||
+        makedev(sx.stx_dev_major, sx.stx_dev_minor) != dev) {
+        return false;
+    }
+    int64_t born = static_cast<int64_t>(sx.stx_btime.tv_sec) * 1'000'000'000 + sx.stx_btime.tv_nsec;
+    return born <= ctime_ns;
 }
 
 std::vector<std::string> read_dir_names(int dirfd, std::string_view display_path) {

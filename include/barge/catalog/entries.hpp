@@ -5,6 +5,7 @@
 #include "barge/util/file_stat.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,14 +104,20 @@ public:
     int64_t mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen);
     // Regular files and symlinks present at the source.
     int64_t count_present(int64_t pair_id);
-    // A new or changed file of this scan that is the same inode (same size and
-    // mtime) as a file with known content that left the source in this scan.
+    // A new or changed file of this scan that has the inode, size and mtime of a
+    // file with known content that left the source in this scan.
     struct RenameMatch {
         int64_t new_id = 0;
         int64_t old_id = 0;
+        std::string parent, name; // the new entry's
+        uint64_t ino = 0, dev = 0;
+        int64_t old_ctime_ns = 0; // the old entry's, as last seen
     };
-    // Gives such entries the known content (no re-hash) and returns the matches.
-    std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen);
+    // Gives such entries the known content (no re-hash) when same_file says the
+    // new entry is the old file under its new name (same_inode_life), and
+    // returns those matches.
+    std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen,
+                                           const std::function<bool(const RenameMatch&)>& same_file);
     // Whether any entry of the pair has a content on record (else no new file
     // can be a rename match_renames would find).
     bool any_content(int64_t pair_id);

@@ -43,4 +43,13 @@ std::optional<EntryStat> stat_entry(int dirfd, const std::string& name);
 // The FileStat of an open file.
 FileStat stat_fd(int fd, std::string_view display_path);
 
+// Whether the entry at rel beneath dirfd is the very file a catalog saw with
+// inode ino on dev and ctime ctime_ns: it still has that inode, and it was born
+// no later than that ctime. A file's ctime never falls below its birth time,
+// while a new file on a reused inode is born after the old one's last change,
+// so equal inode, size and mtime alone do not tell a rename from a new file
+// (docs/scan.md). False when the file system keeps no birth time (statx(2)
+// without STATX_BTIME) or the entry cannot be examined: not proven the same.
+bool same_inode_life(int dirfd, std::string_view rel, uint64_t ino, uint64_t dev, int64_t ctime_ns);
+
 } // namespace barge
