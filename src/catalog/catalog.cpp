@@ -279,18 +279,11 @@ Catalog Catalog::encrypt(Catalog cat, const std::string& path, std::shared_ptr<c
 }
 
 std::optional<std::string> Catalog::meta(const std::string& key) {
-    Statement st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
-    st.bind_text(1, key);
-    if (!st.step()) {
-        return std::nullopt;
-    }
-    return st.column_text(0);
+    return read_meta(m_db, key);
 }
 
 void Catalog::set_meta(const std::string& key, const std::string& value) {
-    Statement st = m_db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) "
-                                "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    st.bind_text(1, key).bind_text(2, value).run();
+    write_meta(m_db, key, value);
 }
 
 uint64_t Catalog::piece_size() {

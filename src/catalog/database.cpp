@@ -357,4 +357,24 @@ void Transaction::commit() {
     m_db.committed();
 }
 
+std::optional<std::string> read_meta(Database& db, const std::string& key) {
+    Statement st = db.prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind_text(1, key);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return st.column_text(0);
+}
+
+void write_meta(Database& db, const std::string& key, const std::string& value) {
+    db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind_text(1, key)
+        .bind_text(2, value)
+        .run();
+}
+
+void drop_meta(Database& db, const std::string& key) {
+    db.prepare("DELETE FROM meta WHERE key = ?").bind_text(1, key).run();
+}
+
 } // namespace barge

@@ -532,20 +532,15 @@ std::string hex_of(const std::string& s) {
 void TransitStore::record_dir_move(int64_t pair_id, const DirMove& move) {
     std::string value = fmt::format("{}\n{}\n{}\n{}\n{}\n", move.from_id, hex_of(move.from.parent),
                                     hex_of(move.to.parent), hex_of(move.from.name), hex_of(move.to.name));
-    m_db.prepare("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
-                 "excluded.value")
-        .bind_text(1, dir_move_key(pair_id))
-        .bind_text(2, value)
-        .run();
+    write_meta(m_db, dir_move_key(pair_id), value);
 }
 
 std::optional<TransitStore::DirMove> TransitStore::dir_move(int64_t pair_id) {
-    Statement st = m_db.prepare("SELECT value FROM meta WHERE key = ?");
-    st.bind_text(1, dir_move_key(pair_id));
-    if (!st.step()) {
+    std::optional<std::string> found = read_meta(m_db, dir_move_key(pair_id));
+    if (!found) {
         return std::nullopt;
     }
-    std::string value = st.column_text(0);
+    const std::string& value = *found;
     std::vector<std::string> lines = split_lines(value);
     auto malformed = [&] {
         return CatalogError(fmt::format("the catalog's journal of a directory move ({}) is malformed: '{}'",
@@ -567,7 +562,7 @@ std::optional<TransitStore::DirMove> TransitStore::dir_move(int64_t pair_id) {
 }
 
 void TransitStore::drop_dir_move(int64_t pair_id) {
-    m_db.prepare("DELETE FROM meta WHERE key = ?").bind_text(1, dir_move_key(pair_id)).run();
+    drop_meta(m_db, dir_move_key(pair_id));
 }
 
 std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const DeliveryItem& d) {

@@ -124,14 +124,12 @@ DestOrder::DestOrder(const Pair& pair) {
     m_db->exec("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;");
     Transaction tx(*m_db);
     m_db->exec(order_schema);
-    Statement get = m_db->prepare("SELECT value FROM meta WHERE key = 'epoch'");
-    if (get.step()) {
-        m_epoch = get.column_text(0);
+    if (auto epoch = read_meta(*m_db, "epoch")) {
+        m_epoch = *epoch;
     } else {
         m_epoch = new_uuid(); // getrandom(2): no /dev needed (a chroot, the static binary)
-        m_db->prepare("INSERT INTO meta(key, value) VALUES ('epoch', ?)").bind_text(1, m_epoch).run();
+        write_meta(*m_db, "epoch", m_epoch);
     }
-    get.reset();
     tx.commit();
 }
 

@@ -147,4 +147,9 @@ private:
     bool m_done = false;
 };
 
+// The key/value table `meta` that the catalog and the order record both have.
+std::optional<std::string> read_meta(Database& db, const std::string& key);
+void write_meta(Database& db, const std::string& key, const std::string& value);
+void drop_meta(Database& db, const std::string& key);
+
 } // namespace barge
