@@ -12,8 +12,22 @@
 source "$(dirname "$0")/lib.sh"
 A=$T/driveA
 B=$T/driveB
-mkdir -p "$T/aside"
-[[ $(stat -c %W "$T") != 0 ]] || skip "the file system under $T keeps no birth times"
+# The source on an ext4 file system of its own where root can mount one: no
+# other test running beside this one takes the inodes it frees.
+if [[ $(id -u) == 0 ]] && command -v mkfs.ext4 >/dev/null; then
+    mkdir -p "$T/fs"
+    truncate -s 64M "$T/fs.img"
+    mkfs.ext4 -q -F -I 256 "$T/fs.img"
+    if mount -o loop "$T/fs.img" "$T/fs" 2>/dev/null; then
+        on_exit "umount -l '$T/fs'"
+        SRC=$T/fs/src
+    else
+        echo "no loop mount here: the source is under $T, beside other tests" >&2
+    fi
+fi
+ASIDE=$(dirname "$SRC")/aside
+mkdir -p "$ASIDE"
+[[ $(stat -c %W "$ASIDE") != 0 ]] || skip "the file system under $ASIDE keeps no birth times"
 
 # reuse OLD NEW CHAR [GONE]: deletes OLD (or all of GONE, which holds it) and
 # writes NEW with OLD's size (one byte CHAR repeated) and mtime, on OLD's inode;
@@ -28,7 +42,7 @@ reuse() {
     for i in $(seq 1 500); do
         head -c "$size" /dev/zero | tr '\0' "$char" >"$new"
         [[ $(stat -c %i "$new") != "$ino" ]] || break
-        mv "$new" "$T/aside/$i.$RANDOM"
+        mv "$new" "$ASIDE/$i.$RANDOM"
     done
     [[ $(stat -c %i "$new") == "$ino" ]] || skip "the file system under $T did not reuse a freed inode in 500 files"
     touch -d "@$mtime" "$new"
