@@ -492,7 +492,9 @@ void Catalog::remove_pair(int64_t pair_id) {
                             "DELETE FROM excludes WHERE pair_id = ?", "DELETE FROM pairs WHERE id = ?"}) {
         m_db.prepare(sql).bind(1, pair_id).run();
     }
-    TransitStore(m_db).drop_dir_move(pair_id); // the journal of a directory move a run left
+    TransitStore store(m_db); // the journals a run left
+    store.drop_dir_move(pair_id);
+    store.drop_dir_times(pair_id);
     tx.commit();
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <tuple>
 
 namespace barge {
@@ -523,6 +524,12 @@ std::string dir_move_key(int64_t pair_id) {
     return fmt::format("dir_move:{}", pair_id);
 }
 
+// The meta key of a pair's journal of superseded directories' times; its value
+// is their entry ids, separated by spaces.
+std::string dir_times_key(int64_t pair_id) {
+    return fmt::format("dir_times:{}", pair_id);
+}
+
 std::string hex_of(const std::string& s) {
     return to_hex({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
@@ -646,6 +653,55 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
     while (st.step()) {
     }
     return true;
+}
+
+bool TransitStore::superseded_dir(int64_t entry_id) {
+    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE id = ? AND kind = 2 AND d_kind = 2 AND "
+                                "ord < d_ord AND d_mtime_ns IS NOT NULL");
+    st.bind(1, entry_id);
+    return st.step();
+}
+
+std::optional<DeliveryItem> TransitStore::delivered_dir(int64_t entry_id) {
+    // read_delivery's columns, the delivered ones in place of the source's.
+    Statement st = m_db.prepare(
+        "SELECT e.id, e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.size, e.d_mtime_ns, e.ctime_ns, "
+        "e.ino, e.dev, e.d_target, e.d_xattrs, e.content_id, e.d_kind, e.d_content_id, NULL, e.ord "
+        "FROM entries e WHERE e.id = ? AND e.d_kind = 2 AND e.d_mtime_ns IS NOT NULL");
+    st.bind(1, entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return read_delivery(st);
+}
+
+void TransitStore::record_dir_times(int64_t pair_id, const std::vector<int64_t>& ids) {
+    write_meta(m_db, dir_times_key(pair_id), fmt::format("{}", fmt::join(ids, " ")));
+}
+
+std::vector<int64_t> TransitStore::dir_times(int64_t pair_id) {
+    std::optional<std::string> value = read_meta(m_db, dir_times_key(pair_id));
+    std::vector<int64_t> out;
+    if (!value) {
+        return out;
+    }
+    const char* p = value->data();
+    const char* end = p + value->size();
+    while (p != end) {
+        int64_t id = 0;
+        auto [next, ec] = std::from_chars(p, end, id);
+        if (ec != std::errc() || (next != end && *next != ' ')) {
+            throw CatalogError(fmt::format("the catalog's journal of directory times ({}) is malformed: '{}'",
+                                           dir_times_key(pair_id), *value));
+        }
+        out.push_back(id);
+        p = next == end ? end : next + 1;
+    }
+    return out;
+}
+
+void TransitStore::drop_dir_times(int64_t pair_id) {
+    drop_meta(m_db, dir_times_key(pair_id));
 }
 
 bool TransitStore::same_file(int64_t entry_id, const DeliveryItem& d) {

@@ -109,6 +109,7 @@ public:
         // may carry to the entry written into (move_renamed_dirs). The intents
         // come grouped by directory (as the scan found them; deletions in path
         // order), so a memo of the last parents spares nearly every lookup.
+        restore_newer_dirs();
         IdSet parents;
         {
             std::unordered_set<std::string> seen;
@@ -138,10 +139,21 @@ public:
             // delivered times first: writing into one gives it the kernel's
             // mtime, and a run that dies before setting it back must leave it to
             // the next run, not called delivered. This run sets them at its end.
+            // Those another drive delivered after this drive's scan of them keep
+            // their delivered times, and a journal lists them instead: a run
+            // that dies after writing into one leaves the next run to set that
+            // drive's state back (restore_newer_dirs), not this drive's older view.
             for (int64_t id : parents.sorted()) {
+                if (m_store.superseded_dir(id)) {
+                    m_newer_dirs.push_back(id); // in id order
+                    continue;
+                }
                 if (m_store.forget_dir_times(id)) {
                     m_times_only.add(id);
                 }
+            }
+            if (!m_newer_dirs.empty()) {
+                m_store.record_dir_times(m_pair.id, m_newer_dirs);
             }
             tx.commit();
         }
@@ -183,11 +195,49 @@ public:
             return;
         }
         dir_metadata();
+        if (!m_newer_dirs.empty()) {
+            Transaction tx(m_catalog.db());
+            m_store.drop_dir_times(m_pair.id); // their times are set back
+            tx.commit();
+        }
         xattr_notes();
         m_result.pruned += prune_expired(m_dest.tree(), m_pair.retention_days);
         m_result.staged_pieces += m_assembly.staged_pieces;
         m_result.waiting += m_assembly.waiting;
         m_result.versions += m_dest.versions();
+    }
+
+    // A run that ended before setting back the times of directories another
+    // drive had delivered after this drive's scan of them (it wrote into them)
+    // left their journal: they get that delivery's state back first. One that
+    // cannot be set is forgotten as delivered, as in dir_metadata.
+    void restore_newer_dirs() {
+        std::vector<int64_t> ids = m_store.dir_times(m_pair.id);
+        if (ids.empty()) {
+            return;
+        }
+        std::vector<int64_t> failed;
+        for (int64_t id : ids) {
+            auto d = m_store.delivered_dir(id);
+            if (!d) {
+                continue; // not a delivered directory any more
+            }
+            bool restored = false;
+            for_file(m_sink, 0, display(*d), [&] {
+                m_dest.set_dir_metadata(*d);
+                restored = true;
+            });
+            if (!restored) {
+                failed.push_back(id);
+            }
+        }
+        m_dest.staging().renamed_barrier();
+        Transaction tx(m_catalog.db());
+        for (int64_t id : failed) {
+            m_store.forget_dir_times(id);
+        }
+        m_store.drop_dir_times(m_pair.id);
+        tx.commit();
     }
 
     // What was verified is recorded; the rest (and the directories' own
@@ -964,7 +1014,10 @@ private:
                 continue;
             }
             // Read again: a deletion of this run may have forgotten it since.
-            auto d = m_store.dir_entry_by_id(id);
+            // One another drive delivered after this drive's scan of it gets
+            // that delivery's state back, not this drive's older view.
+            bool newer = std::binary_search(m_newer_dirs.begin(), m_newer_dirs.end(), id);
+            auto d = newer ? m_store.delivered_dir(id) : m_store.dir_entry_by_id(id);
             if (!d || d->d_kind != Kind::dir) {
                 continue;
             }
@@ -1035,6 +1088,9 @@ private:
     };
     std::vector<MadeDir> m_dirs;
     IdSet m_times_only; // delivered directories whose times this run sets back
+    // Parents of what it may change that another drive delivered after this
+    // drive's scan of them (journaled: TransitStore::record_dir_times), by id.
+    std::vector<int64_t> m_newer_dirs;
     IdSet m_pending_parents; // parents of what it may change that a move may deliver (see run())
     IdSet m_touched; // directories it wrote into (drain_touched), by entry id
     std::map<std::string, int64_t> m_not_dir_ord; // older_than_what_stands, per directory

@@ -35,6 +35,11 @@
 #    merges B's copy and must not take that empty knowledge for a fact: the
 #    file deleted at the source next is trashed, not forgotten and left at the
 #    destination (found by random_rotation.sh).
+# 11. A late drive writing into a directory a newer drive delivered since (its
+#    mode and mtime changed at the source; that drive carried no file) gives
+#    the directory back the newer drive's times and mode, not its own older
+#    scan's, and keeps knowing them; and the same when its unload is killed
+#    after writing into the directory and run again.
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -422,5 +427,54 @@ expect_exit 0 barge -d "$A" --json unload
 expect_eq 1 "$(json '.pairs[0].trashed')" "10: A's unload trashed the deleted file"
 expect_same_tree "$SRC" "$DST" "10: after the deletion"
 kept_in trash e/f <(echo f) || fail "10: e/f is not in the trash: $(kept_list)"
+
+# ---------------------------------------------------------------------------
+# 11. A late drive writing into a directory keeps the newer drive's times.
+dir_meta() { stat -c '%a %Y' "$1"; }
+# late_writer N: B's late unload killed at its Nth syncfs first (0: not killed).
+late_writer() {
+    reset
+    mkdir -p "$SRC/d"
+    echo f >"$SRC/d/f"
+    settle
+    first_trip_then_join
+    echo late >"$SRC/d/late" # only B carries it: B writes into d
+    settle
+    expect_exit 0 barge -d "$B" load
+    chmod 700 "$SRC/d"
+    touch "$SRC/d"
+    settle
+    expect_exit 0 barge -d "$A" load --max-bytes 1 # d's new mode and mtime, no file
+    expect_exit 0 barge -d "$A" unload
+    local rc=0 label="11 (killed at syncfs $1)"
+    if [[ $1 != 0 ]]; then
+        { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" strace -f -qq -o /dev/null -e trace=syncfs \
+            -e inject=syncfs:signal=KILL:when="$1" "$BARGE" -d "$B" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+        expect_eq 137 "$rc" "$label: B's unload was killed"
+        expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+            "$label: the journal of d's times"
+    else
+        label=11
+    fi
+    expect_exit 0 barge -d "$B" unload
+    expect_eq "late" "$(cat "$DST/d/late")" "$label: B delivered its late file into d"
+    expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after B's late unload"
+    expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM entries WHERE name = CAST('d' AS BLOB) AND
+        d_mode = $((8#700)) AND d_mtime_ns = $(stat -c %Y "$SRC/d")000000000")" "$label: B knows d as A delivered it"
+    expect_eq 0 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+        "$label: no journal left"
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    expect_same_tree "$SRC" "$DST" "$label: after B's next trip"
+}
+late_writer 0
+if command -v strace >/dev/null; then
+    # 1: after the journal, before the file is placed; 2: the file in place,
+    # d's times not set back yet.
+    late_writer 1
+    late_writer 2
+else
+    echo "scenario 11's kills skipped: strace is not installed" >&2
+fi
 
 echo ok

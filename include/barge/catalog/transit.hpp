@@ -237,6 +237,19 @@ public:
     // one whose times could not be set back). Whether it was a delivered
     // directory.
     bool forget_dir_times(int64_t entry_id);
+    // Whether what the destination holds at directory entry_id is newer than
+    // this drive's scan of it (another drive delivered it later: the delivered
+    // order is above the entry's). A run writing into it sets that state back,
+    // not its own older view, and keeps its times on record (docs/rotation.md).
+    bool superseded_dir(int64_t entry_id);
+    // Directory entry_id as delivered (mode, owner, mtime, attributes).
+    std::optional<DeliveryItem> delivered_dir(int64_t entry_id);
+    // A journal of the superseded directories an unload may write into (meta
+    // key "dir_times:<pair id>", their entry ids), recorded before it writes:
+    // a run that dies before setting their times back leaves it to the next.
+    void record_dir_times(int64_t pair_id, const std::vector<int64_t>& ids);
+    std::vector<int64_t> dir_times(int64_t pair_id);
+    void drop_dir_times(int64_t pair_id);
     // Whether entry_id was last seen at the source as the file (device and
     // inode) d is now.
     bool same_file(int64_t entry_id, const DeliveryItem& d);

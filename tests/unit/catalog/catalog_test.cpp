@@ -567,6 +567,28 @@ TEST(Transit, DirMoveJournalKeepsAnyPathAndIsOnePerPair) {
     EXPECT_FALSE(t.dir_move(p.id)) << "removed with its pair";
 }
 
+TEST(Transit, DirTimesJournalIsOnePerPairAndRefusesGarbage) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Pair p = add_p(c);
+    TransitStore t(c.db());
+    EXPECT_TRUE(t.dir_times(p.id).empty());
+    t.record_dir_times(p.id, {3, 17, 9000000000});
+    EXPECT_EQ(t.dir_times(p.id), (std::vector<int64_t>{3, 17, 9000000000}));
+    t.record_dir_times(p.id, {5});
+    EXPECT_EQ(t.dir_times(p.id), std::vector<int64_t>{5}) << "one journal per pair: the newest replaces it";
+    EXPECT_TRUE(t.dir_times(p.id + 1).empty()) << "another pair's is its own";
+    for (const char* bad : {"x", "5 x", "5,6", "5  6", " 5", "99999999999999999999"}) {
+        c.db().exec(fmt::format("UPDATE meta SET value = '{}' WHERE key = 'dir_times:{}'", bad, p.id));
+        EXPECT_THROW(t.dir_times(p.id), CatalogError) << bad;
+    }
+    t.drop_dir_times(p.id);
+    EXPECT_TRUE(t.dir_times(p.id).empty());
+    t.record_dir_times(p.id, {5});
+    c.remove_pair(p.id);
+    EXPECT_TRUE(t.dir_times(p.id).empty()) << "removed with its pair";
+}
+
 TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
