@@ -12,8 +12,9 @@
 # owners, mtimes of files and directories, symlinks) and verify-destination
 # passes with each drive. Not before that trip: what a late drive cannot know
 # converges only then (docs/rotation.md: a deletion of files only another
-# drive delivered since is applied by a drive's next visit; a late drive
-# writing into a directory can leave it an older mtime).
+# drive delivered since is applied by a drive's next visit). Whenever both
+# drives are home, though, every directory of the last load's source that the
+# destination has holds its mode, owner and mtime there.
 # BARGE_ROTATION_SEED and BARGE_ROTATION_ROUNDS change the seed (default 1)
 # and rounds (default 24); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
@@ -55,6 +56,8 @@ unload() {
     [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $name after its unload exited $rc"; }
     return 0
 }
+# dirs_of ROOT: each directory's path, mode, owner and mtime, a line each.
+dirs_of() { find "$1" -mindepth 1 -path "$1/.barge" -prune -o -type d -printf '%P|%m|%u:%g|%T@\n' | LC_ALL=C sort; }
 for round in $(seq 1 "$rounds"); do
     echo "round $round:" >>"$T/history"
     perl "$(dirname "$0")/random_history.pl" "$SRC" "$((seed * 1000 + round))" >>"$T/history"
@@ -65,6 +68,7 @@ for round in $(seq 1 "$rounds"); do
         loads=$((loads + 1))
         rc=0
         "$BARGE" -d "$d" load >"$T/out" 2>"$T/err" || rc=$?
+        dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "the load on $(basename "$d") exited $rc"; }
         AWAY[$d]=1
@@ -76,11 +80,21 @@ for round in $(seq 1 "$rounds"); do
     for d in "${away[@]}"; do
         if ((RANDOM % 5 < 3 || round == rounds)); then unload "$d"; fi
     done
+    # Both drives home: every directory of the last load's source that the
+    # destination has holds its mode, owner and mtime there (a late drive
+    # writing into one sets back the newer drive's delivery, docs/rotation.md).
+    if [[ -z ${AWAY[$A]:-} && -z ${AWAY[$B]:-} && -s $T/dirs.load ]]; then
+        dirs_of "$DST" >"$T/dirs.dst"
+        awk -F'|' 'NR == FNR { want[$1] = $0; next } ($1 in want) && want[$1] != $0 { print "< " want[$1]; print "> " $0 }' \
+            "$T/dirs.load" "$T/dirs.dst" >"$T/dirs.diff"
+        [[ ! -s $T/dirs.diff ]] || { head -20 "$T/dirs.diff" >&2; history_failed "with both drives home, a directory differs from the last load's source (< source, > destination)"; }
+    fi
     [[ -z ${AWAY[$A]:-} && -z ${AWAY[$B]:-} ]] && ((round % 4 == 0 || round == rounds)) || continue
     for d in "$A" "$B"; do
         loads=$((loads + 1))
         LOADED[$d]=$loads
         expect_exit 0 barge -d "$d" load
+        dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d") (the source unchanged)" >>"$T/history"
         unload "$d"
     done
