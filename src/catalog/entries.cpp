@@ -195,7 +195,7 @@ int64_t EntryStore::count_present(int64_t pair_id) {
 }
 
 std::vector<EntryStore::RenameMatch> EntryStore::match_renames(
-    int64_t pair_id, int64_t gen, const std::function<bool(const RenameMatch&)>& same_file) {
+    int64_t pair_id, int64_t gen, const std::function<bool(const RenameCandidate&)>& same_file) {
     // The same inode with the same size and mtime may be the same file under a new
     // name (ctime is not compared: rename(2) updates it on most file systems), or
     // a new file on the inode the old one freed: same_file tells them apart.
@@ -217,17 +217,11 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(
         if (!out.empty() && out.back().new_id == nid) {
             continue; // one match per new entry
         }
-        RenameMatch m{nid,
-                      st.column_int(1),
-                      st.column_blob(4),
-                      st.column_blob(5),
-                      static_cast<uint64_t>(st.column_int(6)),
-                      static_cast<uint64_t>(st.column_int(7)),
-                      st.column_int(8)};
-        if (!same_file(m)) {
+        if (!same_file({st.column_blob(4), st.column_blob(5), static_cast<uint64_t>(st.column_int(6)),
+                        static_cast<uint64_t>(st.column_int(7)), st.column_int(8)})) {
             continue; // another old entry of the inode may still be its past
         }
-        out.push_back(std::move(m));
+        out.push_back({nid, st.column_int(1)});
         contents.emplace_back(st.column_int(2), st.column_int(3) != 0);
     }
     for (size_t i = 0; i < out.size(); ++i) {

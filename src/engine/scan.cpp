@@ -410,7 +410,7 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             // get its inode: only a birth before the old entry's last ctime proves
             // a rename. The open may fail (the source vanished): then hashed.
             Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-            matches = store.match_renames(pair.id, gen, [&](const EntryStore::RenameMatch& m) {
+            matches = store.match_renames(pair.id, gen, [&](const EntryStore::RenameCandidate& m) {
                 return root && same_inode_life(root.get(), join_path(m.parent, m.name), m.ino, m.dev,
                                                m.old_ctime_ns);
             });

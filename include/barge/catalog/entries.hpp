@@ -109,15 +109,19 @@ public:
     struct RenameMatch {
         int64_t new_id = 0;
         int64_t old_id = 0;
-        std::string parent, name; // the new entry's
+    };
+    // What decides whether a match is a rename: the new entry's path and
+    // inode, the old entry's ctime as last seen.
+    struct RenameCandidate {
+        std::string parent, name;
         uint64_t ino = 0, dev = 0;
-        int64_t old_ctime_ns = 0; // the old entry's, as last seen
+        int64_t old_ctime_ns = 0;
     };
     // Gives such entries the known content (no re-hash) when same_file says the
     // new entry is the old file under its new name (same_inode_life), and
     // returns those matches.
     std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen,
-                                           const std::function<bool(const RenameMatch&)>& same_file);
+                                           const std::function<bool(const RenameCandidate&)>& same_file);
     // Whether any entry of the pair has a content on record (else no new file
     // can be a rename match_renames would find).
     bool any_content(int64_t pair_id);
