@@ -80,6 +80,22 @@ kept_list() {
     (cd "$DST/.barge" && find versions trash -type f -exec b2sum {} + 2>/dev/null | LC_ALL=C sort) || true
 }
 
+# kill_unload_at LABEL DRIVE SYSCALL_REGEX N [PATH]: SIGKILL DRIVE's unload at
+#    the Nth call of the matching syscalls (only those on PATH when given:
+#    strace -P, a path or a descriptor opened on it); fails LABEL unless it
+#    died there.
+kill_unload_at() {
+    local rc=0 on=()
+    [[ -z ${5:-} ]] || on=(-P "$5")
+    # LeakSanitizer cannot run under ptrace (lib.sh); the braces keep bash's
+    # "Killed" off the output.
+    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        strace -f -qq -o /dev/null "${on[@]}" -e trace="$3" -e inject="$3":signal=KILL:when="$4" \
+        "$BARGE" -d "$2" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    [[ $rc -eq 137 ]] ||
+        fail "$1: the unload was not killed at call $4 of $3${5:+ on $5} (exit $rc): has its order of work changed?"
+}
+
 # without DIR COMMAND...: COMMAND runs with DIR moved away, as at the other site
 # (a load far from the destination, an unload far from the source).
 without() {
@@ -133,18 +149,6 @@ expect_same_tree "$SRC" "$DST" "1: after A's late unload"
 # 2. The same as 1 with B killed during its unload, before its catalog copy is
 #    written (it reached its order record, not the end). Then A's late unload,
 #    then B's again.
-# kill_unload_at DRIVE SYSCALL_REGEX PATH N: SIGKILL DRIVE's unload at the Nth
-#    call of the matching syscalls on PATH (strace -P: a path or a descriptor
-#    opened on it); fails unless it died there.
-kill_unload_at() {
-    local rc=0
-    # LeakSanitizer cannot run under ptrace (lib.sh); the braces keep bash's
-    # "Killed" off the output.
-    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-        strace -f -qq -o /dev/null -P "$3" -e trace="$2" -e inject="$2":signal=KILL:when="$4" \
-        "$BARGE" -d "$1" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-    [[ $rc -eq 137 ]] || fail "2: the unload was not killed at call $4 of $2 on $3 (exit $rc): has its order of work changed?"
-}
 if ! command -v strace >/dev/null; then
     echo "scenario 2 skipped: strace is not installed" >&2
 else
@@ -169,7 +173,7 @@ else
         settle
         expect_exit 0 barge -d "$B" --json load
         expect_eq 2 "$(json '.pairs[0].carried.files')" "2 ($point): B carries p/a-small and p/zz-big"
-        kill_unload_at "$B" "$calls" "$DST/p" "$n"
+        kill_unload_at 2 "$B" "$calls" "$n" "$DST/p"
         [[ -d $DST/p ]] || fail "2 ($point): B was killed before it made p/"
         expect_eq small-new "$(cat "$DST/p/a-small")" "2 ($point): p/a-small when B was killed"
         if [[ $calls == utimensat ]]; then
@@ -390,10 +394,7 @@ else
     echo g >"$SRC/dir/g.txt"
     settle
     expect_exit 0 barge -d "$A" load
-    rc=0
-    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" strace -f -qq -o /dev/null -e trace=syncfs \
-        -e inject=syncfs:signal=KILL:when=1 "$BARGE" -d "$A" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-    expect_eq 137 "$rc" "9: A's unload killed at its first barrier"
+    kill_unload_at "9: A's unload at its first barrier" "$A" syncfs 1
     expect_exit 0 barge -d "$A" unload
     rm "$SRC/dir/f0.txt"
     settle
@@ -446,11 +447,9 @@ late_writer() {
     settle
     expect_exit 0 barge -d "$A" load --max-bytes 1 # d's new mode and mtime, no file
     expect_exit 0 barge -d "$A" unload
-    local rc=0 label="11 (killed at syncfs $1)"
+    local label="11 (killed at syncfs $1)"
     if [[ $1 != 0 ]]; then
-        { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" strace -f -qq -o /dev/null -e trace=syncfs \
-            -e inject=syncfs:signal=KILL:when="$1" "$BARGE" -d "$B" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-        expect_eq 137 "$rc" "$label: B's unload was killed"
+        kill_unload_at "$label: B's unload" "$B" syncfs "$1"
         expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
             "$label: the journal of d's times"
     else
