@@ -7,11 +7,15 @@
 
 #include <cstdio>
 #include <fmt/format.h>
+#include <limits>
 #include <sys/sysmacros.h>
 
 namespace barge {
 
 namespace {
+
+// New entries match_renames decides per query: the memory it holds.
+constexpr int64_t rename_page = 4096;
 
 // Binds a FileStat to ?first .. ?first+10 in the order of the stat columns.
 void bind_stat(Statement& st, int first, const FileStat& s) {
@@ -194,13 +198,16 @@ int64_t EntryStore::count_present(int64_t pair_id) {
     return st.step() ? st.column_int(0) : 0;
 }
 
-std::vector<EntryStore::RenameMatch> EntryStore::match_renames(
-    int64_t pair_id, int64_t gen, const std::function<bool(const RenameCandidate&)>& same_file) {
+void EntryStore::match_renames(int64_t pair_id, int64_t gen,
+                               const std::function<bool(const RenameCandidate&)>& same_file,
+                               const std::function<void(const RenameMatch&)>& on_match) {
     // The same inode with the same size and mtime may be the same file under a new
     // name (ctime is not compared: rename(2) updates it on most file systems), or
     // a new file on the inode the old one freed: same_file tells them apart.
-    // Driven by the (few) files that left the source in this scan; the inode index
-    // finds their new names.
+    // The new entries come in id order (the content index's NULL range is in rowid
+    // order; the inode index gives each one's old entries in id order), a page of
+    // rename_page of them at a time: the matches of a page are written once the
+    // query is reset, so that a whole tree renamed takes no memory per file.
     Statement st = m_db.prepare(
         "SELECT n.id, o.id, o.content_id, o.racy, n.parent, n.name, n.ino, n.dev, o.ctime_ns "
         "FROM entries AS o "
@@ -208,26 +215,47 @@ std::vector<EntryStore::RenameMatch> EntryStore::match_renames(
         "AND n.size = o.size AND n.mtime_ns = o.mtime_ns AND n.id != o.id "
         "WHERE o.pair_id = ?1 AND o.changed_gen = ?2 AND o.kind IS NULL "
         "AND o.content_id IS NOT NULL AND n.changed_gen = ?2 AND n.kind = 1 "
-        "AND n.content_id IS NULL ORDER BY n.id, o.id");
-    st.bind(1, pair_id).bind(2, gen);
-    std::vector<RenameMatch> out;
-    std::vector<std::pair<int64_t, bool>> contents;
-    while (st.step()) {
-        int64_t nid = st.column_int(0);
-        if (!out.empty() && out.back().new_id == nid) {
-            continue; // one match per new entry
+        "AND n.content_id IS NULL AND n.id > ?3 ORDER BY n.id, o.id");
+    struct Found {
+        RenameMatch match;
+        int64_t content_id = 0;
+        bool racy = false;
+    };
+    std::vector<Found> page;
+    int64_t after = std::numeric_limits<int64_t>::min(); // the last new entry decided
+    for (bool more = true; more;) {
+        more = false;
+        page.clear();
+        int64_t new_entries = 0;
+        bool matched = false; // the entry `after` has its match
+        st.bind(1, pair_id).bind(2, gen).bind(3, after);
+        while (st.step()) {
+            int64_t nid = st.column_int(0);
+            if (nid != after) {
+                if (new_entries == rename_page) {
+                    more = true; // this one starts the next page
+                    break;
+                }
+                ++new_entries;
+                after = nid;
+                matched = false;
+            }
+            if (matched) {
+                continue; // one match per new entry
+            }
+            if (!same_file({st.column_blob(4), st.column_blob(5), static_cast<uint64_t>(st.column_int(6)),
+                            static_cast<uint64_t>(st.column_int(7)), st.column_int(8)})) {
+                continue; // another old entry of the inode may still be its past
+            }
+            page.push_back({{nid, st.column_int(1)}, st.column_int(2), st.column_int(3) != 0});
+            matched = true;
         }
-        if (!same_file({st.column_blob(4), st.column_blob(5), static_cast<uint64_t>(st.column_int(6)),
-                        static_cast<uint64_t>(st.column_int(7)), st.column_int(8)})) {
-            continue; // another old entry of the inode may still be its past
+        st.reset();
+        for (const Found& f : page) {
+            set_content(f.match.new_id, f.content_id, f.racy);
+            on_match(f.match);
         }
-        out.push_back({nid, st.column_int(1)});
-        contents.emplace_back(st.column_int(2), st.column_int(3) != 0);
     }
-    for (size_t i = 0; i < out.size(); ++i) {
-        set_content(out[i].new_id, contents[i].first, contents[i].second);
-    }
-    return out;
 }
 
 bool EntryStore::any_content(int64_t pair_id) {

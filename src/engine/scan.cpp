@@ -10,6 +10,7 @@
 #include "barge/hash/blake2b.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/glob.hpp"
+#include "barge/util/id_bits.hpp"
 #include "barge/util/text.hpp"
 #include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
@@ -24,11 +25,9 @@
 #include <fmt/format.h>
 #include <functional>
 #include <optional>
-#include <set>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
-#include <unordered_set>
 
 namespace barge {
 
@@ -126,7 +125,7 @@ public:
         }
     }
 
-    const std::unordered_set<int64_t>& modified_ids() const { return m_modified_ids; }
+    const IdBits& modified_ids() const { return m_modified_ids; }
     // The scope of the attributes this scan read ("user" or "root"), and whether
     // it failed to read some.
     const char* attr_scope() const { return m_root ? "root" : "user"; }
@@ -356,7 +355,7 @@ private:
     bool m_root = ::geteuid() == 0; // which attributes travel (carried_xattr)
     bool m_read_all_attrs;          // the catalog's are not of this scope: read all
     bool m_attrs_failed = false;
-    std::unordered_set<int64_t> m_modified_ids;
+    IdBits m_modified_ids; // by entry id: a whole tree modified takes bits, not nodes
     int64_t m_to_hash = 0;
     bool m_renames_possible = true;
     std::optional<InlineHasher> m_hasher; // after m_store: destroyed before it
@@ -403,28 +402,25 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             walker.walk(lister);
         }
         to_hash = walker.to_hash();
-        std::set<int64_t> renamed_from;
-        std::vector<EntryStore::RenameMatch> matches;
         if (result.deleted > 0) {
             // A file deleted and another written with the same size and mtime can
             // get its inode: only a birth before the old entry's last ctime proves
             // a rename. The open may fail (the source vanished): then hashed.
             Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-            matches = store.match_renames(pair.id, gen, [&](const EntryStore::RenameCandidate& m) {
-                return root && same_inode_life(root.get(), join_path(m.parent, m.name), m.ino, m.dev,
-                                               m.old_ctime_ns);
-            });
-        }
-        for (const auto& m : matches) {
-            if (walker.modified_ids().contains(m.new_id)) {
-                --result.modified;
-            } else {
-                --result.new_files;
-            }
-            if (renamed_from.insert(m.old_id).second) {
-                --result.deleted;
-            }
-            ++result.renamed;
+            IdBits renamed_from; // an old file is one deletion less once, however many new names it has
+            store.match_renames(
+                pair.id, gen,
+                [&](const EntryStore::RenameCandidate& m) {
+                    return root && same_inode_life(root.get(), join_path(m.parent, m.name), m.ino, m.dev,
+                                                   m.old_ctime_ns);
+                },
+                [&](const EntryStore::RenameMatch& m) {
+                    --(walker.modified_ids().contains(m.new_id) ? result.modified : result.new_files);
+                    if (renamed_from.insert(m.old_id)) {
+                        --result.deleted;
+                    }
+                    ++result.renamed;
+                });
         }
         bool complete = !result.stopped_early && result.problems.empty() && !walker.attrs_failed();
         // Files the destination holds that this drive knows only from another

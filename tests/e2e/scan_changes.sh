@@ -52,6 +52,25 @@ expect_eq "$want" "$got" "renamed file keeps its hash"
 expect_exit 0 barge scan --json
 expect_eq 0 "$(json '[.pairs[0].new, .pairs[0].modified, .pairs[0].deleted, .pairs[0].renamed] | add')" "changes after settling"
 
+# A file renamed over another is a rename, not a modification; a file renamed
+# and given a second link is two renames of one deletion.
+echo hotel >"$SRC/h1"
+echo india >"$SRC/i1"
+echo juliet >"$SRC/j1"
+age "$SRC/h1" "$SRC/i1" "$SRC/j1"
+expect_exit 0 barge scan --json
+mv "$SRC/h1" "$SRC/i1"
+mv "$SRC/j1" "$SRC/j2"
+ln "$SRC/j2" "$SRC/j3"
+expect_exit 0 barge scan --json
+expect_eq "0 0 0 3 0" "$(json '[.pairs[0].new, .pairs[0].modified, .pairs[0].deleted, .pairs[0].renamed, .pairs[0].files_hashed] | map(tostring) | join(" ")')" \
+    "new, modified, deleted, renamed, hashed after renames over a file and to two links"
+for f in i1 j2 j3; do
+    want=$(b2sum "$SRC/$f" | cut -d' ' -f1)
+    got=$(sql "SELECT lower(hex(c.hash)) FROM entries e JOIN contents c ON c.id = e.content_id WHERE e.name = CAST('$f' AS BLOB)")
+    expect_eq "$want" "$got" "$f keeps its past's hash"
+done
+
 # A symlink retargeted is a modification; its target is stored verbatim.
 ln -sfn 'no/such/target' "$SRC/link"
 expect_exit 0 barge scan --json

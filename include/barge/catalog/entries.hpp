@@ -118,10 +118,10 @@ public:
         int64_t old_ctime_ns = 0;
     };
     // Gives such entries the known content (no re-hash) when same_file says the
-    // new entry is the old file under its new name (same_inode_life), and
-    // returns those matches.
-    std::vector<RenameMatch> match_renames(int64_t pair_id, int64_t gen,
-                                           const std::function<bool(const RenameCandidate&)>& same_file);
+    // new entry is the old file under its new name (same_inode_life), and tells
+    // on_match of each, in new entry id order.
+    void match_renames(int64_t pair_id, int64_t gen, const std::function<bool(const RenameCandidate&)>& same_file,
+                       const std::function<void(const RenameMatch&)>& on_match);
     // Whether any entry of the pair has a content on record (else no new file
     // can be a rename match_renames would find).
     bool any_content(int64_t pair_id);

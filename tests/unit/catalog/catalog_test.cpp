@@ -901,6 +901,70 @@ TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
     EXPECT_EQ(rest.bytes, 40 + 50);
 }
 
+// A whole tree renamed: match_renames goes through the new files a page of 4,096
+// at a time, so a file's candidates must never be split between two pages, and
+// a match must never be made twice or skipped at a page's edge.
+TEST(Entries, RenameMatchesCrossPagesOncePerNewFile) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
+    const int64_t n = 2 * 4096 + 100;
+    // Contents 1..n+1; old files 1..n gone in generation 2 with content i, and
+    // their new names n+1..2n (file i has inode i, size i, mtime i).
+    db.exec(fmt::format("WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < {0} + 1) "
+                        "INSERT INTO contents(id, hash, size) SELECT k, randomblob(64), k FROM i",
+                        n));
+    for (const char* side : {"old", "new"}) {
+        bool old = side[0] == 'o';
+        db.exec(fmt::format(
+            "WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < {n}) "
+            "INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, mtime_ns, ctime_ns, "
+            "content_id, changed_gen) SELECT {p}, CAST('{side}' AS BLOB), CAST('f' || k AS BLOB), {kind}, k, "
+            "1, k, k, k, {content}, 2 FROM i",
+            fmt::arg("n", n), fmt::arg("p", p.id), fmt::arg("side", side), fmt::arg("kind", old ? "NULL" : "1"),
+            fmt::arg("content", old ? "k" : "NULL")));
+    }
+    // A second link to file 1 found last (the last page), a second old entry of
+    // inode 2, the one same_file takes for new/f2's past, and one of inode 4 that
+    // comes after old/f4: new/f4's first past is its match, and its only one.
+    db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, mtime_ns, ctime_ns, "
+                        "content_id, changed_gen) VALUES ({0}, x'6e6577', x'6c696e6b', 1, 1, 1, 1, 1, 1, NULL, 2), "
+                        "({0}, x'6f6c64', x'67', NULL, 2, 1, 2, 2, -1, {1}, 2), "
+                        "({0}, x'6f6c64', x'68', NULL, 4, 1, 4, 4, 4, {1}, 2)",
+                        p.id, n + 1));
+    const int64_t link_id = 2 * n + 1, g_id = 2 * n + 2;
+    EntryStore store(db, 1);
+    std::vector<EntryStore::RenameMatch> seen;
+    Transaction tx(db); // as the scan runs it
+    store.match_renames(
+        p.id, 2,
+        [&](const EntryStore::RenameCandidate& m) {
+            EXPECT_EQ(m.parent, "new");
+            return m.name != "f3" && m.old_ctime_ns != 2; // new/f3 is no rename; old/f2 is not new/f2's past
+        },
+        [&](const EntryStore::RenameMatch& m) { seen.push_back(m); });
+    tx.commit();
+    ASSERT_EQ(static_cast<int64_t>(seen.size()), n) << "every new file but f3, and the link";
+    for (size_t i = 1; i < seen.size(); ++i) {
+        ASSERT_LT(seen[i - 1].new_id, seen[i].new_id) << "in id order, once each";
+    }
+    for (const auto& m : seen) {
+        int64_t k = m.new_id - n; // new/fk
+        int64_t want = m.new_id == link_id ? 1 : k == 2 ? g_id : k;
+        ASSERT_EQ(m.old_id, want) << m.new_id;
+        ASSERT_NE(k, 3);
+    }
+    EXPECT_EQ(db.query_int(fmt::format("SELECT count(*) FROM entries n JOIN entries o ON o.id = "
+                                       "CASE n.id WHEN {0} THEN 1 WHEN {1} + 2 THEN {2} ELSE n.id - {1} END "
+                                       "WHERE n.kind = 1 AND n.content_id IS o.content_id",
+                                       link_id, n, g_id)),
+              n)
+        << "each new file took its past's content";
+    EXPECT_EQ(db.query_int("SELECT count(*) FROM entries WHERE kind = 1 AND content_id IS NULL"), 1)
+        << "new/f3 is hashed";
+}
+
 // Statements are cached by their SQL: a reused one starts with fresh bindings and
 // from the first row, and a nested use of the same SQL gets its own statement.
 TEST(Database, StatementCacheReusesSafely) {
