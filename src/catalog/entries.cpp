@@ -204,15 +204,19 @@ void EntryStore::match_renames(int64_t pair_id, int64_t gen,
     // The same inode with the same size and mtime may be the same file under a new
     // name (ctime is not compared: rename(2) updates it on most file systems), or
     // a new file on the inode the old one freed: same_file tells them apart.
-    // The new entries come in id order (the content index's NULL range is in rowid
-    // order; the inode index gives each one's old entries in id order), a page of
-    // rename_page of them at a time: the matches of a page are written once the
-    // query is reset, so that a whole tree renamed takes no memory per file.
+    // The new entries come in id order, a page of rename_page of them at a time:
+    // the matches of a page are written once the query is reset, so that a whole
+    // tree renamed takes no memory per file. The plan is pinned so that nothing is
+    // sorted: the new entries outer, from the content index's NULL range (in rowid
+    // order, entered past the last page), each one's old entries from the inode
+    // index (in id order for one inode). It visits every entry without a content
+    // (this scan's new files, directories, symlinks), and runs only when the scan
+    // found deletions.
     Statement st = m_db.prepare(
         "SELECT n.id, o.id, o.content_id, o.racy, n.parent, n.name, n.ino, n.dev, o.ctime_ns "
-        "FROM entries AS o "
-        "JOIN entries AS n ON n.pair_id = o.pair_id AND n.ino = o.ino AND n.dev = o.dev "
-        "AND n.size = o.size AND n.mtime_ns = o.mtime_ns AND n.id != o.id "
+        "FROM entries AS n INDEXED BY entries_content "
+        "CROSS JOIN entries AS o INDEXED BY entries_inode ON n.pair_id = o.pair_id AND n.ino = o.ino "
+        "AND n.dev = o.dev AND n.size = o.size AND n.mtime_ns = o.mtime_ns AND n.id != o.id "
         "WHERE o.pair_id = ?1 AND o.changed_gen = ?2 AND o.kind IS NULL "
         "AND o.content_id IS NOT NULL AND n.changed_gen = ?2 AND n.kind = 1 "
         "AND n.content_id IS NULL AND n.id > ?3 ORDER BY n.id, o.id");
