@@ -71,6 +71,20 @@ for f in i1 j2 j3; do
     expect_eq "$want" "$got" "$f keeps its past's hash"
 done
 
+# A tree of more files than one page of the match (4,096) renamed at once: each
+# file once, none hashed again.
+mkdir -p "$SRC/many"
+(cd "$SRC/many" && seq -f 'f%.0f' 1 5000 | xargs touch -d 2020-01-01)
+for i in 1 2500 5000; do echo "file $i" >"$SRC/many/f$i"; done
+age "$SRC"/many/f1 "$SRC"/many/f2500 "$SRC"/many/f5000
+expect_exit 0 barge scan --json
+expect_eq 5000 "$(json '.pairs[0].new')" "the tree to rename, scanned"
+mv "$SRC/many" "$SRC/many-renamed"
+expect_exit 0 barge scan --json
+expect_eq "0 0 0 5000 0" "$(json '[.pairs[0].new, .pairs[0].modified, .pairs[0].deleted, .pairs[0].renamed, .pairs[0].files_hashed] | map(tostring) | join(" ")')" \
+    "new, modified, deleted, renamed, hashed after a 5,000-file tree renamed"
+expect_eq 5000 "$(sql "SELECT count(*) FROM entries WHERE parent = CAST('many-renamed' AS BLOB) AND kind = 1 AND content_id IS NOT NULL")" "every renamed file has its content"
+
 # A symlink retargeted is a modification; its target is stored verbatim.
 ln -sfn 'no/such/target' "$SRC/link"
 expect_exit 0 barge scan --json
