@@ -222,12 +222,7 @@ public:
             if (!d) {
                 continue; // not a delivered directory any more
             }
-            bool restored = false;
-            for_file(m_sink, 0, display(*d), [&] {
-                m_dest.set_dir_metadata(*d);
-                restored = true;
-            });
-            if (!restored) {
+            if (!set_dir_back(*d)) {
                 failed.push_back(id);
             }
         }
@@ -238,6 +233,17 @@ public:
         }
         m_store.drop_dir_times(m_pair.id);
         tx.commit();
+    }
+
+    // Gives a directory it wrote into the state d holds again; whether it could
+    // (a failure is the sink's, and leaves the kernel's mtime there).
+    bool set_dir_back(const DeliveryItem& d) {
+        bool set = false;
+        for_file(m_sink, 0, display(d), [&] {
+            m_dest.set_dir_metadata(d);
+            set = true;
+        });
+        return set;
     }
 
     // What was verified is recorded; the rest (and the directories' own
@@ -1021,13 +1027,8 @@ private:
             if (!d || d->d_kind != Kind::dir) {
                 continue;
             }
-            bool restored = false;
             written = true;
-            for_file(m_sink, 0, display(*d), [&] {
-                m_dest.set_dir_metadata(*d);
-                restored = true;
-            });
-            if (!restored) {
+            if (!set_dir_back(*d)) {
                 // Its mtime is the kernel's now (a symlink stood in the way, ...):
                 // the next unload sets it, as for a directory not yet delivered.
                 m_store.forget_dir_times(d->entry_id);
