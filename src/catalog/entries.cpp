@@ -47,16 +47,28 @@ void bind_stat(Statement& st, int first, const FileStat& s) {
 const char* const sql_stat_columns =
     "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target, xattrs";
 
-std::string stat_columns_of(const char* alias) {
+namespace {
+
+// The stat columns in read_stat_columns' order; with delivered, those the
+// catalog keeps as delivered too (d_kind, ...) are read from there.
+std::string columns_of(const char* alias, bool delivered) {
     std::string out;
-    for (const char* c : {"kind", "mode", "uid", "gid", "size", "mtime_ns", "ctime_ns", "ino", "dev",
-                          "target", "xattrs"}) {
-        if (!out.empty()) {
-            out += ", ";
-        }
-        out += std::string(alias) + "." + c;
+    for (std::string_view c : {"kind", "mode", "uid", "gid", "size", "mtime_ns", "ctime_ns", "ino", "dev",
+                               "target", "xattrs"}) {
+        bool kept = c != "size" && c != "ctime_ns" && c != "ino" && c != "dev";
+        out += fmt::format("{}{}.{}{}", out.empty() ? "" : ", ", alias, delivered && kept ? "d_" : "", c);
     }
     return out;
+}
+
+} // namespace
+
+std::string stat_columns_of(const char* alias) {
+    return columns_of(alias, false);
+}
+
+std::string delivered_stat_columns_of(const char* alias) {
+    return columns_of(alias, true);
 }
 
 FileStat read_stat_columns(const Statement& st, int first) {

@@ -664,10 +664,10 @@ bool TransitStore::superseded_dir(int64_t entry_id) {
 
 std::optional<DeliveryItem> TransitStore::delivered_dir(int64_t entry_id) {
     // read_delivery's columns, the delivered ones in place of the source's.
-    Statement st = m_db.prepare(
-        "SELECT e.id, e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.size, e.d_mtime_ns, e.ctime_ns, "
-        "e.ino, e.dev, e.d_target, e.d_xattrs, e.content_id, e.d_kind, e.d_content_id, NULL, e.ord "
-        "FROM entries e WHERE e.id = ? AND e.d_kind = 2 AND e.d_mtime_ns IS NOT NULL");
+    static const std::string sql = "SELECT e.id, e.parent, e.name, " + delivered_stat_columns_of("e") +
+                                   ", e.content_id, e.d_kind, e.d_content_id, NULL, e.ord FROM entries e "
+                                   "WHERE e.id = ? AND e.d_kind = 2 AND e.d_mtime_ns IS NOT NULL";
+    Statement st = m_db.prepare(sql);
     st.bind(1, entry_id);
     if (!st.step()) {
         return std::nullopt;

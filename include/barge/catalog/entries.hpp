@@ -70,6 +70,9 @@ std::string device_number_text(uint64_t rdev);
 uint64_t parse_device_number(std::string_view text);
 // The same, each qualified with a table alias ("e.kind, e.mode, ...").
 std::string stat_columns_of(const char* alias);
+// The same, the delivered state in place of the source's where the catalog keeps
+// it (e.d_kind, e.d_mode, ..., e.size, ...).
+std::string delivered_stat_columns_of(const char* alias);
 // Reads the stat columns starting at column first.
 FileStat read_stat_columns(const Statement& st, int first);
 
