@@ -132,6 +132,10 @@ EntryStore::EntryStore(Database& db, int64_t ord)
                                  "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
                                  "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
                                  "racy=0 WHERE id=?")),
+      m_leave_group(db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND d_kind = 1 AND "
+                               "EXISTS (SELECT 1 FROM entries x INDEXED BY entries_inode WHERE "
+                               "x.pair_id = ?2 AND x.ino = ?3 AND x.dev = ?4 AND x.id != ?1 AND "
+                               "x.kind = 1)")),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
                         "WHERE id = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),
@@ -172,6 +176,15 @@ void EntryStore::update(int64_t id, const FileStat& st, int64_t gen, ForgetConte
     bind_stat(s, 1, st);
     s.bind(1 + stat_column_count, gen).bind(2 + stat_column_count, m_ord).bind(3 + stat_column_count, id);
     s.run();
+}
+
+bool EntryStore::leave_link_group(int64_t id, int64_t pair_id, const FileStat& old) {
+    m_leave_group.bind(1, id)
+        .bind(2, pair_id)
+        .bind(3, static_cast<int64_t>(old.ino))
+        .bind(4, static_cast<int64_t>(old.dev))
+        .run();
+    return m_db.changes() > 0;
 }
 
 void EntryStore::mark_gone(int64_t id, int64_t gen) {

@@ -598,6 +598,29 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
     return LinkLeader{st.column_int(0), {st.column_blob(1), st.column_blob(2)}, st.column_int(3) != 0};
 }
 
+std::vector<EntryPath> TransitStore::holders_outside_group(int64_t pair_id, const DeliveryItem& d,
+                                                           int limit) {
+    std::vector<EntryPath> out;
+    if (!d.content_id) {
+        return out;
+    }
+    Statement st = m_db.prepare(
+        "SELECT x.parent, x.name FROM entries x INDEXED BY entries_d_content WHERE x.d_content_id = ?1 "
+        "AND x.pair_id = ?2 AND x.id != ?3 AND x.kind IS NOT NULL AND NOT (?4 != 0 AND x.ino = ?4 AND "
+        "x.dev = ?5 AND x.content_id = ?1 AND x.mtime_ns = ?6) LIMIT ?7");
+    st.bind(1, *d.content_id)
+        .bind(2, pair_id)
+        .bind(3, d.entry_id)
+        .bind(4, static_cast<int64_t>(d.st.ino))
+        .bind(5, static_cast<int64_t>(d.st.dev))
+        .bind(6, d.st.mtime_ns)
+        .bind(7, limit);
+    while (st.step()) {
+        out.push_back({st.column_blob(0), st.column_blob(1)});
+    }
+    return out;
+}
+
 bool TransitStore::any_gone(int64_t pair_id) {
     Statement st = m_db.prepare("SELECT 1 FROM entries e INDEXED BY entries_gone WHERE e.pair_id = ? "
                                 "AND e.kind IS NULL AND e.d_kind IS NOT NULL LIMIT 1");

@@ -299,7 +299,8 @@ void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area
     m_staging.renamed_into(parent_fd);
 }
 
-bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe) {
+bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
+                                const std::function<bool(uint64_t, uint64_t)>& shared) {
     Fd parent = m_tree.open_dir(d.parent, DestTree::Create::yes);
     struct stat st{};
     if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -310,6 +311,11 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
     if (!fd) {
         return false;
     }
+    struct stat file{};
+    if (::fstat(fd.get(), &file) != 0 ||
+        (file.st_nlink > 1 && shared(static_cast<uint64_t>(file.st_dev), static_cast<uint64_t>(file.st_ino)))) {
+        return false; // its metadata would be set on another file's names too
+    }
     uint64_t n = 0;
     if (hash_fd(fd.get(), pipe, n, display(d.rel())) != hash) {
         return false;
@@ -319,6 +325,14 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
     apply_metadata(fd.get(), d.st, display(d.rel()));
     full_sync(fd.get(), display(d.rel()));
     return true;
+}
+
+bool Destination::is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const {
+    DestTree::check_path(at.rel());
+    Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat st{};
+    return parent && ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
 }
 
 void Destination::place(TempFile& file, const EntryPath& e) {

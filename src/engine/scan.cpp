@@ -294,6 +294,9 @@ private:
         switch (st.kind) {
         case Kind::file:
             if (!same_file_stat(row->st, st)) {
+                if (row->st.ino != st.ino && row->st.ino != 0) {
+                    m_store.leave_link_group(row->id, m_pair.id, row->st);
+                }
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);

@@ -477,9 +477,22 @@ private:
 
     // Is the right content already at d's final path (an interrupted run, a
     // destination seeded by hand, a change of metadata alone)? Then its metadata
-    // is set there (Destination::already_there) and d recorded delivered.
+    // is set there (Destination::already_there) and d recorded delivered. Not
+    // when the file there is also another source file's name at the
+    // destination: a link group broken at the source with its content kept
+    // (`cp -p a t && mv t a`). d is then written as a file of its own, copied
+    // from the destination. The names looked at are bounded: a content held
+    // under thousands of names (empty files) is not searched through.
     bool in_place(const DeliveryItem& d, const Digest& hash) {
-        if (!m_dest.already_there(d, hash, m_pipe)) {
+        auto shared = [&](uint64_t dev, uint64_t ino) {
+            for (const EntryPath& other : m_store.holders_outside_group(m_pair.id, d, 16)) {
+                if (m_dest.is_file_at(other, dev, ino)) {
+                    return true;
+                }
+            }
+            return false;
+        };
+        if (!m_dest.already_there(d, hash, m_pipe, shared)) {
             return false;
         }
         Transaction tx(m_catalog.db());

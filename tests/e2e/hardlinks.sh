@@ -14,12 +14,6 @@ ln "$SRC/a/note.txt" "$SRC/note-link.txt"
 printf 'alone\n' >"$SRC/alone.txt"
 age "$SRC"/a/* "$SRC"/alone.txt
 
-# The manifest with link groups: each file's inode number replaced by the
-# first name (in byte order) that shares it, within its tree.
-link_groups() {
-    (cd "$1" && find . -path ./.barge -prune -o -type f -printf '%i %P\n' | LC_ALL=C sort -k2 |
-        awk '{ if (!($1 in first)) first[$1] = $2; print $2 " -> " first[$1] }' | LC_ALL=C sort)
-}
 expect_same_links() {
     link_groups "$SRC" >"$T/links.src"
     link_groups "$DST" >"$T/links.dst"
@@ -98,5 +92,52 @@ expect_eq 0 "$(json '.pairs[0].delivered.renamed')" "renamed onto the group's in
 expect_eq "1 644 600" "$(stat -c %h "$DST/solo") $(stat -c %a "$DST/solo") $(stat -c %a "$DST/g1")" \
     "the new file's link count and mode, and the group's mode, at the destination"
 expect_same_links "after a name of a group was removed and a file of its content added"
+
+# A group broken at the source with the same content and mtime (`cp -p` over
+# one name, as a tool that rewrites a file in place does): the names become
+# separate files at the destination too, with no byte carried (the copy comes
+# from the destination's own), and a later chmod of one leaves the other alone.
+printf 'twins\n' >"$SRC/t1"
+ln "$SRC/t1" "$SRC/t2"
+age "$SRC/t1" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_eq 2 "$(stat -c %h "$DST/t1")" "the twins' link count at the destination"
+cp -p "$SRC/t1" "$SRC/t1.tmp" && mv "$SRC/t1.tmp" "$SRC/t1"
+age "$SRC"
+expect_exit 0 barge load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "bytes carried for a group broken with the same content"
+expect_exit 0 barge verify-middle
+! grep -q "set right" "$T/err" || fail "status's kept counts went wrong: $(cat "$T/err")"
+expect_exit 0 barge unload --json
+expect_eq "1 1" "$(json '.pairs[0].delivered.files') $(json '.pairs[0].delivered.local_copies')" \
+    "the broken twin written, copied from the destination"
+[[ $(stat -c %i "$DST/t1") != $(stat -c %i "$DST/t2") ]] || fail "the twins broken at the source are still linked"
+expect_eq 1 "$(stat -c %h "$DST/t1")" "the rewritten twin's link count at the destination"
+compgen -G "$DST/.barge/versions/*/t1" >/dev/null || fail "the replaced name of the twins is not kept"
+expect_same_links "after a group was broken with the same content"
+chmod 600 "$SRC/t2"
+age "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_eq "644 600" "$(stat -c %a "$DST/t1") $(stat -c %a "$DST/t2")" "the broken twins' modes at the destination"
+expect_same_links "after one of the broken twins changed its mode"
+
+# A group of three split in two at the source (two names moved together to a
+# new inode with the same content, the third left on the old one): two groups
+# at the destination too.
+printf 'triplet\n' >"$SRC/q1"
+ln "$SRC/q1" "$SRC/q2" && ln "$SRC/q1" "$SRC/q3"
+age "$SRC/q1" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_eq 3 "$(stat -c %h "$DST/q1")" "the triplets' link count at the destination"
+cp -p "$SRC/q1" "$SRC/q.tmp" && ln "$SRC/q.tmp" "$SRC/q.tmp2"
+mv "$SRC/q.tmp" "$SRC/q1" && mv "$SRC/q.tmp2" "$SRC/q2"
+age "$SRC"
+expect_exit 0 barge load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "bytes carried for a group split with the same content"
+expect_exit 0 barge unload
+expect_same_links "after a group of three was split in two"
 
 echo ok

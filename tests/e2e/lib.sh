@@ -248,6 +248,14 @@ manifest() {
 }
 
 # Fails unless the destination tree equals the source tree, byte for byte.
+# The manifest with link groups: each file's inode number replaced by the
+# first name (in byte order) that shares it, within its tree
+# (names with a newline are not expected).
+link_groups() {
+    (cd "$1" && find . -path ./.barge -prune -o -type f -printf '%i %P\n' | LC_ALL=C sort -k2 |
+        awk '{ if (!($1 in first)) first[$1] = $2; print $2 " -> " first[$1] }' | LC_ALL=C sort)
+}
+
 expect_same_tree() {
     manifest "$1" >"$T/manifest.src"
     manifest "$2" >"$T/manifest.dst"

@@ -101,6 +101,12 @@ public:
     // Records a changed source stat; the content becomes unknown when forget_content.
     enum class ForgetContent { yes, no };
     void update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget);
+    // File entry id left its inode `old` (an editor's rewrite, `cp -p t f && mv t f`)
+    // while other files of the pair still have it: its destination file, delivered
+    // as one of their links, is theirs too. It is undelivered again (its delivered
+    // mtime forgotten, its copy there still a local source), so that unload gives
+    // it a file of its own (SPEC §6). Whether it was.
+    bool leave_link_group(int64_t id, int64_t pair_id, const FileStat& old);
     // The entry left the source.
     void mark_gone(int64_t id, int64_t gen);
     // Everything below dir left the source; returns how many non-directories.
@@ -146,7 +152,7 @@ public:
 private:
     Database& m_db;
     int64_t m_ord = 0;
-    Statement m_children, m_insert, m_update_keep, m_update_forget, m_gone, m_set_content;
+    Statement m_children, m_insert, m_update_keep, m_update_forget, m_leave_group, m_gone, m_set_content;
     Statement m_inode_content;
 };
 

@@ -219,6 +219,11 @@ public:
     // an inode at the source share one at the destination). A delivered d is
     // never asked about, so two delivered names never lead each other.
     std::optional<LinkLeader> link_leader(int64_t pair_id, const DeliveryItem& d);
+    // Up to `limit` names of the pair outside d's link group (link_leader's
+    // rule) that the source still has and whose destination copy has d's
+    // content: the names d's destination file may share with files that are
+    // not d's at the source (a link group broken there, the content kept).
+    std::vector<EntryPath> holders_outside_group(int64_t pair_id, const DeliveryItem& d, int limit);
     // Whether the pair has an entry gone from the source that the destination
     // still holds (a pending deletion, or the old name of a rename).
     bool any_gone(int64_t pair_id);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -72,8 +73,15 @@ public:
     int64_t xattrs_rejected() const { return m_xattrs_rejected; }
     // Is the right content already at e's final path (an interrupted run renamed
     // it into place, or the destination was seeded by hand)? Then its metadata is
-    // set and synced, and true returned.
-    bool already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe);
+    // set and synced, and true returned. A file there with other names is d's
+    // only when none of them belongs to another file at the source: `shared`
+    // (given the file's device and inode) says whether one does, and false is
+    // returned then (d gets a file of its own, SPEC §6).
+    bool already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
+                       const std::function<bool(uint64_t dev, uint64_t ino)>& shared);
+    // Whether the destination's entry at `at` (never followed) is the file with
+    // this device and inode.
+    bool is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const;
     // Renames a verified file into place; whatever stood there is kept as an old
     // version. Refuses (SystemError) a name the file system takes for another one
     // (exFAT: 'Foo' for 'foo'). Thread-safe (the verifier thread places files).

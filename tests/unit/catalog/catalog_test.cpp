@@ -523,13 +523,14 @@ TEST(Migration, VersionNineDropsWhatNothingReadsAndKeepsEveryPiece) {
     EXPECT_NE(steps.find("entries_d_content"), std::string::npos) << steps;
 }
 
-// Pair "p" (/s -> /d) on catalog c.
-Pair add_p(Catalog& c) {
+// Pair `name` on catalog c: "p" is /s -> /d, another /s-NAME -> /d-NAME.
+Pair add_p(Catalog& c, const std::string& name = "p") {
     PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    return c.add_pair(s, "u");
+    s.name = name;
+    std::string suffix = name == "p" ? "" : "-" + name;
+    s.source = "/s" + suffix;
+    s.dest = "/d" + suffix;
+    return c.add_pair(s, "u" + suffix);
 }
 
 // The journal of a directory move keeps any bytes of its paths (a newline, a
@@ -867,11 +868,7 @@ TEST(Entries, PathBytesRoundTrip) {
 TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    Pair p = c.add_pair(s, "u");
+    Pair p = add_p(c);
     EntryStore store(c.db(), 1);
     std::vector<int64_t> ids;
     for (int i = 1; i <= 5; ++i) {
@@ -899,6 +896,67 @@ TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
     auto rest = store.hash_work(p.id, ids[2]);
     EXPECT_EQ(rest.files, 2);
     EXPECT_EQ(rest.bytes, 40 + 50);
+}
+
+// A delivered file that leaves an inode other files of its pair still have
+// (a link group broken at the source) is undelivered again, its copy at the
+// destination still its content; a file alone on its inode, one not
+// delivered, and inodes shared only with a gone entry or another pair's are
+// left as they are.
+TEST(Entries, LeavingALinkGroupUndeliversTheName) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Pair p = add_p(c);
+    Pair q = add_p(c, "q");
+    EntryStore store(c.db(), 1);
+    TransitStore t(c.db());
+    FileStat st;
+    st.size = 5;
+    st.mtime_ns = 1000;
+    st.dev = 3;
+    Digest h{};
+    int64_t content = store.content_id(h, 5);
+    auto file = [&](const Pair& pair, const char* name, uint64_t ino, bool delivered) {
+        st.ino = ino;
+        int64_t id = store.insert(pair.id, "", name, st, 1);
+        store.set_content(id, content, false);
+        if (delivered) {
+            t.mark_delivered(id, 1);
+        }
+        return id;
+    };
+    int64_t a = file(p, "a", 7, true);
+    int64_t b = file(p, "b", 7, true);
+    int64_t alone = file(p, "c", 8, true);
+    int64_t waiting = file(p, "d", 7, false);
+    int64_t with_gone = file(p, "e", 9, true);
+    store.mark_gone(file(p, "f", 9, true), 2);
+    int64_t other_pair = file(p, "g", 10, true);
+    file(q, "g", 10, true);
+    auto delivered = [&](int64_t id) {
+        Statement row = c.db().prepare(std::string("SELECT ") + sql_delivered +
+                                       ", e.d_content_id FROM entries e WHERE e.id = ?");
+        row.bind(1, id);
+        EXPECT_TRUE(row.step());
+        EXPECT_EQ(row.column_int(1), content) << "entry " << id << " keeps its destination's content";
+        return row.column_int(0) != 0;
+    };
+    auto leave = [&](int64_t id, uint64_t ino) {
+        st.ino = ino;
+        return store.leave_link_group(id, p.id, st);
+    };
+    EXPECT_TRUE(leave(a, 7));
+    EXPECT_FALSE(delivered(a));
+    EXPECT_FALSE(leave(alone, 8));
+    EXPECT_TRUE(delivered(alone));
+    EXPECT_FALSE(leave(waiting, 7)) << "not delivered: nothing to undo";
+    EXPECT_FALSE(leave(with_gone, 9));
+    EXPECT_TRUE(delivered(with_gone));
+    EXPECT_FALSE(leave(other_pair, 10));
+    EXPECT_TRUE(delivered(other_pair));
+    st.dev = 4;
+    EXPECT_FALSE(leave(b, 7)) << "another device's inode 7";
+    EXPECT_TRUE(delivered(b));
 }
 
 // A whole tree renamed: match_renames goes through the new files a page of 4,096
