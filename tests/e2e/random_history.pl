@@ -34,6 +34,19 @@ sub write_file {
     print $fh join('', map { chr(32 + int(rand(90))) } 1 .. $size);
     close($fh);
 }
+# An editor's save: a new file renamed over the name (a new inode: a hard
+# link's other names keep the old one), half the time with the same content,
+# mode and mtime (`cp -p f t && mv t f`).
+sub rewrite {
+    my ($rel) = @_;
+    my ($from, $tmp) = ("$root/$rel", "$root/$rel.rewrite");
+    if (rand() < 0.5) {
+        system('cp', '-p', $from, $tmp) == 0 or die "cp $rel: $?";
+    } else {
+        write_file("$rel.rewrite", int(rand(3000)));
+    }
+    rename($tmp, $from) or die "$rel: $!";
+}
 sub set_back { my ($rel) = @_; utime($old, $old + int(rand(3)) * 86400, "$root/$rel"); }
 
 my @ops = (
@@ -48,6 +61,7 @@ my @ops = (
     [ 'set back', 3, sub { my @a = (entries('f'), entries('d')) or return; my $e = pick(@a); set_back($e); $e } ],
     [ 'symlink', 2, sub { my $l = fresh(pick(dirs())); symlink(pick('../x', 'target', '/etc/hostname', 'a b'), "$root/$l") or return; $l } ],
     [ 'hard link', 1, sub { my @f = entries('f') or return; my $f = pick(@f); my $l = fresh(pick(dirs())); link("$root/$f", "$root/$l") or return; "$f = $l" } ],
+    [ 'rewrite', 2, sub { my @f = entries('f') or return; my $f = pick(@f); rewrite($f); $f } ],
     [ 'file to dir', 1, sub { my @f = entries('f') or return; my $f = pick(@f); unlink("$root/$f"); mkdir("$root/$f"); write_file("$f/inside", 10); $f } ],
     [ 'dir to file', 1, sub { my @d = entries('d') or return; my $d = pick(@d); remove_tree("$root/$d"); write_file($d, 20); $d } ],
 );

@@ -3,11 +3,12 @@
 # random changes to a source (new, edited, deleted, renamed files; new,
 # removed, renamed and moved directories; modes; mtimes set back to old
 # values, also of directories written into; symlinks; hard links; a file
-# becoming a directory and back), each followed by a load and an unload; one
-# round in three the unload is first killed at a random rename, mkdir or
-# barrier, and run again. After every round the destination equals the source
+# becoming a directory and back; editors' saves over a name, half with the
+# same content and mtime, which break a hard link), each followed by a load
+# and an unload; one round in three the unload is first killed at a random
+# rename, mkdir or barrier, and run again. After every round the destination equals the source
 # byte for byte (contents, modes, owners, mtimes of files and directories,
-# symlinks) and verify-destination passes. BARGE_HISTORY_SEED and
+# symlinks, hard links) and verify-destination passes. BARGE_HISTORY_SEED and
 # BARGE_HISTORY_ROUNDS change the seed (default 1) and rounds (default 24).
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
@@ -37,6 +38,11 @@ for round in $(seq 1 "$rounds"); do
     if ! manifest "$SRC" >"$T/m.src" || ! manifest "$DST" >"$T/m.dst" || ! cmp -s "$T/m.src" "$T/m.dst"; then
         diff "$T/m.src" "$T/m.dst" | head -20 >&2 || true
         history_failed "the destination differs from the source"
+    fi
+    link_groups "$SRC" >"$T/l.src" && link_groups "$DST" >"$T/l.dst"
+    if ! cmp -s "$T/l.src" "$T/l.dst"; then
+        diff "$T/l.src" "$T/l.dst" | head -20 >&2 || true
+        history_failed "the destination's hard links differ from the source's"
     fi
     expect_exit 0 barge verify-destination
 done

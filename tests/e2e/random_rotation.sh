@@ -9,8 +9,8 @@
 # reports damaged is damaged). Every fourth round with no drive in transit,
 # and at the end, each drive makes one more trip with the source unchanged;
 # then the destination equals the source byte for byte (contents, modes,
-# owners, mtimes of files and directories, symlinks) and verify-destination
-# passes with each drive. Not before that trip: what a late drive cannot know
+# owners, mtimes of files and directories, symlinks, hard links) and
+# verify-destination passes with each drive. Not before that trip: what a late drive cannot know
 # converges only then (docs/rotation.md: a deletion of files only another
 # drive delivered since is applied by a drive's next visit). Whenever both
 # drives are home, though, every directory of the last load's source that the
@@ -103,6 +103,11 @@ for round in $(seq 1 "$rounds"); do
     if ! cmp -s "$T/m.src" "$T/m.dst"; then
         diff "$T/m.src" "$T/m.dst" | head -20 >&2 || true
         history_failed "after a trip of each drive, the destination differs from the source (< source, > destination)"
+    fi
+    link_groups "$SRC" >"$T/l.src" && link_groups "$DST" >"$T/l.dst"
+    if ! cmp -s "$T/l.src" "$T/l.dst"; then
+        diff "$T/l.src" "$T/l.dst" | head -20 >&2 || true
+        history_failed "after a trip of each drive, the destination's hard links differ from the source's"
     fi
     for d in "$A" "$B"; do
         rc=0
