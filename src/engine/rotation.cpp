@@ -353,8 +353,8 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
     rows.bind(1, their_pair);
     Statement find = mine.prepare(
         "SELECT id, d_ord, d_kind, coalesce(d_verified_ns, 0), kind = 1 AND content_id IS NULL AND "
-        "size = ?4 AND mtime_ns = ?5 AND ctime_ns = ?6 AND ino = ?7 AND dev = ?8 FROM entries WHERE "
-        "pair_id = ?1 AND parent = ?2 AND name = ?3");
+        "size = ?4 AND mtime_ns = ?5 AND ctime_ns = ?6 AND ino = ?7 AND dev = ?8, d_kind = 1 AND "
+        "d_mtime_ns IS NULL FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3");
     Statement adopt = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
     Statement raise = mine.prepare("UPDATE entries SET d_ord = ?2 WHERE id = ?1 AND d_ord < ?2");
     Statement set = mine.prepare(
@@ -384,13 +384,14 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             .bind(7, rows.column_int(18)).bind(8, rows.column_int(19));
         std::optional<int64_t> id;
         int64_t my_ord = 0, my_verified = 0;
-        bool i_know = false, same_file = false;
+        bool i_know = false, same_file = false, left_group = false;
         if (find.step()) {
             id = find.column_int(0);
             my_ord = find.column_int(1);
             i_know = !find.is_null(2);
             my_verified = find.column_int(3);
             same_file = find.column_int(4) == 1;
+            left_group = find.column_int(5) == 1;
         }
         find.reset();
         if (source && same_file && !rows.is_null(14)) {
@@ -399,9 +400,13 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             adopt.run();
         }
         // Newer by order; at the same order, a fact where there was none, or a
-        // later verification (a copy found damaged, or repaired).
+        // later verification (a copy found damaged, or repaired). Not at the
+        // same order for a file that left its link group (EntryStore::
+        // leave_link_group): the other drive's delivered state is the shared
+        // file this drive must replace, whenever it verified it.
         bool take = their_ord > my_ord ||
-                    (their_ord == my_ord && known_there && (!i_know || their_verified > my_verified));
+                    (their_ord == my_ord && known_there && !left_group &&
+                     (!i_know || their_verified > my_verified));
         if (!id && !known_there) {
             // A path the other drive saw at the source and this one does not
             // know: recorded without a version (order 0), so that this drive's

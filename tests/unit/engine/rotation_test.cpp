@@ -182,3 +182,52 @@ TEST(Rotation, LostIsNeverForgottenAndOlderFactsLose) {
     EXPECT_EQ(known(me), before);
     EXPECT_EQ(known_drives(me.db(), me.find_pair("p")->id)[0].generation, 3);
 }
+
+// A file that left its link group at the source (EntryStore::leave_link_group:
+// its delivered mtime forgotten) keeps that mark against another drive's
+// knowledge of the same delivery, even verified later: that knowledge is the
+// shared file this drive must replace. A newer delivery still wins, and an
+// unmarked file still takes a later verification.
+TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
+    TestDir dir;
+    auto drive = [&](const std::string& id, const std::vector<std::tuple<const char*, int64_t, bool, int64_t>>& rows) {
+        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
+        Pair p = c.add_pair(settings(), "pair-uuid");
+        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
+        Statement ins = c.db().prepare(
+            "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+            "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
+            "?3, ?4, ?5, ?6)");
+        for (const auto& [name, ord, left_group, verified] : rows) {
+            ins.bind(1, p.id).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
+            if (left_group) {
+                ins.bind_null(3);
+            } else {
+                ins.bind(3, 100);
+            }
+            ins.run();
+        }
+        c.bump_generation();
+    };
+    drive("them", {{"left", 5, false, 900}, {"stays", 5, false, 900}, {"newer", 6, false, 900}});
+    drive("me", {{"left", 5, true, 100}, {"stays", 5, false, 100}, {"newer", 5, true, 100}});
+    std::string root = dir / "end";
+    std::filesystem::create_directories(root + "/.barge");
+    std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
+    Catalog me = Catalog::open(dir / "me.db");
+    {
+        Pair p = *me.find_pair("p");
+        Transaction tx(me.db());
+        merge_knowledge(me, p, End::dest, root, nullptr);
+        tx.commit();
+    }
+    Statement st = me.db().prepare(
+        "SELECT name, d_mtime_ns IS NULL, d_verified_ns, d_ord FROM entries ORDER BY name");
+    std::map<std::string, std::tuple<bool, int64_t, int64_t>> got;
+    while (st.step()) {
+        got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2), st.column_int(3)};
+    }
+    EXPECT_EQ(got["left"], std::make_tuple(true, int64_t{100}, int64_t{5})) << "the mark was undone";
+    EXPECT_EQ(got["stays"], std::make_tuple(false, int64_t{900}, int64_t{5})) << "a later verification not taken";
+    EXPECT_EQ(got["newer"], std::make_tuple(false, int64_t{900}, int64_t{6})) << "a newer delivery not taken";
+}
