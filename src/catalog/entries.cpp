@@ -135,7 +135,7 @@ EntryStore::EntryStore(Database& db, int64_t ord)
       m_leave_group(db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND d_kind = 1 AND "
                                "EXISTS (SELECT 1 FROM entries x INDEXED BY entries_inode WHERE "
                                "x.pair_id = ?2 AND x.ino = ?3 AND x.dev = ?4 AND x.id != ?1 AND "
-                               "x.kind = 1)")),
+                               "(x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))")),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
                         "WHERE id = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),

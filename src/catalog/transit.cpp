@@ -128,8 +128,9 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
                                                          const std::string& after_name, int limit) {
     Statement st = m_db.prepare(
         std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
-        ", e.content_id, c.hash, (e.d_kind = 1 AND e.d_damaged = 0 AND e.d_mtime_ns IS "
-        "e.mtime_ns AND (SELECT size FROM contents WHERE id = e.d_content_id) = e.size) FROM "
+        ", e.content_id, c.hash, (e.d_kind = 1 AND e.d_damaged = 0 AND (e.d_mtime_ns IS "
+        "e.mtime_ns OR e.d_mtime_ns IS NULL) AND (SELECT size FROM contents WHERE id = "
+        "e.d_content_id) = e.size) FROM "
         "entries e LEFT JOIN contents c ON c.id = e.content_id "
         "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND " + sql_current +
         " AND NOT " + sql_delivered + " AND NOT " + sql_carried_elsewhere +
@@ -606,7 +607,7 @@ std::vector<EntryPath> TransitStore::holders_outside_group(int64_t pair_id, cons
     }
     Statement st = m_db.prepare(
         "SELECT x.parent, x.name FROM entries x INDEXED BY entries_d_content WHERE x.d_content_id = ?1 "
-        "AND x.pair_id = ?2 AND x.id != ?3 AND x.kind IS NOT NULL AND NOT (?4 != 0 AND x.ino = ?4 AND "
+        "AND x.pair_id = ?2 AND x.id != ?3 AND x.d_kind = 1 AND x.d_damaged = 0 AND NOT (?4 != 0 AND x.ino = ?4 AND "
         "x.dev = ?5 AND x.content_id = ?1 AND x.mtime_ns = ?6) LIMIT ?7");
     st.bind(1, *d.content_id)
         .bind(2, pair_id)

@@ -328,8 +328,7 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
 }
 
 bool Destination::is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const {
-    DestTree::check_path(at.rel());
-    Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    Fd parent = parent_of(at, false);
     struct stat st{};
     return parent && ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
            static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;

@@ -270,6 +270,7 @@ private:
             return;
         }
         if (!row->kind) {
+            left_inode(*row, st);
             m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
             ++(is_dir ? m_result.new_dirs : m_result.new_files);
             hash_new(row->id, rel, st);
@@ -294,9 +295,7 @@ private:
         switch (st.kind) {
         case Kind::file:
             if (!same_file_stat(row->st, st)) {
-                if (row->st.ino != st.ino && row->st.ino != 0) {
-                    m_store.leave_link_group(row->id, m_pair.id, row->st);
-                }
+                left_inode(*row, st);
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
                 ++m_result.modified;
                 m_modified_ids.insert(row->id);
@@ -328,6 +327,14 @@ private:
                 m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::no);
             }
             break;
+        }
+    }
+
+    // A file on another inode than the catalog's (rewritten, or back after it
+    // was gone) may have left a link group: EntryStore::leave_link_group.
+    void left_inode(const EntryRow& row, const FileStat& st) {
+        if (st.kind == Kind::file && row.st.ino != st.ino && row.st.ino != 0) {
+            m_store.leave_link_group(row.id, m_pair.id, row.st);
         }
     }
 

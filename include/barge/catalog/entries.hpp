@@ -101,11 +101,13 @@ public:
     // Records a changed source stat; the content becomes unknown when forget_content.
     enum class ForgetContent { yes, no };
     void update(int64_t id, const FileStat& st, int64_t gen, ForgetContent forget);
-    // File entry id left its inode `old` (an editor's rewrite, `cp -p t f && mv t f`)
-    // while other files of the pair still have it: its destination file, delivered
-    // as one of their links, is theirs too. It is undelivered again (its delivered
-    // mtime forgotten, its copy there still a local source), so that unload gives
-    // it a file of its own (SPEC §6). Whether it was.
+    // File entry id left its inode `old` (an editor's rewrite, `cp -p f t && mv t f`)
+    // while other files of the pair have it (or had it, gone from the source but
+    // still at the destination: a name this scan found gone may be moved there
+    // to a new one): its destination file, delivered as one of their links, is
+    // theirs too. It is undelivered again (its delivered mtime forgotten, its
+    // copy there still a local source), so that unload gives it a file of its
+    // own (SPEC §6). Returns whether it was.
     bool leave_link_group(int64_t id, int64_t pair_id, const FileStat& old);
     // The entry left the source.
     void mark_gone(int64_t id, int64_t gen);

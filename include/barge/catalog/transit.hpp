@@ -220,9 +220,11 @@ public:
     // never asked about, so two delivered names never lead each other.
     std::optional<LinkLeader> link_leader(int64_t pair_id, const DeliveryItem& d);
     // Up to `limit` names of the pair outside d's link group (link_leader's
-    // rule) that the source still has and whose destination copy has d's
-    // content: the names d's destination file may share with files that are
-    // not d's at the source (a link group broken there, the content kept).
+    // rule) whose delivered, undamaged copy at the destination has d's
+    // content, whether the source still has them or not (a rename may move a
+    // gone name's file to a new name): the names d's destination file may
+    // share with files that are not d's at the source (a link group broken
+    // there, the content kept).
     std::vector<EntryPath> holders_outside_group(int64_t pair_id, const DeliveryItem& d, int limit);
     // Whether the pair has an entry gone from the source that the destination
     // still holds (a pending deletion, or the old name of a rename).

@@ -79,8 +79,8 @@ public:
     // returned then (d gets a file of its own, SPEC §6).
     bool already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
                        const std::function<bool(uint64_t dev, uint64_t ino)>& shared);
-    // Whether the destination's entry at `at` (never followed) is the file with
-    // this device and inode.
+    // Whether the destination's file under at's exact name (never followed) is
+    // the file with this device and inode. Throws for an unsafe catalog path.
     bool is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const;
     // Renames a verified file into place; whatever stood there is kept as an old
     // version. Refuses (SystemError) a name the file system takes for another one

@@ -898,11 +898,12 @@ TEST(Entries, HashWorkCountsWhatHashJobsHandsOut) {
     EXPECT_EQ(rest.bytes, 40 + 50);
 }
 
-// A delivered file that leaves an inode other files of its pair still have
-// (a link group broken at the source) is undelivered again, its copy at the
-// destination still its content; a file alone on its inode, one not
-// delivered, and inodes shared only with a gone entry or another pair's are
-// left as they are.
+// A delivered file that leaves an inode that other files of its pair have (a
+// link group broken at the source), or had (gone from the source, still at the
+// destination), is undelivered again, its copy at the destination still its
+// content; a file alone on its inode, one not delivered, and inodes shared
+// only with a gone entry the destination never held, another pair's or
+// another device's are left as they are.
 TEST(Entries, LeavingALinkGroupUndeliversTheName) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
@@ -930,7 +931,9 @@ TEST(Entries, LeavingALinkGroupUndeliversTheName) {
     int64_t alone = file(p, "c", 8, true);
     int64_t waiting = file(p, "d", 7, false);
     int64_t with_gone = file(p, "e", 9, true);
-    store.mark_gone(file(p, "f", 9, true), 2);
+    store.mark_gone(file(p, "f", 9, true), 2); // still at the destination
+    int64_t with_gone_undelivered = file(p, "h", 11, true);
+    store.mark_gone(file(p, "i", 11, false), 2);
     int64_t other_pair = file(p, "g", 10, true);
     file(q, "g", 10, true);
     auto delivered = [&](int64_t id) {
@@ -950,8 +953,11 @@ TEST(Entries, LeavingALinkGroupUndeliversTheName) {
     EXPECT_FALSE(leave(alone, 8));
     EXPECT_TRUE(delivered(alone));
     EXPECT_FALSE(leave(waiting, 7)) << "not delivered: nothing to undo";
-    EXPECT_FALSE(leave(with_gone, 9));
-    EXPECT_TRUE(delivered(with_gone));
+    EXPECT_TRUE(leave(with_gone, 9)) << "a name gone from the source that the destination holds "
+                                        "(which a rename may move to a new name)";
+    EXPECT_FALSE(delivered(with_gone));
+    EXPECT_FALSE(leave(with_gone_undelivered, 11)) << "a gone name the destination never held";
+    EXPECT_TRUE(delivered(with_gone_undelivered));
     EXPECT_FALSE(leave(other_pair, 10));
     EXPECT_TRUE(delivered(other_pair));
     st.dev = 4;
