@@ -313,7 +313,8 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
     }
     struct stat file{};
     if (::fstat(fd.get(), &file) != 0 ||
-        (file.st_nlink > 1 && shared(static_cast<uint64_t>(file.st_dev), static_cast<uint64_t>(file.st_ino)))) {
+        (file.st_nlink > 1 &&
+         shared(static_cast<uint64_t>(file.st_dev), static_cast<uint64_t>(file.st_ino)))) {
         return false; // its metadata would be set on another file's names too
     }
     uint64_t n = 0;

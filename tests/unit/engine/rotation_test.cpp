@@ -190,7 +190,9 @@ TEST(Rotation, LostIsNeverForgottenAndOlderFactsLose) {
 // unmarked file still takes a later verification.
 TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
     TestDir dir;
-    auto drive = [&](const std::string& id, const std::vector<std::tuple<const char*, int64_t, bool, int64_t>>& rows) {
+    // Rows (name, delivered order, left its link group, verified at).
+    using Row = std::tuple<const char*, int64_t, bool, int64_t>;
+    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
         Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
         Pair p = c.add_pair(settings(), "pair-uuid");
         int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
@@ -228,6 +230,8 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
         got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2), st.column_int(3)};
     }
     EXPECT_EQ(got["left"], std::make_tuple(true, int64_t{100}, int64_t{5})) << "the mark was undone";
-    EXPECT_EQ(got["stays"], std::make_tuple(false, int64_t{900}, int64_t{5})) << "a later verification not taken";
-    EXPECT_EQ(got["newer"], std::make_tuple(false, int64_t{900}, int64_t{6})) << "a newer delivery not taken";
+    EXPECT_EQ(got["stays"], std::make_tuple(false, int64_t{900}, int64_t{5}))
+        << "a later verification not taken";
+    EXPECT_EQ(got["newer"], std::make_tuple(false, int64_t{900}, int64_t{6}))
+        << "a newer delivery not taken";
 }
