@@ -608,8 +608,8 @@ std::vector<EntryPath> TransitStore::holders_outside_group(int64_t pair_id, cons
     Statement st = m_db.prepare(
         "SELECT x.parent, x.name FROM entries x INDEXED BY entries_d_content WHERE "
         "x.d_content_id = ?1 AND x.pair_id = ?2 AND x.id != ?3 AND x.d_kind = 1 AND "
-        "x.d_damaged = 0 AND NOT (?4 != 0 AND x.ino = ?4 AND x.dev = ?5 AND x.content_id = ?1 "
-        "AND x.mtime_ns = ?6) LIMIT ?7");
+        "x.d_damaged = 0 AND NOT (?4 != 0 AND x.ino = ?4 AND x.dev = ?5 AND (x.kind IS NULL OR "
+        "(x.content_id = ?1 AND x.mtime_ns = ?6))) LIMIT ?7");
     st.bind(1, *d.content_id)
         .bind(2, pair_id)
         .bind(3, d.entry_id)

@@ -413,6 +413,13 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
         return how;
     }
     Fd parent = dir_to_write(d.parent);
+    struct stat here{};
+    if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
+        here.st_ino == st.ino && here.st_dev == st.dev) {
+        // d's name is already a link to it (a group broken at the source, d's
+        // file to be its own): a rename would do nothing, and the old name stay.
+        return FromCopy::shared;
+    }
     write_into(from_parent.get(), from.parent);
     clear_name(parent.get(), d);
     if (::renameat(from_parent.get(), from.name.c_str(), parent.get(), d.name.c_str()) != 0) {

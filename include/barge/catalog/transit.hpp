@@ -224,7 +224,8 @@ public:
     // content, whether the source still has them or not (a rename may move a
     // gone name's file to a new name): the names d's destination file may
     // share with files that are not d's at the source (a link group broken
-    // there, the content kept).
+    // there, the content kept). A gone name on d's inode was one of d's links
+    // (its row keeps the mtime it was last seen with): not outside.
     std::vector<EntryPath> holders_outside_group(int64_t pair_id, const DeliveryItem& d, int limit);
     // Whether the pair has an entry gone from the source that the destination
     // still holds (a pending deletion, or the old name of a rename).
