@@ -329,10 +329,16 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
 }
 
 bool Destination::is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const {
-    Fd parent = parent_of(at, false);
+    DestTree::check_path(at.rel());
+    Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    return parent && is_file_in(parent.get(), at, dev, ino);
+}
+
+bool Destination::is_file_in(int parent_fd, const EntryPath& e, uint64_t dev, uint64_t ino) const {
     struct stat st{};
-    return parent && ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-           static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
+    return ::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino &&
+           exact_name_present(parent_fd, e);
 }
 
 void Destination::place(TempFile& file, const EntryPath& e) {
@@ -413,9 +419,7 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
         return how;
     }
     Fd parent = dir_to_write(d.parent);
-    struct stat here{};
-    if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
-        here.st_ino == st.ino && here.st_dev == st.dev) {
+    if (is_file_in(parent.get(), d, st.dev, st.ino)) {
         // d's name is already a link to it (a group broken at the source, d's
         // file to be its own): a rename would do nothing, and the old name stay.
         return FromCopy::shared;
@@ -439,9 +443,7 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
         return how;
     }
     Fd parent = dir_to_write(d.parent);
-    struct stat here{};
-    if (::fstatat(parent.get(), d.name.c_str(), &here, AT_SYMLINK_NOFOLLOW) == 0 &&
-        here.st_ino == file.ino && here.st_dev == file.dev && exact_name_present(parent.get(), d)) {
+    if (is_file_in(parent.get(), d, file.dev, file.ino)) {
         return FromCopy::done; // linked already (by an interrupted run)
     }
     // A link cannot replace a name: it is made under a free name in staging,

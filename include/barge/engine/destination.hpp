@@ -155,6 +155,9 @@ private:
     // alone: shared, and nothing changed, when the file has other names.
     FromCopy check_copy(const EntryPath& at, const DeliveryItem& d, const Digest& hash,
                         HashPipeline& pipe, Fd& dir, Fd& fd, FileStat& st, bool alone);
+    // Whether e's exact name in parent_fd (never followed) is the file with this
+    // device and inode: a link of it already.
+    bool is_file_in(int parent_fd, const EntryPath& e, uint64_t dev, uint64_t ino) const;
     // at's directory, when at names a directory (dir) or a regular file under
     // that exact name; else no Fd. Throws for an unsafe catalog path.
     Fd parent_of(const EntryPath& at, bool dir) const;
