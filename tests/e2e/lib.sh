@@ -255,6 +255,14 @@ link_groups() {
     (cd "$1" && find . -path ./.barge -prune -o -type f -printf '%i %P\n' | LC_ALL=C sort -k2 |
         awk '{ if (!($1 in first)) first[$1] = $2; print $2 " -> " first[$1] }' | LC_ALL=C sort)
 }
+# same_links A B: whether trees A and B have the same link groups; what
+# differs goes to stderr.
+same_links() {
+    link_groups "$1" >"$T/links.a" && link_groups "$2" >"$T/links.b"
+    cmp -s "$T/links.a" "$T/links.b" && return 0
+    diff "$T/links.a" "$T/links.b" >&2 || true
+    return 1
+}
 
 expect_same_tree() {
     manifest "$1" >"$T/manifest.src"
