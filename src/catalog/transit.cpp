@@ -464,7 +464,7 @@ bool TransitStore::same_dir_moved(int64_t pair_id, const std::string& from, cons
 
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                                      const EntryPath& to_path,
-                                     const std::function<void(int64_t, int64_t)>& moved_onto) {
+                                     const std::function<void(int64_t, int64_t, const EntryPath&)>& moved_onto) {
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
@@ -488,7 +488,7 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         if (onto_id) {
             drop.bind(1, id).run();
             if (moved_onto) {
-                moved_onto(id, *onto_id);
+                moved_onto(id, *onto_id, EntryPath{parent, name});
             }
         } else {
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
@@ -640,6 +640,18 @@ std::optional<std::pair<int64_t, EntryPath>> TransitStore::rename_source(int64_t
         return std::nullopt;
     }
     return std::pair{st.column_int(0), EntryPath{st.column_blob(1), st.column_blob(2)}};
+}
+
+std::optional<TransitStore::KnownAtDest> TransitStore::known_at_dest(int64_t entry_id) {
+    Statement st = m_db.prepare("SELECT e.d_kind, c.size, e.d_target FROM entries e LEFT JOIN contents c ON "
+                                "c.id = e.d_content_id WHERE e.id = ? AND e.d_kind IS NOT NULL AND "
+                                "e.d_damaged = 0");
+    st.bind(1, entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    return KnownAtDest{static_cast<Kind>(st.column_int(0)), st.is_null(1) ? 0 : st.column_int(1),
+                       st.is_null(2) ? std::string() : st.column_blob(2)};
 }
 
 void TransitStore::mark_damaged_at_dest(int64_t entry_id) {

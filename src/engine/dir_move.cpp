@@ -37,6 +37,29 @@ bool shows_move(const DestTree& tree, const EntryPath& from, const EntryPath& to
 
 } // namespace
 
+void MovedKnowledgeCheck::operator()(int64_t entry_id, const EntryPath& at) {
+    auto known = m_store.known_at_dest(entry_id);
+    if (!known) {
+        return;
+    }
+    DestTree::check_path(at.rel());
+    if (m_parent != at.parent) {
+        m_parent_fd = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        m_parent = at.parent;
+    }
+    std::optional<EntryStat> found = m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
+    if (found && found->st.kind == known->kind &&
+        (known->kind != Kind::file || found->st.size == known->size) &&
+        (known->kind != Kind::symlink || found->st.target == known->target)) {
+        return;
+    }
+    m_store.mark_damaged_at_dest(entry_id);
+    ++m_stale;
+    spdlog::info("'{}' is not at the destination as this drive knew it under the directory's old "
+                 "name: delivered again",
+                 escape_bytes(m_tree.display(at.rel())));
+}
+
 std::optional<std::string> finish_dir_move(Catalog& catalog, const Pair& pair) {
     TransitStore store(catalog.db());
     auto move = store.dir_move(pair.id);
@@ -49,7 +72,9 @@ std::optional<std::string> finish_dir_move(Catalog& catalog, const Pair& pair) {
     if (shows_move(tree, move->from, move->to)) {
         auto from = store.dir_for_move(move->from_id, true);
         if (from && from->rel() == move->from.rel()) {
-            store.move_dest_subtree(pair.id, move->from_id, move->from.rel(), move->to);
+            MovedKnowledgeCheck check(store, tree);
+            store.move_dest_subtree(pair.id, move->from_id, move->from.rel(), move->to,
+                                    [&](int64_t, int64_t id, const EntryPath& at) { check(id, at); });
             spdlog::info("pair {}: recorded the move of '{}' to '{}', made by an unload that stopped "
                          "before recording it",
                          pair.name, escape_bytes(tree.display(move->from.rel())),

@@ -707,8 +707,10 @@ private:
                 // forgotten in the same commit, as the other parents' were
                 // before anything changed: a run killed after writing into
                 // it leaves it to the next run.
+                MovedKnowledgeCheck check(m_store, m_dest.tree());
                 m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to,
-                                          [&](int64_t old_id, int64_t new_id) {
+                                          [&](int64_t old_id, int64_t new_id, const EntryPath& at) {
+                                              check(new_id, at);
                                               if ((std::binary_search(pending.begin(), pending.end(), old_id) ||
                                                    std::binary_search(pending.begin(), pending.end(), new_id)) &&
                                                   m_store.forget_dir_times(new_id)) {

@@ -40,6 +40,9 @@
 #    the directory back the newer drive's times and mode, not its own older
 #    scan's, and keeps knowing them; and the same when its unload is killed
 #    after writing into the directory and run again.
+# 12. A directory moved whole by one drive after another drive moved a file
+#    out of it: the first drive's old knowledge of that file does not count
+#    the file as delivered under the new name (found by random_rotation.sh).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -474,6 +477,52 @@ if command -v strace >/dev/null; then
     late_writer 2
 else
     echo "scenario 11's kills skipped: strace is not installed" >&2
+fi
+
+# ---------------------------------------------------------------------------
+# 12. A directory moved whole does not carry knowledge another drive made
+#     stale: B moved d/f out (to g/f); the file went back and d was renamed e
+#     before A's next load. A's old knowledge of d/f must not count e/f as
+#     delivered: the destination's d held no f any more.
+# stale_move N: A's unload killed at its Nth syncfs first, after the rename and
+# before its record (0: not killed); the next unload finishes the record.
+stale_move() {
+    local label="12 (killed at syncfs $1)"
+    [[ $1 != 0 ]] || label=12
+    reset
+    mkdir -p "$SRC/d"
+    echo f >"$SRC/d/f"
+    echo keep >"$SRC/d/keep"
+    settle
+    first_trip_then_join --on-delete trash
+    mkdir "$SRC/g"
+    mv "$SRC/d/f" "$SRC/g/f"
+    settle
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    [[ -f $DST/g/f && ! -e $DST/d/f ]] || fail "$label: B did not move d/f to g/f"
+    mv "$SRC/g/f" "$SRC/d/f"
+    rmdir "$SRC/g"
+    mv "$SRC/d" "$SRC/e"
+    settle
+    expect_exit 0 barge -d "$A" load
+    if [[ $1 != 0 ]]; then
+        kill_unload_at "$label: A's unload" "$A" syncfs "$1"
+        [[ -d $DST/e && ! -e $DST/d ]] || fail "$label: A was killed before it moved d to e"
+        expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" \
+            "$label: the journal of the move"
+    fi
+    expect_exit 0 barge -d "$A" --json unload
+    [[ $1 != 0 ]] || expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "$label: A moved the directory whole"
+    expect_same_tree "$SRC" "$DST" "$label: after A's unload"
+    expect_exit 0 barge -d "$A" --json verify-destination
+    expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
+}
+stale_move 0
+if command -v strace >/dev/null; then
+    stale_move 1 # the syncfs right after the rename
+else
+    echo "scenario 12's kill skipped: strace is not installed" >&2
 fi
 
 echo ok
