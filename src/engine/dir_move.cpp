@@ -48,7 +48,7 @@ void MovedKnowledgeCheck::operator()(int64_t entry_id, const EntryPath& at) {
         m_parent = at.parent;
     }
     std::optional<EntryStat> found = m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
-    if (found && found->st.kind == known->kind &&
+    if (found && found->type != StatKind::special && found->st.kind == known->kind &&
         (known->kind != Kind::file || found->st.size == known->size) &&
         (known->kind != Kind::symlink || found->st.target == known->target)) {
         return;
