@@ -791,8 +791,15 @@ private:
                         r.from_id = other->first;
                         r.from = other->second;
                     }
+                    bool same = m_store.same_file(r.from_id, r.to);
+                    if (!same && m_store.link_leader(m_pair.id, r.to)) {
+                        // Another name of its own file leads (delivered, or first in
+                        // path order): linked to it (link_names), not made a copy of
+                        // another file that had this content. The old name is deleted.
+                        continue;
+                    }
                     used.insert(r.from_id);
-                    move_one(r, placed);
+                    move_one(r, placed, same);
                     if (placed.delivered.size() >= 512) {
                         record();
                     }
@@ -805,7 +812,8 @@ private:
         record();
     }
 
-    void move_one(const RenameItem& r, Placed& placed) {
+    // `same`: the old name was the same source file (TransitStore::same_file).
+    void move_one(const RenameItem& r, Placed& placed, bool same) {
         const DeliveryItem& d = r.to;
         for_file(m_sink, d.entry_id, display(d), [&] {
             check_deliverable(d);
@@ -817,8 +825,7 @@ private:
             // The same source file under a new name (a rename, a link moved) takes
             // the destination's copy even where it has other names (its link group);
             // another file with that content takes it only when it has none.
-            bool alone = !m_store.same_file(r.from_id, d);
-            auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe, alone);
+            auto how = m_dest.move_into_place(r.from, d, *d.content_hash, m_pipe, !same);
             if (how == Destination::FromCopy::shared) {
                 return; // delivered with the other files (linked, or copied from it)
             }

@@ -172,4 +172,22 @@ expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_links "after a name came back as a copy"
 
+# A link added to a file while another file of the same content (not a link)
+# is removed: the new name is linked to its file at the destination, not
+# renamed from the removed copy (random_history.sh seed 25: two empty files).
+printf 'twin\n' >"$SRC/t1"
+printf 'twin\n' >"$SRC/t2"
+age "$SRC/t1" "$SRC/t2" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+rm "$SRC/t2"
+ln "$SRC/t1" "$SRC/t3"
+age "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq "0 1 1" "$(json '.pairs[0] | "\(.delivered.renamed) \(.delivered.hard_links) \(.trashed)"')" \
+    "renamed, linked and trashed when a link replaced a twin"
+expect_eq 2 "$(stat -c %h "$DST/t1")" "t1's link count at the destination"
+expect_same_links "after a link replaced a file of the same content"
+
 echo ok
