@@ -464,7 +464,7 @@ bool TransitStore::same_dir_moved(int64_t pair_id, const std::string& from, cons
 
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                                      const EntryPath& to_path,
-                                     const std::function<void(int64_t, int64_t, const EntryPath&)>& moved_onto) {
+                                     const std::function<void(const MovedOnto&)>& moved_onto) {
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
@@ -472,23 +472,29 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
-        "parent = ?3 AND name = ?4 RETURNING id",
+        "parent = ?3 AND name = ?4 RETURNING id, d_kind, d_damaged, (SELECT size FROM contents WHERE "
+        "id = d_content_id), d_target",
         d_columns));
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
         onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name);
-        std::optional<int64_t> onto_id;
+        std::optional<MovedOnto> moved;
         if (onto.step()) { // (pair_id, parent, name) is unique: one row at most
-            onto_id = onto.column_int(0);
+            moved.emplace(MovedOnto{id, onto.column_int(0), EntryPath{parent, name}, std::nullopt});
+            if (!onto.is_null(1) && onto.column_int(2) == 0) {
+                moved->known.emplace(MovedOnto::Known{static_cast<Kind>(onto.column_int(1)),
+                                                      onto.is_null(3) ? 0 : onto.column_int(3),
+                                                      onto.is_null(4) ? std::string() : onto.column_blob(4)});
+            }
             while (onto.step()) {
             }
         }
         onto.reset();
-        if (onto_id) {
+        if (moved) {
             drop.bind(1, id).run();
             if (moved_onto) {
-                moved_onto(id, *onto_id, EntryPath{parent, name});
+                moved_onto(*moved);
             }
         } else {
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
@@ -640,18 +646,6 @@ std::optional<std::pair<int64_t, EntryPath>> TransitStore::rename_source(int64_t
         return std::nullopt;
     }
     return std::pair{st.column_int(0), EntryPath{st.column_blob(1), st.column_blob(2)}};
-}
-
-std::optional<TransitStore::KnownAtDest> TransitStore::known_at_dest(int64_t entry_id) {
-    Statement st = m_db.prepare("SELECT e.d_kind, c.size, e.d_target FROM entries e LEFT JOIN contents c ON "
-                                "c.id = e.d_content_id WHERE e.id = ? AND e.d_kind IS NOT NULL AND "
-                                "e.d_damaged = 0");
-    st.bind(1, entry_id);
-    if (!st.step()) {
-        return std::nullopt;
-    }
-    return KnownAtDest{static_cast<Kind>(st.column_int(0)), st.is_null(1) ? 0 : st.column_int(1),
-                       st.is_null(2) ? std::string() : st.column_blob(2)};
 }
 
 void TransitStore::mark_damaged_at_dest(int64_t entry_id) {

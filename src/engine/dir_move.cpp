@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <functional>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -37,8 +38,9 @@ bool shows_move(const DestTree& tree, const EntryPath& from, const EntryPath& to
 
 } // namespace
 
-void MovedKnowledgeCheck::operator()(int64_t entry_id, const EntryPath& at) {
-    auto known = m_store.known_at_dest(entry_id);
+void MovedKnowledgeCheck::operator()(const TransitStore::MovedOnto& moved) {
+    const auto& known = moved.known;
+    const EntryPath& at = moved.at;
     if (!known) {
         return;
     }
@@ -53,7 +55,7 @@ void MovedKnowledgeCheck::operator()(int64_t entry_id, const EntryPath& at) {
         (known->kind != Kind::symlink || found->st.target == known->target)) {
         return;
     }
-    m_store.mark_damaged_at_dest(entry_id);
+    m_store.mark_damaged_at_dest(moved.new_id);
     ++m_stale;
     spdlog::info("'{}' is not at the destination as this drive knew it under the directory's old "
                  "name: delivered again",
@@ -74,7 +76,7 @@ std::optional<std::string> finish_dir_move(Catalog& catalog, const Pair& pair) {
         if (from && from->rel() == move->from.rel()) {
             MovedKnowledgeCheck check(store, tree);
             store.move_dest_subtree(pair.id, move->from_id, move->from.rel(), move->to,
-                                    [&](int64_t, int64_t id, const EntryPath& at) { check(id, at); });
+                                    std::ref(check));
             spdlog::info("pair {}: recorded the move of '{}' to '{}', made by an unload that stopped "
                          "before recording it",
                          pair.name, escape_bytes(tree.display(move->from.rel())),

@@ -709,12 +709,12 @@ private:
                 // it leaves it to the next run.
                 MovedKnowledgeCheck check(m_store, m_dest.tree());
                 m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to,
-                                          [&](int64_t old_id, int64_t new_id, const EntryPath& at) {
-                                              check(new_id, at);
-                                              if ((std::binary_search(pending.begin(), pending.end(), old_id) ||
-                                                   std::binary_search(pending.begin(), pending.end(), new_id)) &&
-                                                  m_store.forget_dir_times(new_id)) {
-                                                  m_times_only.add(new_id);
+                                          [&](const TransitStore::MovedOnto& entry) {
+                                              check(entry);
+                                              if ((std::binary_search(pending.begin(), pending.end(), entry.old_id) ||
+                                                   std::binary_search(pending.begin(), pending.end(), entry.new_id)) &&
+                                                  m_store.forget_dir_times(entry.new_id)) {
+                                                  m_times_only.add(entry.new_id);
                                               }
                                           });
                 m_store.drop_dir_move(m_pair.id);

@@ -178,15 +178,6 @@ public:
                                     const std::string& after_name, int limit);
     // Another old name for the rename of entry_id (as renames() picks one).
     std::optional<std::pair<int64_t, EntryPath>> rename_source(int64_t entry_id);
-    // What entry_id's row says the destination holds at its path (its d_
-    // columns; the size from d_content_id): nullopt when it knows nothing there,
-    // or knows it damaged.
-    struct KnownAtDest {
-        Kind kind = Kind::file;
-        int64_t size = 0;
-        std::string target;
-    };
-    std::optional<KnownAtDest> known_at_dest(int64_t entry_id);
     // The destination's copy of entry_id is missing or not what was delivered:
     // not a local source any more, and delivered again if the source still has it.
     void mark_damaged_at_dest(int64_t entry_id);
@@ -207,11 +198,22 @@ public:
     // source's new directory): what the catalog knows of the destination under
     // `from` moves to the same paths under `to`, into the source's entries there,
     // or as entries gone from the source (deleted at the next deletions pass).
-    // moved_onto(old id, new id, new path) for each entry whose destination
-    // state moved onto the source's entry at the new path.
+    // moved_onto for each entry whose destination state moved onto the
+    // source's entry at the new path.
+    struct MovedOnto {
+        int64_t old_id = 0, new_id = 0;
+        EntryPath at; // the new path
+        // What the moved state says the destination holds there (the size from
+        // d_content_id): nullopt when it knows nothing there, or knows it damaged.
+        struct Known {
+            Kind kind = Kind::file;
+            int64_t size = 0;
+            std::string target;
+        };
+        std::optional<Known> known;
+    };
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
-                           const EntryPath& to,
-                           const std::function<void(int64_t, int64_t, const EntryPath&)>& moved_onto);
+                           const EntryPath& to, const std::function<void(const MovedOnto&)>& moved_onto);
     // The drive's journal of a directory move at the destination (one per pair):
     // recorded and committed before the rename, dropped in the commit that
     // records the move (move_dest_subtree) or when the rename was not made. A

@@ -24,7 +24,7 @@ namespace barge {
 class MovedKnowledgeCheck {
 public:
     MovedKnowledgeCheck(TransitStore& store, const DestTree& tree) : m_store(store), m_tree(tree) {}
-    void operator()(int64_t entry_id, const EntryPath& at);
+    void operator()(const TransitStore::MovedOnto& moved);
     int64_t stale() const { return m_stale; }
 
 private:

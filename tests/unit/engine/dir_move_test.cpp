@@ -39,20 +39,33 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EntryStore store(c.db(), 1);
     TransitStore t(c.db());
     int64_t content = store.content_id(Digest{}, 5);
-    std::map<std::string, int64_t> ids;
-    auto entry = [&](const std::string& name, Kind kind, bool delivered) {
+    // Each name: delivered under d/ (gone from the source since) when `known`,
+    // and the source's new entry under e/.
+    FileStat dir_st;
+    dir_st.kind = Kind::dir;
+    int64_t old_dir = store.insert(p.id, "", "d", dir_st, 1);
+    t.mark_delivered(old_dir, 1);
+    store.mark_gone(old_dir, 2);
+    std::map<std::string, int64_t> ids{{"e", store.insert(p.id, "", "e", dir_st, 2)}};
+    auto entry = [&](const std::string& name, Kind kind, bool known) {
         FileStat st;
         st.kind = kind;
         st.size = kind == Kind::file ? 5 : 0;
         st.target = kind == Kind::symlink ? "t1" : "";
-        int64_t id = store.insert(p.id, "e", name, st, 1);
-        if (kind == Kind::file) {
-            store.set_content(id, content, false);
+        for (const char* parent : {"d", "e"}) {
+            int64_t id = store.insert(p.id, parent, name, st, 1);
+            if (kind == Kind::file) {
+                store.set_content(id, content, false);
+            }
+            if (parent == std::string("d")) {
+                if (known) {
+                    t.mark_delivered(id, 1);
+                }
+                store.mark_gone(id, 2);
+            } else {
+                ids[name] = id;
+            }
         }
-        if (delivered) {
-            t.mark_delivered(id, 1);
-        }
-        ids[name] = id;
     };
     entry("same", Kind::file, true);
     entry("resized", Kind::file, true);
@@ -64,21 +77,25 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
 
     DestTree tree(s.dest);
     MovedKnowledgeCheck check(t, tree);
-    for (const auto& [name, id] : ids) {
-        check(id, EntryPath{"e", name});
-    }
-    auto damaged = [&](const std::string& name) {
-        Statement st = c.db().prepare("SELECT d_damaged FROM entries WHERE id = ?");
+    int64_t moved = 0;
+    t.move_dest_subtree(p.id, old_dir, "d", EntryPath{"", "e"}, [&](const TransitStore::MovedOnto& m) {
+        ++moved;
+        check(m);
+    });
+    EXPECT_EQ(moved, 8) << "the directory and its seven names";
+    auto state = [&](const std::string& name) {
+        Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_damaged FROM entries WHERE id = ?");
         st.bind(1, ids.at(name));
         EXPECT_TRUE(st.step());
-        return st.column_int(0) != 0;
+        return std::pair{st.column_int(0) != 0, st.column_int(1) != 0}; // known, damaged
     };
-    EXPECT_FALSE(damaged("same"));
-    EXPECT_FALSE(damaged("link"));
-    EXPECT_FALSE(damaged("never"));
-    EXPECT_TRUE(damaged("resized")) << "another size: another version stands there";
-    EXPECT_TRUE(damaged("missing"));
-    EXPECT_TRUE(damaged("is-a-dir")) << "another kind";
-    EXPECT_TRUE(damaged("relinked")) << "another target";
+    EXPECT_EQ(state("e"), std::pair(true, false)) << "the directory itself, at the root";
+    EXPECT_EQ(state("same"), std::pair(true, false));
+    EXPECT_EQ(state("link"), std::pair(true, false));
+    EXPECT_EQ(state("never"), std::pair(false, false));
+    EXPECT_EQ(state("resized"), std::pair(true, true)) << "another size: another version stands there";
+    EXPECT_EQ(state("missing"), std::pair(true, true));
+    EXPECT_EQ(state("is-a-dir"), std::pair(true, true)) << "another kind";
+    EXPECT_EQ(state("relinked"), std::pair(true, true)) << "another target";
     EXPECT_EQ(check.stale(), 4);
 }
