@@ -44,12 +44,15 @@ void MovedKnowledgeCheck::operator()(const TransitStore::MovedOnto& moved) {
     if (!known) {
         return;
     }
-    DestTree::check_path(at.rel());
-    if (m_parent != at.parent) {
+    // A path no destination may have (a hostile catalog) is not looked up: not
+    // found, so marked damaged, and its delivery fails naming it.
+    bool safe = DestTree::is_safe(at.rel());
+    if (safe && m_parent != at.parent) {
         m_parent_fd = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
         m_parent = at.parent;
     }
-    std::optional<EntryStat> found = m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
+    std::optional<EntryStat> found =
+        safe && m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
     if (found && found->type != StatKind::special && found->st.kind == known->kind &&
         (known->kind != Kind::file || found->st.size == known->size) &&
         (known->kind != Kind::symlink || found->st.target == known->target)) {

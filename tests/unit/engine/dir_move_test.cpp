@@ -74,6 +74,7 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     entry("link", Kind::symlink, true);
     entry("relinked", Kind::symlink, true);
     entry("never", Kind::file, false); // nothing known there: nothing to check
+    entry("..", Kind::dir, true);      // a hostile catalog's name: not looked up
 
     DestTree tree(s.dest);
     MovedKnowledgeCheck check(t, tree);
@@ -82,7 +83,7 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
         ++moved;
         check(m);
     });
-    EXPECT_EQ(moved, 8) << "the directory and its seven names";
+    EXPECT_EQ(moved, 9) << "the directory and its eight names";
     auto state = [&](const std::string& name) {
         Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_damaged FROM entries WHERE id = ?");
         st.bind(1, ids.at(name));
@@ -97,5 +98,6 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EXPECT_EQ(state("missing"), std::pair(true, true));
     EXPECT_EQ(state("is-a-dir"), std::pair(true, true)) << "another kind";
     EXPECT_EQ(state("relinked"), std::pair(true, true)) << "another target";
-    EXPECT_EQ(check.stale(), 4);
+    EXPECT_EQ(state(".."), std::pair(true, true)) << "e/.. is the root, a directory: not looked up";
+    EXPECT_EQ(check.stale(), 5);
 }
