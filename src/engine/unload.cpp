@@ -795,7 +795,7 @@ private:
                     if (!same && m_store.link_leader(m_pair.id, r.to)) {
                         // Another name of its own file leads (delivered, or first in
                         // path order): linked to it (link_names), not made a copy of
-                        // another file that had this content. The old name is deleted.
+                        // another file that had this content. The old name goes with the deletions.
                         continue;
                     }
                     used.insert(r.from_id);
