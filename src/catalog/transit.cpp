@@ -462,6 +462,37 @@ bool TransitStore::same_dir_moved(int64_t pair_id, const std::string& from, cons
     return st.step();
 }
 
+namespace {
+
+// The columns known_of reads, from `first` on, in a row of entries.
+constexpr const char* known_columns =
+    "d_kind, d_damaged, (SELECT size FROM contents WHERE id = d_content_id), d_target, d_mtime_ns";
+
+std::optional<TransitStore::KnownAtDest> known_of(const Statement& st, int first) {
+    if (st.is_null(first) || st.column_int(first + 1) != 0) {
+        return std::nullopt;
+    }
+    return TransitStore::KnownAtDest{
+        static_cast<Kind>(st.column_int(first)), st.is_null(first + 2) ? 0 : st.column_int(first + 2),
+        st.is_null(first + 4) ? std::nullopt : std::optional<int64_t>(st.column_int(first + 4)),
+        st.is_null(first + 3) ? std::string() : st.column_blob(first + 3)};
+}
+
+} // namespace
+
+std::optional<TransitStore::KnownAt> TransitStore::known_at_dest(int64_t entry_id) {
+    Statement st = m_db.prepare(fmt::format("SELECT parent, name, {} FROM entries WHERE id = ?", known_columns));
+    st.bind(1, entry_id);
+    if (!st.step()) {
+        return std::nullopt;
+    }
+    std::optional<KnownAtDest> known = known_of(st, 2);
+    if (!known) {
+        return std::nullopt;
+    }
+    return KnownAt{EntryPath{st.column_blob(0), st.column_blob(1)}, std::move(*known)};
+}
+
 void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                                      const EntryPath& to_path,
                                      const std::function<void(const MovedOnto&)>& moved_onto) {
@@ -472,21 +503,15 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
-        "parent = ?3 AND name = ?4 RETURNING id, d_kind, d_damaged, (SELECT size FROM contents WHERE "
-        "id = d_content_id), d_target",
-        d_columns));
+        "parent = ?3 AND name = ?4 RETURNING id, {1}",
+        d_columns, known_columns));
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
         onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name);
         std::optional<MovedOnto> moved;
         if (onto.step()) { // (pair_id, parent, name) is unique: one row at most
-            moved.emplace(MovedOnto{id, onto.column_int(0), EntryPath{parent, name}, std::nullopt});
-            if (!onto.is_null(1) && onto.column_int(2) == 0) {
-                moved->known.emplace(MovedOnto::Known{static_cast<Kind>(onto.column_int(1)),
-                                                      onto.is_null(3) ? 0 : onto.column_int(3),
-                                                      onto.is_null(4) ? std::string() : onto.column_blob(4)});
-            }
+            moved.emplace(MovedOnto{id, onto.column_int(0), EntryPath{parent, name}, known_of(onto, 1)});
             while (onto.step()) {
             }
         }

@@ -2,6 +2,7 @@
 
 #include "barge/catalog/transit.hpp"
 #include "barge/engine/destination.hpp"
+#include "barge/engine/known_at_dest.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/util/text.hpp"
@@ -38,33 +39,6 @@ bool shows_move(const DestTree& tree, const EntryPath& from, const EntryPath& to
 
 } // namespace
 
-void MovedKnowledgeCheck::operator()(const TransitStore::MovedOnto& moved) {
-    const auto& known = moved.known;
-    const EntryPath& at = moved.at;
-    if (!known) {
-        return;
-    }
-    // A path no destination may have (a hostile catalog) is not looked up: not
-    // found, so marked damaged, and its delivery fails naming it.
-    bool safe = DestTree::is_safe(at.rel());
-    if (safe && m_parent != at.parent) {
-        m_parent_fd = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        m_parent = at.parent;
-    }
-    std::optional<EntryStat> found =
-        safe && m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
-    if (found && found->type != StatKind::special && found->st.kind == known->kind &&
-        (known->kind != Kind::file || found->st.size == known->size) &&
-        (known->kind != Kind::symlink || found->st.target == known->target)) {
-        return;
-    }
-    m_store.mark_damaged_at_dest(moved.new_id);
-    ++m_stale;
-    spdlog::info("'{}' is not at the destination as this drive knew it under the directory's old "
-                 "name: delivered again",
-                 escape_bytes(m_tree.display(at.rel())));
-}
-
 std::optional<std::string> finish_dir_move(Catalog& catalog, const Pair& pair) {
     TransitStore store(catalog.db());
     auto move = store.dir_move(pair.id);
@@ -77,7 +51,7 @@ std::optional<std::string> finish_dir_move(Catalog& catalog, const Pair& pair) {
     if (shows_move(tree, move->from, move->to)) {
         auto from = store.dir_for_move(move->from_id, true);
         if (from && from->rel() == move->from.rel()) {
-            MovedKnowledgeCheck check(store, tree);
+            KnownAtDestCheck check(store, tree);
             store.move_dest_subtree(pair.id, move->from_id, move->from.rel(), move->to,
                                     std::ref(check));
             spdlog::info("pair {}: recorded the move of '{}' to '{}', made by an unload that stopped "

@@ -140,7 +140,7 @@ DestOrder::~DestOrder() {
     }
 }
 
-int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
+int64_t DestOrder::pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>& raised_known) {
     int64_t after = pair.dest_order_epoch == m_epoch ? pair.dest_order_seq : -1;
     Statement rows = m_db->prepare("SELECT parent, name, ord, seq FROM paths WHERE seq > ? ORDER BY seq");
     rows.bind(1, after);
@@ -150,7 +150,7 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
     // copy used from there is hashed first).
     Statement upd = catalog.db().prepare(
         "UPDATE entries SET d_ord = ?4 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
-        "d_ord < ?4");
+        "d_ord < ?4 RETURNING id, d_kind IS NOT NULL AND d_damaged = 0");
     int64_t greatest = 0;
     int64_t learned = 0, last = after;
     while (rows.step()) {
@@ -160,8 +160,13 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair) {
         }
         upd.bind(1, pair.id).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1))
             .bind(4, rows.column_int(2));
-        upd.run();
-        learned += catalog.db().changes();
+        while (upd.step()) { // (pair_id, parent, name) is unique: one row at most
+            ++learned;
+            if (upd.column_int(1) != 0) {
+                raised_known.push_back(upd.column_int(0));
+            }
+        }
+        upd.reset();
         greatest = std::max(greatest, rows.column_int(2));
         last = std::max(last, rows.column_int(3));
     }
@@ -615,10 +620,12 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
 KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
                                     const CopyKeys& keys) {
     Transaction tx(catalog.db());
-    int64_t pulled = order.pull(catalog, pair);
+    std::vector<int64_t> raised_known;
+    int64_t pulled = order.pull(catalog, pair, raised_known);
     KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
     tx.commit();
     k.entries_learned += pulled;
+    k.raised_known = std::move(raised_known);
     return k;
 }
 

@@ -5,6 +5,7 @@
 #include "barge/engine/cargo.hpp"
 #include "barge/engine/destination.hpp"
 #include "barge/engine/dir_move.hpp"
+#include "barge/engine/known_at_dest.hpp"
 #include "barge/engine/error_sink.hpp"
 #include "barge/engine/status.hpp"
 #include "barge/engine/transfer.hpp"
@@ -707,7 +708,7 @@ private:
                 // forgotten in the same commit, as the other parents' were
                 // before anything changed: a run killed after writing into
                 // it leaves it to the next run.
-                MovedKnowledgeCheck check(m_store, m_dest.tree());
+                KnownAtDestCheck check(m_store, m_dest.tree());
                 m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to,
                                           [&](const TransitStore::MovedOnto& entry) {
                                               check(entry);
@@ -1276,6 +1277,7 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
         for (auto& n : k.notes) {
             result.notes.push_back(std::move(n));
         }
+        check_raised_knowledge(catalog, pair, k.raised_known);
     }
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {

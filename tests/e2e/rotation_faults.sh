@@ -43,6 +43,13 @@
 # 12. A directory moved whole by one drive after another drive moved a file
 #    out of it: the first drive's old knowledge of that file does not count
 #    the file as delivered under the new name (found by random_rotation.sh).
+# 13. A file replaced, not moved: B delivers an edit of the same size, the
+#    edit is undone at the source (the old file back, its old mtime), B's
+#    catalog copy at the destination is gone; A's old knowledge of the file
+#    does not count the old version as delivered, whether A moves the
+#    directory whole (renamed at the source) or not: the order record names
+#    the path, the mtime tells B's version apart, and A delivers the old
+#    version again, B's kept in versions/.
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -519,6 +526,43 @@ stale_move() {
     expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
 }
 stale_move 0
+
+# reverted_edit MOVED: scenario 13, the directory renamed (1) or not (0).
+reverted_edit() {
+    local label="13 (renamed $1)" at=d
+    reset
+    mkdir -p "$SRC/d"
+    echo v1 >"$SRC/d/f"
+    echo keep >"$SRC/d/keep"
+    settle
+    first_trip_then_join --on-delete trash
+    cp -p "$SRC/d/f" "$T/f.v1"
+    echo v2 >"$SRC/d/f"
+    settle
+    expect_exit 0 barge -d "$B" load
+    without "$SRC" expect_exit 0 barge -d "$B" unload # offsite: B's copy at the source stays its load's
+    [[ $(cat "$DST/d/f") == v2 ]] || fail "$label: B did not deliver v2"
+    cp -p "$DST/d/f" "$T/f.v2"
+    [[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "$label: B left no catalog copy at the destination"
+    rm -f "$DST/.barge/catalog-${ID[$B]}.db" # so A learns only B's order, not what B put there
+    cp -p "$T/f.v1" "$SRC/d/f" # the edit undone: the old file back, with its mtime
+    if [[ $1 == 1 ]]; then
+        mv "$SRC/d" "$SRC/e"
+        at=e
+    fi
+    settle
+    expect_exit 0 barge -d "$A" load
+    expect_exit 0 barge -d "$A" --json unload
+    expect_eq "$1" "$(json '.pairs[0].delivered.renamed_dirs')" "$label: A moved the directory whole"
+    expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.files) \(.versions)"')" "$label: A's unload: delivered, kept in versions"
+    expect_same_tree "$SRC" "$DST" "$label: after A's unload"
+    kept_in versions "$at/f" "$T/f.v2" || fail "$label: B's version is not in versions/: $(kept_list)"
+    expect_exit 0 barge -d "$A" --json verify-destination
+    expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
+}
+reverted_edit 0
+reverted_edit 1
+
 if command -v strace >/dev/null; then
     stale_move 1 # the syncfs right after the rename
 else

@@ -194,6 +194,20 @@ public:
     // no entry under it, or an entry under it is under `to` by the same name,
     // device and inode.
     bool same_dir_moved(int64_t pair_id, const std::string& from, const std::string& to);
+    // What an entry's d_* columns say the destination holds at its path (the
+    // size from d_content_id): nullopt when they know nothing there, or know it
+    // damaged.
+    struct KnownAtDest {
+        Kind kind = Kind::file;
+        int64_t size = 0;
+        std::optional<int64_t> mtime_ns; // d_mtime_ns: NULL for a file that left its link group
+        std::string target;
+    };
+    struct KnownAt {
+        EntryPath at;
+        KnownAtDest known;
+    };
+    std::optional<KnownAt> known_at_dest(int64_t entry_id);
     // The destination renamed directory `from` (entry from_id) to `to` (the
     // source's new directory): what the catalog knows of the destination under
     // `from` moves to the same paths under `to`, into the source's entries there,
@@ -202,15 +216,8 @@ public:
     // source's entry at the new path.
     struct MovedOnto {
         int64_t old_id = 0, new_id = 0;
-        EntryPath at; // the new path
-        // What the moved state says the destination holds there (the size from
-        // d_content_id): nullopt when it knows nothing there, or knows it damaged.
-        struct Known {
-            Kind kind = Kind::file;
-            int64_t size = 0;
-            std::string target;
-        };
-        std::optional<Known> known;
+        EntryPath at;                   // the new path
+        std::optional<KnownAtDest> known; // what the moved state says stands there
     };
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                            const EntryPath& to, const std::function<void(const MovedOnto&)>& moved_onto);

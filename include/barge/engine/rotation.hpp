@@ -71,10 +71,12 @@ public:
 
     // Takes in what the destination recorded since this drive's last visit:
     // entries whose version at the destination is newer than the catalog knows
-    // get that order as d_ord, and what the catalog believed stood there is
-    // forgotten (d_kind NULL) until knowledge of it arrives. Returns how many
-    // entries learned a newer order. Inside the caller's transaction.
-    int64_t pull(Catalog& catalog, const Pair& pair);
+    // get that order as d_ord; what the catalog believed stood there stays (the
+    // record holds intents), and the ids of those that knew something there
+    // are added to raised_known, to be checked at the destination
+    // (check_raised_knowledge). Returns how many entries learned a newer
+    // order. Inside the caller's transaction.
+    int64_t pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>& raised_known);
     // Records durably each (parent, name, ord) that each gives the sink, keeping
     // the greater order per path, and notes in the catalog (inside a transaction
     // of its own) that this drive has read everything up to them: its own
@@ -97,6 +99,7 @@ struct KnowledgeMerge {
     int64_t entries_learned = 0; // entries whose destination side became newer
     int64_t drives_known = 0;   // other drives known to serve the pair afterwards
     std::vector<std::string> notes;
+    std::vector<int64_t> raised_known; // DestOrder::pull's
 };
 
 // Opens the keys of an encrypted catalog copy (null: none at hand).

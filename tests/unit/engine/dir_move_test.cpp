@@ -1,32 +1,44 @@
 // A directory moved whole at the destination takes the catalog's knowledge of
 // what was under it (TransitStore::move_dest_subtree). That knowledge may be
 // older than the destination: another drive moved, replaced or deleted a name
-// under the old directory since. MovedKnowledgeCheck takes it only where the
-// destination holds what it says (the kind, a file's size, a symlink's
-// target) and marks the rest damaged, to be delivered again.
+// under the old directory since. KnownAtDestCheck takes it only where the
+// destination holds what it says (the kind, a file's size and mtime, a
+// symlink's target) and marks the rest damaged, to be delivered again.
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/entries.hpp"
 #include "barge/catalog/transit.hpp"
-#include "barge/engine/dir_move.hpp"
+#include "barge/engine/known_at_dest.hpp"
 #include "barge/fs/dest_tree.hpp"
 
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <map>
 #include <string>
+#include <sys/stat.h>
 
 using namespace barge;
+
+namespace {
+constexpr time_t delivered = 1'600'000'000; // every file's mtime when delivered, in seconds
+}
 
 TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     TestDir dir;
     namespace fs = std::filesystem;
     fs::create_directories(dir / "dst/e/is-a-dir");
-    auto write = [&](const char* name, const char* text) { std::ofstream(dir / "dst/e/" + name) << text; };
+    auto write = [&](const char* name, const char* text, timespec mtime = {delivered, 0}) {
+        std::ofstream(dir / "dst/e/" + name) << text;
+        timespec times[2] = {{0, UTIME_OMIT}, mtime};
+        ASSERT_EQ(::utimensat(AT_FDCWD, (dir / "dst/e/" + name).c_str(), times, 0), 0) << name;
+    };
     write("same", "hello");
     write("resized", "hi");
     write("never", "mine!");
+    write("retimed", "hullo", {delivered + 3, 0}); // another version of the same size
+    write("coarse", "hello", {delivered - 2, 10'000'000}); // the same, on a 2 s timestamp file system
     fs::create_symlink("t1", dir / "dst/e/link");
     fs::create_symlink("other", dir / "dst/e/relinked");
 
@@ -52,6 +64,7 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
         st.kind = kind;
         st.size = kind == Kind::file ? 5 : 0;
         st.target = kind == Kind::symlink ? "t1" : "";
+        st.mtime_ns = int64_t{delivered} * 1'000'000'000;
         for (const char* parent : {"d", "e"}) {
             int64_t id = store.insert(p.id, parent, name, st, 1);
             if (kind == Kind::file) {
@@ -69,6 +82,8 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     };
     entry("same", Kind::file, true);
     entry("resized", Kind::file, true);
+    entry("retimed", Kind::file, true);
+    entry("coarse", Kind::file, true);
     entry("missing", Kind::file, true);
     entry("is-a-dir", Kind::file, true);
     entry("link", Kind::symlink, true);
@@ -77,13 +92,13 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     entry("..", Kind::dir, true);      // a hostile catalog's name: not looked up
 
     DestTree tree(s.dest);
-    MovedKnowledgeCheck check(t, tree);
+    KnownAtDestCheck check(t, tree);
     int64_t moved = 0;
     t.move_dest_subtree(p.id, old_dir, "d", EntryPath{"", "e"}, [&](const TransitStore::MovedOnto& m) {
         ++moved;
         check(m);
     });
-    EXPECT_EQ(moved, 9) << "the directory and its eight names";
+    EXPECT_EQ(moved, 11) << "the directory and its ten names";
     auto state = [&](const std::string& name) {
         Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_damaged FROM entries WHERE id = ?");
         st.bind(1, ids.at(name));
@@ -93,11 +108,13 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EXPECT_EQ(state("e"), std::pair(true, false)) << "the directory itself, at the root";
     EXPECT_EQ(state("same"), std::pair(true, false));
     EXPECT_EQ(state("link"), std::pair(true, false));
+    EXPECT_EQ(state("coarse"), std::pair(true, false)) << "an mtime within the destination's resolution";
     EXPECT_EQ(state("never"), std::pair(false, false));
     EXPECT_EQ(state("resized"), std::pair(true, true)) << "another size: another version stands there";
+    EXPECT_EQ(state("retimed"), std::pair(true, true)) << "the same size, another mtime: another version";
     EXPECT_EQ(state("missing"), std::pair(true, true));
     EXPECT_EQ(state("is-a-dir"), std::pair(true, true)) << "another kind";
     EXPECT_EQ(state("relinked"), std::pair(true, true)) << "another target";
     EXPECT_EQ(state(".."), std::pair(true, true)) << "e/.. is the root, a directory: not looked up";
-    EXPECT_EQ(check.stale(), 5);
+    EXPECT_EQ(check.stale(), 6);
 }

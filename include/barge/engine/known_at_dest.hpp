@@ -1,0 +1,54 @@
+#pragma once
+
+#include "barge/catalog/catalog.hpp"
+#include "barge/catalog/transit.hpp"
+#include "barge/fs/dest_tree.hpp"
+#include "barge/util/fd.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace barge {
+
+// Whether the destination holds at a path what the catalog's knowledge of it
+// says (TransitStore::KnownAtDest: the kind, a file's size and mtime, a
+// symlink's target), where that knowledge may be older than the destination:
+// another drive may have moved, replaced or deleted the name since this drive
+// last knew it, and reading the order record raises only the order of such a
+// name, not what is known there (docs/rotation.md). A file of the known size
+// whose mtime stands apart from the known one by more than the destination's
+// timestamp resolution is another version: say, one another drive delivered
+// before the source took the old version back. An entry not found as known is
+// marked damaged at the destination: delivered again in this run or a later
+// one, never taken as there. One fstatat per entry, the parent directory opened
+// once per directory in a row; no byte is read.
+class KnownAtDestCheck {
+public:
+    KnownAtDestCheck(TransitStore& store, const DestTree& tree) : m_store(store), m_tree(tree) {}
+    void check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known);
+    // After a directory's move (TransitStore::move_dest_subtree): the knowledge
+    // that moved onto the source's entry at the new path.
+    void operator()(const TransitStore::MovedOnto& moved) {
+        if (moved.known) {
+            check(moved.new_id, moved.at, *moved.known);
+        }
+    }
+    int64_t stale() const { return m_stale; }
+
+private:
+    TransitStore& m_store;
+    const DestTree& m_tree;
+    std::optional<std::string> m_parent; // the directory m_parent_fd is open on
+    Fd m_parent_fd;
+    int64_t m_stale = 0;
+};
+
+// The entries whose order the destination's order record raised over what this
+// drive knew stood there (KnowledgeMerge::raised_known), checked as above once
+// the other drives' catalog copies are merged, in one commit. Returns how many
+// were marked damaged. Called by unload before it reads what is delivered.
+int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::vector<int64_t>& entry_ids);
+
+} // namespace barge

@@ -1,0 +1,65 @@
+#include "barge/engine/known_at_dest.hpp"
+
+#include "barge/catalog/database.hpp"
+#include "barge/fs/dir.hpp"
+#include "barge/util/text.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+
+namespace barge {
+
+namespace {
+
+// How far a file's mtime at the destination may stand from the one barge set
+// there: the destination's timestamp resolution, 2 s at most (FAT; exFAT keeps
+// 10 ms). Another version put there by another drive has its own mtime.
+constexpr int64_t mtime_slack_ns = 2'000'000'000;
+
+bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
+    return !known || (found > *known ? found - *known : *known - found) < mtime_slack_ns;
+}
+
+} // namespace
+
+void KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
+    // A path no destination may have (a hostile catalog) is not looked up: not
+    // found, so marked damaged, and its delivery fails naming it.
+    bool safe = DestTree::is_safe(at.rel());
+    if (safe && m_parent != at.parent) {
+        m_parent_fd = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+        m_parent = at.parent;
+    }
+    std::optional<EntryStat> found =
+        safe && m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
+    if (found && found->type != StatKind::special && found->st.kind == known.kind &&
+        (known.kind != Kind::file ||
+         (found->st.size == known.size && mtime_as_known(found->st.mtime_ns, known.mtime_ns))) &&
+        (known.kind != Kind::symlink || found->st.target == known.target)) {
+        return;
+    }
+    m_store.mark_damaged_at_dest(entry_id);
+    ++m_stale;
+    spdlog::info("'{}' is not at the destination as this drive last knew it: "
+                 "delivered again",
+                 escape_bytes(m_tree.display(at.rel())));
+}
+
+int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::vector<int64_t>& entry_ids) {
+    if (entry_ids.empty()) {
+        return 0;
+    }
+    TransitStore store(catalog.db());
+    DestTree tree(pair.dest);
+    KnownAtDestCheck check(store, tree);
+    Transaction tx(catalog.db());
+    for (int64_t id : entry_ids) {
+        if (auto k = store.known_at_dest(id)) {
+            check.check(id, k->at, k->known);
+        }
+    }
+    tx.commit();
+    return check.stale();
+}
+
+} // namespace barge
