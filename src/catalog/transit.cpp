@@ -505,6 +505,16 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
         "parent = ?3 AND name = ?4 RETURNING id, {1}",
         d_columns, known_columns));
+    // A file of a link group at the source that the rename left behind another
+    // inode (rewritten in place, then its directory renamed): what it moved onto
+    // is taken as delivered alone only after the link group at the destination
+    // is split, as a scan does for a file that left its group at the same path
+    // (EntryStore::leave_link_group).
+    Statement left_group = m_db.prepare(
+        "UPDATE entries AS n SET d_mtime_ns = NULL FROM entries AS o WHERE n.id = ?2 AND o.id = ?1 AND "
+        "n.d_kind = 1 AND (n.ino IS NOT o.ino OR n.dev IS NOT o.dev) AND EXISTS (SELECT 1 FROM entries x "
+        "INDEXED BY entries_inode WHERE x.pair_id = o.pair_id AND x.ino = o.ino AND x.dev = o.dev AND "
+        "x.id != o.id AND (x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))");
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
@@ -517,6 +527,7 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         }
         onto.reset();
         if (moved) {
+            left_group.bind(1, id).bind(2, moved->new_id).run();
             drop.bind(1, id).run();
             if (moved_onto) {
                 moved_onto(*moved);

@@ -190,4 +190,23 @@ expect_eq "0 1 1" "$(json '.pairs[0] | "\(.delivered.renamed) \(.delivered.hard_
 expect_eq 2 "$(stat -c %h "$DST/t1")" "t1's link count at the destination"
 expect_same_links "after a link replaced a file of the same content"
 
+# A name rewritten in place (a new inode, the same content and mtime), then its
+# directory renamed: the directory is moved whole at the destination, and the
+# rewritten name there leaves the group it shared with a name outside the
+# directory and with one inside it (random_history.sh seed 43).
+mkdir "$SRC/m"
+printf 'moved\n' >"$SRC/m/w"
+ln "$SRC/m/w" "$SRC/m/w2" && ln "$SRC/m/w" "$SRC/w-outside"
+age "$SRC/m/w" "$SRC/m" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_eq 3 "$(stat -c %h "$DST/m/w")" "the moved group's link count at the destination"
+cp -p "$SRC/m/w" "$SRC/m/w.tmp" && mv "$SRC/m/w.tmp" "$SRC/m/w" && mv "$SRC/m" "$SRC/n"
+age "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "the directory moved whole"
+expect_eq 1 "$(stat -c %h "$DST/n/w")" "the rewritten name's link count after the move"
+expect_same_links "after a rewritten name's directory was renamed"
+
 echo ok
