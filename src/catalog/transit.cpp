@@ -481,7 +481,8 @@ std::optional<TransitStore::KnownAtDest> known_of(const Statement& st, int first
 } // namespace
 
 std::optional<TransitStore::KnownAt> TransitStore::known_at_dest(int64_t entry_id) {
-    Statement st = m_db.prepare(fmt::format("SELECT parent, name, {} FROM entries WHERE id = ?", known_columns));
+    static const std::string sql = fmt::format("SELECT parent, name, {} FROM entries WHERE id = ?", known_columns);
+    Statement st = m_db.prepare(sql);
     st.bind(1, entry_id);
     if (!st.step()) {
         return std::nullopt;
