@@ -504,31 +504,36 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // Onto the entry at the new path: what the destination holds there now.
     Statement onto = m_db.prepare(fmt::format(
         "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
-        "parent = ?3 AND name = ?4 RETURNING id, {1}",
+        "parent = ?3 AND name = ?4 RETURNING id, {1}, ino, dev",
         d_columns, known_columns));
     // A file of a link group at the source that the rename left behind another
     // inode (rewritten in place, then its directory renamed): what it moved onto
     // is taken as delivered alone only after the link group at the destination
     // is split, as a scan does for a file that left its group at the same path
-    // (EntryStore::leave_link_group).
+    // (EntryStore::leave_link_group). Asked only where the inode differs.
     Statement left_group = m_db.prepare(
         "UPDATE entries AS n SET d_mtime_ns = NULL FROM entries AS o WHERE n.id = ?2 AND o.id = ?1 AND "
-        "n.d_kind = 1 AND (n.ino IS NOT o.ino OR n.dev IS NOT o.dev) AND EXISTS (SELECT 1 FROM entries x "
+        "n.d_kind = 1 AND EXISTS (SELECT 1 FROM entries x "
         "INDEXED BY entries_inode WHERE x.pair_id = o.pair_id AND x.ino = o.ino AND x.dev = o.dev AND "
         "x.id != o.id AND (x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))");
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
-    auto move = [&](int64_t id, const std::string& parent, const std::string& name) {
+    // ino and dev: the old entry's (0 for the directory itself, never a file).
+    auto move = [&](int64_t id, const std::string& parent, const std::string& name, int64_t ino, int64_t dev) {
         onto.bind(1, id).bind(2, pair_id).bind_blob(3, parent).bind_blob(4, name);
         std::optional<MovedOnto> moved;
+        bool other_inode = false;
         if (onto.step()) { // (pair_id, parent, name) is unique: one row at most
             moved.emplace(MovedOnto{id, onto.column_int(0), EntryPath{parent, name}, known_of(onto, 1)});
+            other_inode = onto.column_int(6) != ino || onto.column_int(7) != dev;
             while (onto.step()) {
             }
         }
         onto.reset();
         if (moved) {
-            left_group.bind(1, id).bind(2, moved->new_id).run();
+            if (other_inode && moved->known && moved->known->kind == Kind::file) {
+                left_group.bind(1, id).bind(2, moved->new_id).run();
+            }
             drop.bind(1, id).run();
             if (moved_onto) {
                 moved_onto(*moved);
@@ -537,25 +542,26 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
         }
     };
-    move(from_id, to_path.parent, to_path.name); // the directory itself
+    move(from_id, to_path.parent, to_path.name, 0, 0); // the directory itself
     // Everything under it: parent == from, or parent in [from + "/", from + "0").
     // In pages, so memory stays bounded: every row moved leaves the range (`to`
     // is never under `from`: the source holds `to` and not `from`).
-    Statement under = m_db.prepare("SELECT id, parent, name FROM entries WHERE pair_id = ?1 AND "
+    Statement under = m_db.prepare("SELECT id, parent, name, ino, dev FROM entries WHERE pair_id = ?1 AND "
                                    "(parent = ?2 OR (parent >= ?3 AND parent < ?4)) LIMIT 4096");
-    std::vector<std::tuple<int64_t, std::string, std::string>> rows;
+    std::vector<std::tuple<int64_t, std::string, std::string, int64_t, int64_t>> rows;
     for (;;) {
         rows.clear();
         under.reset();
         under.bind(1, pair_id).bind_blob(2, from).bind_blob(3, from + "/").bind_blob(4, from + "0");
         while (under.step()) {
-            rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2));
+            rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2),
+                              under.column_int(3), under.column_int(4));
         }
         if (rows.empty()) {
             return;
         }
-        for (auto& [id, parent, name] : rows) {
-            move(id, to + parent.substr(from.size()), name);
+        for (auto& [id, parent, name, ino, dev] : rows) {
+            move(id, to + parent.substr(from.size()), name, ino, dev);
         }
     }
 }
