@@ -1,6 +1,5 @@
 #include "barge/engine/known_at_dest.hpp"
 
-#include "barge/catalog/database.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/util/text.hpp"
 
@@ -52,13 +51,11 @@ int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::ve
     TransitStore store(catalog.db());
     DestTree tree(pair.dest);
     KnownAtDestCheck check(store, tree);
-    Transaction tx(catalog.db());
     for (int64_t id : entry_ids) {
         if (auto k = store.known_at_dest(id)) {
             check.check(id, k->at, k->known);
         }
     }
-    tx.commit();
     return check.stale();
 }
 

@@ -3,6 +3,7 @@
 #include "barge/catalog/contents.hpp"
 #include "barge/catalog/database.hpp"
 #include "barge/catalog/transit.hpp"
+#include "barge/engine/known_at_dest.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/fs/drive.hpp"
 #include "barge/fs/marker.hpp"
@@ -623,9 +624,11 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     std::vector<int64_t> raised_known;
     int64_t pulled = order.pull(catalog, pair, raised_known);
     KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
+    // In the same commit as the pull: the next pull starts after these rows,
+    // so a check left to a later commit would be lost to a kill in between.
+    k.stale_known = check_raised_knowledge(catalog, pair, raised_known);
     tx.commit();
     k.entries_learned += pulled;
-    k.raised_known = std::move(raised_known);
     return k;
 }
 

@@ -1277,7 +1277,6 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
         for (auto& n : k.notes) {
             result.notes.push_back(std::move(n));
         }
-        check_raised_knowledge(catalog, pair, k.raised_known);
     }
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {

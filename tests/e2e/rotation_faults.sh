@@ -527,11 +527,17 @@ stale_move() {
 }
 stale_move 0
 
-# reverted_edit MOVED: scenario 13, the directory renamed (1) or not (0).
+# reverted_edit MOVED [verify]: scenario 13, the directory renamed (1) or not
+# (0); with `verify`, A's verify-destination of one file (d/a, the least
+# recently verified) runs first and reads the order record before the unload.
 reverted_edit() {
-    local label="13 (renamed $1)" at=d
+    local label="13 (renamed $1${2:+, $2 first})" at=d files=2
     reset
     mkdir -p "$SRC/d"
+    if [[ ${2-} == verify ]]; then
+        echo a >"$SRC/d/a"
+        files=3
+    fi
     echo v1 >"$SRC/d/f"
     echo keep >"$SRC/d/keep"
     settle
@@ -552,16 +558,21 @@ reverted_edit() {
     fi
     settle
     expect_exit 0 barge -d "$A" load
+    if [[ ${2-} == verify ]]; then
+        expect_exit 0 barge -d "$A" --json verify-destination --sample 1
+        expect_eq "1 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination of d/a"
+    fi
     expect_exit 0 barge -d "$A" --json unload
     expect_eq "$1" "$(json '.pairs[0].delivered.renamed_dirs')" "$label: A moved the directory whole"
     expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.files) \(.versions)"')" "$label: A's unload: delivered, kept in versions"
     expect_same_tree "$SRC" "$DST" "$label: after A's unload"
     kept_in versions "$at/f" "$T/f.v2" || fail "$label: B's version is not in versions/: $(kept_list)"
     expect_exit 0 barge -d "$A" --json verify-destination
-    expect_eq "2 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
+    expect_eq "$files 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
 }
 reverted_edit 0
 reverted_edit 1
+reverted_edit 0 verify
 
 if command -v strace >/dev/null; then
     stale_move 1 # the syncfs right after the rename

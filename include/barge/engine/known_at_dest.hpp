@@ -46,9 +46,10 @@ private:
 };
 
 // The entries whose order the destination's order record raised over what this
-// drive knew stood there (KnowledgeMerge::raised_known), checked as above once
-// the other drives' catalog copies are merged, in one commit. Returns how many
-// were marked damaged. Called by unload before it reads what is delivered.
+// drive knew stood there (DestOrder::pull), checked as above once the other
+// drives' catalog copies are merged, in the caller's transaction (the pull's:
+// learn_at_destination, for unload and verify-destination). Returns how many
+// were marked damaged.
 int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::vector<int64_t>& entry_ids);
 
 } // namespace barge

@@ -74,7 +74,7 @@ public:
     // get that order as d_ord; what the catalog believed stood there stays (the
     // record holds intents), and the ids of those that knew something there
     // are added to raised_known, to be checked at the destination
-    // (check_raised_knowledge). Returns how many entries learned a newer
+    // (check_raised_knowledge, by learn_at_destination). Returns how many entries learned a newer
     // order. Inside the caller's transaction.
     int64_t pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>& raised_known);
     // Records durably each (parent, name, ord) that each gives the sink, keeping
@@ -99,7 +99,7 @@ struct KnowledgeMerge {
     int64_t entries_learned = 0; // entries whose destination side became newer
     int64_t drives_known = 0;   // other drives known to serve the pair afterwards
     std::vector<std::string> notes;
-    std::vector<int64_t> raised_known; // DestOrder::pull's
+    int64_t stale_known = 0; // entries the order record raised, not found at the destination as known
 };
 
 // Opens the keys of an encrypted catalog copy (null: none at hand).
