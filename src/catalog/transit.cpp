@@ -525,7 +525,8 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         bool other_inode = false;
         if (onto.step()) { // (pair_id, parent, name) is unique: one row at most
             moved.emplace(MovedOnto{id, onto.column_int(0), EntryPath{parent, name}, known_of(onto, 1)});
-            other_inode = onto.column_int(6) != ino || onto.column_int(7) != dev;
+            // ino 0: a row learned from another drive's copy, no inode known.
+            other_inode = ino != 0 && (onto.column_int(6) != ino || onto.column_int(7) != dev);
             while (onto.step()) {
             }
         }
