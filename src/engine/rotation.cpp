@@ -626,8 +626,15 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
     // In the same commit as the pull: the next pull starts after these rows,
     // so a check left to a later commit would be lost to a kill in between.
-    k.stale_known = check_raised_knowledge(catalog, pair, raised_known);
+    int64_t stale = check_raised_knowledge(catalog, pair, raised_known);
     tx.commit();
+    if (stale > 0) {
+        k.notes.push_back(fmt::format("{} that another drive changed at the destination since this drive's "
+                                      "last visit {} not there as this drive knew {}: marked to be "
+                                      "delivered again (each named at --verbose)",
+                                      plural(stale, "path"), stale == 1 ? "is" : "are",
+                                      stale == 1 ? "it" : "them"));
+    }
     k.entries_learned += pulled;
     return k;
 }

@@ -561,8 +561,13 @@ reverted_edit() {
     if [[ ${2-} == verify ]]; then
         expect_exit 0 barge -d "$A" --json verify-destination --sample 1
         expect_eq "1 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination of d/a"
+        grep -q "1 path that another drive changed at the destination .* marked to be delivered again" "$T/err" ||
+            fail "$label: A's verify-destination gave no note on d/f: $(cat "$T/err")"
     fi
     expect_exit 0 barge -d "$A" --json unload
+    expect_eq "$([[ ${2-} == verify ]] && echo 0 || echo 1)" \
+        "$(json '[.pairs[0].notes[] | select(test("^1 path that another drive changed at the destination"))] | length')" \
+        "$label: A's unload's note on d/f"
     expect_eq "$1" "$(json '.pairs[0].delivered.renamed_dirs')" "$label: A moved the directory whole"
     expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.files) \(.versions)"')" "$label: A's unload: delivered, kept in versions"
     expect_same_tree "$SRC" "$DST" "$label: after A's unload"

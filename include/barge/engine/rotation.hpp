@@ -99,7 +99,6 @@ struct KnowledgeMerge {
     int64_t entries_learned = 0; // entries whose destination side became newer
     int64_t drives_known = 0;   // other drives known to serve the pair afterwards
     std::vector<std::string> notes;
-    int64_t stale_known = 0; // entries the order record raised, not found at the destination as known
 };
 
 // Opens the keys of an encrypted catalog copy (null: none at hand).
@@ -118,8 +117,10 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
 
 // What the destination knows that this drive does not (SPEC §9), in one
 // transaction: its order record (order.pull), then the other drives' catalog
-// copies there (merge_knowledge); entries_learned counts both. What unload and
-// verify-destination do first there.
+// copies there (merge_knowledge); entries_learned counts both. The paths the
+// record names that stand there otherwise than this drive knew are marked to
+// be delivered again (check_raised_knowledge), with a note saying how many.
+// What unload and verify-destination do first there.
 KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
                                     const CopyKeys& keys);
 
