@@ -47,6 +47,11 @@ void bind_stat(Statement& st, int first, const FileStat& s) {
 const char* const sql_stat_columns =
     "kind, mode, uid, gid, size, mtime_ns, ctime_ns, ino, dev, target, xattrs";
 
+const char* const sql_leave_link_group =
+    "UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND d_kind = 1 AND EXISTS (SELECT 1 FROM "
+    "entries x INDEXED BY entries_inode WHERE x.pair_id = ?2 AND x.ino = ?3 AND x.dev = ?4 AND "
+    "x.id != ?5 AND (x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))";
+
 namespace {
 
 // The stat columns in read_stat_columns' order; with delivered, those the
@@ -132,10 +137,7 @@ EntryStore::EntryStore(Database& db, int64_t ord)
                                  "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
                                  "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
                                  "racy=0 WHERE id=?")),
-      m_leave_group(db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ?1 AND d_kind = 1 AND "
-                               "EXISTS (SELECT 1 FROM entries x INDEXED BY entries_inode WHERE "
-                               "x.pair_id = ?2 AND x.ino = ?3 AND x.dev = ?4 AND x.id != ?1 AND "
-                               "(x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))")),
+      m_leave_group(db.prepare(sql_leave_link_group)),
       m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
                         "WHERE id = ?")),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),
@@ -183,6 +185,7 @@ bool EntryStore::leave_link_group(int64_t id, int64_t pair_id, const FileStat& o
         .bind(2, pair_id)
         .bind(3, static_cast<int64_t>(old.ino))
         .bind(4, static_cast<int64_t>(old.dev))
+        .bind(5, id)
         .run();
     return m_db.changes() > 0;
 }

@@ -509,13 +509,10 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // A file of a link group at the source that the rename left behind another
     // inode (rewritten in place, then its directory renamed): what it moved onto
     // is taken as delivered alone only after the link group at the destination
-    // is split, as a scan does for a file that left its group at the same path
-    // (EntryStore::leave_link_group). Asked only where the inode differs.
-    Statement left_group = m_db.prepare(
-        "UPDATE entries AS n SET d_mtime_ns = NULL FROM entries AS o WHERE n.id = ?2 AND o.id = ?1 AND "
-        "n.d_kind = 1 AND EXISTS (SELECT 1 FROM entries x "
-        "INDEXED BY entries_inode WHERE x.pair_id = o.pair_id AND x.ino = o.ino AND x.dev = o.dev AND "
-        "x.id != o.id AND (x.kind = 1 OR (x.kind IS NULL AND x.d_kind = 1)))");
+    // is split, by the statement a scan uses for a file that left its group at
+    // the same path (EntryStore::leave_link_group). Asked only where the inode
+    // differs.
+    Statement left_group = m_db.prepare(sql_leave_link_group);
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     // ino and dev: the old entry's (0 for the directory itself, never a file).
@@ -533,7 +530,7 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         onto.reset();
         if (moved) {
             if (other_inode && moved->known && moved->known->kind == Kind::file) {
-                left_group.bind(1, id).bind(2, moved->new_id).run();
+                left_group.bind(1, moved->new_id).bind(2, pair_id).bind(3, ino).bind(4, dev).bind(5, id).run();
             }
             drop.bind(1, id).run();
             if (moved_onto) {

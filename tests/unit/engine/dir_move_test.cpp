@@ -118,3 +118,63 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EXPECT_EQ(state(".."), std::pair(true, true)) << "e/.. is the root, a directory: not looked up";
     EXPECT_EQ(check.stale(), 6);
 }
+
+// A file rewritten at the source (a new inode) before its directory was
+// renamed: where its old inode still has another name, the delivered copy the
+// move takes is a link shared with that name, so it is undelivered (its
+// delivered mtime forgotten) for unload to give it a file of its own; the
+// same rule as a scan's (EntryStore::leave_link_group).
+TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    PairSettings s;
+    s.name = "p";
+    s.source = dir / "src";
+    s.dest = dir / "dst";
+    Pair p = c.add_pair(s, "u");
+    EntryStore store(c.db(), 1);
+    TransitStore t(c.db());
+    int64_t content = store.content_id(Digest{}, 5);
+    FileStat dir_st;
+    dir_st.kind = Kind::dir;
+    int64_t old_dir = store.insert(p.id, "", "d", dir_st, 1);
+    t.mark_delivered(old_dir, 1);
+    store.mark_gone(old_dir, 2);
+    store.insert(p.id, "", "e", dir_st, 2);
+    auto file = [&](const std::string& parent, const std::string& name, uint64_t ino) {
+        FileStat st;
+        st.kind = Kind::file;
+        st.size = 5;
+        st.mtime_ns = int64_t{delivered} * 1'000'000'000;
+        st.ino = ino;
+        st.dev = 7;
+        int64_t id = store.insert(p.id, parent, name, st, 1);
+        store.set_content(id, content, false);
+        t.mark_delivered(id, 1);
+        return id;
+    };
+    std::map<std::string, int64_t> ids;
+    // name: its old inode under d/, its inode under e/, another name's inode
+    // elsewhere (0: none).
+    for (auto [name, old_ino, new_ino, other] :
+         {std::tuple{"alone", 100, 101, 0}, std::tuple{"grouped", 200, 201, 200},
+          std::tuple{"same", 300, 300, 300}, std::tuple{"unrelated", 400, 401, 402}}) {
+        store.mark_gone(file("d", name, static_cast<uint64_t>(old_ino)), 2);
+        ids[name] = file("e", name, static_cast<uint64_t>(new_ino));
+        if (other != 0) {
+            file("", std::string("w-") + name, static_cast<uint64_t>(other));
+        }
+    }
+    t.move_dest_subtree(p.id, old_dir, "d", EntryPath{"", "e"}, nullptr);
+    auto undelivered = [&](const std::string& name) {
+        Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_mtime_ns IS NULL FROM entries WHERE id = ?");
+        st.bind(1, ids.at(name));
+        EXPECT_TRUE(st.step()) << name;
+        EXPECT_EQ(st.column_int(0), 1) << name << ": the move's knowledge taken";
+        return st.column_int(1) != 0;
+    };
+    EXPECT_FALSE(undelivered("alone")) << "the old inode's only name was the moved one";
+    EXPECT_TRUE(undelivered("grouped")) << "the old inode has another name: w-grouped";
+    EXPECT_FALSE(undelivered("same")) << "not rewritten: still the group's link";
+    EXPECT_FALSE(undelivered("unrelated")) << "the other name is on another inode";
+}
