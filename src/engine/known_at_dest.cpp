@@ -44,18 +44,20 @@ void KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const Transi
                  escape_bytes(m_tree.display(at.rel())));
 }
 
-int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::vector<int64_t>& entry_ids) {
-    if (entry_ids.empty()) {
+int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids) {
+    if (entry_ids.size() == 0) {
         return 0;
     }
     TransitStore store(catalog.db());
     DestTree tree(pair.dest);
     KnownAtDestCheck check(store, tree);
-    for (int64_t id : entry_ids) {
+    // In id order: a scan numbers a directory's files together, so the parent
+    // directory open for one serves the next.
+    entry_ids.each([&](int64_t id) {
         if (auto k = store.known_at_dest(id)) {
             check.check(id, k->at, k->known);
         }
-    }
+    });
     return check.stale();
 }
 

@@ -141,7 +141,7 @@ DestOrder::~DestOrder() {
     }
 }
 
-int64_t DestOrder::pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>& raised_known) {
+int64_t DestOrder::pull(Catalog& catalog, const Pair& pair, IdBits& raised_known) {
     int64_t after = pair.dest_order_epoch == m_epoch ? pair.dest_order_seq : -1;
     Statement rows = m_db->prepare("SELECT parent, name, ord, seq FROM paths WHERE seq > ? ORDER BY seq");
     rows.bind(1, after);
@@ -164,7 +164,7 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>
         while (upd.step()) { // (pair_id, parent, name) is unique: one row at most
             ++learned;
             if (upd.column_int(1) != 0) {
-                raised_known.push_back(upd.column_int(0));
+                raised_known.insert(upd.column_int(0));
             }
         }
         upd.reset();
@@ -621,7 +621,7 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
 KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
                                     const CopyKeys& keys) {
     Transaction tx(catalog.db());
-    std::vector<int64_t> raised_known;
+    IdBits raised_known;
     int64_t pulled = order.pull(catalog, pair, raised_known);
     KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
     // In the same commit as the pull: the next pull starts after these rows,

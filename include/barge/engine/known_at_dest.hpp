@@ -4,11 +4,11 @@
 #include "barge/catalog/transit.hpp"
 #include "barge/fs/dest_tree.hpp"
 #include "barge/util/fd.hpp"
+#include "barge/util/id_bits.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace barge {
 
@@ -50,6 +50,6 @@ private:
 // drives' catalog copies are merged, in the caller's transaction (the pull's:
 // learn_at_destination, for unload and verify-destination). Returns how many
 // were marked damaged.
-int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const std::vector<int64_t>& entry_ids);
+int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids);
 
 } // namespace barge

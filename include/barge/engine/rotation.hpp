@@ -15,6 +15,7 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/status_store.hpp"
 #include "barge/catalog/transit.hpp"
+#include "barge/util/id_bits.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -73,10 +74,11 @@ public:
     // entries whose version at the destination is newer than the catalog knows
     // get that order as d_ord; what the catalog believed stood there stays (the
     // record holds intents), and the ids of those that knew something there
-    // are added to raised_known, to be checked at the destination
-    // (check_raised_knowledge, by learn_at_destination). Returns how many entries learned a newer
-    // order. Inside the caller's transaction.
-    int64_t pull(Catalog& catalog, const Pair& pair, std::vector<int64_t>& raised_known);
+    // are added to raised_known (bits: ten million take about 1.3 MiB), to be
+    // checked at the destination (check_raised_knowledge, by
+    // learn_at_destination). Returns how many entries learned a newer order.
+    // Inside the caller's transaction.
+    int64_t pull(Catalog& catalog, const Pair& pair, IdBits& raised_known);
     // Records durably each (parent, name, ord) that each gives the sink, keeping
     // the greater order per path, and notes in the catalog (inside a transaction
     // of its own) that this drive has read everything up to them: its own

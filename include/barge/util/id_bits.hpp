@@ -1,9 +1,12 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
+#include <vector>
 
 namespace barge {
 
@@ -30,6 +33,24 @@ public:
         return found != m_blocks.end() && (found->second[word_of(id)] & bit_of(id)) != 0;
     }
     int64_t size() const { return m_size; }
+    // Calls fn(id) for each id, in ascending order.
+    template <class Fn>
+    void each(Fn&& fn) const {
+        std::vector<int64_t> blocks;
+        blocks.reserve(m_blocks.size());
+        for (const auto& block : m_blocks) {
+            blocks.push_back(block.first);
+        }
+        std::sort(blocks.begin(), blocks.end());
+        for (int64_t b : blocks) {
+            const auto& words = m_blocks.find(b)->second;
+            for (std::size_t w = 0; w < words.size(); ++w) {
+                for (uint64_t bits = words[w]; bits != 0; bits &= bits - 1) {
+                    fn(b * (int64_t{1} << block_shift) + static_cast<int64_t>(w * 64) + std::countr_zero(bits));
+                }
+            }
+        }
+    }
 
 private:
     static constexpr int block_shift = 12; // 4,096 ids per block

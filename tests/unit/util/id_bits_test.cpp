@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <set>
+#include <vector>
 
 namespace barge {
 namespace {
@@ -21,6 +22,10 @@ TEST(IdBits, HoldsEachIdOnceAcrossBlocksAndSigns) {
         EXPECT_TRUE(bits.contains(id)) << id;
     }
     EXPECT_EQ(bits.size(), static_cast<int64_t>(std::size(ids)));
+    std::vector<int64_t> listed;
+    bits.each([&](int64_t id) { listed.push_back(id); });
+    std::set<int64_t> sorted(std::begin(ids), std::end(ids));
+    EXPECT_EQ(listed, std::vector<int64_t>(sorted.begin(), sorted.end())) << "each id once, ascending";
     for (int64_t near : {2, 62, 65, 4094, 4098, 999'999, 1'000'001, -2, -4095, -4098}) {
         EXPECT_FALSE(bits.contains(near)) << near;
     }
@@ -41,6 +46,9 @@ TEST(IdBits, AgreesWithASetOnDenseRuns) {
     for (int64_t id = -200; id < 30'100; ++id) {
         ASSERT_EQ(bits.contains(id), ref.contains(id)) << id;
     }
+    std::vector<int64_t> listed;
+    bits.each([&](int64_t id) { listed.push_back(id); });
+    EXPECT_EQ(listed, std::vector<int64_t>(ref.begin(), ref.end()));
 }
 
 } // namespace
