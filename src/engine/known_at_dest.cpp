@@ -51,8 +51,9 @@ int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits&
     TransitStore store(catalog.db());
     DestTree tree(pair.dest);
     KnownAtDestCheck check(store, tree);
-    // In id order: a scan numbers a directory's files together, so the parent
-    // directory open for one serves the next.
+    // In id order: a scan numbers the files it adds to a directory together, so
+    // the parent directory open for one serves the next. Files added to many
+    // directories over many runs may take an open of their parent each.
     entry_ids.each([&](int64_t id) {
         if (auto k = store.known_at_dest(id)) {
             check.check(id, k->at, k->known);

@@ -630,8 +630,9 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     tx.commit();
     if (stale > 0) {
         k.notes.push_back(fmt::format("{} that another drive changed at the destination since this drive's "
-                                      "last visit {} not there as this drive knew {}: marked to be "
-                                      "delivered again (each named at --verbose)",
+                                      "last visit {} not there as this drive knew {}: marked damaged "
+                                      "there, delivered again where this drive's version is current "
+                                      "(named at --verbose)",
                                       plural(stale, "path"), stale == 1 ? "is" : "are",
                                       stale == 1 ? "it" : "them"));
     }

@@ -561,7 +561,7 @@ reverted_edit() {
     if [[ ${2-} == verify ]]; then
         expect_exit 0 barge -d "$A" --json verify-destination --sample 1
         expect_eq "1 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination of d/a"
-        grep -q "1 path that another drive changed at the destination .* marked to be delivered again" "$T/err" ||
+        grep -q "1 path that another drive changed at the destination .* marked damaged there" "$T/err" ||
             fail "$label: A's verify-destination gave no note on d/f: $(cat "$T/err")"
     fi
     expect_exit 0 barge -d "$A" --json unload

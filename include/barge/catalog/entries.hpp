@@ -69,7 +69,7 @@ constexpr int stat_column_count = 11;
 // Undelivers file entry ?1 (forgets its delivered mtime) when its delivered
 // copy is a link it shares with another name of the pair: some entry other
 // than ?5 with inode (?3, ?4) in pair ?2 that is a file at the source or was
-// delivered as one. The one rule for the scan (leave_link_group: ?5 is ?1, its
+// delivered as one. The one rule for the scan (leave_link_group: ?5 is ?1; ?3, ?4 its
 // old inode) and for a directory move onto a rewritten file (?5 is the moved
 // entry whose inode it was).
 extern const char* const sql_leave_link_group;

@@ -74,7 +74,8 @@ public:
     // entries whose version at the destination is newer than the catalog knows
     // get that order as d_ord; what the catalog believed stood there stays (the
     // record holds intents), and the ids of those that knew something there
-    // are added to raised_known (bits: ten million take about 1.3 MiB), to be
+    // are added to raised_known (bits: at most about 1.3 MiB per ten million
+    // ids of the catalog's range), to be
     // checked at the destination (check_raised_knowledge, by
     // learn_at_destination). Returns how many entries learned a newer order.
     // Inside the caller's transaction.

@@ -169,7 +169,10 @@ TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
     auto undelivered = [&](const std::string& name) {
         Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_mtime_ns IS NULL FROM entries WHERE id = ?");
         st.bind(1, ids.at(name));
-        EXPECT_TRUE(st.step()) << name;
+        if (!st.step()) {
+            ADD_FAILURE() << name << ": no entry";
+            return false;
+        }
         EXPECT_EQ(st.column_int(0), 1) << name << ": the move's knowledge taken";
         return st.column_int(1) != 0;
     };
