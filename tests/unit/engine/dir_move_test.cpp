@@ -23,7 +23,37 @@ using namespace barge;
 
 namespace {
 constexpr time_t delivered = 1'600'000'000; // every file's mtime when delivered, in seconds
-}
+
+// A pair whose directory d, delivered, is gone from the source, and e, new:
+// the rename d -> e that move_dest_subtree records.
+struct Moved {
+    explicit Moved(const TestDir& dir)
+        : c(Catalog::create(dir / "barge.db", 4096, "d")), s(settings(dir)), p(c.add_pair(s, "u")),
+          store(c.db(), 1), t(c.db()), content(store.content_id(Digest{}, 5)) {
+        FileStat dir_st;
+        dir_st.kind = Kind::dir;
+        old_dir = store.insert(p.id, "", "d", dir_st, 1);
+        t.mark_delivered(old_dir, 1);
+        store.mark_gone(old_dir, 2);
+        new_dir = store.insert(p.id, "", "e", dir_st, 2);
+    }
+    static PairSettings settings(const TestDir& dir) {
+        PairSettings s;
+        s.name = "p";
+        s.source = dir / "src";
+        s.dest = dir / "dst";
+        return s;
+    }
+    Catalog c;
+    PairSettings s;
+    Pair p;
+    EntryStore store;
+    TransitStore t;
+    int64_t content;
+    int64_t old_dir = 0;
+    int64_t new_dir = 0;
+};
+} // namespace
 
 TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     TestDir dir;
@@ -42,23 +72,11 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     fs::create_symlink("t1", dir / "dst/e/link");
     fs::create_symlink("other", dir / "dst/e/relinked");
 
-    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = dir / "src";
-    s.dest = dir / "dst";
-    Pair p = c.add_pair(s, "u");
-    EntryStore store(c.db(), 1);
-    TransitStore t(c.db());
-    int64_t content = store.content_id(Digest{}, 5);
+    Moved fx(dir);
+    auto& [c, s, p, store, t, content, old_dir, new_dir] = fx;
     // Each name: delivered under d/ (gone from the source since) when `known`,
     // and the source's new entry under e/.
-    FileStat dir_st;
-    dir_st.kind = Kind::dir;
-    int64_t old_dir = store.insert(p.id, "", "d", dir_st, 1);
-    t.mark_delivered(old_dir, 1);
-    store.mark_gone(old_dir, 2);
-    std::map<std::string, int64_t> ids{{"e", store.insert(p.id, "", "e", dir_st, 2)}};
+    std::map<std::string, int64_t> ids{{"e", new_dir}};
     auto entry = [&](const std::string& name, Kind kind, bool known) {
         FileStat st;
         st.kind = kind;
@@ -126,21 +144,8 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
 // same rule as a scan's (EntryStore::leave_link_group).
 TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
     TestDir dir;
-    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = dir / "src";
-    s.dest = dir / "dst";
-    Pair p = c.add_pair(s, "u");
-    EntryStore store(c.db(), 1);
-    TransitStore t(c.db());
-    int64_t content = store.content_id(Digest{}, 5);
-    FileStat dir_st;
-    dir_st.kind = Kind::dir;
-    int64_t old_dir = store.insert(p.id, "", "d", dir_st, 1);
-    t.mark_delivered(old_dir, 1);
-    store.mark_gone(old_dir, 2);
-    store.insert(p.id, "", "e", dir_st, 2);
+    Moved fx(dir);
+    auto& [c, s, p, store, t, content, old_dir, new_dir] = fx;
     auto file = [&](const std::string& parent, const std::string& name, uint64_t ino) {
         FileStat st;
         st.kind = Kind::file;
