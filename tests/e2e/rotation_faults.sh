@@ -530,28 +530,42 @@ stale_move 0
 # reverted_edit MOVED [verify]: scenario 13, the directory renamed (1) or not
 # (0); with `verify`, A's verify-destination of one file (d/a, the least
 # recently verified) runs first and reads the order record before the unload.
+# Renamed, two files are edited and undone (d/f and d/g), so the note's plural
+# is checked as well as its singular.
 reverted_edit() {
-    local label="13 (renamed $1${2:+, $2 first})" at=d files=2
+    local label="13 (renamed $1${2:+, $2 first})" at=d files=2 edited=(f) f
     reset
     mkdir -p "$SRC/d"
     if [[ ${2-} == verify ]]; then
         echo a >"$SRC/d/a"
         files=3
     fi
-    echo v1 >"$SRC/d/f"
+    if [[ $1 == 1 ]]; then
+        edited=(f g)
+        files=3
+    fi
+    for f in "${edited[@]}"; do
+        echo v1 >"$SRC/d/$f"
+    done
     echo keep >"$SRC/d/keep"
     settle
     first_trip_then_join --on-delete trash
-    cp -p "$SRC/d/f" "$T/f.v1"
-    echo v2 >"$SRC/d/f"
+    for f in "${edited[@]}"; do
+        cp -p "$SRC/d/$f" "$T/$f.v1"
+        echo v2 >"$SRC/d/$f"
+    done
     settle
     expect_exit 0 barge -d "$B" load
     without "$SRC" expect_exit 0 barge -d "$B" unload # offsite: B's copy at the source stays its load's
-    [[ $(cat "$DST/d/f") == v2 ]] || fail "$label: B did not deliver v2"
-    cp -p "$DST/d/f" "$T/f.v2"
+    for f in "${edited[@]}"; do
+        [[ $(cat "$DST/d/$f") == v2 ]] || fail "$label: B did not deliver v2 of d/$f"
+        cp -p "$DST/d/$f" "$T/$f.v2"
+    done
     [[ -f $DST/.barge/catalog-${ID[$B]}.db ]] || fail "$label: B left no catalog copy at the destination"
     rm -f "$DST/.barge/catalog-${ID[$B]}.db" # so A learns only B's order, not what B put there
-    cp -p "$T/f.v1" "$SRC/d/f" # the edit undone: the old file back, with its mtime
+    for f in "${edited[@]}"; do
+        cp -p "$T/$f.v1" "$SRC/d/$f" # the edit undone: the old file back, with its mtime
+    done
     if [[ $1 == 1 ]]; then
         mv "$SRC/d" "$SRC/e"
         at=e
@@ -564,14 +578,21 @@ reverted_edit() {
         grep -q "1 path that another drive changed at the destination .* marked damaged there" "$T/err" ||
             fail "$label: A's verify-destination gave no note on d/f: $(cat "$T/err")"
     fi
+    local note="^1 path that another drive changed at the destination since this drive's last visit is not there as this drive knew it: marked damaged there"
+    if ((${#edited[@]} == 2)); then
+        note="^2 paths that another drive changed at the destination since this drive's last visit are not there as this drive knew them: marked damaged there"
+    fi
     expect_exit 0 barge -d "$A" --json unload
     expect_eq "$([[ ${2-} == verify ]] && echo 0 || echo 1)" \
-        "$(json '[.pairs[0].notes[] | select(test("^1 path that another drive changed at the destination"))] | length')" \
-        "$label: A's unload's note on d/f"
+        "$(NOTE=$note json '[.pairs[0].notes[] | select(test(env.NOTE))] | length')" \
+        "$label: A's unload's note on ${edited[*]/#/d/}"
     expect_eq "$1" "$(json '.pairs[0].delivered.renamed_dirs')" "$label: A moved the directory whole"
-    expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.files) \(.versions)"')" "$label: A's unload: delivered, kept in versions"
+    expect_eq "${#edited[@]} ${#edited[@]}" "$(json '.pairs[0] | "\(.delivered.files) \(.versions)"')" \
+        "$label: A's unload: delivered, kept in versions"
     expect_same_tree "$SRC" "$DST" "$label: after A's unload"
-    kept_in versions "$at/f" "$T/f.v2" || fail "$label: B's version is not in versions/: $(kept_list)"
+    for f in "${edited[@]}"; do
+        kept_in versions "$at/$f" "$T/$f.v2" || fail "$label: B's version of $f is not in versions/: $(kept_list)"
+    done
     expect_exit 0 barge -d "$A" --json verify-destination
     expect_eq "$files 0" "$(json '.pairs[0] | "\(.checked) \(.bad)"')" "$label: A's verify-destination: checked, bad"
 }
