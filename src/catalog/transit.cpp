@@ -31,11 +31,25 @@ constexpr const char* holder_of_pair = "x.d_kind = 1 AND x.d_damaged = 0 AND x.o
 const std::string holder_condition = std::string("x.pair_id = e.pair_id AND ") + holder_of_pair;
 
 // Entry "x" is the old name of a rename of entry "e": a delivered, undamaged
-// file gone from the source with e's content (the lowest id of those, by
-// ORDER BY x.id).
+// file gone from the source with e's content.
 constexpr const char* rename_source_condition =
     "x.d_content_id = e.content_id AND x.pair_id = e.pair_id AND x.kind IS NULL AND "
     "x.d_kind = 1 AND x.d_damaged = 0 AND x.ord >= x.d_ord AND x.ord <= 4611686018427387903";
+
+// The id of the old name entry "e" takes (renames, rename_source): one of e's own
+// source file (its inode) first, else the lowest id of the others. A link group's
+// name met first in path order must take its own file's old name, not another
+// file's of that content: the group's other names are linked to it, and one of
+// them taking its own file's old name after it would split the group at the
+// destination (random_history.sh seed 139). Each lookup stops at its first row,
+// through the content index, and only where that finds one (a file with no old
+// name, as in a first unload, costs what it did), through the inode index.
+const std::string rename_source_by_content =
+    std::string("(SELECT x.id FROM entries x WHERE ") + rename_source_condition + " ORDER BY x.id LIMIT 1)";
+const std::string rename_source_id =
+    "CASE WHEN " + rename_source_by_content + " IS NULL THEN NULL ELSE coalesce((SELECT x.id FROM entries x "
+    "INDEXED BY entries_inode WHERE x.pair_id = e.pair_id AND x.ino = e.ino AND x.dev = e.dev AND e.ino != 0 "
+    "AND " + rename_source_condition + " ORDER BY x.id LIMIT 1), " + rename_source_by_content + ") END";
 
 } // namespace
 
@@ -402,8 +416,7 @@ std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string
                                               const std::string& after_name, int limit) {
     static const std::string sql =
         delivery_columns() + ", o.id, o.parent, o.name FROM entries e LEFT JOIN contents c ON c.id = "
-        "e.content_id JOIN entries o ON o.id = (SELECT x.id FROM entries x WHERE " +
-        rename_source_condition + " ORDER BY x.id LIMIT 1) WHERE e.pair_id = ? AND e.kind = 1 AND "
+        "e.content_id JOIN entries o ON o.id = " + rename_source_id + " WHERE e.pair_id = ? AND e.kind = 1 AND "
         "e.content_id IS NOT NULL AND (e.parent, e.name) > (?, ?) AND " + sql_current + " AND NOT " +
         std::string(sql_delivered) + " ORDER BY e.parent, e.name LIMIT ?";
     Statement st = m_db.prepare(sql);
@@ -678,9 +691,8 @@ bool TransitStore::any_gone(int64_t pair_id) {
 }
 
 std::optional<std::pair<int64_t, EntryPath>> TransitStore::rename_source(int64_t entry_id) {
-    static const std::string sql = std::string("SELECT x.id, x.parent, x.name FROM entries e JOIN "
-                                               "entries x ON ") +
-                                   rename_source_condition + " WHERE e.id = ? ORDER BY x.id LIMIT 1";
+    static const std::string sql = "SELECT o.id, o.parent, o.name FROM entries e JOIN entries o ON o.id = " +
+                                   rename_source_id + " WHERE e.id = ?";
     Statement st = m_db.prepare(sql);
     st.bind(1, entry_id);
     if (!st.step()) {

@@ -209,4 +209,26 @@ expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "the directory moved wh
 expect_eq 1 "$(stat -c %h "$DST/n/w")" "the rewritten name's link count after the move"
 expect_same_links "after a rewritten name's directory was renamed"
 
+# A file renamed and a link to it added before its new name in path order,
+# while another file of its content (not a link) is renamed too: the link, met
+# first, takes its own file's old name, and the renamed name is linked to it,
+# not moved from its own old name beside a copy of the other file
+# (random_history.sh seed 139, with empty files). The twin ka is scanned
+# before kb, so the lowest id among the old names of that content is the twin's.
+printf 'kin\n' >"$SRC/ka"
+printf 'kin\n' >"$SRC/kb"
+age "$SRC/ka" "$SRC/kb" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+mkdir "$SRC/ks"
+mv "$SRC/kb" "$SRC/ks/m" && ln "$SRC/ks/m" "$SRC/kl" && mv "$SRC/ka" "$SRC/ks/z"
+age "$SRC" "$SRC/ks"
+expect_exit 0 barge load --json
+expect_eq 0 "$(json '.pairs[0].carried.bytes')" "bytes carried for renames and a link"
+expect_exit 0 barge unload --json
+expect_eq "2 1 0 0" "$(json '.pairs[0] | "\(.delivered.renamed) \(.delivered.hard_links) \(.delivered.local_copies) \(.trashed)"')" \
+    "renamed, linked, copied and trashed when a renamed file got a link and its twin moved"
+expect_eq 2 "$(stat -c %h "$DST/kl")" "the renamed file's link count at the destination"
+expect_same_links "after a renamed file got a link met first and its twin was renamed"
+
 echo ok
