@@ -24,13 +24,8 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 void KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
     // A path no destination may have (a hostile catalog) is not looked up: not
     // found, so marked damaged, and its delivery fails naming it.
-    bool safe = DestTree::is_safe(at.rel());
-    if (safe && m_parent != at.parent) {
-        m_parent_fd = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-        m_parent = at.parent;
-    }
-    std::optional<EntryStat> found =
-        safe && m_parent_fd ? stat_entry(m_parent_fd.get(), at.name) : std::nullopt;
+    int parent_fd = DestTree::is_safe(at.rel()) ? m_parents.at(at.parent) : -1;
+    std::optional<EntryStat> found = parent_fd >= 0 ? stat_entry(parent_fd, at.name) : std::nullopt;
     if (found && found->type != StatKind::special && found->st.kind == known.kind &&
         (known.kind != Kind::file ||
          (found->st.size == known.size && mtime_as_known(found->st.mtime_ns, known.mtime_ns))) &&

@@ -666,6 +666,7 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
     int64_t adopted = 0;
     Statement set = mine.prepare("UPDATE entries SET content_id = ?2, racy = 0 WHERE id = ?1");
     Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ParentDirs parents(root.get(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
     for (const auto& [id, path] : copies_at(pair.source, catalog.drive_id())) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
@@ -693,8 +694,8 @@ int64_t adopt_contents(Catalog& catalog, const Pair& pair, const CopyKeys& keys)
             std::optional<int64_t> c;
             while (!c && find.step()) {
                 if (find.column_int(3) == 1 ||
-                    (root && same_inode_life(root.get(), join_path(t.parent, t.name), static_cast<uint64_t>(t.ino),
-                                             static_cast<uint64_t>(t.dev), find.column_int(2)))) {
+                    same_inode_life(parents.at(t.parent), t.name, static_cast<uint64_t>(t.ino),
+                                    static_cast<uint64_t>(t.dev), find.column_int(2))) {
                     c = upsert_content(mine, digest_from_bytes(find.column_blob(0)), find.column_int(1));
                 }
             }

@@ -417,12 +417,12 @@ ScanResult scan_pair(Catalog& catalog, const Pair& pair, const ScanOptions& opti
             // get its inode: only a birth before the old entry's last ctime proves
             // a rename. The open may fail (the source vanished): then hashed.
             Fd root(::open(pair.source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            ParentDirs parents(root.get(), O_PATH | O_DIRECTORY | O_NOFOLLOW);
             IdBits renamed_from; // an old file is one deletion less once, however many new names it has
             store.match_renames(
                 pair.id, gen,
                 [&](const EntryStore::RenameCandidate& m) {
-                    return root && same_inode_life(root.get(), join_path(m.parent, m.name), m.ino, m.dev,
-                                                   m.old_ctime_ns);
+                    return same_inode_life(parents.at(m.parent), m.name, m.ino, m.dev, m.old_ctime_ns);
                 },
                 [&](const EntryStore::RenameMatch& m) {
                     --(walker.modified_ids().contains(m.new_id) ? result.modified : result.new_files);

@@ -58,10 +58,22 @@ Fd open_noatime_beneath(int dirfd, std::string_view rel, int extra_flags) {
     return fd;
 }
 
-bool same_inode_life(int dirfd, std::string_view rel, uint64_t ino, uint64_t dev, int64_t ctime_ns) {
-    Fd fd = open_beneath(dirfd, rel, O_PATH | O_NOFOLLOW);
+int ParentDirs::at(std::string_view parent) {
+    if (m_parent != parent) {
+        m_fd = open_beneath(m_root, parent, m_flags);
+        m_parent = std::string(parent);
+    }
+    return m_fd ? m_fd.get() : -1;
+}
+
+bool same_inode_life(int parent_fd, const std::string& name, uint64_t ino, uint64_t dev, int64_t ctime_ns) {
+    // One component, so that statx follows no symlink and leaves no directory
+    // (a catalog's name is one; a hostile one may not be).
+    if (parent_fd < 0 || name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+        return false;
+    }
     struct statx sx{};
-    if (!fd || ::statx(fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) != 0) {
+    if (::statx(parent_fd, name.c_str(), AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) != 0) {
         return false;
     }
     if ((sx.stx_mask & STATX_BTIME) == 0 || sx.stx_ino != ino ||

@@ -3,12 +3,11 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/transit.hpp"
 #include "barge/fs/dest_tree.hpp"
-#include "barge/util/fd.hpp"
+#include "barge/fs/dir.hpp"
 #include "barge/util/id_bits.hpp"
 
 #include <cstdint>
-#include <optional>
-#include <string>
+#include <fcntl.h>
 
 namespace barge {
 
@@ -26,7 +25,8 @@ namespace barge {
 // once per directory in a row; no byte is read.
 class KnownAtDestCheck {
 public:
-    KnownAtDestCheck(TransitStore& store, const DestTree& tree) : m_store(store), m_tree(tree) {}
+    KnownAtDestCheck(TransitStore& store, const DestTree& tree)
+        : m_store(store), m_tree(tree), m_parents(tree.fd(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {}
     void check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known);
     // After a directory's move (TransitStore::move_dest_subtree): the knowledge
     // that moved onto the source's entry at the new path.
@@ -40,8 +40,7 @@ public:
 private:
     TransitStore& m_store;
     const DestTree& m_tree;
-    std::optional<std::string> m_parent; // the directory m_parent_fd is open on
-    Fd m_parent_fd;
+    ParentDirs m_parents;
     int64_t m_stale = 0;
 };
 

@@ -43,13 +43,32 @@ std::optional<EntryStat> stat_entry(int dirfd, const std::string& name);
 // The FileStat of an open file.
 FileStat stat_fd(int fd, std::string_view display_path);
 
-// Whether the entry at rel beneath dirfd is the very file a catalog saw with
-// inode ino on dev and ctime ctime_ns: it still has that inode, and it was born
-// no later than that ctime. A file's ctime never falls below its birth time,
-// while a new file on a reused inode is born after the old one's last change,
-// so equal inode, size and mtime alone do not tell a rename from a new file
-// (docs/scan.md). False when the file system keeps no birth time (statx(2)
-// without STATX_BTIME) or the entry cannot be examined: not proven the same.
-bool same_inode_life(int dirfd, std::string_view rel, uint64_t ino, uint64_t dev, int64_t ctime_ns);
+// The directories beneath a root that entries looked at in a row stand in, each
+// opened once while the entries' parent stays the same (a scan numbers the files
+// it adds to a directory together, so a pass in id order opens each directory
+// about once), for calls on one name at a time.
+class ParentDirs {
+public:
+    ParentDirs(int root, int flags) : m_root(root), m_flags(flags) {}
+    // parent (relative, "" for the root) opened beneath the root with the flags
+    // (open_beneath: never through a symlink), or -1 when it cannot be.
+    int at(std::string_view parent);
+
+private:
+    int m_root;
+    int m_flags;
+    std::optional<std::string> m_parent; // what m_fd was opened on (or failed to be)
+    Fd m_fd;
+};
+
+// Whether the entry name in the directory parent_fd (ParentDirs) is the very
+// file a catalog saw with inode ino on dev and ctime ctime_ns: it still has that
+// inode, and it was born no later than that ctime. A file's ctime never falls
+// below its birth time, while a new file on a reused inode is born after the old
+// one's last change, so equal inode, size and mtime alone do not tell a rename
+// from a new file (docs/scan.md). False when the file system keeps no birth time
+// (statx(2) without STATX_BTIME), the entry cannot be examined, parent_fd is -1
+// or name is not one component: not proven the same.
+bool same_inode_life(int parent_fd, const std::string& name, uint64_t ino, uint64_t dev, int64_t ctime_ns);
 
 } // namespace barge
