@@ -763,9 +763,13 @@ private:
         }
         Placed placed;
         std::set<int64_t> used; // old entries taken since the last record
+        // Old entries whose file an interrupted run had already moved to the new
+        // name (found in place, unrecorded): not forgotten, so queries still
+        // return them, and never taken again in this pass (the name is gone).
+        std::set<int64_t> found_moved;
         auto record = [&] {
             record_placed(placed);
-            used.clear(); // forgotten or marked damaged: no query returns them again
+            used = found_moved; // the others forgotten or marked damaged: no query returns them again
         };
         try {
             std::string after_parent, after_name;
@@ -786,7 +790,7 @@ private:
                         // old name, if one is left; else it is copied in the next pass.
                         record();
                         auto other = m_store.rename_source(r.to.entry_id);
-                        if (!other) {
+                        if (!other || used.contains(other->first)) {
                             continue;
                         }
                         r.from_id = other->first;
@@ -800,7 +804,9 @@ private:
                         continue;
                     }
                     used.insert(r.from_id);
-                    move_one(r, placed, same);
+                    if (move_one(r, placed, same)) {
+                        found_moved.insert(r.from_id);
+                    }
                     if (placed.delivered.size() >= 512) {
                         record();
                     }
@@ -814,13 +820,16 @@ private:
     }
 
     // `same`: the old name was the same source file (TransitStore::same_file).
-    void move_one(const RenameItem& r, Placed& placed, bool same) {
+    // True when the file was found in place under the new name.
+    bool move_one(const RenameItem& r, Placed& placed, bool same) {
         const DeliveryItem& d = r.to;
+        bool found = false;
         for_file(m_sink, d.entry_id, display(d), [&] {
             check_deliverable(d);
             // An interrupted run may have renamed it already: the old name is then
             // gone, and its deletion finds nothing to move.
             if (in_place(d, *d.content_hash)) {
+                found = true;
                 return;
             }
             // The same source file under a new name (a rename, a link moved) takes
@@ -847,6 +856,7 @@ private:
                 m_progress->item("renamed", d.rel());
             }
         });
+        return found;
     }
 
     // Hard links (SPEC §6): the other names of a link group become links to its

@@ -231,4 +231,32 @@ expect_eq "2 1 0 0" "$(json '.pairs[0] | "\(.delivered.renamed) \(.delivered.har
 expect_eq 2 "$(stat -c %h "$DST/kl")" "the renamed file's link count at the destination"
 expect_same_links "after a renamed file got a link met first and its twin was renamed"
 
+# The same without the twin, the unload killed at its first syncfs (after the
+# link took the file's old name, before that was recorded): run again, the link
+# is found in place and the renamed name is linked to it, not sent to the old
+# name the link already took (which would be "missing", with a false note).
+if command -v strace >/dev/null; then
+    no_leak_check_under_strace
+    printf 'resumed\n' >"$SRC/r0"
+    age "$SRC/r0" "$SRC"
+    expect_exit 0 barge load
+    expect_exit 0 barge unload
+    mkdir "$SRC/rs"
+    mv "$SRC/r0" "$SRC/rs/m" && ln "$SRC/rs/m" "$SRC/rl"
+    age "$SRC" "$SRC/rs"
+    expect_exit 0 barge load
+    rc=0
+    strace -f -qq -o /dev/null -e trace=syncfs -e inject=syncfs:signal=KILL:when=1 "$BARGE" unload \
+        >/dev/null 2>&1 || rc=$?
+    expect_eq 137 "$rc" "the unload killed at its first syncfs"
+    [[ -f $DST/rl ]] || fail "the killed unload had not renamed the old name to the link"
+    expect_exit 0 barge unload --json
+    expect_eq "0 1" "$(json '.pairs[0] | "\([.notes[] | select(test("was renamed from"))] | length) \(.delivered.hard_links)"')" \
+        "notes of a missing old name, and names linked, after the kill"
+    expect_eq 2 "$(stat -c %h "$DST/rl")" "the link's count at the destination after the kill"
+    expect_same_links "after an unload killed between a link's rename and its record"
+else
+    echo "the killed variant skipped: strace is not installed" >&2
+fi
+
 echo ok

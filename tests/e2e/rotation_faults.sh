@@ -542,7 +542,7 @@ reverted_edit() {
     fi
     if [[ $1 == 1 ]]; then
         edited=(f g)
-        files=3
+        files=$((files + 1))
     fi
     for f in "${edited[@]}"; do
         echo v1 >"$SRC/d/$f"

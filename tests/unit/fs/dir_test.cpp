@@ -5,7 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
+#include <ctime>
 #include <unistd.h>
 
 using namespace barge;
@@ -93,8 +93,14 @@ TEST(SameInodeLife, TheSameFileBornBeforeTheCtimeUnderOneName) {
     EXPECT_FALSE(same_inode_life(sub, "f", ino, dev + 1, ctime)) << "another device";
     EXPECT_FALSE(same_inode_life(sub, "s", ino, dev, ctime)) << "a symlink to it is not followed";
     EXPECT_FALSE(same_inode_life(sub, "missing", ino, dev, ctime));
-    EXPECT_FALSE(same_inode_life(parents.at(""), "sub/f", ino, dev, ctime)) << "not one component";
-    EXPECT_FALSE(same_inode_life(sub, "..", ino, dev, ctime));
-    EXPECT_FALSE(same_inode_life(sub, "", ino, dev, ctime));
     EXPECT_FALSE(same_inode_life(-1, "f", ino, dev, ctime)) << "no parent";
+    // Names that are not one entry of the directory, each given what statx would
+    // find there, so that only the name's check can fail them.
+    EXPECT_FALSE(same_inode_life(root.get(), "sub/f", ino, dev, ctime)) << "not one component";
+    auto now = static_cast<int64_t>(::time(nullptr) + 60) * 1'000'000'000;
+    struct stat sub_st = lstat_of(dir / "sub");
+    EXPECT_FALSE(same_inode_life(sub, ".", static_cast<uint64_t>(sub_st.st_ino), dev, now)) << "the directory itself";
+    struct stat top_st = lstat_of(dir.path());
+    EXPECT_FALSE(same_inode_life(sub, "..", static_cast<uint64_t>(top_st.st_ino), dev, now)) << "its parent";
+    EXPECT_FALSE(same_inode_life(sub, "", static_cast<uint64_t>(sub_st.st_ino), dev, now)) << "no name";
 }
