@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -1065,6 +1066,63 @@ TEST(Database, StatementCacheReusesSafely) {
 // Deletions come children first (reverse path order), a page at a time below the
 // last page's key, whatever the callback does with the rows it is given: those
 // it forgets and those it leaves (a failure) are both passed over, and false stops.
+// The old name a new file is renamed from at the destination: one of its own
+// source file (the same inode and device) first, else the lowest id of that
+// content; an inode of 0 (unknown) is no one's own (random_history.sh seed 139).
+TEST(Transit, ARenameTakesItsOwnFilesOldNameFirst) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
+    auto digest = [](uint8_t n) {
+        Digest d{};
+        d[0] = n;
+        return d;
+    };
+    int64_t a = upsert_content(db, digest(1), 4, 1);
+    int64_t b = upsert_content(db, digest(2), 4, 1);
+    // Gone and delivered (x'6f' "o" ...): another file's old name of content a
+    // first (lowest id), then the own ones, one of content b, one damaged.
+    auto gone = [&](const char* name, int64_t ino, int64_t dev, int64_t content, int damaged) {
+        db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, d_kind, "
+                            "d_content_id, d_damaged) VALUES ({}, x'', CAST('{}' AS BLOB), NULL, {}, {}, 4, 1, {}, {})",
+                            p.id, name, ino, dev, content, damaged));
+        return db.last_insert_rowid();
+    };
+    auto fresh = [&](const char* name, int64_t ino, int64_t dev, int64_t content) {
+        db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, content_id) "
+                            "VALUES ({}, CAST('n' AS BLOB), CAST('{}' AS BLOB), 1, {}, {}, 4, {})",
+                            p.id, name, ino, dev, content));
+        return db.last_insert_rowid();
+    };
+    int64_t other = gone("other", 100, 7, a, 0);
+    int64_t zero = gone("zero", 0, 7, a, 0);
+    int64_t damaged = gone("damaged", 200, 7, a, 1);
+    int64_t own = gone("own", 200, 7, a, 0);
+    int64_t own_b = gone("own-b", 300, 7, b, 0);
+    int64_t n_own = fresh("1-own", 200, 7, a);       // its own old name has a higher id
+    int64_t n_dev = fresh("2-dev", 200, 8, a);       // the inode on another device: not its own
+    int64_t n_zero = fresh("3-zero", 0, 7, a);       // no inode known: not "zero"'s
+    int64_t n_content = fresh("4-content", 300, 7, a); // its inode's old name has other bytes
+    int64_t n_none = fresh("5-none", 400, 7, upsert_content(db, digest(3), 4, 1));
+    TransitStore t(db);
+    std::map<int64_t, int64_t> from;
+    for (const RenameItem& r : t.renames(p.id, "", "", 100)) {
+        from[r.to.entry_id] = r.from_id;
+    }
+    EXPECT_EQ(from, (std::map<int64_t, int64_t>{{n_own, own}, {n_dev, other}, {n_zero, other}, {n_content, other}}))
+        << "own " << own << ", other " << other << ", zero " << zero << ", damaged " << damaged << ", own-b "
+        << own_b << "; " << n_none << " has no old name";
+    for (auto [id, want] : std::map<int64_t, int64_t>{{n_own, own}, {n_dev, other}, {n_zero, other}}) {
+        auto got = t.rename_source(id);
+        ASSERT_TRUE(got) << id;
+        EXPECT_EQ(got->first, want) << "rename_source picks as renames does, for " << id;
+    }
+    EXPECT_FALSE(t.rename_source(n_none));
+    t.forget_entry(own);
+    EXPECT_EQ(t.rename_source(n_own)->first, other) << "its own old name forgotten: the lowest id of the others";
+}
+
 TEST(Transit, DeletionsComePageByPageChildrenFirst) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
