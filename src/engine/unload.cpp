@@ -364,6 +364,19 @@ private:
         if (rel.empty()) {
             return; // the root's times are never set
         }
+        // One another drive delivered after this drive's scan of it keeps that
+        // delivery's times and is journaled, as run() does for the intents'
+        // parents: forgotten, a run killed after writing into it left it to no
+        // one (this drive's version of it is older, so never delivered), with
+        // the kernel's mtime (random_rotation.sh seed 194).
+        if (auto at = m_store.dir_at(m_pair.id, rel); at && m_store.superseded_dir(at->id)) {
+            auto it = std::lower_bound(m_newer_dirs.begin(), m_newer_dirs.end(), at->id);
+            if (it == m_newer_dirs.end() || *it != at->id) {
+                m_newer_dirs.insert(it, at->id);
+                m_store.record_dir_times(m_pair.id, m_newer_dirs);
+            }
+            return;
+        }
         if (auto id = m_store.forget_delivered_dir_times(m_pair.id, rel)) {
             m_times_only.add(*id);
             m_dirs.push_back({*id, depth(rel)});

@@ -39,7 +39,9 @@
 #    mode and mtime changed at the source; that drive carried no file) gives
 #    the directory back the newer drive's times and mode, not its own older
 #    scan's, and keeps knowing them; and the same when its unload is killed
-#    after writing into the directory and run again.
+#    after writing into the directory and run again, also when that drive's
+#    delivery left the directory as this one's scan saw it and this one
+#    delivers a subdirectory's new mode (random_rotation.sh seed 194).
 # 12. A directory moved whole by one drive after another drive moved a file
 #    out of it: the first drive's old knowledge of that file does not count
 #    the file as delivered under the new name (found by random_rotation.sh).
@@ -477,11 +479,48 @@ late_writer() {
     expect_same_tree "$SRC" "$DST" "$label: after B's next trip"
 }
 late_writer 0
+
+# late_parent N: the same, where A's later delivery of d left d's mode and
+# mtime what B's scan saw (A wrote a file into d, the mtime set back), and B also
+# delivers a new mode of d/sub (a name made again in d): d stays B's journaled
+# newer directory, not one whose times B forgets, so B's unload killed at its
+# Nth syncfs (2: after writing into d) and run again still sets d's times back
+# (random_rotation.sh seed 194).
+late_parent() {
+    local label="11 (d/sub, killed at syncfs $1)" old
+    reset
+    mkdir -p "$SRC/d/sub"
+    echo f >"$SRC/d/f"
+    settle
+    first_trip_then_join
+    old=$(stat -c %y "$SRC/d")
+    head -c 10000 /dev/urandom >"$SRC/d/late" # only B carries it: B writes into d
+    chmod 750 "$SRC/d/sub"                    # and this mode of d/sub
+    touch -d "$old" "$SRC/d"
+    settle
+    expect_exit 0 barge -d "$B" load
+    chmod 755 "$SRC/d/sub"
+    echo a2 >"$SRC/d/a2" # A carries only this one: A writes into d, and delivers d later
+    touch -d "$old" "$SRC/d"
+    settle
+    expect_exit 0 barge -d "$A" load
+    expect_exit 0 barge -d "$A" unload
+    [[ -f $DST/d/a2 && ! -e $DST/d/late ]] || fail "$label: A's unload did not write a2 alone into d"
+    chmod 750 "$SRC/d/sub"
+    touch -d "$old" "$SRC/d"
+    kill_unload_at "$label: B's unload" "$B" syncfs "$1"
+    expect_exit 0 barge -d "$B" unload
+    cmp -s "$SRC/d/late" "$DST/d/late" || fail "$label: B did not deliver its late file into d"
+    expect_eq "$(dir_meta "$SRC/d/sub")" "$(dir_meta "$DST/d/sub")" "$label: d/sub's mode and mtime after B's late unload"
+    expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after B's late unload"
+}
 if command -v strace >/dev/null; then
     # 1: after the journal, before the file is placed; 2: the file in place,
     # d's times not set back yet.
     late_writer 1
     late_writer 2
+    late_parent 1
+    late_parent 2
 else
     echo "scenario 11's kills skipped: strace is not installed" >&2
 fi
