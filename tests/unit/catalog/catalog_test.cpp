@@ -524,6 +524,13 @@ TEST(Migration, VersionNineDropsWhatNothingReadsAndKeepsEveryPiece) {
     EXPECT_NE(steps.find("entries_d_content"), std::string::npos) << steps;
 }
 
+// A digest told apart by its first byte.
+Digest digest_of(uint8_t n) {
+    Digest d{};
+    d[0] = n;
+    return d;
+}
+
 // Pair `name` on catalog c: "p" is /s -> /d, another /s-NAME -> /d-NAME.
 Pair add_p(Catalog& c, const std::string& name = "p") {
     PairSettings s;
@@ -596,11 +603,7 @@ TEST(Contents, EachRunForgetsWhatItsWritesLeftUnneeded) {
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
     Database& db = c.db();
     Pair p = add_p(c);
-    auto digest = [](uint8_t n) {
-        Digest d{};
-        d[0] = n;
-        return d;
-    };
+    auto digest = digest_of;
     int64_t a = upsert_content(db, digest(1), 5, 1);
     int64_t b = upsert_content(db, digest(2), 6, 1);
     int64_t cc = upsert_content(db, digest(3), 7, 1);
@@ -1074,11 +1077,7 @@ TEST(Transit, ARenameTakesItsOwnFilesOldNameFirst) {
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
     Database& db = c.db();
     Pair p = add_p(c);
-    auto digest = [](uint8_t n) {
-        Digest d{};
-        d[0] = n;
-        return d;
-    };
+    auto digest = digest_of;
     int64_t a = upsert_content(db, digest(1), 4, 1);
     int64_t b = upsert_content(db, digest(2), 4, 1);
     // Gone and delivered (x'6f' "o" ...): another file's old name of content a
