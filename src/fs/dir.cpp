@@ -1,6 +1,7 @@
 #include "barge/fs/dir.hpp"
 
 #include "barge/util/error.hpp"
+#include "barge/util/path.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -69,7 +70,7 @@ int ParentDirs::at(std::string_view parent) {
 bool same_inode_life(int parent_fd, const std::string& name, uint64_t ino, uint64_t dev, int64_t ctime_ns) {
     // One component, so that statx follows no symlink and leaves no directory
     // (a catalog's name is one; a hostile one may not be).
-    if (parent_fd < 0 || name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    if (parent_fd < 0 || !is_safe_relative_path(name) || name.find('/') != std::string::npos) {
         return false;
     }
     struct statx sx{};
