@@ -145,8 +145,7 @@ public:
             // that dies after writing into one leaves the next run to set that
             // drive's state back (restore_newer_dirs), not this drive's older view.
             for (int64_t id : parents.sorted()) {
-                if (m_store.superseded_dir(id)) {
-                    m_newer_dirs.push_back(id); // in id order
+                if (keep_newer_dir(id)) {
                     continue;
                 }
                 if (m_store.forget_dir_times(id)) {
@@ -353,6 +352,20 @@ private:
         tx.commit();
     }
 
+    // Whether directory id is one another drive delivered after this drive's
+    // scan of it (TransitStore::superseded_dir): it keeps that delivery's times,
+    // and is listed in m_newer_dirs (id order) for the caller to journal.
+    bool keep_newer_dir(int64_t id) {
+        if (!m_store.superseded_dir(id)) {
+            return false;
+        }
+        auto it = std::lower_bound(m_newer_dirs.begin(), m_newer_dirs.end(), id);
+        if (it == m_newer_dirs.end() || *it != id) {
+            m_newer_dirs.insert(it, id);
+        }
+        return true;
+    }
+
     // A name is about to appear in directory rel (a directory made or moved
     // there) that is not a parent of the run's intents (run() forgot those):
     // if it is a delivered directory, it loses its delivered times, in the
@@ -364,15 +377,13 @@ private:
         if (rel.empty()) {
             return; // the root's times are never set
         }
-        // One another drive delivered after this drive's scan of it keeps that
-        // delivery's times and is journaled, as run() does for the intents'
-        // parents: forgotten, a run killed after writing into it left it to no
-        // one (this drive's version of it is older, so never delivered), with
-        // the kernel's mtime (random_rotation.sh seed 194).
-        if (auto at = m_store.dir_at(m_pair.id, rel); at && m_store.superseded_dir(at->id)) {
-            auto it = std::lower_bound(m_newer_dirs.begin(), m_newer_dirs.end(), at->id);
-            if (it == m_newer_dirs.end() || *it != at->id) {
-                m_newer_dirs.insert(it, at->id);
+        // One another drive delivered after this drive's scan of it is journaled
+        // as run() journals the intents' parents: forgotten, a run killed after
+        // writing into it left it to no one (this drive's version of it is older,
+        // so never delivered), with the kernel's mtime (random_rotation.sh seed 194).
+        size_t journaled = m_newer_dirs.size();
+        if (auto at = m_store.dir_at(m_pair.id, rel); at && keep_newer_dir(at->id)) {
+            if (m_newer_dirs.size() != journaled) {
                 m_store.record_dir_times(m_pair.id, m_newer_dirs);
             }
             return;
