@@ -526,6 +526,18 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // the same path (EntryStore::leave_link_group). Asked only where the inode
     // differs.
     Statement left_group = m_db.prepare(sql_leave_link_group);
+    // What moved onto a current entry and, once checked, is its version: the
+    // destination holds the version the entry's order stamps, as after any
+    // delivery (mark_delivered). The run's order record says so already (an
+    // undelivered entry whose bytes are here is an intent); kept at the old
+    // name's order, this drive's catalog copy said less than the record, and
+    // another drive that read the record took nothing from the copy: it never
+    // learned that the file stands there, and one the source had deleted stayed
+    // at the destination untracked when that drive moved its directory on
+    // (random_rotation.sh seed 206).
+    Statement raise = m_db.prepare(fmt::format(
+        "UPDATE entries AS e SET d_ord = e.ord WHERE e.id = ?1 AND e.d_ord < e.ord AND {} AND {}",
+        sql_current, sql_delivered));
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
     // ino and dev: the old entry's (0 for the directory itself, never a file).
@@ -547,8 +559,9 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
             }
             drop.bind(1, id).run();
             if (moved_onto) {
-                moved_onto(*moved);
+                moved_onto(*moved); // the check may mark it damaged: not raised then
             }
+            raise.bind(1, moved->new_id).run();
         } else {
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
         }

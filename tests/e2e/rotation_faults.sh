@@ -29,12 +29,14 @@
 #    the deletion from the order record (B's record took the seq A had been
 #    told it read: verify-destination with A reported the file missing; found
 #    by random_rotation.sh).
-# 10. A moves a directory whole (its new path's rows keep the old delivery's
-#    stamp, its intent there is newer); B, late, raises its own rows there to
-#    A's stamp from the order record, knowing nothing delivered there; A then
+# 10. A moves a directory whole; B, late, raises its own rows there to A's
+#    stamp from the order record, knowing nothing delivered there; A then
 #    merges B's copy and must not take that empty knowledge for a fact: the
 #    file deleted at the source next is trashed, not forgotten and left at the
-#    destination (found by random_rotation.sh).
+#    destination (found by random_rotation.sh, when A's moved rows kept the old
+#    delivery's stamp; since 14's fix they take their intent's, and the unit
+#    Rotation.AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken
+#    keeps the rule).
 # 11. A late drive writing into a directory a newer drive delivered since (its
 #    mode and mtime changed at the source; that drive carried no file) gives
 #    the directory back the newer drive's times and mode, not its own older
@@ -52,6 +54,11 @@
 #    directory whole (renamed at the source) or not: the order record names
 #    the path, the mtime tells B's version apart, and A delivers the old
 #    version again, B's kept in versions/.
+# 14. A moves a directory whole into one that B, late, moves on after the
+#    source deleted it: B takes from A's copy what A's move left there (A's
+#    rows there carry the stamp A's record named, not the old delivery's) and
+#    trashes it, instead of carrying it along untracked (random_rotation.sh
+#    seed 206).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -644,5 +651,32 @@ if command -v strace >/dev/null; then
 else
     echo "scenario 12's kill skipped: strace is not installed" >&2
 fi
+
+# ---------------------------------------------------------------------------
+# 14. A directory A moved whole into one that B then moves on, after the source
+#     deleted it: B learns from A's copy what stands in it and deletes that.
+reset
+mkdir -p "$SRC/old" "$SRC/top/sub"
+echo f >"$SRC/old/f"
+echo keep >"$SRC/top/sub/keep"
+settle
+first_trip_then_join --on-delete trash
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+mv "$SRC/old" "$SRC/top/sub/x"
+settle
+expect_exit 0 barge -d "$A" load # old -> top/sub/x
+rm -r "$SRC/top/sub/x"
+mv "$SRC/top" "$SRC/moved"
+settle
+expect_exit 0 barge -d "$B" load # top -> moved; top/sub/x/f gone (known from A's copy at the source)
+expect_exit 0 barge -d "$A" --json unload
+expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "14: A moved old whole"
+[[ -f $DST/top/sub/x/f ]] || fail "14: A's unload did not move old/f to top/sub/x/f"
+expect_exit 0 barge -d "$B" --json unload
+expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.renamed_dirs) \(.trashed)"')" \
+    "14: B's unload: directories moved whole, files trashed"
+expect_same_tree "$SRC" "$DST" "14: after B's unload"
+kept_in trash moved/sub/x/f <(echo f) || fail "14: moved/sub/x/f is not in the trash: $(kept_list)"
 
 echo ok

@@ -108,6 +108,8 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     entry("relinked", Kind::symlink, true);
     entry("never", Kind::file, false); // nothing known there: nothing to check
     entry("..", Kind::dir, true);      // a hostile catalog's name: not looked up
+    // The scan that found the rename stamped every entry 2; d's names were delivered at 1.
+    c.db().prepare("UPDATE entries SET ord = 2").run();
 
     DestTree tree(s.dest);
     KnownAtDestCheck check(t, tree);
@@ -135,6 +137,22 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EXPECT_EQ(state("relinked"), std::pair(true, true)) << "another target";
     EXPECT_EQ(state(".."), std::pair(true, true)) << "e/.. is the root, a directory: not looked up";
     EXPECT_EQ(check.stale(), 6);
+    // What the check found there as the source's entry has it is that entry's
+    // version, delivered at its order (as mark_delivered records a delivery;
+    // the run's order record names it so): the rest keep the old name's.
+    auto d_ord = [&](const std::string& name) {
+        Statement st = c.db().prepare("SELECT d_ord FROM entries WHERE id = ?");
+        st.bind(1, ids.at(name));
+        EXPECT_TRUE(st.step());
+        return st.column_int(0);
+    };
+    for (const char* name : {"e", "same", "link", "coarse"}) {
+        EXPECT_EQ(d_ord(name), 2) << name;
+    }
+    for (const char* name : {"resized", "retimed", "missing", "is-a-dir", "relinked", ".."}) {
+        EXPECT_EQ(d_ord(name), 1) << name << ": damaged there";
+    }
+    EXPECT_EQ(d_ord("never"), 0);
 }
 
 // A file rewritten at the source (a new inode) before its directory was

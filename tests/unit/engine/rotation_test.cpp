@@ -235,3 +235,54 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
     EXPECT_EQ(got["newer"], std::make_tuple(false, int64_t{900}, int64_t{6}))
         << "a newer delivery not taken";
 }
+
+// A copy's row that knows an order at a path and not what stands there (its
+// drive's pull raised it, from the order record) only raises the order: it
+// does not erase what this drive knows there (rotation_faults.sh 10). And a
+// row that knows what stands there at the order this drive knows without
+// knowing what stands there is taken: that drive recorded the order and
+// delivered there (rotation_faults.sh 14).
+TEST(Rotation, AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken) {
+    TestDir dir;
+    // Rows (name, delivered order, knows what stands there).
+    using Row = std::tuple<const char*, int64_t, bool>;
+    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
+        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
+        Pair p = c.add_pair(settings(), "pair-uuid");
+        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
+        for (const auto& [name, ord, knows] : rows) {
+            Statement ins = c.db().prepare(
+                knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
+                        "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, "
+                        "0, 0, 100, ?4, ?3)"
+                      : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' AS "
+                        "BLOB), ?2, NULL, ?3)");
+            ins.bind(1, p.id).bind_blob(2, name).bind(3, ord);
+            if (knows) {
+                ins.bind(4, content);
+            }
+            ins.run();
+        }
+        c.bump_generation();
+    };
+    drive("them", {{"mine", 7, false}, {"theirs", 7, true}, {"older", 6, true}});
+    drive("me", {{"mine", 5, true}, {"theirs", 7, false}, {"older", 7, false}});
+    std::string root = dir / "end";
+    std::filesystem::create_directories(root + "/.barge");
+    std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
+    Catalog me = Catalog::open(dir / "me.db");
+    {
+        Pair p = *me.find_pair("p");
+        Transaction tx(me.db());
+        merge_knowledge(me, p, End::dest, root, nullptr);
+        tx.commit();
+    }
+    Statement st = me.db().prepare("SELECT name, d_kind IS NOT NULL, d_ord FROM entries ORDER BY name");
+    std::map<std::string, std::pair<bool, int64_t>> got;
+    while (st.step()) {
+        got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2)};
+    }
+    EXPECT_EQ(got["mine"], std::make_pair(true, int64_t{7})) << "empty knowledge taken, or the order not raised";
+    EXPECT_EQ(got["theirs"], std::make_pair(true, int64_t{7})) << "knowledge at the same order not taken";
+    EXPECT_EQ(got["older"], std::make_pair(false, int64_t{7})) << "older knowledge taken";
+}
