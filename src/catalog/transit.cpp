@@ -513,11 +513,14 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     const std::string to = to_path.rel();
     static constexpr const char* d_columns =
         "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_content_id, d_target, d_xattrs, d_verified_ns, "
-        "d_damaged, d_ord";
+        "d_damaged";
     // Onto the entry at the new path: what the destination holds there now.
+    // The order only ever rises: one the order record gave the new path (another
+    // drive's later intent there) stays, and makes the entry superseded.
     Statement onto = m_db.prepare(fmt::format(
-        "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1) WHERE pair_id = ?2 AND "
-        "parent = ?3 AND name = ?4 RETURNING id, {1}, ino, dev",
+        "UPDATE entries SET ({0}) = (SELECT {0} FROM entries WHERE id = ?1), d_ord = max(d_ord, (SELECT "
+        "d_ord FROM entries WHERE id = ?1)) WHERE pair_id = ?2 AND parent = ?3 AND name = ?4 RETURNING "
+        "id, {1}, ino, dev",
         d_columns, known_columns));
     // A file of a link group at the source that the rename left behind another
     // inode (rewritten in place, then its directory renamed): what it moved onto
@@ -526,17 +529,18 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // the same path (EntryStore::leave_link_group). Asked only where the inode
     // differs.
     Statement left_group = m_db.prepare(sql_leave_link_group);
-    // What moved onto a current entry and, once checked, is its version: the
-    // destination holds the version the entry's order stamps, as after any
-    // delivery (mark_delivered). The run's order record says so already (an
-    // undelivered entry whose bytes are here is an intent); kept at the old
-    // name's order, this drive's catalog copy said less than the record, and
-    // another drive that read the record took nothing from the copy: it never
-    // learned that the file stands there, and one the source had deleted stayed
-    // at the destination untracked when that drive moved its directory on
+    // What moved onto a current entry and, once checked, is its version (the
+    // directory itself and those under it too): the destination holds the
+    // version the entry's order stamps, as after any delivery (mark_delivered).
+    // For a file, the run's order record says so already (an undelivered file
+    // whose bytes are here is an intent). Kept at the old name's order, this
+    // drive's catalog copy said less than the record, and another drive that
+    // read the record took nothing from the copy: it never learned that the
+    // file stood there, and one the source had deleted stayed at the
+    // destination untracked when that drive moved its directory on
     // (random_rotation.sh seed 206).
     Statement raise = m_db.prepare(fmt::format(
-        "UPDATE entries AS e SET d_ord = e.ord WHERE e.id = ?1 AND e.d_ord < e.ord AND {} AND {}",
+        "UPDATE entries AS e SET d_ord = e.ord WHERE e.id = ?1 AND {} AND {}",
         sql_current, sql_delivered));
     Statement drop = m_db.prepare("DELETE FROM entries WHERE id = ?");
     Statement rehome = m_db.prepare("UPDATE entries SET parent = ?, name = ? WHERE id = ?");
@@ -561,7 +565,9 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
             if (moved_onto) {
                 moved_onto(*moved); // the check may mark it damaged: not raised then
             }
-            raise.bind(1, moved->new_id).run();
+            if (moved->known) {
+                raise.bind(1, moved->new_id).run();
+            }
         } else {
             rehome.bind_blob(1, parent).bind_blob(2, name).bind(3, id).run();
         }

@@ -108,8 +108,23 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     entry("relinked", Kind::symlink, true);
     entry("never", Kind::file, false); // nothing known there: nothing to check
     entry("..", Kind::dir, true);      // a hostile catalog's name: not looked up
-    // The scan that found the rename stamped every entry 2; d's names were delivered at 1.
+    write("edited", "hello");
+    entry("edited", Kind::file, true);
+    write("superseded", "hello");
+    entry("superseded", Kind::file, true);
+    write("raised", "hello");
+    entry("raised", Kind::file, true);
+    // The scan that found the rename stamped every entry 2; d's names were
+    // delivered at 1. e/edited changed at the source since (its version is not
+    // what stands there), e/superseded is an older observation than its
+    // delivery, and the order record gave e/raised another drive's later intent.
     c.db().prepare("UPDATE entries SET ord = 2").run();
+    auto set = [&](const char* name, const char* sql) {
+        c.db().prepare(std::string("UPDATE entries SET ") + sql + " WHERE id = ?").bind(1, ids.at(name)).run();
+    };
+    set("edited", "mtime_ns = mtime_ns + 1000000000");
+    set("superseded", "ord = 0");
+    set("raised", "d_ord = 3");
 
     DestTree tree(s.dest);
     KnownAtDestCheck check(t, tree);
@@ -118,7 +133,7 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
         ++moved;
         check(m);
     });
-    EXPECT_EQ(moved, 11) << "the directory and its ten names";
+    EXPECT_EQ(moved, 14) << "the directory and its thirteen names";
     auto state = [&](const std::string& name) {
         Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_damaged FROM entries WHERE id = ?");
         st.bind(1, ids.at(name));
@@ -152,6 +167,10 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     for (const char* name : {"resized", "retimed", "missing", "is-a-dir", "relinked", ".."}) {
         EXPECT_EQ(d_ord(name), 1) << name << ": damaged there";
     }
+    EXPECT_EQ(state("edited"), std::pair(true, false));
+    EXPECT_EQ(d_ord("edited"), 1) << "not the entry's version";
+    EXPECT_EQ(d_ord("superseded"), 1) << "an older observation than the delivery";
+    EXPECT_EQ(d_ord("raised"), 3) << "another drive's later intent there, lowered";
     EXPECT_EQ(d_ord("never"), 0);
 }
 
@@ -188,6 +207,7 @@ TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
             file("", std::string("w-") + name, static_cast<uint64_t>(other));
         }
     }
+    c.db().prepare("UPDATE entries SET ord = 2").run(); // the scan that found the rename
     t.move_dest_subtree(p.id, old_dir, "d", EntryPath{"", "e"}, nullptr);
     auto undelivered = [&](const std::string& name) {
         Statement st = c.db().prepare("SELECT d_kind IS NOT NULL, d_mtime_ns IS NULL FROM entries WHERE id = ?");
@@ -203,4 +223,12 @@ TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
     EXPECT_TRUE(undelivered("grouped")) << "the old inode has another name: w-grouped";
     EXPECT_FALSE(undelivered("same")) << "not rewritten: still the group's link";
     EXPECT_FALSE(undelivered("unrelated")) << "the other name is on another inode";
+    Statement st = c.db().prepare("SELECT d_ord FROM entries WHERE id = ?");
+    st.bind(1, ids.at("grouped"));
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_int(0), 1) << "the shared file is not the entry's version: not delivered at its order";
+    st.reset();
+    st.bind(1, ids.at("alone"));
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_int(0), 2) << "delivered, at its order";
 }
