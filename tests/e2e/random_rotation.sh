@@ -16,24 +16,38 @@
 # drives are home, though, every directory of the last load's source that the
 # destination has holds its mode, owner and mtime there.
 # BARGE_ROTATION_SEED and BARGE_ROTATION_ROUNDS change the seed (default 1)
-# and rounds (default 24); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
+# and rounds (default 24), BARGE_ROTATION_DRIVES the number of drives (default
+# 2, at most 26: "both" above then means all; with two, a seed's history is
+# what it always was); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 history_kills
 seed=${BARGE_ROTATION_SEED:-1}
 rounds=${BARGE_ROTATION_ROUNDS:-24}
-A=$T/driveA
-B=$T/driveB
+LETTERS=ABCDEFGHIJKLMNOPQRSTUVWXYZ
+ndrives=${BARGE_ROTATION_DRIVES:-2}
+((ndrives >= 2 && ndrives <= 26)) || fail "BARGE_ROTATION_DRIVES must be 2 to 26, not '$ndrives'"
+DRIVES=()
+for i in $(seq 0 $((ndrives - 1))); do
+    DRIVES+=("$T/drive${LETTERS:i:1}")
+done
+A=${DRIVES[0]}
 mkdir -p "$SRC/base/sub"
 echo one >"$SRC/base/one"
 echo two >"$SRC/base/sub/two"
-mkdrive "$A"
-mkdrive "$B"
+for d in "${DRIVES[@]}"; do mkdrive "$d"; done
 expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
-expect_exit 0 barge -d "$B" --json pair add p "$SRC" "$DST"
-expect_eq true "$(json .joined)" "B joins A's pair"
+for d in "${DRIVES[@]:1}"; do
+    expect_exit 0 barge -d "$d" --json pair add p "$SRC" "$DST"
+    expect_eq true "$(json .joined)" "$(basename "$d") joins A's pair"
+done
+# all_home: no drive is in transit.
+all_home() {
+    local d
+    for d in "${DRIVES[@]}"; do [[ -z ${AWAY[$d]:-} ]] || return 1; done
+}
 RANDOM=$seed
 declare -A AWAY LOADED # drive -> 1 when in transit; drive -> the load's number
 loads=0
@@ -62,7 +76,7 @@ for round in $(seq 1 "$rounds"); do
     echo "round $round:" >>"$T/history"
     perl "$(dirname "$0")/random_history.pl" "$SRC" "$((seed * 1000 + round))" >>"$T/history"
     home=()
-    for d in "$A" "$B"; do [[ -n ${AWAY[$d]:-} ]] || home+=("$d"); done
+    for d in "${DRIVES[@]}"; do [[ -n ${AWAY[$d]:-} ]] || home+=("$d"); done
     if ((${#home[@]} > 0 && RANDOM % 5 != 0)); then
         d=${home[$((RANDOM % ${#home[@]}))]}
         loads=$((loads + 1))
@@ -75,22 +89,29 @@ for round in $(seq 1 "$rounds"); do
         LOADED[$d]=$loads
     fi
     away=()
-    for d in "$A" "$B"; do [[ -z ${AWAY[$d]:-} ]] || away+=("$d"); done
-    ((${#away[@]} == 2 && RANDOM % 2 == 0)) && away=("${away[1]}" "${away[0]}")
+    for d in "${DRIVES[@]}"; do [[ -z ${AWAY[$d]:-} ]] || away+=("$d"); done
+    if ((ndrives == 2)); then
+        ((${#away[@]} == 2 && RANDOM % 2 == 0)) && away=("${away[1]}" "${away[0]}")
+    else
+        for ((i = ${#away[@]} - 1; i > 0; i--)); do # shuffled
+            j=$((RANDOM % (i + 1)))
+            swap=${away[i]} && away[i]=${away[j]} && away[j]=$swap
+        done
+    fi
     for d in "${away[@]}"; do
         if ((RANDOM % 5 < 3 || round == rounds)); then unload "$d"; fi
     done
     # Both drives home: every directory of the last load's source that the
     # destination has holds its mode, owner and mtime there (a late drive
     # writing into one sets back the newer drive's delivery, docs/rotation.md).
-    if [[ -z ${AWAY[$A]:-} && -z ${AWAY[$B]:-} && -s $T/dirs.load ]]; then
+    if all_home && [[ -s $T/dirs.load ]]; then
         dirs_of "$DST" >"$T/dirs.dst"
         awk -F'|' 'NR == FNR { want[$1] = $0; next } ($1 in want) && want[$1] != $0 { print "< " want[$1]; print "> " $0 }' \
             "$T/dirs.load" "$T/dirs.dst" >"$T/dirs.diff"
         [[ ! -s $T/dirs.diff ]] || { head -20 "$T/dirs.diff" >&2; history_failed "with both drives home, a directory differs from the last load's source (< source, > destination)"; }
     fi
-    [[ -z ${AWAY[$A]:-} && -z ${AWAY[$B]:-} ]] && ((round % 4 == 0 || round == rounds)) || continue
-    for d in "$A" "$B"; do
+    all_home && ((round % 4 == 0 || round == rounds)) || continue
+    for d in "${DRIVES[@]}"; do
         loads=$((loads + 1))
         LOADED[$d]=$loads
         expect_exit 0 barge -d "$d" load
@@ -106,7 +127,7 @@ for round in $(seq 1 "$rounds"); do
     fi
     same_links "$SRC" "$DST" ||
         history_failed "after a trip of each drive, the destination's hard links differ from the source's"
-    for d in "$A" "$B"; do
+    for d in "${DRIVES[@]}"; do
         rc=0
         "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $(basename "$d") exited $rc"; }
