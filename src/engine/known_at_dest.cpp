@@ -21,7 +21,7 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 
 } // namespace
 
-void KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
+bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
     // A path no destination may have (a hostile catalog) is not looked up: not
     // found, so marked damaged, and its delivery fails naming it.
     int parent_fd = DestTree::is_safe(at.rel()) ? m_parents.at(at.parent) : -1;
@@ -30,13 +30,14 @@ void KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const Transi
         (known.kind != Kind::file ||
          (found->st.size == known.size && mtime_as_known(found->st.mtime_ns, known.mtime_ns))) &&
         (known.kind != Kind::symlink || found->st.target == known.target)) {
-        return;
+        return true;
     }
     m_store.mark_damaged_at_dest(entry_id);
     ++m_stale;
     spdlog::info("'{}' is not at the destination as this drive last knew it: "
                  "delivered again",
                  escape_bytes(m_tree.display(at.rel())));
+    return false;
 }
 
 int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids) {

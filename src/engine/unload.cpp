@@ -735,8 +735,10 @@ private:
                 KnownAtDestCheck check(m_store, m_dest.tree());
                 m_store.move_dest_subtree(m_pair.id, from_id, from->rel(), *to,
                                           [&](const TransitStore::MovedOnto& entry) {
-                                              check(entry);
-                                              if ((std::binary_search(pending.begin(), pending.end(), entry.old_id) ||
+                                              // One marked damaged is made again (step 2), not
+                                              // a delivered directory whose times are set back.
+                                              if (check(entry) &&
+                                                  (std::binary_search(pending.begin(), pending.end(), entry.old_id) ||
                                                    std::binary_search(pending.begin(), pending.end(), entry.new_id)) &&
                                                   m_store.forget_dir_times(entry.new_id)) {
                                                   m_times_only.add(entry.new_id);

@@ -91,3 +91,20 @@ expect_exit 0 barge verify-destination
 mkdir -p "$T/expected" && cp -a "$SRC/." "$T/expected/" && cp -a "$DST/set2/gone" "$T/expected/set2/gone" &&
     touch -r "$SRC/set2" "$T/expected/set2"
 expect_same_tree "$T/expected" "$DST" "the old path delivered again; only the deleted name left over"
+
+# A subdirectory of a directory moved whole, removed at the destination by
+# hand, with a file new in it: the move's check marks it damaged there, and
+# it is made again and counted as a directory delivered, not as one whose
+# times were only set back.
+mkdir -p "$SRC/box/empty"
+echo f >"$SRC/box/f"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+rmdir "$DST/box/empty"
+mv "$SRC/box" "$SRC/crate"
+echo g >"$SRC/crate/empty/g"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq "1 1 1" "$(json '.pairs[0].delivered | "\(.renamed_dirs) \(.dirs) \(.files)"')" \
+    "the moved directory's damaged subdirectory: moved whole, directories and files delivered"
+expect_same_tree "$SRC/crate" "$DST/crate" "the moved directory, its subdirectory made again"

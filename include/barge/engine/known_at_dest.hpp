@@ -27,13 +27,13 @@ class KnownAtDestCheck {
 public:
     KnownAtDestCheck(TransitStore& store, const DestTree& tree)
         : m_store(store), m_tree(tree), m_parents(tree.fd(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {}
-    void check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known);
+    // False when it marked the entry damaged.
+    bool check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known);
     // After a directory's move (TransitStore::move_dest_subtree): the knowledge
-    // that moved onto the source's entry at the new path.
-    void operator()(const TransitStore::MovedOnto& moved) {
-        if (moved.known) {
-            check(moved.new_id, moved.at, *moved.known);
-        }
+    // that moved onto the source's entry at the new path. False when it marked
+    // that entry damaged.
+    bool operator()(const TransitStore::MovedOnto& moved) {
+        return !moved.known || check(moved.new_id, moved.at, *moved.known);
     }
     int64_t stale() const { return m_stale; }
 
