@@ -97,6 +97,22 @@ merged_in_order(TestDir& dir, const std::string& name, const std::vector<std::st
     return known(me);
 }
 
+// The drive "me" (DIR/me.db) once it has merged the copy of "them"
+// (DIR/them.db) found at an endpoint.
+Catalog merged_into_me(TestDir& dir) {
+    std::string root = dir / "end";
+    std::filesystem::create_directories(root + "/.barge");
+    std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
+    Catalog me = Catalog::open(dir / "me.db");
+    {
+        Pair p = *me.find_pair("p");
+        Transaction tx(me.db());
+        merge_knowledge(me, p, End::dest, root, nullptr);
+        tx.commit();
+    }
+    return me;
+}
+
 } // namespace
 
 TEST(Rotation, MergeKeepsTheNewestStateWhateverTheOrder) {
@@ -213,16 +229,7 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
     };
     drive("them", {{"left", 5, false, 900}, {"stays", 5, false, 900}, {"newer", 6, false, 900}});
     drive("me", {{"left", 5, true, 100}, {"stays", 5, false, 100}, {"newer", 5, true, 100}});
-    std::string root = dir / "end";
-    std::filesystem::create_directories(root + "/.barge");
-    std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
-    Catalog me = Catalog::open(dir / "me.db");
-    {
-        Pair p = *me.find_pair("p");
-        Transaction tx(me.db());
-        merge_knowledge(me, p, End::dest, root, nullptr);
-        tx.commit();
-    }
+    Catalog me = merged_into_me(dir);
     Statement st = me.db().prepare(
         "SELECT name, d_mtime_ns IS NULL, d_verified_ns, d_ord FROM entries ORDER BY name");
     std::map<std::string, std::tuple<bool, int64_t, int64_t>> got;
@@ -267,16 +274,7 @@ TEST(Rotation, AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken) {
     };
     drive("them", {{"mine", 7, false}, {"theirs", 7, true}, {"older", 6, true}});
     drive("me", {{"mine", 5, true}, {"theirs", 7, false}, {"older", 7, false}});
-    std::string root = dir / "end";
-    std::filesystem::create_directories(root + "/.barge");
-    std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
-    Catalog me = Catalog::open(dir / "me.db");
-    {
-        Pair p = *me.find_pair("p");
-        Transaction tx(me.db());
-        merge_knowledge(me, p, End::dest, root, nullptr);
-        tx.commit();
-    }
+    Catalog me = merged_into_me(dir);
     Statement st = me.db().prepare("SELECT name, d_kind IS NOT NULL, d_ord FROM entries ORDER BY name");
     std::map<std::string, std::pair<bool, int64_t>> got;
     while (st.step()) {
