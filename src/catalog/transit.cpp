@@ -529,16 +529,10 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
     // the same path (EntryStore::leave_link_group). Asked only where the inode
     // differs.
     Statement left_group = m_db.prepare(sql_leave_link_group);
-    // What moved onto a current entry and, once checked, is its version (the
-    // directory itself and those under it too): the destination holds the
-    // version the entry's order stamps, as after any delivery (mark_delivered).
-    // For a file, the run's order record says so already (an undelivered file
-    // whose bytes are here is an intent). Kept at the old name's order, this
-    // drive's catalog copy said less than the record, and another drive that
-    // read the record took nothing from the copy: it never learned that the
-    // file stood there, and one the source had deleted stayed at the
-    // destination untracked when that drive moved its directory on
-    // (random_rotation.sh seed 206).
+    // What moved onto a current entry and, once checked, is its version: the
+    // destination holds the version the entry's order stamps, as after any
+    // delivery (mark_delivered), and this drive's catalog copy must say so at
+    // the order the run's record named (docs/rotation.md, the merge).
     Statement raise = m_db.prepare(fmt::format(
         "UPDATE entries AS e SET d_ord = e.ord WHERE e.id = ?1 AND {} AND {}",
         sql_current, sql_delivered));

@@ -170,7 +170,7 @@ TEST(DirMove, MovedKnowledgeIsTakenOnlyWhereTheDestinationHoldsIt) {
     EXPECT_EQ(state("edited"), std::pair(true, false));
     EXPECT_EQ(d_ord("edited"), 1) << "not the entry's version";
     EXPECT_EQ(d_ord("superseded"), 1) << "an older observation than the delivery";
-    EXPECT_EQ(d_ord("raised"), 3) << "another drive's later intent there, lowered";
+    EXPECT_EQ(d_ord("raised"), 3) << "another drive's later intent there was lowered";
     EXPECT_EQ(d_ord("never"), 0);
 }
 
