@@ -59,6 +59,10 @@
 #    rows there carry the stamp A's record named, not the old delivery's) and
 #    trashes it, instead of carrying it along untracked (random_rotation.sh
 #    seed 206).
+# 15. A late drive's unload killed after journaling the times of a directory
+#    another drive had moved away since (its order raised by that drive's
+#    record): run again, it passes the directory over, where it exited 3
+#    failing to open it (random_rotation.sh with four drives, seed 8).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -678,5 +682,38 @@ expect_eq "1 1" "$(json '.pairs[0] | "\(.delivered.renamed_dirs) \(.trashed)"')"
     "14: B's unload: directories moved whole, files trashed"
 expect_same_tree "$SRC" "$DST" "14: after B's unload"
 kept_in trash moved/sub/x/f <(echo f) || fail "14: moved/sub/x/f is not in the trash: $(kept_list)"
+
+# ---------------------------------------------------------------------------
+# 15. A late drive's unload killed after journaling a directory that another
+#     drive had moved away: run again, it has nothing to set back there.
+if command -v strace >/dev/null; then
+    reset
+    mkdir -p "$SRC/d/s"
+    echo f >"$SRC/d/s/f"
+    settle
+    first_trip_then_join
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    echo new >"$SRC/d/s/new"
+    settle
+    expect_exit 0 barge -d "$B" load # B writes into d/s
+    mv "$SRC/d/s" "$SRC/d/t"
+    settle
+    rm "$SRC/.barge/catalog-${ID[$B]}.db" # A does not learn d/s/new
+    expect_exit 0 barge -d "$A" load
+    expect_exit 0 barge -d "$A" --json unload # moves d/s to d/t, records d/s gone
+    expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "15: A moved d/s whole"
+    kill_unload_at "15: B's unload" "$B" mkdirat 1
+    expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+        "15: the journal of d/s's times"
+    expect_exit 0 barge -d "$B" unload
+    for d in "$A" "$B"; do
+        expect_exit 0 barge -d "$d" load
+        expect_exit 0 barge -d "$d" unload
+    done
+    expect_same_tree "$SRC" "$DST" "15: after a trip of each drive"
+else
+    echo "scenario 15 skipped: strace is not installed" >&2
+fi
 
 echo ok
