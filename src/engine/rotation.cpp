@@ -350,12 +350,23 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
                       bool source, int64_t& greatest) {
-    Statement rows = theirs.prepare(
+    // A directory their drive found at the source as it knew the destination
+    // held it (delivered, its scan's stamp above the delivery's: the source
+    // came back to that state) is known there at that scan's stamp. Directory
+    // metadata is ordered through this merge, not the order record, and their
+    // run had nothing to make there: at the delivery's older stamp, a drive
+    // arriving later with a version observed in between took its own for newer
+    // and set the directory back to it (random_rotation.sh, three drives, seed
+    // 48; rotation_faults.sh 16).
+    static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
-        "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
-        "e.ctime_ns, e.ino, e.dev FROM entries e LEFT JOIN contents c ON c.id = e.d_content_id LEFT "
-        "JOIN contents s ON s.id = e.content_id AND e.kind = 1 AND e.racy = 0 WHERE e.pair_id = ? AND "
-        "(e.d_kind IS NOT NULL OR e.d_ord > 0 OR e.kind IS NOT NULL)");
+        "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, CASE WHEN e.kind = 2 AND e.ord > e.d_ord "
+        "AND {} AND {} THEN e.ord ELSE e.d_ord END, s.hash, e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev "
+        "FROM entries e LEFT JOIN contents c ON c.id = e.d_content_id LEFT JOIN contents s ON s.id = "
+        "e.content_id AND e.kind = 1 AND e.racy = 0 WHERE e.pair_id = ? AND (e.d_kind IS NOT NULL OR "
+        "e.d_ord > 0 OR e.kind IS NOT NULL)",
+        sql_current, sql_delivered);
+    Statement rows = theirs.prepare(rows_sql);
     rows.bind(1, their_pair);
     Statement find = mine.prepare(
         "SELECT id, d_ord, d_kind, coalesce(d_verified_ns, 0), kind = 1 AND content_id IS NULL AND "

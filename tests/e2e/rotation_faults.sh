@@ -43,7 +43,7 @@
 #    scan's, and keeps knowing them; and the same when its unload is killed
 #    after writing into the directory and run again, also when that drive's
 #    delivery left the directory as this one's scan saw it and this one
-#    delivers a subdirectory's new mode (random_rotation.sh seed 194).
+#    makes a directory in it (random_rotation.sh seed 194).
 # 12. A directory moved whole by one drive after another drive moved a file
 #    out of it: the first drive's old knowledge of that file does not count
 #    the file as delivered under the new name (found by random_rotation.sh).
@@ -63,6 +63,11 @@
 #    another drive had moved away since (its order raised by that drive's
 #    record): run again, it passes the directory over, where it exited 3
 #    failing to open it (random_rotation.sh with four drives, seed 8).
+# 16. A directory whose mtime changed at the source and came back to what B
+#    delivered: A carries the changed one, B sees it changed and then back, so
+#    delivers nothing; A, late, takes from B's copy that d is there as the
+#    source had it at B's later scan, and leaves it, where it set d's older
+#    mtime back (random_rotation.sh with three drives, seed 48).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -492,37 +497,38 @@ late_writer() {
 late_writer 0
 
 # late_parent N: the same, where A's later delivery of d left d's mode and
-# mtime what B's scan saw (A wrote a file into d, the mtime set back), and B also
-# delivers a new mode of d/sub (a name made again in d): d stays B's journaled
-# newer directory, not one whose times B forgets, so B's unload killed at its
-# Nth syncfs (2: after writing into d) and run again still sets d's times back
-# (random_rotation.sh seed 194).
+# mtime what B's scan saw (A wrote a file into d, the mtime set back), and B
+# makes a directory in d that A never saw (gone from the source before A's
+# load; B's catalog copy at the source removed, so A does not learn of it): d
+# stays B's journaled newer directory, not one whose times B forgets, so B's
+# unload killed at CALL (fchmod: d/made made, no time set yet; syncfs: after
+# the times) and run again still sets d's times back (random_rotation.sh seed
+# 194). (Before, B
+# delivered a new mode of d/sub that A had seen changed back; since A's copy
+# says it saw d/sub as delivered at its later scan, B leaves d/sub: scenario 16.)
 late_parent() {
-    local label="11 (d/sub, killed at syncfs $1)" old
+    local label="11 (d/made, killed at $1 1)" old
     reset
-    mkdir -p "$SRC/d/sub"
+    mkdir -p "$SRC/d"
     echo f >"$SRC/d/f"
     settle
     first_trip_then_join
     old=$(stat -c %y "$SRC/d")
-    head -c 10000 /dev/urandom >"$SRC/d/late" # only B carries it: B writes into d
-    chmod 750 "$SRC/d/sub"                    # and this mode of d/sub
+    mkdir "$SRC/d/made" # B makes it in d
     touch -d "$old" "$SRC/d"
     settle
     expect_exit 0 barge -d "$B" load
-    chmod 755 "$SRC/d/sub"
-    echo a2 >"$SRC/d/a2" # A carries only this one: A writes into d, and delivers d later
+    rmdir "$SRC/d/made"
+    rm "$SRC/.barge/catalog-${ID[$B]}.db" # A does not learn of d/made
+    echo a2 >"$SRC/d/a2" # A writes into d, and delivers d later
     touch -d "$old" "$SRC/d"
     settle
     expect_exit 0 barge -d "$A" load
     expect_exit 0 barge -d "$A" unload
-    [[ -f $DST/d/a2 && ! -e $DST/d/late ]] || fail "$label: A's unload did not write a2 alone into d"
-    chmod 750 "$SRC/d/sub"
-    touch -d "$old" "$SRC/d"
-    kill_unload_at "$label: B's unload" "$B" syncfs "$1"
+    [[ -f $DST/d/a2 && ! -e $DST/d/made ]] || fail "$label: A's unload did not write a2 alone into d"
+    kill_unload_at "$label: B's unload" "$B" "$1" 1
     expect_exit 0 barge -d "$B" unload
-    cmp -s "$SRC/d/late" "$DST/d/late" || fail "$label: B did not deliver its late file into d"
-    expect_eq "$(dir_meta "$SRC/d/sub")" "$(dir_meta "$DST/d/sub")" "$label: d/sub's mode and mtime after B's late unload"
+    [[ -d $DST/d/made ]] || fail "$label: B did not make d/made"
     expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after B's late unload"
 }
 if command -v strace >/dev/null; then
@@ -530,8 +536,8 @@ if command -v strace >/dev/null; then
     # d's times not set back yet.
     late_writer 1
     late_writer 2
-    late_parent 1
-    late_parent 2
+    late_parent fchmod
+    late_parent syncfs
 else
     echo "scenario 11's kills skipped: strace is not installed" >&2
 fi
@@ -715,5 +721,30 @@ if command -v strace >/dev/null; then
 else
     echo "scenario 15 skipped: strace is not installed" >&2
 fi
+
+# ---------------------------------------------------------------------------
+# 16. A directory back at the state the destination holds: the newer drive has
+#     nothing to deliver, and the late drive does not set its older view back.
+reset
+mkdir -p "$SRC/d"
+echo f >"$SRC/d/f"
+touch -d @1704103200 "$SRC/d"
+settle
+first_trip_then_join
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+touch -d @1704189600 "$SRC/d"
+settle
+expect_exit 0 barge -d "$A" load # d at its new mtime
+expect_exit 0 barge -d "$B" load # the same, seen later
+touch -d @1704103200 "$SRC/d"
+settle
+expect_exit 0 barge -d "$B" load # d as delivered: nothing to carry
+expect_exit 0 barge -d "$B" --json unload
+expect_eq 0 "$(json '.pairs[0].delivered.dirs')" "16: B had no directory to deliver"
+expect_exit 0 barge -d "$A" --json unload
+expect_eq "1704103200 0" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
+    "16: d's mtime at the destination after A's late unload, and A's directories delivered"
+expect_same_tree "$SRC" "$DST" "16: after A's late unload"
 
 echo ok

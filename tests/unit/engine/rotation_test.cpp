@@ -284,3 +284,44 @@ TEST(Rotation, AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken) {
     EXPECT_EQ(got["theirs"], std::make_pair(true, int64_t{7})) << "knowledge at the same order not taken";
     EXPECT_EQ(got["older"], std::make_pair(false, int64_t{7})) << "older knowledge taken";
 }
+
+// A directory the other drive found at the source as it knew the destination
+// held it (delivered, its scan's stamp above the delivery's) is known there at
+// that scan's stamp; not one whose source state differs from what it knew
+// there, and not a file (files are ordered by the order record).
+TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
+    TestDir dir;
+    // Rows (name, kind, source mtime, delivered mtime, order, delivered order).
+    using Row = std::tuple<const char*, int, int64_t, int64_t, int64_t, int64_t>;
+    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
+        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
+        Pair p = c.add_pair(settings(), "pair-uuid");
+        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
+        Statement ins = c.db().prepare(
+            "INSERT INTO entries(pair_id, parent, name, kind, mode, mtime_ns, content_id, d_kind, d_mode, "
+            "d_uid, d_gid, d_mtime_ns, d_content_id, ord, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, ?3, 493, "
+            "?4, ?5, ?3, 493, 0, 0, ?6, ?5, ?7, ?8)");
+        for (const auto& [name, kind, mtime, d_mtime, ord, d_ord] : rows) {
+            ins.bind(1, p.id).bind_blob(2, name).bind(3, kind).bind(4, mtime).bind(6, d_mtime).bind(7, ord)
+                .bind(8, d_ord);
+            if (kind == 1) {
+                ins.bind(5, content);
+            } else {
+                ins.bind_null(5);
+            }
+            ins.run();
+        }
+        c.bump_generation();
+    };
+    drive("them", {{"found", 2, 100, 100, 9, 5}, {"changed", 2, 200, 100, 9, 5}, {"file", 1, 100, 100, 9, 5}});
+    drive("me", {{"found", 2, 50, 50, 7, 7}, {"changed", 2, 50, 50, 7, 7}, {"file", 1, 50, 50, 7, 7}});
+    Catalog me = merged_into_me(dir);
+    Statement st = me.db().prepare("SELECT name, d_mtime_ns, d_ord FROM entries ORDER BY name");
+    std::map<std::string, std::pair<int64_t, int64_t>> got;
+    while (st.step()) {
+        got[st.column_blob(0)] = {st.column_int(1), st.column_int(2)};
+    }
+    EXPECT_EQ(got["found"], std::make_pair(int64_t{100}, int64_t{9})) << "not taken at their scan's stamp";
+    EXPECT_EQ(got["changed"], std::make_pair(int64_t{50}, int64_t{7})) << "another state at the source: taken";
+    EXPECT_EQ(got["file"], std::make_pair(int64_t{50}, int64_t{7})) << "a file taken at their scan's stamp";
+}
