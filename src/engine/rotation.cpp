@@ -350,23 +350,28 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
                       bool source, int64_t& greatest) {
-    // A directory their drive found at the source as it knew the destination
-    // held it (delivered, its scan's stamp above the delivery's: the source
-    // came back to that state) is known there at that scan's stamp. Directory
-    // metadata is ordered through this merge, not the order record, and their
-    // run had nothing to make there: at the delivery's older stamp, a drive
-    // arriving later with a version observed in between took its own for newer
-    // and set the directory back to it (random_rotation.sh, three drives, seed
-    // 48; rotation_faults.sh 16).
     static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
-        "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, CASE WHEN e.kind = 2 AND e.ord > e.d_ord "
-        "AND {} AND {} THEN e.ord ELSE e.d_ord END, s.hash, e.size, e.mtime_ns, e.ctime_ns, e.ino, e.dev "
+        "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
+        "e.ctime_ns, e.ino, e.dev, CASE WHEN e.kind = 2 AND e.ord > e.d_ord AND {} AND {} THEN e.ord END "
         "FROM entries e LEFT JOIN contents c ON c.id = e.d_content_id LEFT JOIN contents s ON s.id = "
         "e.content_id AND e.kind = 1 AND e.racy = 0 WHERE e.pair_id = ? AND (e.d_kind IS NOT NULL OR "
         "e.d_ord > 0 OR e.kind IS NOT NULL)",
         sql_current, sql_delivered);
     Statement rows = theirs.prepare(rows_sql);
+    // A directory their drive found at the source as it knew the destination
+    // held it (delivered, its scan's stamp above the delivery's: the source
+    // came back to that state, or only its ctime moved) was seen there at that
+    // scan's stamp. That observation delivered nothing, so nothing else says
+    // so: a drive arriving later with a version observed in between took its
+    // own for newer and set the directory back to it (rotation_faults.sh 16).
+    // Where this drive knows the same state there, only its order rises: their
+    // knowledge itself is only as new as their delivery's stamp, and taken
+    // whole at the scan's it overwrote a newer delivery of this drive's.
+    Statement seen = mine.prepare(
+        "UPDATE entries SET d_ord = ?4 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND d_ord < ?4 AND "
+        "d_kind IS ?5 AND d_mode IS ?6 AND d_uid IS ?7 AND d_gid IS ?8 AND d_mtime_ns IS ?9 AND d_xattrs IS "
+        "?10 AND d_damaged = 0");
     rows.bind(1, their_pair);
     Statement find = mine.prepare(
         "SELECT id, d_ord, d_kind, coalesce(d_verified_ns, 0), kind = 1 AND content_id IS NULL AND "
@@ -386,12 +391,12 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         "d_content_id, d_target, d_xattrs, d_verified_ns, d_damaged, d_ord, ord) VALUES "
         "(?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, -1)");
     int64_t learned = 0;
-    while (rows.step()) {
+    auto merge_row = [&] {
         std::string parent = rows.column_blob(0), name = rows.column_blob(1);
         bool known_there = !rows.is_null(2);
         int64_t their_ord = rows.column_int(13);
         if (their_ord > latest_believable_ord()) {
-            continue; // beyond any clock: a damaged or forged copy, not a fact
+            return; // beyond any clock: a damaged or forged copy, not a fact
         }
         greatest = std::max(greatest, their_ord);
         int64_t their_verified = rows.is_null(11) ? 0 : rows.column_int(11);
@@ -435,10 +440,10 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             }
             add.bind(13, 0).bind(14, 0);
             add.run();
-            continue;
+            return;
         }
         if (!take) {
-            continue;
+            return;
         }
         if (id && !known_there) {
             // Their row knows an order there, not what stands there (their own
@@ -449,7 +454,7 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             // deleted it (found by random_rotation.sh).
             raise.bind(1, *id).bind(2, their_ord).run();
             ++learned;
-            continue;
+            return;
         }
         if (!rows.is_null(7)) {
             content = upsert_content(mine, digest_from_bytes(rows.column_blob(7)), rows.column_int(8));
@@ -481,6 +486,20 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         st.bind(first + 10, their_ord);
         st.run();
         ++learned;
+    };
+    while (rows.step()) {
+        merge_row();
+        if (rows.is_null(20) || rows.column_int(20) > latest_believable_ord()) {
+            continue;
+        }
+        seen.bind(1, my_pair).bind_blob(2, rows.column_blob(0)).bind_blob(3, rows.column_blob(1));
+        seen.bind(4, rows.column_int(20));
+        for (int i = 2; i <= 6; ++i) {
+            rows.is_null(i) ? seen.bind_null(i + 3) : seen.bind(i + 3, rows.column_int(i));
+        }
+        rows.is_null(10) ? seen.bind_null(10) : seen.bind_blob(10, rows.column_blob(10));
+        seen.run();
+        learned += mine.changes();
     }
     return learned;
 }

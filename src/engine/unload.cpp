@@ -211,10 +211,9 @@ public:
     // drive had delivered after this drive's scan of them (it wrote into them)
     // left their journal: they get that delivery's state back first. One that
     // cannot be set is forgotten as delivered, as in dir_metadata. One that is
-    // not there (another drive moved or removed it since this drive last knew
-    // it: the order record raised its order) was not written into: nothing to
-    // set back, and nothing failed (rotation_faults.sh 15; found with four
-    // drives by random_rotation.sh seed 8).
+    // no longer there (another drive moved or removed it) has nothing to set
+    // back, and nothing failed (rotation_faults.sh 15; found with four drives
+    // by random_rotation.sh seed 8).
     void restore_newer_dirs() {
         std::vector<int64_t> ids = m_store.dir_times(m_pair.id);
         if (ids.empty()) {

@@ -286,9 +286,11 @@ TEST(Rotation, AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken) {
 }
 
 // A directory the other drive found at the source as it knew the destination
-// held it (delivered, its scan's stamp above the delivery's) is known there at
-// that scan's stamp; not one whose source state differs from what it knew
-// there, and not a file (files are ordered by the order record).
+// held it (delivered, its scan's stamp above the delivery's) raises this
+// drive's order there to that scan's stamp where this drive knows the same
+// state there; not where it knows another (its own newer delivery stays), not
+// one whose source state differs from what that drive knew there, and not a
+// file (files are ordered by the order record).
 TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
     TestDir dir;
     // Rows (name, kind, source mtime, delivered mtime, order, delivered order).
@@ -313,15 +315,23 @@ TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
         }
         c.bump_generation();
     };
-    drive("them", {{"found", 2, 100, 100, 9, 5}, {"changed", 2, 200, 100, 9, 5}, {"file", 1, 100, 100, 9, 5}});
-    drive("me", {{"found", 2, 50, 50, 7, 7}, {"changed", 2, 50, 50, 7, 7}, {"file", 1, 50, 50, 7, 7}});
+    drive("them", {{"found", 2, 100, 100, 9, 5},
+                   {"mine newer", 2, 100, 100, 9, 5},
+                   {"changed", 2, 200, 100, 9, 5},
+                   {"file", 1, 100, 100, 9, 5}});
+    drive("me", {{"found", 2, 100, 100, 7, 7},
+                 {"mine newer", 2, 50, 50, 7, 7},
+                 {"changed", 2, 100, 100, 7, 7},
+                 {"file", 1, 100, 100, 7, 7}});
     Catalog me = merged_into_me(dir);
     Statement st = me.db().prepare("SELECT name, d_mtime_ns, d_ord FROM entries ORDER BY name");
     std::map<std::string, std::pair<int64_t, int64_t>> got;
     while (st.step()) {
         got[st.column_blob(0)] = {st.column_int(1), st.column_int(2)};
     }
-    EXPECT_EQ(got["found"], std::make_pair(int64_t{100}, int64_t{9})) << "not taken at their scan's stamp";
-    EXPECT_EQ(got["changed"], std::make_pair(int64_t{50}, int64_t{7})) << "another state at the source: taken";
-    EXPECT_EQ(got["file"], std::make_pair(int64_t{50}, int64_t{7})) << "a file taken at their scan's stamp";
+    EXPECT_EQ(got["found"], std::make_pair(int64_t{100}, int64_t{9})) << "not raised to their scan's stamp";
+    EXPECT_EQ(got["mine newer"], std::make_pair(int64_t{50}, int64_t{7}))
+        << "their older knowledge taken over this drive's newer delivery";
+    EXPECT_EQ(got["changed"], std::make_pair(int64_t{100}, int64_t{7})) << "another state at the source: raised";
+    EXPECT_EQ(got["file"], std::make_pair(int64_t{100}, int64_t{7})) << "a file raised to their scan's stamp";
 }
