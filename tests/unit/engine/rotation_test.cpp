@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <gtest/gtest.h>
 #include <map>
 #include <random>
@@ -95,6 +96,17 @@ merged_in_order(TestDir& dir, const std::string& name, const std::vector<std::st
     }
     EXPECT_EQ(known_drives(me.db(), me.find_pair("p")->id).size(), ids.size());
     return known(me);
+}
+
+// DIR/ID.db: a drive's catalog with the pair and one content (hash
+// content_of(1, 1), 10 bytes), its rows written by fill, and its generation
+// bumped as a run's end does.
+void with_drive(TestDir& dir, const std::string& id,
+                const std::function<void(Database& db, int64_t pair, int64_t content)>& fill) {
+    Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
+    Pair p = c.add_pair(settings(), "pair-uuid");
+    fill(c.db(), p.id, upsert_content(c.db(), content_of(1, 1), 10));
+    c.bump_generation();
 }
 
 // The drive "me" (DIR/me.db) once it has merged the copy of "them"
@@ -209,23 +221,21 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
     // Rows (name, delivered order, left its link group, verified at).
     using Row = std::tuple<const char*, int64_t, bool, int64_t>;
     auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
-        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
-        Pair p = c.add_pair(settings(), "pair-uuid");
-        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
-        Statement ins = c.db().prepare(
-            "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
-            "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
-            "?3, ?4, ?5, ?6)");
-        for (const auto& [name, ord, left_group, verified] : rows) {
-            ins.bind(1, p.id).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
-            if (left_group) {
-                ins.bind_null(3);
-            } else {
-                ins.bind(3, 100);
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            Statement ins = db.prepare(
+                "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+                "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
+                "?3, ?4, ?5, ?6)");
+            for (const auto& [name, ord, left_group, verified] : rows) {
+                ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
+                if (left_group) {
+                    ins.bind_null(3);
+                } else {
+                    ins.bind(3, 100);
+                }
+                ins.run();
             }
-            ins.run();
-        }
-        c.bump_generation();
+        });
     };
     drive("them", {{"left", 5, false, 900}, {"stays", 5, false, 900}, {"newer", 6, false, 900}});
     drive("me", {{"left", 5, true, 100}, {"stays", 5, false, 100}, {"newer", 5, true, 100}});
@@ -254,23 +264,21 @@ TEST(Rotation, AnOrderWithoutKnowledgeRaisesAndKnowledgeAtTheSameOrderIsTaken) {
     // Rows (name, delivered order, knows what stands there).
     using Row = std::tuple<const char*, int64_t, bool>;
     auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
-        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
-        Pair p = c.add_pair(settings(), "pair-uuid");
-        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
-        for (const auto& [name, ord, knows] : rows) {
-            Statement ins = c.db().prepare(
-                knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
-                        "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, "
-                        "0, 0, 100, ?4, ?3)"
-                      : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' AS "
-                        "BLOB), ?2, NULL, ?3)");
-            ins.bind(1, p.id).bind_blob(2, name).bind(3, ord);
-            if (knows) {
-                ins.bind(4, content);
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            for (const auto& [name, ord, knows] : rows) {
+                Statement ins = db.prepare(
+                    knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
+                            "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, "
+                            "0, 0, 100, ?4, ?3)"
+                          : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' AS "
+                            "BLOB), ?2, NULL, ?3)");
+                ins.bind(1, pair).bind_blob(2, name).bind(3, ord);
+                if (knows) {
+                    ins.bind(4, content);
+                }
+                ins.run();
             }
-            ins.run();
-        }
-        c.bump_generation();
+        });
     };
     drive("them", {{"mine", 7, false}, {"theirs", 7, true}, {"older", 6, true}});
     drive("me", {{"mine", 5, true}, {"theirs", 7, false}, {"older", 7, false}});
@@ -296,24 +304,22 @@ TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
     // Rows (name, kind, source mtime, delivered mtime, order, delivered order).
     using Row = std::tuple<const char*, int, int64_t, int64_t, int64_t, int64_t>;
     auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
-        Catalog c = Catalog::create(dir / (id + ".db"), 1 << 20, id);
-        Pair p = c.add_pair(settings(), "pair-uuid");
-        int64_t content = upsert_content(c.db(), content_of(1, 1), 10);
-        Statement ins = c.db().prepare(
-            "INSERT INTO entries(pair_id, parent, name, kind, mode, mtime_ns, content_id, d_kind, d_mode, "
-            "d_uid, d_gid, d_mtime_ns, d_content_id, ord, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, ?3, 493, "
-            "?4, ?5, ?3, 493, 0, 0, ?6, ?5, ?7, ?8)");
-        for (const auto& [name, kind, mtime, d_mtime, ord, d_ord] : rows) {
-            ins.bind(1, p.id).bind_blob(2, name).bind(3, kind).bind(4, mtime).bind(6, d_mtime).bind(7, ord)
-                .bind(8, d_ord);
-            if (kind == 1) {
-                ins.bind(5, content);
-            } else {
-                ins.bind_null(5);
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            Statement ins = db.prepare(
+                "INSERT INTO entries(pair_id, parent, name, kind, mode, mtime_ns, content_id, d_kind, d_mode, "
+                "d_uid, d_gid, d_mtime_ns, d_content_id, ord, d_ord) VALUES (?1, CAST('dir' AS BLOB), ?2, ?3, 493, "
+                "?4, ?5, ?3, 493, 0, 0, ?6, ?5, ?7, ?8)");
+            for (const auto& [name, kind, mtime, d_mtime, ord, d_ord] : rows) {
+                ins.bind(1, pair).bind_blob(2, name).bind(3, kind).bind(4, mtime).bind(6, d_mtime).bind(7, ord)
+                    .bind(8, d_ord);
+                if (kind == 1) {
+                    ins.bind(5, content);
+                } else {
+                    ins.bind_null(5);
+                }
+                ins.run();
             }
-            ins.run();
-        }
-        c.bump_generation();
+        });
     };
     drive("them", {{"found", 2, 100, 100, 9, 5},
                    {"mine newer", 2, 100, 100, 9, 5},
