@@ -1066,9 +1066,6 @@ TEST(Database, StatementCacheReusesSafely) {
     EXPECT_EQ(c.column_int(0), 3);
 }
 
-// Deletions come children first (reverse path order), a page at a time below the
-// last page's key, whatever the callback does with the rows it is given: those
-// it forgets and those it leaves (a failure) are both passed over, and false stops.
 // The old name a new file is renamed from at the destination: one of its own
 // source file (the same inode and device) first, else the lowest id of that
 // content; an inode of 0 (unknown) is no one's own (random_history.sh seed 139).
@@ -1122,6 +1119,9 @@ TEST(Transit, ARenameTakesItsOwnFilesOldNameFirst) {
     EXPECT_EQ(t.rename_source(n_own)->first, other) << "its own old name forgotten: the lowest id of the others";
 }
 
+// Deletions come children first (reverse path order), a page at a time below the
+// last page's key, whatever the callback does with the rows it is given: those
+// it forgets and those it leaves (a failure) are both passed over, and false stops.
 TEST(Transit, DeletionsComePageByPageChildrenFirst) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
