@@ -103,6 +103,12 @@ kept_in() {
     return 1
 }
 
+# journals DRIVE KIND: how many journals of KIND (dir_times, dir_move) DRIVE's
+# catalog holds (its meta rows KIND:<pair id>).
+journals() {
+    sqlite3 -readonly "$1/barge.db" "SELECT count(*) FROM meta WHERE key LIKE '$2:%'"
+}
+
 # kept_list: every file under DST/.barge/versions and trash, with its content.
 kept_list() {
     (cd "$DST/.barge" && find versions trash -type f -exec b2sum {} + 2>/dev/null | LC_ALL=C sort) || true
@@ -478,7 +484,7 @@ late_writer() {
     local label="11 (killed at syncfs $1)"
     if [[ $1 != 0 ]]; then
         kill_unload_at "$label: B's unload" "$B" syncfs "$1"
-        expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+        expect_eq 1 "$(journals "$B" dir_times)" \
             "$label: the journal of d's times"
     else
         label=11
@@ -488,7 +494,7 @@ late_writer() {
     expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after B's late unload"
     expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM entries WHERE name = CAST('d' AS BLOB) AND
         d_mode = $((8#700)) AND d_mtime_ns = $(stat -c %Y "$SRC/d")000000000")" "$label: B knows d as A delivered it"
-    expect_eq 0 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+    expect_eq 0 "$(journals "$B" dir_times)" \
         "$label: no journal left"
     expect_exit 0 barge -d "$B" load
     expect_exit 0 barge -d "$B" unload
@@ -572,7 +578,7 @@ stale_move() {
     if [[ $1 != 0 ]]; then
         kill_unload_at "$label: A's unload" "$A" syncfs "$1"
         [[ -d $DST/e && ! -e $DST/d ]] || fail "$label: A was killed before it moved d to e"
-        expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_move:%'")" \
+        expect_eq 1 "$(journals "$A" dir_move)" \
             "$label: the journal of the move"
     fi
     expect_exit 0 barge -d "$A" --json unload
@@ -710,7 +716,7 @@ if command -v strace >/dev/null; then
     expect_exit 0 barge -d "$A" --json unload # moves d/s to d/t, records d/s gone
     expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "15: A moved d/s whole"
     kill_unload_at "15: B's unload" "$B" mkdirat 1
-    expect_eq 1 "$(sqlite3 -readonly "$B/barge.db" "SELECT count(*) FROM meta WHERE key LIKE 'dir_times:%'")" \
+    expect_eq 1 "$(journals "$B" dir_times)" \
         "15: the journal of d/s's times"
     expect_exit 0 barge -d "$B" unload
     for d in "$A" "$B"; do
