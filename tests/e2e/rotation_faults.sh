@@ -68,6 +68,12 @@
 #    delivers nothing; A, late, takes from B's copy that d is there as the
 #    source had it at B's later scan, and leaves it, where it set d's older
 #    mtime back (random_rotation.sh with three drives, seed 48).
+# 17. The same rule against a newer delivery: B delivers d's new mtime (the
+#    source out of sight) after A, out of the destination's sight, found d at
+#    the source back at the mtime A knew delivered; B's next load learns A's
+#    copy, which must not overwrite B's delivery with A's older knowledge: B
+#    delivers the mtime back (a reviewer's counterexample to the rule's first
+#    version, which took the copy's knowledge whole at the scan's stamp).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -752,5 +758,32 @@ expect_exit 0 barge -d "$A" --json unload
 expect_eq "1704103200 0" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
     "16: d's mtime at the destination after A's late unload, and A's directories delivered"
 expect_same_tree "$SRC" "$DST" "16: after A's late unload"
+
+# ---------------------------------------------------------------------------
+# 17. A directory found as delivered does not overwrite a newer delivery: B
+#     delivers d's new mtime while A's copy says A found d as delivered at a
+#     later scan; B then learns that copy and still delivers d's mtime back.
+reset
+mkdir -p "$SRC/d"
+echo f >"$SRC/d/f"
+touch -d @1704103200 "$SRC/d"
+settle
+first_trip_then_join
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+touch -d @1704189600 "$SRC/d"
+settle
+expect_exit 0 barge -d "$B" load # d at its new mtime
+touch -d @1704103200 "$SRC/d"
+settle
+expect_exit 0 without "$DST" barge -d "$A" load # d as A knows the destination holds it
+expect_exit 0 without "$SRC" barge -d "$B" --json unload
+expect_eq "1704189600 1" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
+    "17: d's mtime at the destination after B's unload, and B's directories delivered"
+expect_exit 0 barge -d "$B" load # learns A's copy at the source
+expect_exit 0 barge -d "$B" --json unload
+expect_eq "1704103200 1" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
+    "17: d's mtime at the destination after B's next trip, and B's directories delivered"
+expect_same_tree "$SRC" "$DST" "17: after B's next trip"
 
 echo ok
