@@ -18,7 +18,11 @@
 # BARGE_ROTATION_SEED and BARGE_ROTATION_ROUNDS change the seed (default 1)
 # and rounds (default 24), BARGE_ROTATION_DRIVES the number of drives (default
 # 2, at most 26: "both" above then means all; with two, a seed's history is
-# what it always was); BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
+# what it always was); BARGE_ROTATION_APART=1 runs each load out of the
+# destination's sight and each unload out of the source's, as at two sites,
+# so a drive learns what another did only from the catalog copies at the site
+# it visits (random_rotation_apart.sh); BARGE_HISTORY_KEEP=DIR keeps the trees
+# on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 history_kills
@@ -31,6 +35,10 @@ DRIVES=()
 for i in $(seq 0 $((ndrives - 1))); do
     DRIVES+=("$T/drive${LETTERS:i:1}")
 done
+apart=${BARGE_ROTATION_APART:-0}
+# hide DIR, unhide DIR: with apart, DIR out of sight, and back.
+hide() { [[ $apart != 1 ]] || mv "$1" "$1.away"; }
+unhide() { [[ $apart != 1 ]] || mv "$1.away" "$1"; }
 A=${DRIVES[0]}
 mkdir -p "$SRC/base/sub"
 echo one >"$SRC/base/one"
@@ -54,6 +62,7 @@ loads=0
 unload() {
     local d=$1 name rc
     name=$(basename "$d")
+    hide "$SRC"
     if [[ $kills == yes && $((RANDOM % 3)) == 0 ]]; then
         history_killed_unload "unload $name (load $((LOADED[$d])))" -d "$d"
     fi
@@ -68,6 +77,7 @@ unload() {
     rc=0
     "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
     [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $name after its unload exited $rc"; }
+    unhide "$SRC"
     return 0
 }
 # dirs_of ROOT: each directory's path, mode, owner and mtime, a line each.
@@ -81,7 +91,9 @@ for round in $(seq 1 "$rounds"); do
         d=${home[$((RANDOM % ${#home[@]}))]}
         loads=$((loads + 1))
         rc=0
+        hide "$DST"
         "$BARGE" -d "$d" load >"$T/out" 2>"$T/err" || rc=$?
+        unhide "$DST"
         dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "the load on $(basename "$d") exited $rc"; }
@@ -114,7 +126,9 @@ for round in $(seq 1 "$rounds"); do
     for d in "${DRIVES[@]}"; do
         loads=$((loads + 1))
         LOADED[$d]=$loads
+        hide "$DST"
         expect_exit 0 barge -d "$d" load
+        unhide "$DST"
         dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d") (the source unchanged)" >>"$T/history"
         unload "$d"
