@@ -21,8 +21,9 @@
 # what it always was); BARGE_ROTATION_APART=1 runs each load out of the
 # destination's sight and each unload out of the source's, as at two sites,
 # so a drive learns what another did only from the catalog copies at the site
-# it visits (random_rotation_apart.sh); BARGE_HISTORY_KEEP=DIR keeps the trees
-# on a failure.
+# it visits (random_rotation_apart.sh); BARGE_ROTATION_ENCRYPT=1 encrypts
+# every second drive (B, D, ...; random_rotation_encrypted.sh);
+# BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 history_kills
@@ -43,7 +44,19 @@ A=${DRIVES[0]}
 mkdir -p "$SRC/base/sub"
 echo one >"$SRC/base/one"
 echo two >"$SRC/base/sub/two"
-for d in "${DRIVES[@]}"; do mkdrive "$d"; done
+encrypt=${BARGE_ROTATION_ENCRYPT:-0}
+if [[ $encrypt == 1 ]]; then
+    printf 'passphrase of the rotation\n' >"$T/pass"
+    export BARGE_PASSPHRASE_FILE=$T/pass
+fi
+for i in "${!DRIVES[@]}"; do
+    if [[ $encrypt == 1 ]] && ((i % 2 == 1)); then # B, D, ...
+        expect_exit 0 barge init "${DRIVES[i]}" --encrypt --kdf-memory 8KiB --kdf-passes 1 --piece-size 1M
+    else
+        mkdrive "${DRIVES[i]}"
+    fi
+done
+[[ $encrypt != 1 || -f $T/driveB/barge.key ]] || fail "drive B is not encrypted: no barge.key"
 expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
