@@ -9,13 +9,23 @@
 # rename, mkdir or barrier, and run again. After every round the destination equals the source
 # byte for byte (contents, modes, owners, mtimes of files and directories,
 # symlinks, hard links) and verify-destination passes. BARGE_HISTORY_SEED and
-# BARGE_HISTORY_ROUNDS change the seed (default 1) and rounds (default 24).
+# BARGE_HISTORY_ROUNDS change the seed (default 1) and rounds (default 24);
+# BARGE_HISTORY_EXFAT=1 puts the drive on a 64 MiB exFAT file system, as on
+# most external drives (random_history_exfat.sh).
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 history_kills
 seed=${BARGE_HISTORY_SEED:-1}
 rounds=${BARGE_HISTORY_ROUNDS:-24}
-setup_pair --mass-change-limit 100 --on-delete trash
+options=()
+if [[ ${BARGE_HISTORY_EXFAT:-0} == 1 ]]; then
+    exfat_mount xdrive
+    [[ $(stat -f -c %T "$T/xdrive") == fuseblk ]] || fail "$T/xdrive is not the exFAT mount"
+    DRIVE=$T/xdrive/drive
+    export BARGE_DRIVE=$DRIVE
+    options=(--reserve 1M) # the default reserve (1 GiB) is more than the drive
+fi
+setup_pair --mass-change-limit 100 --on-delete trash "${options[@]}"
 mkdir -p "$SRC/base/sub"
 echo one >"$SRC/base/one"
 echo two >"$SRC/base/sub/two"
