@@ -48,6 +48,8 @@ sub rewrite {
     rename($tmp, $from) or die "$rel: $!";
 }
 sub set_back { my ($rel) = @_; utime($old, $old + int(rand(3)) * 86400, "$root/$rel"); }
+# quiet(COMMAND...): runs it, its errors unprinted; whether it succeeded.
+sub quiet { return system('sh', '-c', '"$@" 2>/dev/null', 'sh', @_) == 0; }
 
 my @ops = (
     [ 'new file', 6, sub { my $f = fresh(pick(dirs())); write_file($f, int(rand(3)) ? int(rand(3000)) : 0); $f } ],
@@ -65,6 +67,39 @@ my @ops = (
     [ 'file to dir', 1, sub { my @f = entries('f') or return; my $f = pick(@f); unlink("$root/$f"); mkdir("$root/$f"); write_file("$f/inside", 10); $f } ],
     [ 'dir to file', 1, sub { my @d = entries('d') or return; my $d = pick(@d); remove_tree("$root/$d"); write_file($d, 20); $d } ],
 );
+# BARGE_HISTORY_FIDELITY=1: also extended attributes, POSIX ACLs (default
+# ACLs on directories too) and sparse files (random_history_fidelity.sh).
+# Added after the others, so that every seed's history without them stays
+# what it was.
+if ($ENV{BARGE_HISTORY_FIDELITY}) {
+    push @ops, (
+        [ 'xattr', 3, sub {
+            my @a = (entries('f'), entries('d')) or return;
+            my ($e, $n) = (pick(@a), 'user.' . pick(qw(tag comment x)));
+            if (rand() < 0.3) { quiet('setfattr', '-x', $n, "$root/$e") or return; return "$e -$n"; }
+            my $v = pick('x', 'v' . int(rand(100)), 'a' x (1 + int(rand(300))));
+            quiet('setfattr', '-n', $n, '-v', $v, "$root/$e") or return;
+            "$e $n=" . length($v) . ' bytes' } ],
+        [ 'acl', 1, sub {
+            my @a = (entries('f'), entries('d')) or return;
+            my $e = pick(@a);
+            my @how = rand() < 0.3 ? ('-b') : ('-m', pick('u:nobody:r', 'g:nogroup:rw', 'u:daemon:rwx'));
+            unshift(@how, '-d') if -d "$root/$e" && $how[0] eq '-m' && rand() < 0.5;
+            quiet('setfacl', @how, "$root/$e") or return;
+            "$e @how" } ],
+        [ 'sparse file', 2, sub {
+            my $f = fresh(pick(dirs()));
+            my $size = 65536 * (1 + int(rand(8)));
+            open(my $fh, '>', "$root/$f") or die "$f: $!";
+            for (0 .. int(rand(3))) {
+                seek($fh, 65536 * int(rand($size / 65536)), 0);
+                print $fh join('', map { chr(32 + int(rand(90))) } 1 .. 1 + int(rand(5000)));
+            }
+            close($fh);
+            truncate("$root/$f", $size) if -s "$root/$f" < $size;
+            "$f ($size bytes)" } ],
+    );
+}
 my @weighted = map { my $op = $_; map { $op } 1 .. $op->[1] } @ops;
 my $n = 8 + int(rand(12));
 for (1 .. $n) {

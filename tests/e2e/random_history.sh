@@ -11,7 +11,10 @@
 # symlinks, hard links) and verify-destination passes. BARGE_HISTORY_SEED and
 # BARGE_HISTORY_ROUNDS change the seed (default 1) and rounds (default 24);
 # BARGE_HISTORY_EXFAT=1 puts the drive on a 64 MiB exFAT file system, as on
-# most external drives (random_history_exfat.sh).
+# most external drives (random_history_exfat.sh); BARGE_HISTORY_FIDELITY=1
+# adds extended attributes, POSIX ACLs and sparse files to the changes and
+# compares them too: each entry's attributes and ACL, each file's holes
+# (random_history_fidelity.sh).
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 history_kills
@@ -24,6 +27,15 @@ if [[ ${BARGE_HISTORY_EXFAT:-0} == 1 ]]; then
     DRIVE=$T/xdrive/drive
     export BARGE_DRIVE=$DRIVE
     options=(--reserve 1M) # the default reserve (1 GiB) is more than the drive
+fi
+if [[ ${BARGE_HISTORY_FIDELITY:-0} == 1 ]]; then
+    for tool in getfattr setfattr getfacl setfacl xfs_io; do
+        command -v $tool >/dev/null || skip "$tool is not installed"
+    done
+    touch "$T/probe"
+    setfattr -n user.probe -v 1 "$T/probe" 2>/dev/null || skip "$T holds no user extended attributes"
+    setfacl -m u:nobody:r "$T/probe" 2>/dev/null || skip "$T holds no POSIX ACLs"
+    export BARGE_HISTORY_FIDELITY MANIFEST_XATTRS=1 MANIFEST_BLOCKS=1
 fi
 setup_pair --mass-change-limit 100 --on-delete trash "${options[@]}"
 mkdir -p "$SRC/base/sub"
