@@ -145,6 +145,10 @@ history_kills() {
 # history_failed WHAT: prints the whole history ($T/history), copies the trees
 # and the drives to $BARGE_HISTORY_KEEP if set, and fails round $round.
 history_failed() {
+    local x
+    for x in "$SRC" "$DST"; do # hidden by random_rotation.sh's apart mode
+        [[ ! -e $x.away ]] || mv "$x.away" "$x"
+    done
     cat "$T/history" >&2
     [[ -z ${BARGE_HISTORY_KEEP:-} ]] || { rm -rf "$BARGE_HISTORY_KEEP"; cp -a "$T" "$BARGE_HISTORY_KEEP"; }
     fail "round $round (seed $seed): $1"
@@ -177,6 +181,7 @@ exfat_mount() {
     local name=$1 loop
     need_root "mounting a FUSE file system"
     command -v mount.exfat-fuse >/dev/null || skip "exfat-fuse is not installed"
+    command -v mkfs.exfat >/dev/null || skip "mkfs.exfat is not installed (exfatprogs)"
     [[ -e /dev/fuse ]] || skip "no /dev/fuse"
     truncate -s 64M "$T/$name.img"
     mkfs.exfat "$T/$name.img" >/dev/null

@@ -71,7 +71,7 @@ my @ops = (
 # ACLs on directories too) and sparse files (random_history_fidelity.sh).
 # Added after the others, so that every seed's history without them stays
 # what it was.
-if ($ENV{BARGE_HISTORY_FIDELITY}) {
+if (($ENV{BARGE_HISTORY_FIDELITY} // '') eq '1') {
     push @ops, (
         [ 'xattr', 3, sub {
             my @a = (entries('f'), entries('d')) or return;
@@ -83,7 +83,7 @@ if ($ENV{BARGE_HISTORY_FIDELITY}) {
         [ 'acl', 1, sub {
             my @a = (entries('f'), entries('d')) or return;
             my $e = pick(@a);
-            my @how = rand() < 0.3 ? ('-b') : ('-m', pick('u:nobody:r', 'g:nogroup:rw', 'u:daemon:rwx'));
+            my @how = rand() < 0.3 ? ('-b') : ('-m', pick('u:nobody:r', 'g:daemon:rw', 'u:daemon:rwx'));
             unshift(@how, '-d') if -d "$root/$e" && $how[0] eq '-m' && rand() < 0.5;
             quiet('setfacl', @how, "$root/$e") or return;
             "$e @how" } ],

@@ -6,7 +6,8 @@
 # and overtake each other while the source goes on changing. One unload in
 # three is first killed at a random rename, mkdir or barrier, and run again.
 # After every unload, verify-destination with that drive passes (nothing it
-# reports damaged is damaged). Every fourth round with no drive in transit,
+# reports damaged is damaged). Every load and unload reads every other
+# drive's catalog copy it finds. Every fourth round with no drive in transit,
 # and at the end, each drive makes one more trip with the source unchanged;
 # then the destination equals the source byte for byte (contents, modes,
 # owners, mtimes of files and directories, symlinks, hard links) and
@@ -86,12 +87,20 @@ unload() {
         cat "$T/out" "$T/err" >&2
         history_failed "the unload of $name exited $rc"
     fi
+    copies_read "the unload of $name"
     AWAY[$d]=
     rc=0
     "$BARGE" -d "$d" verify-destination >"$T/out" 2>"$T/err" || rc=$?
     [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $name after its unload exited $rc"; }
     unhide "$SRC"
     return 0
+}
+# copies_read WHAT: fails unless WHAT, the run just made ($T/out, $T/err),
+# read every other drive's catalog copy it found (a sealed one needs the key
+# saved at the endpoint: an unread copy is only a note, and costs bytes).
+copies_read() {
+    ! grep -q "could not be read from" "$T/out" "$T/err" ||
+        { cat "$T/out" "$T/err" >&2; history_failed "$1 could not read another drive's catalog copy"; }
 }
 # dirs_of ROOT: each directory's path, mode, owner and mtime, a line each.
 dirs_of() { find "$1" -mindepth 1 -path "$1/.barge" -prune -o -type d -printf '%P|%m|%u:%g|%T@\n' | LC_ALL=C sort; }
@@ -110,6 +119,7 @@ for round in $(seq 1 "$rounds"); do
         dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "the load on $(basename "$d") exited $rc"; }
+        copies_read "the load on $(basename "$d")"
         AWAY[$d]=1
         LOADED[$d]=$loads
     fi
@@ -142,6 +152,7 @@ for round in $(seq 1 "$rounds"); do
         hide "$DST"
         expect_exit 0 barge -d "$d" load
         unhide "$DST"
+        copies_read "the load on $(basename "$d") (the source unchanged)"
         dirs_of "$SRC" >"$T/dirs.load"
         echo "load $loads on $(basename "$d") (the source unchanged)" >>"$T/history"
         unload "$d"

@@ -70,7 +70,7 @@
 #    mtime back (random_rotation.sh with three drives, seed 48).
 # 17. The same rule against a newer delivery: B delivers d's new mtime (the
 #    source out of sight) after A, out of the destination's sight, found d at
-#    the source back at the mtime A knew delivered; B's next load learns A's
+#    the source back at the mtime A knew delivered; B's next load merges A's
 #    copy, which must not overwrite B's delivery with A's older knowledge: B
 #    delivers the mtime back (a reviewer's counterexample to the rule's first
 #    version, which took the copy's knowledge whole at the scan's stamp).
@@ -762,7 +762,7 @@ expect_same_tree "$SRC" "$DST" "16: after A's late unload"
 # ---------------------------------------------------------------------------
 # 17. A directory found as delivered does not overwrite a newer delivery: B
 #     delivers d's new mtime while A's copy says A found d as delivered at a
-#     later scan; B then learns that copy and still delivers d's mtime back.
+#     later scan; B then merges that copy and still delivers d's mtime back.
 reset
 mkdir -p "$SRC/d"
 echo f >"$SRC/d/f"
@@ -780,7 +780,7 @@ expect_exit 0 without "$DST" barge -d "$A" load # d as A knows the destination h
 expect_exit 0 without "$SRC" barge -d "$B" --json unload
 expect_eq "1704189600 1" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
     "17: d's mtime at the destination after B's unload, and B's directories delivered"
-expect_exit 0 barge -d "$B" load # learns A's copy at the source
+expect_exit 0 barge -d "$B" load # merges A's copy at the source
 expect_exit 0 barge -d "$B" --json unload
 expect_eq "1704103200 1" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
     "17: d's mtime at the destination after B's next trip, and B's directories delivered"
