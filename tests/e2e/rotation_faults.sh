@@ -737,16 +737,21 @@ fi
 # ---------------------------------------------------------------------------
 # 16. A directory back at the state the destination holds: the newer drive has
 #     nothing to deliver, and the late drive does not set its older view back.
-reset
-mkdir -p "$SRC/d"
-echo f >"$SRC/d/f"
-touch -d @1704103200 "$SRC/d"
-settle
-first_trip_then_join
-expect_exit 0 barge -d "$B" load
-expect_exit 0 barge -d "$B" unload
-touch -d @1704189600 "$SRC/d"
-settle
+# dir_changed: d (holding f) delivered at mtime 1704103200, both drives knowing
+# it; then d's mtime at the source changed to 1704189600.
+dir_changed() {
+    reset
+    mkdir -p "$SRC/d"
+    echo f >"$SRC/d/f"
+    touch -d @1704103200 "$SRC/d"
+    settle
+    first_trip_then_join
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    touch -d @1704189600 "$SRC/d"
+    settle
+}
+dir_changed
 expect_exit 0 barge -d "$A" load # d at its new mtime
 expect_exit 0 barge -d "$B" load # the same, seen later
 touch -d @1704103200 "$SRC/d"
@@ -763,16 +768,7 @@ expect_same_tree "$SRC" "$DST" "16: after A's late unload"
 # 17. A directory found as delivered does not overwrite a newer delivery: B
 #     delivers d's new mtime while A's copy says A found d as delivered at a
 #     later scan; B then merges that copy and still delivers d's mtime back.
-reset
-mkdir -p "$SRC/d"
-echo f >"$SRC/d/f"
-touch -d @1704103200 "$SRC/d"
-settle
-first_trip_then_join
-expect_exit 0 barge -d "$B" load
-expect_exit 0 barge -d "$B" unload
-touch -d @1704189600 "$SRC/d"
-settle
+dir_changed
 expect_exit 0 barge -d "$B" load # d at its new mtime
 touch -d @1704103200 "$SRC/d"
 settle
