@@ -13,6 +13,7 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -228,11 +229,7 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
                 "?3, ?4, ?5, ?6)");
             for (const auto& [name, ord, left_group, verified] : rows) {
                 ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
-                if (left_group) {
-                    ins.bind_null(3);
-                } else {
-                    ins.bind(3, 100);
-                }
+                ins.bind(3, left_group ? std::nullopt : std::optional<int64_t>(100));
                 ins.run();
             }
         });
@@ -312,11 +309,7 @@ TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
             for (const auto& [name, kind, mtime, d_mtime, ord, d_ord] : rows) {
                 ins.bind(1, pair).bind_blob(2, name).bind(3, kind).bind(4, mtime).bind(6, d_mtime).bind(7, ord)
                     .bind(8, d_ord);
-                if (kind == 1) {
-                    ins.bind(5, content);
-                } else {
-                    ins.bind_null(5);
-                }
+                ins.bind(5, kind == 1 ? std::optional<int64_t>(content) : std::nullopt);
                 ins.run();
             }
         });
