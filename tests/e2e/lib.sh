@@ -208,48 +208,76 @@ need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 # root and .barge), with type, mode, owner, mtime in ns, size, and the BLAKE2b of
 # a file's bytes or a symlink's target. Names are printed as they are (both sides
 # are printed the same way). MANIFEST_BLOCKS=1 adds each file's data map (where
-# its data and its holes lie, by SEEK_DATA/SEEK_HOLE: see data_map). The files
-# are hashed by one b2sum per 5,000 files
-# (--zero: names unescaped), not one process per file.
+# its data and its holes lie, by SEEK_DATA/SEEK_HOLE, as data_map finds them).
+# The files are hashed by one b2sum per 5,000 files (--zero: names unescaped),
+# and their data maps found by one perl: not one process per file.
 manifest() {
     local root=$1
     (
         cd "$root"
-        declare -A hash
+        declare -A hash map
         local line p meta
         while IFS= read -r -d '' line; do
             hash[${line:130}]=${line:0:32}
         done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
                      xargs -0 -r -n 5000 b2sum --zero)
+        if [[ -n ${MANIFEST_BLOCKS:-} ]]; then
+            while IFS= read -r -d '' p && IFS= read -r -d '' line; do
+                map[$p]=$line
+            done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 | data_maps)
+        fi
         find . -mindepth 1 -path ./.barge -prune -o \( \
             -type f -printf '%p\0%P|%y|%m|%u:%g|%T@|%s|\0' -o \
             -type l -printf '%p\0%P|%y|%m|%u:%g|%T@|%l\0' -o \
             -printf '%p\0%P|%y|%m|%u:%g|%T@|dir\0' \) |
             while IFS= read -r -d '' p && IFS= read -r -d '' meta; do
                 if [[ -n ${MANIFEST_BLOCKS:-} && -f $p && ! -L $p ]]; then
-                    printf '%s%s|%s\n' "$meta" "${hash[$p]-}" "$(data_map "$p")"
+                    printf '%s%s|%s\n' "$meta" "${hash[$p]-}" "${map[$p]}"
                 else
                     printf '%s%s\n' "$meta" "${hash[$p]-}"
                 fi
             done | LC_ALL=C sort
-        # MANIFEST_XATTRS=1: each entry's extended attributes (getfattr, every
-        # namespace it can read), its ACL (getfacl) and a device's number.
+        # MANIFEST_XATTRS=1: a line for each extended attribute of each entry
+        # (getfattr, every namespace it can read), each line of its ACL (getfacl,
+        # not of a symlink) and a device's number. Both tools run over many
+        # paths at once and name each entry as they print it ("# file: ./a",
+        # escaped the same way in both trees).
         [[ -n ${MANIFEST_XATTRS:-} ]] || return 0
-        find . -mindepth 1 -path ./.barge -prune -o -print0 | LC_ALL=C sort -z |
-            while IFS= read -r -d '' p; do
-                printf '%s|xattrs:' "${p#./}"
-                { getfattr -h -d -m - -e hex --absolute-names -- "$p" 2>/dev/null || true; } |
-                    { grep -v -e '^#' -e '^$' || true; } | LC_ALL=C sort | tr '\n' ' '
-                if [[ ! -L $p ]]; then
-                    printf '|acl:'
-                    { getfacl -cpE -- "$p" 2>/dev/null || true; } | { grep -v '^$' || true; } | tr '\n' ' '
-                fi
-                if [[ -b $p || -c $p ]]; then
-                    printf '|rdev:%s' "$(stat -c '%t:%T' -- "$p")"
-                fi
-                echo
-            done
+        {
+            find . -mindepth 1 -path ./.barge -prune -o -print0 |
+                { xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- 2>/dev/null || true; } |
+                awk '/^# file: / { f = substr($0, 9); next } /./ { print f "|xattr|" $0 }'
+            find . -mindepth 1 -path ./.barge -prune -o -print0 |
+                { xargs -0 -r getfacl -pEP -- 2>/dev/null || true; } |
+                awk '/^# file: / { f = substr($0, 9); next } /./ { print f "|acl|" $0 }'
+            find . -mindepth 1 -path ./.barge -prune -o \( -type b -o -type c \) -printf '%p|rdev|' \
+                -exec stat -c '%t:%T' -- {} \;
+        } | LC_ALL=C sort
     )
+}
+
+# data_maps: for each NUL-ended file name read, the name and its data map
+# ("DATA 0 HOLE 65536 DATA 131072", the holes and data from offset 0 on, found
+# by SEEK_DATA (3) and SEEK_HOLE (4)), each ended by a NUL.
+data_maps() {
+    perl -0 -e '
+        while (defined(my $p = <STDIN>)) {
+            chomp $p;
+            open(my $f, "<", $p) or die "$p: $!\n";
+            my ($pos, $size, @map) = (0, -s $f);
+            while ($pos < $size) {
+                my $data = sysseek($f, $pos, 3);
+                if (!defined $data) { # ENXIO: a hole to the end
+                    $!{ENXIO} or die "$p: $!\n";
+                    push @map, "HOLE $pos";
+                    last;
+                }
+                push @map, "HOLE $pos" if $data > $pos;
+                push @map, "DATA " . ($data + 0);
+                $pos = sysseek($f, $data, 4) + 0;
+            }
+            print "$p\0", join(" ", @map), "\0";
+        }'
 }
 
 # Fails unless the destination tree equals the source tree, byte for byte.
