@@ -24,6 +24,8 @@
 # so a drive learns what another did only from the catalog copies at the site
 # it visits (random_rotation_apart.sh); BARGE_ROTATION_ENCRYPT=1 encrypts
 # every second drive (B, D, ...; random_rotation_encrypted.sh);
+# BARGE_ROTATION_EXFAT=1 puts each drive on its own 64 MiB exFAT file system,
+# as most external drives come (random_rotation_exfat.sh);
 # BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
@@ -37,6 +39,16 @@ DRIVES=()
 for i in $(seq 0 $((ndrives - 1))); do
     DRIVES+=("$T/drive${LETTERS:i:1}")
 done
+reserve=()
+if [[ ${BARGE_ROTATION_EXFAT:-0} == 1 ]]; then
+    for i in "${!DRIVES[@]}"; do
+        L=${LETTERS:i:1}
+        exfat_mount "x$L"
+        [[ $(stat -f -c %T "$T/x$L") == fuseblk ]] || fail "$T/x$L is not the exFAT mount"
+        DRIVES[i]=$T/x$L/drive$L
+    done
+    reserve=(--reserve 1M) # the default reserve (1 GiB) is more than the drive
+fi
 apart=${BARGE_ROTATION_APART:-0}
 # hide DIR, unhide DIR: with apart, DIR out of sight, and back.
 hide() { [[ $apart != 1 ]] || mv "$1" "$1.away"; }
@@ -57,12 +69,12 @@ for i in "${!DRIVES[@]}"; do
         mkdrive "${DRIVES[i]}"
     fi
 done
-[[ $encrypt != 1 || -f $T/driveB/barge.key ]] || fail "drive B is not encrypted: no barge.key"
-expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100
+[[ $encrypt != 1 || -f ${DRIVES[1]}/barge.key ]] || fail "drive B is not encrypted: no barge.key"
+expect_exit 0 barge -d "$A" pair add p "$SRC" "$DST" --on-delete trash --mass-change-limit 100 "${reserve[@]}"
 expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$A" unload
 for d in "${DRIVES[@]:1}"; do
-    expect_exit 0 barge -d "$d" --json pair add p "$SRC" "$DST"
+    expect_exit 0 barge -d "$d" --json pair add p "$SRC" "$DST" "${reserve[@]}"
     expect_eq true "$(json .joined)" "$(basename "$d") joins A's pair"
 done
 # all_home: no drive is in transit.
