@@ -72,7 +72,7 @@ void add_load(CLI::App& app, Globals& g, Action& action) {
         "load", "source side: scan, then fill the drive with what the destination lacks, every "
                 "piece verified by reading it back from the drive");
     sub->add_option("PAIR", o->pairs, "pairs to load (default: all)");
-    sub->add_option("--max-bytes", o->max_bytes, "carry at most this much this time (e.g. 200G)")
+    sub->add_option("--max-bytes", o->max_bytes, "carry at most this much this run, all pairs together (e.g. 200G)")
         ->option_text("SIZE");
     sub->add_flag("-n,--dry-run", o->dry_run,
                   "scan the live source without recording it and print the plan (what goes, "

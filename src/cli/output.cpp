@@ -235,7 +235,8 @@ std::string load_result_text(const Globals& g, const std::string& pair, const Lo
     }
     if (r.waiting_files > 0) {
         int64_t trips = trips_needed(r.waiting_bytes, trip_room);
-        text += fmt::format("\n  {}{} ({}) still waiting at the source", r.drive_full ? "drive full: " : "",
+        text += fmt::format("\n  {}{} ({}) still waiting at the source",
+                            r.drive_full ? "drive full: " : r.max_bytes_reached ? "--max-bytes reached: " : "",
                             plural(r.waiting_files, "file"), format_size(static_cast<uint64_t>(r.waiting_bytes)));
         if (trips > 0) {
             text += fmt::format(", about {} more", plural(trips, "trip"));
@@ -295,6 +296,7 @@ void load_result_json(JsonWriter& j, const LoadResult& r, bool with_plan) {
     j.field("bytes", r.waiting_bytes);
     j.end_object();
     j.field("drive_full", r.drive_full);
+    j.field("max_bytes_reached", r.max_bytes_reached);
     j.field("interrupted", r.interrupted);
     j.field("dry_run", r.dry_run);
     j.field("room", r.room);

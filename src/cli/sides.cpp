@@ -77,12 +77,15 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
     return totals.code;
 }
 
-PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
+PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, LoadOptions& options,
                      JsonWriter& j, CliProgress* progress, RunRecorder& run) {
     return one_pair(pair, "source", j, progress, run, [&] {
         LoadOptions o = options;
         o.copy_keys = saved_keys_for_copy;
         LoadResult r = load_pair(s.catalog(), s.layout(), pair, o, progress);
+        if (options.max_bytes) {
+            *options.max_bytes -= std::min(*options.max_bytes, static_cast<uint64_t>(r.budget_used));
+        }
         CargoStatus cs = cargo_status(s.catalog(), s.layout());
         int64_t room = static_cast<int64_t>(cs.free_bytes + cs.used_bytes) -
                        static_cast<int64_t>(pair.reserve.resolve(cs.capacity_bytes));

@@ -94,7 +94,14 @@ public:
         }
         flush();
         m_result.interrupted = stop_requested();
+        if (m_options.max_bytes) {
+            m_result.budget_used = static_cast<int64_t>(*m_options.max_bytes) - m_budget;
+        }
     }
+
+    // A file that does not fit what is left this trip: the drive is full, or
+    // --max-bytes is reached when what it leaves is less than the room.
+    void out_of_room() { (m_budget < m_room ? m_result.max_bytes_reached : m_result.drive_full) = true; }
 
     void fill() {
         std::string after_parent, after_name;
@@ -258,7 +265,7 @@ private:
             bool never_fits_one_trip = whole > m_trip_room;
             if (!never_fits_one_trip || m_budget < m_piece_size) {
                 // It fits an emptier drive: leave it for a later trip, smaller files still go.
-                m_result.drive_full = true;
+                out_of_room();
                 return;
             }
             // Larger than a whole trip: carry the pieces that fit now.
@@ -280,7 +287,7 @@ private:
                 total += sz;
                 fits.push_back(idx);
             }
-            m_result.drive_full = true;
+            out_of_room();
             if (fits.empty()) {
                 return;
             }

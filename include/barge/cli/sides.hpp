@@ -34,8 +34,9 @@ ExitCode each_pair(Session& s, const Globals& g, RunRecorder& run, EndpointSync*
 
 // Loads one pair, printing its summary (text) or appending a pair object to the
 // open JSON array, and noting the outcome in the run record. A refusal for this
-// pair is reported and returns exit 2.
-PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, const LoadOptions& options,
+// pair is reported and returns exit 2. What the pair's pieces took is taken off
+// options.max_bytes: --max-bytes is for the whole run, not for each pair.
+PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, LoadOptions& options,
                      JsonWriter& j, CliProgress* progress, RunRecorder& run);
 PairOutcome unload_one(Session& s, const Globals& g, const Pair& pair,
                        const UnloadOptions& options, JsonWriter& j, CliProgress* progress,

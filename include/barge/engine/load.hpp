@@ -15,7 +15,7 @@
 namespace barge {
 
 struct LoadOptions {
-    std::optional<uint64_t> max_bytes; // stop after carrying this much
+    std::optional<uint64_t> max_bytes; // stop after carrying this much (the pieces' room on the drive)
     bool dry_run = false;              // print the plan, touch nothing
     bool accept_mass_change = false;
     int attempts = 5; // per file, for transient read errors and verify mismatches
@@ -31,6 +31,8 @@ struct LoadResult {
     int64_t at_destination = 0;               // files whose content the destination holds (renames, copies)
     int64_t waiting_files = 0, waiting_bytes = 0; // still at the source afterwards
     bool drive_full = false;
+    bool max_bytes_reached = false; // --max-bytes, less than the room left, kept a file back
+    int64_t budget_used = 0;        // what --max-bytes counted: the room the pieces written take
     int64_t learned = 0;            // entries whose state this drive learned from other drives
     int64_t carried_elsewhere = 0;  // files left to another drive that carries them (SPEC §9)
     int64_t carried_elsewhere_bytes = 0;
