@@ -26,6 +26,10 @@
 # every second drive (B, D, ...; random_rotation_encrypted.sh);
 # BARGE_ROTATION_EXFAT=1 puts each drive on its own 64 MiB exFAT file system,
 # as most external drives come (random_rotation_exfat.sh);
+# BARGE_ROTATION_PARTIAL=1 gives each random load a random --max-bytes of 1 to
+# 12 blocks of 4 KiB, so files wait at the source over several trips, as when
+# the backlog is larger than a drive (the trips with the source unchanged
+# still carry everything) (random_rotation_partial.sh);
 # BARGE_HISTORY_KEEP=DIR keeps the trees on a failure.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
@@ -58,6 +62,8 @@ mkdir -p "$SRC/base/sub"
 echo one >"$SRC/base/one"
 echo two >"$SRC/base/sub/two"
 encrypt=${BARGE_ROTATION_ENCRYPT:-0}
+partial=${BARGE_ROTATION_PARTIAL:-0}
+kept_back=0 # loads that left files waiting for --max-bytes
 if [[ $encrypt == 1 ]]; then
     printf 'passphrase of the rotation\n' >"$T/pass"
     export BARGE_PASSPHRASE_FILE=$T/pass
@@ -125,13 +131,16 @@ for round in $(seq 1 "$rounds"); do
         d=${home[$((RANDOM % ${#home[@]}))]}
         loads=$((loads + 1))
         rc=0
+        limit=()
+        [[ $partial != 1 ]] || limit=(--max-bytes $(((1 + RANDOM % 12) * 4096)))
         hide "$DST"
-        "$BARGE" -d "$d" load >"$T/out" 2>"$T/err" || rc=$?
+        "$BARGE" -d "$d" load "${limit[@]}" >"$T/out" 2>"$T/err" || rc=$?
         unhide "$DST"
         dirs_of "$SRC" >"$T/dirs.load"
-        echo "load $loads on $(basename "$d"): exit $rc" >>"$T/history"
+        echo "load $loads on $(basename "$d") ${limit[*]}: exit $rc" >>"$T/history"
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "the load on $(basename "$d") exited $rc"; }
         copies_read "the load on $(basename "$d")"
+        ! grep -q -e "--max-bytes reached" "$T/out" || kept_back=$((kept_back + 1))
         AWAY[$d]=1
         LOADED[$d]=$loads
     fi
@@ -183,3 +192,6 @@ for round in $(seq 1 "$rounds"); do
         [[ $rc == 0 ]] || { cat "$T/out" "$T/err" >&2; history_failed "verify-destination with $(basename "$d") exited $rc"; }
     done
 done
+# Partial loads that never kept a file back would test nothing new.
+[[ $partial != 1 ]] || ((kept_back > 0)) || fail "no load of $rounds rounds was kept back by --max-bytes"
+echo "$kept_back loads kept files back for --max-bytes" >>"$T/history"
