@@ -651,11 +651,19 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
         return std::nullopt;
     }
     // A name already delivered leads (a link added later joins it); else the
-    // first in path order.
+    // first in path order. A name whose content this drive does not know (it
+    // never hashed it, and a link since moved its ctime, so another drive's
+    // hash is not taken) is the same file when it has d's inode, size and
+    // mtime: it leads when the destination holds it with d's content, as
+    // another drive may have delivered it (rotation_faults.sh 18); the link
+    // checks that copy's hash first (Destination::link_into_place).
     static const std::string sql = fmt::format(
-        "SELECT e.id, e.parent, e.name, {} AS ready FROM entries e WHERE e.pair_id = ?1 AND e.ino = "
-        "?2 AND e.dev = ?3 AND e.kind = 1 AND e.content_id = ?4 AND e.mtime_ns = ?5 AND e.id != ?8 "
-        "AND (ready OR (e.parent, e.name) < (?6, ?7)) ORDER BY ready DESC, e.parent, e.name LIMIT 1",
+        "SELECT e.id, e.parent, e.name, {} AS ready FROM (SELECT id, parent, name, kind, mode, uid, gid, "
+        "mtime_ns, target, xattrs, coalesce(content_id, ?4) AS content_id, d_kind, d_mode, d_uid, d_gid, "
+        "d_mtime_ns, d_target, d_xattrs, d_damaged, d_content_id FROM entries INDEXED BY entries_inode "
+        "WHERE pair_id = ?1 AND ino = ?2 AND dev = ?3 AND kind = 1 AND (content_id = ?4 OR "
+        "(content_id IS NULL AND size = ?9)) AND mtime_ns = ?5 AND id != ?8) e "
+        "WHERE ready OR (e.parent, e.name) < (?6, ?7) ORDER BY ready DESC, e.parent, e.name LIMIT 1",
         sql_delivered);
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id)
@@ -665,7 +673,8 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
         .bind(5, d.st.mtime_ns)
         .bind_blob(6, d.parent)
         .bind_blob(7, d.name)
-        .bind(8, d.entry_id);
+        .bind(8, d.entry_id)
+        .bind(9, d.st.size);
     if (!st.step()) {
         return std::nullopt;
     }

@@ -74,6 +74,12 @@
 #    copy, which must not overwrite B's delivery with A's older knowledge: B
 #    delivers the mtime back (a reviewer's counterexample to the rule's first
 #    version, which took the copy's knowledge whole at the scan's stamp).
+# 18. A hard link made to a file another drive carries: A carries f (new, so
+#    racy); then a is linked to f, which moves f's ctime, so B does not take
+#    A's hash of f; B carries a within --max-bytes and never hashes f; A
+#    delivers f, and B, learning that, must link a to f at the destination,
+#    not deliver a copy that no later trip links (random_rotation_partial.sh,
+#    seed 22).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -781,5 +787,31 @@ expect_exit 0 barge -d "$B" --json unload
 expect_eq "1704103200 1" "$(stat -c %Y "$DST/d") $(json '.pairs[0].delivered.dirs')" \
     "17: d's mtime at the destination after B's next trip, and B's directories delivered"
 expect_same_tree "$SRC" "$DST" "17: after B's next trip"
+
+# ---------------------------------------------------------------------------
+# 18. A link to a file another drive delivered, its content unknown to the
+#     drive that carries the link.
+reset
+echo seed >"$SRC/seed"
+settle
+first_trip_then_join
+head -c 3000 /dev/urandom >"$SRC/f"
+expect_exit 0 barge -d "$A" load # f
+ln "$SRC/f" "$SRC/a"
+expect_exit 0 barge -d "$B" --json load --max-bytes 4096 # a (first in path order), not f
+expect_eq 1 "$(json '.pairs[0].carried.files')" "18: B carries a"
+expect_eq "a 1|f 0" "$(sqlite3 -readonly "$B/barge.db" "SELECT group_concat(CAST(name AS TEXT) || ' ' ||
+    (content_id IS NOT NULL), '|') FROM (SELECT name, content_id FROM entries WHERE kind = 1 AND
+    CAST(name AS TEXT) IN ('a', 'f') ORDER BY name)")" "18: B knows a's content, not f's"
+expect_exit 0 barge -d "$A" unload # f
+expect_exit 0 barge -d "$B" --json unload
+expect_eq 1 "$(json '.pairs[0].delivered.hard_links')" "18: B links a to f"
+expect_eq "$(stat -c %i "$DST/f")" "$(stat -c %i "$DST/a")" "18: a and f at the destination are one file"
+for d in "$A" "$B"; do
+    expect_exit 0 barge -d "$d" load
+    expect_exit 0 barge -d "$d" unload
+done
+expect_same_tree "$SRC" "$DST" "18: after a trip of each drive"
+same_links "$SRC" "$DST" || fail "18: the destination's link groups differ from the source's"
 
 echo ok

@@ -102,8 +102,9 @@ struct RenameItem {
 };
 
 // A hard link's first name: among the files the source has under the same
-// device and inode (a link group), with the same content and mtime, one the
-// destination already holds, else the first in path order.
+// device and inode (a link group), with the same mtime and the same content
+// (or one not known to this drive, of the same size), one the destination
+// already holds with that content, else the first in path order.
 struct LinkLeader {
     int64_t id = 0;
     EntryPath path;

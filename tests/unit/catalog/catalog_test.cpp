@@ -1119,6 +1119,59 @@ TEST(Transit, ARenameTakesItsOwnFilesOldNameFirst) {
     EXPECT_EQ(t.rename_source(n_own)->first, other) << "its own old name forgotten: the lowest id of the others";
 }
 
+// A link group's name whose content this drive does not know (never hashed
+// here, another drive's hash not taken) leads when the destination holds it
+// with the content of the name to link, as another drive delivered it
+// (rotation_faults.sh 18); with other content there, or another size, it
+// does not.
+TEST(Transit, ALinkLeaderMayBeANameWhoseContentThisDriveDoesNotKnow) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    Pair p = add_p(c);
+    int64_t a = upsert_content(db, digest_of(1), 4, 1);
+    int64_t b = upsert_content(db, digest_of(2), 4, 1);
+    // Unknown content, of inode 50 on device 7 with mtime 1000; delivered
+    // (d_kind 1, the rest of what was delivered as the source has it) with
+    // content `held`, or not delivered (held 0).
+    auto unknown = [&](const char* name, int64_t size, int64_t held) {
+        db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, mtime_ns, d_kind, "
+                            "d_mode, d_uid, d_gid, d_mtime_ns, d_content_id) VALUES ({}, CAST('n' AS BLOB), "
+                            "CAST('{}' AS BLOB), 1, 50, 7, {}, 1000, {}, 0, 0, 0, 1000, {})",
+                            p.id, name, size, held ? "1" : "NULL", held ? std::to_string(held) : "NULL"));
+        return db.last_insert_rowid();
+    };
+    db.exec(fmt::format("INSERT INTO entries(pair_id, parent, name, kind, ino, dev, size, mtime_ns, content_id) "
+                        "VALUES ({}, CAST('n' AS BLOB), CAST('m' AS BLOB), 1, 50, 7, 4, 1000, {})",
+                        p.id, a));
+    DeliveryItem d;
+    d.parent = "n";
+    d.name = "m";
+    d.entry_id = db.last_insert_rowid();
+    d.st.ino = 50;
+    d.st.dev = 7;
+    d.st.size = 4;
+    d.st.mtime_ns = 1000;
+    d.content_id = a;
+    TransitStore t(db);
+    int64_t held_b = unknown("z-b", 4, b);
+    EXPECT_FALSE(t.link_leader(p.id, d)) << "other content at the destination, after m in path order";
+    int64_t other_size = unknown("a-size", 5, 0);
+    EXPECT_FALSE(t.link_leader(p.id, d)) << "another size is another file";
+    int64_t waiting = unknown("b-waiting", 4, 0);
+    auto first = t.link_leader(p.id, d);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->id, waiting) << "not delivered, first in path order";
+    EXPECT_FALSE(first->delivered);
+    int64_t held_a = unknown("y-a", 4, a);
+    auto leader = t.link_leader(p.id, d);
+    ASSERT_TRUE(leader);
+    EXPECT_EQ(leader->id, held_a) << "held with m's content at the destination: it leads (z-b " << held_b
+                                  << ", a-size " << other_size << ")";
+    EXPECT_TRUE(leader->delivered);
+    EXPECT_EQ(leader->path.rel(), "n/y-a");
+}
+
 // Deletions come children first (reverse path order), a page at a time below the
 // last page's key, whatever the callback does with the rows it is given: those
 // it forgets and those it leaves (a failure) are both passed over, and false stops.
