@@ -727,6 +727,14 @@ void TransitStore::mark_damaged_at_dest(int64_t entry_id) {
     m_db.prepare("UPDATE entries SET d_damaged = 1 WHERE id = ?").bind(1, entry_id).run();
 }
 
+void TransitStore::forget_at_dest(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET d_kind = NULL, d_mode = NULL, d_uid = NULL, d_gid = NULL, d_mtime_ns = NULL, "
+                 "d_content_id = NULL, d_target = NULL, d_xattrs = NULL, d_verified_ns = NULL, d_damaged = 0 "
+                 "WHERE id = ?")
+        .bind(1, entry_id)
+        .run();
+}
+
 void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
     m_db.prepare("UPDATE entries SET d_kind = kind, d_mode = mode, d_uid = uid, d_gid = gid, "
                  "d_mtime_ns = mtime_ns, d_content_id = content_id, d_target = target, d_xattrs = xattrs, "

@@ -24,7 +24,8 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
     // A path no destination may have (a hostile catalog) is not looked up: not
     // found, so marked damaged, and its delivery fails naming it.
-    int parent_fd = DestTree::is_safe(at.rel()) ? m_parents.at(at.parent) : -1;
+    bool safe = DestTree::is_safe(at.rel());
+    int parent_fd = safe ? m_parents.at(at.parent) : -1;
     std::optional<EntryStat> found = parent_fd >= 0 ? stat_entry(parent_fd, at.name) : std::nullopt;
     if (found && found->type != StatKind::special && found->st.kind == known.kind &&
         (known.kind != Kind::file ||
@@ -32,7 +33,11 @@ bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const Transi
         (known.kind != Kind::symlink || found->st.target == known.target)) {
         return true;
     }
-    m_store.mark_damaged_at_dest(entry_id);
+    if (!found && safe && m_gone_is_known && known.kind != Kind::dir) {
+        m_store.forget_at_dest(entry_id);
+    } else {
+        m_store.mark_damaged_at_dest(entry_id);
+    }
     ++m_stale;
     spdlog::info("'{}' is not at the destination as this drive last knew it: "
                  "delivered again",
@@ -46,7 +51,7 @@ int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits&
     }
     TransitStore store(catalog.db());
     DestTree tree(pair.dest);
-    KnownAtDestCheck check(store, tree);
+    KnownAtDestCheck check(store, tree, true);
     // In id order: a scan numbers the files it adds to a directory together, so
     // the parent directory open for one serves the next. Files added to many
     // directories over many runs may take an open of their parent each.

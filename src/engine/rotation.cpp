@@ -349,7 +349,7 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // the same rule a rescan trusts (docs/scan.md), so a drive joining a pair need
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
-                      bool source, int64_t& greatest) {
+                      bool source, int64_t& greatest, const IdBits* raised) {
     static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
         "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
@@ -425,10 +425,14 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         // later verification (a copy found damaged, or repaired). Not at the
         // same order for a file that left its link group (EntryStore::
         // leave_link_group): the other drive's delivered state is the shared
-        // file this drive must replace, whenever it verified it.
+        // file this drive must replace, whenever it verified it. But where the
+        // order record just raised this drive's order to theirs, what this
+        // drive knows there is of an older delivery: theirs is newer
+        // (random_rotation_partial.sh seeds 29 and 59).
+        bool raised_here = raised && id && raised->contains(*id);
         bool take = their_ord > my_ord ||
-                    (their_ord == my_ord && known_there && !left_group &&
-                     (!i_know || their_verified > my_verified));
+                    (their_ord == my_ord && known_there &&
+                     (raised_here || (!left_group && (!i_know || their_verified > my_verified))));
         if (!id && !known_there) {
             // A path the other drive saw at the source and this one does not
             // know: recorded without a version (order 0), so that this drive's
@@ -558,7 +562,7 @@ void learn_drive(Database& db, int64_t pair_id, const std::string& drive_id, con
 } // namespace
 
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
-                               const CopyKeys& keys) {
+                               const CopyKeys& keys, const IdBits* raised) {
     KnowledgeMerge out;
     Database& mine = catalog.db();
     std::string self = catalog.drive_id();
@@ -587,7 +591,7 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
         ++out.copies_read;
         int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
         out.entries_learned +=
-            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest);
+            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest, raised);
         catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull
         // The drive itself, as its copy shows it.
         DriveFacts f;
@@ -653,7 +657,7 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     Transaction tx(catalog.db());
     IdBits raised_known;
     int64_t pulled = order.pull(catalog, pair, raised_known);
-    KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys);
+    KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys, &raised_known);
     // In the same commit as the pull: the next pull starts after these rows,
     // so a check left to a later commit would be lost to a kill in between.
     int64_t stale = check_raised_knowledge(catalog, pair, raised_known);
@@ -661,8 +665,8 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     if (stale > 0) {
         k.notes.push_back(fmt::format("{} that another drive changed at the destination since this drive's "
                                       "last visit {} not there as this drive knew {}: marked damaged "
-                                      "there, delivered again where this drive's version is current "
-                                      "(named at --verbose)",
+                                      "there (known gone where nothing stands), delivered again where "
+                                      "this drive's version is current (named at --verbose)",
                                       plural(stale, "path"), stale == 1 ? "is" : "are",
                                       stale == 1 ? "it" : "them"));
     }

@@ -80,6 +80,11 @@
 #    delivers f, and B, learning that, must link a to f at the destination,
 #    not deliver a copy that no later trip links (random_rotation_partial.sh,
 #    seed 22).
+# 19. A path another drive deleted since this drive's visit: A, late with an
+#    older edit of f, reads B's deletion in the order record and finds nothing
+#    at f; A then knows nothing there, so with the source's new f waiting,
+#    verify-destination with A passes instead of reporting f missing (exit 4;
+#    random_rotation_partial.sh seed 29).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -813,5 +818,33 @@ for d in "$A" "$B"; do
 done
 expect_same_tree "$SRC" "$DST" "18: after a trip of each drive"
 same_links "$SRC" "$DST" || fail "18: the destination's link groups differ from the source's"
+
+# ---------------------------------------------------------------------------
+# 19. A path another drive deleted since: known gone, not missing.
+reset
+echo v1 >"$SRC/f"
+echo other >"$SRC/g"
+settle
+first_trip_then_join --on-delete trash --mass-change-limit 100
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" unload
+echo v2-longer >"$SRC/f"
+settle
+expect_exit 0 barge -d "$A" load # f v2
+rm "$SRC/f"
+expect_exit 0 barge -d "$B" load # f deleted
+expect_exit 0 barge -d "$B" unload
+[[ ! -e $DST/f ]] || fail "19: B's unload left f at the destination"
+echo v3-longest >"$SRC/f"
+settle
+expect_exit 0 barge -d "$A" --json unload # late: its f v2 is older than B's deletion
+expect_eq "1 0" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.files)"')" "19: A's f v2 superseded"
+expect_exit 0 barge -d "$A" load --max-bytes 1 # f v3 stays at the source
+expect_exit 0 barge -d "$A" verify-destination
+for d in "$A" "$B"; do
+    expect_exit 0 barge -d "$d" load
+    expect_exit 0 barge -d "$d" unload
+done
+expect_same_tree "$SRC" "$DST" "19: after a trip of each drive"
 
 echo ok

@@ -182,6 +182,9 @@ public:
     // The destination's copy of entry_id is missing or not what was delivered:
     // not a local source any more, and delivered again if the source still has it.
     void mark_damaged_at_dest(int64_t entry_id);
+    // Nothing stands at entry_id's path at the destination: it knows nothing
+    // there (no delivered state), as after a deletion; its order stays.
+    void forget_at_dest(int64_t entry_id);
     // Directories renamed or moved at the source: (new entry, old entry) for each
     // new directory with the inode of a delivered directory gone from the source.
     std::vector<std::pair<int64_t, int64_t>> renamed_dirs(int64_t pair_id);

@@ -25,9 +25,16 @@ namespace barge {
 // once per directory in a row; no byte is read.
 class KnownAtDestCheck {
 public:
-    KnownAtDestCheck(TransitStore& store, const DestTree& tree)
-        : m_store(store), m_tree(tree), m_parents(tree.fd(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) {}
-    // False when it marked the entry damaged.
+    // gone_is_known: where no file or symlink stands at the path, the entry is
+    // made to know nothing there (TransitStore::forget_at_dest) rather than
+    // marked damaged: for an order another drive raised, that drive deleted or
+    // moved the name (check_raised_knowledge). A directory is still marked
+    // damaged: its times journal and the files delivered into it rely on that
+    // (rotation_faults.sh 15).
+    KnownAtDestCheck(TransitStore& store, const DestTree& tree, bool gone_is_known = false)
+        : m_store(store), m_tree(tree), m_parents(tree.fd(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
+          m_gone_is_known(gone_is_known) {}
+    // False when it marked the entry damaged (or, as above, forgot it).
     bool check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known);
     // After a directory's move (TransitStore::move_dest_subtree): the knowledge
     // that moved onto the source's entry at the new path. False when it marked
@@ -41,14 +48,18 @@ private:
     TransitStore& m_store;
     const DestTree& m_tree;
     ParentDirs m_parents;
+    bool m_gone_is_known;
     int64_t m_stale = 0;
 };
 
 // The entries whose order the destination's order record raised over what this
 // drive knew stood there (DestOrder::pull), checked as above once the other
 // drives' catalog copies are merged, in the caller's transaction (the pull's:
-// learn_at_destination, for unload and verify-destination). Returns how many
-// were marked damaged.
+// learn_at_destination, for unload and verify-destination). Where no file or
+// symlink stands at the path, another drive deleted or moved the name since: the entry
+// knows nothing there, so that verify-destination does not report it missing
+// (rotation_faults.sh 19) and a current version is delivered as new. Returns
+// how many were not there as known.
 int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids);
 
 } // namespace barge

@@ -114,9 +114,11 @@ using CopyKeys = std::function<std::shared_ptr<const DriveKeys>(const std::strin
 // transitively, and the pair's options where theirs were set later. A copy
 // already merged at its generation is skipped. Idempotent and independent of
 // order: every rule keeps the newer of two facts. Inside the caller's
-// transaction.
+// transaction. `raised`: entries whose order the order record just raised over
+// what this drive knows there (DestOrder::pull): at that order, a copy's
+// knowledge is the fact, this drive's is of an older delivery.
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
-                               const CopyKeys& keys);
+                               const CopyKeys& keys, const IdBits* raised = nullptr);
 
 // What the destination knows that this drive does not (SPEC §9), in one
 // transaction: its order record (order.pull), then the other drives' catalog

@@ -111,16 +111,25 @@ void with_drive(TestDir& dir, const std::string& id,
 }
 
 // The drive "me" (DIR/me.db) once it has merged the copy of "them"
-// (DIR/them.db) found at an endpoint.
-Catalog merged_into_me(TestDir& dir) {
+// (DIR/them.db) found at an endpoint; `raised`: the names whose order the order
+// record had just raised (learn_at_destination).
+Catalog merged_into_me(TestDir& dir, const std::vector<std::string>& raised = {}) {
     std::string root = dir / "end";
     std::filesystem::create_directories(root + "/.barge");
     std::filesystem::copy_file(dir / "them.db", root + "/.barge/catalog-them.db");
     Catalog me = Catalog::open(dir / "me.db");
+    IdBits raised_ids;
+    Statement id_of = me.db().prepare("SELECT id FROM entries WHERE name = ?");
+    for (const auto& name : raised) {
+        id_of.bind_blob(1, name);
+        EXPECT_TRUE(id_of.step()) << name;
+        raised_ids.insert(id_of.column_int(0));
+        id_of.reset();
+    }
     {
         Pair p = *me.find_pair("p");
         Transaction tx(me.db());
-        merge_knowledge(me, p, End::dest, root, nullptr);
+        merge_knowledge(me, p, End::dest, root, nullptr, &raised_ids);
         tx.commit();
     }
     return me;
@@ -248,6 +257,43 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
         << "a later verification not taken";
     EXPECT_EQ(got["newer"], std::make_tuple(false, int64_t{900}, int64_t{6}))
         << "a newer delivery not taken";
+}
+
+// Where the order record just raised this drive's order at a path to the
+// copy's, what this drive knows there is of an older delivery: the copy's
+// knowledge at that order is taken, also over a file that left its link group
+// and over a later verification (random_rotation_partial.sh seed 59: the late
+// drive kept its older knowledge, and verify-destination reported the newer
+// file there as damaged). Not where the order was not raised.
+TEST(Rotation, AtAnOrderTheRecordRaisedTheCopysKnowledgeIsTaken) {
+    TestDir dir;
+    // Rows (name, delivered order, left its link group, verified at).
+    using Row = std::tuple<const char*, int64_t, bool, int64_t>;
+    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            Statement ins = db.prepare(
+                "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+                "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
+                "?3, ?4, ?5, ?6)");
+            for (const auto& [name, ord, left_group, verified] : rows) {
+                ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
+                ins.bind(3, left_group ? std::nullopt : std::optional<int64_t>(100));
+                ins.run();
+            }
+        });
+    };
+    drive("them", {{"raised", 5, false, 50}, {"raised-left", 5, false, 50}, {"kept", 5, false, 50}});
+    drive("me", {{"raised", 5, false, 100}, {"raised-left", 5, true, 100}, {"kept", 5, false, 100}});
+    Catalog me = merged_into_me(dir, {"raised", "raised-left"});
+    Statement st = me.db().prepare("SELECT name, d_mtime_ns IS NULL, d_verified_ns FROM entries ORDER BY name");
+    std::map<std::string, std::tuple<bool, int64_t>> got;
+    while (st.step()) {
+        got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2)};
+    }
+    EXPECT_EQ(got["raised"], std::make_tuple(false, int64_t{50})) << "the copy's knowledge not taken";
+    EXPECT_EQ(got["raised-left"], std::make_tuple(false, int64_t{50}))
+        << "the copy's knowledge not taken over a file that left its link group";
+    EXPECT_EQ(got["kept"], std::make_tuple(false, int64_t{100})) << "taken where the order was not raised";
 }
 
 // A copy's row that knows an order at a path and not what stands there (its
