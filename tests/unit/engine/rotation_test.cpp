@@ -135,6 +135,34 @@ Catalog merged_into_me(TestDir& dir, const std::vector<std::string>& raised = {}
     return me;
 }
 
+// DIR/ID.db: a drive (with_drive) whose rows (name, delivered order, left its
+// link group, verified at) are files gone from the source that it delivered
+// under 'dir'; one that left its link group has its delivered mtime forgotten.
+using DeliveredRow = std::tuple<const char*, int64_t, bool, int64_t>;
+void delivered_rows(TestDir& dir, const std::string& id, const std::vector<DeliveredRow>& rows) {
+    with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+        Statement ins = db.prepare(
+            "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+            "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
+            "?3, ?4, ?5, ?6)");
+        for (const auto& [name, ord, left_group, verified] : rows) {
+            ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
+            ins.bind(3, left_group ? std::nullopt : std::optional<int64_t>(100));
+            ins.run();
+        }
+    });
+}
+
+// Each entry's name -> (delivered mtime forgotten, verified at, delivered order).
+std::map<std::string, std::tuple<bool, int64_t, int64_t>> delivered_as(Catalog& c) {
+    Statement st = c.db().prepare("SELECT name, d_mtime_ns IS NULL, d_verified_ns, d_ord FROM entries");
+    std::map<std::string, std::tuple<bool, int64_t, int64_t>> out;
+    while (st.step()) {
+        out[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2), st.column_int(3)};
+    }
+    return out;
+}
+
 } // namespace
 
 TEST(Rotation, MergeKeepsTheNewestStateWhateverTheOrder) {
@@ -228,30 +256,10 @@ TEST(Rotation, LostIsNeverForgottenAndOlderFactsLose) {
 // unmarked file still takes a later verification.
 TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
     TestDir dir;
-    // Rows (name, delivered order, left its link group, verified at).
-    using Row = std::tuple<const char*, int64_t, bool, int64_t>;
-    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
-        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
-            Statement ins = db.prepare(
-                "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
-                "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
-                "?3, ?4, ?5, ?6)");
-            for (const auto& [name, ord, left_group, verified] : rows) {
-                ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
-                ins.bind(3, left_group ? std::nullopt : std::optional<int64_t>(100));
-                ins.run();
-            }
-        });
-    };
-    drive("them", {{"left", 5, false, 900}, {"stays", 5, false, 900}, {"newer", 6, false, 900}});
-    drive("me", {{"left", 5, true, 100}, {"stays", 5, false, 100}, {"newer", 5, true, 100}});
+    delivered_rows(dir, "them", {{"left", 5, false, 900}, {"stays", 5, false, 900}, {"newer", 6, false, 900}});
+    delivered_rows(dir, "me", {{"left", 5, true, 100}, {"stays", 5, false, 100}, {"newer", 5, true, 100}});
     Catalog me = merged_into_me(dir);
-    Statement st = me.db().prepare(
-        "SELECT name, d_mtime_ns IS NULL, d_verified_ns, d_ord FROM entries ORDER BY name");
-    std::map<std::string, std::tuple<bool, int64_t, int64_t>> got;
-    while (st.step()) {
-        got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2), st.column_int(3)};
-    }
+    auto got = delivered_as(me);
     EXPECT_EQ(got["left"], std::make_tuple(true, int64_t{100}, int64_t{5})) << "the mark was undone";
     EXPECT_EQ(got["stays"], std::make_tuple(false, int64_t{900}, int64_t{5}))
         << "a later verification not taken";
@@ -267,33 +275,15 @@ TEST(Rotation, AFileThatLeftItsLinkGroupYieldsOnlyToANewerDelivery) {
 // file there as damaged). Not where the order was not raised.
 TEST(Rotation, AtAnOrderTheRecordRaisedTheCopysKnowledgeIsTaken) {
     TestDir dir;
-    // Rows (name, delivered order, left its link group, verified at).
-    using Row = std::tuple<const char*, int64_t, bool, int64_t>;
-    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
-        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
-            Statement ins = db.prepare(
-                "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
-                "d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS BLOB), ?2, NULL, 1, 420, 0, 0, "
-                "?3, ?4, ?5, ?6)");
-            for (const auto& [name, ord, left_group, verified] : rows) {
-                ins.bind(1, pair).bind_blob(2, name).bind(4, content).bind(5, ord).bind(6, verified);
-                ins.bind(3, left_group ? std::nullopt : std::optional<int64_t>(100));
-                ins.run();
-            }
-        });
-    };
-    drive("them", {{"raised", 5, false, 50}, {"raised-left", 5, false, 50}, {"kept", 5, false, 50}});
-    drive("me", {{"raised", 5, false, 100}, {"raised-left", 5, true, 100}, {"kept", 5, false, 100}});
+    delivered_rows(dir, "them", {{"raised", 5, false, 50}, {"raised-left", 5, false, 50}, {"kept", 5, false, 50}});
+    delivered_rows(dir, "me", {{"raised", 5, false, 100}, {"raised-left", 5, true, 100}, {"kept", 5, false, 100}});
     Catalog me = merged_into_me(dir, {"raised", "raised-left"});
-    Statement st = me.db().prepare("SELECT name, d_mtime_ns IS NULL, d_verified_ns FROM entries ORDER BY name");
-    std::map<std::string, std::tuple<bool, int64_t>> got;
-    while (st.step()) {
-        got[st.column_blob(0)] = {st.column_int(1) != 0, st.column_int(2)};
-    }
-    EXPECT_EQ(got["raised"], std::make_tuple(false, int64_t{50})) << "the copy's knowledge not taken";
-    EXPECT_EQ(got["raised-left"], std::make_tuple(false, int64_t{50}))
+    auto got = delivered_as(me);
+    EXPECT_EQ(got["raised"], std::make_tuple(false, int64_t{50}, int64_t{5})) << "the copy's knowledge not taken";
+    EXPECT_EQ(got["raised-left"], std::make_tuple(false, int64_t{50}, int64_t{5}))
         << "the copy's knowledge not taken over a file that left its link group";
-    EXPECT_EQ(got["kept"], std::make_tuple(false, int64_t{100})) << "taken where the order was not raised";
+    EXPECT_EQ(got["kept"], std::make_tuple(false, int64_t{100}, int64_t{5}))
+        << "taken where the order was not raised";
 }
 
 // A copy's row that knows an order at a path and not what stands there (its
