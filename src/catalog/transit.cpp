@@ -656,14 +656,17 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
     // hash is not taken) is the same file when it has d's inode, size and
     // mtime: it leads when the destination holds it with d's content, as
     // another drive may have delivered it (rotation_faults.sh 18); the link
-    // checks that copy's hash first (Destination::link_into_place).
+    // checks that copy's hash first (Destination::link_into_place). Not
+    // otherwise: this drive cannot deliver it, and the names deferred to it
+    // would each be delivered as a copy of its own.
     static const std::string sql = fmt::format(
         "SELECT e.id, e.parent, e.name, {} AS ready FROM (SELECT id, parent, name, kind, mode, uid, gid, "
-        "mtime_ns, target, xattrs, coalesce(content_id, ?4) AS content_id, d_kind, d_mode, d_uid, d_gid, "
-        "d_mtime_ns, d_target, d_xattrs, d_damaged, d_content_id FROM entries INDEXED BY entries_inode "
-        "WHERE pair_id = ?1 AND ino = ?2 AND dev = ?3 AND kind = 1 AND (content_id = ?4 OR "
-        "(content_id IS NULL AND size = ?9)) AND mtime_ns = ?5 AND id != ?8) e "
-        "WHERE ready OR (e.parent, e.name) < (?6, ?7) ORDER BY ready DESC, e.parent, e.name LIMIT 1",
+        "mtime_ns, target, xattrs, coalesce(content_id, ?4) AS content_id, content_id IS NOT NULL AS known, "
+        "d_kind, d_mode, d_uid, d_gid, d_mtime_ns, d_target, d_xattrs, d_damaged, d_content_id FROM entries "
+        "INDEXED BY entries_inode WHERE pair_id = ?1 AND ino = ?2 AND dev = ?3 AND kind = 1 AND (content_id = "
+        "?4 OR (content_id IS NULL AND size = ?9)) AND mtime_ns = ?5 AND id != ?8) e "
+        "WHERE ready OR (e.known AND (e.parent, e.name) < (?6, ?7)) ORDER BY ready DESC, e.parent, e.name "
+        "LIMIT 1",
         sql_delivered);
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id)

@@ -3,6 +3,7 @@
 #include "barge/fs/dir.hpp"
 #include "barge/util/text.hpp"
 
+#include <cerrno>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,14 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
     return !known || (found > *known ? found - *known : *known - found) < mtime_slack_ns;
 }
 
+// Whether nothing stands at `at` below the destination's root: its lookup,
+// never through a symlink, ends in ENOENT (the name or a parent missing), not
+// in another error (a parent that cannot be searched, a symlink in the way, EIO).
+bool gone_at(const DestTree& tree, const EntryPath& at) {
+    Fd fd = open_beneath(tree.fd(), at.rel(), O_PATH | O_NOFOLLOW);
+    return !fd && errno == ENOENT;
+}
+
 } // namespace
 
 bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
@@ -33,12 +42,14 @@ bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const Transi
         (known.kind != Kind::symlink || found->st.target == known.target)) {
         return true;
     }
-    if (!found && safe && m_gone_is_known && known.kind != Kind::dir) {
-        m_store.forget_at_dest(entry_id);
-    } else {
-        m_store.mark_damaged_at_dest(entry_id);
-    }
     ++m_stale;
+    if (!found && safe && m_gone_is_known && known.kind != Kind::dir && gone_at(m_tree, at)) {
+        m_store.forget_at_dest(entry_id);
+        spdlog::info("'{}' is gone from the destination (another drive deleted or moved it): known gone",
+                     escape_bytes(m_tree.display(at.rel())));
+        return false;
+    }
+    m_store.mark_damaged_at_dest(entry_id);
     spdlog::info("'{}' is not at the destination as this drive last knew it: "
                  "delivered again",
                  escape_bytes(m_tree.display(at.rel())));

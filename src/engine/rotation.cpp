@@ -349,7 +349,7 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // the same rule a rescan trusts (docs/scan.md), so a drive joining a pair need
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
-                      bool source, int64_t& greatest, const IdBits* raised) {
+                      bool source, int64_t& greatest, const IdBits* raised, IdBits& raised_taken) {
     static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
         "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
@@ -427,12 +427,19 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         // leave_link_group): the other drive's delivered state is the shared
         // file this drive must replace, whenever it verified it. But where the
         // order record just raised this drive's order to theirs, what this
-        // drive knows there is of an older delivery: theirs is newer
-        // (random_rotation_partial.sh seeds 29 and 59).
-        bool raised_here = raised && id && raised->contains(*id);
+        // drive knows there is of an older delivery: the first copy's is taken
+        // (random_rotation_partial.sh seed 59), and another copy's at that
+        // order then only by the rules above. A mark of a file that left its
+        // link group stays (its delivered mtime NULL): that copy's drive may
+        // know only its own older belief there, raised by its own pull.
+        bool raised_here = raised && id && raised->contains(*id) && !raised_taken.contains(*id);
         bool take = their_ord > my_ord ||
                     (their_ord == my_ord && known_there &&
                      (raised_here || (!left_group && (!i_know || their_verified > my_verified))));
+        bool keep_left_mark = take && left_group && their_ord == my_ord;
+        if (take && raised_here && known_there) {
+            raised_taken.insert(*id);
+        }
         if (!id && !known_there) {
             // A path the other drive saw at the source and this one does not
             // know: recorded without a version (order 0), so that this drive's
@@ -475,7 +482,7 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
                 .bind(first + 1, rows.column_int(3))
                 .bind(first + 2, rows.column_int(4))
                 .bind(first + 3, rows.column_int(5))
-                .bind(first + 4, rows.column_int(6))
+                .bind(first + 4, keep_left_mark ? std::nullopt : std::optional<int64_t>(rows.column_int(6)))
                 .bind(first + 5, content);
             rows.is_null(9) ? st.bind_null(first + 6) : st.bind_blob(first + 6, rows.column_blob(9));
             rows.is_null(10) ? st.bind_null(first + 7) : st.bind_blob(first + 7, rows.column_blob(10));
@@ -567,6 +574,7 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
     Database& mine = catalog.db();
     std::string self = catalog.drive_id();
     const char* merged_col = end == End::source ? "merged_source_gen" : "merged_dest_gen";
+    IdBits raised_taken; // raised entries that took a copy's knowledge at their order
     for (const auto& [id, path] : copies_at(root, self)) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
@@ -591,7 +599,8 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
         ++out.copies_read;
         int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
         out.entries_learned +=
-            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest, raised);
+            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest, raised,
+                          raised_taken);
         catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull
         // The drive itself, as its copy shows it.
         DriveFacts f;

@@ -274,7 +274,9 @@ data_maps() {
                 }
                 push @map, "HOLE $pos" if $data > $pos;
                 push @map, "DATA " . ($data + 0);
-                $pos = sysseek($f, $data, 4) + 0;
+                my $hole = sysseek($f, $data, 4);
+                defined $hole or die "$p: SEEK_HOLE: $!\n";
+                $pos = $hole + 0;
             }
             print "$p\0", join(" ", @map), "\0";
         }'

@@ -102,9 +102,10 @@ struct RenameItem {
 };
 
 // A hard link's first name: among the files the source has under the same
-// device and inode (a link group), with the same mtime and the same content
-// (or one not known to this drive, of the same size), one the destination
-// already holds with that content, else the first in path order.
+// device and inode (a link group), with the same mtime and the same content,
+// one the destination already holds with that content (also one whose content
+// this drive does not know, of the same size), else the first in path order
+// whose content it knows.
 struct LinkLeader {
     int64_t id = 0;
     EntryPath path;

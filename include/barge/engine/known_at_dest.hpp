@@ -25,8 +25,8 @@ namespace barge {
 // once per directory in a row; no byte is read.
 class KnownAtDestCheck {
 public:
-    // gone_is_known: where no file or symlink stands at the path, the entry is
-    // made to know nothing there (TransitStore::forget_at_dest) rather than
+    // gone_is_known: where no file or symlink stands at the path (its lookup
+    // ends in ENOENT, not in another error), the entry is made to know nothing there (TransitStore::forget_at_dest) rather than
     // marked damaged: for an order another drive raised, that drive deleted or
     // moved the name (check_raised_knowledge). A directory is still marked
     // damaged: its times journal and the files delivered into it rely on that

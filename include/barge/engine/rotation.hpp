@@ -112,11 +112,12 @@ using CopyKeys = std::function<std::shared_ptr<const DriveKeys>(const std::strin
 // this catalog: the destination side of each entry where theirs is newer (by
 // d_ord), the other drives (generation, when seen, what each carries, lost),
 // transitively, and the pair's options where theirs were set later. A copy
-// already merged at its generation is skipped. Idempotent and independent of
-// order: every rule keeps the newer of two facts. Inside the caller's
-// transaction. `raised`: entries whose order the order record just raised over
-// what this drive knows there (DestOrder::pull): at that order, a copy's
-// knowledge is the fact, this drive's is of an older delivery.
+// already merged at its generation is skipped. Idempotent, and independent of
+// order but for one case: every rule keeps the newer of two facts. Inside the
+// caller's transaction. `raised`: entries whose order the order record just
+// raised over what this drive knows there (DestOrder::pull): at that order,
+// this drive's knowledge is of an older delivery, so the first copy that
+// knows that order there is taken (the one case), and the others by the rules.
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
                                const CopyKeys& keys, const IdBits* raised = nullptr);
 
