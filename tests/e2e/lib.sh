@@ -194,12 +194,12 @@ exfat_mount() {
 }
 
 # Where a file's data and holes lie: "DATA 0 HOLE 65536 DATA 819200 ..." by
-# SEEK_DATA/SEEK_HOLE (xfs_io works on any file system). Two files with the same
-# map have the same holes, whatever blocks the file system spent on its own
+# SEEK_DATA/SEEK_HOLE (data_maps, for one file). Two files with the same map
+# have the same holes, whatever blocks the file system spent on its own
 # bookkeeping (an ext4 extent-tree block counts in stat %b and depends on how the
 # allocator split the data, not on the holes).
 data_map() {
-    xfs_io -r -c 'seek -a -r 0' -- "$1" | tail -n +2 | tr '\t\n' '  '
+    printf '%s\0' "$1" | data_maps | tr '\0' '\n' | sed -n 2p
 }
 
 need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
@@ -208,7 +208,7 @@ need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 # root and .barge), with type, mode, owner, mtime in ns, size, and the BLAKE2b of
 # a file's bytes or a symlink's target. Names are printed as they are (both sides
 # are printed the same way). MANIFEST_BLOCKS=1 adds each file's data map (where
-# its data and its holes lie, by SEEK_DATA/SEEK_HOLE, as data_map finds them).
+# its data and its holes lie, by SEEK_DATA/SEEK_HOLE: data_maps).
 # The files are hashed by one b2sum per 5,000 files (--zero: names unescaped),
 # and their data maps found by one perl: not one process per file.
 manifest() {

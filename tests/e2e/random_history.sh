@@ -34,7 +34,7 @@ if [[ ${BARGE_HISTORY_EXFAT:-0} == 1 ]]; then
     options=(--reserve 1M) # the default reserve (1 GiB) is more than the drive
 fi
 if [[ ${BARGE_HISTORY_FIDELITY:-0} == 1 ]]; then
-    for tool in getfattr setfattr getfacl setfacl xfs_io; do
+    for tool in getfattr setfattr getfacl setfacl; do
         command -v $tool >/dev/null || skip "$tool is not installed"
     done
     touch "$T/probe"

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 # Pieces larger than the holes, so that holes inside a piece are what is tested
 # (with small pieces an all-zero piece would simply be carried once).
 PIECE_SIZE=128M setup_pair
-command -v xfs_io >/dev/null || skip "xfs_io (xfsprogs) is needed to read data maps"
+command -v perl >/dev/null || skip "perl is needed to read data maps (data_maps)"
 blocks() { stat -c %b "$1"; }
 # Same holes: the same data map, and allocated blocks within 8 (4 KiB) of each
 # other. stat %b also counts the file system's own bookkeeping: ext4 spends a
