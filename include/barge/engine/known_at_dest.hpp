@@ -26,11 +26,11 @@ namespace barge {
 class KnownAtDestCheck {
 public:
     // gone_is_known: where no file or symlink stands at the path (its lookup
-    // ends in ENOENT, not in another error), the entry is made to know nothing there (TransitStore::forget_at_dest) rather than
-    // marked damaged: for an order another drive raised, that drive deleted or
-    // moved the name (check_raised_knowledge). A directory is still marked
-    // damaged: its times journal and the files delivered into it rely on that
-    // (rotation_faults.sh 15).
+    // ends in ENOENT, not in another error), the entry is made to know nothing
+    // there (TransitStore::forget_at_dest) rather than marked damaged: for an
+    // order another drive raised, that drive deleted or moved the name
+    // (check_raised_knowledge). A directory is still marked damaged: its times
+    // journal and the files delivered into it rely on that (rotation_faults.sh 15).
     KnownAtDestCheck(TransitStore& store, const DestTree& tree, bool gone_is_known = false)
         : m_store(store), m_tree(tree), m_parents(tree.fd(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW),
           m_gone_is_known(gone_is_known) {}
@@ -56,8 +56,8 @@ private:
 // drive knew stood there (DestOrder::pull), checked as above once the other
 // drives' catalog copies are merged, in the caller's transaction (the pull's:
 // learn_at_destination, for unload and verify-destination). Where no file or
-// symlink stands at the path, another drive deleted or moved the name since: the entry
-// knows nothing there, so that verify-destination does not report it missing
+// symlink stands at the path, another drive deleted or moved the name since:
+// the entry knows nothing there, so that verify-destination does not report it missing
 // (rotation_faults.sh 19) and a current version is delivered as new. Returns
 // how many were not there as known.
 int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids);
