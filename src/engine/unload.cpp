@@ -389,11 +389,14 @@ private:
         // as run() journals the intents' parents: forgotten, a run killed after
         // writing into it left it to no one (this drive's version of it is older,
         // so never delivered), with the kernel's mtime (random_rotation.sh seed 194).
+        // It counts as touched: dir_metadata sets that delivery's times back at
+        // the end, as for a file placed in it (random_rotation_partial.sh seed 47).
         size_t journaled = m_newer_dirs.size();
         if (auto at = m_store.dir_at(m_pair.id, rel); at && keep_newer_dir(at->id)) {
             if (m_newer_dirs.size() != journaled) {
                 m_store.record_dir_times(m_pair.id, m_newer_dirs);
             }
+            m_touched.add(at->id);
             return;
         }
         if (auto id = m_store.forget_delivered_dir_times(m_pair.id, rel)) {

@@ -85,6 +85,12 @@
 #    at f; A then knows nothing there, so with the source's new f waiting,
 #    verify-destination with A passes instead of reporting f missing (exit 4;
 #    random_rotation_partial.sh seed 29).
+# 20. A late drive making a directory in one a newer drive delivered since: A
+#    carries d/sub, a new directory; at the source sub then becomes a file
+#    that B, limited by --max-bytes, leaves waiting while it delivers d's new
+#    mtime. A's late unload makes sub in d, and must give d B's delivered
+#    mtime back, where it left the kernel's (random_rotation_partial.sh seeds
+#    47 and 65).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -846,5 +852,34 @@ for d in "$A" "$B"; do
     expect_exit 0 barge -d "$d" unload
 done
 expect_same_tree "$SRC" "$DST" "19: after a trip of each drive"
+
+# ---------------------------------------------------------------------------
+# 20. A directory made in one another drive delivered since.
+reset
+mkdir "$SRC/d"
+echo f >"$SRC/d/f"
+settle
+first_trip_then_join
+mkdir "$SRC/d/sub"
+settle
+expect_exit 0 barge -d "$A" load # d/sub
+rmdir "$SRC/d/sub"
+head -c 8192 /dev/urandom >"$SRC/d/sub"
+settle
+expect_exit 0 barge -d "$B" --json load --max-bytes 1 # d's new mtime; the file sub waits
+expect_eq "0 true" "$(json '"\(.pairs[0].carried.files) \(.pairs[0].max_bytes_reached)"')" \
+    "20: B's load keeps sub back"
+expect_exit 0 barge -d "$B" unload
+want=$(stat -c %.9Y "$SRC/d")
+expect_eq "$want" "$(stat -c %.9Y "$DST/d")" "20: d's mtime after B's unload"
+expect_exit 0 barge -d "$A" --json unload # late: sub, a directory
+expect_eq 1 "$(json '.pairs[0].delivered.dirs')" "20: A makes sub"
+[[ -d $DST/d/sub ]] || fail "20: A's unload did not make the directory d/sub"
+expect_eq "$want" "$(stat -c %.9Y "$DST/d")" "20: d's mtime after A's late unload made sub in it"
+for d in "$B" "$A"; do
+    expect_exit 0 barge -d "$d" load
+    expect_exit 0 barge -d "$d" unload
+done
+expect_same_tree "$SRC" "$DST" "20: after a trip of each drive"
 
 echo ok
