@@ -76,7 +76,10 @@ public:
         if (::fstatvfs(m_cargo.dirfd(), &sv) == 0) {
             m_block = static_cast<int64_t>(sv.f_bsize);
         }
-        m_budget = options.max_bytes ? static_cast<int64_t>(*options.max_bytes) : INT64_MAX;
+        // A limit above what an int64_t holds (parse_size takes up to 2^64) is none.
+        m_limit = options.max_bytes ? static_cast<int64_t>(std::min<uint64_t>(*options.max_bytes, INT64_MAX))
+                                    : INT64_MAX;
+        m_budget = m_limit;
         if (m_cargo.encrypted()) {
             // Pieces read back are authenticated and decrypted, their plaintext hashed.
             m_transfer.filter_read_back([this] { return m_cargo.read_filter(); });
@@ -95,7 +98,7 @@ public:
         flush();
         m_result.interrupted = stop_requested();
         if (m_options.max_bytes) {
-            m_result.budget_used = static_cast<int64_t>(*m_options.max_bytes) - m_budget;
+            m_result.budget_used = m_limit - m_budget;
         }
     }
 
@@ -535,6 +538,7 @@ private:
     Fd m_src;
     int64_t m_block = 4096;
     int64_t m_room = 0, m_trip_room = 0, m_budget = 0;
+    int64_t m_limit = 0; // --max-bytes (INT64_MAX for none)
     bool m_reclaimed = false, m_stopped = false;
     ErrorSink m_sink;
     RetryPolicy m_policy;
