@@ -241,15 +241,22 @@ manifest() {
         # (getfattr, every namespace it can read), each line of its ACL (getfacl,
         # not of a symlink) and a device's number. Both tools run over many
         # paths at once and name each entry as they print it ("# file: ./a",
-        # escaped the same way in both trees).
+        # escaped the same way in both trees). Either tool exits 1 for a path it
+        # cannot read (xargs: 123); dying (xargs: 124, 125) or missing (127)
+        # prints a line no other manifest has, so the comparison fails saying why.
         [[ -n ${MANIFEST_XATTRS:-} ]] || return 0
+        all_of() {
+            local rc=0
+            xargs -0 -r "$@" 2>/dev/null || rc=$?
+            ((rc == 0 || rc == 123)) || echo "~manifest: $1 exited $rc ($SRANDOM$SRANDOM)"
+        }
         {
             find . -mindepth 1 -path ./.barge -prune -o -print0 |
-                { xargs -0 -r getfattr -h -d -m - -e hex --absolute-names -- 2>/dev/null || true; } |
-                awk '/^# file: / { f = substr($0, 9); next } /./ { print f "|xattr|" $0 }'
+                all_of getfattr -h -d -m - -e hex --absolute-names -- |
+                awk '/^~manifest: / { print; next } /^# file: / { f = substr($0, 9); next } /./ { print f "|xattr|" $0 }'
             find . -mindepth 1 -path ./.barge -prune -o -print0 |
-                { xargs -0 -r getfacl -pEP -- 2>/dev/null || true; } |
-                awk '/^# file: / { f = substr($0, 9); next } /./ { print f "|acl|" $0 }'
+                all_of getfacl -pEP -- |
+                awk '/^~manifest: / { print; next } /^# file: / { f = substr($0, 9); next } /./ { print f "|acl|" $0 }'
             find . -mindepth 1 -path ./.barge -prune -o \( -type b -o -type c \) -printf '%p|rdev|' \
                 -exec stat -c '%t:%T' -- {} \;
         } | LC_ALL=C sort
