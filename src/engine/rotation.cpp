@@ -349,7 +349,8 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // the same rule a rescan trusts (docs/scan.md), so a drive joining a pair need
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
-                      bool source, int64_t& greatest, const IdBits* raised, IdBits& raised_taken) {
+                      bool source, int64_t& greatest, const IdBits* raised, IdBits& raised_taken,
+                      IdBits* unconfirmed) {
     static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
         "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
@@ -439,6 +440,14 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         bool keep_left_mark = take && left_group && their_ord == my_ord;
         if (take && raised_here && known_there) {
             raised_taken.insert(*id);
+        }
+        if (unconfirmed && id && i_know && !known_there && their_ord >= my_ord) {
+            // Their drive knows of nothing there at an order as new as this
+            // drive's knowledge or newer: that knowledge may be of something
+            // gone since, learned from a copy older than a deletion this drive
+            // made and forgot (random_rotation_partial.sh seed 76). Checked at
+            // the destination by the caller.
+            unconfirmed->insert(*id);
         }
         if (!id && !known_there) {
             // A path the other drive saw at the source and this one does not
@@ -569,7 +578,7 @@ void learn_drive(Database& db, int64_t pair_id, const std::string& drive_id, con
 } // namespace
 
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
-                               const CopyKeys& keys, const IdBits* raised) {
+                               const CopyKeys& keys, const IdBits* raised, IdBits* unconfirmed) {
     KnowledgeMerge out;
     Database& mine = catalog.db();
     std::string self = catalog.drive_id();
@@ -600,7 +609,7 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
         int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
         out.entries_learned +=
             merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest, raised,
-                          raised_taken);
+                          raised_taken, unconfirmed);
         catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull
         // The drive itself, as its copy shows it.
         DriveFacts f;
@@ -664,12 +673,13 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
 KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
                                     const CopyKeys& keys) {
     Transaction tx(catalog.db());
-    IdBits raised_known;
+    IdBits raised_known, unconfirmed;
     int64_t pulled = order.pull(catalog, pair, raised_known);
-    KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys, &raised_known);
+    KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys, &raised_known, &unconfirmed);
+    raised_known.each([&](int64_t id) { unconfirmed.insert(id); });
     // In the same commit as the pull: the next pull starts after these rows,
     // so a check left to a later commit would be lost to a kill in between.
-    int64_t stale = check_raised_knowledge(catalog, pair, raised_known);
+    int64_t stale = check_raised_knowledge(catalog, pair, unconfirmed);
     tx.commit();
     if (stale > 0) {
         k.notes.push_back(fmt::format("{} that another drive changed at the destination since this drive's "

@@ -91,6 +91,14 @@
 #    mtime. A's late unload makes sub in d, and must give d B's delivered
 #    mtime back, where it left the kernel's (random_rotation_partial.sh seeds
 #    47 and 65).
+# 21. Knowledge another drive's copy made stale: A deletes f at the
+#    destination and forgets it; a new f waits at the source. B's copy at the
+#    source still knows the old f delivered, and A's next load takes that;
+#    B's copy at the destination then knows only a newer order there (B found
+#    f gone), which raises A's order without telling what stands. A must check
+#    what it knows against the destination, as for an order the order record
+#    raised: verify-destination with A passes, where it reported f missing
+#    (exit 4; random_rotation_partial.sh seed 76).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -881,5 +889,34 @@ for d in "$B" "$A"; do
     expect_exit 0 barge -d "$d" unload
 done
 expect_same_tree "$SRC" "$DST" "20: after a trip of each drive"
+
+# ---------------------------------------------------------------------------
+# 21. A copy that raises an order without knowledge there.
+reset
+echo old >"$SRC/f"
+echo other >"$SRC/g"
+settle
+first_trip_then_join --on-delete trash --mass-change-limit 100
+# The sites apart: a copy at the source is the one its drive's load wrote.
+rm "$SRC/f"
+without "$DST" expect_exit 0 barge -d "$A" load # f deleted
+without "$SRC" expect_exit 0 barge -d "$A" unload
+kept_in trash f <(echo old) || fail "21: A's unload did not trash f"
+echo new-and-longer >"$SRC/f"
+settle
+without "$DST" expect_exit 0 barge -d "$B" load --max-bytes 1 # the new f waits
+without "$SRC" expect_exit 0 barge -d "$B" unload             # B finds f gone
+without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # B's copy at the source: the old f delivered
+expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
+    CAST(name AS TEXT) = 'f' AND d_kind = 1")" "21: A's load takes B's stale knowledge of f"
+without "$SRC" expect_exit 0 barge -d "$A" unload
+expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
+    CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "21: A knows nothing at f after its unload"
+expect_exit 0 barge -d "$A" verify-destination
+for d in "$A" "$B"; do
+    expect_exit 0 barge -d "$d" load
+    expect_exit 0 barge -d "$d" unload
+done
+expect_same_tree "$SRC" "$DST" "21: after a trip of each drive"
 
 echo ok

@@ -53,7 +53,8 @@ private:
 };
 
 // The entries whose order the destination's order record raised over what this
-// drive knew stood there (DestOrder::pull), checked as above once the other
+// drive knew stood there (DestOrder::pull), or where a copy knew only an order
+// there as new (merge_knowledge's `unconfirmed`), checked as above once the other
 // drives' catalog copies are merged, in the caller's transaction (the pull's:
 // learn_at_destination, for unload and verify-destination). Where no file or
 // symlink stands at the path, another drive deleted or moved the name since:

@@ -118,14 +118,19 @@ using CopyKeys = std::function<std::shared_ptr<const DriveKeys>(const std::strin
 // raised over what this drive knows there (DestOrder::pull): at that order,
 // this drive's knowledge is of an older delivery, so the first copy that
 // knows that order there is taken (the one case), and the others by the rules.
+// `unconfirmed` gets the entries where this drive knows something and a copy
+// knows only an order there as new or newer: what this drive knows may be
+// gone since, for the caller to check at the destination.
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
-                               const CopyKeys& keys, const IdBits* raised = nullptr);
+                               const CopyKeys& keys, const IdBits* raised = nullptr,
+                               IdBits* unconfirmed = nullptr);
 
 // What the destination knows that this drive does not (SPEC §9), in one
 // transaction: its order record (order.pull), then the other drives' catalog
 // copies there (merge_knowledge); entries_learned counts both. The paths the
-// record names that stand there otherwise than this drive knew are marked to
-// be delivered again (check_raised_knowledge), with a note saying how many.
+// record or a copy raised that stand there otherwise than this drive knew are
+// marked to be delivered again, or known gone (check_raised_knowledge), with a
+// note saying how many.
 // What unload and verify-destination do first there.
 KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrder& order,
                                     const CopyKeys& keys);
