@@ -684,6 +684,32 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
     return LinkLeader{st.column_int(0), {st.column_blob(1), st.column_blob(2)}, st.column_int(3) != 0};
 }
 
+std::vector<TransitStore::LinkedName> TransitStore::names_to_link_check(int64_t pair_id) {
+    // The inodes with several rows first, from the index alone; nearly every
+    // source has few.
+    static const std::string sql = fmt::format(
+        "WITH shared AS (SELECT ino FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 AND ino != 0 "
+        "GROUP BY ino HAVING count(*) > 1) "
+        "SELECT e.id, e.ord, e.parent, e.name, m.parent, m.name, m.d_ord FROM shared s "
+        "JOIN entries e INDEXED BY entries_inode ON e.pair_id = ?1 AND e.ino = s.ino "
+        "JOIN entries m INDEXED BY entries_inode ON m.pair_id = ?1 AND m.ino = s.ino "
+        "WHERE e.kind = 1 AND {} AND e.d_ord < e.ord AND e.ord <= 4611686018427387903 AND m.id != e.id AND "
+        "m.dev = e.dev AND m.kind = 1 AND m.d_kind = 1 AND m.d_damaged = 0 AND m.d_content_id = e.d_content_id "
+        "AND m.d_ord > e.d_ord ORDER BY e.id, m.d_ord DESC",
+        sql_delivered);
+    std::vector<LinkedName> out;
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id);
+    while (st.step()) {
+        if (!out.empty() && out.back().id == st.column_int(0)) {
+            continue; // the newest other name is enough
+        }
+        out.push_back({st.column_int(0), st.column_int(1), {st.column_blob(2), st.column_blob(3)},
+                       {st.column_blob(4), st.column_blob(5)}, st.column_int(6)});
+    }
+    return out;
+}
+
 std::vector<EntryPath> TransitStore::holders_outside_group(int64_t pair_id, const DeliveryItem& d,
                                                            int limit) {
     std::vector<EntryPath> out;
@@ -900,6 +926,10 @@ void TransitStore::drop_deletion_records(int64_t pair_id) {
 }
 
 void TransitStore::mark_superseded(int64_t entry_id, int64_t ord) {
+    raise_order(entry_id, ord);
+}
+
+void TransitStore::raise_order(int64_t entry_id, int64_t ord) {
     m_db.prepare("UPDATE entries SET d_ord = ?2 WHERE id = ?1 AND d_ord < ?2").bind(1, entry_id).bind(2, ord).run();
 }
 

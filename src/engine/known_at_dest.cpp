@@ -1,11 +1,15 @@
 #include "barge/engine/known_at_dest.hpp"
 
 #include "barge/fs/dir.hpp"
+#include "barge/fs/marker.hpp"
+#include "barge/util/system.hpp"
 #include "barge/util/text.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace barge {
 
@@ -26,6 +30,34 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 bool gone_at(const DestTree& tree, const EntryPath& at) {
     Fd fd = open_beneath(tree.fd(), at.rel(), O_PATH | O_NOFOLLOW);
     return !fd && errno == ENOENT;
+}
+
+// The regular file at `at` below the destination's root, as (device, inode);
+// nothing when no regular file stands there or it cannot be looked up.
+std::optional<std::pair<dev_t, ino_t>> file_at(const DestTree& tree, const EntryPath& at) {
+    Fd parent = open_beneath(tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    struct stat st{};
+    if (!parent || ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode)) {
+        return std::nullopt;
+    }
+    return std::pair{st.st_dev, st.st_ino};
+}
+
+// Whether the file system of the destination's .barge directory makes hard
+// links: a file made there and linked, both names then removed.
+bool makes_hard_links(const std::string& dest) {
+    std::string base = barge_dir(dest) + "/link-probe-" + random_hex(8);
+    Fd made(::open(base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!made) {
+        return false;
+    }
+    bool linked = ::link(base.c_str(), (base + ".2").c_str()) == 0;
+    if (linked) {
+        ::unlink((base + ".2").c_str());
+    }
+    ::unlink(base.c_str());
+    return linked;
 }
 
 } // namespace
@@ -72,6 +104,40 @@ int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits&
         }
     });
     return check.stale();
+}
+
+int64_t check_link_groups(Catalog& catalog, const Pair& pair) {
+    TransitStore store(catalog.db());
+    std::vector<TransitStore::LinkedName> names = store.names_to_link_check(pair.id);
+    if (names.empty()) {
+        return 0;
+    }
+    DestTree tree(pair.dest);
+    std::optional<bool> links;
+    int64_t marked = 0;
+    for (const auto& n : names) {
+        if (!DestTree::is_safe(n.at.rel()) || !DestTree::is_safe(n.other.rel())) {
+            continue;
+        }
+        auto here = file_at(tree, n.at);
+        auto there = file_at(tree, n.other);
+        if (!here || !there) {
+            continue; // missing or replaced: for verify-destination to find
+        }
+        if (*here != *there && !links) {
+            links = makes_hard_links(pair.dest);
+        }
+        if (*here == *there || !*links) {
+            // One file there, or two where links cannot be: as known.
+            store.raise_order(n.id, std::min(n.other_ord, n.ord));
+            continue;
+        }
+        store.mark_damaged_at_dest(n.id);
+        ++marked;
+        spdlog::info("'{}' and '{}' are one file at the source, two at the destination: linked again",
+                     escape_bytes(tree.display(n.at.rel())), escape_bytes(tree.display(n.other.rel())));
+    }
+    return marked;
 }
 
 } // namespace barge

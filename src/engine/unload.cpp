@@ -1325,6 +1325,18 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
             result.notes.push_back(std::move(n));
         }
     }
+    {
+        Transaction tx(catalog.db());
+        int64_t split = check_link_groups(catalog, pair);
+        tx.commit();
+        if (split > 0) {
+            result.notes.push_back(fmt::format("{} of a link group at the source {} a file of {} own at the "
+                                               "destination (two drives each delivered one name): linked "
+                                               "again (named at --verbose)",
+                                               plural(split, "name"), split == 1 ? "was" : "were",
+                                               split == 1 ? "its" : "their"));
+        }
+    }
     Pair fresh = catalog.find_pair(pair.name).value_or(pair);
     {
         Unloader u(catalog, layout, fresh, options, result, progress, order);

@@ -24,4 +24,23 @@ expect_eq 5 "$(json '.pairs[0].delivered.files')" "every name delivered as a fil
 (cd "$DST" && find . -path ./.barge -prune -o -type f -exec b2sum {} + | LC_ALL=C sort -k2) >"$T/dst.sums"
 cmp -s "$T/src.sums" "$T/dst.sums" || { diff "$T/src.sums" "$T/dst.sums" >&2; fail "contents differ on exFAT"; }
 expect_exit 0 barge verify-destination
+# A new first name for note.txt's inode: a copy of its own. Two names of one
+# inode as two files are how exFAT holds them, not a split to link again
+# (rotation_faults.sh 22): the next trip delivers nothing, puts nothing in
+# versions/.
+ln "$SRC/a/note.txt" "$SRC/0-note.txt"
+age "$SRC/0-note.txt" "$SRC"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq 1 "$(json '.pairs[0].delivered.files')" "the new name delivered as a file"
+expect_exit 0 barge load
+expect_exit 0 barge unload --json
+expect_eq "0 0 0" "$(json '"\(.pairs[0].delivered.files) \(.pairs[0].delivered.already_there) \(.pairs[0].versions)"')" \
+    "the next trip changes nothing"
+expect_eq 0 "$(json '.pairs[0].notes | map(select(test("linked again"))) | length')" "no note of a link group split"
+expect_eq 1 "$(sqlite3 -readonly "$DRIVE/barge.db" "SELECT count(DISTINCT d_ord) FROM entries WHERE
+    CAST(name AS TEXT) IN ('0-note.txt', 'note.txt', 'note-link.txt')")" \
+    "the group's names known at one order: not looked at again"
+[[ ! -d $DST/.barge/versions ]] || [[ -z $(find "$DST/.barge/versions" -type f) ]] ||
+    fail "a file went to versions/: $(find "$DST/.barge/versions" -type f)"
 echo ok

@@ -99,6 +99,12 @@
 #    what it knows against the destination, as for an order the order record
 #    raised: verify-destination with A passes, where it reported f missing
 #    (exit 4; random_rotation_partial.sh seed 76).
+# 22. Two names of one file, each delivered alone by another drive: A carries
+#    f; a link a is made; B carries a (its first name) within --max-bytes, not
+#    f, and unloads first, f not there yet; A, late, delivers f alone. The
+#    next unload finds the two names two files at the destination and links f
+#    to a (f's file to versions/), where no later trip linked them
+#    (random_rotation_partial.sh seed 85).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -918,5 +924,45 @@ for d in "$A" "$B"; do
     expect_exit 0 barge -d "$d" unload
 done
 expect_same_tree "$SRC" "$DST" "21: after a trip of each drive"
+
+# ---------------------------------------------------------------------------
+# 22. A link group whose names two drives delivered apart.
+reset
+echo seed >"$SRC/seed"
+settle
+first_trip_then_join
+head -c 3000 /dev/urandom >"$SRC/f"
+without "$DST" expect_exit 0 barge -d "$A" load # f
+ln "$SRC/f" "$SRC/a"
+without "$DST" expect_exit 0 barge -d "$B" --json load --max-bytes 4096 # a, not f
+expect_eq 1 "$(json '.pairs[0].carried.files')" "22: B carries a"
+without "$SRC" expect_exit 0 barge -d "$B" unload # a alone: f is not there
+without "$SRC" expect_exit 0 barge -d "$A" unload # f alone, late
+[[ $(stat -c %i "$DST/a") != "$(stat -c %i "$DST/f")" ]] || fail "22: a and f are one file already"
+without "$DST" expect_exit 0 barge -d "$A" load
+without "$SRC" expect_exit 0 barge -d "$A" --json unload
+expect_eq "1" "$(json '.pairs[0].delivered.hard_links')" "22: A links f to a"
+grep -q "1 name of a link group at the source was a file of its own" "$T/out" ||
+    fail "22: the unload does not say it linked f again: $(cat "$T/out")"
+expect_eq "$(stat -c %i "$DST/a")" "$(stat -c %i "$DST/f")" "22: a and f at the destination are one file"
+kept_in versions f "$SRC/f" || fail "22: f's own file is not in versions/"
+for d in "$B" "$A"; do
+    without "$DST" expect_exit 0 barge -d "$d" load
+    without "$SRC" expect_exit 0 barge -d "$d" --json unload
+    expect_eq 0 "$(json '.pairs[0].delivered.hard_links')" "22: $(basename "$d")'s next trip links nothing"
+done
+expect_same_tree "$SRC" "$DST" "22: after a trip of each drive"
+same_links "$SRC" "$DST" || fail "22: the destination's link groups differ from the source's"
+# A name added to the group, linked at once: the next unload finds the older
+# names one file with it there and raises their order to its delivery's, so
+# that later unloads do not look again.
+ln "$SRC/f" "$SRC/0"
+for i in 1 2; do
+    without "$DST" expect_exit 0 barge -d "$A" load
+    without "$SRC" expect_exit 0 barge -d "$A" unload
+done
+expect_eq "$(stat -c %i "$DST/0")" "$(stat -c %i "$DST/f")" "22: 0 is linked to f"
+expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(DISTINCT d_ord) FROM entries WHERE parent = x'' AND
+    CAST(name AS TEXT) IN ('0', 'a', 'f')")" "22: A's names of the group known at one order"
 
 echo ok

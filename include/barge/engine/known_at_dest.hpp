@@ -63,4 +63,14 @@ private:
 // how many were not there as known.
 int64_t check_raised_knowledge(Catalog& catalog, const Pair& pair, const IdBits& entry_ids);
 
+// Names of one source inode that the destination holds as separate files
+// (TransitStore::names_to_link_check: two drives each delivered one of them):
+// the older delivered one is marked damaged, so this unload links it to its
+// group's first name (docs/unload.md step 4b; its file goes to versions/). Where
+// they are one file there, or the destination's file system makes no hard links
+// (exFAT: each name is a copy there by design), its order is raised to the
+// other name's, so that it is not asked again. In the caller's transaction;
+// returns how many were marked.
+int64_t check_link_groups(Catalog& catalog, const Pair& pair);
+
 } // namespace barge
