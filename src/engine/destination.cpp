@@ -277,15 +277,40 @@ bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e)
     return std::find(names.begin(), names.end(), e.name) != names.end();
 }
 
-void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link) {
-    // DEST/.barge/<area>/<stamp>/<path>. A regular file replaced by a new version
-    // is hard-linked there first, so the final name never goes missing; elsewhere
-    // (exFAT, symlinks, directories) it is renamed.
-    std::string aside_dir = std::string(".barge/") + area + "/" + m_stamp;
-    if (!e.parent.empty()) {
-        aside_dir += "/" + e.parent;
+Fd Destination::aside_dir(const char* area, const EntryPath& e) {
+    // DEST/.barge/<area>/<stamp>/<path>. A path this run already set aside
+    // there (the old file of a file that became a directory, then a file under
+    // that directory; a name set aside twice) goes under <stamp>-2, -3, ...:
+    // nothing set aside replaces or blocks another (rotation_faults.sh 23;
+    // random_rotation_partial.sh with three drives, seed 25). The suffix keeps
+    // the folder's time for prune_expired.
+    constexpr int most = 100;
+    for (int n = 1;; ++n) {
+        std::string dir = fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
+        if (!e.parent.empty()) {
+            dir += "/" + e.parent;
+        }
+        Fd fd;
+        try {
+            fd = m_tree.open_dir(dir, DestTree::Create::yes);
+        } catch (const SystemError& err) {
+            if (err.err() != ENOTDIR || n == most) {
+                throw;
+            }
+            continue; // a file set aside stands where this needs a directory
+        }
+        struct stat st{};
+        if (n == most || (::fstatat(fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)) {
+            return fd;
+        }
     }
-    Fd dir = m_tree.open_dir(aside_dir, DestTree::Create::yes);
+}
+
+void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link) {
+    // A regular file replaced by a new version is hard-linked there first, so
+    // the final name never goes missing; elsewhere (exFAT, symlinks,
+    // directories) it is renamed.
+    Fd dir = aside_dir(area, e);
     // Both directories are synced by the next barrier on FUSE too (elsewhere
     // syncfs covers them), as for every rename at the destination.
     if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
@@ -352,12 +377,8 @@ void Destination::place(TempFile& file, const EntryPath& e) {
 }
 
 void Destination::place_version(TempFile& file, const EntryPath& e) {
-    std::string dir = ".barge/versions/" + m_stamp;
-    if (!e.parent.empty()) {
-        dir += "/" + e.parent;
-    }
-    Fd parent = m_tree.open_dir(dir, DestTree::Create::yes);
-    file.commit(parent.get(), e.name, display(dir + "/" + e.name));
+    Fd parent = aside_dir("versions", e);
+    file.commit(parent.get(), e.name, display(".barge/versions/" + m_stamp + "/" + e.rel()));
     ++m_versions;
 }
 

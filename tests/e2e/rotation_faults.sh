@@ -105,6 +105,13 @@
 #    next unload finds the two names two files at the destination and links f
 #    to a (f's file to versions/), where no later trip linked them
 #    (random_rotation_partial.sh seed 85).
+# 23. Two things of one path set aside in one run: A carries P, a file that
+#    became a directory, and P/x; P becomes a file again, and B records P/x
+#    deleted (the new P waits for --max-bytes). A's late unload moves the old
+#    file P to versions/ to make the directory, then keeps its superseded P/x
+#    in versions/ too: under a second folder of the run, where it failed
+#    (exit 3, "Not a directory": random_rotation_partial.sh with three
+#    drives, seed 25).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -964,5 +971,31 @@ done
 expect_eq "$(stat -c %i "$DST/0")" "$(stat -c %i "$DST/f")" "22: 0 is linked to f"
 expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(DISTINCT d_ord) FROM entries WHERE parent = x'' AND
     CAST(name AS TEXT) IN ('0', 'a', 'f')")" "22: A's names of the group known at one order"
+
+# ---------------------------------------------------------------------------
+# 23. A path set aside twice in one run.
+reset
+echo v1 >"$SRC/P"
+settle
+first_trip_then_join
+rm "$SRC/P"
+mkdir "$SRC/P"
+echo x >"$SRC/P/x"
+settle
+without "$DST" expect_exit 0 barge -d "$A" load # P a directory, P/x
+rm -r "$SRC/P"
+head -c 5000 /dev/urandom >"$SRC/P"
+settle
+without "$DST" expect_exit 0 barge -d "$B" load --max-bytes 1 # P/x deleted; the new P waits
+without "$SRC" expect_exit 0 barge -d "$B" unload
+without "$SRC" expect_exit 0 barge -d "$A" --json unload
+expect_eq "1 1" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.dirs)"')" "23: A's P/x superseded, P made"
+kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
+kept_in versions P/x <(echo x) || fail "23: A's P/x is not in versions/"
+for d in "$B" "$A"; do
+    without "$DST" expect_exit 0 barge -d "$d" load
+    without "$SRC" expect_exit 0 barge -d "$d" unload
+done
+expect_same_tree "$SRC" "$DST" "23: after a trip of each drive"
 
 echo ok

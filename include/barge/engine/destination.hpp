@@ -183,6 +183,9 @@ private:
     // file system takes e's name for another one).
     void clear_name(int parent_fd, const EntryPath& e);
     void move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link);
+    // The folder of this run in .barge/<area>/ for e's parent, made as needed,
+    // where e's name is free.
+    Fd aside_dir(const char* area, const EntryPath& e);
 
     DestTree m_tree;
     Medium m_staging;
