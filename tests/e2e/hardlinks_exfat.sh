@@ -24,10 +24,15 @@ expect_eq 5 "$(json '.pairs[0].delivered.files')" "every name delivered as a fil
 (cd "$DST" && find . -path ./.barge -prune -o -type f -exec b2sum {} + | LC_ALL=C sort -k2) >"$T/dst.sums"
 cmp -s "$T/src.sums" "$T/dst.sums" || { diff "$T/src.sums" "$T/dst.sums" >&2; fail "contents differ on exFAT"; }
 expect_exit 0 barge verify-destination
-# A new first name for note.txt's inode: a copy of its own. Two names of one
-# inode as two files are how exFAT holds them, not a split to link again
-# (rotation_faults.sh 22): the next trip delivers nothing, puts nothing in
-# versions/.
+# With a second drive in rotation (an unload then looks for link groups two
+# drives delivered apart: rotation_faults.sh 22), a new first name for
+# note.txt's inode: a copy of its own. Two names of one inode as two files are
+# how exFAT holds them, not a split to link again: the next trip delivers
+# nothing, puts nothing in versions/.
+barge init "$T/drive2" --piece-size 1M >/dev/null
+expect_exit 0 barge -d "$T/drive2" pair add p "$SRC" "$DST" --reserve 1M
+expect_exit 0 barge -d "$T/drive2" load
+expect_exit 0 barge -d "$T/drive2" unload
 ln "$SRC/a/note.txt" "$SRC/0-note.txt"
 age "$SRC/0-note.txt" "$SRC"
 expect_exit 0 barge load
