@@ -188,6 +188,18 @@ without() {
 # unload_json: what the last unload said of the pair, in one line.
 unload_json() { jq -c '.pairs[0] | {delivered, trashed, versions, superseded, problems}' <"$T/out"; }
 
+# trips_then_same LABEL DRIVE...: each DRIVE, in turn, makes a trip (load,
+# unload); then the destination equals the source, or LABEL fails.
+trips_then_same() {
+    local label=$1 d
+    shift
+    for d in "$@"; do
+        expect_exit 0 barge -d "$d" load
+        expect_exit 0 barge -d "$d" unload
+    done
+    expect_same_tree "$SRC" "$DST" "$label: after a trip of each drive"
+}
+
 # ---------------------------------------------------------------------------
 # 1. p is a file on A's cargo (v2); B carries p/ (a directory, newer) and
 #    unloads first; B's catalog copy at the destination is then lost. A's late
@@ -763,11 +775,7 @@ if command -v strace >/dev/null; then
     expect_eq 1 "$(journals "$B" dir_times)" \
         "15: the journal of d/s's times"
     expect_exit 0 barge -d "$B" unload
-    for d in "$A" "$B"; do
-        expect_exit 0 barge -d "$d" load
-        expect_exit 0 barge -d "$d" unload
-    done
-    expect_same_tree "$SRC" "$DST" "15: after a trip of each drive"
+    trips_then_same 15 "$A" "$B"
 else
     echo "scenario 15 skipped: strace is not installed" >&2
 fi
@@ -839,11 +847,7 @@ expect_exit 0 barge -d "$A" unload # f
 expect_exit 0 barge -d "$B" --json unload
 expect_eq 1 "$(json '.pairs[0].delivered.hard_links')" "18: B links a to f"
 expect_eq "$(stat -c %i "$DST/f")" "$(stat -c %i "$DST/a")" "18: a and f at the destination are one file"
-for d in "$A" "$B"; do
-    expect_exit 0 barge -d "$d" load
-    expect_exit 0 barge -d "$d" unload
-done
-expect_same_tree "$SRC" "$DST" "18: after a trip of each drive"
+trips_then_same 18 "$A" "$B"
 same_links "$SRC" "$DST" || fail "18: the destination's link groups differ from the source's"
 
 # ---------------------------------------------------------------------------
@@ -868,11 +872,7 @@ expect_exit 0 barge -d "$A" --json unload # late: its f v2 is older than B's del
 expect_eq "1 0" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.files)"')" "19: A's f v2 superseded"
 expect_exit 0 barge -d "$A" load --max-bytes 1 # f v3 stays at the source
 expect_exit 0 barge -d "$A" verify-destination
-for d in "$A" "$B"; do
-    expect_exit 0 barge -d "$d" load
-    expect_exit 0 barge -d "$d" unload
-done
-expect_same_tree "$SRC" "$DST" "19: after a trip of each drive"
+trips_then_same 19 "$A" "$B"
 
 # ---------------------------------------------------------------------------
 # 20. A directory made in one another drive delivered since.
@@ -897,11 +897,7 @@ expect_exit 0 barge -d "$A" --json unload # late: sub, a directory
 expect_eq 1 "$(json '.pairs[0].delivered.dirs')" "20: A makes sub"
 [[ -d $DST/d/sub ]] || fail "20: A's unload did not make the directory d/sub"
 expect_eq "$want" "$(stat -c %.9Y "$DST/d")" "20: d's mtime after A's late unload made sub in it"
-for d in "$B" "$A"; do
-    expect_exit 0 barge -d "$d" load
-    expect_exit 0 barge -d "$d" unload
-done
-expect_same_tree "$SRC" "$DST" "20: after a trip of each drive"
+trips_then_same 20 "$B" "$A"
 
 # ---------------------------------------------------------------------------
 # 21. A copy that raises an order without knowledge there.
@@ -926,11 +922,7 @@ without "$SRC" expect_exit 0 barge -d "$A" unload
 expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
     CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "21: A knows nothing at f after its unload"
 expect_exit 0 barge -d "$A" verify-destination
-for d in "$A" "$B"; do
-    expect_exit 0 barge -d "$d" load
-    expect_exit 0 barge -d "$d" unload
-done
-expect_same_tree "$SRC" "$DST" "21: after a trip of each drive"
+trips_then_same 21 "$A" "$B"
 
 # ---------------------------------------------------------------------------
 # 22. A link group whose names two drives delivered apart.
@@ -992,10 +984,6 @@ without "$SRC" expect_exit 0 barge -d "$A" --json unload
 expect_eq "1 1" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.dirs)"')" "23: A's P/x superseded, P made"
 kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
 kept_in versions P/x <(echo x) || fail "23: A's P/x is not in versions/"
-for d in "$B" "$A"; do
-    without "$DST" expect_exit 0 barge -d "$d" load
-    without "$SRC" expect_exit 0 barge -d "$d" unload
-done
-expect_same_tree "$SRC" "$DST" "23: after a trip of each drive"
+trips_then_same 23 "$B" "$A"
 
 echo ok
