@@ -5,6 +5,7 @@
 #include "barge/util/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -685,27 +686,50 @@ std::optional<LinkLeader> TransitStore::link_leader(int64_t pair_id, const Deliv
 }
 
 std::vector<TransitStore::LinkedName> TransitStore::names_to_link_check(int64_t pair_id) {
-    // The inodes with several rows first, from the index alone; nearly every
-    // source has few.
+    // The inodes with several rows, from the index alone (CROSS JOIN keeps
+    // that scan outside: without statistics the planner read every row of the
+    // pair first); then their delivered, current files, one group (inode,
+    // device, content) at a time. Linear in the rows of shared inodes, which
+    // each unload reads again: nearly every source has few.
     static const std::string sql = fmt::format(
         "WITH shared AS (SELECT ino FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 AND ino != 0 "
         "GROUP BY ino HAVING count(*) > 1) "
-        "SELECT e.id, e.ord, e.parent, e.name, m.parent, m.name, m.d_ord FROM shared s "
-        "JOIN entries e INDEXED BY entries_inode ON e.pair_id = ?1 AND e.ino = s.ino "
-        "JOIN entries m INDEXED BY entries_inode ON m.pair_id = ?1 AND m.ino = s.ino "
-        "WHERE e.kind = 1 AND {} AND e.d_ord < e.ord AND e.ord <= 4611686018427387903 AND m.id != e.id AND "
-        "m.dev = e.dev AND m.kind = 1 AND m.d_kind = 1 AND m.d_damaged = 0 AND m.d_content_id = e.d_content_id "
-        "AND m.d_ord > e.d_ord ORDER BY e.id, m.d_ord DESC",
-        sql_delivered);
+        "SELECT e.ino, e.dev, e.d_content_id, e.id, e.ord, e.d_ord, e.parent, e.name FROM shared s "
+        "CROSS JOIN entries e INDEXED BY entries_inode ON e.pair_id = ?1 AND e.ino = s.ino "
+        "WHERE e.kind = 1 AND {} AND {} ORDER BY e.ino, e.dev, e.d_content_id",
+        sql_delivered, sql_current);
+    struct Name {
+        int64_t id, ord, d_ord;
+        EntryPath at;
+    };
     std::vector<LinkedName> out;
+    std::vector<Name> group;
+    // Each name delivered before the group's newest delivery, and scanned
+    // since both: this drive saw them one file after that delivery.
+    auto flush = [&] {
+        auto newest = std::max_element(group.begin(), group.end(),
+                                       [](const Name& x, const Name& y) { return x.d_ord < y.d_ord; });
+        for (const auto& n : group) {
+            if (n.d_ord < newest->d_ord && n.d_ord < n.ord && newest->d_ord <= n.ord) {
+                out.push_back({n.id, n.ord, n.at, newest->at, newest->d_ord});
+            }
+        }
+        group.clear();
+    };
     Statement st = m_db.prepare(sql);
     st.bind(1, pair_id);
+    std::array<int64_t, 3> key{}, last{};
     while (st.step()) {
-        if (!out.empty() && out.back().id == st.column_int(0)) {
-            continue; // the newest other name is enough
+        key = {st.column_int(0), st.column_int(1), st.column_int(2)};
+        if (!group.empty() && key != last) {
+            flush();
         }
-        out.push_back({st.column_int(0), st.column_int(1), {st.column_blob(2), st.column_blob(3)},
-                       {st.column_blob(4), st.column_blob(5)}, st.column_int(6)});
+        last = key;
+        group.push_back({st.column_int(3), st.column_int(4), st.column_int(5),
+                         {st.column_blob(6), st.column_blob(7)}});
+    }
+    if (!group.empty()) {
+        flush();
     }
     return out;
 }
@@ -923,10 +947,6 @@ void TransitStore::drop_deletion_records(int64_t pair_id) {
                  "AND d_kind IS NULL AND ord > 0")
         .bind(1, pair_id)
         .run();
-}
-
-void TransitStore::mark_superseded(int64_t entry_id, int64_t ord) {
-    raise_order(entry_id, ord);
 }
 
 void TransitStore::raise_order(int64_t entry_id, int64_t ord) {

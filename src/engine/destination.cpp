@@ -285,7 +285,7 @@ Fd Destination::aside_dir(const char* area, const EntryPath& e) {
     // random_rotation_partial.sh with three drives, seed 25). The suffix keeps
     // the folder's time for prune_expired.
     constexpr int most = 100;
-    for (int n = 1;; ++n) {
+    for (int n = 1; n <= most; ++n) {
         std::string dir = fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
         if (!e.parent.empty()) {
             dir += "/" + e.parent;
@@ -294,16 +294,21 @@ Fd Destination::aside_dir(const char* area, const EntryPath& e) {
         try {
             fd = m_tree.open_dir(dir, DestTree::Create::yes);
         } catch (const SystemError& err) {
-            if (err.err() != ENOTDIR || n == most) {
+            if (err.err() != ENOTDIR) {
                 throw;
             }
             continue; // a file set aside stands where this needs a directory
         }
         struct stat st{};
-        if (n == most || (::fstatat(fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)) {
-            return fd;
+        if (::fstatat(fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            continue; // set aside already
         }
+        if (errno != ENOENT) {
+            throw_errno("stat", m_tree.display(dir + "/" + e.name));
+        }
+        return fd;
     }
+    throw Error(fmt::format("'{}' was set aside {} times in this run: not again", display(e.rel()), most));
 }
 
 void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link) {
@@ -577,6 +582,10 @@ void Destination::make_dir(const DeliveryItem& d) {
         ++m_versions;
     }
     m_tree.open_dir(d.rel(), DestTree::Create::yes);
+    if (!exists || !S_ISDIR(st.st_mode)) {
+        std::lock_guard lock(m_mutex);
+        m_touched.insert(d.parent); // a name appeared in it: its times are set back at the end
+    }
 }
 
 void Destination::place_new(TempFile& made, const DeliveryItem& d) {

@@ -1,7 +1,6 @@
 #include "barge/engine/known_at_dest.hpp"
 
 #include "barge/fs/dir.hpp"
-#include "barge/fs/marker.hpp"
 #include "barge/util/system.hpp"
 #include "barge/util/text.hpp"
 
@@ -44,20 +43,29 @@ std::optional<std::pair<dev_t, ino_t>> file_at(const DestTree& tree, const Entry
     return std::pair{st.st_dev, st.st_ino};
 }
 
-// Whether the file system of the destination's .barge directory makes hard
-// links: a file made there and linked, both names then removed.
-bool makes_hard_links(const std::string& dest) {
-    std::string base = barge_dir(dest) + "/link-probe-" + random_hex(8);
-    Fd made(::open(base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+// Whether the destination's file system makes hard links: a file made in
+// .barge/staging and linked there, both names then removed ("tmp-" names: an
+// unload killed in between removes them, as its other temporary files). No
+// answer (failed) when the probe fails otherwise than as link_into_place takes
+// for "no links" (a full or read-only file system, EIO).
+enum class Links { unknown, yes, no, failed };
+Links makes_hard_links(const DestTree& tree) {
+    Fd staging = tree.open_dir(".barge/staging", DestTree::Create::yes);
+    std::string name = "tmp-link-probe-" + random_hex(8);
+    Fd made(::openat(staging.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!made) {
-        return false;
+        return Links::failed;
     }
-    bool linked = ::link(base.c_str(), (base + ".2").c_str()) == 0;
-    if (linked) {
-        ::unlink((base + ".2").c_str());
+    Links out = Links::yes;
+    if (::linkat(staging.get(), name.c_str(), staging.get(), (name + ".2").c_str(), 0) == 0) {
+        ::unlinkat(staging.get(), (name + ".2").c_str(), 0);
+    } else if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
+        out = Links::no;
+    } else {
+        out = Links::failed;
     }
-    ::unlink(base.c_str());
-    return linked;
+    ::unlinkat(staging.get(), name.c_str(), 0);
+    return out;
 }
 
 } // namespace
@@ -113,7 +121,7 @@ int64_t check_link_groups(Catalog& catalog, const Pair& pair) {
         return 0;
     }
     DestTree tree(pair.dest);
-    std::optional<bool> links;
+    Links links = Links::unknown; // asked once, at the first split
     int64_t marked = 0;
     for (const auto& n : names) {
         if (!DestTree::is_safe(n.at.rel()) || !DestTree::is_safe(n.other.rel())) {
@@ -124,10 +132,14 @@ int64_t check_link_groups(Catalog& catalog, const Pair& pair) {
         if (!here || !there) {
             continue; // missing or replaced: for verify-destination to find
         }
-        if (*here != *there && !links) {
-            links = makes_hard_links(pair.dest);
+        bool one = *here == *there;
+        if (!one && links == Links::unknown) {
+            links = makes_hard_links(tree);
         }
-        if (*here == *there || !*links) {
+        if (!one && links == Links::failed) {
+            return marked; // looked at again by the next unload
+        }
+        if (one || links == Links::no) {
             // One file there, or two where links cannot be: as known.
             store.raise_order(n.id, std::min(n.other_ord, n.ord));
             continue;

@@ -441,7 +441,7 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         if (take && raised_here && known_there) {
             raised_taken.insert(*id);
         }
-        if (unconfirmed && id && i_know && !known_there && their_ord >= my_ord) {
+        if (unconfirmed && id && i_know && !known_there && their_ord >= my_ord && their_ord > 0) {
             // Their drive knows of nothing there at an order as new as this
             // drive's knowledge or newer: that knowledge may be of something
             // gone since, learned from a copy older than a deletion this drive

@@ -389,14 +389,14 @@ private:
         // as run() journals the intents' parents: forgotten, a run killed after
         // writing into it left it to no one (this drive's version of it is older,
         // so never delivered), with the kernel's mtime (random_rotation.sh seed 194).
-        // It counts as touched: dir_metadata sets that delivery's times back at
-        // the end, as for a file placed in it (random_rotation_partial.sh seed 47).
+        // The name made in it counts it touched (Destination::make_dir):
+        // dir_metadata sets that delivery's times back at the end
+        // (random_rotation_partial.sh seed 47).
         size_t journaled = m_newer_dirs.size();
         if (auto at = m_store.dir_at(m_pair.id, rel); at && keep_newer_dir(at->id)) {
             if (m_newer_dirs.size() != journaled) {
                 m_store.record_dir_times(m_pair.id, m_newer_dirs);
             }
-            m_touched.add(at->id);
             return;
         }
         if (auto id = m_store.forget_delivered_dir_times(m_pair.id, rel)) {
@@ -476,7 +476,7 @@ private:
             return false;
         }
         Transaction tx(m_catalog.db());
-        m_store.mark_superseded(d.entry_id, newest);
+        m_store.raise_order(d.entry_id, newest); // superseded: shelve_superseded keeps its file
         tx.commit();
         return true;
     }

@@ -242,8 +242,9 @@ manifest() {
         # not of a symlink) and a device's number. Both tools run over many
         # paths at once and name each entry as they print it ("# file: ./a",
         # escaped the same way in both trees). Either tool exits 1 for a path it
-        # cannot read (xargs: 123); dying (xargs: 124, 125) or missing (127)
-        # prints a line no other manifest has, so the comparison fails saying why.
+        # cannot read, which xargs reports as 123 (as it does any status from 1
+        # to 125); dying (xargs: 124, 125) or missing (127) prints a line no
+        # other manifest has, so the comparison fails saying why.
         [[ -n ${MANIFEST_XATTRS:-} ]] || return 0
         all_of() {
             local rc=0

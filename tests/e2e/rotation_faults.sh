@@ -956,10 +956,15 @@ same_links "$SRC" "$DST" || fail "22: the destination's link groups differ from 
 # names one file with it there and raises their order to its delivery's, so
 # that later unloads do not look again.
 ln "$SRC/f" "$SRC/0"
+kept_list >"$T/kept.before"
 for i in 1 2; do
     without "$DST" expect_exit 0 barge -d "$A" load
-    without "$SRC" expect_exit 0 barge -d "$A" unload
+    without "$SRC" expect_exit 0 barge -d "$A" --json unload
+    expect_eq "$((2 - i)) 0" "$(json '"\(.pairs[0].delivered.hard_links) \([.pairs[0].notes[] | select(test("linked again"))] | length)"')" \
+        "22: trip $i after 0 was linked: links made, notes of a split"
 done
+kept_list >"$T/kept.after"
+cmp -s "$T/kept.before" "$T/kept.after" || fail "22: a file went to versions/ or trash/ once 0 was linked"
 expect_eq "$(stat -c %i "$DST/0")" "$(stat -c %i "$DST/f")" "22: 0 is linked to f"
 expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(DISTINCT d_ord) FROM entries WHERE parent = x'' AND
     CAST(name AS TEXT) IN ('0', 'a', 'f')")" "22: A's names of the group known at one order"
@@ -984,6 +989,7 @@ without "$SRC" expect_exit 0 barge -d "$A" --json unload
 expect_eq "1 1" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.dirs)"')" "23: A's P/x superseded, P made"
 kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
 kept_in versions P/x <(echo x) || fail "23: A's P/x is not in versions/"
+[[ -f $(echo "$DST"/.barge/versions/*-2/P/x) ]] || fail "23: P/x is not under the run's second folder"
 trips_then_same 23 "$B" "$A"
 
 echo ok

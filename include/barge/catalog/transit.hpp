@@ -242,20 +242,23 @@ public:
     // an inode at the source share one at the destination). A delivered d is
     // never asked about, so two delivered names never lead each other.
     std::optional<LinkLeader> link_leader(int64_t pair_id, const DeliveryItem& d);
-    // A delivered file whose delivered version is older (d_ord) than this
-    // drive's scan of it and than another delivered name of its source inode
-    // with the same content: the two may be one file at the destination (a
-    // link added to a delivered name) or two (two drives each delivered one
-    // name, each before it knew of the other's: random_rotation_partial.sh
-    // seed 85). The destination tells (check_link_groups). One row per such
-    // file, `other` the newest of those names.
+    // A delivered, current file whose delivered version is older (d_ord) than
+    // this drive's scan of it and than another delivered name of its source
+    // inode with the same content, delivered before that scan: the two may be
+    // one file at the destination (a link added to a delivered name) or two
+    // (two drives each delivered one name, each before it knew of the
+    // other's: random_rotation_partial.sh seed 85). The destination tells
+    // (check_link_groups). One row per such file, `other` the newest of those
+    // names.
     struct LinkedName {
         int64_t id = 0, ord = 0;
         EntryPath at, other;
         int64_t other_ord = 0;
     };
     std::vector<LinkedName> names_to_link_check(int64_t pair_id);
-    // Raises entry_id's order at the destination to ord (never lowers it).
+    // Raises entry_id's order at the destination to ord (never lowers it):
+    // above the entry's own, the entry is superseded (the destination holds,
+    // at or above its path, something stamped ord).
     void raise_order(int64_t entry_id, int64_t ord);
     // Up to `limit` names of the pair outside d's link group (link_leader's
     // rule) whose delivered, undamaged copy at the destination has d's
@@ -318,9 +321,6 @@ public:
     // Forgets the deletions of files this drive never delivered, once
     // each_order_intent took them to the destination's order record.
     void drop_deletion_records(int64_t pair_id);
-    // The destination holds, at or above the entry's path, something stamped ord:
-    // the entry becomes superseded (its d_ord raised).
-    void mark_superseded(int64_t entry_id, int64_t ord);
     // The entry's version was kept in versions/.
     void set_shelved(int64_t entry_id);
     void record_staged(int64_t pair_id, int64_t content_id, int64_t idx);
