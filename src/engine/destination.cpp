@@ -476,7 +476,7 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
     // checked to be the file just hashed, then renamed over d's path.
     std::string tmp = "tmp-link-" + random_hex(8);
     if (::linkat(leader_parent.get(), leader.name.c_str(), m_staging.dirfd(), tmp.c_str(), 0) != 0) {
-        if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
+        if (refuses_hard_links(errno)) {
             return FromCopy::unsupported;
         }
         throw_errno("link", fmt::format("{} -> {}", display(leader.rel()), display(d.rel())));

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace barge {
@@ -33,21 +32,20 @@ bool gone_at(const DestTree& tree, const EntryPath& at) {
 
 // The regular file at `at` below the destination's root, as (device, inode);
 // nothing when no regular file stands there or it cannot be looked up.
-std::optional<std::pair<dev_t, ino_t>> file_at(const DestTree& tree, const EntryPath& at) {
+std::optional<std::pair<uint64_t, uint64_t>> file_at(const DestTree& tree, const EntryPath& at) {
     Fd parent = open_beneath(tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-    struct stat st{};
-    if (!parent || ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(st.st_mode)) {
+    std::optional<EntryStat> found = parent ? stat_entry(parent.get(), at.name) : std::nullopt;
+    if (!found || found->type != StatKind::file) {
         return std::nullopt;
     }
-    return std::pair{st.st_dev, st.st_ino};
+    return std::pair{found->st.dev, found->st.ino};
 }
 
 // Whether the destination's file system makes hard links: a file made in
 // .barge/staging and linked there, both names then removed ("tmp-" names: an
 // unload killed in between removes them, as its other temporary files). No
-// answer (failed) when the probe fails otherwise than as link_into_place takes
-// for "no links" (a full or read-only file system, EIO).
+// answer (failed) when the probe fails otherwise than refuses_hard_links says
+// (a full or read-only file system, EIO).
 enum class Links { unknown, yes, no, failed };
 Links makes_hard_links(const DestTree& tree) {
     Fd staging = tree.open_dir(".barge/staging", DestTree::Create::yes);
@@ -59,7 +57,7 @@ Links makes_hard_links(const DestTree& tree) {
     Links out = Links::yes;
     if (::linkat(staging.get(), name.c_str(), staging.get(), (name + ".2").c_str(), 0) == 0) {
         ::unlinkat(staging.get(), (name + ".2").c_str(), 0);
-    } else if (errno == EPERM || errno == EOPNOTSUPP || errno == EMLINK || errno == ENOSYS) {
+    } else if (refuses_hard_links(errno)) {
         out = Links::no;
     } else {
         out = Links::failed;

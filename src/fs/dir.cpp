@@ -155,6 +155,10 @@ FileStat from_stat(const struct stat& s) {
 
 } // namespace
 
+bool refuses_hard_links(int err) {
+    return err == EPERM || err == EOPNOTSUPP || err == EMLINK || err == ENOSYS;
+}
+
 std::optional<EntryStat> stat_entry(int dirfd, const std::string& name) {
     struct stat s{};
     if (::fstatat(dirfd, name.c_str(), &s, AT_SYMLINK_NOFOLLOW) != 0) {

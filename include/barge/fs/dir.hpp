@@ -40,6 +40,11 @@ struct EntryStat {
 // when the entry could not be examined (ENOENT: it vanished).
 std::optional<EntryStat> stat_entry(int dirfd, const std::string& name);
 
+// Whether a failed link(2) or linkat(2) says the file system makes no hard
+// links at all (exFAT: EPERM; EOPNOTSUPP, ENOSYS, or EMLINK where a file may
+// have one name), not that this one link failed.
+bool refuses_hard_links(int err);
+
 // The FileStat of an open file.
 FileStat stat_fd(int fd, std::string_view display_path);
 
