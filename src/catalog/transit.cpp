@@ -482,8 +482,9 @@ namespace {
 constexpr const char* known_columns =
     "d_kind, d_damaged, (SELECT size FROM contents WHERE id = d_content_id), d_target, d_mtime_ns";
 
-std::optional<TransitStore::KnownAtDest> known_of(const Statement& st, int first) {
-    if (st.is_null(first) || st.column_int(first + 1) != 0) {
+// Nothing when the row knows nothing there, or (unless damaged_too) knows it damaged.
+std::optional<TransitStore::KnownAtDest> known_of(const Statement& st, int first, bool damaged_too = false) {
+    if (st.is_null(first) || (!damaged_too && st.column_int(first + 1) != 0)) {
         return std::nullopt;
     }
     return TransitStore::KnownAtDest{
@@ -501,7 +502,7 @@ std::optional<TransitStore::KnownAt> TransitStore::known_at_dest(int64_t entry_i
     if (!st.step()) {
         return std::nullopt;
     }
-    std::optional<KnownAtDest> known = known_of(st, 2);
+    std::optional<KnownAtDest> known = known_of(st, 2, true);
     if (!known) {
         return std::nullopt;
     }

@@ -148,10 +148,13 @@ int64_t DestOrder::pull(Catalog& catalog, const Pair& pair, IdBits& raised_known
     // Only the order is raised: what the catalog knows of the path's content
     // stays (the newer version may be this drive's own, or may not have arrived
     // at all; an entry older than it is superseded whatever stands there, and a
-    // copy used from there is hashed first).
+    // copy used from there is hashed first). Knowledge of a copy marked damaged
+    // is checked too: where the other drive's change left nothing, it is
+    // forgotten, not reported missing by verify-destination (three drives,
+    // random_rotation_partial.sh seed 46).
     Statement upd = catalog.db().prepare(
         "UPDATE entries SET d_ord = ?4 WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
-        "d_ord < ?4 RETURNING id, d_kind IS NOT NULL AND d_damaged = 0");
+        "d_ord < ?4 RETURNING id, d_kind IS NOT NULL");
     int64_t greatest = 0;
     int64_t learned = 0, last = after;
     while (rows.step()) {

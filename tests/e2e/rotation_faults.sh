@@ -112,6 +112,15 @@
 #    in versions/ too: under a second folder of the run, where it failed
 #    (exit 3, "Not a directory": random_rotation_partial.sh with three
 #    drives, seed 25).
+# 24. A copy marked damaged under a directory another drive made a file: A's
+#    verify-destination finds d/f missing (d/f marked damaged); at the source
+#    d becomes a file, which B delivers; d then becomes a directory again
+#    with a new f that A's load leaves waiting (--max-bytes). A's unload reads
+#    B's deletion of d/f in the order record and finds d a file there: it
+#    then knows nothing at d/f, and verify-destination with A passes, where it
+#    reported d/f missing (exit 4: the raise of a damaged copy was not
+#    checked, and a parent that is a file did not count as nothing there;
+#    random_rotation_partial.sh with three drives, seed 46).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -991,5 +1000,33 @@ kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
 kept_in versions P/x <(echo x) || fail "23: A's P/x is not in versions/"
 [[ -f $(echo "$DST"/.barge/versions/*-2/P/x) ]] || fail "23: P/x is not under the run's second folder"
 trips_then_same 23 "$B" "$A"
+
+# ---------------------------------------------------------------------------
+# 24. A copy marked damaged under a directory another drive made a file.
+reset
+mkdir "$SRC/d"
+echo f >"$SRC/d/f"
+echo other >"$SRC/g"
+settle
+first_trip_then_join --mass-change-limit 100
+rm "$DST/d/f"
+expect_exit 4 barge -d "$A" verify-destination # d/f marked damaged
+rm -r "$SRC/d"
+echo file >"$SRC/d"
+settle
+without "$DST" expect_exit 0 barge -d "$B" load # d a file, d/f deleted
+without "$SRC" expect_exit 0 barge -d "$B" unload
+[[ -f $DST/d ]] || fail "24: B's unload did not make d a file"
+rm "$SRC/d"
+mkdir "$SRC/d"
+head -c 8192 /dev/urandom >"$SRC/d/f"
+settle
+without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # d a directory again; the new f waits
+without "$SRC" expect_exit 0 barge -d "$A" unload
+[[ -d $DST/d ]] || fail "24: A's unload did not make d a directory again"
+expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE CAST(parent AS TEXT) = 'd' AND
+    CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "24: A knows nothing at d/f after its unload"
+expect_exit 0 barge -d "$A" verify-destination
+trips_then_same 24 "$A" "$B"
 
 echo ok

@@ -200,8 +200,9 @@ public:
     // device and inode.
     bool same_dir_moved(int64_t pair_id, const std::string& from, const std::string& to);
     // What an entry's d_* columns say the destination holds at its path (the
-    // size from d_content_id): nullopt when they know nothing there, or know it
-    // damaged.
+    // size from d_content_id). known_at_dest: nullopt when they know nothing
+    // there; also what they know damaged there (an order another drive raised
+    // may have left nothing there: check_raised_knowledge).
     struct KnownAtDest {
         Kind kind = Kind::file;
         int64_t size = 0;
@@ -222,7 +223,7 @@ public:
     struct MovedOnto {
         int64_t old_id = 0, new_id = 0;
         EntryPath at;                   // the new path
-        std::optional<KnownAtDest> known; // what the moved state says stands there
+        std::optional<KnownAtDest> known; // what the moved state says stands there; nullopt when damaged
     };
     void move_dest_subtree(int64_t pair_id, int64_t from_id, const std::string& from,
                            const EntryPath& to, const std::function<void(const MovedOnto&)>& moved_onto);
