@@ -114,6 +114,11 @@ SizeSpec parse_size_spec(std::string_view text) {
         return spec;
     }
     spec.bytes = parse_size(text);
+    // Subtracted from a file system's free bytes as signed 64-bit numbers (a
+    // reserve above INT64_MAX came out negative: no reserve at all).
+    if (spec.bytes > max_size_spec) {
+        throw Refusal(fmt::format("invalid size '{}': too large (at most 4 EiB, more than any drive holds)", text));
+    }
     return spec;
 }
 

@@ -50,6 +50,8 @@ expect_eq keep "$(json '.pairs[] | select(.name=="same") | .on_delete')" "defaul
 # Usage errors: exit 2 with the reason.
 for args in "pair add photos $SRC $DST:already exists" \
             "pair add x $SRC $DST --reserve 12Q:unknown unit" \
+            "pair add x $SRC $DST --reserve 9000000T:'9000000T': too large" \
+            "pair set photos --reserve 16000000T:'16000000T': too large" \
             "pair add x $SRC $DST --on-delete shred:keep or trash" \
             "pair add x $SRC $DST --exclude !keep:negation" \
             "pair add x $SRC $DST --mass-change-limit 101:percentage" \

@@ -22,7 +22,8 @@ struct SizeSpec {
     std::string to_string() const;
 };
 
-// Parses "500M", "2GiB" or "5%". Throws Refusal.
+// Parses "500M", "2GiB" or "5%", at most max_size_spec bytes. Throws Refusal.
+inline constexpr uint64_t max_size_spec = 1ull << 62;
 SizeSpec parse_size_spec(std::string_view text);
 
 // "1.5 GiB", "12 B": for humans.

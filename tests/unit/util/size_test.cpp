@@ -39,6 +39,11 @@ TEST(Size, Percent) {
     EXPECT_FALSE(b.is_percent());
     EXPECT_EQ(b.resolve(12345), 1ull << 30);
     EXPECT_EQ(parse_size_spec(b.to_string()).bytes, 1ull << 30);
+    // A reserve is subtracted from free bytes as a signed number: one above
+    // INT64_MAX came out negative, no reserve at all.
+    EXPECT_EQ(parse_size_spec("4194304T").bytes, max_size_spec);
+    EXPECT_THROW(parse_size_spec("4194305T"), Refusal);
+    EXPECT_THROW(parse_size_spec("16000000T"), Refusal);
 }
 
 TEST(Size, Format) {
