@@ -32,6 +32,23 @@ TEST(Catalog, CreateThenOpenKeepsSettings) {
     EXPECT_EQ(c.bump_generation(), 2);
 }
 
+TEST(Catalog, AReserveAboveTheBoundReadsAsTheBound) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    PairSettings s;
+    s.name = "p";
+    s.source = "/s";
+    s.dest = "/d";
+    c.add_pair(s, "u");
+    // What pair add --reserve 9000000T stored before the bound (SizeSpec::to_string).
+    c.db().exec("UPDATE pairs SET reserve = '9895604649984000000'");
+    EXPECT_EQ(c.find_pair("p")->reserve.bytes, max_size_spec);
+    c.db().exec("UPDATE pairs SET reserve = '12%'");
+    EXPECT_DOUBLE_EQ(c.find_pair("p")->reserve.percent, 12);
+    c.db().exec("UPDATE pairs SET reserve = 'lots'");
+    EXPECT_THROW(c.find_pair("p"), Refusal);
+}
+
 TEST(Catalog, CreateRefusesExistingFile) {
     TestDir dir;
     std::string path = dir / "barge.db";
