@@ -578,6 +578,30 @@ void learn_drive(Database& db, int64_t pair_id, const std::string& drive_id, con
     }
 }
 
+// What a copy's drive knows of the destination is as of the order record's
+// rows it had read (its pairs.dest_order_seq). Knowledge taken from a copy
+// that read fewer rows than this drive may be of something those rows changed
+// since: a file this drive deleted there itself, and then forgot (a drive
+// forgets a name with its deletion), came back as delivered, and
+// verify-destination reported it missing (random_rotation_partial.sh seed
+// 205). So the next pull reads the record again from the copy's mark: a row
+// only raises an order, and knowledge it raises is checked at the destination
+// (check_raised_knowledge). A copy of another record (the destination's was
+// made again) sends it back to the start. A copy whose drive never read the
+// record (never at the destination) lowers nothing: what it knows there came
+// from other drives' copies. True when the mark went down.
+bool reread_order_from(Database& mine, int64_t pair_id, const Pair& theirs) {
+    if (!theirs.dest_order_epoch) {
+        return false;
+    }
+    Statement st = mine.prepare(
+        "UPDATE pairs SET dest_order_seq = CASE WHEN dest_order_epoch IS ?2 THEN ?3 ELSE 0 END WHERE id = ?1 AND "
+        "dest_order_seq > CASE WHEN dest_order_epoch IS ?2 THEN ?3 ELSE 0 END");
+    st.bind(1, pair_id).bind_text(2, *theirs.dest_order_epoch).bind(3, theirs.dest_order_seq);
+    st.run();
+    return mine.changes() > 0;
+}
+
 } // namespace
 
 KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, const std::string& root,
@@ -610,9 +634,12 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
         }
         ++out.copies_read;
         int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
-        out.entries_learned +=
-            merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest, raised,
-                          raised_taken, unconfirmed);
+        int64_t learned = merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest,
+                                        raised, raised_taken, unconfirmed);
+        out.entries_learned += learned;
+        if (learned > 0 && reread_order_from(mine, pair.id, *their_pair)) {
+            out.order_reread = true;
+        }
         catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull
         // The drive itself, as its copy shows it.
         DriveFacts f;
@@ -679,6 +706,11 @@ KnowledgeMerge learn_at_destination(Catalog& catalog, const Pair& pair, DestOrde
     IdBits raised_known, unconfirmed;
     int64_t pulled = order.pull(catalog, pair, raised_known);
     KnowledgeMerge k = merge_knowledge(catalog, pair, End::dest, pair.dest, keys, &raised_known, &unconfirmed);
+    if (k.order_reread) {
+        // A copy's knowledge taken above may be older than rows already read
+        // (reread_order_from): those rows again, their raises checked below.
+        pulled += order.pull(catalog, *catalog.find_pair(pair.name), raised_known);
+    }
     raised_known.each([&](int64_t id) { unconfirmed.insert(id); });
     // In the same commit as the pull: the next pull starts after these rows,
     // so a check left to a later commit would be lost to a kill in between.

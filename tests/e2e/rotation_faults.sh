@@ -121,6 +121,15 @@
 #    reported d/f missing (exit 4: the raise of a damaged copy was not
 #    checked, and a parent that is a file did not count as nothing there;
 #    random_rotation_partial.sh with three drives, seed 46).
+# 25. Knowledge taken from a copy that read fewer rows of the order record:
+#    B delivers c; the source deletes c; A, learning B's delivery at the
+#    destination, deletes c there and forgets it. B's next load (c deleted,
+#    B not yet back at the destination) writes a copy at the source that still
+#    knows c delivered; a new c waits at the source (--max-bytes), and A's
+#    load takes that knowledge. A's unload must read the order record again
+#    from B's mark, find its own deletion of c there, and know nothing at c:
+#    verify-destination with A passes, where it reported c missing (exit 4;
+#    random_rotation_partial.sh seed 205, with a directory moved whole).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -1028,5 +1037,33 @@ expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHE
     CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "24: A knows nothing at d/f after its unload"
 expect_exit 0 barge -d "$A" verify-destination
 trips_then_same 24 "$A" "$B"
+
+# ---------------------------------------------------------------------------
+# 25. Knowledge taken from a copy that read fewer rows of the order record.
+reset
+echo seed >"$SRC/seed"
+echo other >"$SRC/g"
+settle
+first_trip_then_join --on-delete trash --mass-change-limit 100
+echo c-by-B >"$SRC/c"
+settle
+without "$DST" expect_exit 0 barge -d "$B" load # c
+without "$SRC" expect_exit 0 barge -d "$B" unload
+rm "$SRC/c"
+without "$DST" expect_exit 0 barge -d "$A" load # c gone
+without "$SRC" expect_exit 0 barge -d "$A" --json unload
+expect_eq 1 "$(json '.pairs[0].trashed')" "25: A trashes c, which B delivered"
+[[ ! -e $DST/c ]] || fail "25: c is still at the destination"
+without "$DST" expect_exit 0 barge -d "$B" load # c gone: B's copy at the source still knows it delivered
+head -c 8192 /dev/urandom >"$SRC/c"
+settle
+without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # the new c waits
+expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
+    CAST(name AS TEXT) = 'c' AND d_kind = 1")" "25: A's load takes B's stale knowledge of c"
+without "$SRC" expect_exit 0 barge -d "$A" unload
+expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
+    CAST(name AS TEXT) = 'c' AND d_kind IS NOT NULL")" "25: A knows nothing at c after its unload"
+expect_exit 0 barge -d "$A" verify-destination
+trips_then_same 25 "$A" "$B"
 
 echo ok

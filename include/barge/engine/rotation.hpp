@@ -101,6 +101,7 @@ struct KnowledgeMerge {
     int64_t copies_read = 0;    // other drives' catalog copies read
     int64_t entries_learned = 0; // entries whose destination side became newer
     int64_t drives_known = 0;   // other drives known to serve the pair afterwards
+    bool order_reread = false;  // the order record is to be read again from an earlier row (reread_order_from)
     std::vector<std::string> notes;
 };
 

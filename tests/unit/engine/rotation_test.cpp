@@ -370,3 +370,83 @@ TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
     EXPECT_EQ(got["changed"], std::make_pair(int64_t{100}, int64_t{7})) << "another state at the source: raised";
     EXPECT_EQ(got["file"], std::make_pair(int64_t{100}, int64_t{7})) << "a file raised to their scan's stamp";
 }
+
+// Knowledge taken from a copy whose drive had read fewer rows of the order
+// record than this drive is read against those rows again: the rows may say
+// that something changed there since, such as this drive's own deletion of a
+// name it then forgot. At the source, the mark of what was read goes down to
+// the copy's, for the next unload (rotation_faults.sh 25); at the destination
+// the rows are read again at once, and a raised name where nothing stands is
+// forgotten (random_rotation_partial.sh seed 205).
+TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
+    TestDir dir;
+    std::string end = dir / "end";
+    std::filesystem::create_directories(end + "/.barge");
+    PairSettings s = settings();
+    s.dest = end;
+    std::string epoch;
+    int64_t read = 0;
+    // A drive NAME that recorded dir/f at order 9 (its deletion) and forgot the name.
+    auto drive = [&](const std::string& name) {
+        auto c = std::make_unique<Catalog>(Catalog::create(dir / (name + ".db"), 1 << 20, name));
+        Pair p = c->add_pair(s, "pair-uuid");
+        if (epoch.empty()) {
+            DestOrder order(p);
+            order.record(*c, p, [](const PathOrderSink& sink) { sink("dir", "f", 9); });
+            p = *c->find_pair("p");
+            epoch = *p.dest_order_epoch;
+            read = p.dest_order_seq;
+        }
+        c->set_dest_order_read(p.id, epoch, read);
+        return c;
+    };
+    // Their copy at ROOT: dir/f delivered at order 5, as of their mark.
+    auto copy = [&](const std::string& root, const std::string& id, std::optional<std::string> their_epoch,
+                    int64_t their_seq) {
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            db.prepare("INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
+                       "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), CAST('f' AS BLOB), "
+                       "NULL, 1, 420, 0, 0, 100, ?2, 5)")
+                .bind(1, pair)
+                .bind(2, content)
+                .run();
+            Statement st = db.prepare("UPDATE pairs SET dest_order_epoch = ?1, dest_order_seq = ?2");
+            their_epoch ? st.bind_text(1, *their_epoch) : st.bind_null(1);
+            st.bind(2, their_seq).run();
+        });
+        std::filesystem::create_directories(root + "/.barge");
+        std::filesystem::copy_file(dir / (id + ".db"), root + "/.barge/catalog-" + id + ".db");
+    };
+    // A drive NAME's mark once it merged, at the source, the copy of drive them-NAME.
+    auto seq_after_source_merge = [&](const std::string& name, std::optional<std::string> their_epoch,
+                                      int64_t their_seq) {
+        copy(dir / ("src-" + name), "them-" + name, std::move(their_epoch), their_seq);
+        std::unique_ptr<Catalog> me = drive(name);
+        Transaction tx(me->db());
+        KnowledgeMerge k =
+            merge_knowledge(*me, *me->find_pair("p"), End::source, dir / ("src-" + name), nullptr);
+        tx.commit();
+        EXPECT_EQ(k.entries_learned, 1) << name;
+        return std::make_pair(me->find_pair("p")->dest_order_seq, k.order_reread);
+    };
+    drive("first"); // the record
+    ASSERT_GT(read, 1);
+    EXPECT_EQ(seq_after_source_merge("a", epoch, read - 1), std::make_pair(read - 1, true))
+        << "the mark not lowered to the copy's";
+    EXPECT_EQ(seq_after_source_merge("b", epoch, read + 5), std::make_pair(read, false)) << "the mark raised";
+    EXPECT_EQ(seq_after_source_merge("c", "another-record", read + 5), std::make_pair(int64_t{0}, true))
+        << "a mark of another record taken";
+    EXPECT_EQ(seq_after_source_merge("d", std::nullopt, 0), std::make_pair(read, false))
+        << "a drive never at the destination lowered it";
+
+    copy(end, "them-e", epoch, read - 1);
+    std::unique_ptr<Catalog> me = drive("e");
+    Pair p = *me->find_pair("p");
+    DestOrder order(p);
+    KnowledgeMerge k = learn_at_destination(*me, p, order, nullptr);
+    EXPECT_TRUE(k.order_reread);
+    Statement st = me->db().prepare("SELECT d_kind IS NULL, d_ord FROM entries WHERE name = CAST('f' AS BLOB)");
+    ASSERT_TRUE(st.step());
+    EXPECT_EQ(st.column_int(0), 1) << "the copy's knowledge of dir/f kept: nothing stands there";
+    EXPECT_EQ(st.column_int(1), 9) << "the order record's row not read again";
+}
