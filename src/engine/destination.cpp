@@ -277,7 +277,7 @@ bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e)
     return std::find(names.begin(), names.end(), e.name) != names.end();
 }
 
-Fd Destination::aside_dir(const char* area, const EntryPath& e) {
+Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) {
     // DEST/.barge/<area>/<stamp>/<path>. A path this run already set aside
     // there (the old file of a file that became a directory, then a file under
     // that directory; a name set aside twice) goes under <stamp>-2, -3, ...:
@@ -306,7 +306,7 @@ Fd Destination::aside_dir(const char* area, const EntryPath& e) {
         if (errno != ENOENT) {
             throw_errno("stat", m_tree.display(dir + "/" + e.name));
         }
-        return fd;
+        return {std::move(fd), std::move(dir)};
     }
     throw Error(fmt::format("'{}' was set aside {} times in this run: not again", display(e.rel()), most));
 }
@@ -315,7 +315,7 @@ void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area
     // A regular file replaced by a new version is hard-linked there first, so
     // the final name never goes missing; elsewhere (exFAT, symlinks,
     // directories) it is renamed.
-    Fd dir = aside_dir(area, e);
+    Fd dir = aside_dir(area, e).fd;
     // Both directories are synced by the next barrier on FUSE too (elsewhere
     // syncfs covers them), as for every rename at the destination.
     if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
@@ -382,8 +382,8 @@ void Destination::place(TempFile& file, const EntryPath& e) {
 }
 
 void Destination::place_version(TempFile& file, const EntryPath& e) {
-    Fd parent = aside_dir("versions", e);
-    file.commit(parent.get(), e.name, display(".barge/versions/" + m_stamp + "/" + e.rel()));
+    Aside aside = aside_dir("versions", e);
+    file.commit(aside.fd.get(), e.name, display(aside.rel + "/" + e.name));
     ++m_versions;
 }
 

@@ -184,8 +184,12 @@ private:
     void clear_name(int parent_fd, const EntryPath& e);
     void move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link);
     // The folder of this run in .barge/<area>/ for e's parent, made as needed,
-    // where e's name is free.
-    Fd aside_dir(const char* area, const EntryPath& e);
+    // where e's name is free; `rel` its path below the destination's root.
+    struct Aside {
+        Fd fd;
+        std::string rel;
+    };
+    Aside aside_dir(const char* area, const EntryPath& e);
 
     DestTree m_tree;
     Medium m_staging;
