@@ -35,10 +35,6 @@ SizeSpec stored_reserve(const std::string& text) {
     return parse_size_spec(text);
 }
 
-} // namespace
-
-namespace {
-
 const char* on_delete_text(OnDelete d) {
     return d == OnDelete::trash ? "trash" : "keep";
 }

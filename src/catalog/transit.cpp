@@ -490,7 +490,7 @@ std::optional<TransitStore::KnownAtDest> known_of(const Statement& st, int first
     return TransitStore::KnownAtDest{
         static_cast<Kind>(st.column_int(first)), st.is_null(first + 2) ? 0 : st.column_int(first + 2),
         st.is_null(first + 4) ? std::nullopt : std::optional<int64_t>(st.column_int(first + 4)),
-        st.is_null(first + 3) ? std::string() : st.column_blob(first + 3)};
+        st.is_null(first + 3) ? std::string() : st.column_blob(first + 3), st.column_int(first + 1) != 0};
 }
 
 } // namespace

@@ -82,13 +82,17 @@ bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const Transi
         (known.kind != Kind::symlink || found->st.target == known.target)) {
         return true;
     }
-    ++m_stale;
     if (!found && safe && m_gone_is_known && known.kind != Kind::dir && gone_at(m_tree, at)) {
+        ++m_stale;
         m_store.forget_at_dest(entry_id);
         spdlog::info("'{}' is gone from the destination (another drive deleted or moved it): known gone",
                      escape_bytes(m_tree.display(at.rel())));
         return false;
     }
+    if (known.damaged) {
+        return false; // marked damaged already: nothing new to count or say
+    }
+    ++m_stale;
     m_store.mark_damaged_at_dest(entry_id);
     spdlog::info("'{}' is not at the destination as this drive last knew it: "
                  "delivered again",

@@ -353,7 +353,7 @@ void replace_cargo(Database& db, int64_t pair_id, const std::string& drive_id,
 // not read what another drive already hashed.
 int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t their_pair,
                       bool source, int64_t& greatest, const IdBits* raised, IdBits& raised_taken,
-                      IdBits* unconfirmed) {
+                      IdBits* unconfirmed, int64_t& taken) {
     static const std::string rows_sql = fmt::format(
         "SELECT e.parent, e.name, e.d_kind, e.d_mode, e.d_uid, e.d_gid, e.d_mtime_ns, c.hash, c.size, "
         "e.d_target, e.d_xattrs, e.d_verified_ns, e.d_damaged, e.d_ord, s.hash, e.size, e.mtime_ns, "
@@ -509,6 +509,7 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         st.bind(first + 10, their_ord);
         st.run();
         ++learned;
+        taken += known_there ? 1 : 0;
     };
     while (rows.step()) {
         merge_row();
@@ -587,17 +588,15 @@ void learn_drive(Database& db, int64_t pair_id, const std::string& drive_id, con
 // 205). So the next pull reads the record again from the copy's mark: a row
 // only raises an order, and knowledge it raises is checked at the destination
 // (check_raised_knowledge). A copy of another record (the destination's was
-// made again) sends it back to the start. A copy whose drive never read the
-// record (never at the destination) lowers nothing: what it knows there came
-// from other drives' copies. True when the mark went down.
+// made again), or of a drive that never read one (never at the destination:
+// what it knows there came from other drives' copies, as old as their marks),
+// sends it back to the start. True when the mark went down.
 bool reread_order_from(Database& mine, int64_t pair_id, const Pair& theirs) {
-    if (!theirs.dest_order_epoch) {
-        return false;
-    }
     Statement st = mine.prepare(
         "UPDATE pairs SET dest_order_seq = CASE WHEN dest_order_epoch IS ?2 THEN ?3 ELSE 0 END WHERE id = ?1 AND "
         "dest_order_seq > CASE WHEN dest_order_epoch IS ?2 THEN ?3 ELSE 0 END");
-    st.bind(1, pair_id).bind_text(2, *theirs.dest_order_epoch).bind(3, theirs.dest_order_seq);
+    st.bind(1, pair_id).bind(3, theirs.dest_order_seq);
+    theirs.dest_order_epoch ? st.bind_text(2, *theirs.dest_order_epoch) : st.bind_null(2);
     st.run();
     return mine.changes() > 0;
 }
@@ -634,10 +633,10 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
         }
         ++out.copies_read;
         int64_t greatest = their_pair->last_ord <= latest_believable_ord() ? their_pair->last_ord : 0;
-        int64_t learned = merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source, greatest,
-                                        raised, raised_taken, unconfirmed);
-        out.entries_learned += learned;
-        if (learned > 0 && reread_order_from(mine, pair.id, *their_pair)) {
+        int64_t taken = 0; // rows whose knowledge of what stands there was taken
+        out.entries_learned += merge_entries(mine, pair.id, theirs.db(), their_pair->id, end == End::source,
+                                             greatest, raised, raised_taken, unconfirmed, taken);
+        if (taken > 0 && reread_order_from(mine, pair.id, *their_pair)) {
             out.order_reread = true;
         }
         catalog.set_last_ord(pair.id, greatest); // a Lamport clock: see DestOrder::pull

@@ -208,6 +208,7 @@ public:
         int64_t size = 0;
         std::optional<int64_t> mtime_ns; // d_mtime_ns: NULL for a file that left its link group
         std::string target;
+        bool damaged = false; // known damaged already (known_at_dest only)
     };
     struct KnownAt {
         EntryPath at;

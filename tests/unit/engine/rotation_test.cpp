@@ -377,7 +377,8 @@ TEST(Rotation, ADirectoryFoundAsDeliveredIsKnownAtTheScansStamp) {
 // name it then forgot. At the source, the mark of what was read goes down to
 // the copy's, for the next unload (rotation_faults.sh 25); at the destination
 // the rows are read again at once, and a raised name where nothing stands is
-// forgotten (random_rotation_partial.sh seed 205).
+// forgotten (random_rotation_partial.sh seed 205). A copy whose row knows only
+// an order there lowers nothing.
 TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
     TestDir dir;
     std::string end = dir / "end";
@@ -401,12 +402,15 @@ TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
         return c;
     };
     // Their copy at ROOT: dir/f delivered at order 5, as of their mark.
+    // Without `knows`, the row knows only the order 5 there, not what stands.
     auto copy = [&](const std::string& root, const std::string& id, std::optional<std::string> their_epoch,
-                    int64_t their_seq) {
+                    int64_t their_seq, bool knows) {
         with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
-            db.prepare("INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
-                       "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), CAST('f' AS BLOB), "
-                       "NULL, 1, 420, 0, 0, 100, ?2, 5)")
+            db.prepare(knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
+                               "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), CAST('f' AS "
+                               "BLOB), NULL, 1, 420, 0, 0, 100, ?2, 5)"
+                             : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' "
+                               "AS BLOB), CAST('f' AS BLOB), NULL, 5 + 0 * ?2)")
                 .bind(1, pair)
                 .bind(2, content)
                 .run();
@@ -419,9 +423,13 @@ TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
     };
     // A drive NAME's mark once it merged, at the source, the copy of drive them-NAME.
     auto seq_after_source_merge = [&](const std::string& name, std::optional<std::string> their_epoch,
-                                      int64_t their_seq) {
-        copy(dir / ("src-" + name), "them-" + name, std::move(their_epoch), their_seq);
+                                      int64_t their_seq, bool knows = true) {
+        copy(dir / ("src-" + name), "them-" + name, std::move(their_epoch), their_seq, knows);
         std::unique_ptr<Catalog> me = drive(name);
+        if (!knows) { // a row of this drive's there, at an older order: the copy's raises it
+            me->db().exec("INSERT INTO entries(pair_id, parent, name, kind, d_ord) SELECT id, CAST('dir' AS "
+                          "BLOB), CAST('f' AS BLOB), NULL, 1 FROM pairs");
+        }
         Transaction tx(me->db());
         KnowledgeMerge k =
             merge_knowledge(*me, *me->find_pair("p"), End::source, dir / ("src-" + name), nullptr);
@@ -436,11 +444,13 @@ TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
     EXPECT_EQ(seq_after_source_merge("b", epoch, read + 5), std::make_pair(read, false)) << "the mark raised";
     EXPECT_EQ(seq_after_source_merge("c", "another-record", read + 5), std::make_pair(int64_t{0}, true))
         << "a mark of another record taken";
-    EXPECT_EQ(seq_after_source_merge("d", std::nullopt, 0), std::make_pair(read, false))
-        << "a drive never at the destination lowered it";
+    EXPECT_EQ(seq_after_source_merge("d", std::nullopt, 0), std::make_pair(int64_t{0}, true))
+        << "the knowledge of a drive never at the destination (from others' copies) did not lower it";
+    EXPECT_EQ(seq_after_source_merge("e", epoch, read - 1, false), std::make_pair(read, false))
+        << "an order without knowledge lowered it";
 
-    copy(end, "them-e", epoch, read - 1);
-    std::unique_ptr<Catalog> me = drive("e");
+    copy(end, "them-x", epoch, read - 1, true);
+    std::unique_ptr<Catalog> me = drive("x");
     Pair p = *me->find_pair("p");
     DestOrder order(p);
     KnowledgeMerge k = learn_at_destination(*me, p, order, nullptr);
