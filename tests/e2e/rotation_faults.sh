@@ -203,6 +203,13 @@ without() {
     return $rc
 }
 
+# d_kind_at DRIVE PARENT NAME: the kind DRIVE's catalog knows the destination
+# holds at PARENT/NAME (1 a file, 2 a directory), empty when it knows nothing.
+d_kind_at() {
+    sqlite3 -readonly "$1/barge.db" "SELECT coalesce(group_concat(d_kind), '') FROM entries WHERE
+        CAST(parent AS TEXT) = '$2' AND CAST(name AS TEXT) = '$3'"
+}
+
 # unload_json: what the last unload said of the pair, in one line.
 unload_json() { jq -c '.pairs[0] | {delivered, trashed, versions, superseded, problems}' <"$T/out"; }
 
@@ -934,11 +941,9 @@ settle
 without "$DST" expect_exit 0 barge -d "$B" load --max-bytes 1 # the new f waits
 without "$SRC" expect_exit 0 barge -d "$B" unload             # B finds f gone
 without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # B's copy at the source: the old f delivered
-expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
-    CAST(name AS TEXT) = 'f' AND d_kind = 1")" "21: A's load takes B's stale knowledge of f"
+expect_eq 1 "$(d_kind_at "$A" "" f)" "21: A's load takes B's stale knowledge of f"
 without "$SRC" expect_exit 0 barge -d "$A" unload
-expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
-    CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "21: A knows nothing at f after its unload"
+expect_eq "" "$(d_kind_at "$A" "" f)" "21: A knows nothing at f after its unload"
 expect_exit 0 barge -d "$A" verify-destination
 trips_then_same 21 "$A" "$B"
 
@@ -1033,8 +1038,7 @@ settle
 without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # d a directory again; the new f waits
 without "$SRC" expect_exit 0 barge -d "$A" unload
 [[ -d $DST/d ]] || fail "24: A's unload did not make d a directory again"
-expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE CAST(parent AS TEXT) = 'd' AND
-    CAST(name AS TEXT) = 'f' AND d_kind IS NOT NULL")" "24: A knows nothing at d/f after its unload"
+expect_eq "" "$(d_kind_at "$A" d f)" "24: A knows nothing at d/f after its unload"
 expect_exit 0 barge -d "$A" verify-destination
 trips_then_same 24 "$A" "$B"
 
@@ -1058,11 +1062,9 @@ without "$DST" expect_exit 0 barge -d "$B" load # c gone: B's copy at the source
 head -c 8192 /dev/urandom >"$SRC/c"
 settle
 without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # the new c waits
-expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
-    CAST(name AS TEXT) = 'c' AND d_kind = 1")" "25: A's load takes B's stale knowledge of c"
+expect_eq 1 "$(d_kind_at "$A" "" c)" "25: A's load takes B's stale knowledge of c"
 without "$SRC" expect_exit 0 barge -d "$A" unload
-expect_eq 0 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(*) FROM entries WHERE parent = x'' AND
-    CAST(name AS TEXT) = 'c' AND d_kind IS NOT NULL")" "25: A knows nothing at c after its unload"
+expect_eq "" "$(d_kind_at "$A" "" c)" "25: A knows nothing at c after its unload"
 expect_exit 0 barge -d "$A" verify-destination
 trips_then_same 25 "$A" "$B"
 
