@@ -489,27 +489,21 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
         } else {
             st.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
         }
-        if (known_there) {
-            st.bind(first, rows.column_int(2))
-                .bind(first + 1, rows.column_int(3))
-                .bind(first + 2, rows.column_int(4))
-                .bind(first + 3, rows.column_int(5))
-                .bind(first + 4, keep_left_mark ? std::nullopt : std::optional<int64_t>(rows.column_int(6)))
-                .bind(first + 5, content);
-            rows.is_null(9) ? st.bind_null(first + 6) : st.bind_blob(first + 6, rows.column_blob(9));
-            rows.is_null(10) ? st.bind_null(first + 7) : st.bind_blob(first + 7, rows.column_blob(10));
-            st.bind(first + 8, their_verified ? std::optional<int64_t>(their_verified) : std::nullopt)
-                .bind(first + 9, rows.column_int(12));
-        } else {
-            for (int i = 0; i < 10; ++i) {
-                st.bind_null(first + i);
-            }
-            st.bind(first + 9, 0);
-        }
-        st.bind(first + 10, their_ord);
+        // Their row knows what stands there (the two cases above that do not returned).
+        st.bind(first, rows.column_int(2))
+            .bind(first + 1, rows.column_int(3))
+            .bind(first + 2, rows.column_int(4))
+            .bind(first + 3, rows.column_int(5))
+            .bind(first + 4, keep_left_mark ? std::nullopt : std::optional<int64_t>(rows.column_int(6)))
+            .bind(first + 5, content);
+        rows.is_null(9) ? st.bind_null(first + 6) : st.bind_blob(first + 6, rows.column_blob(9));
+        rows.is_null(10) ? st.bind_null(first + 7) : st.bind_blob(first + 7, rows.column_blob(10));
+        st.bind(first + 8, their_verified ? std::optional<int64_t>(their_verified) : std::nullopt)
+            .bind(first + 9, rows.column_int(12))
+            .bind(first + 10, their_ord);
         st.run();
         ++learned;
-        taken += known_there ? 1 : 0;
+        ++taken;
     };
     while (rows.step()) {
         merge_row();
