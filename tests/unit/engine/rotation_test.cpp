@@ -406,14 +406,17 @@ TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
     auto copy = [&](const std::string& root, const std::string& id, std::optional<std::string> their_epoch,
                     int64_t their_seq, bool knows) {
         with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
-            db.prepare(knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, "
-                               "d_mtime_ns, d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), CAST('f' AS "
-                               "BLOB), NULL, 1, 420, 0, 0, 100, ?2, 5)"
-                             : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' "
-                               "AS BLOB), CAST('f' AS BLOB), NULL, 5 + 0 * ?2)")
-                .bind(1, pair)
-                .bind(2, content)
-                .run();
+            Statement ins = db.prepare(
+                knows ? "INSERT INTO entries(pair_id, parent, name, kind, d_kind, d_mode, d_uid, d_gid, d_mtime_ns, "
+                        "d_content_id, d_ord) VALUES (?1, CAST('dir' AS BLOB), CAST('f' AS BLOB), NULL, 1, 420, 0, "
+                        "0, 100, ?2, 5)"
+                      : "INSERT INTO entries(pair_id, parent, name, kind, d_ord) VALUES (?1, CAST('dir' AS BLOB), "
+                        "CAST('f' AS BLOB), NULL, 5)");
+            ins.bind(1, pair);
+            if (knows) {
+                ins.bind(2, content);
+            }
+            ins.run();
             Statement st = db.prepare("UPDATE pairs SET dest_order_epoch = ?1, dest_order_seq = ?2");
             their_epoch ? st.bind_text(1, *their_epoch) : st.bind_null(1);
             st.bind(2, their_seq).run();
