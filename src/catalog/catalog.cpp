@@ -9,7 +9,6 @@
 #include "barge/util/system.hpp"
 #include "barge/util/time.hpp"
 
-#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fcntl.h>
@@ -21,19 +20,6 @@
 namespace barge {
 
 namespace {
-
-// A pair's reserve as stored. One above max_size_spec, which a barge before
-// 0.2 took (and then, wrapped negative, meant no reserve at all), reads as
-// that bound: the drive then says the reserve leaves no room and how to
-// lower it, where refusing it at every command left the drive unusable.
-SizeSpec stored_reserve(const std::string& text) {
-    if (!text.empty() && text.back() != '%') {
-        SizeSpec s;
-        s.bytes = std::min(parse_size(text), max_size_spec);
-        return s;
-    }
-    return parse_size_spec(text);
-}
 
 const char* on_delete_text(OnDelete d) {
     return d == OnDelete::trash ? "trash" : "keep";
@@ -436,7 +422,11 @@ Pair Catalog::read_pair(Statement& st) {
     p.name = st.column_text(2);
     p.source = st.column_blob(3);
     p.dest = st.column_blob(4);
-    p.reserve = stored_reserve(st.column_text(5));
+    // A reserve above max_size_spec, which a barge before 0.2 took (and then,
+    // wrapped negative, meant no reserve at all), reads as that bound: the
+    // drive then says the reserve leaves no room and how to lower it, where
+    // refusing it at every command left the drive unusable.
+    p.reserve = parse_size_spec(st.column_text(5), SizeOver::clamp);
     p.on_delete = st.column_text(6) == "trash" ? OnDelete::trash : OnDelete::keep;
     p.retention_days = static_cast<int>(st.column_int(7));
     p.mass_change_limit = st.column_double(8);

@@ -101,7 +101,7 @@ std::string SizeSpec::to_string() const {
     return std::to_string(bytes);
 }
 
-SizeSpec parse_size_spec(std::string_view text) {
+SizeSpec parse_size_spec(std::string_view text, SizeOver over) {
     SizeSpec spec;
     if (!text.empty() && text.back() == '%') {
         double number;
@@ -117,7 +117,11 @@ SizeSpec parse_size_spec(std::string_view text) {
     // Subtracted from a file system's free bytes as signed 64-bit numbers (a
     // reserve above INT64_MAX came out negative: no reserve at all).
     if (spec.bytes > max_size_spec) {
-        throw Refusal(fmt::format("invalid size '{}': too large (at most 4 EiB, more than any drive holds)", text));
+        if (over == SizeOver::refuse) {
+            throw Refusal(
+                fmt::format("invalid size '{}': too large (at most 4 EiB, more than any drive holds)", text));
+        }
+        spec.bytes = max_size_spec;
     }
     return spec;
 }

@@ -22,9 +22,11 @@ struct SizeSpec {
     std::string to_string() const;
 };
 
-// Parses "500M", "2GiB" or "5%", at most max_size_spec bytes. Throws Refusal.
+// Parses "500M", "2GiB" or "5%", at most max_size_spec bytes: above it a
+// Refusal, or with SizeOver::clamp the bound itself. Throws Refusal.
 inline constexpr uint64_t max_size_spec = 1ull << 62;
-SizeSpec parse_size_spec(std::string_view text);
+enum class SizeOver { refuse, clamp };
+SizeSpec parse_size_spec(std::string_view text, SizeOver over = SizeOver::refuse);
 
 // "1.5 GiB", "12 B": for humans.
 std::string format_size(uint64_t bytes);
