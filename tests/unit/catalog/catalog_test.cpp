@@ -18,6 +18,16 @@
 
 using namespace barge;
 
+// Pair `name` on catalog c: "p" is /s -> /d, another /s-NAME -> /d-NAME.
+Pair add_p(Catalog& c, const std::string& name = "p") {
+    PairSettings s;
+    s.name = name;
+    std::string suffix = name == "p" ? "" : "-" + name;
+    s.source = "/s" + suffix;
+    s.dest = "/d" + suffix;
+    return c.add_pair(s, "u" + suffix);
+}
+
 TEST(Catalog, CreateThenOpenKeepsSettings) {
     TestDir dir;
     std::string path = dir / "barge.db";
@@ -35,11 +45,7 @@ TEST(Catalog, CreateThenOpenKeepsSettings) {
 TEST(Catalog, AReserveAboveTheBoundReadsAsTheBound) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    c.add_pair(s, "u");
+    add_p(c);
     // What pair add --reserve 9000000T stored before the bound (SizeSpec::to_string).
     c.db().exec("UPDATE pairs SET reserve = '9895604649984000000'");
     EXPECT_EQ(c.find_pair("p")->reserve.bytes, max_size_spec);
@@ -189,11 +195,7 @@ void damage_middle_page(const std::string& path) {
 std::string catalog_with_entries(TestDir& dir) {
     std::string path = dir / "barge.db";
     Catalog c = Catalog::create(path, 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    Pair p = c.add_pair(s, "u");
+    Pair p = add_p(c);
     EntryStore store(c.db(), 1);
     FileStat st;
     Transaction tx(c.db());
@@ -546,16 +548,6 @@ Digest digest_of(uint8_t n) {
     Digest d{};
     d[0] = n;
     return d;
-}
-
-// Pair `name` on catalog c: "p" is /s -> /d, another /s-NAME -> /d-NAME.
-Pair add_p(Catalog& c, const std::string& name = "p") {
-    PairSettings s;
-    s.name = name;
-    std::string suffix = name == "p" ? "" : "-" + name;
-    s.source = "/s" + suffix;
-    s.dest = "/d" + suffix;
-    return c.add_pair(s, "u" + suffix);
 }
 
 // The journal of a directory move keeps any bytes of its paths (a newline, a
