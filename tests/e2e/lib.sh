@@ -210,33 +210,44 @@ need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 # are printed the same way). MANIFEST_BLOCKS=1 adds each file's data map (where
 # its data and its holes lie, by SEEK_DATA/SEEK_HOLE: data_maps).
 # The files are hashed by one b2sum per 5,000 files (--zero: names unescaped),
-# and their data maps found by one perl: not one process per file.
+# their data maps found by one perl, and the lines put together by another: not
+# one process per file, nor a shell loop per entry (slow at tens of thousands).
 manifest() {
     local root=$1
     (
         cd "$root"
-        declare -A hash map
-        local line p meta
-        while IFS= read -r -d '' line; do
-            hash[${line:130}]=${line:0:32}
-        done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
-                     xargs -0 -r -n 5000 b2sum --zero)
+        local hashes=$T/manifest.$BASHPID.hashes maps=
+        find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
+            xargs -0 -r -n 5000 b2sum --zero >"$hashes"
         if [[ -n ${MANIFEST_BLOCKS:-} ]]; then
-            while IFS= read -r -d '' p && IFS= read -r -d '' line; do
-                map[$p]=$line
-            done < <(find . -mindepth 1 -path ./.barge -prune -o -type f -print0 | data_maps)
+            maps=$T/manifest.$BASHPID.maps
+            find . -mindepth 1 -path ./.barge -prune -o -type f -print0 | data_maps >"$maps"
         fi
+        # Each entry: its name and its line so far, each ended by a NUL; printed
+        # with the first 32 hex digits of its hash (a file), and its data map
+        # after a '|' (MANIFEST_BLOCKS, a file that is not a symlink).
         find . -mindepth 1 -path ./.barge -prune -o \( \
             -type f -printf '%p\0%P|%y|%m|%u:%g|%T@|%s|\0' -o \
             -type l -printf '%p\0%P|%y|%m|%u:%g|%T@|%l\0' -o \
             -printf '%p\0%P|%y|%m|%u:%g|%T@|dir\0' \) |
-            while IFS= read -r -d '' p && IFS= read -r -d '' meta; do
-                if [[ -n ${MANIFEST_BLOCKS:-} && -f $p && ! -L $p ]]; then
-                    printf '%s%s|%s\n' "$meta" "${hash[$p]-}" "${map[$p]}"
-                else
-                    printf '%s%s\n' "$meta" "${hash[$p]-}"
-                fi
-            done | LC_ALL=C sort
+            perl -0 -e '
+                my ($hashes, $maps) = @ARGV;
+                my (%hash, %map);
+                open(my $h, "<", $hashes) or die "$hashes: $!\n";
+                while (my $l = <$h>) { chomp $l; $hash{substr($l, 130)} = substr($l, 0, 32) }
+                if ($maps ne "") {
+                    open(my $m, "<", $maps) or die "$maps: $!\n";
+                    while (defined(my $p = <$m>)) { my $v = <$m>; chomp $p; chomp $v; $map{$p} = $v }
+                }
+                while (defined(my $p = <STDIN>)) {
+                    my $meta = <STDIN>;
+                    chomp $p;
+                    chomp $meta;
+                    my $line = $meta . ($hash{$p} // "");
+                    $line .= "|" . ($map{$p} // "") if $maps ne "" && -f $p && !-l $p;
+                    print "$line\n";
+                }' "$hashes" "$maps" | LC_ALL=C sort
+        rm -f "$hashes" ${maps:+"$maps"}
         # MANIFEST_XATTRS=1: a line for each extended attribute of each entry
         # (getfattr, every namespace it can read), each line of its ACL (getfacl,
         # not of a symlink) and a device's number. Both tools run over many
