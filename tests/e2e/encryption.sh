@@ -73,7 +73,7 @@ search_drive() { # WHEN: fails if any needle is in any file or name under the dr
             chomp $f;
             $files++;
             open(my $in, "<:raw", $f) or die "$f: $!\n";
-            my $bytes = do { local $/; <$in> } // "";
+            defined(my $bytes = do { local $/; <$in> }) or die "$f: $!\n";
             my $h = unpack("H*", $f . $bytes);
             for my $n (@needles) {
                 next if index($h, $n) < 0;

@@ -212,16 +212,22 @@ need_root() { [[ $(id -u) -eq 0 ]] || skip "needs root ($1)"; }
 # The files are hashed by one b2sum per 5,000 files (--zero: names unescaped),
 # their data maps found by one perl, and the lines put together by another: not
 # one process per file, nor a shell loop per entry (slow at tens of thousands).
+# A step that fails prints a line no other manifest has ("~manifest: ..."), so
+# the comparison fails saying why, whether errexit is on (expect_same_tree) or
+# off (inside $(...)).
 manifest() {
-    local root=$1
+    local root=$1 hashes maps=
+    # Made before the cd, and absolute: the steps below run inside the tree.
+    hashes=$(realpath -- "$(mktemp "$T/manifest.XXXXXX")")
+    [[ -z ${MANIFEST_BLOCKS:-} ]] || maps=$(realpath -- "$(mktemp "$T/manifest.XXXXXX")")
     (
         cd "$root"
-        local hashes=$T/manifest.$BASHPID.hashes maps=
         find . -mindepth 1 -path ./.barge -prune -o -type f -print0 |
-            xargs -0 -r -n 5000 b2sum --zero >"$hashes"
-        if [[ -n ${MANIFEST_BLOCKS:-} ]]; then
-            maps=$T/manifest.$BASHPID.maps
-            find . -mindepth 1 -path ./.barge -prune -o -type f -print0 | data_maps >"$maps"
+            xargs -0 -r -n 5000 b2sum --zero >"$hashes" ||
+            echo "~manifest: hashing the files failed ($SRANDOM$SRANDOM)"
+        if [[ -n $maps ]]; then
+            find . -mindepth 1 -path ./.barge -prune -o -type f -print0 | data_maps >"$maps" ||
+                echo "~manifest: the data maps failed ($SRANDOM$SRANDOM)"
         fi
         # Each entry: its name and its line so far, each ended by a NUL; printed
         # with the first 32 hex digits of its hash (a file), and its data map
@@ -246,7 +252,8 @@ manifest() {
                     my $line = $meta . ($hash{$p} // "");
                     $line .= "|" . ($map{$p} // "") if $maps ne "" && -f $p && !-l $p;
                     print "$line\n";
-                }' "$hashes" "$maps" | LC_ALL=C sort
+                }' "$hashes" "$maps" | LC_ALL=C sort ||
+            echo "~manifest: listing the entries failed ($SRANDOM$SRANDOM)"
         rm -f "$hashes" ${maps:+"$maps"}
         # MANIFEST_XATTRS=1: a line for each extended attribute of each entry
         # (getfattr, every namespace it can read), each line of its ACL (getfacl,
