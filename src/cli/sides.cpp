@@ -83,6 +83,10 @@ PairOutcome load_one(Session& s, const Globals& g, const Pair& pair, LoadOptions
         LoadOptions o = options;
         o.copy_keys = saved_keys_for_copy;
         LoadResult r = load_pair(s.catalog(), s.layout(), pair, o, progress);
+        // The shared budget is charged only here, on return: a load that throws
+        // after counting pieces throws an I/O or catalog error, which ends the
+        // whole command, so no later pair could spend what it used. (The one
+        // error a pair survives, a Refusal, comes from its scan, before any.)
         if (options.max_bytes) {
             *options.max_bytes -= std::min(*options.max_bytes, static_cast<uint64_t>(r.budget_used));
         }
