@@ -194,16 +194,19 @@ void EntryStore::mark_gone(int64_t id, int64_t gen) {
     m_gone.bind(1, gen).bind(2, m_ord).bind(3, id).run();
 }
 
-int64_t EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen) {
+EntryStore::SubtreeGone EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen) {
     // Paths below dir have parent == dir or parent in [dir + "/", dir + "0").
     std::string lo = std::string(dir) + "/";
     std::string hi = subtree_end(dir);
     const char* where = " WHERE pair_id = ?1 AND kind IS NOT NULL AND (parent = ?2 OR "
                         "(parent >= ?3 AND parent < ?4))";
-    Statement count = m_db.prepare(std::string("SELECT count(*) FROM entries") + where +
-                                   " AND kind != 2");
+    Statement count = m_db.prepare(std::string("SELECT sum(kind != 2), sum(kind = 2) FROM entries") + where);
     count.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi);
-    int64_t n = count.step() ? count.column_int(0) : 0;
+    SubtreeGone n;
+    if (count.step()) { // NULL sums (nothing below) read as 0
+        n.others = count.column_int(0);
+        n.dirs = count.column_int(1);
+    }
     Statement upd = m_db.prepare(std::string("UPDATE entries SET kind = NULL, changed_gen = ?5, "
                                              "ord = ?6, shelved_ord = NULL") +
                                  where);

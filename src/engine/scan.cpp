@@ -278,7 +278,7 @@ private:
         }
         if (*row->kind != st.kind) {
             if (*row->kind == Kind::dir) {
-                m_result.deleted += m_store.mark_subtree_gone(m_pair.id, rel, m_gen);
+                subtree_gone(rel);
             }
             m_store.update(row->id, st, m_gen, EntryStore::ForgetContent::yes);
             if (is_dir) {
@@ -351,11 +351,19 @@ private:
         }
         m_store.mark_gone(row.id, m_gen);
         if (*row.kind == Kind::dir) {
-            ++m_result.deleted_dirs;
-            m_result.deleted += m_store.mark_subtree_gone(m_pair.id, join_path(dir, row.name), m_gen);
+            subtree_gone(join_path(dir, row.name));
         } else {
             ++m_result.deleted;
         }
+    }
+
+    // A directory left the source (or became something else): it and every
+    // directory below it count as deleted directories, as each new one counts
+    // as a new directory.
+    void subtree_gone(const std::string& rel) {
+        EntryStore::SubtreeGone g = m_store.mark_subtree_gone(m_pair.id, rel, m_gen);
+        m_result.deleted += g.others;
+        m_result.deleted_dirs += 1 + g.dirs;
     }
 
     EntryStore m_store;

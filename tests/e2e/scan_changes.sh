@@ -85,6 +85,25 @@ expect_eq "0 0 0 5000 0" "$(json '[.pairs[0].new, .pairs[0].modified, .pairs[0].
     "new, modified, deleted, renamed, hashed after a 5,000-file tree renamed"
 expect_eq 5000 "$(sql "SELECT count(*) FROM entries WHERE parent = CAST('many-renamed' AS BLOB) AND kind = 1 AND content_id IS NOT NULL")" "every renamed file has its content"
 
+# Directories count as files do: each one gone (below a removed or moved one
+# too, or become a file) is one deleted directory, as each one made is one new.
+mkdir -p "$SRC/tree/x/y" "$SRC/tree/z"
+echo kilo >"$SRC/tree/x/y/k"
+age "$SRC/tree/x/y/k"
+expect_exit 0 barge scan --json
+expect_eq "4 0" "$(json '[.pairs[0].new_dirs, .pairs[0].deleted_dirs] | map(tostring) | join(" ")')" "directories made"
+mv "$SRC/tree" "$SRC/tree2"
+expect_exit 0 barge scan --json
+expect_eq "4 4 1 0" "$(json '[.pairs[0].new_dirs, .pairs[0].deleted_dirs, .pairs[0].renamed, .pairs[0].deleted] | map(tostring) | join(" ")')" \
+    "new and deleted directories, renamed and deleted files after a tree of four directories moved"
+rm -r "$SRC/tree2/x"
+echo lima >"$SRC/tree2/x"
+age "$SRC/tree2/x"
+unchanged=$(( $(find "$SRC" -path "$SRC/.barge" -prune -o \( -type f -o -type l \) -print | wc -l) - 1 ))
+expect_exit 0 barge scan
+expect_eq "p: 1 new, 0 modified, 1 deleted, 0 renamed, $unchanged unchanged; directories: 0 new, 2 deleted; hashed 1 file (5 B)" \
+    "$(<"$T/out")" "a directory with a directory in it become a file"
+
 # A symlink retargeted is a modification; its target is stored verbatim.
 ln -sfn 'no/such/target' "$SRC/link"
 expect_exit 0 barge scan --json

@@ -119,8 +119,13 @@ public:
     bool leave_link_group(int64_t id, int64_t pair_id, const FileStat& old);
     // The entry left the source.
     void mark_gone(int64_t id, int64_t gen);
-    // Everything below dir left the source; returns how many non-directories.
-    int64_t mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen);
+    // What left the source below a directory.
+    struct SubtreeGone {
+        int64_t others = 0; // files, symlinks, special files
+        int64_t dirs = 0;
+    };
+    // Everything below dir left the source.
+    SubtreeGone mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen);
     // Regular files and symlinks present at the source.
     int64_t count_present(int64_t pair_id);
     // A new or changed file of this scan that has the inode, size and mtime of a
