@@ -106,10 +106,11 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     });
     if (on_cargo > 0) {
         throw Refusal(fmt::format(
-            "{} pieces are on the cargo of drive '{}', in the clear: deliver them ('barge unload') "
+            "{} on the cargo of drive '{}', in the clear: deliver them ('barge unload') "
             "and remove them ('barge dump-cargo') first; barge encrypt converts the catalog, not "
             "pieces",
-            on_cargo, escape_bytes(layout.root)));
+            on_cargo == 1 ? std::string("1 piece is") : fmt::format("{} pieces are", on_cargo),
+            escape_bytes(layout.root)));
     }
     SecretKey key = SecretKey::zeroed();
     if (resume) {

@@ -221,13 +221,13 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         j.end_object();
         print_json(j);
     } else {
-        say(g, fmt::format("recovered the catalog of drive {} (generation {}) from {}{}; {} pieces "
-                           "it records are not on this drive and will be carried again",
+        say(g, fmt::format("recovered the catalog of drive {} (generation {}) from {}{}; {} "
+                           "it records {} not on this drive and will be carried again",
                            best->drive_id, best->generation, escape_bytes(best->path),
                            set_aside.empty() ? std::string()
                                              : fmt::format(" (the old one is kept as {})",
                                                            escape_bytes(set_aside)),
-                           requeued));
+                           plural(requeued, "piece"), requeued == 1 ? "is" : "are"));
     }
     spdlog::info("recovered the catalog from {} (generation {})", best->path, best->generation);
     return ExitCode::ok;

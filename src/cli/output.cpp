@@ -62,12 +62,12 @@ std::string scan_result_text(const Globals& g, std::string text, const std::stri
         text += fmt::format("; directories: {} new, {} deleted", r.new_dirs, r.deleted_dirs);
     }
     if (r.files_hashed) {
-        text += fmt::format("; hashed {} files ({})", r.files_hashed,
+        text += fmt::format("; hashed {} ({})", plural(r.files_hashed, "file"),
                             format_size(static_cast<uint64_t>(r.bytes_hashed)));
     }
     if (r.stopped_early) {
-        text += fmt::format("; stopped early, {} files still to hash (the next scan continues)",
-                            r.left_to_hash);
+        text += fmt::format("; stopped early, {} still to hash (the next scan continues)",
+                            plural(r.left_to_hash, "file"));
     }
     note_lines(g, text, r.notes);
     problem_lines(g, text, r.problems, "failed");
