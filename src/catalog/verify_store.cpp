@@ -1,9 +1,12 @@
 #include "barge/catalog/verify_store.hpp"
 
 #include "barge/catalog/entries.hpp"
+#include "barge/util/id_bits.hpp"
 #include "barge/util/text.hpp"
 
 #include <fmt/format.h>
+
+#include <limits>
 
 namespace barge {
 
@@ -15,21 +18,85 @@ int64_t VerifyStore::delivered_files(int64_t pair_id) {
     return st.step() ? st.column_int(0) : 0;
 }
 
-std::vector<VerifyItem> VerifyStore::least_recently_verified(int64_t pair_id, int64_t limit) {
-    static const std::string sql = fmt::format(
-        "SELECT e.id, e.parent, e.name, c.hash, c.size FROM entries e JOIN contents c ON c.id = "
-        "e.d_content_id WHERE e.pair_id = ? AND e.d_kind = {} AND e.ord >= e.d_ord ORDER BY "
-        "coalesce(e.d_verified_ns, "
-        "0), e.id LIMIT ?",
-        sql_kind(Kind::file));
-    Statement st = m_db.prepare(sql);
-    st.bind(1, pair_id).bind(2, limit);
-    std::vector<VerifyItem> out;
-    while (st.step()) {
-        out.push_back({st.column_int(0), join_path(st.column_blob(1), st.column_blob(2)),
-                       digest_from_bytes(st.column_blob(3)), st.column_int(4)});
+namespace {
+
+// The files verify-destination checks, in its order (entries_verify's: the
+// verification time, then the id).
+const std::string verify_from = fmt::format(
+    "FROM entries e INDEXED BY entries_verify JOIN contents c ON c.id = e.d_content_id WHERE "
+    "e.pair_id = ?1 AND e.d_kind = {} AND e.ord >= e.d_ord",
+    sql_kind(Kind::file));
+
+// Rows a page holds: about 150 bytes each.
+constexpr int64_t verify_page = 4096;
+
+} // namespace
+
+void VerifyStore::each_least_recently_verified(int64_t pair_id, int64_t limit,
+                                               const std::function<bool(const VerifyItem&)>& fn) {
+    // A page continues after the last row given: first the rows of its time
+    // with a larger id, then the rows of later times (two range reads of the
+    // index: one row value compared would be a scan from the pair's first row).
+    static const std::string columns =
+        "SELECT e.id, e.parent, e.name, c.hash, c.size, coalesce(e.d_verified_ns, 0) ";
+    Statement same = m_db.prepare(columns + verify_from +
+                                  " AND coalesce(e.d_verified_ns, 0) = ?2 AND e.id > ?3 ORDER BY e.id LIMIT ?4");
+    Statement later = m_db.prepare(columns + verify_from +
+                                   " AND coalesce(e.d_verified_ns, 0) > ?2 ORDER BY coalesce(e.d_verified_ns, "
+                                   "0), e.id LIMIT ?3");
+    // A file fn stamps takes the time of its check, after every time read so
+    // far (or, with a clock set back, before the page): one met again is
+    // passed over. Ids of one pair are dense, so ten million take about 1.3 MiB.
+    IdBits given;
+    int64_t after_time = std::numeric_limits<int64_t>::min();
+    int64_t after_id = std::numeric_limits<int64_t>::min();
+    std::vector<VerifyItem> page;
+    std::vector<int64_t> times;
+    int64_t left = limit;
+    while (left > 0) {
+        page.clear();
+        times.clear();
+        auto read = [&](Statement& st) {
+            while (st.step()) {
+                page.push_back({st.column_int(0), join_path(st.column_blob(1), st.column_blob(2)),
+                                digest_from_bytes(st.column_blob(3)), st.column_int(4)});
+                times.push_back(st.column_int(5));
+            }
+            st.reset();
+        };
+        same.bind(1, pair_id).bind(2, after_time).bind(3, after_id).bind(4, verify_page);
+        read(same);
+        if (static_cast<int64_t>(page.size()) < verify_page) {
+            later.bind(1, pair_id).bind(2, after_time).bind(3, verify_page - static_cast<int64_t>(page.size()));
+            read(later);
+        }
+        if (page.empty()) {
+            return;
+        }
+        after_time = times.back();
+        after_id = page.back().entry_id;
+        for (const VerifyItem& item : page) {
+            if (!given.insert(item.entry_id)) {
+                continue;
+            }
+            --left;
+            if (!fn(item) || left == 0) {
+                return;
+            }
+        }
     }
-    return out;
+}
+
+VerifyTotals VerifyStore::least_recently_verified_totals(int64_t pair_id, int64_t limit) {
+    Statement st = m_db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM (SELECT c.size AS size " + verify_from +
+                                " ORDER BY coalesce(e.d_verified_ns, 0), e.id LIMIT ?2)");
+    st.bind(1, pair_id).bind(2, limit);
+    VerifyTotals t;
+    if (st.step()) {
+        t.files = st.column_int(0);
+        t.bytes = st.column_int(1);
+    }
+    return t;
 }
 
 void VerifyStore::set_verified(int64_t entry_id, int64_t now) {

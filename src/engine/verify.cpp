@@ -78,34 +78,27 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
     double deadline = options.max_seconds ? monotonic_seconds() + *options.max_seconds : 1e300;
     // Least recently verified first: repeated runs with --sample or --max-time
     // scrub the whole tree in turn.
-    std::vector<VerifyItem> items = store.least_recently_verified(pair.id, limit);
+    VerifyTotals chosen = store.least_recently_verified_totals(pair.id, limit);
     if (options.dry_run) {
         r.dry_run = true;
-        r.would_check = static_cast<int64_t>(items.size());
-        for (const auto& i : items) {
-            r.would_bytes += i.size;
-        }
+        r.would_check = chosen.files;
+        r.would_bytes = chosen.bytes;
         r.left = total;
         return r;
     }
     catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     if (progress) {
-        int64_t bytes = 0;
-        for (const auto& i : items) {
-            bytes += i.size;
-        }
-        progress->phase("verify", items.size(), static_cast<uint64_t>(bytes));
+        progress->phase("verify", static_cast<uint64_t>(chosen.files), static_cast<uint64_t>(chosen.bytes));
     }
     DestTree tree(pair.dest);
     HashPipeline pipe;
     std::optional<Transaction> tx;
     double last_commit = monotonic_seconds();
-    for (size_t k = 0; k < items.size(); ++k) {
-        const VerifyItem& it = items[k];
+    store.each_least_recently_verified(pair.id, chosen.files, [&](const VerifyItem& it) {
         if (monotonic_seconds() > deadline || stop_requested()) {
             r.stopped_early = true;
-            r.left = static_cast<int64_t>(items.size() - k);
-            break;
+            r.left = chosen.files - r.checked;
+            return false;
         }
         std::string reason;
         std::string where = tree.display(it.rel);
@@ -150,7 +143,8 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
             tx.reset();
             last_commit = monotonic_seconds();
         }
-    }
+        return true;
+    });
     if (tx) {
         tx->commit();
     }
