@@ -27,6 +27,8 @@ const std::string verify_from = fmt::format(
     "e.pair_id = ?1 AND e.d_kind = {} AND e.ord >= e.d_ord",
     sql_kind(Kind::file));
 
+const std::string verify_order = " ORDER BY coalesce(e.d_verified_ns, 0), e.id";
+
 // Rows a page holds: about 150 bytes each.
 constexpr int64_t verify_page = 4096;
 
@@ -41,41 +43,55 @@ void VerifyStore::each_least_recently_verified(int64_t pair_id, int64_t limit,
         "SELECT e.id, e.parent, e.name, c.hash, c.size, coalesce(e.d_verified_ns, 0) ";
     Statement same = m_db.prepare(columns + verify_from +
                                   " AND coalesce(e.d_verified_ns, 0) = ?2 AND e.id > ?3 ORDER BY e.id LIMIT ?4");
-    Statement later = m_db.prepare(columns + verify_from +
-                                   " AND coalesce(e.d_verified_ns, 0) > ?2 ORDER BY coalesce(e.d_verified_ns, "
-                                   "0), e.id LIMIT ?3");
+    Statement later = m_db.prepare(columns + verify_from + " AND coalesce(e.d_verified_ns, 0) > ?2" +
+                                   verify_order + " LIMIT ?3");
     // A file fn stamps takes the time of its check, after every time read so
     // far (or, with a clock set back, before the page): one met again is
     // passed over. Ids of one pair are dense, so ten million take about 1.3 MiB.
+    // Past the order's last key at the start, every row is one stamped since:
+    // the reading ends there, not after a second pass over them (a pair with
+    // superseded files never reaches the limit, which counts them).
     IdBits given;
-    int64_t after_time = std::numeric_limits<int64_t>::min();
-    int64_t after_id = std::numeric_limits<int64_t>::min();
-    std::vector<VerifyItem> page;
-    std::vector<int64_t> times;
+    using Key = std::pair<int64_t, int64_t>; // (verification time, id)
+    Key end{std::numeric_limits<int64_t>::min(), 0};
+    {
+        Statement last = m_db.prepare(
+            "SELECT coalesce(e.d_verified_ns, 0), e.id FROM entries e INDEXED BY entries_verify WHERE "
+            "e.pair_id = ?1 AND e.d_kind = " + std::string(sql_kind(Kind::file)) +
+            " ORDER BY coalesce(e.d_verified_ns, 0) DESC, e.id DESC LIMIT 1");
+        last.bind(1, pair_id);
+        if (!last.step()) {
+            return;
+        }
+        end = {last.column_int(0), last.column_int(1)};
+    }
+    Key after{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::min()};
+    std::vector<std::pair<Key, VerifyItem>> page;
+    auto read = [&](Statement& st) {
+        while (st.step()) {
+            page.push_back({{st.column_int(5), st.column_int(0)},
+                            {st.column_int(0), join_path(st.column_blob(1), st.column_blob(2)),
+                             digest_from_bytes(st.column_blob(3)), st.column_int(4)}});
+        }
+        st.reset();
+    };
     int64_t left = limit;
     while (left > 0) {
         page.clear();
-        times.clear();
-        auto read = [&](Statement& st) {
-            while (st.step()) {
-                page.push_back({st.column_int(0), join_path(st.column_blob(1), st.column_blob(2)),
-                                digest_from_bytes(st.column_blob(3)), st.column_int(4)});
-                times.push_back(st.column_int(5));
-            }
-            st.reset();
-        };
-        same.bind(1, pair_id).bind(2, after_time).bind(3, after_id).bind(4, verify_page);
+        same.bind(1, pair_id).bind(2, after.first).bind(3, after.second).bind(4, verify_page);
         read(same);
         if (static_cast<int64_t>(page.size()) < verify_page) {
-            later.bind(1, pair_id).bind(2, after_time).bind(3, verify_page - static_cast<int64_t>(page.size()));
+            later.bind(1, pair_id).bind(2, after.first).bind(3, verify_page - static_cast<int64_t>(page.size()));
             read(later);
         }
         if (page.empty()) {
             return;
         }
-        after_time = times.back();
-        after_id = page.back().entry_id;
-        for (const VerifyItem& item : page) {
+        after = page.back().first;
+        for (const auto& [key, item] : page) {
+            if (key > end) {
+                return;
+            }
             if (!given.insert(item.entry_id)) {
                 continue;
             }
@@ -89,7 +105,7 @@ void VerifyStore::each_least_recently_verified(int64_t pair_id, int64_t limit,
 
 VerifyTotals VerifyStore::least_recently_verified_totals(int64_t pair_id, int64_t limit) {
     Statement st = m_db.prepare("SELECT count(*), coalesce(sum(size), 0) FROM (SELECT c.size AS size " + verify_from +
-                                " ORDER BY coalesce(e.d_verified_ns, 0), e.id LIMIT ?2)");
+                                verify_order + " LIMIT ?2)");
     st.bind(1, pair_id).bind(2, limit);
     VerifyTotals t;
     if (st.step()) {

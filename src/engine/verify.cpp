@@ -78,8 +78,9 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
     double deadline = options.max_seconds ? monotonic_seconds() + *options.max_seconds : 1e300;
     // Least recently verified first: repeated runs with --sample or --max-time
     // scrub the whole tree in turn.
-    VerifyTotals chosen = store.least_recently_verified_totals(pair.id, limit);
+    // The totals are one more pass over the files chosen: only for what shows them.
     if (options.dry_run) {
+        VerifyTotals chosen = store.least_recently_verified_totals(pair.id, limit);
         r.dry_run = true;
         r.would_check = chosen.files;
         r.would_bytes = chosen.bytes;
@@ -88,16 +89,17 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
     }
     catalog.set_seen(pair.id, End::dest, machine_id(), now_ns());
     if (progress) {
+        VerifyTotals chosen = store.least_recently_verified_totals(pair.id, limit);
         progress->phase("verify", static_cast<uint64_t>(chosen.files), static_cast<uint64_t>(chosen.bytes));
     }
     DestTree tree(pair.dest);
     HashPipeline pipe;
     std::optional<Transaction> tx;
     double last_commit = monotonic_seconds();
-    store.each_least_recently_verified(pair.id, chosen.files, [&](const VerifyItem& it) {
+    store.each_least_recently_verified(pair.id, limit, [&](const VerifyItem& it) {
         if (monotonic_seconds() > deadline || stop_requested()) {
             r.stopped_early = true;
-            r.left = chosen.files - r.checked;
+            r.left = limit - r.checked; // as total - checked below, superseded files counted
             return false;
         }
         std::string reason;
