@@ -106,10 +106,10 @@ ExitCode run_encrypt(const Globals& g, const EncryptOptions& o) {
     });
     if (on_cargo > 0) {
         throw Refusal(fmt::format(
-            "{} on the cargo of drive '{}', in the clear: deliver them ('barge unload') "
+            "{} {} on the cargo of drive '{}', in the clear: deliver them ('barge unload') "
             "and remove them ('barge dump-cargo') first; barge encrypt converts the catalog, not "
             "pieces",
-            on_cargo == 1 ? std::string("1 piece is") : fmt::format("{} pieces are", on_cargo),
+            plural(static_cast<int64_t>(on_cargo), "piece"), on_cargo == 1 ? "is" : "are",
             escape_bytes(layout.root)));
     }
     SecretKey key = SecretKey::zeroed();
