@@ -108,6 +108,7 @@ void Database::drop_cache() noexcept {
 }
 
 void Database::give_back(sqlite3_stmt* stmt) noexcept {
+    m_vm_steps += static_cast<uint64_t>(sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, 1));
     sqlite3_reset(stmt);
     sqlite3_clear_bindings(stmt);
     try {

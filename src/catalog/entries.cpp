@@ -111,16 +111,13 @@ uint64_t parse_device_number(std::string_view text) {
     return makedev(maj, min);
 }
 
-namespace {
-
-// The smallest blob greater than every path below dir: dir + "0" ('/' + 1).
-std::string subtree_end(std::string_view dir) {
-    std::string end(dir);
-    end += static_cast<char>('/' + 1);
-    return end;
+Statement& bind_below(Statement& st, int64_t pair_id, std::string_view dir) {
+    // Below dir, deeper than its children: from dir + "/" up to dir + "0" ('/' + 1).
+    std::string lo(dir), hi(dir);
+    lo += '/';
+    hi += static_cast<char>('/' + 1);
+    return st.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi);
 }
-
-} // namespace
 
 EntryStore::EntryStore(Database& db, int64_t ord)
     : m_db(db),
@@ -195,23 +192,21 @@ void EntryStore::mark_gone(int64_t id, int64_t gen) {
 }
 
 EntryStore::SubtreeGone EntryStore::mark_subtree_gone(int64_t pair_id, std::string_view dir, int64_t gen) {
-    // Paths below dir have parent == dir or parent in [dir + "/", dir + "0").
-    std::string lo = std::string(dir) + "/";
-    std::string hi = subtree_end(dir);
-    const char* where = " WHERE pair_id = ?1 AND kind IS NOT NULL AND (parent = ?2 OR "
-                        "(parent >= ?3 AND parent < ?4))";
-    Statement count = m_db.prepare(std::string("SELECT sum(kind != 2), sum(kind = 2) FROM entries") + where);
-    count.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi);
+    Statement count = m_db.prepare(fmt::format(
+        "SELECT sum(kind != 2), sum(kind = 2) FROM (SELECT kind FROM entries WHERE {} UNION ALL "
+        "SELECT kind FROM entries WHERE {}) WHERE kind IS NOT NULL",
+        sql_below_children, sql_below_deeper));
     SubtreeGone n;
-    if (count.step()) { // NULL sums (nothing below) read as 0
+    if (bind_below(count, pair_id, dir).step()) { // NULL sums (nothing below) read as 0
         n.others = count.column_int(0);
         n.dirs = count.column_int(1);
     }
-    Statement upd = m_db.prepare(std::string("UPDATE entries SET kind = NULL, changed_gen = ?5, "
-                                             "ord = ?6, shelved_ord = NULL") +
-                                 where);
-    upd.bind(1, pair_id).bind_blob(2, dir).bind_blob(3, lo).bind_blob(4, hi).bind(5, gen)
-        .bind(6, m_ord).run();
+    for (const char* below : {sql_below_children, sql_below_deeper}) {
+        Statement upd = m_db.prepare(fmt::format(
+            "UPDATE entries SET kind = NULL, changed_gen = ?5, ord = ?6, shelved_ord = NULL "
+            "WHERE {} AND kind IS NOT NULL", below));
+        bind_below(upd, pair_id, dir).bind(5, gen).bind(6, m_ord).run();
+    }
     return n;
 }
 

@@ -436,10 +436,15 @@ std::vector<RenameItem> TransitStore::renames(int64_t pair_id, const std::string
 }
 
 std::vector<std::pair<int64_t, int64_t>> TransitStore::renamed_dirs(int64_t pair_id) {
-    // Driven by the (few) directories gone from the source, through the inode index.
+    // Driven by what is gone from the source (entries_gone: once over it), each
+    // gone directory's inode looked up in the inode index. CROSS JOIN pins that
+    // order: otherwise the planner took every row of the pair first, and each new
+    // directory then read every gone row (2.2 s against 0.03 s with 150
+    // directories of 100 files renamed in a tree of 30,000).
     Statement st = m_db.prepare(
-        "SELECT n.id, o.id FROM entries o INDEXED BY entries_gone JOIN entries n ON n.pair_id = "
-        "o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND n.d_kind IS NULL AND "
+        "SELECT n.id, o.id FROM entries o INDEXED BY entries_gone CROSS JOIN entries n INDEXED BY "
+        "entries_inode ON n.pair_id = o.pair_id AND n.ino = o.ino AND n.dev = o.dev AND n.kind = 2 AND "
+        "n.d_kind IS NULL AND "
         "n.ord >= n.d_ord AND n.ord <= 4611686018427387903 WHERE o.pair_id = ? AND o.kind IS NULL AND "
         "o.d_kind = 2 AND o.ord >= o.d_ord AND o.ord <= 4611686018427387903 "
         "ORDER BY n.parent, n.name, o.id");
@@ -569,16 +574,18 @@ void TransitStore::move_dest_subtree(int64_t pair_id, int64_t from_id, const std
         }
     };
     move(from_id, to_path.parent, to_path.name, 0, 0); // the directory itself
-    // Everything under it: parent == from, or parent in [from + "/", from + "0").
-    // In pages, so memory stays bounded: every row moved leaves the range (`to`
-    // is never under `from`: the source holds `to` and not `from`).
-    Statement under = m_db.prepare("SELECT id, parent, name, ino, dev FROM entries WHERE pair_id = ?1 AND "
-                                   "(parent = ?2 OR (parent >= ?3 AND parent < ?4)) LIMIT 4096");
+    // Everything under it, in pages, so memory stays bounded: every row moved
+    // leaves the ranges (`to` is never under `from`: the source holds `to` and
+    // not `from`).
+    Statement under = m_db.prepare(fmt::format(
+        "SELECT id, parent, name, ino, dev FROM entries WHERE {} UNION ALL "
+        "SELECT id, parent, name, ino, dev FROM entries WHERE {} LIMIT 4096",
+        sql_below_children, sql_below_deeper));
     std::vector<std::tuple<int64_t, std::string, std::string, int64_t, int64_t>> rows;
     for (;;) {
         rows.clear();
         under.reset();
-        under.bind(1, pair_id).bind_blob(2, from).bind_blob(3, from + "/").bind_blob(4, from + "0");
+        bind_below(under, pair_id, from);
         while (under.step()) {
             rows.emplace_back(under.column_int(0), under.column_blob(1), under.column_blob(2),
                               under.column_int(3), under.column_int(4));

@@ -70,6 +70,10 @@ public:
     void set_first_write(std::function<void()> in_txn, std::function<void()> after_commit);
     // Called after each COMMIT: runs a pending after_commit.
     void committed();
+    // The virtual machine steps (SQLITE_STMTSTATUS_VM_STEP) of every statement
+    // given back so far: how much a piece of work read, for the tests that tell
+    // reading an index range from reading every row of a pair.
+    uint64_t vm_steps() const { return m_vm_steps; }
 
 private:
     struct Closer {
@@ -88,6 +92,7 @@ private:
     std::string m_damage_hint;
     std::function<void()> m_first_write, m_after_first, m_after_pending;
     std::unordered_map<std::string, sqlite3_stmt*> m_cache;
+    uint64_t m_vm_steps = 0;
 };
 
 // A prepared statement, finalized by its owner. Bind indexes start at 1.

@@ -42,6 +42,17 @@ inline std::string sql_counted(const char* alias) {
     return std::string(alias) + ".kind != 2";
 }
 
+// The rows of a pair below directory `dir`: those whose parent is dir
+// (sql_below_children) and those whose parent is in [dir + "/", dir + "0")
+// (sql_below_deeper); bind_below binds their parameters ?1 to ?4. Each is a
+// range of the unique key (pair_id, parent, name): use them as two statements
+// or a UNION ALL. Joined by OR in one condition, they made the planner read
+// every row of the pair through entries_inode, once per directory a scan found
+// gone or an unload moved.
+inline constexpr const char* sql_below_children = "pair_id = ?1 AND parent = ?2";
+inline constexpr const char* sql_below_deeper = "pair_id = ?1 AND parent >= ?3 AND parent < ?4";
+Statement& bind_below(Statement& st, int64_t pair_id, std::string_view dir);
+
 // An entry's source side as the catalog holds it; kind is empty when the entry
 // has gone from the source (a deletion not yet applied at the destination).
 struct EntryRow {
