@@ -80,7 +80,8 @@ Database::Database(Database&& other) noexcept
       m_damaged(other.m_damaged), m_damage_hint(std::move(other.m_damage_hint)),
       m_first_write(std::move(other.m_first_write)),
       m_after_first(std::move(other.m_after_first)),
-      m_after_pending(std::move(other.m_after_pending)), m_cache(std::move(other.m_cache)) {
+      m_after_pending(std::move(other.m_after_pending)), m_cache(std::move(other.m_cache)),
+      m_vm_steps(other.m_vm_steps) {
     other.m_cache.clear();
 }
 
@@ -96,6 +97,7 @@ Database& Database::operator=(Database&& other) noexcept {
         m_after_pending = std::move(other.m_after_pending);
         m_cache = std::move(other.m_cache);
         other.m_cache.clear();
+        m_vm_steps = other.m_vm_steps;
     }
     return *this;
 }

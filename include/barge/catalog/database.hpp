@@ -72,7 +72,9 @@ public:
     void committed();
     // The virtual machine steps (SQLITE_STMTSTATUS_VM_STEP) of every statement
     // given back so far: how much a piece of work read, for the tests that tell
-    // reading an index range from reading every row of a pair.
+    // reading an index range from reading every row of a pair. A statement
+    // counts when it is given back, so one a store keeps for its lifetime
+    // counts only when the store goes.
     uint64_t vm_steps() const { return m_vm_steps; }
 
 private:

@@ -14,8 +14,8 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <functional>
+#include <gtest/gtest.h>
 #include <map>
 #include <optional>
 #include <string>
@@ -253,17 +253,18 @@ TEST(DirMove, GoneAndMovedDirectoriesReadOnlyTheirOwnRows) {
     uint64_t ino = 1000;
     // The rows written in one transaction, not each synced.
     std::optional<Transaction> tx(std::in_place, c.db());
-    auto add = [&](const std::string& parent, const std::string& name, Kind kind, int64_t ord) {
+    // gen 1: delivered before; gen 2: new in the scan that found the rename.
+    auto add = [&](const std::string& parent, const std::string& name, Kind kind, int64_t gen) {
         FileStat st;
         st.kind = kind;
         st.size = kind == Kind::file ? 5 : 0;
         st.ino = ++ino;
         st.dev = 7;
-        int64_t id = store.insert(p.id, parent, name, st, ord);
+        int64_t id = store.insert(p.id, parent, name, st, gen);
         if (kind == Kind::file) {
             store.set_content(id, content, false);
         }
-        if (ord == 1) {
+        if (gen == 1) {
             t.mark_delivered(id, 1);
         }
         return id;
@@ -281,9 +282,12 @@ TEST(DirMove, GoneAndMovedDirectoriesReadOnlyTheirOwnRows) {
     }
     tx->commit();
     tx.reset();
+    // The work in a transaction of its own, as scan and unload run it.
     auto reads = [&](const std::function<void()>& work) {
         uint64_t before = c.db().vm_steps();
+        Transaction work_tx(c.db());
         work();
+        work_tx.commit();
         return c.db().vm_steps() - before;
     };
     // The scan: d is gone (the fixture marked d itself), e is new.
