@@ -807,15 +807,26 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
+namespace {
+
+// An entry whose destination holds a directory delivered later than this
+// drive's scan of the path (TransitStore::superseded_dir). This drive's own
+// kind there does not matter: a file or a deletion it carries is older than
+// that directory too (random_rotation_partial.sh seed 263).
+const std::string superseded_dir_sql = "(d_kind IS 2 AND ord < d_ord AND d_mtime_ns IS NOT NULL)";
+
+} // namespace
+
 std::optional<TransitStore::DirAt> TransitStore::dir_at(int64_t pair_id, const std::string& rel) {
     EntryPath at = EntryPath::of(rel);
-    Statement st = m_db.prepare("SELECT id, kind IS 2 AND d_kind IS 2 FROM entries WHERE pair_id = ?1 AND "
-                                "parent = ?2 AND name = ?3 AND (kind = 2 OR d_kind = 2)");
+    Statement st = m_db.prepare("SELECT id, kind IS 2 AND d_kind IS 2, " + superseded_dir_sql +
+                                " FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
+                                "(kind = 2 OR d_kind = 2)");
     st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
     }
-    return DirAt{st.column_int(0), st.column_int(1) != 0};
+    return DirAt{st.column_int(0), st.column_int(1) != 0, st.column_int(2) != 0};
 }
 
 bool TransitStore::forget_dir_times(int64_t entry_id) {
@@ -831,8 +842,7 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
 }
 
 bool TransitStore::superseded_dir(int64_t entry_id) {
-    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE id = ? AND kind = 2 AND d_kind = 2 AND "
-                                "ord < d_ord AND d_mtime_ns IS NOT NULL");
+    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE id = ? AND " + superseded_dir_sql);
     st.bind(1, entry_id);
     return st.step();
 }
@@ -1006,18 +1016,6 @@ void TransitStore::each_deletion_page(int64_t pair_id, int limit,
             return page;
         },
         f);
-}
-
-std::optional<DeliveryItem> TransitStore::dir_entry(int64_t pair_id, const std::string& rel) {
-    EntryPath p = EntryPath::of(rel);
-    Statement st = m_db.prepare(
-        delivery_select() + "WHERE e.pair_id = ? AND "
-        "e.parent = ? AND e.name = ? AND e.kind = 2");
-    st.bind(1, pair_id).bind_blob(2, p.parent).bind_blob(3, p.name);
-    if (!st.step()) {
-        return std::nullopt;
-    }
-    return read_delivery(st);
 }
 
 std::optional<DeliveryItem> TransitStore::dir_entry_by_id(int64_t entry_id) {

@@ -128,7 +128,14 @@ public:
                         return;
                     }
                     if (auto d = m_store.dir_at(m_pair.id, parent)) {
-                        (d->delivered ? parents : m_pending_parents).add(d->id);
+                        // One this drive saw as a file or gone, where another
+                        // drive delivered a directory since, is journaled too.
+                        if (d->delivered || d->superseded) {
+                            parents.add(d->id);
+                        }
+                        if (!d->delivered) {
+                            m_pending_parents.add(d->id);
+                        }
                     }
                 });
             });
@@ -1063,8 +1070,11 @@ private:
             if (t.empty()) {
                 continue; // the root's times are never set
             }
-            if (auto d = m_store.dir_entry(m_pair.id, t)) {
-                m_touched.add(d->entry_id);
+            // A directory at the source, or one another drive delivered where
+            // this drive saw a file (dir_metadata sets only the journaled
+            // ones of those back).
+            if (auto d = m_store.dir_at(m_pair.id, t)) {
+                m_touched.add(d->id);
             }
         }
     }

@@ -130,6 +130,13 @@
 #    from B's mark, find its own deletion of c there, and know nothing at c:
 #    verify-destination with A passes, where it reported c missing (exit 4;
 #    random_rotation_partial.sh seed 205, with a directory moved whole).
+# 26. A late drive deleting in a directory it saw as a file: A carries d, a
+#    directory that became a file (d/f deleted); d becomes a directory again
+#    with a new f that B, limited by --max-bytes, leaves waiting while it
+#    delivers d. A's late unload trashes the old d/f, keeps its file d in
+#    versions/, and must give d B's delivered mtime back, where it left the
+#    kernel's; also when killed at its first syncfs and run again
+#    (random_rotation_partial.sh with three drives, seed 263).
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -1067,5 +1074,49 @@ without "$SRC" expect_exit 0 barge -d "$A" unload
 expect_eq "" "$(d_kind_at "$A" "" c)" "25: A knows nothing at c after its unload"
 expect_exit 0 barge -d "$A" verify-destination
 trips_then_same 25 "$A" "$B"
+
+# ---------------------------------------------------------------------------
+# 26. A late drive deleting in a directory it saw as a file.
+# late_deleter N: A's late unload killed at its Nth syncfs first (0: not killed).
+late_deleter() {
+    local label="26 (killed at syncfs $1)" want
+    [[ $1 != 0 ]] || label=26
+    reset
+    mkdir "$SRC/d"
+    echo f >"$SRC/d/f"
+    echo other >"$SRC/g"
+    settle
+    first_trip_then_join --on-delete trash --mass-change-limit 100
+    rm -r "$SRC/d"
+    echo file >"$SRC/d"
+    settle
+    expect_exit 0 barge -d "$A" load # d a file: d/f deleted
+    rm "$SRC/d"
+    mkdir "$SRC/d"
+    head -c 8192 /dev/urandom >"$SRC/d/f"
+    settle
+    expect_exit 0 barge -d "$B" --json load --max-bytes 1 # d a directory again; the new f waits
+    expect_eq "0 true" "$(json '"\(.pairs[0].carried.files) \(.pairs[0].max_bytes_reached)"')" \
+        "$label: B's load keeps f back"
+    expect_exit 0 barge -d "$B" unload
+    want=$(stat -c %.9Y "$SRC/d")
+    expect_eq "$want" "$(stat -c %.9Y "$DST/d")" "$label: d's mtime after B's unload"
+    if [[ $1 != 0 ]]; then
+        kill_unload_at "$label: A's unload" "$A" syncfs "$1"
+        expect_eq 1 "$(journals "$A" dir_times)" "$label: the journal of d's times"
+    fi
+    expect_exit 0 barge -d "$A" unload # late: d/f deleted, the file d superseded
+    kept_in trash d/f <(echo f) || fail "$label: A's unload did not trash the old d/f: $(kept_list)"
+    kept_in versions d <(echo file) || fail "$label: A's file d is not in versions/: $(kept_list)"
+    expect_eq "$want" "$(stat -c %.9Y "$DST/d")" "$label: d's mtime after A's late unload deleted d/f in it"
+    expect_eq 0 "$(journals "$A" dir_times)" "$label: no journal left"
+    trips_then_same "$label" "$B" "$A"
+}
+late_deleter 0
+if command -v strace >/dev/null; then
+    late_deleter 1
+else
+    echo "scenario 26's kill skipped: strace is not installed" >&2
+fi
 
 echo ok

@@ -277,10 +277,13 @@ public:
     // The directory entry at rel (not the root): a directory at the source
     // (delivered or not), or one gone from the source that the destination
     // holds. delivered: a directory at both (its delivered times can be
-    // forgotten now). nullopt when rel names neither.
+    // forgotten now). superseded: what the destination holds there is a
+    // directory another drive delivered after this drive's scan of the path
+    // (superseded_dir). nullopt when rel names neither.
     struct DirAt {
         int64_t id = 0;
         bool delivered = false;
+        bool superseded = false;
     };
     std::optional<DirAt> dir_at(int64_t pair_id, const std::string& rel);
     // The delivered directory entry_id loses its delivered times: undelivered
@@ -288,10 +291,12 @@ public:
     // one whose times could not be set back). Whether it was a delivered
     // directory.
     bool forget_dir_times(int64_t entry_id);
-    // Whether what the destination holds at directory entry_id is newer than
-    // this drive's scan of it (another drive delivered it later: the delivered
-    // order is above the entry's). A run writing into it sets that state back,
-    // not its own older view, and keeps its times on record (docs/rotation.md).
+    // Whether what the destination holds at entry_id is a directory newer than
+    // this drive's scan of the path (another drive delivered it later: the
+    // delivered order is above the entry's), whatever this drive's scan found
+    // there (a directory, a file, nothing). A run writing into it sets that
+    // state back, not its own older view, and keeps its times on record
+    // (docs/rotation.md).
     bool superseded_dir(int64_t entry_id);
     // Directory entry_id as delivered (mode, owner, mtime, attributes).
     std::optional<DeliveryItem> delivered_dir(int64_t entry_id);
@@ -340,9 +345,7 @@ public:
     // migration test checks SQLite's plan of the real one).
     static std::string deletion_page_sql(bool after_key);
     void forget_entry(int64_t entry_id);
-    // The directory entry at path rel ("a/b"), if the source has one.
-    std::optional<DeliveryItem> dir_entry(int64_t pair_id, const std::string& rel);
-    // The same by the entry's id (empty when it is no directory).
+    // The directory entry entry_id, if the source has a directory there.
     std::optional<DeliveryItem> dir_entry_by_id(int64_t entry_id);
 
 private:
