@@ -40,6 +40,28 @@ struct Moved {
         store.mark_gone(old_dir, 2);
         new_dir = store.insert(p.id, "", "e", dir_st, 2);
     }
+    // A row at parent/name on inode ino: a file of content's 5 bytes, its mtime
+    // delivered's, or a directory. gen 1: delivered before; gen 2: new in the
+    // scan that found the rename.
+    int64_t add(const std::string& parent, const std::string& name, Kind kind, uint64_t ino,
+                int64_t gen) {
+        FileStat st;
+        st.kind = kind;
+        if (kind == Kind::file) {
+            st.size = 5;
+            st.mtime_ns = int64_t{delivered} * 1'000'000'000;
+        }
+        st.ino = ino;
+        st.dev = 7;
+        int64_t id = store.insert(p.id, parent, name, st, gen);
+        if (kind == Kind::file) {
+            store.set_content(id, content, false);
+        }
+        if (gen == 1) {
+            t.mark_delivered(id, 1);
+        }
+        return id;
+    }
     static PairSettings settings(const TestDir& dir) {
         PairSettings s;
         s.name = "p";
@@ -187,16 +209,7 @@ TEST(DirMove, ARewrittenFileLeavesItsOldLinkGroup) {
     Moved fx(dir);
     auto& [c, s, p, store, t, content, old_dir, new_dir] = fx;
     auto file = [&](const std::string& parent, const std::string& name, uint64_t ino) {
-        FileStat st;
-        st.kind = Kind::file;
-        st.size = 5;
-        st.mtime_ns = int64_t{delivered} * 1'000'000'000;
-        st.ino = ino;
-        st.dev = 7;
-        int64_t id = store.insert(p.id, parent, name, st, 1);
-        store.set_content(id, content, false);
-        t.mark_delivered(id, 1);
-        return id;
+        return fx.add(parent, name, Kind::file, ino, 1);
     };
     std::map<std::string, int64_t> ids;
     // name: its old inode under d/, its inode under e/, another name's inode
@@ -253,21 +266,8 @@ TEST(DirMove, GoneAndMovedDirectoriesReadOnlyTheirOwnRows) {
     uint64_t ino = 1000;
     // The rows written in one transaction, not each synced.
     std::optional<Transaction> tx(std::in_place, c.db());
-    // gen 1: delivered before; gen 2: new in the scan that found the rename.
     auto add = [&](const std::string& parent, const std::string& name, Kind kind, int64_t gen) {
-        FileStat st;
-        st.kind = kind;
-        st.size = kind == Kind::file ? 5 : 0;
-        st.ino = ++ino;
-        st.dev = 7;
-        int64_t id = store.insert(p.id, parent, name, st, gen);
-        if (kind == Kind::file) {
-            store.set_content(id, content, false);
-        }
-        if (gen == 1) {
-            t.mark_delivered(id, 1);
-        }
-        return id;
+        return fx.add(parent, name, kind, ++ino, gen);
     };
     for (const char* other : {"c", "d-x", "d.x", "e0"}) {
         for (int i = 0; i < 2500; ++i) {
