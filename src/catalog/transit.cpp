@@ -819,9 +819,10 @@ const std::string superseded_dir_sql = "(d_kind IS 2 AND ord < d_ord AND d_mtime
 
 std::optional<TransitStore::DirAt> TransitStore::dir_at(int64_t pair_id, const std::string& rel) {
     EntryPath at = EntryPath::of(rel);
-    Statement st = m_db.prepare("SELECT id, kind IS 2 AND d_kind IS 2, " + superseded_dir_sql +
-                                " FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
-                                "(kind = 2 OR d_kind = 2)");
+    static const std::string sql = "SELECT id, kind IS 2 AND d_kind IS 2, " + superseded_dir_sql +
+                                   " FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
+                                   "(kind = 2 OR d_kind = 2)";
+    Statement st = m_db.prepare(sql);
     st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
@@ -841,8 +842,13 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
     return true;
 }
 
+void TransitStore::forget_set_back_times(int64_t entry_id) {
+    m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ? AND d_kind = 2").bind(1, entry_id).run();
+}
+
 bool TransitStore::superseded_dir(int64_t entry_id) {
-    Statement st = m_db.prepare("SELECT 1 FROM entries WHERE id = ? AND " + superseded_dir_sql);
+    static const std::string sql = "SELECT 1 FROM entries WHERE id = ? AND " + superseded_dir_sql;
+    Statement st = m_db.prepare(sql);
     st.bind(1, entry_id);
     return st.step();
 }

@@ -105,9 +105,11 @@ public:
         // there, with its order, so that no drive arriving later with an older
         // version replaces it, even if this run is killed half-way (SPEC §7.12).
         // The delivered directories among the parents of what it may change, by
-        // entry id; and the other directory entries there (not delivered yet,
-        // or gone from the source), whose delivered times a directory's move
-        // may carry to the entry written into (move_renamed_dirs). The intents
+        // entry id, with those another drive delivered where this drive's scan
+        // found a file or nothing (superseded); and the other directory entries
+        // there (not delivered yet, or gone from the source), whose delivered
+        // times a directory's move may carry to the entry written into
+        // (move_renamed_dirs). The intents
         // come grouped by directory (as the scan found them; deletions in path
         // order), so a memo of the last parents spares nearly every lookup.
         restore_newer_dirs();
@@ -244,7 +246,7 @@ public:
         m_dest.staging().renamed_barrier();
         Transaction tx(m_catalog.db());
         for (int64_t id : failed) {
-            m_store.forget_dir_times(id);
+            m_store.forget_set_back_times(id);
         }
         m_store.drop_dir_times(m_pair.id);
         tx.commit();
@@ -374,11 +376,15 @@ private:
         if (!m_store.superseded_dir(id)) {
             return false;
         }
+        list_newer_dir(id);
+        return true;
+    }
+
+    void list_newer_dir(int64_t id) {
         auto it = std::lower_bound(m_newer_dirs.begin(), m_newer_dirs.end(), id);
         if (it == m_newer_dirs.end() || *it != id) {
             m_newer_dirs.insert(it, id);
         }
-        return true;
     }
 
     // A name is about to appear in directory rel (a directory made or moved
@@ -400,7 +406,8 @@ private:
         // dir_metadata sets that delivery's times back at the end
         // (random_rotation_partial.sh seed 47).
         size_t journaled = m_newer_dirs.size();
-        if (auto at = m_store.dir_at(m_pair.id, rel); at && keep_newer_dir(at->id)) {
+        if (auto at = m_store.dir_at(m_pair.id, rel); at && at->superseded) {
+            list_newer_dir(at->id);
             if (m_newer_dirs.size() != journaled) {
                 m_store.record_dir_times(m_pair.id, m_newer_dirs);
             }
@@ -1070,9 +1077,9 @@ private:
             if (t.empty()) {
                 continue; // the root's times are never set
             }
-            // A directory at the source, or one another drive delivered where
-            // this drive saw a file (dir_metadata sets only the journaled
-            // ones of those back).
+            // A directory at the source, or one the destination holds where
+            // this drive's scan found a file or nothing (of those,
+            // dir_metadata sets only the journaled, superseded ones back).
             if (auto d = m_store.dir_at(m_pair.id, t)) {
                 m_touched.add(d->id);
             }
@@ -1111,7 +1118,7 @@ private:
             if (!set_dir_back(*d)) {
                 // Its mtime is the kernel's now (a symlink stood in the way, ...):
                 // the next unload sets it, as for a directory not yet delivered.
-                m_store.forget_dir_times(d->entry_id);
+                m_store.forget_set_back_times(d->entry_id);
             }
         }
         m_touched.clear();

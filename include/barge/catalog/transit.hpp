@@ -275,8 +275,8 @@ public:
     bool any_gone(int64_t pair_id);
     void mark_delivered(int64_t entry_id, int64_t now);
     // The directory entry at rel (not the root): a directory at the source
-    // (delivered or not), or one gone from the source that the destination
-    // holds. delivered: a directory at both (its delivered times can be
+    // (delivered or not), or a directory the destination holds where the
+    // source has something else or nothing. delivered: a directory at both (its delivered times can be
     // forgotten now). superseded: what the destination holds there is a
     // directory another drive delivered after this drive's scan of the path
     // (superseded_dir). nullopt when rel names neither.
@@ -291,6 +291,11 @@ public:
     // one whose times could not be set back). Whether it was a delivered
     // directory.
     bool forget_dir_times(int64_t entry_id);
+    // The directory the destination holds at entry_id, whose delivered state
+    // an unload could not set back after writing into it, loses its delivered
+    // mtime (the kernel's stands there), whatever this drive's scan found at
+    // its path: also one superseded_dir names where this drive saw a file.
+    void forget_set_back_times(int64_t entry_id);
     // Whether what the destination holds at entry_id is a directory newer than
     // this drive's scan of the path (another drive delivered it later: the
     // delivered order is above the entry's), whatever this drive's scan found

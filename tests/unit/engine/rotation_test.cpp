@@ -6,6 +6,7 @@
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/contents.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/engine/rotation.hpp"
 
 #include <algorithm>
@@ -462,4 +463,61 @@ TEST(Rotation, KnowledgeFromACopyThatReadFewerRowsIsReadAgainstThem) {
     ASSERT_TRUE(st.step());
     EXPECT_EQ(st.column_int(0), 1) << "the copy's knowledge of dir/f kept: nothing stands there";
     EXPECT_EQ(st.column_int(1), 9) << "the order record's row not read again";
+}
+
+// A directory the destination holds that another drive delivered after this
+// drive's scan of the path (its delivered order above the entry's) is
+// superseded whatever that scan found there: a directory, a file, or
+// nothing. An unload writing into it journals it and sets that delivery's
+// times back; one this drive saw as a file was passed over, and its trash of
+// an old file inside left the kernel's mtime (random_rotation_partial.sh with
+// three drives, seed 263; rotation_faults.sh 26). A failed set-back forgets
+// the delivered mtime there whatever the kind.
+TEST(Rotation, ADirectoryDeliveredLaterIsSupersededWhateverTheScanFound) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 1 << 20, "me");
+    Pair p = c.add_pair(settings(), "pair-uuid");
+    // Rows (name, kind, order, delivered kind, delivered mtime, delivered order).
+    using Row = std::tuple<const char*, std::optional<int64_t>, int64_t, int64_t,
+                           std::optional<int64_t>, int64_t>;
+    Statement ins =
+        c.db().prepare("INSERT INTO entries(pair_id, parent, name, kind, ord, d_kind, d_mode, "
+                       "d_uid, d_gid, d_mtime_ns, d_ord) "
+                       "VALUES (?1, CAST('' AS BLOB), ?2, ?3, ?4, ?5, 493, 0, 0, ?6, ?7)");
+    for (const auto& [name, kind, ord, d_kind, d_mtime, d_ord] :
+         {Row{"saw a dir", 2, 1, 2, 5, 2}, Row{"saw a file", 1, 1, 2, 5, 2},
+          Row{"saw nothing", std::nullopt, 1, 2, 5, 2}, Row{"mine newer", 2, 3, 2, 5, 2},
+          Row{"a file there", 2, 1, 1, 5, 2}, Row{"times forgotten", 1, 1, 2, std::nullopt, 2}}) {
+        ins.bind(1, p.id)
+            .bind_blob(2, name)
+            .bind(3, kind)
+            .bind(4, ord)
+            .bind(5, d_kind)
+            .bind(6, d_mtime)
+            .bind(7, d_ord);
+        ins.run();
+    }
+    TransitStore t(c.db());
+    auto at = [&](const std::string& name) {
+        auto d = t.dir_at(p.id, name);
+        EXPECT_TRUE(d) << name << ": no directory entry";
+        return d ? std::make_tuple(d->delivered, d->superseded, t.superseded_dir(d->id))
+                 : std::make_tuple(false, false, false);
+    };
+    EXPECT_EQ(at("saw a dir"), std::make_tuple(true, true, true));
+    EXPECT_EQ(at("saw a file"), std::make_tuple(false, true, true));
+    EXPECT_EQ(at("saw nothing"), std::make_tuple(false, true, true));
+    EXPECT_EQ(at("mine newer"), std::make_tuple(true, false, false))
+        << "this drive's scan is the newer";
+    EXPECT_EQ(at("a file there"), std::make_tuple(false, false, false))
+        << "the destination holds a file";
+    EXPECT_EQ(at("times forgotten"), std::make_tuple(false, false, false))
+        << "no delivered mtime to set back";
+    auto id = t.dir_at(p.id, "saw a file");
+    ASSERT_TRUE(id);
+    EXPECT_FALSE(t.forget_dir_times(id->id))
+        << "only a directory at this drive's scan is undelivered";
+    t.forget_set_back_times(id->id);
+    EXPECT_EQ(at("saw a file"), std::make_tuple(false, false, false))
+        << "its mtime the kernel's now";
 }
