@@ -109,9 +109,9 @@ public:
         // found a file or nothing (superseded); and the other directory entries
         // there (not delivered yet, or gone from the source), whose delivered
         // times a directory's move may carry to the entry written into
-        // (move_renamed_dirs). The intents
-        // come grouped by directory (as the scan found them; deletions in path
-        // order), so a memo of the last parents spares nearly every lookup.
+        // (move_renamed_dirs). The intents come grouped by directory (as the
+        // scan found them; deletions in path order), so a memo of the last
+        // parents spares nearly every lookup.
         restore_newer_dirs();
         IdSet parents;
         {

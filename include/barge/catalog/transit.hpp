@@ -276,10 +276,11 @@ public:
     void mark_delivered(int64_t entry_id, int64_t now);
     // The directory entry at rel (not the root): a directory at the source
     // (delivered or not), or a directory the destination holds where the
-    // source has something else or nothing. delivered: a directory at both (its delivered times can be
-    // forgotten now). superseded: what the destination holds there is a
-    // directory another drive delivered after this drive's scan of the path
-    // (superseded_dir). nullopt when rel names neither.
+    // source has something else or nothing. delivered: a directory at both
+    // (its delivered times can be forgotten now). superseded: what the
+    // destination holds there is a directory another drive delivered after
+    // this drive's scan of the path (superseded_dir). nullopt when rel names
+    // neither.
     struct DirAt {
         int64_t id = 0;
         bool delivered = false;
