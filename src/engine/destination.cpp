@@ -510,11 +510,12 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     try {
         parent = dir_to_write(to.parent);
     } catch (const SystemError& e) {
-        if (e.err() != ENOTDIR) {
+        if (e.err() != ENOTDIR && e.err() != ELOOP) {
             throw;
         }
-        // A file stands at the new parent's path yet (the source replaced it by
-        // a directory, made after the moves): the files move one by one.
+        // A file or a symlink stands in the new parent's path yet (the source
+        // replaced it by a directory, made after the moves): the files move one
+        // by one (kind_changes.sh).
         return false;
     }
     struct stat st{};
