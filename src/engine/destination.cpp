@@ -294,10 +294,10 @@ Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) 
         try {
             fd = m_tree.open_dir(dir, DestTree::Create::yes);
         } catch (const SystemError& err) {
-            if (err.err() != ENOTDIR) {
+            if (err.err() != ENOTDIR && err.err() != ELOOP) {
                 throw;
             }
-            continue; // a file set aside stands where this needs a directory
+            continue; // a file or symlink set aside stands where this needs a directory
         }
         struct stat st{};
         if (::fstatat(fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -220,9 +220,10 @@ public:
     // drive had delivered after this drive's scan of them (it wrote into them)
     // left their journal: they get that delivery's state back first. One that
     // cannot be set is forgotten as delivered, as in dir_metadata. One that is
-    // no longer there (another drive moved or removed it) has nothing to set
-    // back, and nothing failed (rotation_faults.sh 15; found with four drives
-    // by random_rotation.sh seed 8).
+    // no longer there (another drive moved or removed it, or left a symlink
+    // in its path) has nothing to set back, and nothing failed
+    // (rotation_faults.sh 15; found with four drives by random_rotation.sh
+    // seed 8).
     void restore_newer_dirs() {
         std::vector<int64_t> ids = m_store.dir_times(m_pair.id);
         if (ids.empty()) {
@@ -236,7 +237,7 @@ public:
             }
             if (DestTree::is_safe(d->rel()) &&
                 !open_beneath(m_dest.tree().fd(), d->rel(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) &&
-                (errno == ENOENT || errno == ENOTDIR)) {
+                (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
                 continue;
             }
             if (!set_dir_back(*d)) {

@@ -62,7 +62,10 @@
 # 15. A late drive's unload killed after journaling the times of a directory
 #    another drive had moved away since (its order raised by that drive's
 #    record): run again, it passes the directory over, where it exited 3
-#    failing to open it (random_rotation.sh with four drives, seed 8).
+#    failing to open it (random_rotation.sh with four drives, seed 8). The
+#    same where the other drive moved its parent away and left a symlink at
+#    the parent's path ("a symlink is in the way"; found by reading the code
+#    after random_rotation_partial.sh with four drives, seed 31).
 # 16. A directory whose mtime changed at the source and came back to what B
 #    delivered: A carries the changed one, B sees it changed and then back, so
 #    delivers nothing; A, late, takes from B's copy that d is there as the
@@ -111,7 +114,8 @@
 #    file P to versions/ to make the directory, then keeps its superseded P/x
 #    in versions/ too: under a second folder of the run, where it failed
 #    (exit 3, "Not a directory": random_rotation_partial.sh with three
-#    drives, seed 25).
+#    drives, seed 25). The same with P a symlink at first ("Too many levels
+#    of symbolic links", found by reading the code after seed 31).
 # 24. A copy marked damaged under a directory another drive made a file: A's
 #    verify-destination finds d/f missing (d/f marked damaged); at the source
 #    d becomes a file, which B delivers; d then becomes a directory again
@@ -120,7 +124,9 @@
 #    then knows nothing at d/f, and verify-destination with A passes, where it
 #    reported d/f missing (exit 4: the raise of a damaged copy was not
 #    checked, and a parent that is a file did not count as nothing there;
-#    random_rotation_partial.sh with three drives, seed 46).
+#    random_rotation_partial.sh with three drives, seed 46). The same with d
+#    a symlink in between, where a parent that is a symlink did not count as
+#    nothing there (found by reading the code after seed 31 with four drives).
 # 25. Knowledge taken from a copy that read fewer rows of the order record:
 #    B delivers c; the source deletes c; A, learning B's delivery at the
 #    destination, deletes c there and forgets it. B's next load (c deleted,
@@ -787,29 +793,37 @@ kept_in trash moved/sub/x/f <(echo f) || fail "14: moved/sub/x/f is not in the t
 
 # ---------------------------------------------------------------------------
 # 15. A late drive's unload killed after journaling a directory that another
-#     drive had moved away: run again, it has nothing to set back there.
+#     drive had moved away (and, the second time, left a symlink at its
+#     parent's path): run again, it has nothing to set back there.
 if command -v strace >/dev/null; then
-    reset
-    mkdir -p "$SRC/d/s"
-    echo f >"$SRC/d/s/f"
-    settle
-    first_trip_then_join
-    expect_exit 0 barge -d "$B" load
-    expect_exit 0 barge -d "$B" unload
-    echo new >"$SRC/d/s/new"
-    settle
-    expect_exit 0 barge -d "$B" load # B writes into d/s
-    mv "$SRC/d/s" "$SRC/d/t"
-    settle
-    rm "$SRC/.barge/catalog-${ID[$B]}.db" # A does not learn d/s/new
-    expect_exit 0 barge -d "$A" load
-    expect_exit 0 barge -d "$A" --json unload # moves d/s to d/t, records d/s gone
-    expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "15: A moved d/s whole"
-    kill_unload_at "15: B's unload" "$B" mkdirat 1
-    expect_eq 1 "$(journals "$B" dir_times)" \
-        "15: the journal of d/s's times"
-    expect_exit 0 barge -d "$B" unload
-    trips_then_same 15 "$A" "$B"
+    for how in moved linked; do
+        reset
+        mkdir -p "$SRC/d/s"
+        echo f >"$SRC/d/s/f"
+        settle
+        first_trip_then_join
+        expect_exit 0 barge -d "$B" load
+        expect_exit 0 barge -d "$B" unload
+        echo new >"$SRC/d/s/new"
+        settle
+        expect_exit 0 barge -d "$B" load # B writes into d/s
+        if [[ $how == moved ]]; then
+            mv "$SRC/d/s" "$SRC/d/t"
+        else
+            mv "$SRC/d" "$SRC/e"
+            ln -s e "$SRC/d"
+        fi
+        settle
+        rm "$SRC/.barge/catalog-${ID[$B]}.db" # A does not learn d/s/new
+        expect_exit 0 barge -d "$A" load
+        expect_exit 0 barge -d "$A" --json unload # moves d/s (or d) whole, records d/s gone
+        expect_eq 1 "$(json '.pairs[0].delivered.renamed_dirs')" "15 ($how): A moved a directory whole"
+        kill_unload_at "15 ($how): B's unload" "$B" mkdirat 1
+        expect_eq 1 "$(journals "$B" dir_times)" \
+            "15 ($how): the journal of d/s's times"
+        expect_exit 0 barge -d "$B" unload
+        trips_then_same "15 ($how)" "$A" "$B"
+    done
 else
     echo "scenario 15 skipped: strace is not installed" >&2
 fi
@@ -1002,54 +1016,68 @@ expect_eq 1 "$(sqlite3 -readonly "$A/barge.db" "SELECT count(DISTINCT d_ord) FRO
     CAST(name AS TEXT) IN ('0', 'a', 'f')")" "22: A's names of the group known at one order"
 
 # ---------------------------------------------------------------------------
-# 23. A path set aside twice in one run.
-reset
-echo v1 >"$SRC/P"
-settle
-first_trip_then_join
-rm "$SRC/P"
-mkdir "$SRC/P"
-echo x >"$SRC/P/x"
-settle
-without "$DST" expect_exit 0 barge -d "$A" load # P a directory, P/x
-rm -r "$SRC/P"
-head -c 5000 /dev/urandom >"$SRC/P"
-settle
-without "$DST" expect_exit 0 barge -d "$B" load --max-bytes 1 # P/x deleted; the new P waits
-without "$SRC" expect_exit 0 barge -d "$B" unload
-without "$SRC" expect_exit 0 barge -d "$A" --json unload
-expect_eq "1 1" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.dirs)"')" "23: A's P/x superseded, P made"
-kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
-kept_in versions P/x <(echo x) || fail "23: A's P/x is not in versions/"
-[[ -f $(echo "$DST"/.barge/versions/*-2/P/x) ]] || fail "23: P/x is not under the run's second folder"
-trips_then_same 23 "$B" "$A"
+# 23. A path set aside twice in one run; P a file, then a symlink, with x
+# right under it or deeper.
+for variant in "file x" "symlink x" "symlink d/x"; do
+    read -r kind x <<<"$variant"
+    reset
+    if [[ $kind == file ]]; then echo v1 >"$SRC/P"; else ln -s elsewhere "$SRC/P"; fi
+    settle
+    first_trip_then_join
+    rm "$SRC/P"
+    mkdir -p "$(dirname "$SRC/P/$x")"
+    echo x >"$SRC/P/$x"
+    settle
+    without "$DST" expect_exit 0 barge -d "$A" load # P a directory, P/x
+    rm -r "$SRC/P"
+    head -c 5000 /dev/urandom >"$SRC/P"
+    settle
+    without "$DST" expect_exit 0 barge -d "$B" load --max-bytes 1 # P/x deleted; the new P waits
+    without "$SRC" expect_exit 0 barge -d "$B" unload
+    without "$SRC" expect_exit 0 barge -d "$A" --json unload
+    expect_eq "1 1" "$(json '"\(.pairs[0].superseded) \(.pairs[0].delivered.dirs)"')" \
+        "23 ($variant): A's P/x superseded, P made"
+    if [[ $kind == file ]]; then
+        kept_in versions P <(echo v1) || fail "23: the old file P is not in versions/"
+    else
+        [[ $(readlink "$(echo "$DST"/.barge/versions/*[0-9]Z/P)") == elsewhere ]] ||
+            fail "23: the old symlink P is not in versions/"
+    fi
+    kept_in versions "P/$x" <(echo x) || fail "23 ($variant): A's P/$x is not in versions/"
+    [[ -f $(echo "$DST"/.barge/versions/*-2/P/"$x") ]] || fail "23 ($variant): P/$x is not under the run's second folder"
+    trips_then_same "23 ($variant)" "$B" "$A"
+done
 
 # ---------------------------------------------------------------------------
-# 24. A copy marked damaged under a directory another drive made a file.
-reset
-mkdir "$SRC/d"
-echo f >"$SRC/d/f"
-echo other >"$SRC/g"
-settle
-first_trip_then_join --mass-change-limit 100
-rm "$DST/d/f"
-expect_exit 4 barge -d "$A" verify-destination # d/f marked damaged
-rm -r "$SRC/d"
-echo file >"$SRC/d"
-settle
-without "$DST" expect_exit 0 barge -d "$B" load # d a file, d/f deleted
-without "$SRC" expect_exit 0 barge -d "$B" unload
-[[ -f $DST/d ]] || fail "24: B's unload did not make d a file"
-rm "$SRC/d"
-mkdir "$SRC/d"
-head -c 8192 /dev/urandom >"$SRC/d/f"
-settle
-without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # d a directory again; the new f waits
-without "$SRC" expect_exit 0 barge -d "$A" unload
-[[ -d $DST/d ]] || fail "24: A's unload did not make d a directory again"
-expect_eq "" "$(d_kind_at "$A" d f)" "24: A knows nothing at d/f after its unload"
-expect_exit 0 barge -d "$A" verify-destination
-trips_then_same 24 "$A" "$B"
+# 24. A copy marked damaged under a directory another drive made a file, then
+# a symlink.
+for kind in file symlink; do
+    reset
+    mkdir "$SRC/d"
+    echo f >"$SRC/d/f"
+    echo other >"$SRC/g"
+    settle
+    first_trip_then_join --mass-change-limit 100
+    rm "$DST/d/f"
+    expect_exit 4 barge -d "$A" verify-destination # d/f marked damaged
+    rm -r "$SRC/d"
+    if [[ $kind == file ]]; then echo file >"$SRC/d"; else ln -s g "$SRC/d"; fi
+    settle
+    without "$DST" expect_exit 0 barge -d "$B" load # d a file or symlink, d/f deleted
+    without "$SRC" expect_exit 0 barge -d "$B" unload
+    [[ ( $kind == file && -f $DST/d && ! -L $DST/d ) || ( $kind == symlink && -L $DST/d ) ]] ||
+        fail "24 ($kind): B's unload did not make d a $kind"
+    rm "$SRC/d"
+    mkdir "$SRC/d"
+    head -c 8192 /dev/urandom >"$SRC/d/f"
+    settle
+    without "$DST" expect_exit 0 barge -d "$A" load --max-bytes 1 # d a directory again; the new f waits
+    without "$SRC" expect_exit 0 barge -d "$A" unload
+    [[ -d $DST/d && ! -L $DST/d ]] || fail "24 ($kind): A's unload did not make d a directory again"
+    expect_eq "" "$(d_kind_at "$A" d f)" "24 ($kind): A knows nothing at d/f after its unload"
+    expect_exit 0 barge -d "$A" verify-destination
+    trips_then_same "24 ($kind)" "$A" "$B"
+done
 
 # ---------------------------------------------------------------------------
 # 25. Knowledge taken from a copy that read fewer rows of the order record.

@@ -26,8 +26,8 @@ namespace barge {
 class KnownAtDestCheck {
 public:
     // gone_is_known: where no file or symlink stands at the path (its lookup
-    // ends in ENOENT, or ENOTDIR for a parent that is a file, not in another
-    // error), the entry is made to know nothing
+    // ends in ENOENT, or ENOTDIR or ELOOP for a parent that is a file or a
+    // symlink, not in another error), the entry is made to know nothing
     // there (TransitStore::forget_at_dest) rather than marked damaged: for an
     // order another drive raised, that drive deleted or moved the name
     // (check_raised_knowledge). A directory is still marked damaged: its times
