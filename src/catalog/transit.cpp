@@ -810,7 +810,7 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
 namespace {
 
 // An entry whose destination holds a directory delivered later than this
-// drive's scan of the path (TransitStore::superseded_dir). This drive's own
+// drive's scan of the path (TransitStore::DirAt::superseded). This drive's own
 // kind there does not matter: a file or a deletion it carries is older than
 // that directory too (random_rotation_partial.sh seed 263).
 const std::string superseded_dir_sql = "(d_kind IS 2 AND ord < d_ord AND d_mtime_ns IS NOT NULL)";
@@ -844,13 +844,6 @@ bool TransitStore::forget_dir_times(int64_t entry_id) {
 
 void TransitStore::forget_set_back_times(int64_t entry_id) {
     m_db.prepare("UPDATE entries SET d_mtime_ns = NULL WHERE id = ? AND d_kind = 2").bind(1, entry_id).run();
-}
-
-bool TransitStore::superseded_dir(int64_t entry_id) {
-    static const std::string sql = "SELECT 1 FROM entries WHERE id = ? AND " + superseded_dir_sql;
-    Statement st = m_db.prepare(sql);
-    st.bind(1, entry_id);
-    return st.step();
 }
 
 std::optional<DeliveryItem> TransitStore::delivered_dir(int64_t entry_id) {

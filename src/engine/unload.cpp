@@ -113,7 +113,8 @@ public:
         // scan found them; deletions in path order), so a memo of the last
         // parents spares nearly every lookup.
         restore_newer_dirs();
-        IdSet parents;
+        IdSet parents; // delivered by this drive's view
+        IdSet newer;   // superseded: another drive delivered them later
         {
             std::unordered_set<std::string> seen;
             m_order.record(m_catalog, m_pair, [&](const PathOrderSink& add) {
@@ -132,7 +133,9 @@ public:
                     if (auto d = m_store.dir_at(m_pair.id, parent)) {
                         // One this drive saw as a file or gone, where another
                         // drive delivered a directory since, is journaled too.
-                        if (d->delivered || d->superseded) {
+                        if (d->superseded) {
+                            newer.add(d->id);
+                        } else if (d->delivered) {
                             parents.add(d->id);
                         }
                         if (!d->delivered) {
@@ -154,12 +157,12 @@ public:
             // that dies after writing into one leaves the next run to set that
             // drive's state back (restore_newer_dirs), not this drive's older view.
             for (int64_t id : parents.sorted()) {
-                if (keep_newer_dir(id)) {
-                    continue;
-                }
                 if (m_store.forget_dir_times(id)) {
                     m_times_only.add(id);
                 }
+            }
+            for (int64_t id : newer.sorted()) {
+                list_newer_dir(id);
             }
             if (!m_newer_dirs.empty()) {
                 m_store.record_dir_times(m_pair.id, m_newer_dirs);
@@ -167,6 +170,7 @@ public:
             tx.commit();
         }
         parents.clear();
+        newer.clear();
         try {
             move_renamed_dirs();
             m_pending_parents.clear();
@@ -370,17 +374,9 @@ private:
         tx.commit();
     }
 
-    // Whether directory id is one another drive delivered after this drive's
-    // scan of it (TransitStore::superseded_dir): it keeps that delivery's times,
-    // and is listed in m_newer_dirs (id order) for the caller to journal.
-    bool keep_newer_dir(int64_t id) {
-        if (!m_store.superseded_dir(id)) {
-            return false;
-        }
-        list_newer_dir(id);
-        return true;
-    }
-
+    // Directory id, one another drive delivered after this drive's scan of it
+    // (TransitStore::DirAt::superseded), keeps that delivery's times: listed in
+    // m_newer_dirs (id order) for the caller to journal.
     void list_newer_dir(int64_t id) {
         auto it = std::lower_bound(m_newer_dirs.begin(), m_newer_dirs.end(), id);
         if (it == m_newer_dirs.end() || *it != id) {

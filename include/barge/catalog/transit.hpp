@@ -278,9 +278,12 @@ public:
     // (delivered or not), or a directory the destination holds where the
     // source has something else or nothing. delivered: a directory at both
     // (its delivered times can be forgotten now). superseded: what the
-    // destination holds there is a directory another drive delivered after
-    // this drive's scan of the path (superseded_dir). nullopt when rel names
-    // neither.
+    // destination holds there is a directory newer than this drive's scan of
+    // the path (another drive delivered it later: the delivered order is above
+    // the entry's), whatever this drive's scan found there (a directory, a
+    // file, nothing). A run writing into it sets that state back, not its own
+    // older view, and keeps its times on record (docs/rotation.md). nullopt
+    // when rel names neither.
     struct DirAt {
         int64_t id = 0;
         bool delivered = false;
@@ -295,15 +298,8 @@ public:
     // The directory the destination holds at entry_id, whose delivered state
     // an unload could not set back after writing into it, loses its delivered
     // mtime (the kernel's stands there), whatever this drive's scan found at
-    // its path: also one superseded_dir names where this drive saw a file.
+    // its path: also a superseded one (DirAt) where this drive saw a file.
     void forget_set_back_times(int64_t entry_id);
-    // Whether what the destination holds at entry_id is a directory newer than
-    // this drive's scan of the path (another drive delivered it later: the
-    // delivered order is above the entry's), whatever this drive's scan found
-    // there (a directory, a file, nothing). A run writing into it sets that
-    // state back, not its own older view, and keeps its times on record
-    // (docs/rotation.md).
-    bool superseded_dir(int64_t entry_id);
     // Directory entry_id as delivered (mode, owner, mtime, attributes).
     std::optional<DeliveryItem> delivered_dir(int64_t entry_id);
     // A journal of the superseded directories an unload may write into (meta
