@@ -25,10 +25,10 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 // Whether nothing stands at `at` below the destination's root: its lookup,
 // never through a symlink, ends in ENOENT (the name or a parent missing),
 // ENOTDIR (a parent is a file now: another drive delivered the source's
-// directory turned file) or ELOOP (a parent is a symlink now, the same way;
-// with O_PATH | O_NOFOLLOW a symlink at `at` itself is opened, not refused:
+// directory turned file) or ELOOP (a parent is a symlink now, the same way:
 // rotation_faults.sh 24), not in another error (a parent that cannot be
-// searched, EIO).
+// searched, EIO). With O_PATH | O_NOFOLLOW, a symlink at `at` itself is
+// opened, not refused: ELOOP names only a parent.
 bool gone_at(const DestTree& tree, const EntryPath& at) {
     Fd fd = open_beneath(tree.fd(), at.rel(), O_PATH | O_NOFOLLOW);
     return !fd && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP);

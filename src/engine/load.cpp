@@ -384,9 +384,11 @@ private:
         Fd fd = open_noatime_beneath(m_src.get(), c.rel());
         if (!fd) {
             int err = errno;
-            // Gone or replaced by a symlink since the scan: the next scan sees it.
+            // Gone, replaced by a symlink, or under a directory that became a
+            // file or symlink since the scan: the next scan sees it
+            // (changing_source.sh).
             throw FileError(fmt::format("open: {}", std::strerror(err)),
-                            err == ENOENT || err == ELOOP ? FileError::Retry::later
+                            err == ENOENT || err == ENOTDIR || err == ELOOP ? FileError::Retry::later
                             : err == EIO || err == EINTR || err == EAGAIN ? FileError::Retry::yes
                                                                           : FileError::Retry::no);
         }

@@ -114,8 +114,10 @@
 #    file P to versions/ to make the directory, then keeps its superseded P/x
 #    in versions/ too: under a second folder of the run, where it failed
 #    (exit 3, "Not a directory": random_rotation_partial.sh with three
-#    drives, seed 25). The same with P a symlink at first ("Too many levels
-#    of symbolic links", found by reading the code after seed 31).
+#    drives, seed 25). The same with P a symlink at first, P/x under it
+#    (ENOTDIR, as for the file) and P/d/x (the symlink above the last
+#    component: "Too many levels of symbolic links", exit 3 before; found by
+#    reading the code after seed 31).
 # 24. A copy marked damaged under a directory another drive made a file: A's
 #    verify-destination finds d/f missing (d/f marked damaged); at the source
 #    d becomes a file, which B delivers; d then becomes a directory again

@@ -25,8 +25,9 @@ public:
     // Whether check_path accepts rel.
     static bool is_safe(std::string_view rel);
     // Opens directory rel ("" = the root); with Create::yes, missing directories
-    // are made one component at a time. Throws SystemError (ELOOP for a symlink in
-    // the way, ENOTDIR for a file in the way).
+    // are made one component at a time. Throws SystemError: ELOOP for a symlink
+    // in the way above rel's last component, ENOTDIR for a file in the way or a
+    // symlink at rel itself.
     enum class Create { yes, no };
     Fd open_dir(std::string_view rel, Create create) const;
 
