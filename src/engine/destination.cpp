@@ -286,18 +286,21 @@ Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) 
     // the folder's time for prune_expired.
     constexpr int most = 100;
     for (int n = 1; n <= most; ++n) {
-        std::string dir = fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
-        if (!e.parent.empty()) {
-            dir += "/" + e.parent;
-        }
+        std::string folder = fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
+        std::string dir = e.parent.empty() ? folder : folder + "/" + e.parent;
         Fd fd;
         try {
             fd = m_tree.open_dir(dir, DestTree::Create::yes);
         } catch (const SystemError& err) {
-            if (err.err() != ENOTDIR && err.err() != ELOOP) {
+            if ((err.err() != ENOTDIR && err.err() != ELOOP) || dir == folder) {
                 throw;
             }
-            continue; // a file or symlink set aside stands where this needs a directory
+            // A file or symlink set aside stands where this needs a directory:
+            // the next folder. Not when the folder itself is in the way (a
+            // symlink planted at .barge/versions): this throws, naming it
+            // (hostile_paths.sh).
+            m_tree.open_dir(folder, DestTree::Create::no);
+            continue;
         }
         struct stat st{};
         if (::fstatat(fd.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {

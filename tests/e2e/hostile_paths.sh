@@ -62,4 +62,25 @@ expect_exit 3 barge unload
 grep -q "not a safe relative path" "$T/out" || fail "a .barge path was not refused: $(cat "$T/out")"
 [[ ! -e $DST/.barge/trash/2000-01-01T000000.000000000Z ]] || fail "barge wrote into its trash through a catalog path"
 grep -rqs keep-me "$DST/precious.txt" "$DST"/.barge/trash/ || fail "the renamed file's content is gone"
+
+# A symlink planted in place of .barge/versions: the old version of a replaced
+# file is not kept through it, the error names it (not "set aside 100 times"),
+# and the old file stays where it was.
+mkdir -p "$SRC/deep/er" "$T/outside2"
+echo old >"$SRC/deep/er/f"
+age "$SRC/deep/er/f"
+expect_exit 0 barge load
+barge unload >/dev/null 2>&1 || true
+expect_eq old "$(cat "$DST/deep/er/f")" "deep/er/f delivered"
+rm -rf "$DST/.barge/versions"
+ln -s "$T/outside2" "$DST/.barge/versions"
+echo new >"$SRC/deep/er/f"
+age "$SRC/deep/er/f"
+expect_exit 0 barge load
+expect_exit 3 barge unload
+grep -q "a symlink is in the way) '$DST/\.barge/versions/[^/]*'" "$T/out" ||
+    fail "the planted .barge/versions symlink is not named: $(cat "$T/out")"
+if grep -q "times in this run" "$T/out"; then fail "a misleading reason: $(cat "$T/out")"; fi
+expect_eq old "$(cat "$DST/deep/er/f")" "the old file stays where it was"
+[[ -z $(ls -A "$T/outside2") ]] || fail "something was written through .barge/versions: $(ls -RA "$T/outside2")"
 echo ok
