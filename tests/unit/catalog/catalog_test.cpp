@@ -20,12 +20,8 @@ using namespace barge;
 
 // Pair `name` on catalog c: "p" is /s -> /d, another /s-NAME -> /d-NAME.
 Pair add_p(Catalog& c, const std::string& name = "p") {
-    PairSettings s;
-    s.name = name;
     std::string suffix = name == "p" ? "" : "-" + name;
-    s.source = "/s" + suffix;
-    s.dest = "/d" + suffix;
-    return c.add_pair(s, "u" + suffix);
+    return c.add_pair({.name = name, .source = "/s" + suffix, .dest = "/d" + suffix}, "u" + suffix);
 }
 
 TEST(Catalog, CreateThenOpenKeepsSettings) {
@@ -67,11 +63,7 @@ TEST(Catalog, NoJournalLeftBehindAfterWrites) {
     std::string path = dir / "barge.db";
     {
         Catalog c = Catalog::create(path, 4096, "d");
-        PairSettings s;
-        s.name = "p";
-        s.source = "/src";
-        s.dest = "/dst";
-        c.add_pair(s, "u");
+        c.add_pair({.name = "p", .source = "/src", .dest = "/dst"}, "u");
         EXPECT_EQ(c.db().prepare("PRAGMA journal_mode").step(), true);
     }
     // A drive unplugged between runs must carry one self-contained file.
@@ -854,11 +846,7 @@ TEST(Contents, AHashIsRecordedOnceAndFoundByItsPrefix) {
 TEST(Entries, PathBytesRoundTrip) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s\xff\n";
-    s.dest = "/d";
-    Pair p = c.add_pair(s, "u");
+    Pair p = c.add_pair({.name = "p", .source = "/s\xff\n", .dest = "/d"}, "u");
     EXPECT_EQ(c.find_pair("p")->source, "/s\xff\n");
     EntryStore store(c.db(), 1);
     std::vector<std::string> names = {"newline\nname", "bad\xff\xfeutf8", "-leading-dash",

@@ -35,11 +35,10 @@ void write_pairs(const std::string& db, int from, int n,
     Catalog c = Catalog::open(db, Catalog::Check::pages, std::move(keys));
     c.track_pages();
     for (int i = from; i < from + n; ++i) {
-        PairSettings s;
-        s.name = "pair-" + std::to_string(i);
-        s.source = "/source/" + std::string(200, 'x') + std::to_string(i);
-        s.dest = "/dest/" + std::to_string(i);
-        c.add_pair(s, "uuid-" + std::to_string(i));
+        c.add_pair({.name = "pair-" + std::to_string(i),
+                    .source = "/source/" + std::string(200, 'x') + std::to_string(i),
+                    .dest = "/dest/" + std::to_string(i)},
+                   "uuid-" + std::to_string(i));
     }
     c.seal_pages();
 }
@@ -105,11 +104,7 @@ TEST(Replica, CatalogChangedBehindTheMapGivesAWholeCopy) {
     // longer describes the file and must not be trusted.
     {
         Catalog c = Catalog::open(db);
-        PairSettings s;
-        s.name = "untracked";
-        s.source = "/s";
-        s.dest = "/d";
-        c.add_pair(s, "u");
+        c.add_pair({.name = "untracked", .source = "/s", .dest = "/d"}, "u");
     }
     ReplicaUpdate u = update(db, copy);
     EXPECT_TRUE(u.whole);

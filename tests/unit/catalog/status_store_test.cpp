@@ -40,11 +40,9 @@ Counts counted_listed(Database& db, int64_t pair_id) {
 }
 
 int64_t add_pair(Catalog& c, const std::string& name) {
-    PairSettings s;
-    s.name = name;
-    s.source = "/src/" + name;
-    s.dest = "/dst/" + name;
-    return c.add_pair(s, "uuid-" + name).id;
+    return c
+        .add_pair({.name = name, .source = "/src/" + name, .dest = "/dst/" + name}, "uuid-" + name)
+        .id;
 }
 
 } // namespace

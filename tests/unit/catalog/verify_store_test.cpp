@@ -88,11 +88,7 @@ std::vector<int64_t> expected_order(const std::vector<Row>& rows) {
 TEST(VerifyStore, PagesGiveEachFileOnceInTheOrderBeforeTheRun) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
-    PairSettings s;
-    s.name = "p";
-    s.source = "/s";
-    s.dest = "/d";
-    int64_t pair_id = c.add_pair(s, "u").id;
+    int64_t pair_id = c.add_pair({.name = "p", .source = "/s", .dest = "/d"}, "u").id;
     std::vector<Row> rows = fill(c, pair_id);
     std::vector<int64_t> want = expected_order(rows);
     ASSERT_GT(want.size(), 3u * 4096u);

@@ -63,11 +63,7 @@ struct Moved {
         return id;
     }
     static PairSettings settings(const TestDir& dir) {
-        PairSettings s;
-        s.name = "p";
-        s.source = dir / "src";
-        s.dest = dir / "dst";
-        return s;
+        return {.name = "p", .source = dir / "src", .dest = dir / "dst"};
     }
     Catalog c;
     PairSettings s;

@@ -27,12 +27,7 @@ namespace {
 constexpr int paths = 60;
 
 PairSettings settings() {
-    PairSettings s;
-    s.name = "p";
-    s.source = "/nonexistent/src";
-    s.dest = "/nonexistent/dst";
-    s.options_ns = 1;
-    return s;
+    return {.name = "p", .source = "/nonexistent/src", .dest = "/nonexistent/dst", .options_ns = 1};
 }
 
 // The content a version has: a function of its path and stamp, as in reality
