@@ -170,8 +170,16 @@ private:
             // The directory's catalog rows stay as they are: unreadable is not deleted.
             // Its files may still be readable (a directory with mode --x) and some may
             // want a hash: the hash phase looks at the catalog itself.
-            problem(dir, l.error);
             ++m_to_hash;
+            if (l.vanished) {
+                // Removed or replaced since its parent's listing: the next scan
+                // sees what stands there now (changing_source.sh).
+                m_result.notes.push_back(fmt::format(
+                    "'{}' vanished or was replaced while the scan listed it: the next scan sees it",
+                    escape_bytes(display(dir))));
+                return;
+            }
+            problem(dir, l.error);
             m_attrs_failed = true; // its entries' attributes were not read
             return;
         }

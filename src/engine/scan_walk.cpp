@@ -74,6 +74,7 @@ Listing Lister::list(const std::string& dir, std::vector<std::string>& stack) {
     Fd fd = open_beneath(m_root.get(), dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!fd) {
         l.error = fmt::format("cannot open directory: {}", std::strerror(errno));
+        l.vanished = errno == ENOENT || errno == ENOTDIR || errno == ELOOP;
         return l;
     }
     std::vector<std::string> names;

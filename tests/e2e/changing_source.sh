@@ -98,4 +98,31 @@ sleep 2.1
 expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the directory became a file"
+
+# A directory replaced by a file between its parent's listing and its own (the
+# scan slowed down, 2 ms a stat, while it lists the 4,000 names of a-many
+# first): a note, not a problem; its rows stay as they were until the next
+# scan (exit 3 before, "cannot open directory: Not a directory").
+mkdir "$SRC/a-many" "$SRC/zz2"
+for i in $(seq 1 4000); do : >"$SRC/a-many/f$i"; done
+echo y >"$SRC/zz2/y"
+age "$SRC/a-many" "$SRC"/a-many/* "$SRC/zz2" "$SRC/zz2/y"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+(sleep 3; rm -r "$SRC/zz2" && echo now-a-file >"$SRC/zz2") &
+changer=$!
+rc=0
+strace -f -qq -o /dev/null -e trace=newfstatat -e inject=newfstatat:delay_enter=2000 \
+    "$BARGE" scan >"$T/out" 2>"$T/err" || rc=$?
+wait $changer
+[[ -f $SRC/zz2 ]] || fail "vanished: zz2 was not replaced"
+grep -q "a-many/f4000" <(ls "$SRC/a-many/f4000") || fail "vanished: a-many is not whole"
+[[ $rc -eq 0 ]] || fail "vanished: scan exited $rc: $(cat "$T/out" "$T/err")"
+grep -q "zz2' vanished or was replaced while the scan listed it" "$T/out" ||
+    fail "vanished: no note for zz2: $(cat "$T/out")"
+age "$SRC/zz2"
+sleep 2.1
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after a directory vanished during the scan"
 echo ok

@@ -23,6 +23,9 @@ struct Listing {
     std::string dir;
     Fd fd; // the directory, open: entries' attributes are read beneath it
     std::string error; // the directory could not be read: leave its rows alone
+    // With error: it was gone or no longer a directory when opened (removed or
+    // replaced since its parent's listing), a race rather than a failure.
+    bool vanished = false;
     struct Item {
         std::string name;
         std::optional<EntryStat> es; // empty: could not be examined (err)
