@@ -31,7 +31,7 @@ bool mtime_as_known(int64_t found, const std::optional<int64_t>& known) {
 // opened, not refused: ELOOP names only a parent.
 bool gone_at(const DestTree& tree, const EntryPath& at) {
     Fd fd = open_beneath(tree.fd(), at.rel(), O_PATH | O_NOFOLLOW);
-    return !fd && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP);
+    return !fd && nothing_there(errno);
 }
 
 // The regular file at `at` below the destination's root, as (device, inode);

@@ -388,7 +388,7 @@ private:
             // file or symlink since the scan: the next scan sees it
             // (changing_source.sh).
             throw FileError(fmt::format("open: {}", std::strerror(err)),
-                            err == ENOENT || err == ENOTDIR || err == ELOOP ? FileError::Retry::later
+                            nothing_there(err) ? FileError::Retry::later
                             : err == EIO || err == EINTR || err == EAGAIN ? FileError::Retry::yes
                                                                           : FileError::Retry::no);
         }

@@ -127,7 +127,8 @@ public:
 
     const IdBits& modified_ids() const { return m_modified_ids; }
     // The scope of the attributes this scan read ("user" or "root"), and whether
-    // it failed to read some.
+    // it failed to read some (a directory it could not list, or one that
+    // vanished, included: its entries went unseen).
     const char* attr_scope() const { return m_root ? "root" : "user"; }
     bool attrs_failed() const { return m_attrs_failed; }
     bool read_all_attrs() const { return m_read_all_attrs; }
@@ -167,20 +168,24 @@ private:
     void merge(const Listing& l) {
         const std::string& dir = l.dir;
         if (!l.error.empty()) {
-            // The directory's catalog rows stay as they are: unreadable is not deleted.
-            // Its files may still be readable (a directory with mode --x) and some may
-            // want a hash: the hash phase looks at the catalog itself.
-            ++m_to_hash;
+            // The directory's catalog rows stay as they are: unreadable is not
+            // deleted. Its entries were not seen: the scan is not complete (no
+            // restamp, no deletions learned from other drives) and records no
+            // attribute scope.
+            m_attrs_failed = true;
             if (l.vanished) {
-                // Removed or replaced since its parent's listing: the next scan
-                // sees what stands there now (changing_source.sh).
+                // Removed or replaced since its parent's listing: a race with the
+                // user, not a failure; the next scan sees what stands there now
+                // (changing_source.sh).
                 m_result.notes.push_back(fmt::format(
                     "'{}' vanished or was replaced while the scan listed it: the next scan sees it",
                     escape_bytes(display(dir))));
                 return;
             }
+            // Its files may still be readable (a directory with mode --x) and some
+            // may want a hash: the hash phase looks at the catalog itself.
             problem(dir, l.error);
-            m_attrs_failed = true; // its entries' attributes were not read
+            ++m_to_hash;
             return;
         }
         std::vector<EntryRow> rows = m_store.children(m_pair.id, dir);

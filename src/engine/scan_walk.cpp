@@ -73,8 +73,15 @@ Listing Lister::list(const std::string& dir, std::vector<std::string>& stack) {
     l.dir = dir;
     Fd fd = open_beneath(m_root.get(), dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!fd) {
-        l.error = fmt::format("cannot open directory: {}", std::strerror(errno));
-        l.vanished = errno == ENOENT || errno == ENOTDIR || errno == ELOOP;
+        int err = errno;
+        l.error = fmt::format("cannot open directory: {}", std::strerror(err));
+        // Vanished only when a fresh look finds no directory there either: one
+        // still standing that cannot be opened (a failed automount) stays a
+        // problem.
+        Fd now = open_beneath(m_root.get(), dir, O_PATH | O_NOFOLLOW);
+        struct stat st{};
+        l.vanished = nothing_there(err) &&
+                     (now ? ::fstat(now.get(), &st) == 0 && !S_ISDIR(st.st_mode) : nothing_there(errno));
         return l;
     }
     std::vector<std::string> names;

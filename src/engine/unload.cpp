@@ -241,7 +241,7 @@ public:
             }
             if (DestTree::is_safe(d->rel()) &&
                 !open_beneath(m_dest.tree().fd(), d->rel(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) &&
-                (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)) {
+                nothing_there(errno)) {
                 continue;
             }
             if (!set_dir_back(*d)) {

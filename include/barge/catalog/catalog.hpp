@@ -28,7 +28,7 @@ struct PairSettings {
     double mass_change_limit = 25;
     int64_t mass_change_min = 100; // the brake needs at least this many files too
     bool source_marker = true;
-    std::vector<std::string> excludes{};
+    std::vector<std::string> excludes{}; // {}: tests name the other fields alone ({.name = ...})
     // When the options above (but the reserve, which is each drive's own) were
     // last set: of two drives serving one pair, the newer options win (SPEC §9).
     // 0 in a PairSettings given to add_pair or set_pair_settings: now.

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cerrno>
+
 #include "barge/util/fd.hpp"
 #include "barge/util/file_stat.hpp"
 
@@ -14,6 +16,12 @@ namespace barge {
 // is resolved below dirfd without ever following a symlink or escaping through
 // "..". Returns an invalid Fd with errno set on failure.
 Fd open_beneath(int dirfd, std::string_view rel, int flags, unsigned mode = 0);
+// Whether open_beneath's errno says nothing stands at the path: the name or a
+// parent missing (ENOENT), or a parent that is a file (ENOTDIR) or a symlink
+// (ELOOP) now, where another drive, the user or a source change put one.
+inline bool nothing_there(int err) {
+    return err == ENOENT || err == ENOTDIR || err == ELOOP;
+}
 // The same, throwing SystemError naming display_path.
 Fd open_beneath_or_throw(int dirfd, std::string_view rel, int flags, std::string_view display_path,
                          unsigned mode = 0);
