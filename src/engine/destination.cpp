@@ -286,7 +286,8 @@ Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) 
     // the folder's time for prune_expired.
     constexpr int most = 100;
     for (int n = 1; n <= most; ++n) {
-        std::string folder = fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
+        std::string folder =
+            fmt::format(".barge/{}/{}{}", area, m_stamp, n > 1 ? fmt::format("-{}", n) : "");
         std::string dir = e.parent.empty() ? folder : folder + "/" + e.parent;
         Fd fd;
         try {

@@ -80,8 +80,9 @@ Listing Lister::list(const std::string& dir, std::vector<std::string>& stack) {
         // problem.
         Fd now = open_beneath(m_root.get(), dir, O_PATH | O_NOFOLLOW);
         struct stat st{};
-        l.vanished = nothing_there(err) &&
-                     (now ? ::fstat(now.get(), &st) == 0 && !S_ISDIR(st.st_mode) : nothing_there(errno));
+        l.vanished =
+            nothing_there(err) &&
+            (now ? ::fstat(now.get(), &st) == 0 && !S_ISDIR(st.st_mode) : nothing_there(errno));
         return l;
     }
     std::vector<std::string> names;
