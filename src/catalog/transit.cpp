@@ -807,22 +807,16 @@ void TransitStore::mark_delivered(int64_t entry_id, int64_t now) {
         .run();
 }
 
-namespace {
-
-// An entry whose destination holds a directory delivered later than this
-// drive's scan of the path (TransitStore::DirAt::superseded). This drive's own
-// kind there does not matter: a file or a deletion it carries is older than
-// that directory too (random_rotation_partial.sh seed 263).
-const std::string superseded_dir_sql = "(d_kind IS 2 AND ord < d_ord AND d_mtime_ns IS NOT NULL)";
-
-} // namespace
-
 std::optional<TransitStore::DirAt> TransitStore::dir_at(int64_t pair_id, const std::string& rel) {
     EntryPath at = EntryPath::of(rel);
-    static const std::string sql = "SELECT id, kind IS 2 AND d_kind IS 2, " + superseded_dir_sql +
-                                   " FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
-                                   "(kind = 2 OR d_kind = 2)";
-    Statement st = m_db.prepare(sql);
+    // superseded: the destination holds a directory delivered later than this
+    // drive's scan of the path. This drive's own kind there does not matter: a
+    // file or a deletion it carries is older than that directory too
+    // (random_rotation_partial.sh seed 263).
+    Statement st = m_db.prepare("SELECT id, kind IS 2 AND d_kind IS 2, "
+                                "d_kind IS 2 AND ord < d_ord AND d_mtime_ns IS NOT NULL "
+                                "FROM entries WHERE pair_id = ?1 AND parent = ?2 AND name = ?3 AND "
+                                "(kind = 2 OR d_kind = 2)");
     st.bind(1, pair_id).bind_blob(2, at.parent).bind_blob(3, at.name);
     if (!st.step()) {
         return std::nullopt;
