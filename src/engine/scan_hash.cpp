@@ -27,6 +27,9 @@ struct HashOutcome {
     bool stopped = false; // a stop was requested while it was read
     Digest digest{};
     bool racy = false;
+    // A race with the user, not a failure (the file changed, vanished or was
+    // replaced since the walk listed it): error is a note's reason.
+    bool raced = false;
     std::string error;
 };
 
@@ -37,14 +40,17 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
     HashOutcome out;
     Fd fd = open_noatime_beneath(root, job.path);
     if (!fd) {
-        out.error = fmt::format("open: {}", std::strerror(errno));
+        out.raced = nothing_there(errno);
+        out.error = out.raced ? "vanished or was replaced since the scan listed it"
+                              : fmt::format("open: {}", std::strerror(errno));
         return out;
     }
     try {
         int64_t started = now_ns();
         FileStat before = stat_fd(fd.get(), display);
         if (!same_file_stat(before, job.st)) {
-            out.error = "changed since the scan listed it; it will be examined on the next run";
+            out.raced = true;
+            out.error = "changed since the scan listed it";
             return out;
         }
         ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -64,7 +70,8 @@ HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
         }
         FileStat after = stat_fd(fd.get(), display);
         if (!same_file_stat(after, before) || total != before.size) {
-            out.error = "changed while being read; it will be examined on the next run";
+            out.raced = true;
+            out.error = "changed while being read";
             return out;
         }
         out.digest = h.final();
@@ -292,6 +299,14 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
             }
             const HashJob& job = jobs[i];
             const HashOutcome& o = outcomes[i];
+            if (o.raced) {
+                // As load says of a file that changed while read (SPEC §7.7): it
+                // stays unhashed, and the next scan sees what stands there.
+                result.notes.push_back(fmt::format("'{}' {}: the next scan examines it",
+                                                   escape_bytes(join_path(pair.source, job.path)),
+                                                   o.error));
+                continue;
+            }
             if (!o.ok) {
                 result.problems.push_back({join_path(pair.source, job.path), o.error});
                 continue;
