@@ -1,10 +1,9 @@
 #pragma once
 
-#include <cerrno>
-
 #include "barge/util/fd.hpp"
 #include "barge/util/file_stat.hpp"
 
+#include <cerrno>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,9 +15,12 @@ namespace barge {
 // is resolved below dirfd without ever following a symlink or escaping through
 // "..". Returns an invalid Fd with errno set on failure.
 Fd open_beneath(int dirfd, std::string_view rel, int flags, unsigned mode = 0);
-// Whether open_beneath's errno says nothing stands at the path: the name or a
-// parent missing (ENOENT), or a parent that is a file (ENOTDIR) or a symlink
-// (ELOOP) now, where another drive, the user or a source change put one.
+// Whether open_beneath's errno says nothing the open asked for stands at the
+// path: the name or a parent missing (ENOENT), or a parent that is a file
+// (ENOTDIR) or a symlink (ELOOP) now, where another drive, the user or a source
+// change put one. For a file opened with O_NOFOLLOW (neither O_DIRECTORY nor
+// O_PATH: those give ENOTDIR or the symlink itself), ELOOP also means a symlink
+// at the name itself: the file was replaced by one.
 inline bool nothing_there(int err) {
     return err == ENOENT || err == ENOTDIR || err == ELOOP;
 }
