@@ -8,7 +8,9 @@
 # state a reader can see is a state the file had, and its MD5 is appended to
 # LOG, so that a file delivered torn (bytes of two states) is caught. The
 # order of changes is seeded; their timing against barge is not. With N, it
-# makes N new files and directories at once and exits (the first tree).
+# makes N new files and directories at once and exits (the first tree). With
+# LIVE_XATTRS=1 in the environment, it also sets and removes user.* extended
+# attributes (setfattr).
 use strict;
 use warnings;
 use Digest::MD5;
@@ -145,6 +147,14 @@ if (defined $populate) {
     }
     exit 0;
 }
+push @ops, [4, sub { # an attribute set or removed (the ctime moves)
+    my @e = (entries('f'), entries('d'));
+    return unless @e;
+    my $e = "$root/" . pick(@e);
+    my $name = 'user.k' . int(rand(3));
+    rand() < 0.7 ? system('setfattr', '-n', $name, '-v', int(rand(1000)), $e)
+                 : system("setfattr -x $name '$e' 2>/dev/null");
+}] if ($ENV{LIVE_XATTRS} // '') eq '1';
 my $total = 0;
 $total += $_->[0] for @ops;
 until (-e $stop) {

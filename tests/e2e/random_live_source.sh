@@ -3,7 +3,8 @@
 # `barge load` run, live_mutator.pl changes the tree without pause (new,
 # rewritten, appended, truncated, deleted, renamed and hard-linked files;
 # directories made, removed, moved and replaced by files; files replaced by
-# symlinks and back; modes; mtimes set back). Each round: scan and load must
+# symlinks and back; modes; mtimes set back; user.* extended attributes where
+# setfattr works here, compared at the end too). Each round: scan and load must
 # exit 0 with nothing on stderr (a race with the user is a note, never a
 # failure), the unload must exit 0, every file at the destination must hold a
 # state its source file really had (the mutator logs each state's MD5; a file
@@ -21,6 +22,10 @@ command -v perl >/dev/null || skip "perl is not installed"
 seed=${BARGE_LIVE_SEED:-1}
 rounds=${BARGE_LIVE_ROUNDS:-8}
 mutator=$(dirname "$0")/live_mutator.pl
+touch "$T/probe"
+if command -v setfattr >/dev/null && setfattr -n user.probe -v 1 "$T/probe" 2>/dev/null; then
+    export LIVE_XATTRS=1 MANIFEST_XATTRS=1
+fi
 slow=()
 if command -v strace >/dev/null &&
     strace -f -qq -o /dev/null -e inject=getpid:delay_enter=1 true 2>/dev/null; then
