@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <set>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +140,32 @@ void say_warnings(const std::vector<std::string>& warnings, JsonWriter& j) {
     j.end_array();
 }
 
+// A pair added at a source that holds the marker of another drive's pair whose
+// destination no copy there tells would be a second, independent pair where the
+// user most likely meant to join that one (SPEC §9): at a shared destination,
+// nothing would order the two drives' deliveries. Refused; --separate says an
+// independent pair is meant.
+void refuse_unknown_pairs(const std::string& source, const JoinLookup& found, Catalog& catalog) {
+    std::set<std::string> own;
+    for (const auto& p : catalog.pairs()) {
+        own.insert(p.uuid);
+    }
+    for (const auto& m : found.unknown) {
+        if (own.contains(m.pair_uuid)) {
+            continue;
+        }
+        throw Refusal(fmt::format(
+            "'{}' holds the marker of pair '{}' ({}) of drive {}, and no catalog copy there tells "
+            "which destination it serves{}. A drive joins a pair through the copy that the "
+            "other drive's 'pair add' or first load leaves in the source's .barge/: load once "
+            "with drive {}, then add the pair here again. For an independent pair (another "
+            "destination, or a drive that is gone for good), add it with --separate",
+            escape_bytes(source), escape_bytes(m.pair_name), m.pair_uuid, m.drive_id,
+            found.notes.empty() ? "" : fmt::format(" ({})", fmt::join(found.notes, "; ")),
+            m.drive_id));
+    }
+}
+
 ExitCode run_add(const Globals& g, const AddCli& o) {
     check_pair_name(o.name);
     Session s(g, "pair add", Session::Lock::exclusive);
@@ -161,8 +189,15 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
     // Another drive already serves SOURCE -> DEST (SPEC §9): this drive joins
     // that pair (same id, the pair's options; the reserve is this drive's).
     std::optional<PairToJoin> join;
+    std::vector<std::string> warnings;
     if (!o.separate && ps.source_marker) {
-        join = find_pair_to_join(ps.source, ps.dest, s.catalog().drive_id(), saved_keys_for_copy);
+        JoinLookup found =
+            find_pair_to_join(ps.source, ps.dest, s.catalog().drive_id(), saved_keys_for_copy);
+        if (!found.join) {
+            refuse_unknown_pairs(ps.source, found, s.catalog());
+        }
+        join = std::move(found.join);
+        warnings = std::move(found.notes);
     }
     if (join) {
         if (o.excludes || o.clear_excludes || o.on_delete || o.retention || o.mass_change_limit ||
@@ -179,12 +214,6 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         ps.name = o.name;
         ps.reserve = reserve;
         ps.source_marker = true;
-    }
-    std::vector<std::string> warnings;
-    if (join) {
-        for (const auto& n : join->notes) {
-            warnings.push_back(n);
-        }
     }
     Pair preview;
     static_cast<PairSettings&>(preview) = ps;
@@ -221,6 +250,20 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         Pair p = s.catalog().add_pair(ps, uuid);
         if (ps.source_marker) {
             save_keys_at(s.layout(), {ps.source}); // an encrypted drive: cron needs no passphrase
+        }
+        if (ps.source_marker && !join) {
+            // A second drive joins the pair through this drive's copy at the source
+            // (SPEC §9): left now, so that it can join before this drive's first load.
+            std::string drive_id = s.catalog().drive_id();
+            try {
+                write_seen_generation(ps.source, drive_id, s.catalog().generation());
+                s.catalog().update_copy(catalog_backup_path(ps.source, drive_id));
+            } catch (const Error& e) {
+                warnings.push_back(fmt::format(
+                    "leaving the catalog's copy in '{}': {} (another drive can join this pair "
+                    "once this one has loaded there)",
+                    escape_bytes(barge_dir(ps.source)), e.what()));
+            }
         }
         j.field("id", p.uuid);
         j.field("joined", join.has_value());

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -882,36 +883,40 @@ std::vector<std::string> drives_with_pair_at(const std::string& root, const std:
     return out;
 }
 
-std::optional<PairToJoin> find_pair_to_join(const std::string& source, const std::string& dest,
-                                            const std::string& self, const CopyKeys& keys) {
-    std::optional<PairToJoin> out;
-    std::vector<std::string> notes;
+JoinLookup find_pair_to_join(const std::string& source, const std::string& dest,
+                             const std::string& self, const CopyKeys& keys) {
+    JoinLookup out;
+    auto& join = out.join;
+    std::set<std::string> described;
     for (const auto& [id, path] : copies_at(source, self)) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
-            notes.push_back(fmt::format("drive {}'s copy '{}' could not be read: {}", id,
-                                        escape_bytes(path), copy.note));
+            out.notes.push_back(fmt::format("drive {}'s copy '{}' could not be read: {}", id,
+                                            escape_bytes(path), copy.note));
             continue;
         }
         for (auto& p : copy.cat->pairs()) {
+            described.insert(p.uuid);
             if (p.source != source || p.dest != dest || !p.source_marker ||
                 !has_marker(source, p.uuid, Role::source)) {
                 continue;
             }
-            if (out && out->pair.uuid != p.uuid) {
+            if (join && join->pair.uuid != p.uuid) {
                 continue; // two pairs with these roots (one made --separate): the first
             }
-            if (!out) {
-                out.emplace();
-                out->pair = p;
-            } else if (p.options_ns > out->pair.options_ns) {
-                out->pair = p;
+            if (!join) {
+                join.emplace();
+                join->pair = p;
+            } else if (p.options_ns > join->pair.options_ns) {
+                join->pair = p;
             }
-            out->drives.emplace_back(id, copy.cat->meta("label").value_or(""));
+            join->drives.emplace_back(id, copy.cat->meta("label").value_or(""));
         }
     }
-    if (out) {
-        out->notes = std::move(notes);
+    for (auto& m : markers_at(source, Role::source)) {
+        if (!described.contains(m.pair_uuid)) {
+            out.unknown.push_back(std::move(m));
+        }
     }
     return out;
 }

@@ -1,5 +1,6 @@
 #include "barge/fs/marker.hpp"
 
+#include "barge/fs/dir.hpp"
 #include "barge/util/atomic_file.hpp"
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
@@ -27,27 +28,46 @@ std::string marker_text(const MarkerInfo& info) {
                        format_utc(now_ns()));
 }
 
-// A marker matches when it is a barge marker naming this pair and this role.
-bool starts_with_marker_header(const std::string& text, const std::string& uuid,
-                               const char* role) {
-    bool header = false, role_ok = false, pair_ok = false;
+// The marker at path, if it is a barge marker with a role and a pair (lines it
+// does not know are passed over: a later barge may add some).
+std::optional<MarkerInfo> read_marker(const std::string& path) {
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096) {
+        return std::nullopt;
+    }
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const SystemError&) {
+        return std::nullopt;
+    }
+    MarkerInfo info;
+    bool header = false, role_ok = false;
     size_t start = 0;
     while (start < text.size()) {
         size_t nl = text.find('\n', start);
         std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         if (start == 0) {
             header = line == "barge-marker 1";
-        } else if (line == std::string("role ") + role) {
+        } else if (line == "role source" || line == "role dest") {
+            info.role = line == "role source" ? Role::source : Role::dest;
             role_ok = true;
-        } else if (line == "pair " + uuid) {
-            pair_ok = true;
+        } else if (line.starts_with("pair ")) {
+            info.pair_uuid = line.substr(5);
+        } else if (line.starts_with("name ")) {
+            info.pair_name = line.substr(5);
+        } else if (line.starts_with("drive ")) {
+            info.drive_id = line.substr(6);
         }
         if (nl == std::string::npos) {
             break;
         }
         start = nl + 1;
     }
-    return header && role_ok && pair_ok;
+    if (!header || !role_ok || info.pair_uuid.empty()) {
+        return std::nullopt;
+    }
+    return info;
 }
 
 } // namespace
@@ -97,18 +117,29 @@ void write_marker(const std::string& root, const MarkerInfo& info) {
 }
 
 bool has_marker(const std::string& root, const std::string& pair_uuid, Role role) {
-    std::string path = marker_path(root, pair_uuid, role);
-    struct stat st{};
-    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 4096) {
-        return false;
+    auto info = read_marker(marker_path(root, pair_uuid, role));
+    return info && info->pair_uuid == pair_uuid && info->role == role;
+}
+
+std::vector<MarkerInfo> markers_at(const std::string& root, Role role) {
+    std::vector<MarkerInfo> out;
+    std::string dir = barge_dir(root);
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        return out;
     }
-    std::string text;
-    try {
-        text = read_file(path);
-    } catch (const SystemError&) {
-        return false;
+    std::string suffix = std::string(".") + role_text(role);
+    for (const auto& name : read_dir_names(fd.get(), dir)) {
+        if (!name.ends_with(suffix)) {
+            continue;
+        }
+        std::string uuid = name.substr(0, name.size() - suffix.size());
+        auto info = read_marker(dir + "/" + name);
+        if (info && info->pair_uuid == uuid && info->role == role) {
+            out.push_back(std::move(*info));
+        }
     }
-    return starts_with_marker_header(text, pair_uuid, role_text(role));
+    return out;
 }
 
 void remove_marker(const std::string& root, const std::string& pair_uuid, Role role) {

@@ -45,7 +45,7 @@ expect_eq 30 "$(json '.pairs[] | select(.name=="photos") | .retention_days')" "r
 expect_eq 10 "$(json '.pairs[] | select(.name=="photos") | .mass_change_limit')" "mass-change limit"
 expect_eq 1073741824 "$(json '.pairs[] | select(.name=="same") | .reserve')" "default reserve 1GiB"
 expect_eq keep "$(json '.pairs[] | select(.name=="same") | .on_delete')" "default on-delete"
-[[ $(ls "$SRC/.barge" | wc -l) -eq 2 ]] || fail "one marker per pair expected in SOURCE/.barge"
+[[ $(ls "$SRC/.barge"/*.source | wc -l) -eq 2 ]] || fail "one marker per pair expected in SOURCE/.barge"
 
 # Usage errors: exit 2 with the reason.
 for args in "pair add photos $SRC $DST:already exists" \
@@ -67,7 +67,7 @@ for args in "pair add photos $SRC $DST:already exists" \
 done
 
 expect_exit 0 barge -d "$DRIVE" pair remove same
-[[ $(ls "$SRC/.barge" | wc -l) -eq 1 ]] || fail "pair remove left its source marker"
+[[ $(ls "$SRC/.barge"/*.source | wc -l) -eq 1 ]] || fail "pair remove left its source marker"
 expect_exit 0 barge -d "$DRIVE" pair list --json
 expect_eq photos "$(json '[.pairs[].name] | join(",")')" "pairs after remove"
 

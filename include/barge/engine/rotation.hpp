@@ -15,6 +15,7 @@
 #include "barge/catalog/catalog.hpp"
 #include "barge/catalog/status_store.hpp"
 #include "barge/catalog/transit.hpp"
+#include "barge/fs/marker.hpp"
 #include "barge/util/id_bits.hpp"
 
 #include <cstdint>
@@ -173,9 +174,17 @@ std::vector<std::string> drives_with_pair_at(const std::string& root, const std:
 struct PairToJoin {
     Pair pair;
     std::vector<std::pair<std::string, std::string>> drives;
+};
+struct JoinLookup {
+    std::optional<PairToJoin> join;
+    // The source's markers of pairs that no readable copy there describes, so
+    // that their destination is unknown: a pair another drive added before its
+    // pair add left a copy, one whose copy is gone or could not be read, or one
+    // of this drive's own (the caller knows those).
+    std::vector<MarkerInfo> unknown;
     std::vector<std::string> notes; // copies that could not be read
 };
-std::optional<PairToJoin> find_pair_to_join(const std::string& source, const std::string& dest,
-                                            const std::string& self, const CopyKeys& keys);
+JoinLookup find_pair_to_join(const std::string& source, const std::string& dest,
+                             const std::string& self, const CopyKeys& keys);
 
 } // namespace barge

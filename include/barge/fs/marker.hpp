@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace barge {
 
@@ -26,6 +27,9 @@ std::string marker_path(const std::string& root, const std::string& pair_uuid, R
 void write_marker(const std::string& root, const MarkerInfo& info);
 // True when ROOT holds this pair's marker for this role, and it parses and matches.
 bool has_marker(const std::string& root, const std::string& pair_uuid, Role role);
+// The markers of this role in ROOT/.barge that parse and match their file's
+// name, of any pair, in name order; none when ROOT/.barge cannot be opened.
+std::vector<MarkerInfo> markers_at(const std::string& root, Role role);
 // Removes the marker if present; silent when ROOT or the marker is gone.
 void remove_marker(const std::string& root, const std::string& pair_uuid, Role role);
 
