@@ -16,11 +16,17 @@
 # each stat and read of the walk and the hashing delayed (2 ms), so that more
 # changes land inside a scan and a load. BARGE_LIVE_SEED (default 1) seeds the
 # changes (not their timing against barge, which varies from run to run);
-# BARGE_LIVE_ROUNDS (default 8).
+# BARGE_LIVE_ROUNDS (default 8). BARGE_LIVE_DRIVES=N (default 1) serves the
+# pair with N drives in rotation, one round each in turn, each unloaded at once;
+# at the end each makes a trip and must find nothing left to carry. With two
+# drives, 5 seeds of 80 end with empty directories at the destination that the
+# source no longer has and no catalog knows (docs/testing.md): open, so this
+# variant is not in the suite yet.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 seed=${BARGE_LIVE_SEED:-1}
 rounds=${BARGE_LIVE_ROUNDS:-8}
+drives=${BARGE_LIVE_DRIVES:-1}
 mutator=$(dirname "$0")/live_mutator.pl
 touch "$T/probe"
 if command -v setfattr >/dev/null && setfattr -n user.probe -v 1 "$T/probe" 2>/dev/null; then
@@ -37,6 +43,15 @@ if command -v strace >/dev/null &&
 fi
 
 setup_pair --mass-change-limit 100 --on-delete trash --exclude '*.tmp'
+DRIVES=("$DRIVE")
+for ((i = 2; i <= drives; i++)); do
+    DRIVES+=("$T/drive$i")
+    expect_exit 0 barge init "$T/drive$i" --piece-size 1M
+    # Before the first drive's first load: it joins through the copy that
+    # drive's pair add left at the source.
+    expect_exit 0 barge -d "$T/drive$i" --json pair add p "$SRC" "$DST"
+    expect_eq true "$(json .joined)" "drive $i joins the pair"
+done
 : >"$T/states"
 perl "$mutator" "$SRC" "$seed" "$T/stop" "$T/states" 150
 expect_exit 0 barge load
@@ -61,6 +76,7 @@ stop_mutator() {
 on_exit stop_mutator
 
 for ((round = 1; round <= rounds; round++)); do
+    export BARGE_DRIVE=${DRIVES[(round - 1) % drives]}
     rm -f "$T/stop"
     perl "$mutator" "$SRC" "$((seed * 1000 + round))" "$T/stop" "$T/states" &
     mutating=$!
@@ -81,14 +97,17 @@ for ((round = 1; round <= rounds; round++)); do
     expect_exit 0 barge verify-destination
 done
 
-# Settled: one more trip, and the destination is the source.
+# Settled: one more trip with each drive, and the destination is the source.
 settle
-expect_exit 0 barge load
-expect_exit 0 barge unload
-expect_exit 0 barge --json status
-expect_eq 0 "$(json '.pairs[0].pending.files')" "files pending once the source settled"
-expect_same_tree "$SRC" "$DST" "once the source settled"
-same_links "$SRC" "$DST" || fail "link groups differ once the source settled"
-expect_exit 0 barge verify-destination
+for d in "${DRIVES[@]}"; do
+    export BARGE_DRIVE=$d
+    expect_exit 0 barge load
+    expect_exit 0 barge unload
+    expect_exit 0 barge --json status
+    expect_eq 0 "$(json '.pairs[0].pending.files')" "$d: files pending once the source settled"
+    expect_same_tree "$SRC" "$DST" "$d: once the source settled"
+    same_links "$SRC" "$DST" || fail "$d: link groups differ once the source settled"
+    expect_exit 0 barge verify-destination
+done
 untorn "once the source settled"
 echo ok
