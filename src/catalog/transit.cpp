@@ -1024,4 +1024,11 @@ void TransitStore::forget_entry(int64_t entry_id) {
     m_db.prepare("DELETE FROM entries WHERE id = ?").bind(1, entry_id).run();
 }
 
+bool TransitStore::has_rows_below(int64_t pair_id, std::string_view dir) {
+    Statement st = m_db.prepare(fmt::format("SELECT 1 FROM entries WHERE {} UNION ALL SELECT 1 "
+                                            "FROM entries WHERE {} LIMIT 1",
+                                            sql_below_children, sql_below_deeper));
+    return bind_below(st, pair_id, dir).step();
+}
+
 } // namespace barge

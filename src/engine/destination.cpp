@@ -632,14 +632,14 @@ void Destination::make_node(const DeliveryItem& d) {
     place_new(*made, d);
 }
 
-bool Destination::trash(const EntryPath& d) {
+Destination::Trashed Destination::trash(const EntryPath& d) {
     Fd parent = open_beneath(m_tree.fd(), d.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!parent) {
-        return false; // already gone
+        return Trashed::nothing; // already gone
     }
     struct stat st{};
     if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        return false;
+        return Trashed::nothing;
     }
     {
         std::lock_guard lock(m_mutex);
@@ -647,13 +647,13 @@ bool Destination::trash(const EntryPath& d) {
     }
     write_into(parent.get(), d.parent);
     if (S_ISDIR(st.st_mode)) {
-        // An emptied directory is removed; one still holding files barge does not
-        // track (the user's own) stays where it is.
-        ::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR);
-        return false;
+        // An emptied directory is removed; one still holding something (the
+        // user's own files, or what the caller still tracks there) stays.
+        return ::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR) == 0 ? Trashed::removed_dir
+                                                                           : Trashed::kept_dir;
     }
     move_aside(parent.get(), d, "trash", false);
-    return true;
+    return Trashed::moved;
 }
 
 void Destination::set_dir_metadata(const DeliveryItem& d) {

@@ -1044,11 +1044,23 @@ private:
             for (const auto& d : page) {
                 for_file(m_sink, d.entry_id, display(d), [&] {
                     DestTree::check_path(d.rel());
-                    bool trashed = m_pair.on_delete == OnDelete::trash && m_dest.trash(d);
+                    auto done = m_pair.on_delete == OnDelete::trash ? m_dest.trash(d)
+                                                                    : Destination::Trashed::nothing;
+                    bool trashed = done == Destination::Trashed::moved;
                     m_result.trashed += trashed ? 1 : 0;
                     m_result.forgotten += m_pair.on_delete == OnDelete::trash ? 0 : 1;
                     if (m_progress && d.d_kind != Kind::dir) {
                         m_progress->item(trashed ? "trashed" : "kept", d.rel());
+                    }
+                    // Its children came first (the pages run in reverse path
+                    // order). A directory still standing above rows the catalog
+                    // keeps (ones learned from another drive and not yet ordered,
+                    // or not deletable this run) keeps its row too, so that a
+                    // later unload removes it once they are gone: forgotten, no
+                    // run of any drive would name it again.
+                    if (done == Destination::Trashed::kept_dir &&
+                        m_store.has_rows_below(m_pair.id, d.rel())) {
+                        return;
                     }
                     m_store.forget_entry(d.entry_id);
                 });

@@ -347,6 +347,8 @@ public:
     // migration test checks SQLite's plan of the real one).
     static std::string deletion_page_sql(bool after_key);
     void forget_entry(int64_t entry_id);
+    // Whether the pair has any row below directory dir.
+    bool has_rows_below(int64_t pair_id, std::string_view dir);
     // The directory entry entry_id, if the source has a directory there.
     std::optional<DeliveryItem> dir_entry_by_id(int64_t entry_id);
 

@@ -128,9 +128,10 @@ public:
     // system that cannot hold one (exFAT) or a device without root throws.
     void make_node(const DeliveryItem& d);
     // Moves what stands at d's path to DEST/.barge/trash/<stamp>/ (a directory is
-    // removed only when empty: one holding files barge does not track stays).
-    // Returns whether something was moved.
-    bool trash(const EntryPath& d);
+    // removed only when empty: one still holding something stays). Returns what
+    // it did.
+    enum class Trashed { nothing, moved, removed_dir, kept_dir };
+    Trashed trash(const EntryPath& d);
     // Sets a directory's own metadata (after everything inside it was written).
     void set_dir_metadata(const DeliveryItem& d);
     // The nearest ancestor directory of e refused this run, if any.
