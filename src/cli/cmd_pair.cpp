@@ -141,28 +141,32 @@ void say_warnings(const std::vector<std::string>& warnings, JsonWriter& j) {
 }
 
 // A pair added at a source that holds the marker of another drive's pair whose
-// destination no copy there tells would be a second, independent pair where the
-// user most likely meant to join that one (SPEC §9): at a shared destination,
-// nothing would order the two drives' deliveries. Refused; --separate says an
-// independent pair is meant.
+// destination no copy there tells (that drive has not loaded there yet, or its
+// copy is gone or unreadable) would be a second, independent pair where the user
+// most likely meant to join that one (SPEC §9): at a shared destination, nothing
+// would order the two drives' deliveries. Refused; --separate says an
+// independent pair is meant. Markers this drive wrote, or of its own pairs, are
+// never in its way.
 void refuse_unknown_pairs(const std::string& source, const JoinLookup& found, Catalog& catalog) {
     std::set<std::string> own;
     for (const auto& p : catalog.pairs()) {
         own.insert(p.uuid);
     }
     for (const auto& m : found.unknown) {
-        if (own.contains(m.pair_uuid)) {
+        if (own.contains(m.pair_uuid) || m.drive_id == catalog.drive_id()) {
             continue;
         }
         throw Refusal(fmt::format(
             "'{}' holds the marker of pair '{}' ({}) of drive {}, and no catalog copy there tells "
-            "which destination it serves{}. A drive joins a pair through the copy that the "
-            "other drive's 'pair add' or first load leaves in the source's .barge/: load once "
-            "with drive {}, then add the pair here again. For an independent pair (another "
-            "destination, or a drive that is gone for good), add it with --separate",
-            escape_bytes(source), escape_bytes(m.pair_name), m.pair_uuid, m.drive_id,
+            "which destination it serves{}. A drive joins a pair through the copy of the other "
+            "drive's catalog that its load leaves in the source's .barge/: load once with drive "
+            "{} (its key saved there, if it is encrypted), then add the pair here again. For an "
+            "independent pair (another destination, or a drive that is gone for good), add it "
+            "with --separate",
+            escape_bytes(source), escape_bytes(m.pair_name), escape_bytes(m.pair_uuid),
+            escape_bytes(m.drive_id),
             found.notes.empty() ? "" : fmt::format(" ({})", fmt::join(found.notes, "; ")),
-            m.drive_id));
+            escape_bytes(m.drive_id)));
     }
 }
 
@@ -237,8 +241,9 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
     } else {
         std::string uuid = join ? join->pair.uuid : new_uuid();
         if (ps.source_marker && !join) {
-            // Marker first: a crash in between leaves a harmless marker, never a pair
-            // whose source cannot be recognized.
+            // Marker first: a crash in between leaves a marker (of this drive: it is
+            // never in this drive's own way), never a pair whose source cannot be
+            // recognized.
             try {
                 write_marker(ps.source, {uuid, ps.name, s.catalog().drive_id(), Role::source});
             } catch (const SystemError& e) {
@@ -247,23 +252,17 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
                                           e.what()));
             }
         }
-        Pair p = s.catalog().add_pair(ps, uuid);
+        Pair p;
+        try {
+            p = s.catalog().add_pair(ps, uuid);
+        } catch (const Error&) {
+            if (ps.source_marker && !join) {
+                remove_marker(ps.source, uuid, Role::source); // a failed pair add leaves nothing
+            }
+            throw;
+        }
         if (ps.source_marker) {
             save_keys_at(s.layout(), {ps.source}); // an encrypted drive: cron needs no passphrase
-        }
-        if (ps.source_marker && !join) {
-            // A second drive joins the pair through this drive's copy at the source
-            // (SPEC §9): left now, so that it can join before this drive's first load.
-            std::string drive_id = s.catalog().drive_id();
-            try {
-                write_seen_generation(ps.source, drive_id, s.catalog().generation());
-                s.catalog().update_copy(catalog_backup_path(ps.source, drive_id));
-            } catch (const Error& e) {
-                warnings.push_back(fmt::format(
-                    "leaving the catalog's copy in '{}': {} (another drive can join this pair "
-                    "once this one has loaded there)",
-                    escape_bytes(barge_dir(ps.source)), e.what()));
-            }
         }
         j.field("id", p.uuid);
         j.field("joined", join.has_value());

@@ -43,19 +43,18 @@ if command -v strace >/dev/null &&
 fi
 
 setup_pair --mass-change-limit 100 --on-delete trash --exclude '*.tmp'
-DRIVES=("$DRIVE")
-for ((i = 2; i <= drives; i++)); do
-    DRIVES+=("$T/drive$i")
-    expect_exit 0 barge init "$T/drive$i" --piece-size 1M
-    # Before the first drive's first load: it joins through the copy that
-    # drive's pair add left at the source.
-    expect_exit 0 barge -d "$T/drive$i" --json pair add p "$SRC" "$DST"
-    expect_eq true "$(json .joined)" "drive $i joins the pair"
-done
 : >"$T/states"
 perl "$mutator" "$SRC" "$seed" "$T/stop" "$T/states" 150
 expect_exit 0 barge load
 expect_exit 0 barge unload
+# The other drives join once the first has loaded (join_before_load.sh).
+DRIVES=("$DRIVE")
+for ((i = 2; i <= drives; i++)); do
+    DRIVES+=("$T/drive$i")
+    expect_exit 0 barge init "$T/drive$i" --piece-size 1M
+    expect_exit 0 barge -d "$T/drive$i" --json pair add p "$SRC" "$DST"
+    expect_eq true "$(json .joined)" "drive $i joins the pair"
+done
 
 # untorn WHEN: fails unless every file at the destination (not in .barge/)
 # holds a state the mutator logged.

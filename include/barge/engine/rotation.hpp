@@ -178,9 +178,9 @@ struct PairToJoin {
 struct JoinLookup {
     std::optional<PairToJoin> join;
     // The source's markers of pairs that no readable copy there describes, so
-    // that their destination is unknown: a pair another drive added before its
-    // pair add left a copy, one whose copy is gone or could not be read, or one
-    // of this drive's own (the caller knows those).
+    // that their destination is unknown: a pair another drive added and has not
+    // loaded with yet, one whose copy is gone or could not be read, or one of
+    // this drive's own (the caller knows those).
     std::vector<MarkerInfo> unknown;
     std::vector<std::string> notes; // copies that could not be read
 };
