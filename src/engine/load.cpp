@@ -381,7 +381,9 @@ private:
     }
 
     Fd open_source(const LoadCandidate& c) {
-        Fd fd = open_noatime_beneath(m_src.get(), c.rel());
+        // O_NONBLOCK: a FIFO put in the file's place since the scan must not
+        // hang the load until a writer comes (its stat then differs: a note).
+        Fd fd = open_noatime_beneath(m_src.get(), c.rel(), O_NONBLOCK);
         if (!fd) {
             int err = errno;
             // Gone, replaced by a symlink, or under a directory that became a

@@ -38,7 +38,9 @@ struct HashOutcome {
 HashOutcome hash_one(int root, const HashJob& job, const std::string& display,
                      std::vector<char>& buf) {
     HashOutcome out;
-    Fd fd = open_noatime_beneath(root, job.path);
+    // O_NONBLOCK: a FIFO put in the file's place since the walk must not hang
+    // the scan until a writer comes (its stat then differs: a note).
+    Fd fd = open_noatime_beneath(root, job.path, O_NONBLOCK);
     if (!fd) {
         out.raced = nothing_there(errno);
         out.error = out.raced ? "vanished or was replaced since the scan listed it"

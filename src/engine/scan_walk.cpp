@@ -90,6 +90,9 @@ Listing Lister::list(const std::string& dir, std::vector<std::string>& stack) {
         names = read_dir_names(fd.get(), dir);
     } catch (const SystemError& e) {
         l.error = e.what();
+        // getdents fails with ENOENT only on a directory removed since it was
+        // opened: removed while the walk listed it, as above.
+        l.vanished = e.err() == ENOENT;
         return l;
     }
     std::vector<std::string> subdirs;

@@ -99,6 +99,28 @@ expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the directory became a file"
 
+# A file replaced by a FIFO between the scan and its read: opened for reading
+# without O_NONBLOCK, the FIFO hung the load until a writer came (timeout: 124).
+# It is a note, and the next trip carries the FIFO.
+head -c 24000000 /dev/urandom >"$f"
+echo y >"$SRC/zy"
+age "$f" "$SRC/zy"
+sleep 2.1
+(copying_started; sleep 0.1; rm "$SRC/zy" && mkfifo "$SRC/zy") &
+changer=$!
+rc=0
+timeout 120 strace -f -qq -o /dev/null -P "$f" -e trace=pread64 -e inject=pread64:delay_enter=40000 \
+    "$BARGE" load >"$T/out" 2>"$T/err" || rc=$?
+wait $changer
+[[ $rc -eq 0 ]] || fail "fifo: load exited $rc: $(cat "$T/out" "$T/err")"
+grep -q "zy' changed since the scan" "$T/out" || fail "fifo: no note for zy: $(cat "$T/out")"
+expect_exit 0 barge unload
+age "$SRC/zy"
+sleep 2.1
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after a file became a FIFO"
+
 # A directory replaced by a file between its parent's listing and its own: a
 # note, not a problem; its rows stay as they were until the next scan (exit 3
 # before, "cannot open directory: Not a directory"). The scan is slowed down

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # A rescan's hash phase runs after the walk has committed what it listed; on a
 # large new tree that is hours later. A file changed, removed or replaced by a
-# symlink in between is a race with the user, not a failure (SPEC §7.7: it is
+# symlink or a FIFO in between is a race with the user, not a failure (SPEC §7.7: it is
 # examined on a later run): a note, exit 0, as load says of a file that changed
 # while being read. Exit 3 before ("changed since the scan listed it", "open: No
 # such file or directory", "open: Too many levels of symbolic links"), which a
-# cron scan of a live tree would have raised as an alarm. The file stays "not
+# cron scan of a live tree would have raised as an alarm; the FIFO hung the scan
+# (open without O_NONBLOCK waits for a writer). The file stays "not
 # hashed" in status until the next scan, which hashes it or records it gone.
 source "$(dirname "$0")/lib.sh"
 need_strace_delays
 
-setup_pair
+setup_pair --on-delete trash # the directory gone at the end leaves the destination
 echo base >"$SRC/base"
 age "$SRC/base"
 expect_exit 0 barge load
@@ -24,6 +25,7 @@ echo one >"$SRC/z-changed"
 echo two >"$SRC/z-gone"
 echo three >"$SRC/z-link"
 echo four >"$SRC/z-steady"
+echo five >"$SRC/z-fifo"
 age "$SRC"/a?.bin "$SRC"/z-*
 strace -f -qq -o /dev/null -P "$SRC/a1.bin" -P "$SRC/a2.bin" -e trace=read \
     -e inject=read:delay_enter=400000 "$BARGE" scan >"$T/out" 2>"$T/err" &
@@ -45,17 +47,25 @@ echo more >>"$SRC/z-changed"
 rm "$SRC/z-gone"
 rm "$SRC/z-link"
 ln -s base "$SRC/z-link"
+# A FIFO in a file's place: opened for reading without O_NONBLOCK, it would
+# hang the scan until a writer came (the watchdog ends that wait).
+rm "$SRC/z-fifo"
+mkfifo "$SRC/z-fifo"
+(sleep 60 && kill $tracer) >/dev/null 2>&1 & # not holding the test's output open
+watchdog=$!
 rc=0
 wait $tracer || rc=$?
+kill $watchdog 2>/dev/null || true
 [[ $rc -eq 0 ]] || fail "scan exited $rc: $(cat "$T/out" "$T/err")"
 for want in "z-changed' changed since the scan listed it" \
     "z-gone' vanished or was replaced since the scan listed it" \
-    "z-link' vanished or was replaced since the scan listed it"; do
+    "z-link' vanished or was replaced since the scan listed it" \
+    "z-fifo' changed since the scan listed it"; do
     grep -qF "$want" "$T/out" || fail "no note '$want': $(cat "$T/out")"
 done
 [[ ! -s $T/err ]] || fail "the scan wrote on stderr: $(cat "$T/err")"
 expect_exit 0 barge status --json
-expect_eq 3 "$(json '.pairs[0].unhashed')" "files left unhashed by the raced scan"
+expect_eq 4 "$(json '.pairs[0].unhashed')" "files left unhashed by the raced scan"
 
 # The next scan hashes what changed, records the gone file and the symlink.
 expect_exit 0 barge scan
@@ -65,4 +75,35 @@ age "$SRC"/z-changed
 expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the raced scan"
+
+# A directory removed while the walk lists it (its first getdents64 delayed 2 s,
+# the directory removed meanwhile): getdents then fails with ENOENT, which is the
+# same race as a directory gone before its open: a note, not exit 3 ("getdents
+# '...': No such file or directory" before; random_live_source.sh seed 24).
+mkdir "$SRC/gone-dir"
+echo q >"$SRC/gone-dir/q"
+age "$SRC/gone-dir/q" "$SRC/gone-dir"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+strace -f -qq -o /dev/null -P "$SRC/gone-dir" -e trace=getdents64 \
+    -e inject=getdents64:delay_enter=2000000 "$BARGE" scan >"$T/out" 2>"$T/err" &
+tracer=$!
+listing=
+for ((i = 0; i < 3000 && !listing; i++)); do
+    pid=$(pgrep -P $tracer | head -1) || true
+    for fd in /proc/${pid:-none}/fd/*; do
+        [[ $(readlink "$fd" 2>/dev/null) == "$SRC/gone-dir" ]] && listing=1 && break
+    done
+    [[ $listing ]] || sleep 0.01
+done
+[[ $listing ]] || fail "the scan never opened gone-dir"
+rm -r "$SRC/gone-dir"
+rc=0
+wait $tracer || rc=$?
+[[ $rc -eq 0 ]] || fail "gone-dir: scan exited $rc: $(cat "$T/out" "$T/err")"
+grep -qF "gone-dir' vanished or was replaced while the scan listed it" "$T/out" ||
+    fail "gone-dir: no note: $(cat "$T/out")"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+expect_same_tree "$SRC" "$DST" "after a directory vanished while listed"
 echo ok
