@@ -257,7 +257,11 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
             p = s.catalog().add_pair(ps, uuid);
         } catch (const Error&) {
             if (ps.source_marker && !join) {
-                remove_marker(ps.source, uuid, Role::source); // a failed pair add leaves nothing
+                try {
+                    remove_marker(ps.source, uuid, Role::source); // a failed pair add leaves nothing
+                } catch (const Error& e) {
+                    warn(e.what()); // the first error is the one to report
+                }
             }
             throw;
         }

@@ -648,9 +648,15 @@ Destination::Trashed Destination::trash(const EntryPath& d) {
     write_into(parent.get(), d.parent);
     if (S_ISDIR(st.st_mode)) {
         // An emptied directory is removed; one still holding something (the
-        // user's own files, or what the caller still tracks there) stays.
-        return ::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR) == 0 ? Trashed::removed_dir
-                                                                           : Trashed::kept_dir;
+        // user's own files, or what the caller still tracks there) stays. Any
+        // other failure (a mount point, EIO) is reported, its row kept.
+        if (::unlinkat(parent.get(), d.name.c_str(), AT_REMOVEDIR) == 0) {
+            return Trashed::removed_dir;
+        }
+        if (errno == ENOTEMPTY || errno == EEXIST) {
+            return Trashed::kept_dir;
+        }
+        throw_errno("remove directory", display(d.rel()));
     }
     move_aside(parent.get(), d, "trash", false);
     return Trashed::moved;

@@ -31,4 +31,26 @@ expect_exit 0 barge unload
 [[ ! -e $DST/d ]] || fail "d stayed at the destination: $(find "$DST/d")"
 expect_same_tree "$SRC" "$DST" "once d/e/f could be trashed"
 ls "$DST"/.barge/trash/*/d/e/f >/dev/null || fail "d/e/f is not in the trash"
+
+# A directory whose rmdir fails for another reason (here a mount point: EBUSY)
+# is reported, naming it, and keeps its row: before, it was forgotten silently
+# and stayed. Once unmounted, the next unload removes it.
+mkdir -p "$SRC/m" # empty: the mount must hide nothing barge would trash
+age "$SRC/m"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+rm -r "$SRC/m"
+mkdir "$T/mnt-src" && echo v >"$T/mnt-src/v"
+if mount --bind "$T/mnt-src" "$DST/m" 2>/dev/null; then
+    on_exit "umount '$DST/m' 2>/dev/null"
+    expect_exit 0 barge load
+    expect_exit 3 barge unload
+    grep -q "remove directory.*m'.*busy" "$T/out" || fail "the unload does not name m: $(cat "$T/out")"
+    umount "$DST/m"
+    expect_exit 0 barge unload
+    [[ ! -e $DST/m ]] || fail "m stayed at the destination once unmounted"
+    expect_same_tree "$SRC" "$DST" "once m was unmounted"
+else
+    echo "note: mount --bind is not permitted here: the mount-point case is not run" >&2
+fi
 echo ok
