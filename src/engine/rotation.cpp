@@ -887,7 +887,11 @@ JoinLookup find_pair_to_join(const std::string& source, const std::string& dest,
                              const std::string& self, const CopyKeys& keys) {
     JoinLookup out;
     auto& join = out.join;
-    std::set<std::string> described;
+    std::vector<MarkerInfo> markers = markers_at(source, Role::source); // read once
+    std::set<std::string> marked, described;
+    for (const auto& m : markers) {
+        marked.insert(m.pair_uuid);
+    }
     for (const auto& [id, path] : copies_at(source, self)) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
@@ -898,7 +902,7 @@ JoinLookup find_pair_to_join(const std::string& source, const std::string& dest,
         for (auto& p : copy.cat->pairs()) {
             described.insert(p.uuid);
             if (p.source != source || p.dest != dest || !p.source_marker ||
-                !has_marker(source, p.uuid, Role::source)) {
+                !marked.contains(p.uuid)) {
                 continue;
             }
             if (join && join->pair.uuid != p.uuid) {
@@ -913,7 +917,7 @@ JoinLookup find_pair_to_join(const std::string& source, const std::string& dest,
             join->drives.emplace_back(id, copy.cat->meta("label").value_or(""));
         }
     }
-    for (auto& m : markers_at(source, Role::source)) {
+    for (auto& m : markers) {
         if (!described.contains(m.pair_uuid)) {
             out.unknown.push_back(std::move(m));
         }
