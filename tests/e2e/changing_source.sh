@@ -135,15 +135,7 @@ expect_exit 0 barge unload
 strace -f -qq -o /dev/null -e trace=newfstatat -e inject=newfstatat:delay_enter=2000 \
     "$BARGE" scan >"$T/out" 2>"$T/err" &
 tracer=$!
-listing=$(realpath "$SRC/a-many")
-opened=
-for ((i = 0; i < 6000 && !opened; i++)); do
-    for fd in /proc/$(pgrep -P $tracer | head -1)/fd/*; do
-        [[ $(readlink "$fd" 2>/dev/null) == "$listing" ]] && opened=1 && break
-    done
-    [[ $opened ]] || sleep 0.01
-done
-[[ $opened ]] || fail "vanished: the scan never opened a-many"
+wait_traced_open $tracer "$(realpath "$SRC/a-many")" || fail "vanished: the scan never opened a-many"
 rm -r "$SRC/zz2"
 echo now-a-file >"$SRC/zz2"
 rc=0

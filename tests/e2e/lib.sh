@@ -114,6 +114,23 @@ sql_write() { catalog_sql "$DRIVE/barge.db" "$1"; }
 # LeakSanitizer cannot run under ptrace: scenarios that run barge under strace
 # call this first (the others, and the unit tests, keep leak checking).
 no_leak_check_under_strace() { export ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"; }
+# wait_traced_open TRACER PATH [POS]: waits (up to 60 s) until the process that
+# strace TRACER runs holds PATH open, with its position past POS when given
+# (it has read from it); returns 1 if it never does.
+wait_traced_open() {
+    local tracer=$1 path=$2 min=${3:-} pid fd pos i
+    for ((i = 0; i < 6000; i++)); do
+        pid=$(pgrep -P "$tracer" | head -1) || true
+        for fd in /proc/${pid:-none}/fd/*; do
+            [[ $(readlink "$fd" 2>/dev/null) == "$path" ]] || continue
+            [[ -z $min ]] && return 0
+            pos=$(awk '/^pos:/ {print $2}' "/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null) || true
+            ((${pos:-0} > min)) && return 0
+        done
+        sleep 0.01
+    done
+    return 1
+}
 # need_strace_kills: skips unless strace can kill barge at a chosen system
 # call here; then turns leak checking off.
 need_strace_kills() {

@@ -32,17 +32,7 @@ strace -f -qq -o /dev/null -P "$SRC/a1.bin" -P "$SRC/a2.bin" -e trace=read \
 tracer=$!
 # Waits until a1.bin has been read from (its descriptor's position moved): the
 # walk is over and the hash phase is reading it.
-reading=
-for ((i = 0; i < 3000 && !reading; i++)); do
-    pid=$(pgrep -P $tracer | head -1) || true
-    for fd in /proc/${pid:-none}/fd/*; do
-        [[ $(readlink "$fd" 2>/dev/null) == "$SRC/a1.bin" ]] || continue
-        pos=$(awk '/^pos:/ {print $2}' "/proc/$pid/fdinfo/${fd##*/}" 2>/dev/null) || true
-        [[ ${pos:-0} -gt 0 ]] && reading=1 && break
-    done
-    [[ $reading ]] || sleep 0.01
-done
-[[ $reading ]] || fail "the scan never read a1.bin"
+wait_traced_open $tracer "$SRC/a1.bin" 0 || fail "the scan never read a1.bin"
 echo more >>"$SRC/z-changed"
 rm "$SRC/z-gone"
 rm "$SRC/z-link"
@@ -88,15 +78,7 @@ expect_exit 0 barge unload
 strace -f -qq -o /dev/null -P "$SRC/gone-dir" -e trace=getdents64 \
     -e inject=getdents64:delay_enter=2000000 "$BARGE" scan >"$T/out" 2>"$T/err" &
 tracer=$!
-listing=
-for ((i = 0; i < 3000 && !listing; i++)); do
-    pid=$(pgrep -P $tracer | head -1) || true
-    for fd in /proc/${pid:-none}/fd/*; do
-        [[ $(readlink "$fd" 2>/dev/null) == "$SRC/gone-dir" ]] && listing=1 && break
-    done
-    [[ $listing ]] || sleep 0.01
-done
-[[ $listing ]] || fail "the scan never opened gone-dir"
+wait_traced_open $tracer "$SRC/gone-dir" || fail "the scan never opened gone-dir"
 rm -r "$SRC/gone-dir"
 rc=0
 wait $tracer || rc=$?
