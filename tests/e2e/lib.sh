@@ -208,6 +208,7 @@ exfat_mount() {
     on_exit "losetup -d $loop"
     mount.exfat-fuse "$loop" "$T/$name" >/dev/null 2>&1 || skip "cannot mount exfat-fuse here"
     on_exit "umount '$T/$name'"
+    [[ $(stat -f -c %T "$T/$name") == fuseblk ]] || fail "$T/$name is not the exFAT mount"
 }
 
 # Where a file's data and holes lie: "DATA 0 HOLE 65536 DATA 819200 ..." by
@@ -359,6 +360,19 @@ expect_same_tree() {
 declare -A ID # drive directory -> drive id
 
 # mkdrive DIR: a fresh drive; its id in ID[DIR].
+# init_encrypted DIR: an encrypted drive at DIR (passphrase from
+# $BARGE_PASSPHRASE_FILE; the key derivation kept cheap for tests).
+init_encrypted() {
+    expect_exit 0 barge init "$1" --encrypt --kdf-memory 8KiB --kdf-passes 1 --piece-size 1M
+    [[ -f $1/barge.key ]] || fail "$1 is not encrypted: no barge.key"
+}
+# all_copies_read: returns 1 (printing its output) unless the run just made
+# ($T/out, $T/err) read every other drive's catalog copy it found (a sealed one
+# needs the key saved at the endpoint: an unread copy is only a note).
+all_copies_read() {
+    ! grep -q "could not be read from" "$T/out" "$T/err" || { cat "$T/out" "$T/err" >&2; return 1; }
+}
+
 mkdrive() {
     expect_exit 0 barge --json init "$1" --piece-size 1M
     ID[$1]=$(json .drive_id)

@@ -28,7 +28,6 @@ rounds=${BARGE_HISTORY_ROUNDS:-24}
 options=()
 if [[ ${BARGE_HISTORY_EXFAT:-0} == 1 ]]; then
     exfat_mount xdrive
-    [[ $(stat -f -c %T "$T/xdrive") == fuseblk ]] || fail "$T/xdrive is not the exFAT mount"
     DRIVE=$T/xdrive/drive
     export BARGE_DRIVE=$DRIVE
     options=(--reserve 1M) # the default reserve (1 GiB) is more than the drive

@@ -18,10 +18,18 @@
 # changes (not their timing against barge, which varies from run to run);
 # BARGE_LIVE_ROUNDS (default 8). BARGE_LIVE_DRIVES=N (default 1) serves the
 # pair with N drives in rotation, one round each in turn, each unloaded at once;
-# at the end each makes a trip and must find nothing left to carry. With two
-# drives, 5 seeds of 80 end with empty directories at the destination that the
-# source no longer has and no catalog knows (docs/testing.md): open, so this
-# variant is not in the suite yet.
+# at the end each makes a trip and must find nothing left to carry; each run
+# must have read the other drives' catalog copies (random_live_rotation.sh runs
+# two drives). BARGE_LIVE_ENCRYPT=1 encrypts the first drive (and the third,
+# ...): sealed cargo and catalog copies. BARGE_LIVE_PARTIAL=1 gives each round's load a --max-bytes of 64 KiB
+# to 1 MiB, so that loads stop part way through a changing tree, and fails
+# unless some load was kept back. BARGE_LIVE_EXFAT=1 puts each drive on its own
+# 64 MiB exFAT file system, as most external drives come. BARGE_LIVE_KILLS=1
+# kills (SIGKILL) a scan (2 to 80 ms after it starts, of about 100 ms) or a load
+# (5 to 200 ms), in turn, at full speed, in every other turn of the drives
+# (rounds 1, 3, 5, 7 with one drive; 1, 2, 5, 6 with two), before the round's own
+# scan and load, which must then exit 0 with nothing on stderr; fails unless
+# some run was killed while it held the drive.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 seed=${BARGE_LIVE_SEED:-1}
@@ -42,7 +50,43 @@ if command -v strace >/dev/null &&
         -e inject=newfstatat:delay_enter=2000 -e inject=read:delay_enter=2000)
 fi
 
-setup_pair --mass-change-limit 100 --on-delete trash --exclude '*.tmp'
+encrypt=${BARGE_LIVE_ENCRYPT:-0}
+partial=${BARGE_LIVE_PARTIAL:-0}
+kept_back=0 # loads that stopped at --max-bytes
+kills=${BARGE_LIVE_KILLS:-0}
+killed=0 # runs that a kill ended while they held the drive
+tries=0  # runs started to be killed
+if [[ $encrypt == 1 ]]; then
+    printf 'passphrase of the live source\n' >"$T/pass"
+    export BARGE_PASSPHRASE_FILE=$T/pass
+fi
+# init_drive N PATH: drive N, encrypted when BARGE_LIVE_ENCRYPT=1 and N is odd.
+init_drive() {
+    if [[ $encrypt == 1 ]] && (($1 % 2 == 1)); then
+        init_encrypted "$2"
+    else
+        expect_exit 0 barge init "$2" --piece-size 1M
+    fi
+}
+exfat=${BARGE_LIVE_EXFAT:-0}
+options=()
+# drive_path N: sets d to where drive N lives (on its own exFAT mount with
+# BARGE_LIVE_EXFAT=1).
+drive_path() {
+    d=$T/drive$1
+    [[ $exfat == 1 ]] || return 0
+    exfat_mount "x$1"
+    d=$T/x$1/drive
+}
+if [[ $exfat == 1 ]]; then
+    options=(--reserve 1M) # the default reserve (1 GiB) is more than the drive
+    drive_path 1
+    DRIVE=$d
+    export BARGE_DRIVE=$DRIVE
+fi
+mkdir -p "$SRC"
+init_drive 1 "$DRIVE"
+expect_exit 0 barge pair add p "$SRC" "$DST" --mass-change-limit 100 --on-delete trash --exclude '*.tmp' "${options[@]}"
 : >"$T/states"
 perl "$mutator" "$SRC" "$seed" "$T/stop" "$T/states" 150
 expect_exit 0 barge load
@@ -50,9 +94,10 @@ expect_exit 0 barge unload
 # The other drives join once the first has loaded (join_before_load.sh).
 DRIVES=("$DRIVE")
 for ((i = 2; i <= drives; i++)); do
-    DRIVES+=("$T/drive$i")
-    expect_exit 0 barge init "$T/drive$i" --piece-size 1M
-    expect_exit 0 barge -d "$T/drive$i" --json pair add p "$SRC" "$DST"
+    drive_path "$i"
+    DRIVES+=("$d")
+    init_drive "$i" "$d"
+    expect_exit 0 barge -d "$d" --json pair add p "$SRC" "$DST" "${options[@]}"
     expect_eq true "$(json .joined)" "drive $i joins the pair"
 done
 
@@ -82,16 +127,51 @@ for ((round = 1; round <= rounds; round++)); do
     sleep 0.2
     run=("$BARGE")
     ((round % 2 == 0)) && run=("${slow[@]}" "$BARGE")
+    limit=()
+    [[ $partial != 1 ]] || limit=(--max-bytes $(((1 + (seed * 7 + round * 5) % 16) * 65536)))
+    if [[ $kills == 1 ]] && (((round - 1) / drives % 2 == 0)); then
+        victim=(scan)
+        ms=$(((seed * 31 + round * 17) % 79 + 2))
+        if (((tries + tries / 2) % 2 == 1)); then # scan, load, load, scan, ...
+            victim=(load "${limit[@]}")
+            ms=$(((seed * 31 + round * 17) % 196 + 5))
+        fi
+        tries=$((tries + 1))
+        # Not timeout(1): its kill leaves barge dying, still holding the drive's
+        # lock, when the next run starts; wait returns once it is gone.
+        "$BARGE" "${victim[@]}" >"$T/out" 2>"$T/err" &
+        pid=$!
+        sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+        kill -KILL $pid 2>/dev/null || true
+        rc=0
+        wait $pid || rc=$?
+        held=no # it wrote its pid into the lock file once it held the drive
+        ! grep -q "pid $pid " "$BARGE_DRIVE/barge.lock" 2>/dev/null || held=yes
+        echo "round $round: ${victim[0]} on $(basename "$BARGE_DRIVE"), killed after $ms ms: exit $rc, held the drive: $held"
+        if [[ $rc != 0 && $rc != 137 ]] || [[ $rc == 0 && -s $T/err ]]; then
+            stop_mutator
+            fail "round $round: ${victim[0]}, to be killed, exited $rc: $(cat "$T/out" "$T/err")"
+        fi
+        [[ $rc != 137 || $held != yes ]] || killed=$((killed + 1))
+        all_copies_read || fail "round $round: ${victim[0]} could not read another drive's catalog copy"
+    fi
     for cmd in scan load; do
         rc=0
-        "${run[@]}" "$cmd" >"$T/out" 2>"$T/err" || rc=$?
+        if [[ $cmd == load ]]; then
+            "${run[@]}" load "${limit[@]}" >"$T/out" 2>"$T/err" || rc=$?
+        else
+            "${run[@]}" scan >"$T/out" 2>"$T/err" || rc=$?
+        fi
         if [[ $rc -ne 0 || -s $T/err ]]; then
             stop_mutator
             fail "round $round: $cmd exited $rc: $(cat "$T/out" "$T/err")"
         fi
+        all_copies_read || fail "round $round: $cmd could not read another drive's catalog copy"
     done
+    ! grep -q -e "--max-bytes reached" "$T/out" || kept_back=$((kept_back + 1))
     stop_mutator
     expect_exit 0 barge unload
+    all_copies_read || fail "round $round: the unload could not read another drive's catalog copy"
     untorn "round $round"
     expect_exit 0 barge verify-destination
 done
@@ -101,7 +181,9 @@ settle
 for d in "${DRIVES[@]}"; do
     export BARGE_DRIVE=$d
     expect_exit 0 barge load
+    all_copies_read || fail "$d: the last load could not read another drive's catalog copy"
     expect_exit 0 barge unload
+    all_copies_read || fail "$d: the last unload could not read another drive's catalog copy"
     expect_exit 0 barge --json status
     expect_eq 0 "$(json '.pairs[0].pending.files')" "$d: files pending once the source settled"
     expect_same_tree "$SRC" "$DST" "$d: once the source settled"
@@ -109,4 +191,6 @@ for d in "${DRIVES[@]}"; do
     expect_exit 0 barge verify-destination
 done
 untorn "once the source settled"
+[[ $partial != 1 ]] || ((kept_back > 0)) || fail "no load of $rounds rounds was kept back by --max-bytes"
+[[ $kills != 1 ]] || ((killed > 0)) || fail "no run of $rounds rounds was killed while it held the drive"
 echo ok
