@@ -10,7 +10,8 @@
 # order of changes is seeded; their timing against barge is not. With N, it
 # makes N new files and directories at once and exits (the first tree). With
 # LIVE_XATTRS=1 in the environment, it also sets and removes user.* extended
-# attributes (setfattr).
+# attributes (setfattr); with LIVE_ACLS=1, POSIX ACLs (setfacl: access ACLs on
+# files and directories, default ACLs on directories, which new entries inherit).
 use strict;
 use warnings;
 use Digest::MD5;
@@ -155,6 +156,17 @@ push @ops, [4, sub { # an attribute set or removed (the ctime moves)
     rand() < 0.7 ? system('setfattr', '-n', $name, '-v', int(rand(1000)), $e)
                  : system("setfattr -x $name '$e' 2>/dev/null");
 }] if ($ENV{LIVE_XATTRS} // '') eq '1';
+push @ops, [3, sub { # an ACL set, changed or removed (the ctime moves)
+    my @e = (entries('f'), entries('d'));
+    return unless @e;
+    my $e = "$root/" . pick(@e);
+    my $r = rand();
+    my $acl = $r < 0.5 ? '-m u:nobody:' . pick(qw(r rw rx))
+            : $r < 0.7 ? '-m g:' . pick(qw(daemon bin)) . ':' . pick(qw(r rx))
+            : $r < 0.85 && -d $e ? '-d -m u:nobody:rx'
+            : '-b';
+    system("setfacl $acl '$e' 2>/dev/null"); # it may be gone already
+}] if ($ENV{LIVE_ACLS} // '') eq '1';
 my $total = 0;
 $total += $_->[0] for @ops;
 until (-e $stop) {

@@ -3,16 +3,16 @@
 # `barge load` run, live_mutator.pl changes the tree without pause (new,
 # rewritten, appended, truncated, deleted, renamed and hard-linked files;
 # directories made, removed, moved and replaced by files; files replaced by
-# symlinks and back; modes; mtimes set back; user.* extended attributes where
-# setfattr works here, compared at the end too). Each round: scan and load must
-# exit 0 with nothing on stderr (a race with the user is a note, never a
-# failure), the unload must exit 0, every file at the destination must hold a
-# state its source file really had (the mutator logs each state's MD5; a file
-# delivered torn, bytes of two states, is not among them), and
-# verify-destination must find what the catalog says was delivered. Then the source
-# settles, and one more trip makes the destination equal to the source byte for
-# byte (contents, modes, mtimes, symlinks, hard links) and verify-destination
-# passes. Where strace can slow system calls, every other round runs barge with
+# symlinks and back; modes; mtimes set back; user.* extended attributes and
+# POSIX ACLs where setfattr and setfacl work here, compared at the end too).
+# Each round: scan and load must exit 0 with nothing on stderr (a race with the
+# user is a note, never a failure), the unload must exit 0, every file at the
+# destination must hold a state its source file really had (the mutator logs
+# each state's MD5; a file delivered torn, bytes of two states, is not among
+# them), and verify-destination must find what the catalog says was delivered.
+# Then the source settles, and one more trip makes the destination equal to the
+# source byte for byte (contents, modes, mtimes, symlinks, hard links,
+# attributes) and verify-destination passes. Where strace can slow system calls, every other round runs barge with
 # each stat and read of the walk and the hashing delayed (2 ms), so that more
 # changes land inside a scan and a load. BARGE_LIVE_SEED (default 1) seeds the
 # changes (not their timing against barge, which varies from run to run);
@@ -39,6 +39,9 @@ mutator=$(dirname "$0")/live_mutator.pl
 touch "$T/probe"
 if command -v setfattr >/dev/null && setfattr -n user.probe -v 1 "$T/probe" 2>/dev/null; then
     export LIVE_XATTRS=1 MANIFEST_XATTRS=1
+    if command -v getfacl >/dev/null && setfacl -m u:nobody:r "$T/probe" 2>/dev/null; then
+        export LIVE_ACLS=1
+    fi
 fi
 slow=()
 if command -v strace >/dev/null &&
