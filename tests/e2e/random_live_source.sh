@@ -29,7 +29,9 @@
 # (5 to 200 ms), in turn, at full speed, in every other turn of the drives
 # (rounds 1, 3, 5, 7 with one drive; 1, 2, 5, 6 with two), before the round's own
 # scan and load, which must then exit 0 with nothing on stderr; fails unless
-# some run was killed while it held the drive.
+# some run was killed while it held the drive. BARGE_LIVE_BUDGET=1 gives each
+# round's scan a --max-time of 10 to 90 ms, so that scans stop part way through
+# their hashing and the next run continues, and fails unless some scan stopped.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 seed=${BARGE_LIVE_SEED:-1}
@@ -59,6 +61,8 @@ kept_back=0 # loads that stopped at --max-bytes
 kills=${BARGE_LIVE_KILLS:-0}
 killed=0 # runs that a kill ended while they held the drive
 tries=0  # runs started to be killed
+budget=${BARGE_LIVE_BUDGET:-0}
+stopped=0 # scans that stopped at --max-time
 if [[ $encrypt == 1 ]]; then
     printf 'passphrase of the live source\n' >"$T/pass"
     export BARGE_PASSPHRASE_FILE=$T/pass
@@ -130,7 +134,8 @@ for ((round = 1; round <= rounds; round++)); do
     sleep 0.2
     run=("$BARGE")
     ((round % 2 == 0)) && run=("${slow[@]}" "$BARGE")
-    limit=()
+    limit=() max_time=()
+    [[ $budget != 1 ]] || max_time=(--max-time "0.0$((1 + (seed * 3 + round) % 9))s")
     [[ $partial != 1 ]] || limit=(--max-bytes $(((1 + (seed * 7 + round * 5) % 16) * 65536)))
     if [[ $kills == 1 ]] && (((round - 1) / drives % 2 == 0)); then
         victim=(scan)
@@ -163,13 +168,14 @@ for ((round = 1; round <= rounds; round++)); do
         if [[ $cmd == load ]]; then
             "${run[@]}" load "${limit[@]}" >"$T/out" 2>"$T/err" || rc=$?
         else
-            "${run[@]}" scan >"$T/out" 2>"$T/err" || rc=$?
+            "${run[@]}" scan "${max_time[@]}" >"$T/out" 2>"$T/err" || rc=$?
         fi
         if [[ $rc -ne 0 || -s $T/err ]]; then
             stop_mutator
             fail "round $round: $cmd exited $rc: $(cat "$T/out" "$T/err")"
         fi
         all_copies_read || fail "round $round: $cmd could not read another drive's catalog copy"
+        [[ $cmd != scan ]] || ! grep -q "stopped early" "$T/out" || stopped=$((stopped + 1))
     done
     ! grep -q -e "--max-bytes reached" "$T/out" || kept_back=$((kept_back + 1))
     stop_mutator
@@ -194,6 +200,8 @@ for d in "${DRIVES[@]}"; do
     expect_exit 0 barge verify-destination
 done
 untorn "once the source settled"
+echo "loads kept back by --max-bytes: $kept_back; scans stopped by --max-time: $stopped; runs killed holding the drive: $killed of $tries"
 [[ $partial != 1 ]] || ((kept_back > 0)) || fail "no load of $rounds rounds was kept back by --max-bytes"
+[[ $budget != 1 ]] || ((stopped > 0)) || fail "no scan of $rounds rounds stopped at --max-time"
 [[ $kills != 1 ]] || ((killed > 0)) || fail "no run of $rounds rounds was killed while it held the drive"
 echo ok
