@@ -359,7 +359,6 @@ expect_same_tree() {
 # Several drives in one scenario (rotation.sh, rotation_faults.sh).
 declare -A ID # drive directory -> drive id
 
-# mkdrive DIR: a fresh drive; its id in ID[DIR].
 # init_encrypted DIR: an encrypted drive at DIR (passphrase from
 # $BARGE_PASSPHRASE_FILE; the key derivation kept cheap for tests).
 init_encrypted() {
@@ -373,6 +372,7 @@ all_copies_read() {
     ! grep -q "could not be read from" "$T/out" "$T/err" || { cat "$T/out" "$T/err" >&2; return 1; }
 }
 
+# mkdrive DIR: a fresh drive; its id in ID[DIR].
 mkdrive() {
     expect_exit 0 barge --json init "$1" --piece-size 1M
     ID[$1]=$(json .drive_id)

@@ -3,8 +3,10 @@
 # `barge load` run, live_mutator.pl changes the tree without pause (new,
 # rewritten, appended, truncated, deleted, renamed and hard-linked files;
 # directories made, removed, moved and replaced by files; files replaced by
-# symlinks and back; modes; mtimes set back; user.* extended attributes and
-# POSIX ACLs where setfattr and setfacl work here, compared at the end too).
+# symlinks and back; modes; mtimes set back; user.* extended attributes where
+# setfattr works here, and POSIX ACLs where setfacl does and barge runs as
+# root, which alone carries them; all compared at the end too).
+#
 # Each round: scan and load must exit 0 with nothing on stderr (a race with the
 # user is a note, never a failure), the unload must exit 0, every file at the
 # destination must hold a state its source file really had (the mutator logs
@@ -12,26 +14,32 @@
 # them), and verify-destination must find what the catalog says was delivered.
 # Then the source settles, and one more trip makes the destination equal to the
 # source byte for byte (contents, modes, mtimes, symlinks, hard links,
-# attributes) and verify-destination passes. Where strace can slow system calls, every other round runs barge with
-# each stat and read of the walk and the hashing delayed (2 ms), so that more
-# changes land inside a scan and a load. BARGE_LIVE_SEED (default 1) seeds the
-# changes (not their timing against barge, which varies from run to run);
-# BARGE_LIVE_ROUNDS (default 8). BARGE_LIVE_DRIVES=N (default 1) serves the
-# pair with N drives in rotation, one round each in turn, each unloaded at once;
-# at the end each makes a trip and must find nothing left to carry; each run
-# must have read the other drives' catalog copies (random_live_rotation.sh runs
-# two drives). BARGE_LIVE_ENCRYPT=1 encrypts the first drive (and the third,
-# ...): sealed cargo and catalog copies. BARGE_LIVE_PARTIAL=1 gives each round's load a --max-bytes of 64 KiB
-# to 1 MiB, so that loads stop part way through a changing tree, and fails
-# unless some load was kept back. BARGE_LIVE_EXFAT=1 puts each drive on its own
-# 64 MiB exFAT file system, as most external drives come. BARGE_LIVE_KILLS=1
-# kills (SIGKILL) a scan (2 to 80 ms after it starts, of about 100 ms) or a load
-# (5 to 200 ms), in turn, at full speed, in every other turn of the drives
-# (rounds 1, 3, 5, 7 with one drive; 1, 2, 5, 6 with two), before the round's own
-# scan and load, which must then exit 0 with nothing on stderr; fails unless
-# some run was killed while it held the drive. BARGE_LIVE_BUDGET=1 gives each
-# round's scan a --max-time of 10 to 90 ms, so that scans stop part way through
-# their hashing and the next run continues, and fails unless some scan stopped.
+# attributes) and verify-destination passes. Where strace can slow system
+# calls, every other round runs barge with each stat and read of the walk and
+# the hashing delayed (2 ms), so that more changes land inside a scan and a load.
+#
+# BARGE_LIVE_SEED (default 1) seeds the changes (not their timing against
+# barge, which varies from run to run); BARGE_LIVE_ROUNDS (default 8).
+# BARGE_LIVE_DRIVES=N (default 1) serves the pair with N drives in rotation,
+# one round each in turn, each unloaded at once; at the end each makes a trip
+# and must find nothing left to carry; each run must have read the other
+# drives' catalog copies. The other options each fail the test unless they
+# caught something:
+# - BARGE_LIVE_ENCRYPT=1 encrypts the first drive (and the third, ...): sealed
+#   cargo and catalog copies;
+# - BARGE_LIVE_PARTIAL=1 gives each round's load a --max-bytes of 64 KiB to
+#   1 MiB, so that loads stop part way through a changing tree (some must);
+# - BARGE_LIVE_BUDGET=1 gives each round's scan a --max-time of 10 to 90 ms,
+#   so that scans stop part way through their hashing (some must);
+# - BARGE_LIVE_KILLS=1 kills (SIGKILL) a scan (2 to 80 ms after it starts, of
+#   about 100 ms) or a load (5 to 200 ms), in the order scan, load, load, scan,
+#   at full speed, in every other turn of the drives (rounds 1, 3, 5, 7 with one
+#   drive; 1, 2, 5, 6 with two), before the round's own scan and load, which
+#   must then exit 0 with nothing on stderr (some run must be killed while it
+#   held the drive);
+# - BARGE_LIVE_EXFAT=1 puts each drive on its own 64 MiB exFAT file system, as
+#   most external drives come.
+# random_live_rotation.sh runs two drives with all but exFAT.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 seed=${BARGE_LIVE_SEED:-1}
@@ -41,7 +49,8 @@ mutator=$(dirname "$0")/live_mutator.pl
 touch "$T/probe"
 if command -v setfattr >/dev/null && setfattr -n user.probe -v 1 "$T/probe" 2>/dev/null; then
     export LIVE_XATTRS=1 MANIFEST_XATTRS=1
-    if command -v getfacl >/dev/null && setfacl -m u:nobody:r "$T/probe" 2>/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v getfacl >/dev/null &&
+        setfacl -m u:nobody:r "$T/probe" 2>/dev/null; then
         export LIVE_ACLS=1
     fi
 fi
@@ -145,8 +154,9 @@ for ((round = 1; round <= rounds; round++)); do
             ms=$(((seed * 31 + round * 17) % 196 + 5))
         fi
         tries=$((tries + 1))
-        # Not timeout(1): its kill leaves barge dying, still holding the drive's
-        # lock, when the next run starts; wait returns once it is gone.
+        # Not timeout(1): it sends SIGKILL to its process group, itself
+        # included, so it can end while barge still holds the drive's lock,
+        # and the next run finds it held; wait returns once barge is gone.
         "$BARGE" "${victim[@]}" >"$T/out" 2>"$T/err" &
         pid=$!
         sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
