@@ -49,9 +49,13 @@ std::optional<MarkerInfo> read_marker(const std::string& path) {
         std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
         if (start == 0) {
             header = line == "barge-marker 1";
-        } else if (line == "role source" || line == "role dest") {
-            info.role = line == "role source" ? Role::source : Role::dest;
-            role_ok = true;
+        } else if (line.starts_with("role ")) {
+            for (Role r : {Role::source, Role::dest}) {
+                if (line.substr(5) == role_text(r)) { // the words marker_text writes
+                    info.role = r;
+                    role_ok = true;
+                }
+            }
         } else if (line.starts_with("pair ")) {
             info.pair_uuid = line.substr(5);
         } else if (line.starts_with("name ")) {
