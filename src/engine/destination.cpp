@@ -315,7 +315,8 @@ Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) 
     throw Error(fmt::format("'{}' was set aside {} times in this run: not again", display(e.rel()), most));
 }
 
-void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link) {
+std::optional<std::pair<dev_t, ino_t>> Destination::move_aside(int parent_fd, const EntryPath& e,
+                                                               const char* area, bool keep_link) {
     // A regular file replaced by a new version is hard-linked there first, so
     // the final name never goes missing; elsewhere (exFAT, symlinks,
     // directories) it is renamed.
@@ -324,13 +325,18 @@ void Destination::move_aside(int parent_fd, const EntryPath& e, const char* area
     // syncfs covers them), as for every rename at the destination.
     if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
         m_staging.renamed_into(dir.get());
-        return;
+        struct stat st{};
+        if (::fstatat(dir.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            throw_errno("stat", display(e.rel()) + " (its version just kept)");
+        }
+        return std::pair{st.st_dev, st.st_ino};
     }
     if (::renameat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str()) != 0) {
         throw_errno("move aside", display(e.rel()));
     }
     m_staging.renamed_into(dir.get());
     m_staging.renamed_into(parent_fd);
+    return std::nullopt;
 }
 
 bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
@@ -377,12 +383,12 @@ bool Destination::is_file_in(int parent_fd, const EntryPath& e, uint64_t dev, ui
 
 void Destination::place(TempFile& file, const EntryPath& e) {
     Fd parent = dir_to_write(e.parent);
-    clear_name(parent.get(), e);
     {
         std::lock_guard lock(m_mutex);
         m_touched.insert(e.parent);
     }
-    file.commit(parent.get(), e.name, display(e.rel()));
+    rename_over(file.dirfd(), file.name(), parent.get(), e, display(e.rel()),
+                [&] { file.renamed(parent.get()); });
 }
 
 void Destination::place_version(TempFile& file, const EntryPath& e) {
@@ -455,10 +461,8 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
         return FromCopy::shared;
     }
     write_into(from_parent.get(), from.parent);
-    clear_name(parent.get(), d);
-    if (::renameat(from_parent.get(), from.name.c_str(), parent.get(), d.name.c_str()) != 0) {
-        throw_errno("rename", fmt::format("{} -> {}", display(from.rel()), display(d.rel())));
-    }
+    rename_over(from_parent.get(), from.name, parent.get(), d,
+                fmt::format("{} -> {}", display(from.rel()), display(d.rel())), [] {});
     renamed_in(from_parent.get(), from.parent);
     renamed_in(parent.get(), d.parent);
     return FromCopy::done;
@@ -491,13 +495,14 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
         ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0); // a name in staging, not user data
         return FromCopy::damaged; // replaced between the hash and the link
     }
+    bool moved = false;
     try {
-        clear_name(parent.get(), d);
-        if (::renameat(m_staging.dirfd(), tmp.c_str(), parent.get(), d.name.c_str()) != 0) {
-            throw_errno("rename", display(d.rel()));
-        }
+        rename_over(m_staging.dirfd(), tmp, parent.get(), d, display(d.rel()),
+                    [&] { moved = true; });
     } catch (...) {
-        ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
+        if (!moved) { // else tmp holds what stood at d's name, or nothing
+            ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
+        }
         throw;
     }
     renamed_in(parent.get(), d.parent);
@@ -544,22 +549,124 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     return true;
 }
 
-void Destination::clear_name(int parent_fd, const EntryPath& e) {
-    struct stat st{};
-    bool replaced = ::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-    if (replaced && !exact_name_present(parent_fd, e)) {
-        // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
-        // found another name: never replace "Foo" with "foo".
-        throw SystemError(EEXIST,
-                          "deliver (the destination's file system takes this name for an existing "
-                          "different one, as exFAT does with 'Foo' and 'foo'; not delivered, so as "
-                          "not to replace it)",
-                          display(e.rel()));
-    }
-    if (replaced) {
-        move_aside(parent_fd, e, "versions", S_ISREG(st.st_mode));
+namespace {
+
+// A rename flag the file system does not know (many FUSE ones, NFS; the kernel's
+// exFAT knows RENAME_NOREPLACE only).
+bool flag_unsupported(int err) {
+    return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+} // namespace
+
+void Destination::rename_over(int from_dir, std::string from_name, int parent_fd,
+                              const EntryPath& e, const std::string& what,
+                              const std::function<void()>& moved) {
+    // Another program may put something at e's name while this runs: what
+    // stands there is never replaced unless it was kept first. Where nothing
+    // stands, RENAME_NOREPLACE; where a regular file stands, it is linked into
+    // versions/ (the name never goes missing) and swapped out with
+    // RENAME_EXCHANGE, and what comes out is kept unless it is that file;
+    // anything else is renamed aside first. A file system without the flags
+    // gets a plain rename, with the instant between the look and the rename
+    // open (docs/unload.md).
+    auto rename_failed = [&] {
+        if (errno == EXDEV) { // a mount point below the destination's root
+            throw SystemError(EXDEV,
+                              "rename (the directory is on another file system than " +
+                                  m_staging.display() + ")",
+                              what);
+        }
+        throw_errno("rename", what);
+    };
+    constexpr int most = 100;
+    for (int tries = 0; tries < most; ++tries) {
+        struct stat st{};
+        if (::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno != ENOENT) {
+                throw_errno("stat", display(e.rel()));
+            }
+            if (m_noreplace && ::renameat2(from_dir, from_name.c_str(), parent_fd, e.name.c_str(),
+                                           RENAME_NOREPLACE) != 0) {
+                if (errno == EEXIST) {
+                    continue; // something appeared: kept next turn
+                }
+                if (!flag_unsupported(errno)) {
+                    rename_failed();
+                }
+                m_noreplace = false;
+            }
+            if (!m_noreplace &&
+                ::renameat(from_dir, from_name.c_str(), parent_fd, e.name.c_str()) != 0) {
+                rename_failed();
+            }
+            moved();
+            return;
+        }
+        if (!exact_name_present(parent_fd, e)) {
+            // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
+            // found another name: never replace "Foo" with "foo".
+            throw SystemError(EEXIST,
+                              "deliver (the destination's file system takes this name for an "
+                              "existing different one, as exFAT does with 'Foo' and 'foo'; not "
+                              "delivered, so as not to replace it)",
+                              display(e.rel()));
+        }
+        std::optional<std::pair<dev_t, ino_t>> kept =
+            move_aside(parent_fd, e, "versions", S_ISREG(st.st_mode));
         ++m_versions;
+        if (!kept) {
+            continue; // renamed aside: the name is free
+        }
+        if (m_exchange && ::renameat2(from_dir, from_name.c_str(), parent_fd, e.name.c_str(),
+                                      RENAME_EXCHANGE) == 0) {
+            moved();
+            m_staging.renamed_into(from_dir);
+            keep_displaced(from_dir, from_name, *kept, e);
+            return;
+        }
+        if (m_exchange && errno == ENOENT) {
+            continue; // removed meanwhile (its version stays kept)
+        }
+        if (m_exchange && !flag_unsupported(errno)) {
+            rename_failed();
+        }
+        m_exchange = false;
+        if (::renameat(from_dir, from_name.c_str(), parent_fd, e.name.c_str()) != 0) {
+            rename_failed();
+        }
+        moved();
+        return;
     }
+    throw Error(fmt::format("something else was put at '{}' {} times while barge delivered it: not "
+                            "delivered",
+                            display(e.rel()), most));
+}
+
+void Destination::keep_displaced(int dir, const std::string& name, std::pair<dev_t, ino_t> kept,
+                                 const EntryPath& e) {
+    struct stat st{};
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) {
+            return;
+        }
+        throw_errno("stat", display(e.rel()) + " (the entry it replaced)");
+    }
+    if (st.st_dev == kept.first && st.st_ino == kept.second) {
+        // The file linked into versions/: this name of it goes.
+        if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
+            throw_errno("remove the second name of the version of", display(e.rel()));
+        }
+        return;
+    }
+    // Put at e's name by another program after the file there was kept.
+    Fd aside = aside_dir("versions", e).fd;
+    if (::renameat(dir, name.c_str(), aside.get(), e.name.c_str()) != 0) {
+        throw_errno("move aside", display(e.rel()) + " (an entry put there during the delivery)");
+    }
+    ++m_versions;
+    m_staging.renamed_into(aside.get());
+    m_staging.renamed_into(dir);
 }
 
 void Destination::make_dir(const DeliveryItem& d) {

@@ -316,6 +316,10 @@ void TempFile::commit(int dirfd, const std::string& name, std::string_view displ
         }
         m_medium->fail(errno, "rename", display_path);
     }
+    renamed(dirfd);
+}
+
+void TempFile::renamed(int dirfd) {
     m_medium->renamed_into(dirfd);
     m_medium = nullptr;
     m_name.clear();

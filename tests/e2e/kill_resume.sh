@@ -63,9 +63,9 @@ expect_eq 0 "$(json '.pairs[0].waiting.files')" "everything loaded after the int
 [[ -z $(ls "$DRIVE/cargo/tmp") ]] || fail "temporary pieces left on the drive"
 
 for spec in "mkdir 2" "mkdirat 1" "openat 20" "pwrite64 5" "syncfs 1" \
-            "io_submit 1" "sync_file_range 2" "io_submit 3" "renameat 1" \
-            "renameat 10" "renameat 50" "fdatasync 1" "fdatasync 2" "fsync 1" "fsync 3" \
-            "pwrite64 60" "close 100" "renameat 200" "syncfs 2" "unlink 1"; do
+            "io_submit 1" "sync_file_range 2" "io_submit 3" "renameat2 1" \
+            "renameat2 10" "renameat2 50" "fdatasync 1" "fdatasync 2" "fsync 1" "fsync 3" \
+            "pwrite64 60" "close 100" "renameat2 200" "syncfs 2" "unlink 1"; do
     kill_at $spec unload
     check_catalog "unload killed at $spec"
     points=$((points + 1))
@@ -93,10 +93,11 @@ kill_at syncfs 2 load
 expect_exit 0 barge load
 kill_at renameat2 1 unload # before the directory's rename
 kill_at syncfs 1 unload    # after it, before its commit
-kill_at renameat 1 unload  # before the renamed file's rename
+kill_at renameat2 1 unload # before the renamed file's rename
 kill_at syncfs 1 unload    # after it, before its commit
 kill_at linkat 1 unload
-kill_at renameat 2 unload
+kill_at renameat2 1 unload # before s1's exchange with its old version
+kill_at renameat 1 unload  # before s2 moves to the trash
 kill_at syncfs 3 unload
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after an interrupted second cycle"

@@ -80,7 +80,7 @@ for spec in "pwrite64 EIO 3" "pwrite64 ENOSPC 20" "pwrite64 EIO 60" "syncfs EIO 
 done
 
 for spec in "pwrite64 EIO 5" "pwrite64 ENOSPC 30" "syncfs EIO 1" "syncfs EIO 2" "fdatasync EIO 1" \
-            "renameat EIO 3" "renameat EIO 12" "close EIO 40" "mkdirat EIO 2" "fsync EIO 1"; do
+            "renameat2 EIO 3" "renameat2 EIO 12" "close EIO 40" "mkdirat EIO 2" "fsync EIO 1"; do
     fresh
     expect_exit 0 barge load
     fault $spec unload

@@ -14,6 +14,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
+#include <utility>
 
 namespace barge {
 
@@ -180,10 +182,23 @@ private:
     // attributes, mode (not a symlink's) and mtime, by name, never following
     // it, and places it.
     void place_new(TempFile& made, const DeliveryItem& d);
-    // What stands at e's name in parent_fd goes to versions/ (refused when the
-    // file system takes e's name for another one).
-    void clear_name(int parent_fd, const EntryPath& e);
-    void move_aside(int parent_fd, const EntryPath& e, const char* area, bool keep_link);
+    // Renames from_name in from_dir to e's name in parent_fd; what stands there,
+    // or is put there by another program meanwhile, goes to versions/ (refused
+    // when the file system takes e's name for another one). Calls moved() once
+    // the entry has its name, before what came out of it is dealt with; `what`
+    // names the rename in errors.
+    void rename_over(int from_dir, std::string from_name, int parent_fd, const EntryPath& e,
+                     const std::string& what, const std::function<void()>& moved);
+    // After RENAME_EXCHANGE: name in dir holds what stood at e's name. The file
+    // `kept` (device, inode) in versions/ loses this name; anything else is kept
+    // in versions/ too.
+    void keep_displaced(int dir, const std::string& name, std::pair<dev_t, ino_t> kept,
+                        const EntryPath& e);
+    // Keeps what stands at e's name in .barge/<area>/: a regular file, with
+    // keep_link, as a hard link (returned: its device and inode; the name still
+    // holds it), else (or where links fail) by a rename.
+    std::optional<std::pair<dev_t, ino_t>> move_aside(int parent_fd, const EntryPath& e,
+                                                      const char* area, bool keep_link);
     // The folder of this run in .barge/<area>/ for e's parent, made as needed,
     // where e's name is free; `rel` its path below the destination's root.
     struct Aside {
@@ -203,6 +218,10 @@ private:
     std::atomic<int64_t> m_xattrs_unsupported{0};
     std::atomic<int64_t> m_xattrs_refused{0};
     std::atomic<int64_t> m_xattrs_rejected{0};
+    // Whether the file system knows renameat2's flags (rename_over): false once
+    // it refuses one.
+    std::atomic<bool> m_noreplace{true};
+    std::atomic<bool> m_exchange{true};
 };
 
 } // namespace barge

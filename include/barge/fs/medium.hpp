@@ -142,6 +142,13 @@ public:
     // Renames the file to name (relative to dirfd; may hold a '/'); it is then no
     // longer removed. The medium's barriers make the rename durable.
     void commit(int dirfd, const std::string& name, std::string_view display);
+    // The directory the file is in (its medium's), for a caller that renames it
+    // itself (Destination::rename_over) and then calls renamed().
+    int dirfd() const { return m_medium->dirfd(); }
+    // The caller renamed the file out of its name into dirfd: it is no longer
+    // removed (whatever now stands at its old name is the caller's), and the
+    // medium's barriers make the rename durable.
+    void renamed(int dirfd);
     // Leaves the file where it is (an assembly file whose pieces stay recorded).
     void keep() noexcept;
     // Removes the file now.
