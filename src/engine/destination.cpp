@@ -127,6 +127,9 @@ Destination::Destination(const Pair& pair)
       m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
     // Temporary files of an interrupted run; assembly files (.part) are kept:
     // the catalog's staged rows say which of their pieces are complete.
+    // What came out of a name in an exchange first (keep_swapped): a tmp-
+    // name may be another name of a swap- entry.
+    keep_swapped();
     m_staging.remove_leftovers("tmp-");
 }
 
@@ -320,23 +323,31 @@ std::optional<std::pair<dev_t, ino_t>> Destination::move_aside(int parent_fd, co
     // A regular file replaced by a new version is hard-linked there first, so
     // the final name never goes missing; elsewhere (exFAT, symlinks,
     // directories) it is renamed.
-    Fd dir = aside_dir(area, e).fd;
-    // Both directories are synced by the next barrier on FUSE too (elsewhere
-    // syncfs covers them), as for every rename at the destination.
-    if (keep_link && ::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
-        m_staging.renamed_into(dir.get());
-        struct stat st{};
-        if (::fstatat(dir.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            throw_errno("stat", display(e.rel()) + " (its version just kept)");
+    if (keep_link) {
+        Fd dir = aside_dir(area, e).fd;
+        if (::linkat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str(), 0) == 0) {
+            // Synced by the next barrier on FUSE too (elsewhere syncfs covers
+            // it), as for every rename at the destination.
+            m_staging.renamed_into(dir.get());
+            struct stat st{};
+            if (::fstatat(dir.get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                throw_errno("stat", display(e.rel()) + " (its version just kept)");
+            }
+            return std::pair{st.st_dev, st.st_ino};
         }
-        return std::pair{st.st_dev, st.st_ino};
     }
-    if (::renameat(parent_fd, e.name.c_str(), dir.get(), e.name.c_str()) != 0) {
+    rename_aside(parent_fd, e.name, e, area);
+    return std::nullopt;
+}
+
+void Destination::rename_aside(int dir, const std::string& name, const EntryPath& e,
+                               const char* area) {
+    Fd aside = aside_dir(area, e).fd;
+    if (::renameat(dir, name.c_str(), aside.get(), e.name.c_str()) != 0) {
         throw_errno("move aside", display(e.rel()));
     }
-    m_staging.renamed_into(dir.get());
-    m_staging.renamed_into(parent_fd);
-    return std::nullopt;
+    m_staging.renamed_into(aside.get());
+    m_staging.renamed_into(dir);
 }
 
 bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
@@ -564,109 +575,167 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
                               const std::function<void()>& moved) {
     // Another program may put something at e's name while this runs: what
     // stands there is never replaced unless it was kept first. Where nothing
-    // stands, RENAME_NOREPLACE; where a regular file stands, it is linked into
-    // versions/ (the name never goes missing) and swapped out with
-    // RENAME_EXCHANGE, and what comes out is kept unless it is that file;
-    // anything else is renamed aside first. A file system without the flags
-    // gets a plain rename, with the instant between the look and the rename
-    // open (docs/unload.md).
+    // stands, RENAME_NOREPLACE. Where a regular file stands, it is linked into
+    // versions/ (the name never goes missing), the entry gets a "swap-" name in
+    // staging, and RENAME_EXCHANGE swaps it in: what comes out (the file just
+    // linked, or another program's entry put there meanwhile) is then in
+    // staging, never at a name of the user's, and a run stopped before it is
+    // dealt with leaves it to the next (keep_swapped). The swap- name is a
+    // hard link where the entry is under a tmp- name in staging (a run stopped
+    // before the exchange then leaves a second name, removed at the next
+    // start), else a rename (an assembly file, a delivered copy moved).
+    // Anything else at e's name, or a regular file where the file system has
+    // RENAME_NOREPLACE alone, is renamed aside first. A file system with
+    // neither flag gets a plain rename, the instant between the look and the
+    // rename open (docs/unload.md).
     auto rename_failed = [&] {
         if (errno == EXDEV) { // a mount point below the destination's root
-            throw SystemError(EXDEV,
-                              "rename (the directory is on another file system than " +
-                                  m_staging.display() + ")",
+            throw SystemError(EXDEV, "rename (the two directories are on different file systems)",
                               what);
         }
         throw_errno("rename", what);
     };
-    constexpr int most = 100;
-    for (int tries = 0; tries < most; ++tries) {
-        struct stat st{};
-        if (::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno != ENOENT) {
-                throw_errno("stat", display(e.rel()));
-            }
-            if (m_noreplace && ::renameat2(from_dir, from_name.c_str(), parent_fd, e.name.c_str(),
-                                           RENAME_NOREPLACE) != 0) {
-                if (errno == EEXIST) {
-                    continue; // something appeared: kept next turn
-                }
-                if (!flag_unsupported(errno)) {
-                    rename_failed();
-                }
-                m_noreplace = false;
-            }
-            if (!m_noreplace &&
-                ::renameat(from_dir, from_name.c_str(), parent_fd, e.name.c_str()) != 0) {
-                rename_failed();
-            }
-            moved();
-            return;
-        }
-        if (!exact_name_present(parent_fd, e)) {
-            // A case-insensitive or normalizing file system (exFAT, ext4 casefold)
-            // found another name: never replace "Foo" with "foo".
-            throw SystemError(EEXIST,
-                              "deliver (the destination's file system takes this name for an "
-                              "existing different one, as exFAT does with 'Foo' and 'foo'; not "
-                              "delivered, so as not to replace it)",
-                              display(e.rel()));
-        }
-        std::optional<std::pair<dev_t, ino_t>> kept =
-            move_aside(parent_fd, e, "versions", S_ISREG(st.st_mode));
-        ++m_versions;
-        if (!kept) {
-            continue; // renamed aside: the name is free
-        }
-        if (m_exchange && ::renameat2(from_dir, from_name.c_str(), parent_fd, e.name.c_str(),
-                                      RENAME_EXCHANGE) == 0) {
-            moved();
-            m_staging.renamed_into(from_dir);
-            keep_displaced(from_dir, from_name, *kept, e);
-            return;
-        }
-        if (m_exchange && errno == ENOENT) {
-            continue; // removed meanwhile (its version stays kept)
-        }
-        if (m_exchange && !flag_unsupported(errno)) {
-            rename_failed();
-        }
-        m_exchange = false;
-        if (::renameat(from_dir, from_name.c_str(), parent_fd, e.name.c_str()) != 0) {
-            rename_failed();
+    int dir = from_dir; // where the entry is: its name, or its swap- name
+    std::string name = from_name;
+    enum class Swap { none, renamed, linked } swap = Swap::none;
+    bool placed = false; // at e's name: moved() is called
+    auto place_done = [&] {
+        placed = true;
+        if (swap == Swap::linked) { // its tmp- name (else removed at the next start)
+            ::unlinkat(from_dir, from_name.c_str(), 0);
         }
         moved();
-        return;
+    };
+    try {
+        constexpr int most = 100;
+        for (int tries = 0; tries < most; ++tries) {
+            bool noreplace = m_noreplace;
+            bool exchange = m_exchange;
+            struct stat st{};
+            if (::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+                if (errno != ENOENT) {
+                    throw_errno("stat", display(e.rel()));
+                }
+                int r = noreplace ? ::renameat2(dir, name.c_str(), parent_fd, e.name.c_str(),
+                                                RENAME_NOREPLACE)
+                                  : ::renameat(dir, name.c_str(), parent_fd, e.name.c_str());
+                if (r != 0 && noreplace && errno == EEXIST) {
+                    continue; // something appeared: kept next turn
+                }
+                if (r != 0 && noreplace && flag_unsupported(errno)) {
+                    m_noreplace = false;
+                    r = ::renameat(dir, name.c_str(), parent_fd, e.name.c_str());
+                }
+                if (r != 0) {
+                    rename_failed();
+                }
+                place_done();
+                return;
+            }
+            if (!exact_name_present(parent_fd, e)) {
+                // A case-insensitive or normalizing file system (exFAT, ext4
+                // casefold) found another name: never replace "Foo" with "foo".
+                throw SystemError(EEXIST,
+                                  "deliver (the destination's file system takes this name for "
+                                  "an existing different one, as exFAT does with 'Foo' and "
+                                  "'foo'; not delivered, so as not to replace it)",
+                                  display(e.rel()));
+            }
+            std::optional<std::pair<dev_t, ino_t>> kept = move_aside(
+                parent_fd, e, "versions", S_ISREG(st.st_mode) && (exchange || !noreplace));
+            ++m_versions;
+            if (!kept) {
+                continue; // renamed aside: the name is free
+            }
+            if (!exchange) { // neither flag
+                if (::renameat(dir, name.c_str(), parent_fd, e.name.c_str()) != 0) {
+                    rename_failed();
+                }
+                place_done();
+                return;
+            }
+            if (swap == Swap::none) {
+                std::string to = "swap-" + random_hex(8);
+                bool link = dir == m_staging.dirfd() && starts_with(name, "tmp-") &&
+                            ::linkat(dir, name.c_str(), dir, to.c_str(), 0) == 0;
+                if (!link && ::renameat(dir, name.c_str(), m_staging.dirfd(), to.c_str()) != 0) {
+                    rename_failed();
+                }
+                swap = link ? Swap::linked : Swap::renamed;
+                dir = m_staging.dirfd();
+                name = to;
+            }
+            if (::renameat2(dir, name.c_str(), parent_fd, e.name.c_str(), RENAME_EXCHANGE) == 0) {
+                place_done();
+                m_staging.renamed_into(dir);
+                try {
+                    keep_displaced(name, *kept, e);
+                } catch (const SystemError&) {
+                    // Left under its swap- name: the next unload keeps it
+                    // (keep_swapped). The entry itself is delivered.
+                }
+                return;
+            }
+            int err = errno;
+            struct stat self{};
+            if (err == ENOENT && ::fstatat(dir, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) == 0) {
+                continue; // e's name went meanwhile (its version stays kept)
+            }
+            if (flag_unsupported(err)) { // the plain rename, this once
+                m_exchange = false;
+                if (::renameat(dir, name.c_str(), parent_fd, e.name.c_str()) != 0) {
+                    rename_failed();
+                }
+                place_done();
+                return;
+            }
+            errno = err;
+            rename_failed();
+        }
+        throw Error(fmt::format("something else was put at '{}' {} times while barge delivered "
+                                "it: not delivered",
+                                display(e.rel()), most));
+    } catch (...) {
+        if (!placed && swap == Swap::renamed) { // no exchange happened: back to its name
+            ::renameat(dir, name.c_str(), from_dir, from_name.c_str());
+        } else if (!placed && swap == Swap::linked) {
+            ::unlinkat(dir, name.c_str(), 0);
+        }
+        throw;
     }
-    throw Error(fmt::format("something else was put at '{}' {} times while barge delivered it: not "
-                            "delivered",
-                            display(e.rel()), most));
 }
 
-void Destination::keep_displaced(int dir, const std::string& name, std::pair<dev_t, ino_t> kept,
+void Destination::keep_displaced(const std::string& swap, std::pair<dev_t, ino_t> kept,
                                  const EntryPath& e) {
     struct stat st{};
-    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) {
-            return;
-        }
-        throw_errno("stat", display(e.rel()) + " (the entry it replaced)");
+    if (::fstatat(m_staging.dirfd(), swap.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        throw_errno("stat", m_staging.display(swap));
     }
     if (st.st_dev == kept.first && st.st_ino == kept.second) {
-        // The file linked into versions/: this name of it goes.
-        if (::unlinkat(dir, name.c_str(), 0) != 0 && errno != ENOENT) {
-            throw_errno("remove the second name of the version of", display(e.rel()));
+        // The file linked into versions/: this second name of it goes.
+        if (::unlinkat(m_staging.dirfd(), swap.c_str(), 0) != 0) {
+            throw_errno("unlink", m_staging.display(swap));
         }
         return;
     }
-    // Put at e's name by another program after the file there was kept.
-    Fd aside = aside_dir("versions", e).fd;
-    if (::renameat(dir, name.c_str(), aside.get(), e.name.c_str()) != 0) {
-        throw_errno("move aside", display(e.rel()) + " (an entry put there during the delivery)");
-    }
+    rename_aside(m_staging.dirfd(), swap, e, "versions"); // put at e's name meanwhile
     ++m_versions;
-    m_staging.renamed_into(aside.get());
-    m_staging.renamed_into(dir);
+}
+
+void Destination::keep_swapped() {
+    for (const auto& name : read_dir_names(m_staging.dirfd(), m_staging.display())) {
+        struct stat st{};
+        if (!starts_with(name, "swap-") ||
+            ::fstatat(m_staging.dirfd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            continue;
+        }
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+            ::unlinkat(m_staging.dirfd(), name.c_str(), 0); // another name keeps it
+            continue;
+        }
+        rename_aside(m_staging.dirfd(), name, EntryPath{"", name}, "versions");
+        ++m_versions;
+    }
 }
 
 void Destination::make_dir(const DeliveryItem& d) {

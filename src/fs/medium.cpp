@@ -82,6 +82,7 @@ std::optional<TempFile> Medium::create_node(unsigned type, uint64_t rdev) {
 }
 
 void Medium::remove_leftovers(std::string_view prefix) {
+    ::lseek(m_dir.get(), 0, SEEK_SET); // the directory may have been listed already
     for (const auto& name : read_dir_names(m_dir.get(), m_display)) {
         if (starts_with(name, prefix)) {
             ::unlinkat(m_dir.get(), name.c_str(), 0);
@@ -320,9 +321,10 @@ void TempFile::commit(int dirfd, const std::string& name, std::string_view displ
 }
 
 void TempFile::renamed(int dirfd) {
-    m_medium->renamed_into(dirfd);
-    m_medium = nullptr;
+    // Given up first: a throw below must not remove what stands at the old name.
+    Medium* medium = std::exchange(m_medium, nullptr);
     m_name.clear();
+    medium->renamed_into(dirfd);
 }
 
 void TempFile::keep() noexcept {
