@@ -340,14 +340,15 @@ std::optional<std::pair<dev_t, ino_t>> Destination::move_aside(int parent_fd, co
     return std::nullopt;
 }
 
-void Destination::rename_aside(int dir, const std::string& name, const EntryPath& e,
-                               const char* area) {
-    Fd aside = aside_dir(area, e).fd;
-    if (::renameat(dir, name.c_str(), aside.get(), e.name.c_str()) != 0) {
+Destination::Aside Destination::rename_aside(int dir, const std::string& name, const EntryPath& e,
+                                             const char* area) {
+    Aside aside = aside_dir(area, e);
+    if (::renameat(dir, name.c_str(), aside.fd.get(), e.name.c_str()) != 0) {
         throw_errno("move aside", display(e.rel()));
     }
-    m_staging.renamed_into(aside.get());
+    m_staging.renamed_into(aside.fd.get());
     m_staging.renamed_into(dir);
+    return aside;
 }
 
 bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashPipeline& pipe,
@@ -511,7 +512,7 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
         rename_over(m_staging.dirfd(), tmp, parent.get(), d, display(d.rel()),
                     [&] { moved = true; });
     } catch (...) {
-        if (!moved) { // else tmp holds what stood at d's name, or nothing
+        if (!moved) { // else d's name holds it (and tmp is gone)
             ::unlinkat(m_staging.dirfd(), tmp.c_str(), 0);
         }
         throw;
@@ -576,22 +577,22 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
     // Another program may put something at e's name while this runs: what
     // stands there is never replaced unless it was kept first. Where nothing
     // stands, RENAME_NOREPLACE. Where a regular file stands, it is linked into
-    // versions/ (the name never goes missing), the entry gets a "swap-" name in
+    // versions/ (the name never goes missing), the entry gets a swap- name in
     // staging, and RENAME_EXCHANGE swaps it in: what comes out (the file just
     // linked, or another program's entry put there meanwhile) is then in
     // staging, never at a name of the user's, and a run stopped before it is
     // dealt with leaves it to the next (keep_swapped). The swap- name is a
     // hard link where the entry is under a tmp- name in staging (a run stopped
     // before the exchange then leaves a second name, removed at the next
-    // start), else a rename (an assembly file, a delivered copy moved).
-    // Anything else at e's name, or a regular file where the file system has
-    // RENAME_NOREPLACE alone, is renamed aside first. A file system with
-    // neither flag gets a plain rename, the instant between the look and the
-    // rename open (docs/unload.md).
+    // start), else a rename (an assembly file, a delivered copy moved), put
+    // back on an error before the exchange. Anything else at e's name, or a
+    // regular file where the file system has RENAME_NOREPLACE alone, is
+    // renamed aside first. A file system with neither flag, or a rename
+    // within a mount point below the destination's root, gets a plain rename:
+    // the instant between the look and the rename stays open (docs/unload.md).
     auto rename_failed = [&] {
         if (errno == EXDEV) { // a mount point below the destination's root
-            throw SystemError(EXDEV, "rename (the two directories are on different file systems)",
-                              what);
+            throw SystemError(EXDEV, "rename (across a mount point below the destination)", what);
         }
         throw_errno("rename", what);
     };
@@ -606,6 +607,12 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
         }
         moved();
     };
+    auto plain_rename = [&] {
+        if (::renameat(dir, name.c_str(), parent_fd, e.name.c_str()) != 0) {
+            rename_failed();
+        }
+        place_done();
+    };
     try {
         constexpr int most = 100;
         for (int tries = 0; tries < most; ++tries) {
@@ -616,20 +623,23 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
                 if (errno != ENOENT) {
                     throw_errno("stat", display(e.rel()));
                 }
-                int r = noreplace ? ::renameat2(dir, name.c_str(), parent_fd, e.name.c_str(),
-                                                RENAME_NOREPLACE)
-                                  : ::renameat(dir, name.c_str(), parent_fd, e.name.c_str());
-                if (r != 0 && noreplace && errno == EEXIST) {
+                if (!noreplace) {
+                    plain_rename();
+                    return;
+                }
+                int r = ::renameat2(dir, name.c_str(), parent_fd, e.name.c_str(), RENAME_NOREPLACE);
+                if (r == 0) {
+                    place_done();
+                    return;
+                }
+                if (errno == EEXIST) {
                     continue; // something appeared: kept next turn
                 }
-                if (r != 0 && noreplace && flag_unsupported(errno)) {
-                    m_noreplace = false;
-                    r = ::renameat(dir, name.c_str(), parent_fd, e.name.c_str());
-                }
-                if (r != 0) {
+                if (!flag_unsupported(errno)) {
                     rename_failed();
                 }
-                place_done();
+                m_noreplace = false;
+                plain_rename();
                 return;
             }
             if (!exact_name_present(parent_fd, e)) {
@@ -648,18 +658,20 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
                 continue; // renamed aside: the name is free
             }
             if (!exchange) { // neither flag
-                if (::renameat(dir, name.c_str(), parent_fd, e.name.c_str()) != 0) {
-                    rename_failed();
-                }
-                place_done();
+                plain_rename();
                 return;
             }
             if (swap == Swap::none) {
-                std::string to = "swap-" + random_hex(8);
+                // The kept file's inode in the name: the next start knows it.
+                std::string to = fmt::format("swap-{}-{}", kept->second, random_hex(8));
                 bool link = dir == m_staging.dirfd() && starts_with(name, "tmp-") &&
                             ::linkat(dir, name.c_str(), dir, to.c_str(), 0) == 0;
                 if (!link && ::renameat(dir, name.c_str(), m_staging.dirfd(), to.c_str()) != 0) {
-                    rename_failed();
+                    if (errno != EXDEV) {
+                        rename_failed();
+                    }
+                    plain_rename(); // a move within a mount point below the root
+                    return;
                 }
                 swap = link ? Swap::linked : Swap::renamed;
                 dir = m_staging.dirfd();
@@ -670,7 +682,10 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
                 m_staging.renamed_into(dir);
                 try {
                     keep_displaced(name, *kept, e);
-                } catch (const SystemError&) {
+                } catch (const Error& x) {
+                    if (x.stops_run()) {
+                        throw;
+                    }
                     // Left under its swap- name: the next unload keeps it
                     // (keep_swapped). The entry itself is delivered.
                 }
@@ -681,23 +696,35 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
             if (err == ENOENT && ::fstatat(dir, name.c_str(), &self, AT_SYMLINK_NOFOLLOW) == 0) {
                 continue; // e's name went meanwhile (its version stays kept)
             }
-            if (flag_unsupported(err)) { // the plain rename, this once
-                m_exchange = false;
-                if (::renameat(dir, name.c_str(), parent_fd, e.name.c_str()) != 0) {
-                    rename_failed();
-                }
-                place_done();
+            if (!flag_unsupported(err)) {
+                errno = err;
+                rename_failed();
+            }
+            m_exchange = false;
+            if (!noreplace) {
+                plain_rename();
                 return;
             }
-            errno = err;
-            rename_failed();
+            // RENAME_NOREPLACE alone: what stands at the name goes aside too
+            // (the file just kept loses that second name in versions/), and
+            // the next turn renames into the free name.
+            Aside aside = rename_aside(parent_fd, e.name, e, "versions");
+            struct stat out{};
+            if (::fstatat(aside.fd.get(), e.name.c_str(), &out, AT_SYMLINK_NOFOLLOW) == 0 &&
+                out.st_dev == kept->first && out.st_ino == kept->second) {
+                ::unlinkat(aside.fd.get(), e.name.c_str(), 0);
+            } else {
+                ++m_versions;
+            }
         }
         throw Error(fmt::format("something else was put at '{}' {} times while barge delivered "
                                 "it: not delivered",
                                 display(e.rel()), most));
     } catch (...) {
-        if (!placed && swap == Swap::renamed) { // no exchange happened: back to its name
-            ::renameat(dir, name.c_str(), from_dir, from_name.c_str());
+        // No exchange happened: the entry goes back to its name, never over
+        // what may have been put there meanwhile (else it waits in staging).
+        if (!placed && swap == Swap::renamed) {
+            ::renameat2(dir, name.c_str(), from_dir, from_name.c_str(), RENAME_NOREPLACE);
         } else if (!placed && swap == Swap::linked) {
             ::unlinkat(dir, name.c_str(), 0);
         }
@@ -723,18 +750,39 @@ void Destination::keep_displaced(const std::string& swap, std::pair<dev_t, ino_t
 }
 
 void Destination::keep_swapped() {
-    for (const auto& name : read_dir_names(m_staging.dirfd(), m_staging.display())) {
+    ::lseek(m_staging.dirfd(), 0, SEEK_SET);
+    auto names = read_dir_names(m_staging.dirfd(), m_staging.display());
+    std::set<std::pair<dev_t, ino_t>> tmp_files; // entries still under their tmp- names
+    for (const auto& name : names) {
+        struct stat st{};
+        if (starts_with(name, "tmp-") &&
+            ::fstatat(m_staging.dirfd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            tmp_files.insert({st.st_dev, st.st_ino});
+        }
+    }
+    for (const auto& name : names) {
         struct stat st{};
         if (!starts_with(name, "swap-") ||
             ::fstatat(m_staging.dirfd(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
             continue;
         }
-        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
-            ::unlinkat(m_staging.dirfd(), name.c_str(), 0); // another name keeps it
-            continue;
+        // swap-<inode of the version kept>-<random>: that file, or a second
+        // name of an entry under its tmp- name, goes; anything else is kept.
+        bool kept_version = S_ISREG(st.st_mode) && st.st_nlink > 1 &&
+                            name.substr(5, name.find('-', 5) - 5) == std::to_string(st.st_ino);
+        try {
+            if (kept_version || tmp_files.contains({st.st_dev, st.st_ino})) {
+                ::unlinkat(m_staging.dirfd(), name.c_str(), 0);
+            } else {
+                rename_aside(m_staging.dirfd(), name, EntryPath{"", name}, "versions");
+                ++m_versions;
+            }
+        } catch (const Error& x) {
+            if (x.stops_run()) {
+                throw;
+            }
+            // It waits in staging for the next unload.
         }
-        rename_aside(m_staging.dirfd(), name, EntryPath{"", name}, "versions");
-        ++m_versions;
     }
 }
 

@@ -186,7 +186,8 @@ private:
     // or is put there by another program meanwhile, goes to versions/ (refused
     // when the file system takes e's name for another one). Calls moved() once
     // the entry has its name; on a throw before, the entry is back at
-    // from_name. `what` names the rename in errors.
+    // from_name (or, when something took that name meanwhile, waits in
+    // staging for keep_swapped). `what` names the rename in errors.
     void rename_over(int from_dir, std::string from_name, int parent_fd, const EntryPath& e,
                      const std::string& what, const std::function<void()>& moved);
     // After RENAME_EXCHANGE: `swap` in staging holds what stood at e's name.
@@ -194,18 +195,17 @@ private:
     // else is kept in versions/ too.
     void keep_displaced(const std::string& swap, std::pair<dev_t, ino_t> kept, const EntryPath& e);
     // At the start: what a stopped run left under a swap- name in staging
-    // (rename_over) goes, when it is a regular file with another name (the
-    // version kept in versions/, or an entry still under its tmp- name), else
-    // to versions/<stamp>/<its swap- name> (another program's file, or an
-    // entry renamed there that never took its name).
+    // (rename_over) goes when it is the version kept in versions/ (its inode
+    // is in the name) or an entry still under its tmp- name, else to
+    // versions/<stamp>/<its swap- name> (another program's file, or an entry
+    // renamed there that never took its name). One that cannot be moved
+    // waits for the next unload.
     void keep_swapped();
     // Keeps what stands at e's name in .barge/<area>/: a regular file, with
     // keep_link, as a hard link (returned: its device and inode; the name still
     // holds it), else (or where links fail) by a rename.
     std::optional<std::pair<dev_t, ino_t>> move_aside(int parent_fd, const EntryPath& e,
                                                       const char* area, bool keep_link);
-    // Renames name in dir to this run's folder in .barge/<area>/, as e's path.
-    void rename_aside(int dir, const std::string& name, const EntryPath& e, const char* area);
     // The folder of this run in .barge/<area>/ for e's parent, made as needed,
     // where e's name is free; `rel` its path below the destination's root.
     struct Aside {
@@ -213,6 +213,8 @@ private:
         std::string rel;
     };
     Aside aside_dir(const char* area, const EntryPath& e);
+    // Renames name in dir to this run's folder in .barge/<area>/, as e's path.
+    Aside rename_aside(int dir, const std::string& name, const EntryPath& e, const char* area);
 
     DestTree m_tree;
     Medium m_staging;
