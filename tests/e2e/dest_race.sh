@@ -155,40 +155,37 @@ expect_same_tree "$SRC" "$DST" "6: after the next unload"
 grep -rqx "foreign in the crash" "$DST/.barge/versions" || fail "6: the other program's file was not kept"
 [[ -z $(find "$STAGING" -mindepth 1) ]] || fail "6: left in staging: $(find "$STAGING" -mindepth 1)"
 
+# killed LABEL VERSION DIR SYSCALL WANT: f becomes VERSION at the source and is
+# loaded; its unload is killed at the first SYSCALL on DIR (strace -P), which
+# must leave WANT in staging under a swap- name with a second name; the next
+# unload must leave staging empty and the tree exact.
+killed() {
+    local label=$1 version=$2 on=$3 call=$4 want=$5 rc=0
+    echo "$version" >"$SRC/race/f"
+    age "$SRC/race/f"
+    expect_exit 0 barge load
+    { strace -f -qq -o /dev/null -P "$on" -e trace="$call" -e inject="$call":signal=KILL:when=1 \
+        "$BARGE" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    [[ $rc -eq 137 ]] || fail "$label: the unload was not killed (exit $rc)"
+    [[ $(cat "$STAGING"/swap-* 2>/dev/null) == "$want" && $(stat -c %h "$STAGING"/swap-*) == 2 ]] ||
+        fail "$label: not killed with '$want' under two names in staging: $(ls -la "$STAGING")"
+    expect_exit 0 barge unload
+    expect_same_tree "$SRC" "$DST" "$label: after the next unload"
+    [[ -z $(find "$STAGING" -mindepth 1) ]] || fail "$label: left in staging: $(find "$STAGING" -mindepth 1)"
+}
+
 # 7. Killed after the exchange, nobody else writing (as the new f's tmp- name
 # goes, the first unlinkat on staging): the old version is in versions/, its
 # second name in staging; the next unload removes that name.
-echo "f v4" >"$SRC/race/f"
-age "$SRC/race/f"
-expect_exit 0 barge load
-rc=0
-{ strace -f -qq -o /dev/null -P "$STAGING" -e trace=unlinkat -e inject=unlinkat:signal=KILL:when=1 \
-    "$BARGE" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-[[ $rc -eq 137 ]] || fail "7: the unload was not killed (exit $rc)"
-[[ $(cat "$STAGING"/swap-* 2>/dev/null) == "f v3" && $(stat -c %h "$STAGING"/swap-*) == 2 ]] ||
-    fail "7: not killed with the old version's second name in staging: $(ls -la "$STAGING")"
-expect_exit 0 barge unload
-expect_same_tree "$SRC" "$DST" "7: after the next unload"
-[[ -z $(find "$STAGING" -mindepth 1) ]] || fail "7: left in staging: $(find "$STAGING" -mindepth 1)"
+killed 7 "f v4" "$STAGING" unlinkat "f v3"
 [[ $(grep -rlx "f v3" "$DST/.barge/versions" | wc -l) == 1 ]] ||
     fail "7: f v3 is not in versions/ once: $(grep -rlx "f v3" "$DST/.barge/versions")"
 
 # 8. Killed before the exchange (its renameat2 into DEST/race): the new f is
 # under its tmp- and its swap- names; the next unload removes both and
-# delivers it, nothing of it in versions/.
-echo "f v5" >"$SRC/race/f"
-age "$SRC/race/f"
-expect_exit 0 barge load
-rc=0
-{ strace -f -qq -o /dev/null -P "$RACE" -e trace=renameat2 -e inject=renameat2:signal=KILL:when=1 \
-    "$BARGE" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
-[[ $rc -eq 137 ]] || fail "8: the unload was not killed (exit $rc)"
-[[ $(cat "$STAGING"/swap-* 2>/dev/null) == "f v5" && $(stat -c %h "$STAGING"/swap-*) == 2 ]] ||
-    fail "8: not killed with the new f under two names in staging: $(ls -la "$STAGING")"
-expect_exit 0 barge unload
-expect_same_tree "$SRC" "$DST" "8: after the next unload"
-[[ -z $(find "$STAGING" -mindepth 1) ]] || fail "8: left in staging: $(find "$STAGING" -mindepth 1)"
-# (6's file is the one swap- name there.)
+# delivers it, nothing of it in versions/ (6's file is the one swap- name
+# there).
+killed 8 "f v5" "$RACE" renameat2 "f v5"
 [[ $(find "$DST/.barge/versions" -name 'swap-*' | wc -l) == 1 && -z $(grep -rlx "f v5" "$DST/.barge/versions") ]] ||
     fail "8: the new f was kept in versions/: $(find "$DST/.barge/versions" -name 'swap-*')"
 
