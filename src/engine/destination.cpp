@@ -125,10 +125,10 @@ Medium open_staging(const DestTree& tree) {
 Destination::Destination(const Pair& pair)
     : m_tree(pair.dest), m_staging(open_staging(m_tree)),
       m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
-    // Temporary files of an interrupted run; assembly files (.part) are kept:
-    // the catalog's staged rows say which of their pieces are complete.
-    // What came out of a name in an exchange first (keep_swapped): a tmp-
-    // name may be another name of a swap- entry.
+    // What an interrupted run left in staging: first what it had under a
+    // swap- name (a tmp- name may be another name of one), then its temporary
+    // files. Assembly files (.part) are kept: the catalog's staged rows say
+    // which of their pieces are complete.
     keep_swapped();
     m_staging.remove_leftovers("tmp-");
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Another program writes at the destination while unload delivers (SPEC §7.5:
 # user data is never unlinked). Each unload runs under strace, which holds
-# every rename into DEST/race for a second; as barge sits in that rename,
+# every rename into or out of DEST/race for a second; as barge sits in it,
 # another program (this script) puts its own file at the very name barge is
 # renaming to. That file must be kept in DEST/.barge/versions/, whatever the
 # rename was:
@@ -45,7 +45,8 @@ expect_same_tree "$SRC" "$DST" "first trip"
 RACE=$(realpath "$DST/race")
 
 # in_rename TRACER: waits (up to 60 s) until the process strace TRACER runs
-# sits in a rename for 50 ms (held by strace: only those into DEST/race are);
+# sits in a rename for 50 ms (held by strace: only those into or out of
+# DEST/race are);
 # returns 1 if it never does.
 in_rename() {
     local tracer=$1 pid s nr line i
@@ -118,7 +119,8 @@ age "$SRC/race/g" "$SRC/race"
 expect_exit 0 barge load
 race g "foreign at g" 1
 
-# 3. a renamed over b at the source: the destination's a is renamed to b.
+# 3. a renamed over b at the source: the destination's a is renamed to b
+#    (held first as a goes to its swap- name in staging, then in the exchange).
 mv "$SRC/race/a" "$SRC/race/b"
 age "$SRC/race"
 expect_exit 0 barge load
