@@ -183,6 +183,28 @@ history_killed_unload() {
     [[ $rc == 0 || $rc == 137 ]] || history_failed "$label, to be killed at a $call, exited $rc"
 }
 
+# A program that runs beside barge until its stop file exists (live_mutator.pl,
+# dest_writer.pl), one at a time. beside WHAT STOPFILE CMD...: starts CMD in
+# the background; stop_beside: creates the stop file and waits for it, failing
+# the test (naming WHAT) if it failed. Also run at exit: it never outlives the
+# test.
+BESIDE_PID= BESIDE_STOP= BESIDE_WHAT= BESIDE_AT_EXIT=
+beside() {
+    BESIDE_WHAT=$1 BESIDE_STOP=$2
+    shift 2
+    rm -f "$BESIDE_STOP"
+    "$@" &
+    BESIDE_PID=$!
+    [[ -n $BESIDE_AT_EXIT ]] || { on_exit stop_beside; BESIDE_AT_EXIT=1; }
+}
+stop_beside() {
+    [[ -n $BESIDE_PID ]] || return 0
+    local pid=$BESIDE_PID
+    BESIDE_PID=
+    touch "$BESIDE_STOP"
+    wait "$pid" || fail "$BESIDE_WHAT failed"
+}
+
 # need_strace_delays [NOTE]: skips (NOTE added to the reason) unless strace can
 # slow barge's system calls here; then turns leak checking off.
 need_strace_delays() {

@@ -45,15 +45,6 @@ settle
 expect_exit 0 barge load
 expect_exit 0 barge unload
 
-writing=
-stop_writer() {
-    [[ -n $writing ]] || return 0
-    touch "$T/stop-writer"
-    wait "$writing" || fail "the writer failed"
-    writing=
-}
-on_exit stop_writer
-
 # all_kept WHEN: fails unless every file the writer put at a name (and did not
 # replace itself) is in a file under DEST.
 all_kept() {
@@ -65,11 +56,9 @@ all_kept() {
 
 writes=0
 for ((round = 1; round <= rounds; round++)); do
-    rm -f "$T/stop"
-    perl "$mutator" "$SRC" "$((seed * 1000 + round))" "$T/stop" "$T/states" &
+    beside "round $round: the mutator" "$T/stop" perl "$mutator" "$SRC" "$((seed * 1000 + round))" "$T/stop" "$T/states"
     sleep 0.3
-    touch "$T/stop"
-    wait $! || fail "round $round: the mutator failed"
+    stop_beside
     # The files this round changed or made (settle sets their times back):
     # the names the unload delivers to, where the writer aims.
     (cd "$SRC" && find . -path ./.barge -prune -o -type f -not -name '*.tmp' -newermt 2024-06-01 -printf '%P\n') >"$T/paths"
@@ -81,13 +70,11 @@ for ((round = 1; round <= rounds; round++)); do
         [[ $rc -eq 0 && ! -s $T/err ]] || fail "round $round: $cmd exited $rc: $(cat "$T/out" "$T/err")"
     done
     before=$(grep -c '^+' "$T/foreign" || true)
-    rm -f "$T/stop-writer"
-    perl "$writer" "$DST" "$T/paths" "$((seed * 1000 + round))" "$T/stop-writer" "$T/foreign" &
-    writing=$!
+    beside "the writer" "$T/stop-writer" perl "$writer" "$DST" "$T/paths" "$((seed * 1000 + round))" "$T/stop-writer" "$T/foreign"
     sleep 0.05
     rc=0
     "${slow[@]}" "$BARGE" unload >"$T/out" 2>"$T/err" || rc=$?
-    stop_writer
+    stop_beside
     [[ $rc -eq 0 && ! -s $T/err ]] || fail "round $round: unload exited $rc: $(cat "$T/out" "$T/err")"
     [[ -z $(find "$DST/.barge/staging" -mindepth 1) ]] ||
         fail "round $round: left in staging: $(find "$DST/.barge/staging" -mindepth 1)"

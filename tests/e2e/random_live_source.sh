@@ -126,20 +126,9 @@ untorn() {
 }
 untorn "the first trip"
 
-mutating=
-stop_mutator() {
-    [[ -n $mutating ]] || return 0
-    touch "$T/stop"
-    wait "$mutating" || fail "the mutator failed"
-    mutating=
-}
-on_exit stop_mutator
-
 for ((round = 1; round <= rounds; round++)); do
     export BARGE_DRIVE=${DRIVES[(round - 1) % drives]}
-    rm -f "$T/stop"
-    perl "$mutator" "$SRC" "$((seed * 1000 + round))" "$T/stop" "$T/states" &
-    mutating=$!
+    beside "the mutator" "$T/stop" perl "$mutator" "$SRC" "$((seed * 1000 + round))" "$T/stop" "$T/states"
     sleep 0.2
     run=("$BARGE")
     ((round % 2 == 0)) && run=("${slow[@]}" "$BARGE")
@@ -167,7 +156,7 @@ for ((round = 1; round <= rounds; round++)); do
         ! grep -q "pid $pid " "$BARGE_DRIVE/barge.lock" 2>/dev/null || held=yes
         echo "round $round: ${victim[0]} on $(basename "$BARGE_DRIVE"), killed after $ms ms: exit $rc, held the drive: $held"
         if [[ $rc != 0 && $rc != 137 ]] || [[ $rc == 0 && -s $T/err ]]; then
-            stop_mutator
+            stop_beside
             fail "round $round: ${victim[0]}, to be killed, exited $rc: $(cat "$T/out" "$T/err")"
         fi
         [[ $rc != 137 || $held != yes ]] || killed=$((killed + 1))
@@ -181,14 +170,14 @@ for ((round = 1; round <= rounds; round++)); do
             "${run[@]}" scan "${max_time[@]}" >"$T/out" 2>"$T/err" || rc=$?
         fi
         if [[ $rc -ne 0 || -s $T/err ]]; then
-            stop_mutator
+            stop_beside
             fail "round $round: $cmd exited $rc: $(cat "$T/out" "$T/err")"
         fi
         all_copies_read || fail "round $round: $cmd could not read another drive's catalog copy"
         [[ $cmd != scan ]] || ! grep -q "stopped early" "$T/out" || stopped=$((stopped + 1))
     done
     ! grep -q -e "--max-bytes reached" "$T/out" || kept_back=$((kept_back + 1))
-    stop_mutator
+    stop_beside
     expect_exit 0 barge unload
     all_copies_read || fail "round $round: the unload could not read another drive's catalog copy"
     untorn "round $round"
