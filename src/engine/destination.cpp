@@ -125,12 +125,7 @@ Medium open_staging(const DestTree& tree) {
 Destination::Destination(const Pair& pair)
     : m_tree(pair.dest), m_staging(open_staging(m_tree)),
       m_stamp(utc_stamp(now_ns())), m_root(::geteuid() == 0) {
-    // What an interrupted run left in staging: first what it had under a
-    // swap- name (a tmp- name may be another name of one), then its temporary
-    // files. Assembly files (.part) are kept: the catalog's staged rows say
-    // which of their pieces are complete.
-    keep_swapped();
-    m_staging.remove_leftovers("tmp-");
+    tidy_staging();
 }
 
 void Destination::apply_metadata(int fd, const FileStat& st, const std::string& where) {
@@ -581,7 +576,7 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
     // staging, and RENAME_EXCHANGE swaps it in: what comes out (the file just
     // linked, or another program's entry put there meanwhile) is then in
     // staging, never at a name of the user's, and a run stopped before it is
-    // dealt with leaves it to the next (keep_swapped). The swap- name is a
+    // dealt with leaves it to the next (tidy_staging). The swap- name is a
     // hard link where the entry is under a tmp- name in staging (a run stopped
     // before the exchange then leaves a second name, removed at the next
     // start), else a rename (an assembly file, a delivered copy moved), put
@@ -687,7 +682,7 @@ void Destination::rename_over(int from_dir, std::string from_name, int parent_fd
                         throw;
                     }
                     // Left under its swap- name: the next unload keeps it
-                    // (keep_swapped). The entry itself is delivered.
+                    // (tidy_staging). The entry itself is delivered.
                 }
                 return;
             }
@@ -749,8 +744,7 @@ void Destination::keep_displaced(const std::string& swap, std::pair<dev_t, ino_t
     ++m_versions;
 }
 
-void Destination::keep_swapped() {
-    ::lseek(m_staging.dirfd(), 0, SEEK_SET);
+void Destination::tidy_staging() {
     auto names = read_dir_names(m_staging.dirfd(), m_staging.display());
     std::set<std::pair<dev_t, ino_t>> tmp_files; // entries still under their tmp- names
     for (const auto& name : names) {
@@ -782,6 +776,11 @@ void Destination::keep_swapped() {
                 throw;
             }
             // It waits in staging for the next unload.
+        }
+    }
+    for (const auto& name : names) {
+        if (starts_with(name, "tmp-")) {
+            ::unlinkat(m_staging.dirfd(), name.c_str(), 0);
         }
     }
 }

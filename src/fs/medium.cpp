@@ -82,7 +82,6 @@ std::optional<TempFile> Medium::create_node(unsigned type, uint64_t rdev) {
 }
 
 void Medium::remove_leftovers(std::string_view prefix) {
-    ::lseek(m_dir.get(), 0, SEEK_SET); // the directory may have been listed already
     for (const auto& name : read_dir_names(m_dir.get(), m_display)) {
         if (starts_with(name, prefix)) {
             ::unlinkat(m_dir.get(), name.c_str(), 0);

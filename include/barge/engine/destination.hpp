@@ -187,20 +187,22 @@ private:
     // when the file system takes e's name for another one). Calls moved() once
     // the entry has its name; on a throw before, the entry is back at
     // from_name (or, when something took that name meanwhile, waits in
-    // staging for keep_swapped). `what` names the rename in errors.
+    // staging for tidy_staging). `what` names the rename in errors.
     void rename_over(int from_dir, std::string from_name, int parent_fd, const EntryPath& e,
                      const std::string& what, const std::function<void()>& moved);
     // After RENAME_EXCHANGE: `swap` in staging holds what stood at e's name.
     // The file `kept` (device, inode) in versions/ loses this name; anything
     // else is kept in versions/ too.
     void keep_displaced(const std::string& swap, std::pair<dev_t, ino_t> kept, const EntryPath& e);
-    // At the start: what a stopped run left under a swap- name in staging
-    // (rename_over) goes when it is the version kept in versions/ (its inode
-    // is in the name) or an entry still under its tmp- name, else to
-    // versions/<stamp>/<its swap- name> (another program's file, or an entry
-    // renamed there that never took its name). One that cannot be moved
-    // waits for the next unload.
-    void keep_swapped();
+    // At the start, what an interrupted run left in staging, from one listing.
+    // A swap- name (rename_over) goes when it is the version kept in versions/
+    // (its inode is in the name) or an entry still under its tmp- name, else
+    // to versions/<stamp>/<its swap- name> (another program's file, or an
+    // entry renamed there that never took its name); one that cannot be moved
+    // waits for the next unload. Then the tmp- files go. Assembly files
+    // (.part) stay: the catalog's staged rows say which of their pieces are
+    // complete.
+    void tidy_staging();
     // Keeps what stands at e's name in .barge/<area>/: a regular file, with
     // keep_link, as a hard link (returned: its device and inode; the name still
     // holds it), else (or where links fail) by a rename.
