@@ -17,6 +17,11 @@ namespace {
 // New entries match_renames decides per query: the memory it holds.
 constexpr int64_t rename_page = 4096;
 
+// A file gone from the source is no longer missed (TransitStore::note_miss): a
+// file created at its path later starts without its misses. A failure stays.
+const char* const sql_misses_over = "fail_count = iif(fail_reason IS NULL, 0, fail_count), "
+                                    "fail_ns = iif(fail_reason IS NULL, NULL, fail_ns)";
+
 // Binds a FileStat to ?first .. ?first+10 in the order of the stat columns.
 void bind_stat(Statement& st, int first, const FileStat& s) {
     st.bind(first, static_cast<int>(s.kind))
@@ -120,13 +125,13 @@ Statement& bind_below(Statement& st, int64_t pair_id, std::string_view dir) {
 }
 
 EntryStore::EntryStore(Database& db, int64_t ord)
-    : m_db(db),
-      m_ord(ord),
+    : m_db(db), m_ord(ord),
       m_children(db.prepare(std::string("SELECT id, name, ") + sql_stat_columns +
                             ", content_id, racy FROM entries WHERE pair_id = ? AND parent = ? "
                             "ORDER BY name")),
       m_insert(db.prepare(std::string("INSERT INTO entries(pair_id, parent, name, ") +
-                          sql_stat_columns + ", changed_gen, ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
+                          sql_stat_columns +
+                          ", changed_gen, ord) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")),
       m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                                "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
                                "changed_gen=?, ord=?, shelved_ord=NULL WHERE id=?")),
@@ -135,12 +140,14 @@ EntryStore::EntryStore(Database& db, int64_t ord)
                                  "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
                                  "racy=0 WHERE id=?")),
       m_leave_group(db.prepare(sql_leave_link_group)),
-      m_gone(db.prepare("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, shelved_ord = NULL "
-                        "WHERE id = ?")),
+      m_gone(db.prepare(fmt::format("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, "
+                                    "shelved_ord = NULL, {} WHERE id = ?",
+                                    sql_misses_over))),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),
-      m_inode_content(db.prepare("SELECT 1 FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 "
-                                 "AND ino = ?2 AND dev = ?3 AND size = ?4 AND mtime_ns = ?5 AND "
-                                 "content_id IS NOT NULL LIMIT 1")) {}
+      m_inode_content(
+          db.prepare("SELECT 1 FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 "
+                     "AND ino = ?2 AND dev = ?3 AND size = ?4 AND mtime_ns = ?5 AND "
+                     "content_id IS NOT NULL LIMIT 1")) {}
 
 std::vector<EntryRow> EntryStore::children(int64_t pair_id, std::string_view parent) {
     std::vector<EntryRow> out;
@@ -203,8 +210,9 @@ EntryStore::SubtreeGone EntryStore::mark_subtree_gone(int64_t pair_id, std::stri
     }
     for (const char* below : {sql_below_children, sql_below_deeper}) {
         Statement upd = m_db.prepare(fmt::format(
-            "UPDATE entries SET kind = NULL, changed_gen = ?5, ord = ?6, shelved_ord = NULL "
-            "WHERE {} AND kind IS NOT NULL", below));
+            "UPDATE entries SET kind = NULL, changed_gen = ?5, ord = ?6, shelved_ord = NULL, {} "
+            "WHERE {} AND kind IS NOT NULL",
+            sql_misses_over, below));
         bind_below(upd, pair_id, dir).bind(5, gen).bind(6, m_ord).run();
     }
     return n;

@@ -354,6 +354,40 @@ PairCounts StatusStore::pair_counts(int64_t pair_id, Plan plan) {
     return pc;
 }
 
+namespace {
+
+// The entries StatusStore::missed reports, ?1 their pair.
+std::string missed_where() {
+    return fmt::format("e.pair_id = ?1 AND e.fail_reason IS NULL AND e.fail_ns IS NOT NULL AND "
+                       "e.kind IS NOT NULL AND NOT {}",
+                       sql_delivered);
+}
+
+} // namespace
+
+std::vector<MissRow> StatusStore::missed(int64_t pair_id, size_t limit) {
+    static const std::string sql =
+        fmt::format("SELECT e.parent, e.name, e.fail_ns, e.fail_count FROM entries e INDEXED BY "
+                    "entries_unsettled WHERE {} ORDER BY e.fail_ns LIMIT ?2",
+                    missed_where());
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id).bind(2, static_cast<int64_t>(limit));
+    std::vector<MissRow> out;
+    while (st.step()) {
+        out.push_back(
+            {join_path(st.column_blob(0), st.column_blob(1)), st.column_int(2), st.column_int(3)});
+    }
+    return out;
+}
+
+int64_t StatusStore::missed_files(int64_t pair_id) {
+    static const std::string sql = fmt::format(
+        "SELECT count(*) FROM entries e INDEXED BY entries_unsettled WHERE {}", missed_where());
+    Statement st = m_db.prepare(sql);
+    st.bind(1, pair_id);
+    return st.step() ? st.column_int(0) : 0;
+}
+
 std::vector<FailureRow> StatusStore::failures(int64_t pair_id, size_t limit) {
     static const std::string sql = fmt::format(
         "SELECT e.parent, e.name, e.fail_reason FROM entries e INDEXED BY entries_failed WHERE "

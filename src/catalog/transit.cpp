@@ -247,9 +247,17 @@ void TransitStore::set_failure(int64_t entry_id, const std::string& reason, int6
         .run();
 }
 
+void TransitStore::note_miss(int64_t entry_id, int64_t now) {
+    m_db.prepare("UPDATE entries SET fail_count = fail_count + 1, fail_ns = coalesce(fail_ns, ?) "
+                 "WHERE id = ? AND fail_reason IS NULL")
+        .bind(1, now)
+        .bind(2, entry_id)
+        .run();
+}
+
 void TransitStore::clear_failure(int64_t entry_id) {
     m_db.prepare("UPDATE entries SET fail_count = 0, fail_reason = NULL, fail_ns = NULL "
-                 "WHERE id = ? AND fail_reason IS NOT NULL")
+                 "WHERE id = ? AND fail_ns IS NOT NULL")
         .bind(1, entry_id)
         .run();
 }

@@ -7,6 +7,7 @@
 #include "barge/util/text.hpp"
 #include "barge/util/time.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace barge::cli {
@@ -74,6 +75,20 @@ std::optional<LastRun> last_from(const JsonValue& v) {
                    v["exit_code"].opt_num(), v["files"].num(), v["bytes"].num(), v["failed"].num()};
 }
 
+// --max-age as status --check says it: "30 days", "1 second".
+std::string max_age_text(double s) {
+    if (s >= 86400) {
+        return plural(static_cast<int64_t>(s / 86400), "day");
+    }
+    if (s >= 3600) {
+        return plural(static_cast<int64_t>(s / 3600), "hour");
+    }
+    if (s >= 60) {
+        return plural(static_cast<int64_t>(s / 60), "minute");
+    }
+    return plural(static_cast<int64_t>(s), "second");
+}
+
 std::string counts_text(const Counts& c) {
     return fmt::format("{}, {}", plural(c.files, "file"), format_size(static_cast<uint64_t>(c.bytes)));
 }
@@ -117,6 +132,17 @@ void pair_json(JsonWriter& j, const PairReport& p) {
     last_json(j, "last_unload", p.last_unload);
     last_json(j, "last_verify", p.last_verify);
     problems_json(j, ps.failures);
+    j.field("missed_files", ps.missed_files);
+    j.key("missed");
+    j.begin_array();
+    for (const auto& m : ps.missed) {
+        j.begin_object();
+        j.field("path", m.rel);
+        j.field("since", format_utc(m.since_ns));
+        j.field("tries", m.tries);
+        j.end_object();
+    }
+    j.end_array();
     j.end_object();
 }
 
@@ -196,6 +222,11 @@ DriveReport report_from_json(const JsonValue& v) {
         pr.status.newest_verified_ns = time_from(p["newest_verification"]);
         for (const auto& f : p["problems"].items()) {
             pr.status.failures.push_back({f["path"].str(), f["reason"].str()});
+        }
+        pr.status.missed_files = p["missed_files"].num();
+        for (const auto& m : p["missed"].items()) {
+            pr.status.missed.push_back(
+                {m["path"].str(), time_from(m["since"]).value_or(0), m["tries"].num()});
         }
         pr.trips = p["trips_needed"].num();
         pr.last_scan_ns = time_from(p["last_scan"]);
@@ -306,6 +337,14 @@ std::string report_text(const DriveReport& r) {
         for (const auto& f : ps.failures) {
             text += fmt::format("\n    {}: {}", escape_bytes(f.path), f.reason);
         }
+        if (ps.missed_files > 0) {
+            text += fmt::format("\n  missed:    {}, changed while barge read them at every try",
+                                plural(ps.missed_files, "file"));
+            for (const auto& m : ps.missed) {
+                text += fmt::format("\n    {}: since {} ({})", escape_bytes(m.rel),
+                                    format_utc(m.since_ns), plural(m.tries, "try", "tries"));
+            }
+        }
         if (ps.deletions_pending) {
             text += fmt::format("\n  deletions pending: {}", ps.deletions_pending);
         }
@@ -350,9 +389,8 @@ std::vector<std::string> report_problems(const DriveReport& r, int64_t now, doub
             out.push_back(fmt::format("{}: the last {} ({}) exited {}", p.name, what,
                                       format_utc(run->started_ns), *run->exit_code));
         } else if (static_cast<double>(now - run->started_ns) / 1e9 > max_age_s) {
-            out.push_back(fmt::format("{}: the last {} is older than {} days ({})", p.name, what,
-                                      static_cast<int64_t>(max_age_s / 86400),
-                                      format_utc(run->started_ns)));
+            out.push_back(fmt::format("{}: the last {} is older than {} ({})", p.name, what,
+                                      max_age_text(max_age_s), format_utc(run->started_ns)));
         }
     };
     for (const auto& p : r.pairs) {
@@ -362,6 +400,21 @@ std::vector<std::string> report_problems(const DriveReport& r, int64_t now, doub
         if (p.status.failed.files > 0) {
             out.push_back(fmt::format("{}: {} failed (see 'barge status {}')", p.name,
                                       plural(p.status.failed.files, "file"), p.name));
+        }
+        // A file that changed while read waits for a later run (SPEC §7.7); one
+        // that has changed at every try for longer than max_age is not backed up.
+        const auto& missed = p.status.missed;
+        auto over = std::count_if(missed.begin(), missed.end(), [&](const MissRow& m) {
+            return static_cast<double>(now - m.since_ns) / 1e9 > max_age_s;
+        });
+        if (over > 0) {
+            bool more = static_cast<size_t>(over) == missed.size() && p.status.missed_files > over;
+            out.push_back(fmt::format(
+                "{}: {}{} not carried for longer than {}: each changed while barge "
+                "read it, at every try (the first since {}: '{}'; see 'barge "
+                "status {}')",
+                p.name, plural(over, "file"), more ? " or more" : "", max_age_text(max_age_s),
+                format_utc(missed.front().since_ns), escape_bytes(missed.front().rel), p.name));
         }
     }
     if (r.pairs.empty()) {
@@ -392,6 +445,20 @@ std::string report_metrics(const DriveReport& r, int64_t now, double max_age_s) 
     family("barge_pair_deletions_pending", "Files deleted at the source, not yet applied at the destination.");
     for (const auto& p : r.pairs) {
         out += fmt::format("barge_pair_deletions_pending{{pair=\"{}\"}} {}\n", p.name, p.status.deletions_pending);
+    }
+    family("barge_pair_missed_files", "Files not carried because they changed while read at every "
+                                      "try since (barge status lists them).");
+    for (const auto& p : r.pairs) {
+        out += fmt::format("barge_pair_missed_files{{pair=\"{}\"}} {}\n", p.name,
+                           p.status.missed_files);
+    }
+    family("barge_pair_missed_since_timestamp_seconds",
+           "Since when the longest missed file has been missed.");
+    for (const auto& p : r.pairs) {
+        if (!p.status.missed.empty()) {
+            out += fmt::format("barge_pair_missed_since_timestamp_seconds{{pair=\"{}\"}} {}\n",
+                               p.name, p.status.missed.front().since_ns / 1'000'000'000);
+        }
     }
     family("barge_pair_trips_needed", "Trips still needed to carry what waits (-1: no room on the drive).");
     for (const auto& p : r.pairs) {

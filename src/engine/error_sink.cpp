@@ -42,6 +42,9 @@ void ErrorSink::handle(int64_t entry_id, const std::string& path, const Error& e
     }
     if (const auto* f = dynamic_cast<const FileError*>(&e); f && f->retry() == FileError::Retry::later) {
         note(fmt::format("'{}' {}: it will be carried on a later run", escape_bytes(path), e.what()));
+        if (entry_id != 0 && m_miss) {
+            m_miss(entry_id);
+        }
         return;
     }
     fail(entry_id, path, e.what());

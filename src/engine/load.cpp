@@ -71,6 +71,7 @@ public:
                      m_store.set_failure(entry, reason, now_ns());
                  }),
           m_policy{options.attempts}, m_transfer(m_cargo.tmp(), *this, m_sink, m_policy) {
+        m_sink.on_miss([this](int64_t entry) { m_store.note_miss(entry, now_ns()); });
         m_src = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
         struct statvfs sv{};
         if (::fstatvfs(m_cargo.dirfd(), &sv) == 0) {
@@ -601,7 +602,7 @@ LoadResult load_pair(Catalog& catalog, const DriveLayout& layout, const Pair& pa
     }
     std::tie(result.carried_elsewhere, result.carried_elsewhere_bytes) =
         carried_elsewhere(catalog.db(), fresh.id);
-    PairStatus ps = pair_status(catalog, fresh);
+    PairStatus ps = pair_status(catalog, fresh, 0);
     result.waiting_files = std::max<int64_t>(0, ps.pending.files + ps.failed.files - result.carried_elsewhere);
     result.waiting_bytes =
         std::max<int64_t>(0, ps.pending.bytes + ps.failed.bytes - result.carried_elsewhere_bytes);

@@ -1,6 +1,7 @@
 #include "barge/engine/scan_hash.hpp"
 
 #include "barge/catalog/entries.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/fs/dir.hpp"
 #include "barge/hash/blake2b.hpp"
 #include "barge/util/error.hpp"
@@ -8,9 +9,9 @@
 #include "barge/util/time.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -307,6 +308,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 result.notes.push_back(fmt::format("'{}' {}: the next scan examines it",
                                                    escape_bytes(join_path(pair.source, job.path)),
                                                    o.error));
+                TransitStore(catalog.db()).note_miss(job.id, now_ns());
                 continue;
             }
             if (!o.ok) {

@@ -16,6 +16,8 @@ PairStatus pair_status(Catalog& catalog, const Pair& pair, size_t max_failures) 
         for (auto& f : store.failures(pair.id, max_failures)) {
             ps.failures.push_back({std::move(f.rel), std::move(f.reason)});
         }
+        ps.missed = store.missed(pair.id, max_failures);
+        ps.missed_files = store.missed_files(pair.id);
     }
     return ps;
 }

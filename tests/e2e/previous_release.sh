@@ -2,8 +2,8 @@
 # Drives already in use keep working (SPEC §7.9): a drive, source and
 # destination made by barge 0.1.0 (catalog schema 1) and by main as landed with
 # schema 2 (05d1aa7), schema 3 (3859e90), schema 4 (b7b09c7), schema 5 (1229f83),
-# schema 6 (051b54f), schema 7 (18690f3), schema 8 (d774dd7) and schema 9
-# (2756cbc), all by
+# schema 6 (051b54f), schema 7 (18690f3), schema 8 (d774dd7), schema 9
+# (2756cbc) and schema 10 (8495fbc), all by
 # tests/fixtures/make-v1-drive.sh, are opened by this
 # barge, which migrates the catalog (keeping a backup copy), delivers what the
 # old barge loaded, and goes on with new visits.
@@ -15,7 +15,7 @@ flock 9
 on_exit "rm -rf '$R'"
 export BARGE_DRIVE=$R/drive
 
-for old in 1 2 3 4 5 6 7 8 9; do
+for old in 1 2 3 4 5 6 7 8 9 10; do
 fixture=$(cd "$(dirname "$0")/../fixtures" && pwd)/v$old-drive.tar.gz
 rm -rf "$R"
 mkdir -p "$R"
@@ -27,6 +27,7 @@ expect_eq "$old" "$before_version" "the fixture's schema version"
 expect_exit 0 barge status --json
 expect_eq 1 "$(json '.pairs | length')" "pairs in the old catalog"
 expect_eq 3 "$(json '.pairs[0].on_cargo.files')" "files the old barge loaded and did not deliver"
+expect_eq 0 "$(json '.pairs[0].missed_files')" "files missed (schema 11): none recorded by an old barge"
 after_version=$(sqlite3 "$R/drive/barge.db" 'PRAGMA user_version')
 [[ $after_version -gt $before_version ]] || fail "v$old: the catalog was not migrated (version $after_version)"
 if [[ $after_version -gt $before_version ]]; then

@@ -12,7 +12,7 @@ namespace barge {
 class Database;
 
 // The schema version this barge writes (PRAGMA user_version).
-constexpr int schema_version = 10;
+constexpr int schema_version = 11;
 
 // One step of the schema's history: the SQL that brings version `to - 1` to `to`.
 struct Migration {

@@ -33,6 +33,14 @@ struct FailureRow {
     std::string reason;
 };
 
+// A file not carried because it changed while read at every try (scan or
+// load) since since_ns (TransitStore::note_miss).
+struct MissRow {
+    std::string rel; // relative to the pair's root
+    int64_t since_ns = 0;
+    int64_t tries = 0;
+};
+
 // A pair whose kept count of delivered files (pair_delivered) was not what the
 // entries say.
 struct CounterMismatch {
@@ -84,6 +92,11 @@ public:
     int64_t undelivered_files(std::optional<int64_t> pair_id);
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
+    // Files still at the source and not delivered that were missed (changed while
+    // read) at every try since, the longest missed first; and how many there are.
+    // From entries_unsettled (schema 11), which holds only those.
+    std::vector<MissRow> missed(int64_t pair_id, size_t limit);
+    int64_t missed_files(int64_t pair_id);
     // Pieces the catalog puts on the cargo, and their bytes: kept as pieces are
     // written (cargo_total), one row.
     Counts cargo();

@@ -145,6 +145,11 @@ public:
                          int64_t offset);
     void set_entry_content(int64_t entry_id, int64_t content_id, bool racy);
     void set_failure(int64_t entry_id, const std::string& reason, int64_t now);
+    // A file that changed while it was read, to be carried on a later run
+    // (SPEC §7.7): counted in fail_count, the first miss kept in fail_ns;
+    // fail_reason stays NULL (a failed entry stays failed). Schema 11.
+    void note_miss(int64_t entry_id, int64_t now);
+    // Clears a failure, or the misses, once the file is carried.
     void clear_failure(int64_t entry_id);
 
     // The pieces the catalog puts on the cargo, in id order, a page of `limit` at

@@ -30,6 +30,10 @@ public:
     // Records a failure on the catalog entry (entry_id 0: no entry to record on).
     using Record = std::function<void(int64_t entry_id, const std::string& reason)>;
     ErrorSink(std::string what, Problems& failures, Notes& notes, Record record);
+    // Records on the catalog entry that a file waits for a later run (it changed
+    // while read): status tells one that has waited longer than --max-age.
+    using Miss = std::function<void(int64_t entry_id)>;
+    void on_miss(Miss miss) { m_miss = std::move(miss); }
 
     // A file failed for good.
     void fail(int64_t entry_id, const std::string& path, const std::string& reason);
@@ -50,6 +54,7 @@ private:
     Problems& m_failures;
     Notes& m_notes;
     Record m_record;
+    Miss m_miss;
 };
 
 // Runs work for one file; an Error it throws goes to the sink (which rethrows

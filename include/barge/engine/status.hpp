@@ -17,6 +17,10 @@ namespace barge {
 // failures with their reasons. Files and symlinks are counted; bytes are file sizes.
 struct PairStatus : PairCounts {
     std::vector<FileProblem> failures;
+    // The files that changed while read at every try since (StatusStore::missed),
+    // the longest missed first, and how many there are (with max_failures > 0).
+    std::vector<MissRow> missed;
+    int64_t missed_files = 0;
 };
 
 PairStatus pair_status(Catalog& catalog, const Pair& pair, size_t max_failures = 50);

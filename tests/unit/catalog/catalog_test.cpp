@@ -1234,6 +1234,35 @@ TEST(Migration, VersionTenOrdersTheGoneEntriesByPath) {
     }
 }
 
+// Schema 11 indexes the files missed at every try (fail_ns without fail_reason)
+// and nothing else: a catalog of version 10 has none, its failures stay failures.
+TEST(Migration, VersionElevenIndexesOnlyTheMissedFiles) {
+    TestDir dir;
+    Database db(dir / "m.db", Database::Create::yes);
+    db.exec("PRAGMA foreign_keys = ON");
+    migrate(db, up_to_version(10), [](int) {});
+    ASSERT_EQ(db.query_int("PRAGMA user_version"), 10);
+    insert_pair_p(db);
+    db.exec(
+        "INSERT INTO entries(pair_id, parent, name, kind, fail_count, fail_reason, fail_ns) VALUES "
+        "(1, x'', x'61', 1, 2, 'read: Input/output error', 5), (1, x'', x'62', 1, 0, NULL, NULL)");
+    int backups = 0;
+    migrate(db, migrations(), [&](int) { ++backups; });
+    EXPECT_EQ(backups, 1);
+    EXPECT_EQ(db.query_int("PRAGMA user_version"), schema_version);
+    const char* const missed =
+        "SELECT count(*) FROM entries INDEXED BY entries_unsettled WHERE pair_id = 1 AND "
+        "fail_reason IS NULL AND fail_ns IS NOT NULL";
+    EXPECT_EQ(db.query_int(missed), 0);
+    EXPECT_EQ(
+        db.query_int("SELECT count(*) FROM entries INDEXED BY entries_failed WHERE pair_id = 1 AND "
+                     "fail_reason IS NOT NULL"),
+        1);
+    TransitStore(db).note_miss(2, 7);
+    TransitStore(db).note_miss(1, 7);
+    EXPECT_EQ(db.query_int(missed), 1);
+}
+
 // The pieces on the cargo, and those free to reclaim, come in id order a page at
 // a time, each once, though the callback takes pieces off the cargo as it goes.
 TEST(Transit, PiecesOnTheCargoComePageByPage) {

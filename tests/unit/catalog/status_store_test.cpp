@@ -453,3 +453,68 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
     EXPECT_GT(checked_held, 10);
     EXPECT_GT(checked_elsewhere, 10);
 }
+
+// A file missed at every try (changed while read: TransitStore::note_miss) is
+// listed by status, the longest missed first with its first miss and its tries,
+// from entries_unsettled alone; a failure is not a miss and stays one; carrying
+// a file (clear_failure), delivering it or its leaving the source ends its
+// misses, and a file later created at the same path starts afresh.
+TEST(StatusStore, MissedFilesComeFromTheirIndexTheLongestMissedFirst) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    Database& db = c.db();
+    int64_t p = add_pair(c, "p");
+    int64_t q = add_pair(c, "q");
+    EntryStore entries(db, 1);
+    TransitStore transit(db);
+    StatusStore status(db);
+    FileStat st;
+    int64_t a = entries.insert(p, "", "a", st, 1);
+    int64_t b = entries.insert(p, "d", "b", st, 1);
+    int64_t f = entries.insert(p, "", "failed", st, 1);
+    int64_t other = entries.insert(q, "", "a", st, 1);
+    entries.insert(p, "", "plain", st, 1);
+    transit.note_miss(b, 100);
+    transit.note_miss(a, 200);
+    transit.note_miss(b, 300); // its first miss is kept
+    transit.note_miss(other, 50);
+    transit.set_failure(f, "read: Input/output error", 150);
+    transit.note_miss(f, 160); // a failed file stays failed, not missed
+    auto rows = status.missed(p, 10);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].rel, "d/b");
+    EXPECT_EQ(rows[0].since_ns, 100);
+    EXPECT_EQ(rows[0].tries, 2);
+    EXPECT_EQ(rows[1].rel, "a");
+    EXPECT_EQ(rows[1].since_ns, 200);
+    EXPECT_EQ(rows[1].tries, 1);
+    EXPECT_EQ(status.missed(p, 1).size(), 1u);
+    EXPECT_EQ(status.missed_files(p), 2);
+    EXPECT_EQ(status.missed_files(q), 1);
+    EXPECT_EQ(status.failures(p, 10).size(), 1u);
+    // Both queries name entries_unsettled (INDEXED BY: SQLite refuses to prepare
+    // them if it cannot serve them), which holds the missed entries only.
+    EXPECT_EQ(
+        db.query_int(
+            "SELECT count(*) FROM entries INDEXED BY entries_unsettled WHERE fail_reason IS NULL "
+            "AND fail_ns IS NOT NULL"),
+        3);
+
+    transit.clear_failure(b); // carried
+    entries.mark_gone(a, 2);  // gone from the source
+    EXPECT_EQ(status.missed_files(p), 0);
+    EXPECT_EQ(db.query_int(fmt::format(
+                  "SELECT count(*) FROM entries WHERE id IN ({}, {}) AND (fail_ns IS NOT "
+                  "NULL OR fail_count != 0)",
+                  a, b)),
+              0);
+    EXPECT_EQ(status.failures(p, 10).size(), 1u) << "a failure stays";
+    EXPECT_EQ(db.query_int(fmt::format("SELECT fail_count FROM entries WHERE id = {}", f)), 1);
+    // A file created at a's path later: its first miss is its own.
+    entries.update(a, st, 3, EntryStore::ForgetContent::yes);
+    transit.note_miss(a, 900);
+    rows = status.missed(p, 10);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].since_ns, 900);
+    EXPECT_EQ(rows[0].tries, 1);
+}
