@@ -23,6 +23,8 @@ const char* const sql_delivered =
     "e.d_target IS e.target AND e.d_xattrs IS e.xattrs AND e.d_damaged = 0 AND "
     "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
 
+const char* const sql_miss_current = "(d_verified_ns IS NULL OR d_verified_ns <= fail_ns)";
+
 namespace {
 
 // Entry "x" holds at the destination, for entry "e", a verified copy that no
@@ -145,10 +147,10 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
         std::string("SELECT e.id, e.parent, e.name, ") + stat_columns_of("e") +
         ", e.content_id, c.hash, (e.d_kind = 1 AND e.d_damaged = 0 AND (e.d_mtime_ns IS "
         "e.mtime_ns OR e.d_mtime_ns IS NULL) AND (SELECT size FROM contents WHERE id = "
-        "e.d_content_id) = e.size) FROM "
+        "e.d_content_id) = e.size), e.fail_reason IS NULL AND e.fail_ns IS NOT NULL FROM "
         "entries e LEFT JOIN contents c ON c.id = e.content_id "
-        "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND " + sql_current +
-        " AND NOT " + sql_delivered + " AND NOT " + sql_carried_elsewhere +
+        "WHERE e.pair_id = ? AND e.kind = 1 AND (e.parent, e.name) > (?, ?) AND " +
+        sql_current + " AND NOT " + sql_delivered + " AND NOT " + sql_carried_elsewhere +
         " ORDER BY e.parent, e.name LIMIT ?");
     st.bind(1, pair_id).bind_blob(2, after_parent).bind_blob(3, after_name).bind(4, limit);
     std::vector<LoadCandidate> out;
@@ -163,6 +165,7 @@ std::vector<LoadCandidate> TransitStore::load_candidates(int64_t pair_id,
             c.content_hash = digest_from_bytes(st.column_blob(4 + stat_column_count));
         }
         c.same_as_delivered = st.column_int(5 + stat_column_count) != 0;
+        c.missed = st.column_int(6 + stat_column_count) != 0;
         out.push_back(std::move(c));
     }
     return out;
@@ -248,11 +251,12 @@ void TransitStore::set_failure(int64_t entry_id, const std::string& reason, int6
 }
 
 void TransitStore::note_miss(int64_t entry_id, int64_t now) {
-    m_db.prepare("UPDATE entries SET fail_count = fail_count + 1, fail_ns = coalesce(fail_ns, ?) "
-                 "WHERE id = ? AND fail_reason IS NULL")
-        .bind(1, now)
-        .bind(2, entry_id)
-        .run();
+    static const std::string sql = fmt::format(
+        "UPDATE entries SET fail_count = iif(fail_ns IS NOT NULL AND {0}, fail_count + 1, 1), "
+        "fail_ns = iif(fail_ns IS NOT NULL AND {0}, fail_ns, ?1) WHERE id = ?2 AND fail_reason IS "
+        "NULL",
+        sql_miss_current);
+    m_db.prepare(sql).bind(1, now).bind(2, entry_id).run();
 }
 
 void TransitStore::clear_failure(int64_t entry_id) {

@@ -119,7 +119,9 @@ void VerifyStore::set_verified(int64_t entry_id, int64_t now) {
     // A file found damaged earlier that reads right again (repaired by hand) is
     // delivered again.
     m_db.prepare("UPDATE entries SET d_verified_ns = ?, d_damaged = 0, fail_reason = CASE WHEN "
-                 "d_damaged = 1 THEN NULL ELSE fail_reason END WHERE id = ?")
+                 "d_damaged = 1 THEN NULL ELSE fail_reason END, fail_ns = CASE WHEN d_damaged = 1 "
+                 "THEN NULL ELSE fail_ns END, fail_count = CASE WHEN d_damaged = 1 THEN 0 ELSE "
+                 "fail_count END WHERE id = ?")
         .bind(1, now)
         .bind(2, entry_id)
         .run();

@@ -75,18 +75,17 @@ std::optional<LastRun> last_from(const JsonValue& v) {
                    v["exit_code"].opt_num(), v["files"].num(), v["bytes"].num(), v["failed"].num()};
 }
 
-// --max-age as status --check says it: "30 days", "1 second".
-std::string max_age_text(double s) {
-    if (s >= 86400) {
-        return plural(static_cast<int64_t>(s / 86400), "day");
+// --max-age as status --check says it, in the largest unit it is a whole number
+// of: "30 days", "36 hours", "90 minutes", "1 second".
+std::string max_age_text(double seconds) {
+    auto s = static_cast<int64_t>(seconds);
+    for (auto [unit, noun] : {std::pair{int64_t{86400}, "day"}, std::pair{int64_t{3600}, "hour"},
+                              std::pair{int64_t{60}, "minute"}}) {
+        if (s >= unit && s % unit == 0) {
+            return plural(s / unit, noun);
+        }
     }
-    if (s >= 3600) {
-        return plural(static_cast<int64_t>(s / 3600), "hour");
-    }
-    if (s >= 60) {
-        return plural(static_cast<int64_t>(s / 60), "minute");
-    }
-    return plural(static_cast<int64_t>(s), "second");
+    return plural(s, "second");
 }
 
 std::string counts_text(const Counts& c) {

@@ -242,6 +242,7 @@ void InlineHasher::finish() {
 void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double deadline,
                 Progress* progress) {
     EntryStore store(catalog.db(), 0);
+    TransitStore transit(catalog.db());
     Fd root = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
     unsigned nthreads = hash_threads();
     if (progress) {
@@ -308,7 +309,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 result.notes.push_back(fmt::format("'{}' {}: the next scan examines it",
                                                    escape_bytes(join_path(pair.source, job.path)),
                                                    o.error));
-                TransitStore(catalog.db()).note_miss(job.id, now_ns());
+                transit.note_miss(job.id, now_ns()); // in this batch's transaction
                 continue;
             }
             if (!o.ok) {

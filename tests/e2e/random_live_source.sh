@@ -14,7 +14,8 @@
 # them), and verify-destination must find what the catalog says was delivered.
 # Then the source settles, and one more trip makes the destination equal to the
 # source byte for byte (contents, modes, mtimes, symlinks, hard links,
-# attributes) and verify-destination passes. Where strace can slow system
+# attributes), verify-destination passes and status lists no file missed (one a
+# scan or a load found changing: each has been carried since). Where strace can slow system
 # calls, every other round runs barge with each stat and read of the walk and
 # the hashing delayed (2 ms), so that more changes land inside a scan and a load.
 #
@@ -72,6 +73,7 @@ killed=0 # runs that a kill ended while they held the drive
 tries=0  # runs started to be killed
 budget=${BARGE_LIVE_BUDGET:-0}
 stopped=0 # scans that stopped at --max-time
+missed=0 # rounds after which status listed files missed (changed while read)
 if [[ $encrypt == 1 ]]; then
     printf 'passphrase of the live source\n' >"$T/pass"
     export BARGE_PASSPHRASE_FILE=$T/pass
@@ -178,6 +180,8 @@ for ((round = 1; round <= rounds; round++)); do
     done
     ! grep -q -e "--max-bytes reached" "$T/out" || kept_back=$((kept_back + 1))
     stop_beside
+    expect_exit 0 barge --json status
+    (($(json '.pairs[0].missed_files') == 0)) || missed=$((missed + 1))
     expect_exit 0 barge unload
     all_copies_read || fail "round $round: the unload could not read another drive's catalog copy"
     untorn "round $round"
@@ -194,12 +198,14 @@ for d in "${DRIVES[@]}"; do
     all_copies_read || fail "$d: the last unload could not read another drive's catalog copy"
     expect_exit 0 barge --json status
     expect_eq 0 "$(json '.pairs[0].pending.files')" "$d: files pending once the source settled"
+    # Every file a scan or a load found changing has been carried since.
+    expect_eq 0 "$(json '.pairs[0].missed_files')" "$d: files missed once the source settled"
     expect_same_tree "$SRC" "$DST" "$d: once the source settled"
     same_links "$SRC" "$DST" || fail "$d: link groups differ once the source settled"
     expect_exit 0 barge verify-destination
 done
 untorn "once the source settled"
-echo "loads kept back by --max-bytes: $kept_back; scans stopped by --max-time: $stopped; runs killed holding the drive: $killed of $tries"
+echo "loads kept back by --max-bytes: $kept_back; scans stopped by --max-time: $stopped; runs killed holding the drive: $killed of $tries; rounds that left files missed: $missed"
 [[ $partial != 1 ]] || ((kept_back > 0)) || fail "no load of $rounds rounds was kept back by --max-bytes"
 [[ $budget != 1 ]] || ((stopped > 0)) || fail "no scan of $rounds rounds stopped at --max-time"
 [[ $kills != 1 ]] || ((killed > 0)) || fail "no run of $rounds rounds was killed while it held the drive"

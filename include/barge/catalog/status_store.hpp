@@ -93,8 +93,9 @@ public:
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
     // Files still at the source and not delivered that were missed (changed while
-    // read) at every try since, the longest missed first; and how many there are.
-    // From entries_unsettled (schema 11), which holds only those.
+    // read) at every try since (sql_miss_current), the longest missed first; and
+    // how many there are. From entries_unsettled (schema 11), which holds only
+    // entries with misses.
     std::vector<MissRow> missed(int64_t pair_id, size_t limit);
     int64_t missed_files(int64_t pair_id);
     // Pieces the catalog puts on the cargo, and their bytes: kept as pieces are

@@ -1235,7 +1235,9 @@ TEST(Migration, VersionTenOrdersTheGoneEntriesByPath) {
 }
 
 // Schema 11 indexes the files missed at every try (fail_ns without fail_reason)
-// and nothing else: a catalog of version 10 has none, its failures stay failures.
+// and nothing else: a catalog of version 10 has none, its failures stay failures,
+// and what version 10 left of a repaired damage (fail_ns, fail_count without a
+// reason: VerifyStore::set_verified) is cleared, not taken for a miss.
 TEST(Migration, VersionElevenIndexesOnlyTheMissedFiles) {
     TestDir dir;
     Database db(dir / "m.db", Database::Create::yes);
@@ -1245,7 +1247,8 @@ TEST(Migration, VersionElevenIndexesOnlyTheMissedFiles) {
     insert_pair_p(db);
     db.exec(
         "INSERT INTO entries(pair_id, parent, name, kind, fail_count, fail_reason, fail_ns) VALUES "
-        "(1, x'', x'61', 1, 2, 'read: Input/output error', 5), (1, x'', x'62', 1, 0, NULL, NULL)");
+        "(1, x'', x'61', 1, 2, 'read: Input/output error', 5), (1, x'', x'62', 1, 0, NULL, NULL), "
+        "(1, x'', x'63', 1, 1, NULL, 6)");
     int backups = 0;
     migrate(db, migrations(), [&](int) { ++backups; });
     EXPECT_EQ(backups, 1);
@@ -1254,6 +1257,10 @@ TEST(Migration, VersionElevenIndexesOnlyTheMissedFiles) {
         "SELECT count(*) FROM entries INDEXED BY entries_unsettled WHERE pair_id = 1 AND "
         "fail_reason IS NULL AND fail_ns IS NOT NULL";
     EXPECT_EQ(db.query_int(missed), 0);
+    EXPECT_EQ(
+        db.query_int(
+            "SELECT count(*) FROM entries WHERE id = 3 AND fail_ns IS NULL AND fail_count = 0"),
+        1);
     EXPECT_EQ(
         db.query_int("SELECT count(*) FROM entries INDEXED BY entries_failed WHERE pair_id = 1 AND "
                      "fail_reason IS NOT NULL"),

@@ -458,7 +458,10 @@ TEST(StatusStore, BothPlansAgreeWithThePerEntryDefinitions) {
 // listed by status, the longest missed first with its first miss and its tries,
 // from entries_unsettled alone; a failure is not a miss and stays one; carrying
 // a file (clear_failure), delivering it or its leaving the source ends its
-// misses, and a file later created at the same path starts afresh.
+// misses, and a file later created at the same path starts afresh. A miss from
+// before the destination got a version (d_verified_ns: another drive's delivery
+// learned, a damage repaired) is over, whoever delivered; a path that became a
+// directory is not a missed file.
 TEST(StatusStore, MissedFilesComeFromTheirIndexTheLongestMissedFirst) {
     TestDir dir;
     Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
@@ -499,6 +502,25 @@ TEST(StatusStore, MissedFilesComeFromTheirIndexTheLongestMissedFirst) {
             "SELECT count(*) FROM entries INDEXED BY entries_unsettled WHERE fail_reason IS NULL "
             "AND fail_ns IS NOT NULL"),
         3);
+
+    // Delivered since its first miss, by a path that leaves fail_ns (another
+    // drive's delivery learned by the merge), then changed again at the source.
+    db.exec(fmt::format("UPDATE entries SET d_verified_ns = 250 WHERE id = {}", a));
+    rows = status.missed(p, 10);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].rel, "d/b");
+    EXPECT_EQ(status.missed_files(p), 1);
+    transit.note_miss(a, 260); // a miss after that delivery starts afresh
+    rows = status.missed(p, 10);
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[1].rel, "a");
+    EXPECT_EQ(rows[1].since_ns, 260);
+    EXPECT_EQ(rows[1].tries, 1);
+    // A path that became a directory.
+    FileStat dir_st;
+    dir_st.kind = Kind::dir;
+    entries.update(other, dir_st, 2, EntryStore::ForgetContent::yes);
+    EXPECT_EQ(status.missed_files(q), 0);
 
     transit.clear_failure(b); // carried
     entries.mark_gone(a, 2);  // gone from the source
