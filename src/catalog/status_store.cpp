@@ -359,8 +359,8 @@ namespace {
 // The entries StatusStore::missed reports, ?1 their pair.
 std::string missed_where() {
     return fmt::format("e.pair_id = ?1 AND e.fail_reason IS NULL AND e.fail_ns IS NOT NULL AND "
-                       "e.kind = {} AND {} AND NOT {}",
-                       sql_kind(Kind::file), sql_miss_current, sql_delivered);
+                       "e.kind = {} AND NOT {}",
+                       sql_kind(Kind::file), sql_delivered);
 }
 
 } // namespace

@@ -23,8 +23,6 @@ const char* const sql_delivered =
     "e.d_target IS e.target AND e.d_xattrs IS e.xattrs AND e.d_damaged = 0 AND "
     "(e.kind IS NOT 1 OR (e.content_id IS NOT NULL AND e.d_content_id IS e.content_id)))";
 
-const char* const sql_miss_current = "(d_verified_ns IS NULL OR d_verified_ns <= fail_ns)";
-
 namespace {
 
 // Entry "x" holds at the destination, for entry "e", a verified copy that no
@@ -251,12 +249,11 @@ void TransitStore::set_failure(int64_t entry_id, const std::string& reason, int6
 }
 
 void TransitStore::note_miss(int64_t entry_id, int64_t now) {
-    static const std::string sql = fmt::format(
-        "UPDATE entries SET fail_count = iif(fail_ns IS NOT NULL AND {0}, fail_count + 1, 1), "
-        "fail_ns = iif(fail_ns IS NOT NULL AND {0}, fail_ns, ?1) WHERE id = ?2 AND fail_reason IS "
-        "NULL",
-        sql_miss_current);
-    m_db.prepare(sql).bind(1, now).bind(2, entry_id).run();
+    m_db.prepare("UPDATE entries SET fail_count = fail_count + 1, fail_ns = coalesce(fail_ns, ?) "
+                 "WHERE id = ? AND fail_reason IS NULL")
+        .bind(1, now)
+        .bind(2, entry_id)
+        .run();
 }
 
 void TransitStore::clear_failure(int64_t entry_id) {

@@ -130,7 +130,8 @@ void add_status(CLI::App& app, Globals& g, Action& action) {
     sub->add_flag("--check", o->check,
                   "for monitoring: exit 0 only if every pair's last load, unload and "
                   "verify-destination succeeded and are younger than --max-age, no file failed "
-                  "and none changed while read at every try for longer than --max-age; one line "
+                  "and none left uncarried for longer than --max-age since a read found it "
+                  "changing; one line "
                   "per problem, exit 1 otherwise");
     sub->add_option("--max-age", o->max_age, "with --check and --metrics (default 30d)")
         ->option_text("DUR");

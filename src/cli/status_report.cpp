@@ -337,11 +337,13 @@ std::string report_text(const DriveReport& r) {
             text += fmt::format("\n    {}: {}", escape_bytes(f.path), f.reason);
         }
         if (ps.missed_files > 0) {
-            text += fmt::format("\n  missed:    {}, changed while barge read them at every try",
-                                plural(ps.missed_files, "file"));
+            text +=
+                fmt::format("\n  missed:    {} not carried since a read found {} changing",
+                            plural(ps.missed_files, "file"), ps.missed_files == 1 ? "it" : "them");
             for (const auto& m : ps.missed) {
                 text += fmt::format("\n    {}: since {} ({})", escape_bytes(m.rel),
-                                    format_utc(m.since_ns), plural(m.tries, "try", "tries"));
+                                    format_utc(m.since_ns),
+                                    plural(m.tries, "read", "reads") + " found it changing");
             }
         }
         if (ps.deletions_pending) {
@@ -401,7 +403,8 @@ std::vector<std::string> report_problems(const DriveReport& r, int64_t now, doub
                                       plural(p.status.failed.files, "file"), p.name));
         }
         // A file that changed while read waits for a later run (SPEC §7.7); one
-        // that has changed at every try for longer than max_age is not backed up.
+        // not carried for longer than max_age since is not backed up (it changes
+        // at every try, or has waited since for room).
         const auto& missed = p.status.missed;
         auto over = std::count_if(missed.begin(), missed.end(), [&](const MissRow& m) {
             return static_cast<double>(now - m.since_ns) / 1e9 > max_age_s;
@@ -409,11 +412,11 @@ std::vector<std::string> report_problems(const DriveReport& r, int64_t now, doub
         if (over > 0) {
             bool more = static_cast<size_t>(over) == missed.size() && p.status.missed_files > over;
             out.push_back(fmt::format(
-                "{}: {}{} not carried for longer than {}: each changed while barge "
-                "read it, at every try (the first since {}: '{}'; see 'barge "
-                "status {}')",
+                "{}: {}{} not carried for longer than {} since a read found {} changing (the "
+                "longest since {}: '{}'; see 'barge status {}')",
                 p.name, plural(over, "file"), more ? " or more" : "", max_age_text(max_age_s),
-                format_utc(missed.front().since_ns), escape_bytes(missed.front().rel), p.name));
+                over == 1 && !more ? "it" : "them", format_utc(missed.front().since_ns),
+                escape_bytes(missed.front().rel), p.name));
         }
     }
     if (r.pairs.empty()) {

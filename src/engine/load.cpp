@@ -73,9 +73,7 @@ public:
           m_policy{options.attempts}, m_transfer(m_cargo.tmp(), *this, m_sink, m_policy) {
         m_sink.on_miss([this](int64_t entry) {
             m_missed.push_back(entry);
-            if (m_missed.size() >= miss_batch) {
-                note_misses();
-            }
+            note_misses_at(miss_batch);
         });
         m_src = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
         struct statvfs sv{};
@@ -233,22 +231,24 @@ private:
 
     // A file whose content this load found on the cargo or at the destination
     // (hashed by an earlier scan) is carried: no longer missed (commit() clears
-    // the misses of a file it copies).
+    // the misses of a file it copies). Queued as the misses are.
     void carried_without_copy(const LoadCandidate& c) {
         if (c.missed) {
-            m_store.clear_failure(c.entry_id);
+            m_unmissed.push_back(c.entry_id);
+            note_misses_at(miss_batch);
         }
     }
 
-    // Files that changed while read (ErrorSink::on_miss), written to the
-    // catalog in one transaction with the next commit of copied files, at the
-    // end of the run, or every miss_batch: one transaction each cost a synced
-    // commit per file (3,000 files deleted during a load: 12,000 fdatasyncs).
-    // A run stopped by a kill loses the misses it had not written yet: the next
-    // run sees the files again.
+    // Files that changed while read (ErrorSink::on_miss), and missed files
+    // carried without a copy, written to the catalog in one transaction with
+    // the next commit of copied files, at the end of the run, or every
+    // miss_batch: one transaction each cost a synced commit per file (3,000
+    // files deleted during a load: 12,022 fdatasyncs). A run that ends before
+    // it writes them (killed, or stopped by an error) loses them: the next run
+    // sees the files again.
     static constexpr size_t miss_batch = 4096;
-    void note_misses() {
-        if (m_missed.empty()) {
+    void note_misses_at(size_t queued) {
+        if (m_missed.size() + m_unmissed.size() < queued) {
             return;
         }
         Transaction tx(m_catalog.db());
@@ -256,9 +256,14 @@ private:
         for (int64_t id : m_missed) {
             m_store.note_miss(id, now);
         }
+        for (int64_t id : m_unmissed) {
+            m_store.clear_failure(id);
+        }
         tx.commit();
         m_missed.clear();
+        m_unmissed.clear();
     }
+    void note_misses() { note_misses_at(1); }
 
     // Decides what to do with one candidate and queues its copy.
     void consider(LoadCandidate c) {
@@ -584,7 +589,7 @@ private:
     int64_t m_limit = 0; // --max-bytes (INT64_MAX for none)
     bool m_reclaimed = false, m_stopped = false;
     ErrorSink m_sink;
-    std::vector<int64_t> m_missed; // note_misses
+    std::vector<int64_t> m_missed, m_unmissed; // note_misses_at
 
     RetryPolicy m_policy;
     // Last: destroyed first, so a batch still in flight finishes before the

@@ -33,8 +33,8 @@ struct FailureRow {
     std::string reason;
 };
 
-// A file not carried because it changed while read at every try (scan or
-// load) since since_ns (TransitStore::note_miss).
+// A file not carried since a read (scan or load) found it changing at since_ns,
+// tries such reads since (TransitStore::note_miss).
 struct MissRow {
     std::string rel; // relative to the pair's root
     int64_t since_ns = 0;
@@ -93,9 +93,8 @@ public:
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
     // Files still at the source and not delivered that were missed (changed while
-    // read) at every try since (sql_miss_current), the longest missed first; and
-    // how many there are. From entries_unsettled (schema 11), which holds only
-    // entries with misses.
+    // read) at every try since, the longest missed first; and how many there
+    // are. From entries_unsettled (schema 11), which holds only those entries.
     std::vector<MissRow> missed(int64_t pair_id, size_t limit);
     int64_t missed_files(int64_t pair_id);
     // Pieces the catalog puts on the cargo, and their bytes: kept as pieces are

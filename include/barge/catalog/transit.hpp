@@ -17,11 +17,6 @@ namespace barge {
 // SQL condition: entry e (alias "e") is delivered — the destination holds exactly
 // what the source has. Shared by status, load and unload so they cannot disagree.
 extern const char* const sql_delivered;
-// An entry's misses (fail_ns without fail_reason: TransitStore::note_miss) are
-// current unless the destination got a version after the first: delivered,
-// verified there, or learned from another drive that delivered it
-// (d_verified_ns). Whatever path delivers, a miss from before it is never told.
-extern const char* const sql_miss_current;
 
 // SQL condition: entry e's version (or deletion) is not older than the one the
 // destination holds as far as this catalog knows (its order stamp, SPEC §7.12):
@@ -155,9 +150,7 @@ public:
     void set_failure(int64_t entry_id, const std::string& reason, int64_t now);
     // A file that changed while it was read, to be carried on a later run
     // (SPEC §7.7): counted in fail_count, the first miss kept in fail_ns;
-    // fail_reason stays NULL (a failed entry stays failed). A miss older than
-    // the entry's delivery (sql_miss_current) is over: the count starts again.
-    // Schema 11.
+    // fail_reason stays NULL (a failed entry stays failed). Schema 11.
     void note_miss(int64_t entry_id, int64_t now);
     // Clears a failure, or the misses, once the file is carried.
     void clear_failure(int64_t entry_id);
