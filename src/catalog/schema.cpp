@@ -764,9 +764,17 @@ std::string sql_undelivered_counted() {
 
 const std::vector<Migration>& migrations() {
     static const std::vector<Migration> steps = {
-        {1, schema_v1}, {2, schema_v2},   {3, schema_v3},   {4, schema_v4()},
-        {5, schema_v5}, {6, schema_v6()}, {7, schema_v7()}, {8, schema_v8()},
-        {9, schema_v9}, {10, schema_v10}, {11, schema_v11},
+        {1, schema_v1},
+        {2, schema_v2},
+        {3, schema_v3},
+        {4, schema_v4()},
+        {5, schema_v5},
+        {6, schema_v6()},
+        {7, schema_v7()},
+        {8, schema_v8()},
+        {9, schema_v9},
+        {10, schema_v10},
+        {11, schema_v11},
     };
     return steps;
 }

@@ -131,8 +131,7 @@ void add_status(CLI::App& app, Globals& g, Action& action) {
                   "for monitoring: exit 0 only if every pair's last load, unload and "
                   "verify-destination succeeded and are younger than --max-age, no file failed "
                   "and none left uncarried for longer than --max-age since a read found it "
-                  "changing; one line "
-                  "per problem, exit 1 otherwise");
+                  "changing; one line per problem, exit 1 otherwise");
     sub->add_option("--max-age", o->max_age, "with --check and --metrics (default 30d)")
         ->option_text("DUR");
     sub->add_flag("--metrics", o->metrics,

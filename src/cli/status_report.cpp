@@ -448,8 +448,8 @@ std::string report_metrics(const DriveReport& r, int64_t now, double max_age_s) 
     for (const auto& p : r.pairs) {
         out += fmt::format("barge_pair_deletions_pending{{pair=\"{}\"}} {}\n", p.name, p.status.deletions_pending);
     }
-    family("barge_pair_missed_files", "Files not carried because they changed while read at every "
-                                      "try since (barge status lists them).");
+    family("barge_pair_missed_files",
+           "Files not carried since a read found them changing (barge status lists them).");
     for (const auto& p : r.pairs) {
         out += fmt::format("barge_pair_missed_files{{pair=\"{}\"}} {}\n", p.name,
                            p.status.missed_files);

@@ -92,8 +92,8 @@ public:
     int64_t undelivered_files(std::optional<int64_t> pair_id);
     // Failed entries not delivered since, the newest first.
     std::vector<FailureRow> failures(int64_t pair_id, size_t limit);
-    // Files still at the source and not delivered that were missed (changed while
-    // read) at every try since, the longest missed first; and how many there
+    // Files still at the source and not delivered that a read found changing and
+    // that were not carried since, the longest missed first; and how many there
     // are. From entries_unsettled (schema 11), which holds only those entries.
     std::vector<MissRow> missed(int64_t pair_id, size_t limit);
     int64_t missed_files(int64_t pair_id);

@@ -17,7 +17,7 @@ namespace barge {
 // failures with their reasons. Files and symlinks are counted; bytes are file sizes.
 struct PairStatus : PairCounts {
     std::vector<FileProblem> failures;
-    // The files that changed while read at every try since (StatusStore::missed),
+    // The files not carried since a read found them changing (StatusStore::missed),
     // the longest missed first, and how many there are (with max_failures > 0).
     std::vector<MissRow> missed;
     int64_t missed_files = 0;
