@@ -135,10 +135,15 @@ EntryStore::EntryStore(Database& db, int64_t ord)
       m_update_keep(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                                "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
                                "changed_gen=?, ord=?, shelved_ord=NULL WHERE id=?")),
-      m_update_forget(db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
-                                 "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
-                                 "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
-                                 "racy=0 WHERE id=?")),
+      // A path whose kind changed starts without the misses of what stood there
+      // (?1 is the new kind; the SET reads the old row).
+      m_update_forget(
+          db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
+                     "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
+                     "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
+                     "racy=0, fail_count = iif(fail_reason IS NULL AND kind IS NOT ?1, "
+                     "0, fail_count), fail_ns = iif(fail_reason IS NULL AND kind IS NOT "
+                     "?1, NULL, fail_ns) WHERE id=?")),
       m_leave_group(db.prepare(sql_leave_link_group)),
       m_gone(db.prepare(fmt::format("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, "
                                     "shelved_ord = NULL, {} WHERE id = ?",

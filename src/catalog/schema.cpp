@@ -702,15 +702,15 @@ CREATE INDEX entries_gone ON entries(pair_id, parent, name) WHERE kind IS NULL;
 )sql";
 
 // Version 11: a file that keeps changing is told, not forgotten (SPEC §7.7 and
-// §7.11; docs/catalog.md, "Files that keep changing"). A file that changed while
-// a scan or a load read it is carried on a later run: each miss sets fail_ns
-// (the first, kept) and counts fail_count, fail_reason staying NULL; carrying or
-// delivering it clears both. This index holds those entries only (none, most of
-// the time: no byte per file), so status finds the files missed since longer
-// than --max-age without a pass over the entries. Up to version 10, a file found
-// damaged at the destination and then read right again kept its fail_ns and
-// fail_count with fail_reason cleared: not a miss, cleared here (few rows, found
-// through the new index).
+// §7.11; docs/catalog.md, "Files that keep changing"). A file that changed while a
+// scan or a load read it is carried on a later run: each miss sets fail_ns (the
+// first, kept) and counts fail_count, fail_reason staying NULL; carrying or
+// delivering it, among others (docs/catalog.md), clears both. This index holds
+// those entries only (none, most of the time: no byte per file), so status finds
+// the files missed since longer than --max-age without a pass over the entries. Up
+// to version 10, a file found damaged at the destination and then read right again
+// kept its fail_ns and fail_count with fail_reason cleared: not a miss, cleared
+// here (few rows, found through the new index).
 const char* const schema_v11 = R"sql(
 CREATE INDEX entries_unsettled ON entries(pair_id, fail_ns) WHERE fail_reason IS NULL AND fail_ns IS NOT NULL;
 UPDATE entries INDEXED BY entries_unsettled SET fail_ns = NULL, fail_count = 0

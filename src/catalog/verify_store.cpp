@@ -117,11 +117,14 @@ VerifyTotals VerifyStore::least_recently_verified_totals(int64_t pair_id, int64_
 
 void VerifyStore::set_verified(int64_t entry_id, int64_t now) {
     // A file found damaged earlier that reads right again (repaired by hand) is
-    // delivered again.
-    m_db.prepare("UPDATE entries SET d_verified_ns = ?, d_damaged = 0, fail_reason = CASE WHEN "
-                 "d_damaged = 1 THEN NULL ELSE fail_reason END, fail_ns = CASE WHEN d_damaged = 1 "
-                 "THEN NULL ELSE fail_ns END, fail_count = CASE WHEN d_damaged = 1 THEN 0 ELSE "
-                 "fail_count END WHERE id = ?")
+    // delivered again, and the failure that damage recorded is over. (An entry
+    // marked damaged without a failure keeps its misses: a verification of the
+    // destination's copy says nothing of the source.)
+    m_db.prepare(
+            "UPDATE entries SET d_verified_ns = ?, d_damaged = 0, fail_reason = CASE WHEN "
+            "d_damaged = 1 THEN NULL ELSE fail_reason END, fail_ns = CASE WHEN d_damaged = 1 "
+            "AND fail_reason IS NOT NULL THEN NULL ELSE fail_ns END, fail_count = CASE WHEN "
+            "d_damaged = 1 AND fail_reason IS NOT NULL THEN 0 ELSE fail_count END WHERE id = ?")
         .bind(1, now)
         .bind(2, entry_id)
         .run();

@@ -72,7 +72,7 @@ public:
                  }),
           m_policy{options.attempts}, m_transfer(m_cargo.tmp(), *this, m_sink, m_policy) {
         m_sink.on_miss([this](int64_t entry) {
-            m_missed.push_back(entry);
+            m_missed.emplace_back(entry, now_ns());
             note_misses_at(miss_batch);
         });
         m_src = open_or_throw(pair.source, O_RDONLY | O_DIRECTORY);
@@ -252,9 +252,8 @@ private:
             return;
         }
         Transaction tx(m_catalog.db());
-        int64_t now = now_ns();
-        for (int64_t id : m_missed) {
-            m_store.note_miss(id, now);
+        for (auto [id, when] : m_missed) {
+            m_store.note_miss(id, when);
         }
         for (int64_t id : m_unmissed) {
             m_store.clear_failure(id);
@@ -589,7 +588,8 @@ private:
     int64_t m_limit = 0; // --max-bytes (INT64_MAX for none)
     bool m_reclaimed = false, m_stopped = false;
     ErrorSink m_sink;
-    std::vector<int64_t> m_missed, m_unmissed; // note_misses_at
+    std::vector<std::pair<int64_t, int64_t>> m_missed; // (entry, when): note_misses_at
+    std::vector<int64_t> m_unmissed;
 
     RetryPolicy m_policy;
     // Last: destroyed first, so a batch still in flight finishes before the

@@ -386,9 +386,10 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
     Statement raise = mine.prepare("UPDATE entries SET d_ord = ?2 WHERE id = ?1 AND d_ord < ?2");
     // A version this drive did not know at the destination: the file held still
     // for the drive that read it, so this drive's misses of it are over
-    // (TransitStore::note_miss; a failure stays).
+    // (TransitStore::note_miss; a failure stays). A NULL d_mtime_ns, a file that
+    // left its link group, is not a version.
     const char* const new_version =
-        "fail_reason IS NULL AND (d_content_id IS NOT ?7 OR d_mtime_ns IS NOT ?6)";
+        "fail_reason IS NULL AND (d_content_id IS NOT ?7 OR d_mtime_ns != ?6)";
     Statement set = mine.prepare(fmt::format(
         "UPDATE entries SET d_kind = ?2, d_mode = ?3, d_uid = ?4, d_gid = ?5, d_mtime_ns = ?6, "
         "d_content_id = ?7, d_target = ?8, d_xattrs = ?9, d_verified_ns = ?10, d_damaged = ?11, "

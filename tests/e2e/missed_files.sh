@@ -5,9 +5,10 @@
 # that never holds still would wait forever in silence: status lists it with the
 # time of its first miss and its tries, status --check fails once that is older
 # than --max-age, --metrics counts it. Carrying it (a copy, or its content found
-# on the cargo), or its leaving the source, clears it; a file created at its path
-# later starts afresh. A dry run records nothing. A miss from before a delivery
-# (a damage repaired, another drive's delivery) is never told again.
+# on the cargo or at the destination), another drive's delivery of a new
+# version, or its leaving the source, clears it; a file created at its path
+# later starts afresh. A verification of the destination's older copy does not.
+# A dry run records nothing.
 source "$(dirname "$0")/lib.sh"
 command -v perl >/dev/null || skip "perl is not installed"
 
@@ -134,6 +135,12 @@ rm "$SRC/dir/temp"
 mkdir "$SRC/dir/temp"
 expect_exit 0 barge load
 expect_eq 0 "$(missed '.pairs[0].missed_files')" "missed files once dir/temp is a directory"
+# And a file again at that path starts afresh.
+rmdir "$SRC/dir/temp"
+echo again >"$SRC/dir/temp"
+expect_exit 0 barge scan
+expect_eq 0 "$(missed '.pairs[0].missed_files')" "missed files once dir/temp is a file again"
+expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the missed files"
 
