@@ -19,8 +19,10 @@ constexpr int64_t rename_page = 4096;
 
 // A file gone from the source is no longer missed (TransitStore::note_miss): a
 // file created at its path later starts without its misses. A failure stays.
-const char* const sql_misses_over = "fail_count = iif(fail_reason IS NULL, 0, fail_count), "
-                                    "fail_ns = iif(fail_reason IS NULL, NULL, fail_ns)";
+const std::string& sql_misses_over() {
+    static const std::string sql = TransitStore::sql_end_misses("1");
+    return sql;
+}
 
 // Binds a FileStat to ?first .. ?first+10 in the order of the stat columns.
 void bind_stat(Statement& st, int first, const FileStat& s) {
@@ -140,14 +142,12 @@ EntryStore::EntryStore(Database& db, int64_t ord)
       m_update_forget(
           db.prepare("UPDATE entries SET kind=?, mode=?, uid=?, gid=?, size=?, "
                      "mtime_ns=?, ctime_ns=?, ino=?, dev=?, target=?, xattrs=?, "
-                     "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, "
-                     "racy=0, fail_count = iif(fail_reason IS NULL AND kind IS NOT ?1, "
-                     "0, fail_count), fail_ns = iif(fail_reason IS NULL AND kind IS NOT "
-                     "?1, NULL, fail_ns) WHERE id=?")),
+                     "changed_gen=?, ord=?, shelved_ord=NULL, content_id=NULL, racy=0, " +
+                     TransitStore::sql_end_misses("kind IS NOT ?1") + " WHERE id=?")),
       m_leave_group(db.prepare(sql_leave_link_group)),
       m_gone(db.prepare(fmt::format("UPDATE entries SET kind = NULL, changed_gen = ?, ord = ?, "
                                     "shelved_ord = NULL, {} WHERE id = ?",
-                                    sql_misses_over))),
+                                    sql_misses_over()))),
       m_set_content(db.prepare("UPDATE entries SET content_id = ?, racy = ? WHERE id = ?")),
       m_inode_content(
           db.prepare("SELECT 1 FROM entries INDEXED BY entries_inode WHERE pair_id = ?1 "
@@ -217,7 +217,7 @@ EntryStore::SubtreeGone EntryStore::mark_subtree_gone(int64_t pair_id, std::stri
         Statement upd = m_db.prepare(fmt::format(
             "UPDATE entries SET kind = NULL, changed_gen = ?5, ord = ?6, shelved_ord = NULL, {} "
             "WHERE {} AND kind IS NOT NULL",
-            sql_misses_over, below));
+            sql_misses_over(), below));
         bind_below(upd, pair_id, dir).bind(5, gen).bind(6, m_ord).run();
     }
     return n;

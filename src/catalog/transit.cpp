@@ -248,6 +248,12 @@ void TransitStore::set_failure(int64_t entry_id, const std::string& reason, int6
         .run();
 }
 
+std::string TransitStore::sql_end_misses(std::string_view when) {
+    return fmt::format("fail_count = iif(fail_reason IS NULL AND ({0}), 0, fail_count), "
+                       "fail_ns = iif(fail_reason IS NULL AND ({0}), NULL, fail_ns)",
+                       when);
+}
+
 void TransitStore::note_miss(int64_t entry_id, int64_t now) {
     m_db.prepare("UPDATE entries SET fail_count = fail_count + 1, fail_ns = coalesce(fail_ns, ?) "
                  "WHERE id = ? AND fail_reason IS NULL")

@@ -388,14 +388,12 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
     // for the drive that read it, so this drive's misses of it are over
     // (TransitStore::note_miss; a failure stays). A NULL d_mtime_ns, a file that
     // left its link group, is not a version.
-    const char* const new_version =
-        "fail_reason IS NULL AND (d_content_id IS NOT ?7 OR d_mtime_ns != ?6)";
+    const char* const new_version = "d_content_id IS NOT ?7 OR d_mtime_ns != ?6";
     Statement set = mine.prepare(fmt::format(
         "UPDATE entries SET d_kind = ?2, d_mode = ?3, d_uid = ?4, d_gid = ?5, d_mtime_ns = ?6, "
         "d_content_id = ?7, d_target = ?8, d_xattrs = ?9, d_verified_ns = ?10, d_damaged = ?11, "
-        "d_ord = ?12, fail_count = iif({0}, 0, fail_count), fail_ns = iif({0}, NULL, fail_ns) "
-        "WHERE id = ?1",
-        new_version));
+        "d_ord = ?12, {} WHERE id = ?1",
+        TransitStore::sql_end_misses(new_version)));
     // A row learned only from another drive has order -1: no version or
     // deletion of this drive's, so nothing unload ever applies (sql_current)
     // until this drive's own complete scan stamps it present or gone.

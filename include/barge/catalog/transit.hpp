@@ -152,6 +152,9 @@ public:
     // (SPEC §7.7): counted in fail_count, the first miss kept in fail_ns;
     // fail_reason stays NULL (a failed entry stays failed). Schema 11.
     void note_miss(int64_t entry_id, int64_t now);
+    // The SET terms of an UPDATE of entries that end an entry's misses where
+    // `when` holds (read on the old row), a failure staying as it is.
+    static std::string sql_end_misses(std::string_view when);
     // Clears a failure, or the misses, once the file is carried.
     void clear_failure(int64_t entry_id);
 
