@@ -497,11 +497,14 @@ int64_t merge_entries(Database& mine, int64_t my_pair, Database& theirs, int64_t
             st.bind(1, my_pair).bind_blob(2, parent).bind_blob(3, name);
         }
         // Their row knows what stands there (the two cases above that do not returned).
+        // A NULL is taken as NULL: a NULL d_mtime_ns (a file that left its link
+        // group, a directory whose times are to be set again) read as 0 made this
+        // drive believe the destination held an mtime of 1970.
         st.bind(first, rows.column_int(2))
-            .bind(first + 1, rows.column_int(3))
-            .bind(first + 2, rows.column_int(4))
-            .bind(first + 3, rows.column_int(5))
-            .bind(first + 4, keep_left_mark ? std::nullopt : std::optional<int64_t>(rows.column_int(6)))
+            .bind(first + 1, rows.column_optional_int(3))
+            .bind(first + 2, rows.column_optional_int(4))
+            .bind(first + 3, rows.column_optional_int(5))
+            .bind(first + 4, keep_left_mark ? std::nullopt : rows.column_optional_int(6))
             .bind(first + 5, content);
         rows.is_null(9) ? st.bind_null(first + 6) : st.bind_blob(first + 6, rows.column_blob(9));
         rows.is_null(10) ? st.bind_null(first + 7) : st.bind_blob(first + 7, rows.column_blob(10));

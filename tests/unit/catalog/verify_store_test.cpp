@@ -1,5 +1,7 @@
 #include "../test_dir.hpp"
 #include "barge/catalog/catalog.hpp"
+#include "barge/catalog/entries.hpp"
+#include "barge/catalog/transit.hpp"
 #include "barge/catalog/verify_store.hpp"
 
 #include <gtest/gtest.h>
@@ -151,4 +153,45 @@ TEST(VerifyStore, PagesGiveEachFileOnceInTheOrderBeforeTheRun) {
         return true;
     });
     EXPECT_EQ(got, std::vector<int64_t>(stamped_back.begin(), stamped_back.begin() + 3));
+}
+
+// A copy found damaged at the destination and read right again is delivered
+// again, and the failure that damage recorded (set_damaged) is over. A
+// verification says nothing of the source, so the misses of a file that keeps
+// changing (TransitStore::note_miss) stay, also on an entry marked damaged
+// without a failure (mark_damaged_at_dest).
+TEST(VerifyStore, AVerificationEndsTheFailureADamageRecordedNotAMiss) {
+    TestDir dir;
+    Catalog c = Catalog::create(dir / "barge.db", 4096, "d");
+    int64_t pair_id = c.add_pair({.name = "p", .source = "/src", .dest = "/dst"}, "uuid").id;
+    Database& db = c.db();
+    EntryStore entries(db, 1);
+    TransitStore transit(db);
+    VerifyStore store(db);
+    FileStat st;
+    int64_t missed = entries.insert(pair_id, "", "missed", st, 1);
+    int64_t marked = entries.insert(pair_id, "", "marked", st, 1);
+    int64_t damaged = entries.insert(pair_id, "", "damaged", st, 1);
+    transit.note_miss(missed, 100);
+    transit.note_miss(marked, 100);
+    transit.note_miss(marked, 200);
+    transit.mark_damaged_at_dest(marked);
+    store.set_damaged(damaged, "content differs", 300);
+    for (int64_t id : {missed, marked, damaged}) {
+        store.set_verified(id, 400);
+    }
+    auto state = [&](int64_t id) {
+        Statement q = db.prepare("SELECT d_damaged, d_verified_ns, fail_reason IS NULL, fail_ns, "
+                                 "fail_count FROM entries WHERE id = ?");
+        q.bind(1, id);
+        EXPECT_TRUE(q.step());
+        return std::vector<std::optional<int64_t>>{
+            q.column_int(0), q.column_int(1), q.column_int(2),
+            q.is_null(3) ? std::nullopt : std::optional<int64_t>(q.column_int(3)), q.column_int(4)};
+    };
+    using V = std::vector<std::optional<int64_t>>;
+    EXPECT_EQ(state(missed), (V{0, 400, 1, 100, 1})) << "a miss stays";
+    EXPECT_EQ(state(marked), (V{0, 400, 1, 100, 2}))
+        << "a miss stays on a damage without a failure";
+    EXPECT_EQ(state(damaged), (V{0, 400, 1, std::nullopt, 0})) << "the damage's failure is over";
 }

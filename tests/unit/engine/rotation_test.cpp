@@ -515,3 +515,89 @@ TEST(Rotation, ADirectoryDeliveredLaterIsSupersededWhateverTheScanFound) {
     EXPECT_EQ(at("saw a file"), std::make_tuple(false, false))
         << "its mtime the kernel's now";
 }
+
+// A drive's misses of a file (changed while read: TransitStore::note_miss) end
+// when the merge learns a version of it at the destination this drive did not
+// know (other content, or another mtime): the file held still for the drive
+// that carried it. Knowledge of the same version, verified later, ends
+// nothing; nor does a file that left its link group (a NULL d_mtime_ns), on
+// either side: that mark is not a version, and it is taken as it is. A
+// failure stays.
+TEST(Rotation, MissesEndOnlyAtAVersionThisDriveDidNotKnow) {
+    TestDir dir;
+    // Rows (name, delivered order, delivered mtime, other content, verified at).
+    using Row = std::tuple<const char*, int64_t, std::optional<int64_t>, bool, int64_t>;
+    auto drive = [&](const std::string& id, const std::vector<Row>& rows) {
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t content) {
+            int64_t other = upsert_content(db, content_of(2, 2), 20);
+            Statement ins = db.prepare(
+                "INSERT INTO entries(pair_id, parent, name, kind, size, d_kind, d_mode, d_uid, "
+                "d_gid, d_mtime_ns, d_content_id, d_ord, d_verified_ns) VALUES (?1, CAST('dir' AS "
+                "BLOB), ?2, 1, 10, 1, 420, 0, 0, ?3, ?4, ?5, ?6)");
+            for (const auto& [name, ord, mtime, changed, verified] : rows) {
+                int64_t c = changed ? other : content;
+                ins.bind(1, pair).bind_blob(2, name).bind(3, mtime).bind(4, c);
+                ins.bind(5, ord).bind(6, verified);
+                ins.run();
+            }
+        });
+    };
+    const std::optional<int64_t> at100 = 100, none = std::nullopt;
+    drive("them", {{"verified-later", 5, at100, false, 900},
+                   {"left-there", 5, none, false, 900},
+                   {"left-here", 6, at100, false, 900},
+                   {"new-content", 6, at100, true, 900},
+                   {"new-mtime", 6, 200, false, 900},
+                   {"failed", 6, at100, true, 900},
+                   {"dir", 6, none, false, 900}});
+    drive("me", {{"verified-later", 5, at100, false, 100},
+                 {"left-there", 5, at100, false, 100},
+                 {"left-here", 5, none, false, 100},
+                 {"new-content", 5, at100, false, 100},
+                 {"new-mtime", 5, at100, false, 100},
+                 {"failed", 5, at100, false, 100},
+                 {"dir", 5, at100, false, 100}});
+    for (const char* id : {"them", "me"}) {
+        // A directory whose times are to be set again (forget_dir_times) there.
+        Catalog::open(dir / (std::string(id) + ".db"))
+            .db()
+            .exec(
+                "UPDATE entries SET kind = 2, d_kind = 2, d_content_id = NULL WHERE name = 'dir'");
+    }
+    {
+        Catalog me = Catalog::open(dir / "me.db");
+        TransitStore transit(me.db());
+        Statement ids = me.db().prepare("SELECT id, name FROM entries");
+        while (ids.step()) {
+            if (ids.column_blob(1) == "failed") {
+                transit.set_failure(ids.column_int(0), "read: Input/output error", 50);
+            } else {
+                transit.note_miss(ids.column_int(0), 50);
+                transit.note_miss(ids.column_int(0), 60);
+            }
+        }
+    }
+    Catalog me = merged_into_me(dir);
+    Statement st =
+        me.db().prepare("SELECT name, d_verified_ns, fail_ns, fail_count, fail_reason IS NOT "
+                        "NULL, d_mtime_ns FROM entries");
+    std::map<std::string, std::tuple<int64_t, int64_t, int64_t, bool>> got;
+    std::map<std::string, std::optional<int64_t>> mtime;
+    while (st.step()) {
+        got[st.column_blob(0)] = {st.column_int(1), st.is_null(2) ? 0 : st.column_int(2),
+                                  st.column_int(3), st.column_int(4) != 0};
+        mtime[st.column_blob(0)] = st.column_optional_int(5);
+    }
+    // A NULL d_mtime_ns is taken as NULL, not as 0 (1970).
+    EXPECT_EQ(mtime["left-there"], none) << "their link-group mark not taken";
+    EXPECT_EQ(mtime["dir"], none) << "their directory's times to set again not taken";
+    EXPECT_EQ(mtime["left-here"], at100) << "a newer delivery did not replace the mark";
+    using T = std::tuple<int64_t, int64_t, int64_t, bool>;
+    EXPECT_EQ(got["verified-later"], (T{900, 50, 2, false}))
+        << "a later verification ended the misses";
+    EXPECT_EQ(got["left-there"], (T{900, 50, 2, false})) << "a link-group mark taken for a version";
+    EXPECT_EQ(std::get<1>(got["left-here"]), 50) << "a link-group mark taken for a version";
+    EXPECT_EQ(got["new-content"], (T{900, 0, 0, false})) << "new content did not end the misses";
+    EXPECT_EQ(got["new-mtime"], (T{900, 0, 0, false})) << "a new mtime did not end the misses";
+    EXPECT_EQ(got["failed"], (T{900, 50, 1, true})) << "a failure did not stay";
+}
