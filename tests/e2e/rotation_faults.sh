@@ -43,7 +43,9 @@
 #    scan's, and keeps knowing them; and the same when its unload is killed
 #    after writing into the directory and run again, also when that drive's
 #    delivery left the directory as this one's scan saw it and this one
-#    makes a directory in it (random_rotation.sh seed 194).
+#    makes a directory in it (random_rotation.sh seed 194). And where that
+#    drive's next trip failed to set the directory's times back (its copy
+#    says they are to be set again): the late drive leaves no 1970 mtime.
 # 12. A directory moved whole by one drive after another drive moved a file
 #    out of it: the first drive's old knowledge of that file does not count
 #    the file as delivered under the new name (found by random_rotation.sh).
@@ -635,6 +637,48 @@ late_parent() {
     [[ -d $DST/d/made ]] || fail "$label: B did not make d/made"
     expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after B's late unload"
 }
+# late_times_unset: A's trip that writes into d fails to set d's times back
+# (utimensat gets EIO: exit 3), so A's copy says d's times are to be set
+# again (d_mtime_ns NULL) at A's newer order. B, late, writes its file into d
+# and merges that copy: it keeps the NULL, and leaves no 1970 mtime on d
+# (the merge read the NULL as 0, and B set d's times back to it). A, which
+# still owes d's times, sets them at its next unload.
+late_times_unset() {
+    local label="11 (A's times of d not set)" rc=0 m
+    reset
+    mkdir -p "$SRC/d"
+    echo f >"$SRC/d/f"
+    settle
+    first_trip_then_join
+    echo late >"$SRC/d/late"
+    settle
+    expect_exit 0 barge -d "$B" load
+    chmod 700 "$SRC/d"
+    touch "$SRC/d"
+    settle
+    expect_exit 0 barge -d "$A" load --max-bytes 1
+    expect_exit 0 barge -d "$A" unload
+    echo "f v2" >"$SRC/d/f" # A writes into d again; d's own times unchanged
+    settle
+    expect_exit 0 barge -d "$A" load
+    { ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+        strace -f -qq -o /dev/null -P "$DST/d" -e trace=utimensat -e inject=utimensat:error=EIO:when=1 \
+        "$BARGE" -d "$A" unload >/dev/null 2>&1; } 2>/dev/null || rc=$?
+    expect_eq 3 "$rc" "$label: A's unload with d's times failing"
+    expect_eq NULL "$(sqlite3 -readonly "$DST/.barge/catalog-${ID[$A]}.db" \
+        "SELECT quote(d_mtime_ns) FROM entries WHERE name = CAST('d' AS BLOB)")" "$label: A's copy of d's times"
+    expect_exit 0 barge -d "$B" unload
+    expect_eq "late" "$(cat "$DST/d/late")" "$label: B delivered its late file into d"
+    expect_eq NULL "$(sqlite3 -readonly "$B/barge.db" \
+        "SELECT quote(d_mtime_ns) FROM entries WHERE name = CAST('d' AS BLOB)")" "$label: B took A's NULL"
+    m=$(stat -c %Y "$DST/d")
+    ((m > 86400)) || fail "$label: B's unload set d's mtime to $m (1970)"
+    expect_exit 0 barge -d "$A" unload
+    expect_eq "$(dir_meta "$SRC/d")" "$(dir_meta "$DST/d")" "$label: d's mode and mtime after A's next unload"
+    expect_exit 0 barge -d "$B" load
+    expect_exit 0 barge -d "$B" unload
+    expect_same_tree "$SRC" "$DST" "$label: after B's next trip"
+}
 if command -v strace >/dev/null; then
     # 1: after the journal, before the file is placed; 2: the file in place,
     # d's times not set back yet.
@@ -642,6 +686,7 @@ if command -v strace >/dev/null; then
     late_writer 2
     late_parent fchmod
     late_parent syncfs
+    late_times_unset
 else
     echo "scenario 11's kills skipped: strace is not installed" >&2
 fi
