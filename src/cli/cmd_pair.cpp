@@ -33,6 +33,13 @@ struct OptionsCli {
     std::optional<double> mass_change_limit;
     std::optional<int64_t> mass_change_min;
     bool dry_run = false;
+
+    // Whether an option the drives serving the pair share is given: all but
+    // --reserve, which is each drive's own.
+    bool shared() const {
+        return excludes || clear_excludes || on_delete || retention || mass_change_limit ||
+               mass_change_min;
+    }
 };
 
 struct AddCli : OptionsCli {
@@ -204,8 +211,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         warnings = std::move(found.notes);
     }
     if (join) {
-        if (o.excludes || o.clear_excludes || o.on_delete || o.retention || o.mass_change_limit ||
-            o.mass_change_min) {
+        if (o.shared()) {
             throw Refusal(fmt::format(
                 "'{}' -> '{}' is already served by pair '{}' of another drive, which this drive "
                 "joins: its excludes and options are the pair's (only --reserve is this drive's "
@@ -308,6 +314,12 @@ ExitCode run_set(const Globals& g, const SetCli& o) {
     Pair p = s.select_pairs({o.name}).front();
     Pair changed = p;
     apply(changed, o);
+    if (o.shared()) {
+        // Stamped now (set_pair_settings): the other drives take the pair's
+        // options where they were set later (docs/rotation.md). The stored
+        // stamp kept, a change made here never reached them.
+        changed.options_ns = 0;
+    }
     std::vector<std::string> warnings;
     if (auto w = reserve_warning(s.layout(), changed)) {
         warnings.push_back(*w);

@@ -6,7 +6,8 @@
 # drive that arrives late never takes the destination back in time (an older
 # version is kept in versions/, a deletion does not undo a re-creation, a late
 # copy does not resurrect a deleted file); a drive restored from an old image is
-# refused as stale. Every step checks the destination byte for byte.
+# refused as stale; the pair's options set on one drive reach the other. Every
+# step checks the destination byte for byte.
 source "$(dirname "$0")/lib.sh"
 
 A=$T/driveA
@@ -527,4 +528,36 @@ expect_exit 0 barge -d "$B" --json unload
 expect_eq 1 "$(json '.pairs[0].superseded')" "B's older version is superseded"
 expect_same_tree "$SRC" "$DST" "encrypted drives, late older version"
 versions_hold doc.txt <(printf 'version one\n') || fail "the older version is not in versions/"
+
+# ---------------------------------------------------------------------------
+# 7. The pair's options set on one drive reach the other at its next visit of
+#    an endpoint (the later `pair set` wins: docs/rotation.md), and the other
+#    drive's load keeps them (an exclude set on A leaves B's load the file); a
+#    drive's own --reserve is not among them, and setting it does not carry
+#    that drive's older options over a later change made on the other drive.
+#    (pair set kept the stored stamp, so no change ever reached another drive.)
+options_of() {
+    expect_exit 0 barge -d "$1" --json pair list
+    json '.pairs[0] | "\(.on_delete) \(.retention_days) \(.mass_change_min) \(.excludes | join(","))"'
+}
+two_drives
+expect_exit 0 barge -d "$A" pair set p --on-delete keep --retention 7 --exclude '*.tmp'
+expect_exit 0 barge -d "$A" load # A's catalog copy at the source has them
+printf 'scratch\n' >"$SRC/dir/x.tmp"
+printf 'new\n' >"$SRC/dir/f1.txt"
+settle
+expect_exit 0 barge -d "$B" load
+grep -q "note: pair 'p': took the pair's options as set on drive ${ID[$A]}" "$T/out" ||
+    fail "7: B's load did not say it took A's options: $(cat "$T/out")"
+expect_eq "keep 7 100 *.tmp" "$(options_of "$B")" "7: B took the options set on A"
+expect_exit 0 barge -d "$B" unload
+[[ -f $DST/dir/f1.txt && ! -e $DST/dir/x.tmp ]] || fail "7: B's load did not apply A's exclude: $(ls "$DST/dir")"
+expect_exit 0 barge -d "$B" pair set p --mass-change-min 5
+expect_exit 0 barge -d "$B" load # B's copy at the source has it
+expect_exit 0 barge -d "$A" pair set p --reserve 2M # A's own: its older options stay older
+expect_exit 0 barge -d "$A" load
+expect_eq "keep 7 5 *.tmp" "$(options_of "$A")" "7: A took the later change made on B"
+expect_eq 2097152 "$(json '.pairs[0].reserve')" "7: A kept its own reserve"
+expect_exit 0 barge -d "$B" --json pair list
+expect_eq 1073741824 "$(json '.pairs[0].reserve')" "7: B's reserve is its own"
 echo ok
