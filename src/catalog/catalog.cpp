@@ -372,7 +372,7 @@ Pair Catalog::add_pair(const PairSettings& s, const std::string& uuid) {
         .bind(9, s.source_marker ? 1 : 0)
         .bind(10, now_ns())
         .bind(11, s.mass_change_min)
-        .bind(12, s.options_ns ? s.options_ns : now_ns())
+        .bind(12, s.options_ns)
         .run();
     int64_t id = m_db.last_insert_rowid();
     set_excludes(id, s.excludes);
@@ -398,7 +398,7 @@ void Catalog::set_pair_settings(int64_t pair_id, const PairSettings& s) {
         .bind(3, s.retention_days)
         .bind(4, s.mass_change_limit)
         .bind(5, s.mass_change_min)
-        .bind(6, s.options_ns ? s.options_ns : now_ns())
+        .bind(6, s.options_ns)
         .bind(7, pair_id)
         .run();
     set_excludes(pair_id, s.excludes);

@@ -1,16 +1,18 @@
 #include "barge/catalog/status_store.hpp"
 #include "barge/cli/commands.hpp"
-#include "barge/cli/unlock.hpp"
 #include "barge/cli/context.hpp"
-#include "barge/engine/status.hpp"
+#include "barge/cli/unlock.hpp"
 #include "barge/engine/rotation.hpp"
+#include "barge/engine/status.hpp"
 #include "barge/fs/marker.hpp"
 #include "barge/util/glob.hpp"
 #include "barge/util/path.hpp"
 #include "barge/util/size.hpp"
 #include "barge/util/text.hpp"
+#include "barge/util/time.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -62,6 +64,14 @@ void check_pair_name(const std::string& name) {
                                   "or '.', not starting with '-' or '.'",
                                   escape_bytes(name)));
     }
+}
+
+// The stamp of options set now, over `stored`: past it even where the host
+// that stamped it had a clock ahead of this one's (a Lamport clock, as the
+// order stamps: SPEC §9), so the change made last wins; and at most just past
+// the bound of what a drive learns from another (a forged copy's stamp).
+int64_t options_stamp_after(int64_t stored) {
+    return std::max(now_ns(), std::min(stored, order_stamp_learn_bound) + 1);
 }
 
 // Applies and validates the options given; throws Refusal naming a bad one.
@@ -186,6 +196,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
     ps.dest = absolute_path(o.dest);
     apply(ps, o);
     ps.source_marker = !o.no_source_marker;
+    ps.options_ns = options_stamp_after(0);
     struct stat st{};
     if (::stat(ps.source.c_str(), &st) != 0) {
         throw Refusal(fmt::format("source '{}': {}", escape_bytes(ps.source), std::strerror(errno)));
@@ -220,7 +231,7 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
                 escape_bytes(ps.source), escape_bytes(ps.dest), join->pair.name));
         }
         SizeSpec reserve = ps.reserve;
-        static_cast<PairSettings&>(ps) = join->pair;
+        static_cast<PairSettings&>(ps) = join->pair; // its options' stamp too
         ps.name = o.name;
         ps.reserve = reserve;
         ps.source_marker = true;
@@ -315,10 +326,10 @@ ExitCode run_set(const Globals& g, const SetCli& o) {
     Pair changed = p;
     apply(changed, o);
     if (o.shared()) {
-        // Stamped now (set_pair_settings): the other drives take the pair's
-        // options where they were set later (docs/rotation.md). The stored
-        // stamp kept, a change made here never reached them.
-        changed.options_ns = 0;
+        // The other drives take the pair's options where they were set later
+        // (docs/rotation.md): with the stored stamp kept, a change made here
+        // never reached them.
+        changed.options_ns = options_stamp_after(p.options_ns);
     }
     std::vector<std::string> warnings;
     if (auto w = reserve_warning(s.layout(), changed)) {

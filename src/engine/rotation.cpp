@@ -614,6 +614,10 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
     std::string self = catalog.drive_id();
     const char* merged_col = end == End::source ? "merged_source_gen" : "merged_dest_gen";
     IdBits raised_taken; // raised entries that took a copy's knowledge at their order
+    // The stamp of the options as this drive has them, taken copy after copy
+    // (compared with the stamp before the merge, an older copy read after a
+    // newer one undid it).
+    int64_t options_ns = pair.options_ns;
     for (const auto& [id, path] : copies_at(root, self)) {
         OpenCopy copy = open_copy(path, id, keys);
         if (!copy.cat) {
@@ -677,8 +681,11 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
             }
             learn_drive(mine, pair.id, d.drive_id, g);
         }
-        // The pair's options, where they were set later there (the reserve is each drive's).
-        if (their_pair->options_ns > pair.options_ns) {
+        // The pair's options, where they were set later there (the reserve is
+        // each drive's); not from beyond any clock (a damaged or forged copy).
+        if (their_pair->options_ns > options_ns &&
+            their_pair->options_ns <= latest_believable_ord()) {
+            options_ns = their_pair->options_ns;
             PairSettings s = pair;
             s.excludes = their_pair->excludes;
             s.on_delete = their_pair->on_delete;

@@ -560,4 +560,26 @@ expect_eq "keep 7 5 *.tmp" "$(options_of "$A")" "7: A took the later change made
 expect_eq 2097152 "$(json '.pairs[0].reserve')" "7: A kept its own reserve"
 expect_exit 0 barge -d "$B" --json pair list
 expect_eq 1073741824 "$(json '.pairs[0].reserve')" "7: B's reserve is its own"
+# A's options were set on a host whose clock ran a year ahead: a later change
+# on B still wins (pair set stamps past the stamp it replaces).
+catalog_sql "$A/barge.db" "UPDATE pairs SET options_ns = options_ns + 365 * 86400 * 1000000000"
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$B" pair set p --retention 3
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$A" load
+expect_eq "keep 3 5 *.tmp" "$(options_of "$A")" "7: A took B's change made after A's clock ran ahead"
+# Pairs from before options were stamped (schema 5: stamp 0, in the catalogs
+# and their copies, which the next runs write anew): a change of A's own
+# reserve does not make A's options newer than B's change.
+catalog_sql "$A/barge.db" "UPDATE pairs SET options_ns = 0"
+catalog_sql "$B/barge.db" "UPDATE pairs SET options_ns = 0"
+rm -f "$SRC"/.barge/catalog-* "$DST"/.barge/catalog-*
+expect_exit 0 barge -d "$B" pair set p --retention 4
+expect_exit 0 barge -d "$B" load
+expect_exit 0 barge -d "$A" pair set p --reserve 3M
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$B" load
+expect_eq "keep 4 5 *.tmp" "$(options_of "$A")" "7: A did not take B's change over a stamp of 0"
+expect_eq "keep 4 5 *.tmp" "$(options_of "$B")" "7: A's reserve carried A's older options to B"
 echo ok

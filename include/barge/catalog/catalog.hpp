@@ -31,7 +31,8 @@ struct PairSettings {
     std::vector<std::string> excludes{}; // {}: tests name the other fields alone ({.name = ...})
     // When the options above (but the reserve, which is each drive's own) were
     // last set: of two drives serving one pair, the newer options win (SPEC §9).
-    // 0 in a PairSettings given to add_pair or set_pair_settings: now.
+    // Written as given (0: never set, as a pair from before schema 5; any
+    // setting wins over it); `pair add` and `pair set` stamp it.
     int64_t options_ns = 0;
 };
 

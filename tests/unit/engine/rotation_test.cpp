@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fmt/format.h>
 #include <functional>
 #include <gtest/gtest.h>
 #include <map>
@@ -600,4 +601,39 @@ TEST(Rotation, MissesEndOnlyAtAVersionThisDriveDidNotKnow) {
     EXPECT_EQ(got["new-content"], (T{900, 0, 0, false})) << "new content did not end the misses";
     EXPECT_EQ(got["new-mtime"], (T{900, 0, 0, false})) << "a new mtime did not end the misses";
     EXPECT_EQ(got["failed"], (T{900, 50, 1, true})) << "a failure did not stay";
+}
+
+// The pair's options are taken from the copy that set them last, whatever the
+// order the copies are read in (by drive id: here the newest first, and an
+// older copy read after it, still newer than this drive's options, undid it),
+// and never from a stamp beyond any clock (a damaged or forged copy).
+TEST(Rotation, TheOptionsSetLastWinWhateverTheOrderOfTheCopies) {
+    TestDir dir;
+    std::string root = dir / "end";
+    std::filesystem::create_directories(root + "/.barge");
+    // (drive id, options stamp, retention days)
+    using Copy = std::tuple<const char*, int64_t, int>;
+    for (const auto& [id, stamp, days] :
+         {Copy{"a-newest", 300, 30}, Copy{"b-older", 200, 20},
+          Copy{"c-forged", order_stamp_learn_bound + 1, 1}, Copy{"me", 100, 90}}) {
+        with_drive(dir, id, [&](Database& db, int64_t pair, int64_t) {
+            db.exec(
+                fmt::format("UPDATE pairs SET options_ns = {}, retention_days = {} WHERE id = {}",
+                            stamp, days, pair));
+        });
+        if (std::string(id) != "me") {
+            std::filesystem::copy_file(dir / (std::string(id) + ".db"),
+                                       root + "/.barge/catalog-" + id + ".db");
+        }
+    }
+    Catalog me = Catalog::open(dir / "me.db");
+    {
+        Pair p = *me.find_pair("p");
+        Transaction tx(me.db());
+        merge_knowledge(me, p, End::dest, root, nullptr);
+        tx.commit();
+    }
+    Pair p = *me.find_pair("p");
+    EXPECT_EQ(p.retention_days, 30);
+    EXPECT_EQ(p.options_ns, 300);
 }
