@@ -15,7 +15,9 @@
 #include <filesystem>
 #include <sodium.h>
 #include <fmt/format.h>
+#include <string>
 #include <sys/stat.h>
+#include <vector>
 
 namespace barge::cli {
 
@@ -32,16 +34,26 @@ struct InitOptions {
     KdfOptions kdf;
 };
 
-// Undoes a half-made drive: a failed init leaves nothing behind (SPEC §5).
+// Undoes a half-made drive: a failed init leaves nothing behind (SPEC §5), and
+// takes nothing that was there before it: a directory made a drive may hold the
+// user's own bin/, logs/ or cargo/ (the root of a disk in use), which a failed
+// init once removed whole.
 class InitUndo {
 public:
-    InitUndo(std::string dir, bool created_dir) : m_dir(std::move(dir)), m_created(created_dir) {}
+    InitUndo(std::string dir, bool created_dir) : m_dir(std::move(dir)), m_created(created_dir) {
+        for (const char* part : parts) {
+            struct stat st{};
+            if (::lstat((m_dir + "/" + part).c_str(), &st) != 0 && errno == ENOENT) {
+                m_made.emplace_back(part);
+            }
+        }
+    }
     ~InitUndo() {
         if (m_done) {
             return;
         }
         std::error_code ec;
-        for (const char* part : {"barge.db", "barge.db-journal", "barge.key", "cargo", "logs", "bin", "barge.lock"}) {
+        for (const auto& part : m_made) {
             std::filesystem::remove_all(m_dir + "/" + part, ec);
         }
         if (m_created) {
@@ -53,8 +65,13 @@ public:
     void done() { m_done = true; }
 
 private:
+    // (bin/barge too: a bin/ of the user's keeps all but what init put in it)
+    static constexpr const char* parts[] = {"barge.db", "barge.db-journal", "barge.key",
+                                            "cargo",    "logs",             "bin",
+                                            "bin/barge", "barge.lock"};
     std::string m_dir;
     bool m_created;
+    std::vector<std::string> m_made; // the parts not there before: init's to undo
     bool m_done = false;
 };
 

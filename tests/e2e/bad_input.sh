@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bad input is refused with the path and the reason, and leaves nothing behind
-# (SPEC §5, issue 11): init with a bad piece size or a dynamic binary, install-
+# (SPEC §5, issue 11): init with a bad piece size or a dynamic binary, a failed
+# init in a directory holding the user's own folders (left as they were), install-
 # binary of a static program that is not barge, pair add of '/', of a source
 # containing or inside the drive, of a destination inside the source; pair
 # remove with failed files still on the cargo, and what it leaves at endpoints.
@@ -15,6 +16,25 @@ grep -q "dynamically linked" "$T/err" || fail "no reason for a dynamic binary: $
 mkdir "$T/existing"
 expect_exit 2 barge init "$T/existing" --install-binary --from "$BARGE"
 [[ -z $(ls -A "$T/existing") ]] || fail "a refused init left files in an existing directory: $(ls -A "$T/existing")"
+# A disk's root already holding the user's own bin/, logs/ and cargo/ (and a
+# barge.lock another program holds): the failed init leaves them as they were
+# (it once removed them whole), and removes only what it made.
+mkdir -p "$T/usb/bin" "$T/usb/logs" "$T/usb/cargo"
+echo "my script" >"$T/usb/bin/helper.sh"
+echo "years of logs" >"$T/usb/logs/2019.log"
+echo "a manifest" >"$T/usb/cargo/manifest.txt"
+touch "$T/usb/barge.lock"
+manifest "$T/usb" >"$T/usb.before"
+flock "$T/usb/barge.lock" sleep 30 &
+holder=$!
+for _ in $(seq 100); do
+    flock -n "$T/usb/barge.lock" true || break
+    sleep 0.05
+done
+expect_exit 75 barge init "$T/usb"
+kill "$holder"
+wait "$holder" 2>/dev/null || true
+manifest "$T/usb" | cmp -s "$T/usb.before" - || fail "a failed init changed the user's folders: $(find "$T/usb")"
 
 setup_pair
 # A static program that is not barge (glibc's ldconfig is one): refused, named.
