@@ -376,7 +376,7 @@ bool Destination::already_there(const DeliveryItem& d, const Digest& hash, HashP
 }
 
 bool Destination::is_file_at(const EntryPath& at, uint64_t dev, uint64_t ino) const {
-    DestTree::check_path(at.rel());
+    DestTree::check_path(at.parent, at.name);
     Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     return parent && is_file_in(parent.get(), at, dev, ino);
 }
@@ -405,7 +405,7 @@ void Destination::place_version(TempFile& file, const EntryPath& e) {
 }
 
 Fd Destination::parent_of(const EntryPath& at, bool dir) const {
-    DestTree::check_path(at.rel());
+    DestTree::check_path(at.parent, at.name);
     Fd parent = open_beneath(m_tree.fd(), at.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     struct stat st{};
     if (!parent || ::fstatat(parent.get(), at.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
@@ -517,7 +517,7 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
 }
 
 bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
-    DestTree::check_path(to.rel());
+    DestTree::check_path(to.parent, to.name);
     Fd from_parent = parent_of(from, true);
     if (!from_parent) {
         return false;

@@ -22,8 +22,8 @@ namespace {
 // a directory to hold it), a real directory at `to` by that exact name (never
 // one a case-insensitive file system takes for it).
 bool shows_move(const DestTree& tree, const EntryPath& from, const EntryPath& to) {
-    DestTree::check_path(from.rel());
-    DestTree::check_path(to.rel());
+    DestTree::check_path(from.parent, from.name);
+    DestTree::check_path(to.parent, to.name);
     Fd from_parent = open_beneath(tree.fd(), from.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     struct stat st{};
     bool from_gone = from_parent ? ::fstatat(from_parent.get(), from.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 &&

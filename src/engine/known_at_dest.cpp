@@ -75,7 +75,7 @@ Links makes_hard_links(const DestTree& tree) {
 bool KnownAtDestCheck::check(int64_t entry_id, const EntryPath& at, const TransitStore::KnownAtDest& known) {
     // A path no destination may have (a hostile catalog) is not looked up: not
     // found, so marked damaged, and its delivery fails naming it.
-    bool safe = DestTree::is_safe(at.rel());
+    bool safe = DestTree::is_safe(at.parent, at.name);
     int parent_fd = safe ? m_parents.at(at.parent) : -1;
     std::optional<EntryStat> found = parent_fd >= 0 ? stat_entry(parent_fd, at.name) : std::nullopt;
     if (found && found->type != StatKind::special && found->st.kind == known.kind &&
@@ -130,7 +130,8 @@ int64_t check_link_groups(Catalog& catalog, const Pair& pair) {
     Links links = Links::unknown; // asked once, at the first split
     int64_t marked = 0;
     for (const auto& n : names) {
-        if (!DestTree::is_safe(n.at.rel()) || !DestTree::is_safe(n.other.rel())) {
+        if (!DestTree::is_safe(n.at.parent, n.at.name) ||
+            !DestTree::is_safe(n.other.parent, n.other.name)) {
             continue;
         }
         auto here = file_at(tree, n.at);

@@ -239,7 +239,7 @@ public:
             if (!d) {
                 continue; // not a delivered directory any more
             }
-            if (DestTree::is_safe(d->rel()) &&
+            if (DestTree::is_safe(d->parent, d->name) &&
                 !open_beneath(m_dest.tree().fd(), d->rel(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW) &&
                 nothing_there(errno)) {
                 continue;
@@ -344,7 +344,7 @@ private:
     // Throws (the entry's error) when d's path is unsafe or under a directory
     // refused this run.
     void check_deliverable(const EntryPath& d) const {
-        DestTree::check_path(d.rel());
+        DestTree::check_path(d.parent, d.name);
         if (auto refused = m_dest.refused_ancestor(d)) {
             throw Error(fmt::format("its directory '{}' could not be created (see its own error)",
                                     escape_bytes(m_dest.display(*refused))));
@@ -674,7 +674,7 @@ private:
             after_name = page.back().name;
             for (auto& d : page) {
                 for_file(m_sink, d.entry_id, display(d), [&] {
-                    DestTree::check_path(d.rel());
+                    DestTree::check_path(d.parent, d.name);
                     if (!d.content_hash) {
                         return;
                     }
@@ -1043,7 +1043,7 @@ private:
             Transaction tx(m_catalog.db());
             for (const auto& d : page) {
                 for_file(m_sink, d.entry_id, display(d), [&] {
-                    DestTree::check_path(d.rel());
+                    DestTree::check_path(d.parent, d.name);
                     auto done = m_pair.on_delete == OnDelete::trash ? m_dest.trash(d)
                                                                     : Destination::Trashed::nothing;
                     bool trashed = done == Destination::Trashed::moved;
@@ -1218,7 +1218,7 @@ void plan_unload(Catalog& catalog, const Pair& pair, DestState state, UnloadResu
     }
     // Whether something already stands at the entry's path (it would be kept as an old version).
     auto stands = [&](const EntryPath& e) {
-        if (!tree || !DestTree::is_safe(e.rel())) {
+        if (!tree || !DestTree::is_safe(e.parent, e.name)) {
             return false;
         }
         Fd parent = open_beneath(tree->fd(), e.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);

@@ -44,6 +44,27 @@ void DestTree::check_path(std::string_view rel) {
     }
 }
 
+namespace {
+
+std::string joined(std::string_view parent, std::string_view name) {
+    return parent.empty() ? std::string(name) : fmt::format("{}/{}", parent, name);
+}
+
+} // namespace
+
+bool DestTree::is_safe(std::string_view parent, std::string_view name) {
+    return name.find('/') == std::string_view::npos && is_safe(joined(parent, name));
+}
+
+void DestTree::check_path(std::string_view parent, std::string_view name) {
+    if (name.find('/') != std::string_view::npos) {
+        throw Error(fmt::format("refusing the catalog path '{}': its name '{}' holds a '/'; the "
+                                "catalog may be damaged or tampered with",
+                                escape_bytes(joined(parent, name)), escape_bytes(name)));
+    }
+    check_path(joined(parent, name));
+}
+
 Fd DestTree::open_dir(std::string_view rel, Create create) const {
     if (rel.empty()) {
         return open_beneath_or_throw(m_fd.get(), "", O_RDONLY | O_DIRECTORY, m_root);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The drive is untrusted (SPEC §7.4): catalog paths like ../x, /etc/x or with a
-# NUL are refused, and symlinks planted at the destination (in place of a
-# directory or of a file) are never followed. Nothing is written outside DEST.
+# NUL are refused, so is a name holding a '/', and symlinks planted at the
+# destination (in place of a directory or of a file) or delivered there are
+# never followed. Nothing is written outside DEST.
 source "$(dirname "$0")/lib.sh"
 
 setup_pair --mass-change-limit 100
@@ -83,4 +84,23 @@ grep -q "a symlink is in the way) '$DST/\.barge/versions/[^/]*'" "$T/out" ||
 if grep -q "times in this run" "$T/out"; then fail "a misleading reason: $(cat "$T/out")"; fi
 expect_eq old "$(cat "$DST/deep/er/f")" "the old file stays where it was"
 [[ -z $(ls -A "$T/outside2") ]] || fail "something was written through .barge/versions: $(ls -RA "$T/outside2")"
+
+# A name holding a '/' whose first part is a symlink barge itself delivered
+# (the whole path looks safe, but barge works on the name within its parent,
+# where the kernel would follow the link): refused, nothing written outside.
+rm -rf "$DST/.barge/versions"
+mkdir "$T/outside3"
+ln -s "$T/outside3" "$SRC/lnk"
+touch -h -d '2024-01-01 12:00:00' "$SRC/lnk"
+expect_exit 0 barge load
+barge unload >/dev/null 2>&1 || true
+[[ -L $DST/lnk ]] || fail "the symlink lnk was not delivered"
+echo planted >"$SRC/payload"
+age "$SRC/payload"
+expect_exit 0 barge load
+sql_write "UPDATE entries SET name = CAST('lnk/planted' AS BLOB) WHERE name = CAST('payload' AS BLOB)"
+expect_exit 3 barge unload
+grep -q "refusing the catalog path 'lnk/planted': its name 'lnk/planted' holds a '/'" "$T/out" ||
+    fail "a name holding a '/' was not refused: $(cat "$T/out")"
+[[ -z $(ls -A "$T/outside3") ]] || fail "a file was placed through a delivered symlink: $(ls -A "$T/outside3")"
 echo ok

@@ -24,6 +24,12 @@ public:
     static void check_path(std::string_view rel);
     // Whether check_path accepts rel.
     static bool is_safe(std::string_view rel);
+    // The same for a catalog entry's path, its parent and name apart. The name
+    // must be one component: barge opens the parent and works on the name
+    // within it, where a '/' would walk through whatever stands at the
+    // destination (a symlink: a hostile catalog's file placed outside it).
+    static void check_path(std::string_view parent, std::string_view name);
+    static bool is_safe(std::string_view parent, std::string_view name);
     // Opens directory rel ("" = the root); with Create::yes, missing directories
     // are made one component at a time. Throws SystemError: ELOOP for a symlink
     // in the way above rel's last component, ENOTDIR for a file in the way or a
