@@ -95,7 +95,7 @@ void claim_destination(Catalog& catalog, const Pair& pair) {
     catalog.set_dest_claimed(pair.id, now_ns());
 }
 
-int64_t prune_expired(const DestTree& tree, int retention_days) {
+int64_t prune_expired(const DestTree& tree, int retention_days, std::string_view run_stamp) {
     int64_t now = now_ns() / 1'000'000'000;
     int64_t pruned = 0;
     for (const char* area : {"trash", "versions"}) {
@@ -105,6 +105,9 @@ int64_t prune_expired(const DestTree& tree, int retention_days) {
             continue;
         }
         for (const auto& name : read_dir_names(dir.get(), tree.display(rel_area))) {
+            if (!run_stamp.empty() && name.starts_with(run_stamp)) {
+                continue;
+            }
             int64_t t = parse_stamp(name);
             if (t >= 0 && now - t > int64_t{retention_days} * 86400) {
                 remove_tree(dir.get(), name, tree.display(rel_area + "/" + name));

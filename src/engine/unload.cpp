@@ -214,7 +214,7 @@ public:
             tx.commit();
         }
         xattr_notes();
-        m_result.pruned += prune_expired(m_dest.tree(), m_pair.retention_days);
+        m_result.pruned += prune_expired(m_dest.tree(), m_pair.retention_days, m_dest.stamp());
         m_result.staged_pieces += m_assembly.staged_pieces;
         m_result.waiting += m_assembly.waiting;
         m_result.versions += m_dest.versions();

@@ -2,7 +2,8 @@
 # Trash and old versions are kept for the pair's retention, then pruned (SPEC
 # §7.5): an unload removes the folders of DEST/.barge/trash and .barge/versions
 # older than --retention days, keeps the younger ones, and never follows a
-# symlink found inside them (the destination is not trusted to be barge's alone).
+# symlink found inside them (the destination is not trusted to be barge's alone);
+# with --retention 0, what a run sets aside lasts until the next unload.
 source "$(dirname "$0")/lib.sh"
 
 setup_pair --on-delete trash --retention 2 --mass-change-limit 100
@@ -39,5 +40,33 @@ expect_eq 2 "$(json '.pairs[0].pruned')" "folders past the retention pruned"
 [[ -e $DST/.barge/trash/$young ]] || fail "young trash folder pruned"
 [[ -e $DST/.barge/versions/$recent/y ]] || fail "recent versions folder pruned"
 [[ $(cat "$T/outside/keep") == precious ]] || fail "pruning followed a symlink out of the destination"
+expect_same_tree "$SRC" "$DST"
+
+# --retention 0: what an unload sets aside lasts until the next unload, not
+# pruned at the end of the run that made it (an unload that ran past a second
+# boundary, here held 1.1 s in its last rename, once removed it at once).
+expect_exit 0 barge pair set p --retention 0
+echo gone-soon >"$SRC/d/c"
+age "$SRC/d/c"
+expect_exit 0 barge load
+expect_exit 0 barge unload
+rm "$SRC/d/c"
+echo "two, edited" >"$SRC/d/b"
+age "$SRC/d/b"
+expect_exit 0 barge load
+if command -v strace >/dev/null; then
+    no_leak_check_under_strace
+    strace -f -qq -o /dev/null -e trace=renameat2 -e inject=renameat2:delay_enter=1100000:when=1 \
+        "$BARGE" --json unload >"$T/out" 2>"$T/err" || fail "the held unload failed: $(cat "$T/err")"
+else
+    sleep 1.1 # the run's stamp a second older than the clock at least
+    expect_exit 0 barge --json unload
+fi
+expect_eq 1 "$(json '.pairs[0].trashed')" "c moved to trash"
+kept=$(find "$DST/.barge/trash" -name c -path '*/d/c')
+[[ -n $kept && $(cat "$kept") == gone-soon ]] || fail "the trash of this unload was pruned by it"
+[[ $(cat "$(find "$DST/.barge/versions" -path '*/d/b' | head -1)") == two ]] || fail "the old version of b was pruned by the unload that kept it"
+expect_exit 0 barge --json unload
+[[ -z $(find "$DST/.barge/trash" -name c) ]] || fail "the next unload did not prune the trash (retention 0)"
 expect_same_tree "$SRC" "$DST"
 echo "ok"

@@ -38,9 +38,12 @@ void check_claimable(const Pair& pair);
 void claim_destination(Catalog& catalog, const Pair& pair);
 
 // Removes the folders of DEST/.barge/trash and DEST/.barge/versions whose UTC
-// time is older than retention_days (SPEC §7.5), never following a symlink.
+// time is older than retention_days (SPEC §7.5), never following a symlink,
+// except this run's own (named run_stamp, or run_stamp-N): what a run set
+// aside lasts until a later run at least, whatever the retention (0 too) and
+// however the run's stamp compares with the clock at its end.
 // Returns how many were removed. Throws SystemError naming the path.
-int64_t prune_expired(const DestTree& tree, int retention_days);
+int64_t prune_expired(const DestTree& tree, int retention_days, std::string_view run_stamp);
 
 // Whether the name that answers to e in its directory (parent_fd, which is at
 // e.parent in tree) is e's exact name, not one a case-insensitive or
@@ -147,6 +150,8 @@ public:
     size_t touched_count() const;
     // Files and directories kept in versions/ so far.
     int64_t versions() const { return m_versions; }
+    // This run's folder name in trash/ and versions/ (its UTC time).
+    const std::string& stamp() const { return m_stamp; }
 
 private:
     bool exact_name_present(int parent_fd, const EntryPath& e) const {
