@@ -205,6 +205,19 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         throw Refusal(fmt::format("source '{}' is not a directory", escape_bytes(ps.source)));
     }
     check_roots(ps.source, ps.dest, s.layout().root);
+    // Two pairs of this drive delivering into one destination would mix their
+    // trees: one's deletions would reach the other's files at the same names,
+    // and one trash and versions folder (per destination) would be pruned at
+    // the shortest of their retentions. (A name taken is add_pair's refusal.)
+    for (const auto& other : s.catalog().pairs()) {
+        if (other.name != ps.name && resolved(other.dest) == resolved(ps.dest)) {
+            throw Refusal(fmt::format("destination '{}' is already the destination of pair '{}' "
+                                      "on this drive: two pairs cannot share one; give this one "
+                                      "a directory of its own (such as '{}/{}')",
+                                      escape_bytes(ps.dest), other.name, escape_bytes(other.dest),
+                                      ps.name));
+        }
+    }
     if (s.catalog().find_pair(o.name)) {
         throw Refusal(fmt::format("a pair named '{}' already exists on this drive", o.name));
     }

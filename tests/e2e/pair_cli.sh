@@ -47,7 +47,9 @@ expect_eq 1073741824 "$(json '.pairs[] | select(.name=="same") | .reserve')" "de
 expect_eq keep "$(json '.pairs[] | select(.name=="same") | .on_delete')" "default on-delete"
 [[ $(ls "$SRC/.barge"/*.source | wc -l) -eq 2 ]] || fail "one marker per pair expected in SOURCE/.barge"
 
-# Usage errors: exit 2 with the reason.
+# Usage errors: exit 2 with the reason (another pair of this drive's
+# destination, named with a trailing '/': refused).
+mkdir -p "$T/src2"
 for args in "pair add photos $SRC $DST:already exists" \
             "pair add x $SRC $DST --reserve 12Q:unknown unit" \
             "pair add x $SRC $DST --reserve 9000000T:'9000000T': too large" \
@@ -57,6 +59,7 @@ for args in "pair add photos $SRC $DST:already exists" \
             "pair add x $SRC $DST --mass-change-limit 101:percentage" \
             "pair add -x $SRC $DST:" \
             "pair add x $T/nope $DST:nope" \
+            "pair add other $T/src2 $T/dst/:is already the destination of pair 'photos' on this drive" \
             "pair remove nosuch:unknown pair" \
             "scan nosuch:unknown pair" \
             "frobnicate:"; do
