@@ -449,6 +449,14 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                                   p.name, plural(stranded.files, "file"),
                                   format_size(static_cast<uint64_t>(stranded.bytes))));
     }
+    // The other drives serving the pair: told at the endpoints that this drive
+    // left it, or they would wait for what it carried (docs/rotation.md).
+    std::vector<std::string> serving, told;
+    for (const auto& d : known_drives(s.catalog().db(), p.id)) {
+        if (!d.lost_ns && d.drive_id != s.catalog().drive_id()) {
+            serving.push_back(d.drive_id);
+        }
+    }
     if (!o.dry_run) {
         s.catalog().remove_pair(p.id);
         // What the endpoints keep of this drive (markers, catalog copies,
@@ -457,8 +465,13 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
         auto others = s.catalog().pairs();
         for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
             try {
-                // A marker other drives of the pair use stays (SPEC §9).
-                if (drives_with_pair_at(root, p.uuid, drive_id, saved_keys_for_copy).empty()) {
+                auto there = drives_with_pair_at(root, p.uuid, drive_id, saved_keys_for_copy);
+                if ((!serving.empty() || !there.empty()) && has_marker(root, p.uuid, role)) {
+                    write_left_pair(root, p.uuid, drive_id);
+                    told.push_back(root);
+                }
+                // A marker other drives of the pair use, or will, stays (SPEC §9).
+                if (there.empty() && serving.empty()) {
                     remove_marker(root, p.uuid, role);
                     // and the pair's order record there (docs/rotation.md)
                     std::string order = role == Role::source ? order_stamp_path(root, p.uuid)
@@ -495,11 +508,31 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
         j.begin_object();
         j.field("dry_run", o.dry_run);
         j.field("removed", p.name);
+        j.key("told_at");
+        j.begin_array();
+        for (const auto& root : told) {
+            j.value(root);
+        }
+        j.end_array();
         j.end_object();
         print_json(j);
+    } else if (o.dry_run) {
+        say(g, fmt::format("dry run: would remove pair {} (nothing was changed)", p.name));
+    } else if (serving.empty()) {
+        say(g, fmt::format("removed pair {}", p.name));
+    } else if (!told.empty()) {
+        std::string where = escape_bytes(told.front());
+        if (told.size() > 1) {
+            where += " or " + escape_bytes(told.back());
+        }
+        say(g, fmt::format("removed pair {}; the other drives serving it ({}) learn at their next "
+                           "visit of {} that this drive left it, and carry again what it carried",
+                           p.name, fmt::join(serving, ", "), where));
     } else {
-        say(g, o.dry_run ? fmt::format("dry run: would remove pair {} (nothing was changed)", p.name)
-                         : fmt::format("removed pair {}", p.name));
+        say(g, fmt::format("removed pair {}; neither of its endpoints is visible here: run 'barge "
+                           "drive lost {}' on the other drives serving it ({}), or they wait for "
+                           "what this drive carried",
+                           p.name, s.catalog().drive_id(), fmt::join(serving, ", ")));
     }
     return ExitCode::ok;
 }

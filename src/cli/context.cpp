@@ -168,6 +168,13 @@ ExitCode EndpointSync::backup(ExitCode code) {
             spdlog::info("catalog copy '{}': {} ({} page{}, {} written)", escape_bytes(copy),
                          u.whole ? "made whole" : "updated", u.pages, u.pages == 1 ? "" : "s",
                          u.bytes_written);
+            // The copy says the drive serves its pairs here: a mark it left
+            // when it removed one of them and joined it again goes.
+            for (const auto& p : m_pairs) {
+                if (p.source == root || p.dest == root) {
+                    remove_left_pair(root, p.uuid, m_drive_id);
+                }
+            }
         } catch (const Error& e) {
             if (m_catalog.db().damaged()) {
                 spdlog::error("{}", e.what());

@@ -614,6 +614,28 @@ KnowledgeMerge merge_knowledge(Catalog& catalog, const Pair& pair, End end, cons
     std::string self = catalog.drive_id();
     const char* merged_col = end == End::source ? "merged_source_gen" : "merged_dest_gen";
     IdBits raised_taken; // raised entries that took a copy's knowledge at their order
+    // A drive that removed the pair (`pair remove`, its mark here) is lost for
+    // it: what it carried is carried again, not waited for (it never arrived:
+    // a review found those files never backed up). This drive's own mark, left
+    // when it removed the pair before joining it again, goes with its next copy
+    // here (EndpointSync::backup).
+    Statement left = mine.prepare(
+        "INSERT INTO drives(pair_id, drive_id, generation, lost_ns) VALUES (?1, ?2, -1, ?3) ON "
+        "CONFLICT(pair_id, drive_id) DO UPDATE SET lost_ns = ?3 WHERE lost_ns IS NULL");
+    for (const auto& id : drives_left_pair(root, pair.uuid)) {
+        if (id == self) {
+            continue;
+        }
+        left.bind(1, pair.id).bind_text(2, id).bind(3, now_ns());
+        left.run();
+        if (mine.changes() > 0) {
+            out.notes.push_back(
+                fmt::format("pair '{}': drive {} left the pair ('pair remove' on it): "
+                            "what only it carried is carried again by this drive",
+                            pair.name, id));
+        }
+        left.reset();
+    }
     // The stamp of the options as this drive has them, taken copy after copy
     // (compared with the stamp before the merge, an older copy read after a
     // newer one undid it).

@@ -153,6 +153,42 @@ void remove_marker(const std::string& root, const std::string& pair_uuid, Role r
     }
 }
 
+std::string left_pair_path(const std::string& root, const std::string& pair_uuid,
+                           const std::string& drive_id) {
+    return fmt::format("{}/left-{}-{}", barge_dir(root), pair_uuid, drive_id);
+}
+
+void write_left_pair(const std::string& root, const std::string& pair_uuid,
+                     const std::string& drive_id) {
+    write_file_atomic(
+        left_pair_path(root, pair_uuid, drive_id),
+        fmt::format("drive {} left pair {} at {}\n", drive_id, pair_uuid, format_utc(now_ns())));
+}
+
+std::vector<std::string> drives_left_pair(const std::string& root, const std::string& pair_uuid) {
+    std::vector<std::string> out;
+    std::string dir = barge_dir(root);
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        return out;
+    }
+    std::string prefix = "left-" + pair_uuid + "-";
+    for (const auto& name : read_dir_names(fd.get(), dir)) {
+        if (name.size() > prefix.size() && name.starts_with(prefix)) {
+            out.push_back(name.substr(prefix.size()));
+        }
+    }
+    return out;
+}
+
+void remove_left_pair(const std::string& root, const std::string& pair_uuid,
+                      const std::string& drive_id) {
+    std::string path = left_pair_path(root, pair_uuid, drive_id);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+        throw_errno("unlink", path);
+    }
+}
+
 bool dir_has_content(const std::string& root) {
     DIR* d = ::opendir(root.c_str());
     if (!d) {

@@ -582,4 +582,33 @@ expect_exit 0 barge -d "$A" load
 expect_exit 0 barge -d "$B" load
 expect_eq "keep 4 5 *.tmp" "$(options_of "$A")" "7: A did not take B's change over a stamp of 0"
 expect_eq "keep 4 5 *.tmp" "$(options_of "$B")" "7: A's reserve carried A's older options to B"
+
+# ---------------------------------------------------------------------------
+# 8. A drive removes the pair with a file only it carries (`pair remove
+#    --yes`), which the other drive knows it carries: its mark at the
+#    endpoints tells the other drive, whose next load counts it lost for the
+#    pair and carries the file itself (it waited for A forever: the file was
+#    never backed up). The markers and the order record the other drive uses
+#    stay.
+two_drives
+printf 'only on A\n' >"$SRC/dir/x.txt"
+settle
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$B" --json load
+expect_eq 1 "$(json '.pairs[0].carried_elsewhere.files')" "8: B knows A carries x.txt"
+expect_exit 0 barge -d "$A" pair remove p --yes
+grep -q "the other drives serving it (${ID[$B]}) learn at their next visit of $SRC or $DST" "$T/out" ||
+    fail "8: pair remove did not say the other drive learns it: $(cat "$T/out")"
+expect_exit 0 barge -d "$B" --json pair list
+uuid=$(json '.pairs[0].id')
+[[ -f $SRC/.barge/left-$uuid-${ID[$A]} && -f $DST/.barge/left-$uuid-${ID[$A]} ]] ||
+    fail "8: A left no mark at the endpoints: $(ls "$SRC/.barge" "$DST/.barge")"
+[[ -f $SRC/.barge/$uuid.source && -f $DST/.barge/$uuid.dest && -f $DST/.barge/order-$uuid.db ]] ||
+    fail "8: A's removal took the markers or the order record B uses"
+expect_exit 0 barge -d "$B" load
+grep -q "drive ${ID[$A]} left the pair" "$T/out" || fail "8: B's load did not say A left: $(cat "$T/out")"
+grep -q "carried 1 file" "$T/out" || fail "8: B did not carry x.txt: $(cat "$T/out")"
+expect_exit 0 barge -d "$B" unload
+expect_same_tree "$SRC" "$DST" "8: x.txt delivered by B"
+expect_eq true "$(drive_field "$B" "${ID[$A]}" '.lost != null')" "8: B counts A lost"
 echo ok

@@ -43,6 +43,20 @@ std::string catalog_backup_path(const std::string& root, const std::string& driv
 std::optional<int64_t> read_seen_generation(const std::string& root, const std::string& drive_id);
 void write_seen_generation(const std::string& root, const std::string& drive_id, int64_t generation);
 
+// ROOT/.barge/left-<pair uuid>-<drive id>: the drive removed the pair (`pair
+// remove`). The other drives serving the pair count it lost for the pair at
+// their next visit of ROOT: what it carried is not waited for (docs/rotation.md).
+std::string left_pair_path(const std::string& root, const std::string& pair_uuid,
+                           const std::string& drive_id);
+// Writes it durably (ROOT/.barge must exist).
+void write_left_pair(const std::string& root, const std::string& pair_uuid,
+                     const std::string& drive_id);
+// The drives whose mark of leaving the pair ROOT holds, in name order.
+std::vector<std::string> drives_left_pair(const std::string& root, const std::string& pair_uuid);
+// Removes the drive's mark if present; silent when ROOT or the mark is gone.
+void remove_left_pair(const std::string& root, const std::string& pair_uuid,
+                      const std::string& drive_id);
+
 // True when the directory holds anything besides .barge/ (a --no-source-marker
 // source must not be empty: an empty mount point reads as "everything deleted").
 bool dir_has_content(const std::string& root);
