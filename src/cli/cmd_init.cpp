@@ -13,8 +13,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
-#include <sodium.h>
 #include <fmt/format.h>
+#include <optional>
+#include <sodium.h>
 #include <string>
 #include <sys/stat.h>
 #include <vector>
@@ -63,6 +64,10 @@ public:
     InitUndo(const InitUndo&) = delete;
     InitUndo& operator=(const InitUndo&) = delete;
     void done() { m_done = true; }
+    // The drive lock was not had: what appeared since the look may be another
+    // init's, which holds it. Only the directory goes, if this init made it
+    // and it is empty again.
+    void lock_failed() { m_made.clear(); }
 
 private:
     // (bin/barge too: a bin/ of the user's keeps all but what init put in it)
@@ -148,7 +153,13 @@ ExitCode run_init(const Globals& g, const InitOptions& o) {
         throw_errno("mkdir", dir);
     }
     InitUndo undo(dir, !exists);
-    DriveLock lock(dir, DriveLock::Mode::exclusive, "init");
+    std::optional<DriveLock> lock;
+    try {
+        lock.emplace(dir, DriveLock::Mode::exclusive, "init");
+    } catch (...) {
+        undo.lock_failed();
+        throw;
+    }
     std::string id = new_uuid();
     if (passphrase) {
         // The key file first: a catalog without it could never be opened.

@@ -71,7 +71,7 @@ void check_pair_name(const std::string& name) {
 // order stamps: SPEC §9), so the change made last wins; and at most just past
 // the bound of what a drive learns from another (a forged copy's stamp).
 int64_t options_stamp_after(int64_t stored) {
-    return std::max(now_ns(), std::min(stored, order_stamp_learn_bound) + 1);
+    return std::max(now_ns(), std::min(stored, order_stamp_learn_bound - 1) + 1);
 }
 
 // Applies and validates the options given; throws Refusal naming a bad one.
@@ -205,17 +205,19 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
         throw Refusal(fmt::format("source '{}' is not a directory", escape_bytes(ps.source)));
     }
     check_roots(ps.source, ps.dest, s.layout().root);
-    // Two pairs of this drive delivering into one destination would mix their
-    // trees: one's deletions would reach the other's files at the same names,
-    // and one trash and versions folder (per destination) would be pruned at
-    // the shortest of their retentions. (A name taken is add_pair's refusal.)
+    // Two pairs of this drive delivering into one destination, or one inside the
+    // other's, would mix their trees: one's deletions would reach the other's
+    // files at the same names, and one trash and versions folder (per
+    // destination) would be pruned at the shortest of their retentions. (A name
+    // taken is add_pair's refusal.)
     for (const auto& other : s.catalog().pairs()) {
-        if (other.name != ps.name && resolved(other.dest) == resolved(ps.dest)) {
-            throw Refusal(fmt::format("destination '{}' is already the destination of pair '{}' "
-                                      "on this drive: two pairs cannot share one; give this one "
-                                      "a directory of its own (such as '{}/{}')",
-                                      escape_bytes(ps.dest), other.name, escape_bytes(other.dest),
-                                      ps.name));
+        std::string mine = resolved(ps.dest), theirs = resolved(other.dest);
+        if (other.name != ps.name &&
+            (mine == theirs || inside(mine, theirs) || inside(theirs, mine))) {
+            throw Refusal(fmt::format("destination '{}' overlaps the destination '{}' of pair "
+                                      "'{}' on this drive: two pairs cannot share one, nor nest "
+                                      "one in the other; give each a directory of its own",
+                                      escape_bytes(ps.dest), escape_bytes(other.dest), other.name));
         }
     }
     if (s.catalog().find_pair(o.name)) {
@@ -244,7 +246,8 @@ ExitCode run_add(const Globals& g, const AddCli& o) {
                 escape_bytes(ps.source), escape_bytes(ps.dest), join->pair.name));
         }
         SizeSpec reserve = ps.reserve;
-        static_cast<PairSettings&>(ps) = join->pair; // its options' stamp too
+        static_cast<PairSettings&>(ps) = join->pair; // its options' stamp too (bounded:
+        ps.options_ns = std::min(ps.options_ns, order_stamp_learn_bound); // a forged copy's)
         ps.name = o.name;
         ps.reserve = reserve;
         ps.source_marker = true;
@@ -458,20 +461,52 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
         }
     }
     if (!o.dry_run) {
+        std::string drive_id = s.catalog().drive_id();
+        // First, while the pair is still in the catalog (a run that dies before
+        // removing it keeps the pair, and its next copy at the root takes the
+        // mark back): at each visible endpoint, whether another drive still
+        // serves the pair there (known to this drive or with its copy there,
+        // and no mark of its own leaving), and if so this drive's mark.
+        struct Endpoint {
+            std::string root;
+            Role role;
+            bool served = false;
+        };
+        std::vector<Endpoint> ends = {{p.source, Role::source}, {p.dest, Role::dest}};
+        for (auto& e : ends) {
+            try {
+                if (!has_marker(e.root, p.uuid, e.role)) {
+                    continue; // not visible here
+                }
+                auto left = drives_left_pair(e.root, p.uuid);
+                auto stays = [&](const std::string& id) {
+                    return std::find(left.begin(), left.end(), id) == left.end();
+                };
+                auto there = drives_with_pair_at(e.root, p.uuid, drive_id, saved_keys_for_copy);
+                e.served = std::any_of(serving.begin(), serving.end(), stays) ||
+                           std::any_of(there.begin(), there.end(), stays);
+                if (e.served) {
+                    write_left_pair(e.root, p.uuid, drive_id);
+                    told.push_back(e.root);
+                }
+            } catch (const SystemError& err) {
+                warn(fmt::format("cannot tell the other drives at '{}' that this drive leaves the "
+                                 "pair: {}",
+                                 escape_bytes(e.root), err.what()));
+            }
+        }
         s.catalog().remove_pair(p.id);
         // What the endpoints keep of this drive (markers, catalog copies,
         // generation) goes too, unless another pair of the drive uses that root.
-        std::string drive_id = s.catalog().drive_id();
         auto others = s.catalog().pairs();
-        for (auto [root, role] : {std::pair{p.source, Role::source}, std::pair{p.dest, Role::dest}}) {
+        for (const auto& [root, role, served] : ends) {
             try {
-                auto there = drives_with_pair_at(root, p.uuid, drive_id, saved_keys_for_copy);
-                if ((!serving.empty() || !there.empty()) && has_marker(root, p.uuid, role)) {
-                    write_left_pair(root, p.uuid, drive_id);
-                    told.push_back(root);
-                }
-                // A marker other drives of the pair use, or will, stays (SPEC §9).
-                if (there.empty() && serving.empty()) {
+                // A marker other drives of the pair use, or will, stays (SPEC §9);
+                // where none does, it goes with the marks of those that left.
+                if (!served) {
+                    for (const auto& id : drives_left_pair(root, p.uuid)) {
+                        remove_left_pair(root, p.uuid, id);
+                    }
                     remove_marker(root, p.uuid, role);
                     // and the pair's order record there (docs/rotation.md)
                     std::string order = role == Role::source ? order_stamp_path(root, p.uuid)
@@ -529,10 +564,11 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                            "visit of {} that this drive left it, and carry again what it carried",
                            p.name, fmt::join(serving, ", "), where));
     } else {
-        say(g, fmt::format("removed pair {}; neither of its endpoints is visible here: run 'barge "
-                           "drive lost {}' on the other drives serving it ({}), or they wait for "
-                           "what this drive carried",
-                           p.name, s.catalog().drive_id(), fmt::join(serving, ", ")));
+        say(g, fmt::format("removed pair {}; the other drives serving it ({}) were not told here "
+                           "(neither endpoint visible): they wait for what this drive carried "
+                           "until they are told, by 'barge drive lost {}' on each of them (which "
+                           "counts this drive lost for every pair it shares with them)",
+                           p.name, fmt::join(serving, ", "), s.catalog().drive_id()));
     }
     return ExitCode::ok;
 }

@@ -170,7 +170,7 @@ ExitCode EndpointSync::backup(ExitCode code) {
                          u.bytes_written);
             // The copy says the drive serves its pairs here: a mark it left
             // when it removed one of them and joined it again goes.
-            for (const auto& p : m_pairs) {
+            for (const auto& p : m_catalog.pairs()) {
                 if (p.source == root || p.dest == root) {
                     remove_left_pair(root, p.uuid, m_drive_id);
                 }

@@ -105,7 +105,8 @@ int64_t prune_expired(const DestTree& tree, int retention_days, std::string_view
             continue;
         }
         for (const auto& name : read_dir_names(dir.get(), tree.display(rel_area))) {
-            if (!run_stamp.empty() && name.starts_with(run_stamp)) {
+            if (!run_stamp.empty() &&
+                (name == run_stamp || name.starts_with(std::string(run_stamp) + "-"))) {
                 continue;
             }
             int64_t t = parse_stamp(name);

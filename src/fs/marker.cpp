@@ -6,6 +6,7 @@
 #include "barge/util/fd.hpp"
 #include "barge/util/time.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -172,9 +173,23 @@ std::vector<std::string> drives_left_pair(const std::string& root, const std::st
     if (!fd) {
         return out;
     }
+    // A drive id is a UUID (new_uuid): not a leftover of a write killed midway
+    // ("...-<id>.tmp-<pid>"), nor a name another program put there.
+    auto is_uuid = [](std::string_view id) {
+        if (id.size() != 36) {
+            return false;
+        }
+        for (size_t i = 0; i < id.size(); ++i) {
+            bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+            if (dash ? id[i] != '-' : std::isxdigit(static_cast<unsigned char>(id[i])) == 0) {
+                return false;
+            }
+        }
+        return true;
+    };
     std::string prefix = "left-" + pair_uuid + "-";
     for (const auto& name : read_dir_names(fd.get(), dir)) {
-        if (name.size() > prefix.size() && name.starts_with(prefix)) {
+        if (name.starts_with(prefix) && is_uuid(std::string_view(name).substr(prefix.size()))) {
             out.push_back(name.substr(prefix.size()));
         }
     }

@@ -48,7 +48,7 @@ expect_eq keep "$(json '.pairs[] | select(.name=="same") | .on_delete')" "defaul
 [[ $(ls "$SRC/.barge"/*.source | wc -l) -eq 2 ]] || fail "one marker per pair expected in SOURCE/.barge"
 
 # Usage errors: exit 2 with the reason (another pair of this drive's
-# destination, named with a trailing '/': refused).
+# destination, named with a trailing '/', or a directory inside it: refused).
 mkdir -p "$T/src2"
 for args in "pair add photos $SRC $DST:already exists" \
             "pair add x $SRC $DST --reserve 12Q:unknown unit" \
@@ -59,7 +59,8 @@ for args in "pair add photos $SRC $DST:already exists" \
             "pair add x $SRC $DST --mass-change-limit 101:percentage" \
             "pair add -x $SRC $DST:" \
             "pair add x $T/nope $DST:nope" \
-            "pair add other $T/src2 $T/dst/:is already the destination of pair 'photos' on this drive" \
+            "pair add other $T/src2 $T/dst/:overlaps the destination '$T/dst' of pair 'photos' on this drive" \
+            "pair add nested $T/src2 $T/dst/sub:overlaps the destination '$T/dst' of pair 'photos'" \
             "pair remove nosuch:unknown pair" \
             "scan nosuch:unknown pair" \
             "frobnicate:"; do

@@ -54,14 +54,14 @@ rm "$SRC/d/c"
 echo "two, edited" >"$SRC/d/b"
 age "$SRC/d/b"
 expect_exit 0 barge load
-if command -v strace >/dev/null; then
-    no_leak_check_under_strace
-    strace -f -qq -o /dev/null -e trace=renameat2 -e inject=renameat2:delay_enter=1100000:when=1 \
-        "$BARGE" --json unload >"$T/out" 2>"$T/err" || fail "the held unload failed: $(cat "$T/err")"
-else
-    sleep 1.1 # the run's stamp a second older than the clock at least
-    expect_exit 0 barge --json unload
+if ! command -v strace >/dev/null; then
+    echo "retention 0 skipped: strace is not installed (it holds the unload past a second)" >&2
+    echo "ok"
+    exit 0
 fi
+no_leak_check_under_strace
+strace -f -qq -o /dev/null -e trace=renameat2 -e inject=renameat2:delay_enter=1100000:when=1 \
+    "$BARGE" --json unload >"$T/out" 2>"$T/err" || fail "the held unload failed: $(cat "$T/err")"
 expect_eq 1 "$(json '.pairs[0].trashed')" "c moved to trash"
 kept=$(find "$DST/.barge/trash" -name c -path '*/d/c')
 [[ -n $kept && $(cat "$kept") == gone-soon ]] || fail "the trash of this unload was pruned by it"

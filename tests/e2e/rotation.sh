@@ -605,10 +605,22 @@ uuid=$(json '.pairs[0].id')
     fail "8: A left no mark at the endpoints: $(ls "$SRC/.barge" "$DST/.barge")"
 [[ -f $SRC/.barge/$uuid.source && -f $DST/.barge/$uuid.dest && -f $DST/.barge/order-$uuid.db ]] ||
     fail "8: A's removal took the markers or the order record B uses"
+touch "$SRC/.barge/left-$uuid-${ID[$A]}.tmp-4242" # a write of a mark killed midway: no drive
 expect_exit 0 barge -d "$B" load
 grep -q "drive ${ID[$A]} left the pair" "$T/out" || fail "8: B's load did not say A left: $(cat "$T/out")"
+if grep -q "tmp-4242" "$T/out"; then fail "8: a leftover temporary file was taken for a drive: $(cat "$T/out")"; fi
+rm "$SRC/.barge/left-$uuid-${ID[$A]}.tmp-4242"
 grep -q "carried 1 file" "$T/out" || fail "8: B did not carry x.txt: $(cat "$T/out")"
 expect_exit 0 barge -d "$B" unload
 expect_same_tree "$SRC" "$DST" "8: x.txt delivered by B"
 expect_eq true "$(drive_field "$B" "${ID[$A]}" '.lost != null')" "8: B counts A lost"
+# B removes the pair too: no drive serves it any more, so its markers, order
+# records and the marks go, and a new drive's pair add there is a new pair
+# (a review found them kept for A, and C refused: 'load once with drive A').
+expect_exit 0 barge -d "$B" pair remove p
+[[ -z $(ls "$SRC/.barge" "$DST/.barge" | grep -E "^(left-|order-|$uuid)") ]] ||
+    fail "8: the last drive's removal left the pair's files: $(ls "$SRC/.barge" "$DST/.barge")"
+mkdrive "$C"
+expect_exit 0 barge -d "$C" --json pair add p "$SRC" "$DST"
+expect_eq false "$(json .joined)" "8: C's pair add after both drives left"
 echo ok
