@@ -455,6 +455,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
     // The other drives serving the pair: told at the endpoints that this drive
     // left it, or they would wait for what it carried (docs/rotation.md).
     std::vector<std::string> serving, told;
+    bool seen = false, failed = false; // an endpoint was visible here; a mark not written
     for (const auto& d : known_drives(s.catalog().db(), p.id)) {
         if (!d.lost_ns && d.drive_id != s.catalog().drive_id()) {
             serving.push_back(d.drive_id);
@@ -478,6 +479,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                 if (!has_marker(e.root, p.uuid, e.role)) {
                     continue; // not visible here
                 }
+                seen = true;
                 auto left = drives_left_pair(e.root, p.uuid);
                 auto stays = [&](const std::string& id) {
                     return std::find(left.begin(), left.end(), id) == left.end();
@@ -490,6 +492,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                     told.push_back(e.root);
                 }
             } catch (const SystemError& err) {
+                e.served = failed = true; // in doubt: its markers stay
                 warn(fmt::format("cannot tell the other drives at '{}' that this drive leaves the "
                                  "pair: {}",
                                  escape_bytes(e.root), err.what()));
@@ -553,8 +556,8 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
         print_json(j);
     } else if (o.dry_run) {
         say(g, fmt::format("dry run: would remove pair {} (nothing was changed)", p.name));
-    } else if (serving.empty()) {
-        say(g, fmt::format("removed pair {}", p.name));
+    } else if (serving.empty() || (told.empty() && seen && !failed)) {
+        say(g, fmt::format("removed pair {}", p.name)); // (no drive serves it any more there)
     } else if (!told.empty()) {
         std::string where = escape_bytes(told.front());
         if (told.size() > 1) {
