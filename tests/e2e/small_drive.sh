@@ -22,7 +22,7 @@ expect_exit 0 barge init "$DRIVE"
 expect_exit 0 barge pair add p "$SRC" "$DST"
 grep -q "warning: pair 'p': the reserve of 1.0 GiB leaves no room on this drive (capacity [0-9.]* MiB)" "$T/err" ||
     fail "pair add does not warn with the numbers: $(cat "$T/err")"
-expect_exit 0 barge pair add p2 "$SRC" "$DST" --json
+expect_exit 0 barge pair add p2 "$SRC" "$T/dst2" --json
 expect_eq 1 "$(json '.warnings | length')" "the warning in --json"
 
 expect_exit 0 barge load p
