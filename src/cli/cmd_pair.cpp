@@ -518,9 +518,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                         if (role == Role::source && path != order) {
                             continue;
                         }
-                        if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-                            throw_errno("unlink", path);
-                        }
+                        remove_endpoint_file(path);
                     }
                 }
                 bool shared = false;
@@ -531,9 +529,7 @@ ExitCode run_remove(const Globals& g, const RemoveCli& o) {
                     std::string copy = catalog_backup_path(root, drive_id);
                     for (const auto& path : {copy, replica_state_path(copy), copy + ".patch",
                                              seen_generation_path(root, drive_id)}) {
-                        if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-                            throw_errno("unlink", path);
-                        }
+                        remove_endpoint_file(path);
                     }
                 }
             } catch (const SystemError& e) {

@@ -258,11 +258,7 @@ std::vector<std::pair<std::string, std::string>> copies_at(const std::string& ro
                                                            const std::string& self) {
     std::vector<std::pair<std::string, std::string>> out;
     std::string dir = barge_dir(root);
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        return out;
-    }
-    for (const auto& name : read_dir_names(fd.get(), dir)) {
+    for (const auto& name : barge_dir_names(root)) {
         if (starts_with(name, "catalog-") && name.ends_with(".db") && name.size() > 11) {
             std::string id = name.substr(8, name.size() - 11);
             if (id != self) {

@@ -81,6 +81,18 @@ std::string barge_dir(const std::string& root) {
     return root == "/" ? "/.barge" : root + "/.barge";
 }
 
+std::vector<std::string> barge_dir_names(const std::string& root) {
+    std::string dir = barge_dir(root);
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    return fd ? read_dir_names(fd.get(), dir) : std::vector<std::string>{};
+}
+
+void remove_endpoint_file(const std::string& path) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
+        throw_errno("unlink", path);
+    }
+}
+
 std::string seen_generation_path(const std::string& root, const std::string& drive_id) {
     return barge_dir(root) + "/drive-" + drive_id + ".generation";
 }
@@ -129,12 +141,8 @@ bool has_marker(const std::string& root, const std::string& pair_uuid, Role role
 std::vector<MarkerInfo> markers_at(const std::string& root, Role role) {
     std::vector<MarkerInfo> out;
     std::string dir = barge_dir(root);
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        return out;
-    }
     std::string suffix = std::string(".") + role_text(role);
-    for (const auto& name : read_dir_names(fd.get(), dir)) {
+    for (const auto& name : barge_dir_names(root)) {
         if (!name.ends_with(suffix)) {
             continue;
         }
@@ -148,10 +156,7 @@ std::vector<MarkerInfo> markers_at(const std::string& root, Role role) {
 }
 
 void remove_marker(const std::string& root, const std::string& pair_uuid, Role role) {
-    std::string path = marker_path(root, pair_uuid, role);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-        throw_errno("unlink", path);
-    }
+    remove_endpoint_file(marker_path(root, pair_uuid, role));
 }
 
 std::string left_pair_path(const std::string& root, const std::string& pair_uuid,
@@ -168,11 +173,6 @@ void write_left_pair(const std::string& root, const std::string& pair_uuid,
 
 std::vector<std::string> drives_left_pair(const std::string& root, const std::string& pair_uuid) {
     std::vector<std::string> out;
-    std::string dir = barge_dir(root);
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd) {
-        return out;
-    }
     // A drive id is a UUID (new_uuid): not a leftover of a write killed midway
     // ("...-<id>.tmp-<pid>"), nor a name another program put there.
     auto is_uuid = [](std::string_view id) {
@@ -188,7 +188,7 @@ std::vector<std::string> drives_left_pair(const std::string& root, const std::st
         return true;
     };
     std::string prefix = "left-" + pair_uuid + "-";
-    for (const auto& name : read_dir_names(fd.get(), dir)) {
+    for (const auto& name : barge_dir_names(root)) {
         if (name.starts_with(prefix) && is_uuid(std::string_view(name).substr(prefix.size()))) {
             out.push_back(name.substr(prefix.size()));
         }
@@ -198,10 +198,7 @@ std::vector<std::string> drives_left_pair(const std::string& root, const std::st
 
 void remove_left_pair(const std::string& root, const std::string& pair_uuid,
                       const std::string& drive_id) {
-    std::string path = left_pair_path(root, pair_uuid, drive_id);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT && errno != ENOTDIR) {
-        throw_errno("unlink", path);
-    }
+    remove_endpoint_file(left_pair_path(root, pair_uuid, drive_id));
 }
 
 bool dir_has_content(const std::string& root) {

@@ -20,6 +20,12 @@ struct MarkerInfo {
 
 // ROOT/.barge
 std::string barge_dir(const std::string& root);
+// The names in ROOT/.barge; none when it cannot be opened (not there, or a
+// symlink).
+std::vector<std::string> barge_dir_names(const std::string& root);
+// Removes a file barge keeps at an endpoint (a marker, a mark, a catalog copy,
+// an order record); silent when it or its directory is gone.
+void remove_endpoint_file(const std::string& path);
 // ROOT/.barge/<uuid>.source or .dest
 std::string marker_path(const std::string& root, const std::string& pair_uuid, Role role);
 
