@@ -31,6 +31,7 @@ struct HashOutcome {
     // A race with the user, not a failure (the file changed, vanished or was
     // replaced since the walk listed it): error is a note's reason.
     bool raced = false;
+    int64_t raced_at = 0; // when it was found, for the miss (the batch ends later)
     std::string error;
 };
 
@@ -281,6 +282,9 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                     return;
                 }
                 outcomes[i] = hash_one(root.get(), jobs[i], join_path(pair.source, jobs[i].path), buf);
+                if (outcomes[i].raced) {
+                    outcomes[i].raced_at = now_ns();
+                }
                 done[i] = outcomes[i].stopped ? 0 : 1;
             }
         };
@@ -309,7 +313,7 @@ void hash_phase(Catalog& catalog, const Pair& pair, ScanResult& result, double d
                 result.notes.push_back(fmt::format("'{}' {}: the next scan examines it",
                                                    escape_bytes(join_path(pair.source, job.path)),
                                                    o.error));
-                transit.note_miss(job.id, now_ns()); // in this batch's transaction
+                transit.note_miss(job.id, o.raced_at); // in this batch's transaction
                 continue;
             }
             if (!o.ok) {

@@ -22,11 +22,21 @@ expect_exit 0 barge verify-destination
 expect_exit 0 barge status --check
 
 # touching NAME: from now until stop_beside, NAME's times change without a
-# pause (its ctime at every call): every read of it sees it change.
+# pause (its ctime at every call): every read of it sees it change. It returns
+# once the toucher runs (a busy machine once started it after the load).
 touching() {
+    rm -f "$T/touching"
     beside "the toucher of $1" "$T/stop-touching" perl -e '
-        my ($f, $stop) = @ARGV;
-        until (-e $stop) { utime(undef, undef, $f) or die "utime $f: $!\n" }' "$SRC/$1" "$T/stop-touching"
+        my ($f, $stop, $going) = @ARGV;
+        utime(undef, undef, $f) or die "utime $f: $!\n";
+        open(my $h, ">", $going) or die "$going: $!\n";
+        until (-e $stop) { utime(undef, undef, $f) or die "utime $f: $!\n" }' "$SRC/$1" "$T/stop-touching" "$T/touching"
+    local i
+    for ((i = 0; i < 600; i++)); do
+        [[ -e $T/touching ]] && return 0
+        sleep 0.05
+    done
+    fail "the toucher of $1 did not start in 30 s"
 }
 
 # missed FILTER: FILTER of status --json (left in $T/out).
@@ -175,6 +185,36 @@ sleep 1.1
 echo edit >>"$SRC/busy"
 expect_exit 0 barge scan
 expect_eq 0 "$(missed '.pairs[0].missed_files')" "A's missed files after an edit of what B delivered"
+
+# A miss is timed at the read that found the file changing, not when the load
+# writes its misses down (in batches, the last at its end): strace holds the
+# load's read of the next file, zz, 3 s.
+if command -v strace >/dev/null; then
+    no_leak_check_under_strace
+    echo fresh >"$SRC/zz"
+    touching busy
+    strace -f -qq -o /dev/null -P "$SRC/zz" -e trace=pread64 -e inject=pread64:delay_enter=3000000:when=1 \
+        "$BARGE" load >"$T/out" 2>"$T/err" || fail "the held load failed: $(cat "$T/err")"
+    ended=$(date -u +%s)
+    stop_beside
+    expect_eq busy "$(missed '.pairs[0].missed[0].path')" "the file missed by the held load"
+    since=$(json '.pairs[0].missed[0].since')
+    (($(date -u -d "$since" +%s) <= ended - 2)) || fail "busy's miss is timed $since, at the end of the load ($ended), not at its read"
+    # The same for a scan, which writes its misses with each batch of files it
+    # hashed: strace holds its reads of slow, hashed in busy2's batch.
+    head -c 8M /dev/urandom >"$SRC/busy2"
+    echo slow >"$SRC/slow"
+    touching busy2
+    strace -f -qq -o /dev/null -P "$SRC/slow" -e trace=read -e inject=read:delay_enter=3000000 \
+        "$BARGE" scan >"$T/out" 2>"$T/err" || fail "the held scan failed: $(cat "$T/err")"
+    ended=$(date -u +%s)
+    stop_beside
+    since=$(missed '.pairs[0].missed[] | select(.path == "busy2") | .since')
+    [[ -n $since ]] || fail "the held scan did not miss busy2: $(cat "$T/out")"
+    (($(date -u -d "$since" +%s) <= ended - 2)) || fail "busy2's miss is timed $since, at the end of the scan ($ended), not at its read"
+else
+    echo "the time of a miss not checked: strace is not installed" >&2
+fi
 expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "at the end"
