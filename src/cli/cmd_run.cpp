@@ -50,6 +50,11 @@ Decision decide(const Globals& g, const RunCliOptions& o, const Pair& p) {
         return {Decision::Do::unload, "", ExitCode::ok};
     }
     if (dst == DestState::claimable) {
+        try {
+            check_claimable(p);
+        } catch (const Refusal& e) {
+            return {Decision::Do::skip, e.what(), ExitCode::refused};
+        }
         std::string q = fmt::format("pair '{}': claim '{}' as its destination and deliver the "
                                     "cargo there?",
                                     p.name, escape_bytes(p.dest));

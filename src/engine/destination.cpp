@@ -84,6 +84,23 @@ void check_claimable(const Pair& pair) {
                                   "not mounted)",
                                   escape_bytes(pair.dest), pair.name, escape_bytes(parent)));
     }
+    // Two pairs delivering into one tree undo each other's deliveries: nothing
+    // orders the one's versions against the other's (an older one went over a
+    // newer, exit 0), and the one's deletions reach the other's files. A second
+    // drive joins the pair instead (SPEC §9); a drive's own pairs cannot share
+    // one (pair add). A destination both pairs claimed already keeps working.
+    for (const auto& m : markers_at(pair.dest, Role::dest)) {
+        if (m.pair_uuid != pair.uuid) {
+            throw Refusal(fmt::format(
+                "cannot claim destination '{}' of pair '{}': it is the destination of pair '{}' "
+                "({}, of drive {}) already, and two pairs delivering into one tree undo each "
+                "other's deliveries. Give this pair a destination of its own, or join that pair "
+                "('barge pair add' where its source marker is, without --separate); if no drive "
+                "serves it any more, remove its marker '{}' first",
+                escape_bytes(pair.dest), pair.name, m.pair_name, m.pair_uuid, m.drive_id,
+                escape_bytes(marker_path(pair.dest, m.pair_uuid, Role::dest))));
+        }
+    }
 }
 
 void claim_destination(Catalog& catalog, const Pair& pair) {

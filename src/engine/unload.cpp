@@ -1324,10 +1324,10 @@ UnloadResult unload_pair(Catalog& catalog, const DriveLayout& layout, const Pair
                          const UnloadOptions& options, Progress* progress) {
     UnloadResult result;
     DestState state = dest_state(pair);
-    if (state == DestState::not_visible) {
-        if (pair.dest_claimed_ns) {
-            throw dest_marker_missing(pair);
-        }
+    if (state == DestState::not_visible && pair.dest_claimed_ns) {
+        throw dest_marker_missing(pair);
+    }
+    if (state != DestState::visible) {
         check_claimable(pair); // throws the reason it cannot be claimed
     }
     if (options.dry_run) {

@@ -483,6 +483,27 @@ mkdrive "$C"
 expect_exit 0 barge -d "$C" --json pair add q "$SRC" "$DST" --separate
 expect_eq false "$(json .joined)" "--separate does not join"
 [[ $(json .id) != "$PAIR" ]] || fail "--separate gave the joined pair's id"
+# But it cannot claim the destination A and B serve: two pairs delivering into
+# one tree undo each other's deliveries (such a pair once put the version it
+# carried over a newer one of the other pair's, exit 0). unload, its dry run
+# and run refuse, naming p's marker, and nothing changes there. (That pair
+# remains C's: its load and its other destination are its own.)
+echo newer >"$SRC/sep.txt"
+expect_exit 0 barge -d "$C" load
+expect_exit 0 barge -d "$A" load
+expect_exit 0 barge -d "$A" unload
+before_whole=$(whole "$DST")
+echo newest >"$SRC/sep.txt"
+for cmd in unload "unload --dry-run" "--yes run"; do
+    [[ $cmd != *run ]] || mv "$SRC" "$T/src-away"
+    expect_exit 2 barge -d "$C" $cmd
+    [[ $cmd != *run ]] || mv "$T/src-away" "$SRC"
+    grep -qF "cannot claim destination '$DST' of pair 'q': it is the destination of pair 'p' ($PAIR, of drive" "$T/err" ||
+        fail "C's $cmd is not refused for p's marker: $(cat "$T/err")"
+    grep -qF "$DST/.barge/$PAIR.dest" "$T/err" || fail "C's $cmd does not name p's marker file: $(cat "$T/err")"
+    expect_eq "$before_whole" "$(whole "$DST")" "the destination after C's $cmd"
+done
+expect_exit 0 barge -d "$C" pair remove q --yes
 
 # ---------------------------------------------------------------------------
 # 5b. Content the destination reported damaged is carried again by whichever

@@ -31,7 +31,8 @@ DestState dest_state(const Pair& pair);
 // The refusal for a claimed destination whose marker has gone (a disk not mounted).
 Refusal dest_marker_missing(const Pair& pair);
 
-// Throws Refusal when the destination cannot be claimed: its parent is missing.
+// Throws Refusal when the destination cannot be claimed: its parent is missing,
+// or it is another pair's destination already.
 void check_claimable(const Pair& pair);
 // Claims an unclaimed destination: creates DEST (never its parent) and writes
 // its marker, then records the claim. Throws Refusal when it cannot.
