@@ -26,12 +26,14 @@ namespace {
 
 struct RecoverOptions {
     std::vector<std::string> places;
+    std::string drive_id; // --drive-id: the id or a unique prefix
     bool dry_run = false;
 };
 
 struct Candidate {
     std::string path;
     std::string drive_id;
+    std::string label;
     int64_t generation = 0;
     EndpointKeys keys; // an encrypted drive's copy: its keys (null otherwise)
 };
@@ -71,11 +73,96 @@ std::optional<Candidate> inspect(const std::string& path, const Globals& g) {
             keys = keys_for_copy(path, g);
         }
         Catalog c = Catalog::open(path, Catalog::Check::full, keys.keys);
-        return Candidate{path, c.drive_id(), c.generation(), keys};
+        return Candidate{path, c.drive_id(), c.meta("label").value_or(""), c.generation(), keys};
     } catch (const Error& e) {
         spdlog::warn("'{}' cannot be used: {}", escape_bytes(path), e.what());
         return std::nullopt;
     }
+}
+
+// The drive the directory was: what its key file names (it survives a lost
+// catalog), else what its catalog names; none when neither can be read.
+std::optional<std::string> own_drive_id(const std::string& dir) {
+    DriveLayout here{dir, nullptr};
+    try {
+        if (is_regular(here.key_file())) {
+            return read_wrapped_key(here.key_file()).drive_id;
+        }
+        if (is_regular(here.catalog())) {
+            return Catalog::open(here.catalog(), Catalog::Check::full, nullptr).drive_id();
+        }
+    } catch (const Error&) {
+        // damaged: the copies tell, or --drive-id
+    }
+    return std::nullopt;
+}
+
+// The newest copy of one drive's catalog. A place holds the copies of every
+// drive serving its pairs: the newest of them all was once installed, another
+// drive's catalog on this one (its id gone, its cargo left to a drive that no
+// longer existed, the real other drive then refused as stale). The drive is
+// --drive-id, else the one the directory names, else the only one found.
+const Candidate& newest_of(const std::vector<Candidate>& found, const std::string& id) {
+    const Candidate* newest = nullptr;
+    for (const auto& c : found) {
+        if (c.drive_id == id && (!newest || c.generation > newest->generation)) {
+            newest = &c;
+        }
+    }
+    return *newest; // id is one of found's
+}
+
+Candidate choose_copy(const std::vector<Candidate>& found, const RecoverOptions& o,
+                      const std::string& dir) {
+    std::vector<std::string> ids;
+    for (const auto& c : found) {
+        if (std::find(ids.begin(), ids.end(), c.drive_id) == ids.end()) {
+            ids.push_back(c.drive_id);
+        }
+    }
+    auto describe = [&] {
+        std::vector<std::string> out;
+        for (const auto& id : ids) {
+            const Candidate& newest = newest_of(found, id);
+            out.push_back(
+                fmt::format("{} '{}' (generation {})", id, newest.label, newest.generation));
+        }
+        return fmt::format("{}", fmt::join(out, ", "));
+    };
+    std::string id;
+    if (!o.drive_id.empty()) {
+        std::vector<std::string> matches;
+        for (const auto& i : ids) {
+            if (starts_with(i, o.drive_id)) {
+                matches.push_back(i);
+            }
+        }
+        if (matches.size() != 1) {
+            throw Refusal(fmt::format("--drive-id '{}' names {} of the drives whose copies are "
+                                      "there: {}",
+                                      o.drive_id, matches.empty() ? "none" : "several",
+                                      describe()));
+        }
+        id = matches.front();
+    } else if (auto own = own_drive_id(dir)) {
+        if (std::find(ids.begin(), ids.end(), *own) == ids.end()) {
+            throw Refusal(fmt::format(
+                "no copy of the catalog of drive {} (this drive, as its {} "
+                "says) is there; the copies found are of: {} (--drive-id "
+                "ID installs one of them instead)",
+                *own, is_regular(DriveLayout{dir, nullptr}.key_file()) ? "key file" : "catalog",
+                describe()));
+        }
+        id = *own;
+    } else if (ids.size() > 1) {
+        throw Refusal(fmt::format("the copies there are of {} drives: {}. Say which this drive was "
+                                  "with --drive-id ID (a unique prefix will do; 'barge drive "
+                                  "list' on another drive of the pair shows their labels)",
+                                  ids.size(), describe()));
+    } else {
+        id = ids.front();
+    }
+    return newest_of(found, id);
 }
 
 ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
@@ -90,18 +177,18 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         throw Refusal("name where to look for catalog copies: the roots of this side's pairs "
                       "(e.g. 'barge recover /srv/photos'), or a copy itself");
     }
-    std::optional<Candidate> best;
+    std::vector<Candidate> found;
     for (const auto& place : o.places) {
         for (const auto& path : copies_at(absolute_path(place))) {
-            auto c = inspect(path, g);
-            if (c && (!best || c->generation > best->generation)) {
-                best = c;
+            if (auto c = inspect(path, g)) {
+                found.push_back(std::move(*c));
             }
         }
     }
-    if (!best) {
+    if (found.empty()) {
         throw Refusal("no usable catalog copy (catalog-<drive id>.db) found there");
     }
+    std::optional<Candidate> best = choose_copy(found, o, dir);
     if (o.dry_run) {
         if (g.json) {
             JsonWriter j;
@@ -243,6 +330,9 @@ void add_recover(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("PLACE", o->places,
                     "pair roots (or .barge directories, or copies) to look in")
         ->required();
+    sub->add_option("--drive-id", o->drive_id,
+                    "the drive whose catalog to install (its id or a unique prefix), where the "
+                    "places hold the copies of several drives");
     sub->add_flag("-n,--dry-run", o->dry_run, "say which copy it would install; change nothing");
     sub->footer("Example: barge -d /media/newdrive/barge recover /srv/photos /srv/video\n"
                 "(a new drive: mkdir /media/newdrive/barge first; then 'barge load' carries what "

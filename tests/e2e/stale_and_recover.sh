@@ -88,4 +88,35 @@ expect_exit 0 barge --json recover "$SRC" "$DST"
 expect_exit 0 barge load
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after recovering from a corrupt catalog"
+
+# --- Two drives serve the pair: the source holds both drives' copies. Recover
+# installs this drive's, never the other's because it is newer (it once did:
+# this drive then took the other's id, and left its own cargo to a drive that
+# no longer existed). With no catalog left to say which drive this was, it asks.
+new_id=$(sqlite3 -readonly "$NEW/barge.db" "SELECT value FROM meta WHERE key = 'drive_id'")
+OTHER=$T/otherdrive
+mkdrive "$OTHER"
+expect_exit 0 barge -d "$OTHER" --json pair add p "$SRC" "$DST"
+expect_eq true "$(json .joined)" "the other drive joins the pair"
+echo "only on this drive" >"$SRC/mine.txt"
+expect_exit 0 barge load
+expect_exit 0 barge -d "$OTHER" load
+while (($(gen "$SRC/.barge/catalog-${ID[$OTHER]}.db") <= $(gen "$SRC/.barge/catalog-$new_id.db"))); do
+    expect_exit 0 barge -d "$OTHER" load
+done
+rm -rf "$NEW"
+mkdir "$NEW"
+expect_exit 2 barge recover "$SRC"
+grep -qF "the copies there are of 2 drives" "$T/err" || fail "recover does not say the copies are of two drives: $(cat "$T/err")"
+grep -qF "$new_id" "$T/err" && grep -qF "${ID[$OTHER]}" "$T/err" && grep -qF -- "--drive-id" "$T/err" ||
+    fail "recover does not name both drives and --drive-id: $(cat "$T/err")"
+[[ -z $(ls -A "$NEW") ]] || fail "the refused recover left something on the drive: $(ls -A "$NEW")"
+expect_exit 2 barge recover "$SRC" --drive-id nosuch
+expect_exit 0 barge --json recover "$SRC" --drive-id "${new_id:0:8}"
+expect_eq "$new_id" "$(json .drive_id)" "the drive whose catalog was recovered"
+expect_exit 0 barge --json load
+expect_exit 0 barge --json unload
+expect_exit 0 barge -d "$OTHER" load
+expect_exit 0 barge -d "$OTHER" unload
+expect_same_tree "$SRC" "$DST" "after both drives' trips"
 echo ok
