@@ -10,6 +10,7 @@
 #include "barge/util/time.hpp"
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -270,6 +271,13 @@ Catalog Catalog::encrypt(Catalog cat, const std::string& path, std::shared_ptr<c
     vacuum_into_protected(cat.m_db, tmp.path(), protection_for(keys));
     fsync_file(tmp.path());
     { Catalog closing = std::move(cat); }
+    // A journal a killed plain session left (its header zeroed: not hot, so no
+    // open rolls it back or removes it) holds plain page images, names among
+    // them: never beside the sealed catalog. The plain one is closed: nothing
+    // is written to it any more.
+    if (::unlink((path + "-journal").c_str()) != 0 && errno != ENOENT) {
+        throw_errno("unlink", path + "-journal");
+    }
     PageMap::forget(path);
     tmp.keep();
     rename_into_place(tmp.path(), path);

@@ -13,6 +13,8 @@
 #include "barge/util/text.hpp"
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sodium.h>
@@ -29,7 +31,9 @@ struct EncryptOptions {
 
 // Removes what a plain drive kept in the clear besides its catalog: the drive log,
 // the backups taken before schema migrations, catalogs set aside by recover, and
-// the temporary files of an interrupted conversion. Returns how many files.
+// the temporary files of an interrupted conversion. Returns how many files. One
+// that cannot be removed is an error naming it (it was skipped in silence, and
+// the drive said encrypted with its plain log on it): a run again finishes.
 int remove_plain_leftovers(const DriveLayout& layout) {
     int removed = 0;
     auto remove_matching = [&](const std::string& dir, auto&& match) {
@@ -38,8 +42,15 @@ int remove_plain_leftovers(const DriveLayout& layout) {
             return;
         }
         for (const auto& name : read_dir_names(fd.get(), dir)) {
-            if (match(name) && ::unlinkat(fd.get(), name.c_str(), 0) == 0) {
+            if (!match(name)) {
+                continue;
+            }
+            if (::unlinkat(fd.get(), name.c_str(), 0) == 0) {
                 ++removed;
+            } else if (errno != ENOENT) {
+                throw Error(fmt::format("cannot remove '{}', which the drive kept in the clear: "
+                                        "{}; run 'barge encrypt' again once it can be removed",
+                                        escape_bytes(dir + "/" + name), std::strerror(errno)));
             }
         }
         fsync_dir(dir);
