@@ -125,7 +125,7 @@ void check_page(const char* page, size_t size, uint64_t pgno, int reserve, const
     }
     if (bad) {
         throw DamagedPage(fmt::format("catalog '{}' is corrupt: page {} fails its {} "
-                                       "(while copying it to an endpoint)",
+                                       "(while it was copied)",
                                        db_path, pgno, cipher ? "authentication" : "checksum"));
     }
 }

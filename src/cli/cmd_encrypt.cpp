@@ -61,7 +61,7 @@ int remove_plain_leftovers(const DriveLayout& layout) {
     remove_matching(layout.root, [](const std::string& n) {
         return (starts_with(n, "barge.db.v") && n.find(".bak") != std::string::npos) ||
                starts_with(n, "barge.db.replaced-") || starts_with(n, "barge.db.protect.tmp") ||
-               starts_with(n, "barge.db.encrypt.tmp");
+               starts_with(n, "barge.db.encrypt.tmp") || starts_with(n, "barge.db.recover.tmp");
     });
     return removed;
 }

@@ -235,7 +235,8 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     DriveLayout layout{dir, best->keys.keys};
     std::string db = layout.catalog();
     std::string set_aside;
-    if (is_regular(db)) {
+    bool replacing = is_regular(db);
+    if (replacing) {
         std::optional<int64_t> current; // unset: damaged, or another drive's
         bool other_drive = false;
         try {
@@ -257,6 +258,16 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
                                       "it (it is kept beside)",
                                       escape_bytes(db)));
         }
+    }
+    // The copy is made beside first, every page checked as it is read: a page the
+    // open's check does not read (a free one) once failed after the drive's own
+    // catalog was set aside, and left the drive with none.
+    PendingFile staged(db + ".recover.tmp");
+    {
+        Catalog src = Catalog::open(best->path, Catalog::Check::pages, layout.keys);
+        src.backup_to(staged.path());
+    }
+    if (replacing) {
         // Never deleted: kept beside for inspection.
         set_aside = db + ".replaced-" + utc_stamp(now_ns());
         if (::rename(db.c_str(), set_aside.c_str()) != 0) {
@@ -279,11 +290,9 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
             write_file_atomic(layout.key_file(), best->keys.wrapped_text, 0644);
         }
     }
-    {
-        Catalog src = Catalog::open(best->path, Catalog::Check::pages, layout.keys);
-        PageMap::forget(db); // the map described the catalog being replaced
-        src.backup_to(db);
-    }
+    PageMap::forget(db); // the map described the catalog being replaced
+    staged.keep();
+    rename_into_place(staged.path(), db);
     ensure_dir(layout.cargo());
     ensure_dir(layout.logs());
     fsync_dir(dir);
