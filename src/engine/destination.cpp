@@ -876,6 +876,27 @@ void Destination::make_node(const DeliveryItem& d) {
     place_new(*made, d);
 }
 
+bool Destination::exact_parent_present(const std::string& parent) {
+    {
+        std::lock_guard lock(m_mutex);
+        if (parent.empty() || m_exact_parents.contains(parent)) {
+            return true;
+        }
+    }
+    size_t slash = parent.rfind('/');
+    EntryPath dir = EntryPath::of(parent);
+    if (slash != std::string::npos && !exact_parent_present(dir.parent)) {
+        return false;
+    }
+    Fd fd = open_beneath(m_tree.fd(), dir.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (!fd || !exact_name_present(fd.get(), dir)) {
+        return false;
+    }
+    std::lock_guard lock(m_mutex);
+    m_exact_parents.insert(parent);
+    return true;
+}
+
 Destination::Trashed Destination::trash(const EntryPath& d) {
     Fd parent = open_beneath(m_tree.fd(), d.parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
     if (!parent) {
@@ -883,6 +904,13 @@ Destination::Trashed Destination::trash(const EntryPath& d) {
     }
     struct stat st{};
     if (::fstatat(parent.get(), d.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return Trashed::nothing;
+    }
+    // What answers to a case twin of the name, or of a directory above it, on a
+    // case-insensitive destination is another entry: Foo renamed foo at the
+    // source, foo delivered, and the deletion of Foo once trashed foo (exit 0,
+    // foo counted delivered, its only copy in the trash until pruned).
+    if (!exact_name_present(parent.get(), d) || !exact_parent_present(d.parent)) {
         return Trashed::nothing;
     }
     {

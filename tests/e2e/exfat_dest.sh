@@ -46,4 +46,32 @@ expect_eq 2 "$(json '.pairs[0].failed.files')" "foo and dir/b count as failed"
 expect_exit 3 barge unload
 expect_eq upper "$(cat "$DST/names/Foo")" "Foo replaced on the second run"
 expect_eq "a" "$(ls "$DST/Dir")" "Dir/ merged on the second run"
+
+# With --on-delete trash, the deletion of Foo (renamed foo at the source) or of
+# D/x (D replaced by d) must not reach what answers to it at the destination,
+# the foo or d/x just delivered: it once trashed foo, exit 0, foo counted
+# delivered and its only copy in the trash until pruned. Here the old copies
+# went missing at the destination by hand, so the new names are delivered
+# before the deletions.
+S2=$T/src2 D2=$T/mnt/trashy
+mkdir -p "$S2/D"
+printf 'named Foo' >"$S2/Foo"
+printf 'in D' >"$S2/D/x"
+find "$S2" -exec touch -h -d '2024-01-01 10:00:00' {} +
+barge pair add q "$S2" "$D2" --reserve 1M --on-delete trash --mass-change-limit 100 >/dev/null
+expect_exit 0 barge load q
+expect_exit 0 barge unload q
+rm -r "$D2/Foo" "$D2/D"
+mv "$S2/Foo" "$S2/foo"
+rm -r "$S2/D"
+mkdir "$S2/d"
+printf 'in d' >"$S2/d/x"
+find "$S2" -exec touch -h -d '2024-01-02 10:00:00' {} +
+expect_exit 0 barge load q
+expect_exit 0 barge unload q
+expect_eq "named Foo" "$(cat "$D2/foo" 2>/dev/null)" "foo after the deletion of Foo"
+expect_eq "in d" "$(cat "$D2/d/x" 2>/dev/null)" "d/x after the deletion of D/x"
+expect_eq "d foo" "$(cd "$D2" && ls | sort | tr '\n' ' ' | sed 's/ $//')" "the names at the destination"
+[[ -z $(find "$D2/.barge/trash" -type f 2>/dev/null) ]] || fail "something was trashed: $(find "$D2/.barge/trash" -type f)"
+expect_exit 0 barge verify-destination q
 echo ok

@@ -158,6 +158,9 @@ private:
     bool exact_name_present(int parent_fd, const EntryPath& e) const {
         return barge::exact_name_present(m_tree, parent_fd, e);
     }
+    // Whether each directory of `parent` stands under its exact name (a case
+    // twin answers for it on a case-insensitive destination). Kept for the run.
+    bool exact_parent_present(const std::string& parent);
     // The destination's copy at `at`, for d: a regular file under that exact name
     // (its directory and the open file in `dir` and `fd`) that hashes to `hash`,
     // given d's mode, owner and mtime (synced) where the source changed them.
@@ -231,6 +234,7 @@ private:
     mutable std::mutex m_mutex;
     std::set<std::string> m_touched;
     std::set<std::string> m_refused;
+    std::set<std::string> m_exact_parents; // exact_parent_present
     std::atomic<int64_t> m_versions{0};
     std::atomic<int64_t> m_xattrs_unsupported{0};
     std::atomic<int64_t> m_xattrs_refused{0};
