@@ -123,6 +123,8 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
                 r.bytes += static_cast<int64_t>(n);
             } catch (const SystemError& e) {
                 reason = e.err() == ENOENT ? "is missing" : e.what();
+            } catch (const NotRegularFile&) {
+                reason = "is not a regular file (a FIFO or a device stands there)";
             }
         }
         if (!tx) {
@@ -220,6 +222,8 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
                 }
             } catch (const SystemError& e) {
                 reason = e.err() == ENOENT ? "is missing" : "cannot be read: " + std::string(e.what());
+            } catch (const NotRegularFile&) {
+                reason = "is not a regular file";
             }
             ++r.checked;
             if (progress) {

@@ -4,14 +4,16 @@
 #include "barge/util/error.hpp"
 #include "barge/util/fd.hpp"
 #include "barge/util/stop.hpp"
+#include "barge/util/text.hpp"
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
-#include <vector>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace barge {
 
@@ -123,21 +125,31 @@ int VerifyFd::fd() const {
 VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path) {
     VerifyFd v;
     v.impl = std::make_shared<VerifyFd::Impl>();
-    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_DIRECT);
+    // O_NONBLOCK: the open of a FIFO returns at once (it changes nothing for a
+    // regular file's reads), and the fstat below refuses it.
+    constexpr int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    int fd = ::openat(dirfd, name.c_str(), flags | O_DIRECT);
     if (fd >= 0) {
         v.direct = true;
     } else if (errno == EINVAL) {
         // FUSE (exfat-fuse), tmpfs: no O_DIRECT. Read normally, cache dropped first.
-        fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-            ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        }
+        fd = ::openat(dirfd, name.c_str(), flags);
     }
     if (fd < 0) {
         throw_errno("open", display_path);
     }
     v.impl->fd = Fd(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        throw_errno("stat", display_path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        throw NotRegularFile(fmt::format("'{}' is not a regular file", escape_bytes(display_path)));
+    }
+    if (!v.direct) {
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
     return v;
 }
 

@@ -59,6 +59,27 @@ expect_exit 0 barge verify-middle
 expect_exit 0 barge unload
 expect_same_tree "$SRC" "$DST" "after the cargo repair"
 
+# A FIFO, or a device node, where a delivered file was: reported and queued,
+# never read (the FIFO's open blocked verify-destination for ever, holding the
+# drive lock; the device, /dev/zero's numbers, was read without end). A
+# watchdog ends a run that hangs.
+victim=$(cd "$DST" && find . -path ./.barge -prune -o -type f -print | sed 's|^\./||' | LC_ALL=C sort | head -1)
+[[ -n $victim ]] || fail "no delivered file to replace"
+nodes=(fifo)
+[[ $(id -u) != 0 ]] || nodes+=(chardev)
+for node in "${nodes[@]}"; do
+    mv "$DST/$victim" "$T/victim"
+    if [[ $node == fifo ]]; then mkfifo "$DST/$victim"; else mknod "$DST/$victim" c 1 5; fi
+    expect_exit 4 timeout 60 "$BARGE" verify-destination
+    grep -qF "$DST/$victim: is not a regular file" "$T/out" "$T/err" ||
+        fail "verify-destination does not report the $node at $victim: $(cat "$T/out" "$T/err")"
+    rm "$DST/$victim"
+    mv "$T/victim" "$DST/$victim"
+    expect_exit 0 barge load
+    expect_exit 0 barge unload
+    expect_same_tree "$SRC" "$DST" "after the $node at $victim"
+done
+
 # A destination mounted read-only: verify-destination cannot take the order
 # record's lock to learn what other drives did there; it checks with what the
 # drive knows, says so, and exits 0 (as before it learned).

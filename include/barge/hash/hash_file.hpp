@@ -1,6 +1,7 @@
 #pragma once
 
 #include "barge/hash/blake2b.hpp"
+#include "barge/util/error.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -18,7 +19,12 @@ Digest hash_fd(int fd, HashPipeline& pipeline, uint64_t& bytes_read, std::string
 // Opens name (beneath dirfd, never following a symlink) for a verify read that
 // must come from the medium: with O_DIRECT when the file system allows it (the read
 // then bypasses the page cache by construction, and costs no copy), else normally
-// after dropping its cached pages. Throws SystemError naming display_path.
+// after dropping its cached pages. Throws SystemError naming display_path, or
+// NotRegularFile: a FIFO or a device at the name is never read (a FIFO's open
+// once blocked for ever, holding the drive lock; a device read without end).
+struct NotRegularFile : Error {
+    using Error::Error;
+};
 struct VerifyFd {
     int fd() const;
     bool direct = false;
