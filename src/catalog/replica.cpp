@@ -169,8 +169,12 @@ uint64_t copy_database_file(const std::string& db_path, const std::string& copy,
 namespace {
 
 // Applies a complete patch file to copy and records its state; false when the
-// patch is not a complete, intact patch (then nothing was touched).
-bool apply_patch(const std::string& patch, const std::string& copy) {
+// patch is not a complete, intact patch (then nothing was touched). A patch
+// left behind (its removal failed) takes the copy from an older step of its
+// history to its own: only_forward refuses it for a copy known to be past that
+// (made whole since, in another epoch, or patched again), which it once turned
+// into a mix of two states that recover then installed.
+bool apply_patch(const std::string& patch, const std::string& copy, bool only_forward) {
     Fd in(::open(patch.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!in) {
         if (errno == ENOENT) {
@@ -189,6 +193,12 @@ bool apply_patch(const std::string& patch, const std::string& copy) {
     uint32_t count = read_le32(head.data() + 44);
     if (page_size == 0 || page_size > 65536) {
         return false;
+    }
+    if (only_forward) {
+        auto at = read_state(copy);
+        if (at && (at->epoch != target.epoch || at->step >= target.step)) {
+            return false;
+        }
     }
     // First pass: the checksum over everything, so a torn patch is never applied.
     Blake2b sum;
@@ -245,7 +255,7 @@ void settle_replica(const std::string& copy) {
     if (size_of(patch) < 0) {
         return;
     }
-    if (size_of(copy) >= 0 && apply_patch(patch, copy)) {
+    if (size_of(copy) >= 0 && apply_patch(patch, copy, true)) {
         spdlog::info("'{}': finished an interrupted update", escape_bytes(copy));
     }
     ::unlink(patch.c_str());
@@ -326,7 +336,7 @@ ReplicaUpdate update_replica(const std::string& db_path, const PageMap& map,
     }
     tmp.keep();
     rename_into_place(tmp.path(), patch);
-    if (!apply_patch(patch, copy)) {
+    if (!apply_patch(patch, copy, false)) {
         ::unlink(patch.c_str());
         throw CatalogError(fmt::format("the update of '{}' does not read back as written",
                                        escape_bytes(patch)));

@@ -3,6 +3,7 @@
 #include "barge/catalog/page_codec.hpp"
 #include "barge/catalog/page_map.hpp"
 #include "barge/catalog/replica.hpp"
+#include "barge/hash/blake2b.hpp"
 #include "barge/util/error.hpp"
 
 #include <cstdio>
@@ -138,6 +139,52 @@ TEST(Replica, TornPatchIsDiscardedAndTheCopyKept) {
     EXPECT_EQ(slurp(copy), before);
     write_pairs(db, 100, 1);
     EXPECT_FALSE(update(db, copy).whole);
+    EXPECT_EQ(slurp(copy), slurp(db));
+}
+
+// A patch of the copy's own step (its removal failed after it was applied, then
+// the copy moved on): the copy is past it, and it must not be applied again. It
+// once was, page 1 here overwritten with the patch's, the copy a mix of states
+// that recover installed.
+TEST(Replica, PatchLeftBehindIsNeverAppliedToACopyPastIt) {
+    TestDir dir;
+    std::string db = dir / "barge.db", copy = dir / "copy.db";
+    { Catalog c = Catalog::create(db, 4096, "d"); }
+    write_pairs(db, 0, 100);
+    update(db, copy);
+    std::string before = slurp(copy);
+    unsigned long long epoch = 0, step = 0, id = 0;
+    long long size = 0;
+    ASSERT_EQ(std::sscanf(slurp(replica_state_path(copy)).c_str(),
+                          "barge-replica 2 epoch %llx step %llu id %llx size %lld", &epoch, &step,
+                          &id, &size),
+              4);
+    for (unsigned long long target : {step, step - 1}) {
+        // The patch format (replica.cpp): header, (page number, page)..., BLAKE2b.
+        std::string patch("BRGPATC2", 8);
+        for (uint64_t v : {uint64_t{epoch}, uint64_t{target}, uint64_t{id}, uint64_t(size)}) {
+            for (int b = 0; b < 8; ++b) {
+                patch.push_back(static_cast<char>(v >> (8 * b)));
+            }
+        }
+        for (uint32_t v : {4096u, 1u}) {
+            for (int b = 0; b < 4; ++b) {
+                patch.push_back(static_cast<char>(v >> (8 * b)));
+            }
+        }
+        patch += std::string("\x01\0\0\0\0\0\0\0", 8) + std::string(4096, 'z');
+        Blake2b sum;
+        sum.update(patch);
+        Digest d = sum.final();
+        patch.append(reinterpret_cast<const char*>(d.data()), d.size());
+        spill(copy + ".patch", patch);
+        settle_replica(copy);
+        EXPECT_FALSE(std::filesystem::exists(copy + ".patch"));
+        EXPECT_EQ(slurp(copy), before)
+            << "a patch to step " << target << " was applied at step " << step;
+    }
+    write_pairs(db, 100, 1);
+    update(db, copy);
     EXPECT_EQ(slurp(copy), slurp(db));
 }
 
