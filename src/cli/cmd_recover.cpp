@@ -27,6 +27,7 @@ namespace {
 struct RecoverOptions {
     std::vector<std::string> places;
     std::string drive_id; // --drive-id: the id or a unique prefix
+    bool raise_generation = false;
     bool dry_run = false;
 };
 
@@ -165,6 +166,39 @@ Candidate choose_copy(const std::vector<Candidate>& found, const RecoverOptions&
     return newest_of(found, id);
 }
 
+// The newest generation of the drive the places saw (ROOT/.barge/drive-<id>.generation),
+// and where. A place is a root, its .barge directory, or a copy in it.
+std::pair<int64_t, std::string> seen_at_places(const std::vector<std::string>& places,
+                                               const std::string& drive_id) {
+    std::pair<int64_t, std::string> out{0, ""};
+    for (const auto& place : places) {
+        std::string root = absolute_path(place);
+        if (is_regular(root)) {
+            root = parent_path(root);
+        }
+        if (root.ends_with("/.barge")) {
+            root = parent_path(root);
+        }
+        auto seen = read_seen_generation(root, drive_id);
+        if (seen && *seen > out.first) {
+            out = {*seen, root};
+        }
+    }
+    return out;
+}
+
+// A place saw a later generation than any copy holds: a run that died after it
+// recorded its generation there and before it left its copy. Runs there refuse
+// the catalog as stale until it is raised, which only --raise-generation does.
+std::string dead_run_words(int64_t generation, const std::pair<int64_t, std::string>& seen) {
+    return fmt::format("'{}' saw generation {}, later than any copy there ({}): a run that died "
+                       "before it left its copy, or a newer copy elsewhere (recover from that "
+                       "place then). With none, 'barge recover --raise-generation' takes this "
+                       "catalog as the drive's newest: what that run did is found again (pieces "
+                       "it wrote are carried again, files it delivered are found in place)",
+                       escape_bytes(seen.second), seen.first, generation);
+}
+
 ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     std::string dir = named_drive_or_cwd(g.drive);
     struct stat st{};
@@ -249,9 +283,24 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
             // damaged: set aside below, never deleted
         }
         if (current && *current >= best->generation) {
-            throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest copy "
-                                      "(generation {} >= {}): nothing to recover",
-                                      *current, best->generation));
+            auto seen = seen_at_places(o.places, best->drive_id);
+            if (seen.first <= *current) {
+                throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest "
+                                          "copy (generation {} >= {}): nothing to recover",
+                                          *current, best->generation));
+            }
+            if (!o.raise_generation) {
+                throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest "
+                                          "copy (generation {} >= {}), but {}",
+                                          *current, best->generation,
+                                          dead_run_words(*current, seen)));
+            }
+            Catalog c = Catalog::open(db, Catalog::Check::full, here.keys);
+            c.set_meta("generation", std::to_string(seen.first));
+            say(g, fmt::format("the drive's catalog (generation {}) is kept as the newest: its "
+                               "generation is raised to {}, what '{}' saw",
+                               *current, seen.first, escape_bytes(seen.second)));
+            return ExitCode::ok;
         }
         if (other_drive && !g.yes) {
             throw Refusal(fmt::format("'{}' is the catalog of another drive; pass --yes to replace "
@@ -297,6 +346,16 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     ensure_dir(layout.logs());
     fsync_dir(dir);
     Catalog cat = Catalog::open(db, Catalog::Check::pages, layout.keys);
+    auto seen = seen_at_places(o.places, best->drive_id);
+    int64_t generation = best->generation;
+    if (seen.first > generation) {
+        if (o.raise_generation) {
+            generation = seen.first;
+            cat.set_meta("generation", std::to_string(generation));
+        } else {
+            warn(dead_run_words(generation, seen));
+        }
+    }
     // The copy describes another drive's cargo: what is not here is queued again.
     int64_t requeued = check_cargo(cat, layout);
     if (g.json) {
@@ -306,7 +365,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         j.field("drive", dir);
         j.field("recovered_from", best->path);
         j.field("drive_id", best->drive_id);
-        j.field("generation", best->generation);
+        j.field("generation", generation);
         j.field("requeued_pieces", requeued);
         j.key("set_aside");
         if (set_aside.empty()) {
@@ -319,7 +378,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     } else {
         say(g, fmt::format("recovered the catalog of drive {} (generation {}) from {}{}; {} "
                            "it records {} not on this drive and will be carried again",
-                           best->drive_id, best->generation, escape_bytes(best->path),
+                           best->drive_id, generation, escape_bytes(best->path),
                            set_aside.empty() ? std::string()
                                              : fmt::format(" (the old one is kept as {})",
                                                            escape_bytes(set_aside)),
@@ -342,6 +401,9 @@ void add_recover(CLI::App& app, Globals& g, Action& action) {
     sub->add_option("--drive-id", o->drive_id,
                     "the drive whose catalog to install (its id or a unique prefix), where the "
                     "places hold the copies of several drives");
+    sub->add_flag("--raise-generation", o->raise_generation,
+                  "where a place saw a later generation than any copy holds (a run that died "
+                  "before it left its copy), take the catalog as the drive's newest anyway");
     sub->add_flag("-n,--dry-run", o->dry_run, "say which copy it would install; change nothing");
     sub->footer("Example: barge -d /media/newdrive/barge recover /srv/photos /srv/video\n"
                 "(a new drive: mkdir /media/newdrive/barge first; then 'barge load' carries what "
