@@ -82,18 +82,28 @@ std::optional<Candidate> inspect(const std::string& path, const Globals& g) {
 }
 
 // The drive the directory was: what its key file names (it survives a lost
-// catalog), else what its catalog names; none when neither can be read.
+// catalog), else what its plain catalog names; none when neither can be read.
+// Read only, before the drive lock and in a dry run: the catalog is read as it
+// stands (immutable: no journal rolled back, nothing migrated or rewritten).
 std::optional<std::string> own_drive_id(const std::string& dir) {
     DriveLayout here{dir, nullptr};
     try {
         if (is_regular(here.key_file())) {
             return read_wrapped_key(here.key_file()).drive_id;
         }
+    } catch (const Error&) {
+        // damaged: the catalog may tell
+    }
+    try {
         if (is_regular(here.catalog())) {
-            return Catalog::open(here.catalog(), Catalog::Check::full, nullptr).drive_id();
+            Database db(here.catalog(), Database::Create::no, nullptr, "mode=ro&immutable=1");
+            auto st = db.prepare("SELECT value FROM meta WHERE key = 'drive_id'");
+            if (st.step()) {
+                return st.column_text(0);
+            }
         }
     } catch (const Error&) {
-        // damaged: the copies tell, or --drive-id
+        // damaged or sealed: the copies tell, or --drive-id
     }
     return std::nullopt;
 }
@@ -190,13 +200,19 @@ std::pair<int64_t, std::string> seen_at_places(const std::vector<std::string>& p
 // A place saw a later generation than any copy holds: a run that died after it
 // recorded its generation there and before it left its copy. Runs there refuse
 // the catalog as stale until it is raised, which only --raise-generation does.
-std::string dead_run_words(int64_t generation, const std::pair<int64_t, std::string>& seen) {
-    return fmt::format("'{}' saw generation {}, later than any copy there ({}): a run that died "
-                       "before it left its copy, or a newer copy elsewhere (recover from that "
-                       "place then). With none, 'barge recover --raise-generation' takes this "
-                       "catalog as the drive's newest: what that run did is found again (pieces "
-                       "it wrote are carried again, files it delivered are found in place)",
-                       escape_bytes(seen.second), seen.first, generation);
+// intact: the drive's own catalog, which may also be a restored image.
+std::string dead_run_words(int64_t generation, const std::pair<int64_t, std::string>& seen,
+                           bool intact) {
+    return fmt::format(
+        "'{}' saw generation {}, later than {} ({}): a run that died before it left its copy, "
+        "or a newer copy elsewhere (recover from that place then){}. With none, 'barge recover "
+        "--raise-generation' takes this catalog as the drive's newest: what that run did is "
+        "found again (pieces it wrote are carried again, files it delivered are found in place)",
+        escape_bytes(seen.second), seen.first,
+        intact ? "this catalog and any copy there" : "any copy there", generation,
+        intact ? ", or this catalog is a restored image of an older one (acting on it could "
+                 "deliver old versions or trash newer files)"
+               : "");
 }
 
 ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
@@ -224,6 +240,10 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     }
     std::optional<Candidate> best = choose_copy(found, o, dir);
     if (o.dry_run) {
+        auto seen = seen_at_places(o.places, best->drive_id);
+        if (seen.first > best->generation) {
+            warn(dead_run_words(best->generation, seen, false));
+        }
         if (g.json) {
             JsonWriter j;
             j.begin_object();
@@ -293,13 +313,28 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
                 throw Refusal(fmt::format("the drive's catalog is intact and as new as the newest "
                                           "copy (generation {} >= {}), but {}",
                                           *current, best->generation,
-                                          dead_run_words(*current, seen)));
+                                          dead_run_words(*current, seen, true)));
             }
+            PageMap::forget(db); // written without its page map
             Catalog c = Catalog::open(db, Catalog::Check::full, here.keys);
             c.set_meta("generation", std::to_string(seen.first));
-            say(g, fmt::format("the drive's catalog (generation {}) is kept as the newest: its "
-                               "generation is raised to {}, what '{}' saw",
-                               *current, seen.first, escape_bytes(seen.second)));
+            JsonWriter j;
+            j.begin_object();
+            j.field("dry_run", false);
+            j.field("drive", dir);
+            j.key("recovered_from");
+            j.null();
+            j.field("drive_id", best->drive_id);
+            j.field("generation", seen.first);
+            j.field("raised_from", *current);
+            j.end_object();
+            if (g.json) {
+                print_json(j);
+            } else {
+                say(g, fmt::format("the drive's catalog (generation {}) is kept as the newest: its "
+                                   "generation is raised to {}, what '{}' saw",
+                                   *current, seen.first, escape_bytes(seen.second)));
+            }
             return ExitCode::ok;
         }
         if (other_drive && !g.yes) {
@@ -353,7 +388,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
             generation = seen.first;
             cat.set_meta("generation", std::to_string(generation));
         } else {
-            warn(dead_run_words(generation, seen));
+            warn(dead_run_words(generation, seen, false));
         }
     }
     // The copy describes another drive's cargo: what is not here is queued again.
@@ -366,6 +401,17 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         j.field("recovered_from", best->path);
         j.field("drive_id", best->drive_id);
         j.field("generation", generation);
+        // What a place saw later than the copy, when it was not raised to it:
+        // runs there refuse the catalog as stale.
+        j.key("seen_later");
+        if (seen.first > generation) {
+            j.begin_object();
+            j.field("generation", seen.first);
+            j.field("at", seen.second);
+            j.end_object();
+        } else {
+            j.null();
+        }
         j.field("requeued_pieces", requeued);
         j.key("set_aside");
         if (set_aside.empty()) {

@@ -135,13 +135,16 @@ if command -v strace >/dev/null; then
         fail "the killed load left the source no later generation than its copy"
     rm -rf "$NEW"
     mkdir "$NEW"
-    expect_exit 0 barge recover "$SRC" --drive-id "$new_id"
-    grep -qF "saw generation" "$T/err" || fail "recover does not warn of the later generation: $(cat "$T/err")"
+    seen=$(cat "$SRC/.barge/drive-$new_id.generation")
+    expect_exit 0 barge --json recover "$SRC" --drive-id "$new_id"
+    grep -qF "saw generation $seen" "$T/err" || fail "recover does not warn of the later generation: $(cat "$T/err")"
+    expect_eq "$seen $SRC" "$(json '"\(.seen_later.generation) \(.seen_later.at)"')" "recover's JSON of the later generation"
     expect_exit 2 barge load
     grep -q "older than what" "$T/err" || fail "the load is refused for another reason: $(cat "$T/err")"
     expect_exit 2 barge recover "$SRC" --drive-id "$new_id"
     grep -qF -- "--raise-generation" "$T/err" || fail "recover does not offer --raise-generation: $(cat "$T/err")"
-    expect_exit 0 barge recover "$SRC" --drive-id "$new_id" --raise-generation
+    expect_exit 0 barge --json recover "$SRC" --drive-id "$new_id" --raise-generation
+    expect_eq "$seen" "$(json .generation)" "the generation recover raised the catalog to"
     expect_exit 0 barge load
     expect_exit 0 barge unload
     expect_exit 0 barge -d "$OTHER" load
