@@ -125,8 +125,13 @@ int VerifyFd::fd() const {
 VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path) {
     VerifyFd v;
     v.impl = std::make_shared<VerifyFd::Impl>();
-    // O_NONBLOCK: the open of a FIFO returns at once (it changes nothing for a
-    // regular file's reads), and the fstat below refuses it.
+    // Not even opened when it is not a regular file (opening some devices does
+    // something). O_NONBLOCK: a FIFO put there since returns at once (it changes
+    // nothing for a regular file's reads), and the fstat below refuses it.
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+        throw NotRegularFile(fmt::format("'{}' is not a regular file", escape_bytes(display_path)));
+    }
     constexpr int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     int fd = ::openat(dirfd, name.c_str(), flags | O_DIRECT);
     if (fd >= 0) {
@@ -139,7 +144,6 @@ VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view di
         throw_errno("open", display_path);
     }
     v.impl->fd = Fd(fd);
-    struct stat st {};
     if (::fstat(fd, &st) != 0) {
         throw_errno("stat", display_path);
     }
