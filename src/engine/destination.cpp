@@ -88,17 +88,29 @@ void check_claimable(const Pair& pair) {
     // orders the one's versions against the other's (an older one went over a
     // newer, exit 0), and the one's deletions reach the other's files. A second
     // drive joins the pair instead (SPEC §9); a drive's own pairs cannot share
-    // one (pair add). A destination both pairs claimed already keeps working.
-    for (const auto& m : markers_at(pair.dest, Role::dest)) {
-        if (m.pair_uuid != pair.uuid) {
+    // one (pair add). DEST and each directory above it are looked at (a tree
+    // inside another pair's); one inside DEST is not (a walk of the whole tree).
+    // A destination both pairs claimed already keeps working.
+    for (std::string root = pair.dest;; root = parent_path(root)) {
+        for (const auto& m : markers_at(root, Role::dest)) {
+            if (m.pair_uuid == pair.uuid) {
+                continue;
+            }
             throw Refusal(fmt::format(
-                "cannot claim destination '{}' of pair '{}': it is the destination of pair '{}' "
+                "cannot claim destination '{}' of pair '{}': {} the destination of pair '{}' "
                 "({}, of drive {}) already, and two pairs delivering into one tree undo each "
-                "other's deliveries. Give this pair a destination of its own, or join that pair "
-                "('barge pair add' where its source marker is, without --separate); if no drive "
-                "serves it any more, remove its marker '{}' first",
-                escape_bytes(pair.dest), pair.name, m.pair_name, m.pair_uuid, m.drive_id,
-                escape_bytes(marker_path(pair.dest, m.pair_uuid, Role::dest))));
+                "other's deliveries. Give this pair a destination of its own ('barge pair "
+                "remove {}', then 'pair add' with another), or join that pair ('barge pair add' "
+                "where its source marker is, without --separate; a pair without one cannot be "
+                "joined); if no drive serves it any more, remove its marker '{}' first",
+                escape_bytes(pair.dest), pair.name,
+                root == pair.dest ? std::string("it is")
+                                  : fmt::format("it is inside '{}',", escape_bytes(root)),
+                m.pair_name, m.pair_uuid, m.drive_id, pair.name,
+                escape_bytes(marker_path(root, m.pair_uuid, Role::dest))));
+        }
+        if (root == "/" || root.empty()) {
+            break;
         }
     }
 }
@@ -274,7 +286,29 @@ bool looks_up_bytes(int dirfd) {
 
 } // namespace
 
-bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e) {
+namespace {
+
+// Whether two names differ, and only in the case of ASCII letters.
+bool differ_in_case_only(const std::string& a, const std::string& b) {
+    if (a == b || a.size() != b.size()) {
+        return false;
+    }
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c; };
+    for (size_t i = 0; i < a.size(); ++i) {
+        auto x = static_cast<unsigned char>(a[i]), y = static_cast<unsigned char>(b[i]);
+        if (x != y && (x >= 0x80 || y >= 0x80 || lower(x) != lower(y))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+namespace {
+
+// exact_name_present without a listing: true when the lookups alone show it.
+bool exact_name_looked_up(int parent_fd, const EntryPath& e) {
     // Asked only when something answers to the name. On a file system that
     // looks names up by their bytes, only case folding (a casefold directory)
     // could make another name answer to an ASCII one: the name found and its
@@ -284,16 +318,39 @@ bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e)
     // casefold directory, a twin that exists, a name with no letter) the
     // listing says.
     auto twin = case_swapped(e.name);
-    if (twin && looks_up_bytes(parent_fd)) {
-        struct stat st{};
-        if (::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-            ::fstatat(parent_fd, twin->c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
-            return true;
-        }
+    struct stat st {};
+    return twin && looks_up_bytes(parent_fd) &&
+           ::fstatat(parent_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           ::fstatat(parent_fd, twin->c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+}
+
+} // namespace
+
+bool exact_name_present(const DestTree& tree, int parent_fd, const EntryPath& e) {
+    if (exact_name_looked_up(parent_fd, e)) {
+        return true;
     }
     ::lseek(parent_fd, 0, SEEK_SET);
     auto names = read_dir_names(parent_fd, tree.display(e.parent));
     return std::find(names.begin(), names.end(), e.name) != names.end();
+}
+
+bool Destination::exact_name_to_delete(int parent_fd, const EntryPath& e) {
+    if (exact_name_looked_up(parent_fd, e)) {
+        return true;
+    }
+    // The deletions come grouped by directory: the last listing is kept for
+    // the next name, so that N deletions from one directory where names must
+    // be listed (exFAT) list it once, not N times. Names it lists that are
+    // moved away meanwhile are never asked for again (each is deleted once).
+    std::lock_guard lock(m_mutex);
+    if (!m_listed || m_listed->first != e.parent) {
+        ::lseek(parent_fd, 0, SEEK_SET);
+        auto names = read_dir_names(parent_fd, m_tree.display(e.parent));
+        std::sort(names.begin(), names.end());
+        m_listed.emplace(e.parent, std::move(names));
+    }
+    return std::binary_search(m_listed->second.begin(), m_listed->second.end(), e.name);
 }
 
 Destination::Aside Destination::aside_dir(const char* area, const EntryPath& e) {
@@ -483,6 +540,9 @@ Destination::FromCopy Destination::move_into_place(const EntryPath& from, const 
         return how;
     }
     Fd parent = dir_to_write(d.parent);
+    if (respell(from_parent.get(), from, parent.get(), d)) {
+        return FromCopy::done;
+    }
     if (is_file_in(parent.get(), d, st.dev, st.ino)) {
         // d's name is already a link to it (a group broken at the source, d's
         // file to be its own): a rename would do nothing, and the old name stay.
@@ -537,6 +597,32 @@ Destination::FromCopy Destination::link_into_place(const EntryPath& leader, cons
     return FromCopy::done;
 }
 
+bool Destination::respell(int from_parent, const EntryPath& from, int parent, const EntryPath& to) {
+    // Where the new spelling answers but does not stand, and the old one does,
+    // what answers is the old one: two spellings that fold alike cannot both
+    // stand in a case-insensitive directory. (Its inode cannot tell: exfat-fuse
+    // numbers the two spellings apart.) It was refused as another entry, at
+    // every unload, until renamed by hand.
+    struct stat st {};
+    if (from.parent != to.parent || !differ_in_case_only(from.name, to.name) ||
+        ::fstatat(parent, to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        exact_name_present(parent, to) || !exact_name_present(from_parent, from)) {
+        return false;
+    }
+    std::string what = fmt::format("{} -> {}", display(from.rel()), display(to.rel()));
+    write_into(from_parent, from.parent);
+    if (::renameat(from_parent, from.name.c_str(), parent, to.name.c_str()) != 0) {
+        throw_errno("rename", what);
+    }
+    if (!exact_name_present(parent, to)) {
+        throw SystemError(EEXIST, "rename (the destination's file system kept the old spelling)",
+                          what);
+    }
+    renamed_in(from_parent, from.parent);
+    renamed_in(parent, to.parent);
+    return true;
+}
+
 bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
     DestTree::check_path(to.parent, to.name);
     Fd from_parent = parent_of(from, true);
@@ -554,6 +640,9 @@ bool Destination::move_dir(const EntryPath& from, const EntryPath& to) {
         // replaced it by a directory, made after the moves): the files move one
         // by one (kind_changes.sh).
         return false;
+    }
+    if (respell(from_parent.get(), from, parent.get(), to)) {
+        return true;
     }
     struct stat st{};
     if (::fstatat(parent.get(), to.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
@@ -910,8 +999,8 @@ Destination::Trashed Destination::trash(const EntryPath& d) {
     // case-insensitive destination is another entry: Foo renamed foo at the
     // source, foo delivered, and the deletion of Foo once trashed foo (exit 0,
     // foo counted delivered, its only copy in the trash until pruned).
-    if (!exact_name_present(parent.get(), d) || !exact_parent_present(d.parent)) {
-        return Trashed::nothing;
+    if (!exact_name_to_delete(parent.get(), d) || !exact_parent_present(d.parent)) {
+        return Trashed::other_spelling;
     }
     {
         std::lock_guard lock(m_mutex);

@@ -1036,6 +1036,7 @@ private:
     // A page at a time, each committed once its moves to the trash are durable:
     // a stop between pages leaves the rest to the next run.
     void apply_deletions() {
+        int64_t other_spelling = 0;
         m_store.each_deletion_page(m_pair.id, 4096, [&](std::vector<DeliveryItem>& page) {
             if (stop_requested()) {
                 return false;
@@ -1048,6 +1049,7 @@ private:
                                                                     : Destination::Trashed::nothing;
                     bool trashed = done == Destination::Trashed::moved;
                     m_result.trashed += trashed ? 1 : 0;
+                    other_spelling += done == Destination::Trashed::other_spelling ? 1 : 0;
                     m_result.forgotten += m_pair.on_delete == OnDelete::trash ? 0 : 1;
                     if (m_progress && d.d_kind != Kind::dir) {
                         m_progress->item(trashed ? "trashed" : "kept", d.rel());
@@ -1070,6 +1072,13 @@ private:
             drain_touched(false);
             return true;
         });
+        if (other_spelling > 0) {
+            m_result.notes.push_back(fmt::format(
+                "{} deleted at the source not moved to the trash: what answers to {} at '{}' "
+                "is another spelling (a case-insensitive file system), left as it is",
+                plural(other_spelling, "name"), other_spelling == 1 ? "it" : "them",
+                escape_bytes(m_pair.dest)));
+        }
     }
 
     // The directories the destination saw this run write into, from their paths

@@ -69,9 +69,35 @@ printf 'in d' >"$S2/d/x"
 find "$S2" -exec touch -h -d '2024-01-02 10:00:00' {} +
 expect_exit 0 barge load q
 expect_exit 0 barge unload q
+grep -qF "3 names deleted at the source not moved to the trash: what answers to them at '$D2' is another spelling" "$T/out" ||
+    fail "no note of the deletions left alone: $(cat "$T/out")"
 expect_eq "named Foo" "$(cat "$D2/foo" 2>/dev/null)" "foo after the deletion of Foo"
 expect_eq "in d" "$(cat "$D2/d/x" 2>/dev/null)" "d/x after the deletion of D/x"
 expect_eq "d foo" "$(cd "$D2" && ls | sort | tr '\n' ' ' | sed 's/ $//')" "the names at the destination"
 [[ -z $(find "$D2/.barge/trash" -type f 2>/dev/null) ]] || fail "something was trashed: $(find "$D2/.barge/trash" -type f)"
 expect_exit 0 barge verify-destination q
+
+# A rename that changes only case, of a file and of a directory: the entry is
+# renamed onto its new spelling (it was refused at every unload as a name that
+# answers for another, "File exists", until renamed by hand).
+S3=$T/src3 D3=$T/mnt/respelled
+mkdir -p "$S3/Dir"
+printf 'named Bar' >"$S3/Bar"
+printf 'in Dir' >"$S3/Dir/y"
+find "$S3" -exec touch -h -d '2024-01-01 10:00:00' {} +
+barge pair add r "$S3" "$D3" --reserve 1M >/dev/null
+expect_exit 0 barge load r
+expect_exit 0 barge unload r
+mv "$S3/Bar" "$S3/bar"
+mv "$S3/Dir" "$S3/dir"
+touch -h -d '2024-01-02 10:00:00' "$S3"
+expect_exit 0 barge load r
+expect_exit 0 barge --json unload r
+expect_eq "bar dir" "$(cd "$D3" && ls | sort | tr '\n' ' ' | sed 's/ $//')" "the names after the case-only renames"
+expect_eq "named Bar" "$(cat "$D3/bar")" "bar"
+expect_eq "y" "$(ls "$D3/dir")" "dir/"
+expect_eq "in Dir" "$(cat "$D3/dir/y")" "dir/y"
+[[ -z $(find "$D3/.barge/versions" -type f 2>/dev/null) ]] || fail "a case-only rename kept a version: $(find "$D3/.barge/versions" -type f)"
+expect_exit 0 barge verify-destination r
+expect_exit 0 barge unload r
 echo ok

@@ -504,6 +504,15 @@ for cmd in unload "unload --dry-run" "--yes run"; do
     expect_eq "$before_whole" "$(whole "$DST")" "the destination after C's $cmd"
 done
 expect_exit 0 barge -d "$C" pair remove q --yes
+# Nor one inside it.
+expect_exit 0 barge -d "$C" pair add q2 "$SRC" "$DST/nested" --separate
+expect_exit 0 barge -d "$C" load
+expect_exit 2 barge -d "$C" unload
+grep -qF "cannot claim destination '$DST/nested' of pair 'q2': it is inside '$DST', the destination of pair 'p' ($PAIR" "$T/err" ||
+    fail "C's nested pair is not refused for p's marker: $(cat "$T/err")"
+[[ ! -e $DST/nested ]] || fail "the refused claim made the nested destination"
+expect_eq "$before_whole" "$(whole "$DST")" "the destination after the nested pair's unload"
+expect_exit 0 barge -d "$C" pair remove q2 --yes
 
 # ---------------------------------------------------------------------------
 # 5b. Content the destination reported damaged is carried again by whichever

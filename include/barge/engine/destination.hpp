@@ -136,7 +136,9 @@ public:
     // Moves what stands at d's path to DEST/.barge/trash/<stamp>/ (a directory is
     // removed only when empty: one still holding something stays). Returns what
     // it did.
-    enum class Trashed { nothing, moved, removed_dir, kept_dir };
+    // other_spelling: what answers to the name is another spelling of it, or
+    // stands under another spelling of a directory above (case-insensitive).
+    enum class Trashed { nothing, moved, removed_dir, kept_dir, other_spelling };
     Trashed trash(const EntryPath& d);
     // Sets a directory's own metadata (after everything inside it was written).
     void set_dir_metadata(const DeliveryItem& d);
@@ -161,6 +163,12 @@ private:
     // Whether each directory of `parent` stands under its exact name (a case
     // twin answers for it on a case-insensitive destination). Kept for the run.
     bool exact_parent_present(const std::string& parent);
+    // exact_name_present for a deletion, the last directory's listing kept.
+    bool exact_name_to_delete(int parent_fd, const EntryPath& e);
+    // A rename that changes only the case of a name within one directory, on a
+    // case-insensitive destination: made, and checked. False when that is not
+    // what stands here (the ordinary way then decides).
+    bool respell(int from_parent, const EntryPath& from, int parent, const EntryPath& to);
     // The destination's copy at `at`, for d: a regular file under that exact name
     // (its directory and the open file in `dir` and `fd`) that hashes to `hash`,
     // given d's mode, owner and mtime (synced) where the source changed them.
@@ -235,6 +243,8 @@ private:
     std::set<std::string> m_touched;
     std::set<std::string> m_refused;
     std::set<std::string> m_exact_parents; // exact_parent_present
+    // exact_name_to_delete: a directory (its path) and its names, sorted.
+    std::optional<std::pair<std::string, std::vector<std::string>>> m_listed;
     std::atomic<int64_t> m_versions{0};
     std::atomic<int64_t> m_xattrs_unsupported{0};
     std::atomic<int64_t> m_xattrs_refused{0};
