@@ -215,6 +215,22 @@ std::string dead_run_words(int64_t generation, const std::pair<int64_t, std::str
                : "");
 }
 
+// The fields every recover's JSON begins with; from: none when nothing was installed.
+void begin_json(JsonWriter& j, bool dry_run, const std::string& dir, const std::string* from,
+                const std::string& drive_id, int64_t generation) {
+    j.begin_object();
+    j.field("dry_run", dry_run);
+    j.field("drive", dir);
+    j.key("recovered_from");
+    if (from) {
+        j.value(*from);
+    } else {
+        j.null();
+    }
+    j.field("drive_id", drive_id);
+    j.field("generation", generation);
+}
+
 ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     std::string dir = named_drive_or_cwd(g.drive);
     struct stat st{};
@@ -246,12 +262,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
         }
         if (g.json) {
             JsonWriter j;
-            j.begin_object();
-            j.field("dry_run", true);
-            j.field("drive", dir);
-            j.field("recovered_from", best->path);
-            j.field("drive_id", best->drive_id);
-            j.field("generation", best->generation);
+            begin_json(j, true, dir, &best->path, best->drive_id, best->generation);
             j.end_object();
             print_json(j);
         } else {
@@ -319,13 +330,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
             Catalog c = Catalog::open(db, Catalog::Check::full, here.keys);
             c.set_meta("generation", std::to_string(seen.first));
             JsonWriter j;
-            j.begin_object();
-            j.field("dry_run", false);
-            j.field("drive", dir);
-            j.key("recovered_from");
-            j.null();
-            j.field("drive_id", best->drive_id);
-            j.field("generation", seen.first);
+            begin_json(j, false, dir, nullptr, best->drive_id, seen.first);
             j.field("raised_from", *current);
             j.end_object();
             if (g.json) {
@@ -395,12 +400,7 @@ ExitCode run_recover(const Globals& g, const RecoverOptions& o) {
     int64_t requeued = check_cargo(cat, layout);
     if (g.json) {
         JsonWriter j;
-        j.begin_object();
-        j.field("dry_run", false);
-        j.field("drive", dir);
-        j.field("recovered_from", best->path);
-        j.field("drive_id", best->drive_id);
-        j.field("generation", generation);
+        begin_json(j, false, dir, &best->path, best->drive_id, generation);
         // What a place saw later than the copy, when it was not raised to it:
         // runs there refuse the catalog as stale.
         j.key("seen_later");
