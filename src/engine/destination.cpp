@@ -284,10 +284,6 @@ bool looks_up_bytes(int dirfd) {
     }
 }
 
-} // namespace
-
-namespace {
-
 // Whether two names differ, and only in the case of ASCII letters.
 bool differ_in_case_only(const std::string& a, const std::string& b) {
     if (a == b || a.size() != b.size()) {
@@ -302,10 +298,6 @@ bool differ_in_case_only(const std::string& a, const std::string& b) {
     }
     return true;
 }
-
-} // namespace
-
-namespace {
 
 // exact_name_present without a listing: true when the lookups alone show it.
 bool exact_name_looked_up(int parent_fd, const EntryPath& e) {

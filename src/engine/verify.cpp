@@ -111,6 +111,7 @@ VerifyResult verify_destination(Catalog& catalog, const Pair& pair, const Verify
             try {
                 Fd dir = tree.open_dir(at.parent, DestTree::Create::no);
                 // From the medium: O_DIRECT, or the page cache dropped first.
+                refuse_if_not_regular(dir.get(), at.name, where);
                 VerifyFd fd = open_for_verify(dir.get(), at.name, where);
                 uint64_t n = 0;
                 Digest d = hash_for_verify(fd, pipe, n, where);
@@ -204,6 +205,7 @@ VerifyResult verify_middle(Catalog& catalog, const DriveLayout& layout,
                 if (!fan) {
                     throw SystemError(errno, "open", cargo.path(p.hash));
                 }
+                refuse_if_not_regular(fan.get(), rel.substr(3), cargo.path(p.hash));
                 VerifyFd fd = open_for_verify(fan.get(), rel.substr(3), cargo.path(p.hash));
                 uint64_t n = 0;
                 int64_t stored = cargo.stored_size(p.size);

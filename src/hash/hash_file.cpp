@@ -122,16 +122,25 @@ int VerifyFd::fd() const {
     return impl->fd.get();
 }
 
+namespace {
+NotRegularFile not_regular(std::string_view display_path) {
+    return NotRegularFile(fmt::format("'{}' is not a regular file", escape_bytes(display_path)));
+}
+} // namespace
+
+void refuse_if_not_regular(int dirfd, const std::string& name, std::string_view display_path) {
+    struct stat st {};
+    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
+        throw not_regular(display_path);
+    }
+}
+
 VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path) {
     VerifyFd v;
     v.impl = std::make_shared<VerifyFd::Impl>();
-    // Not even opened when it is not a regular file (opening some devices does
-    // something). O_NONBLOCK: a FIFO put there since returns at once (it changes
-    // nothing for a regular file's reads), and the fstat below refuses it.
+    // O_NONBLOCK: a FIFO at the name returns at once (it changes nothing for a
+    // regular file's reads), and the fstat below refuses it.
     struct stat st {};
-    if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(st.st_mode)) {
-        throw NotRegularFile(fmt::format("'{}' is not a regular file", escape_bytes(display_path)));
-    }
     constexpr int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
     int fd = ::openat(dirfd, name.c_str(), flags | O_DIRECT);
     if (fd >= 0) {
@@ -148,7 +157,7 @@ VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view di
         throw_errno("stat", display_path);
     }
     if (!S_ISREG(st.st_mode)) {
-        throw NotRegularFile(fmt::format("'{}' is not a regular file", escape_bytes(display_path)));
+        throw not_regular(display_path);
     }
     if (!v.direct) {
         ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);

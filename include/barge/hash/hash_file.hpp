@@ -32,6 +32,12 @@ struct VerifyFd {
     std::shared_ptr<Impl> impl;
 };
 VerifyFd open_for_verify(int dirfd, const std::string& name, std::string_view display_path);
+// Throws NotRegularFile, without opening it, when what stands at name is not a
+// regular file (opening some devices does something: a tape rewinds on close).
+// For what another program may have put there (the destination, the cargo),
+// not for the files barge just wrote (a read-back), where open_for_verify's own
+// check is enough and a lookup more per file is not needed.
+void refuse_if_not_regular(int dirfd, const std::string& name, std::string_view display_path);
 // Hashes a file opened by open_for_verify, to its end.
 Digest hash_for_verify(const VerifyFd& f, HashPipeline& pipeline, uint64_t& bytes_read,
                        std::string_view path);
